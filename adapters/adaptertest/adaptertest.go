@@ -1,0 +1,263 @@
+// Package adaptertest is the conformance suite every HTTP adapter passes (DESIGN.md): status
+// classification by SPEC §5, Retry-After, the receiver's answer recorded, secrets kept out of
+// errors, the context honoured, redirects not followed and bodies drained so connections are
+// reused. Each adapter's test calls Run with a factory that points it at a loopback receiver.
+package adaptertest
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/samples"
+)
+
+// Suite describes the adapter under test.
+type Suite struct {
+	// New returns a Notifier that sends to baseURL (a loopback receiver), with Secret somewhere in
+	// its configuration (URL token, signing secret, bot token).
+	New func(t *testing.T, baseURL string) core.Notifier
+	// Secret must never appear in an error the adapter returns.
+	Secret string
+	// Success is what the receiver answers on success (default: 200 with body "ok").
+	Success func(w http.ResponseWriter)
+}
+
+// Message returns a message for the issue.critical sample, as the worker would hand it over.
+func Message(t *testing.T) *core.Message {
+	t.Helper()
+	b, err := samples.Get(core.EventIssueCritical)
+	require.NoError(t, err)
+	ev, err := core.ParseEvent(b)
+	require.NoError(t, err)
+	return &core.Message{DeliveryID: "0190d2a8-0000-7000-8000-000000000001", Attempt: 1, Target: "t", Route: "r",
+		Event: ev, Events: []*core.Event{ev}}
+}
+
+// Run runs the suite.
+func Run(t *testing.T, s Suite) {
+	if s.Success == nil {
+		s.Success = func(w http.ResponseWriter) { _, _ = w.Write([]byte("ok")) }
+	}
+	t.Run("StatusClassification", func(t *testing.T) { t.Parallel(); s.statusClassification(t) })
+	t.Run("RetryAfter", func(t *testing.T) { t.Parallel(); s.retryAfter(t) })
+	t.Run("ResponseRecorded", func(t *testing.T) { t.Parallel(); s.responseRecorded(t) })
+	t.Run("NetworkError", func(t *testing.T) { t.Parallel(); s.networkError(t) })
+	t.Run("TimeoutIsPossiblyDelivered", func(t *testing.T) { t.Parallel(); s.timeout(t) })
+	t.Run("CancelledContext", func(t *testing.T) { t.Parallel(); s.cancelled(t) })
+	t.Run("RedirectNotFollowed", func(t *testing.T) { t.Parallel(); s.redirect(t) })
+	t.Run("ConnectionReused", func(t *testing.T) { t.Parallel(); s.connectionReused(t) })
+}
+
+func (s Suite) serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// requireNoSecret fails when err mentions the secret.
+func (s Suite) requireNoSecret(t *testing.T, err error) {
+	t.Helper()
+	if err != nil && s.Secret != "" {
+		require.NotContains(t, err.Error(), s.Secret, "an error leaks the secret")
+		var de *core.DeliveryError
+		if errors.As(err, &de) {
+			require.NotContains(t, de.Response, s.Secret)
+		}
+	}
+}
+
+func deliveryError(t *testing.T, err error) *core.DeliveryError {
+	t.Helper()
+	var de *core.DeliveryError
+	require.ErrorAs(t, err, &de, "adapters classify every failure with *core.DeliveryError")
+	return de
+}
+
+func (s Suite) statusClassification(t *testing.T) {
+	tests := map[int]struct {
+		ok        bool
+		retryable bool
+		reason    core.Reason
+	}{
+		200: {ok: true}, 201: {ok: true}, 202: {ok: true}, 204: {ok: true},
+		301: {reason: core.ReasonRedirect}, 302: {reason: core.ReasonRedirect}, 307: {reason: core.ReasonRedirect}, 308: {reason: core.ReasonRedirect},
+		400: {reason: core.ReasonClientError}, 401: {reason: core.ReasonClientError}, 403: {reason: core.ReasonClientError},
+		404: {reason: core.ReasonClientError}, 410: {reason: core.ReasonClientError}, 413: {reason: core.ReasonClientError},
+		422: {reason: core.ReasonClientError},
+		408: {retryable: true, reason: core.ReasonServerError}, 425: {retryable: true, reason: core.ReasonServerError},
+		429: {retryable: true, reason: core.ReasonRateLimited},
+		500: {retryable: true, reason: core.ReasonServerError}, 502: {retryable: true, reason: core.ReasonServerError},
+		503: {retryable: true, reason: core.ReasonServerError}, 504: {retryable: true, reason: core.ReasonServerError},
+	}
+	for code, tc := range tests {
+		t.Run(http.StatusText(code), func(t *testing.T) {
+			t.Parallel()
+			srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if code >= 200 && code < 300 {
+					w.WriteHeader(code)
+					if code != 204 {
+						_, _ = w.Write([]byte(`{"ok":true}`))
+					}
+					return
+				}
+				if code >= 300 && code < 400 {
+					w.Header().Set("Location", "http://127.0.0.1:1/elsewhere")
+				}
+				w.WriteHeader(code)
+				_, _ = w.Write([]byte(`{"ok":false,"error":"status test"}`))
+			})
+			n := s.New(t, srv.URL)
+			err := n.Notify(context.Background(), Message(t))
+			if tc.ok {
+				require.NoError(t, err)
+				return
+			}
+			de := deliveryError(t, err)
+			require.Equal(t, code, de.StatusCode)
+			require.Equal(t, tc.retryable, de.Retryable, "retryable for %d", code)
+			require.Equal(t, tc.reason, de.Reason)
+			s.requireNoSecret(t, err)
+		})
+	}
+}
+
+func (s Suite) retryAfter(t *testing.T) {
+	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
+	tests := map[string]struct {
+		code    int
+		header  string
+		min     time.Duration
+		max     time.Duration
+		reasonn core.Reason
+	}{
+		"429 seconds":           {429, "3", 3 * time.Second, 3 * time.Second, core.ReasonRateLimited},
+		"429 fractional":        {429, "1.5", 1500 * time.Millisecond, 1500 * time.Millisecond, core.ReasonRateLimited},
+		"429 HTTP-date":         {429, date, 80 * time.Second, 91 * time.Second, core.ReasonRateLimited},
+		"429 missing":           {429, "", 0, 0, core.ReasonRateLimited},
+		"429 garbage":           {429, "soon", 0, 0, core.ReasonRateLimited},
+		"503 seconds":           {503, "7", 7 * time.Second, 7 * time.Second, core.ReasonServerError},
+		"503 date in the past":  {503, "Mon, 01 Jan 2024 00:00:00 GMT", 0, 0, core.ReasonServerError},
+		"429 negative is unset": {429, "-5", 0, 0, core.ReasonRateLimited},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) {
+				if tc.header != "" {
+					w.Header().Set("Retry-After", tc.header)
+				}
+				w.WriteHeader(tc.code)
+				_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+			})
+			de := deliveryError(t, s.New(t, srv.URL).Notify(context.Background(), Message(t)))
+			require.True(t, de.Retryable)
+			require.Equal(t, tc.reasonn, de.Reason)
+			require.GreaterOrEqual(t, de.RetryAfter, tc.min)
+			require.LessOrEqual(t, de.RetryAfter, tc.max)
+		})
+	}
+}
+
+func (s Suite) responseRecorded(t *testing.T) {
+	long := strings.Repeat("x", 4000)
+	srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte("invalid_payload " + long))
+	})
+	de := deliveryError(t, s.New(t, srv.URL).Notify(context.Background(), Message(t)))
+	require.False(t, de.Retryable)
+	require.True(t, strings.HasPrefix(de.Response, "invalid_payload"), "the receiver's answer goes into the attempt: %q", de.Response[:40])
+	require.LessOrEqual(t, len(de.Response), core.MaxResponseBytes)
+}
+
+func (s Suite) networkError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close()) // nothing listens there now: connection refused
+	err = s.New(t, "http://"+addr).Notify(context.Background(), Message(t))
+	de := deliveryError(t, err)
+	require.True(t, de.Retryable)
+	require.Equal(t, core.ReasonNetwork, de.Reason)
+	s.requireNoSecret(t, err)
+}
+
+func (s Suite) timeout(t *testing.T) {
+	var hits atomic.Int32
+	release := make(chan struct{})
+	srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := s.New(t, srv.URL).Notify(ctx, Message(t))
+	require.Less(t, time.Since(start), 5*time.Second, "the attempt ends when its context does")
+	de := deliveryError(t, err)
+	require.True(t, de.Retryable)
+	require.Equal(t, core.ReasonTimeout, de.Reason)
+	require.Contains(t, de.Error(), "possibly delivered")
+	require.Equal(t, int32(1), hits.Load(), "no retry inside the adapter")
+	s.requireNoSecret(t, err)
+}
+
+func (s Suite) cancelled(t *testing.T) {
+	var hits atomic.Int32
+	srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) { hits.Add(1); s.Success(w) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := s.New(t, srv.URL).Notify(ctx, Message(t))
+	de := deliveryError(t, err)
+	require.True(t, de.Retryable)
+	require.Zero(t, hits.Load(), "nothing is sent on a cancelled context")
+}
+
+func (s Suite) redirect(t *testing.T) {
+	var hits atomic.Int32
+	srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Location", "/moved/"+s.Secret)
+		w.WriteHeader(http.StatusFound)
+	})
+	err := s.New(t, srv.URL).Notify(context.Background(), Message(t))
+	de := deliveryError(t, err)
+	require.False(t, de.Retryable)
+	require.Equal(t, core.ReasonRedirect, de.Reason)
+	require.Equal(t, int32(1), hits.Load(), "redirects are not followed")
+	s.requireNoSecret(t, err)
+}
+
+func (s Suite) connectionReused(t *testing.T) {
+	var conns atomic.Int32
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(strings.Repeat("e", 64<<10))) // longer than what is recorded
+	}))
+	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	n := s.New(t, srv.URL)
+	for range 3 {
+		require.Error(t, n.Notify(context.Background(), Message(t)))
+	}
+	require.Equal(t, int32(1), conns.Load(), "bodies are drained, so one connection serves every attempt")
+}

@@ -1,0 +1,92 @@
+// Package file is the audit-log target (SPEC §6): one JSON object per line, appended and
+// fsync'd before the delivery counts as done.
+package file
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+// Config is a file target's YAML (targets[] with type: file).
+type Config struct {
+	// Path of the JSON Lines file, created (with its folder) when missing; mode 0600.
+	Path string `yaml:"path"`
+}
+
+// Validate checks the config; errors name the key relative to the target.
+func (c *Config) Validate() error {
+	if c.Path == "" {
+		return errors.New("path: required")
+	}
+	return nil
+}
+
+// Line is one audit record. Event is the original event as compact JSON.
+type Line struct {
+	ReceivedAt time.Time       `json:"received_at"`
+	Event      json.RawMessage `json:"event"`
+	Route      string          `json:"route"`
+	Target     string          `json:"target"`
+	DeliveryID string          `json:"delivery_id"` // the same on a retry: readers can drop repeats
+}
+
+// Notifier appends to one file. Writes are serialised, so lines never interleave.
+type Notifier struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+var _ core.Notifier = (*Notifier)(nil)
+
+// New opens (creating) the file for appending.
+func New(cfg *Config) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
+	f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("path: %w", err)
+	}
+	return &Notifier{f: f}, nil
+}
+
+// Notify appends one line for msg and fsyncs. A write or sync error is retryable (disk full may
+// clear); the partial line, if any, is left for readers to skip as invalid JSON.
+func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+	var ev bytes.Buffer
+	if err := json.Compact(&ev, msg.Event.Raw); err != nil {
+		return &core.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: core.ReasonClientError}
+	}
+	line, err := json.Marshal(Line{ReceivedAt: msg.Event.ReceivedAt, Event: ev.Bytes(), Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID})
+	if err != nil {
+		return &core.DeliveryError{Err: err, Reason: core.ReasonClientError}
+	}
+	line = append(line, '\n')
+	if err := ctx.Err(); err != nil {
+		return core.AsDeliveryError(err)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, err := n.f.Write(line); err != nil {
+		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+	}
+	if err := n.f.Sync(); err != nil {
+		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+	}
+	return nil
+}
+
+// Close closes the file.
+func (n *Notifier) Close() error { return n.f.Close() }

@@ -1,0 +1,134 @@
+package file_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
+	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+func readLines(t *testing.T, path string) []file.Line {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+	var out []file.Line
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var l file.Line
+		require.NoError(t, json.Unmarshal(sc.Bytes(), &l), "every line is one JSON object: %s", sc.Text())
+		out = append(out, l)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+func TestNotifyAppendsOneLinePerDelivery(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "sub", "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	defer n.Close()
+
+	msg := adaptertest.Message(t) // the seed's pretty-printed issue.critical
+	require.NoError(t, n.Notify(context.Background(), msg))
+	lines := readLines(t, path)
+	require.Len(t, lines, 1)
+	require.Equal(t, "r", lines[0].Route)
+	require.Equal(t, msg.DeliveryID, lines[0].DeliveryID)
+	var ev map[string]any
+	require.NoError(t, json.Unmarshal(lines[0].Event, &ev))
+	require.Equal(t, "evt_1234567891", ev["id"])
+	require.NotContains(t, string(lines[0].Event), "\n", "the event is compacted onto the line")
+
+	st, err := os.Stat(path)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+}
+
+func TestNotifyConcurrentLinesNeverInterleave(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	defer n.Close()
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Go(func() {
+			msg := adaptertest.Message(t)
+			msg.DeliveryID = fmt.Sprint("d", i)
+			require.NoError(t, n.Notify(context.Background(), msg))
+		})
+	}
+	wg.Wait()
+	lines := readLines(t, path)
+	require.Len(t, lines, 50)
+	seen := map[string]bool{}
+	for _, l := range lines {
+		seen[l.DeliveryID] = true
+	}
+	require.Len(t, seen, 50)
+}
+
+// TestCase_C13_AuditLineRoundTrips: text with quotes, newlines and markup survives exactly.
+func TestCase_C13_AuditLineRoundTrips(t *testing.T) {
+	t.Parallel()
+	titles := []string{"disk \"full\"\nnext", "a<b & c>", "<script>alert(1)</script>", "O'Brien"}
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	defer n.Close()
+	for _, title := range titles {
+		body, err := json.Marshal(map[string]any{"event": "issue.critical", "id": title, "timestamp": "2026-01-01T00:00:00Z",
+			"data": map[string]any{"scan_id": "s", "issue_id": "i", "severity": "critical", "title": title}})
+		require.NoError(t, err)
+		ev, err := core.ParseEvent(body)
+		require.NoError(t, err)
+		require.NoError(t, n.Notify(context.Background(), &core.Message{DeliveryID: "d", Event: ev, Events: []*core.Event{ev}}))
+	}
+	lines := readLines(t, path)
+	require.Len(t, lines, len(titles))
+	for i, l := range lines {
+		var ev struct {
+			Data struct {
+				Title string `json:"title"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(l.Event, &ev))
+		require.Equal(t, titles[i], ev.Data.Title)
+	}
+}
+
+func TestNewRefusesBadPath(t *testing.T) {
+	t.Parallel()
+	_, err := file.New(&file.Config{})
+	require.ErrorContains(t, err, "path: required")
+	dir := t.TempDir()
+	_, err = file.New(&file.Config{Path: dir})
+	require.ErrorContains(t, err, "path:", "a directory is not a file")
+}
+
+func TestNotifyHonoursCancelledContext(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	defer n.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err = n.Notify(ctx, adaptertest.Message(t))
+	var de *core.DeliveryError
+	require.ErrorAs(t, err, &de)
+	require.True(t, de.Retryable)
+	require.Empty(t, readLines(t, path))
+}

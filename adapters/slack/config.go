@@ -1,0 +1,58 @@
+// Package slack is the Slack target (SPEC §6): incoming webhooks or a bot token with
+// chat.postMessage. This file holds its configuration; delivery is built in the Slack issue.
+package slack
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+// DefaultAPIURL is Slack's Web API base, used in bot-token mode.
+const DefaultAPIURL = "https://slack.com/api/"
+
+// Config is a slack target's YAML (targets[] with type: slack). Either WebhookURL, or Token with
+// Channel. The webhook URL and the token are secrets (also settable as *_file).
+type Config struct {
+	WebhookURL     string `yaml:"webhook_url"`
+	WebhookURLFile string `yaml:"webhook_url_file"`
+	Token          string `yaml:"token"`
+	TokenFile      string `yaml:"token_file"`
+	Channel        string `yaml:"channel"`
+	APIURL         string `yaml:"api_url"` // default DefaultAPIURL; for proxies and tests
+}
+
+// Credential is the secret whose absence disables the target.
+func (c *Config) Credential() string { return c.WebhookURL + c.Token }
+
+// Validate checks the config; errors name the key relative to the target.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.WebhookURL != "" && c.Token != "" {
+		errs = append(errs, errors.New("webhook_url and token: set one, not both"))
+	}
+	if c.WebhookURL != "" {
+		if err := checkURL(c.WebhookURL); err != nil {
+			errs = append(errs, fmt.Errorf("webhook_url: %w", err))
+		}
+	}
+	if c.Token != "" && c.Channel == "" {
+		errs = append(errs, errors.New("channel: required with token"))
+	}
+	if c.APIURL != "" {
+		if err := checkURL(c.APIURL); err != nil {
+			errs = append(errs, fmt.Errorf("api_url: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return fmt.Errorf("must be an absolute http(s) URL, got %q", core.RedactURL(raw))
+	}
+	return nil
+}

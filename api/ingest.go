@@ -1,0 +1,172 @@
+// Package api is the bridge's HTTP side: the Cortex ingest endpoint (SPEC §2) and health checks;
+// the management API and dashboard join it in their issues.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/signature"
+)
+
+// Acceptor stores a verified event with its deliveries (core.Bus).
+type Acceptor interface {
+	Accept(ctx context.Context, ev *core.Event) (core.AcceptResult, error)
+}
+
+// IngestConfig is the ingest endpoint's policy (SPEC §4 ingest).
+type IngestConfig struct {
+	Secrets      []string      // any may match X-Cortex-Signature
+	Tolerance    time.Duration // max |now - timestamp|
+	MaxBodyBytes int64
+	RatePerSec   float64
+	RateBurst    int
+	StrictEvents bool // reject event types not in SPEC §1
+	NowFunc      func() time.Time
+}
+
+// Error codes of SPEC §2.
+const (
+	CodeMissingSignature = "missing_signature"
+	CodeInvalidSignature = "invalid_signature"
+	CodeBodyTooLarge     = "body_too_large"
+	CodeUnsupportedMedia = "unsupported_media_type"
+	CodeInvalidJSON      = "invalid_json"
+	CodeInvalidEvent     = "invalid_event"
+	CodeEventMismatch    = "event_mismatch"
+	CodeStaleTimestamp   = "stale_timestamp"
+	CodeRateLimited      = "rate_limited"
+	CodeUnavailable      = "unavailable"
+	CodeMethodNotAllowed = "method_not_allowed"
+)
+
+// Ingest is the POST /webhooks/cortex handler.
+type Ingest struct {
+	cfg     IngestConfig
+	acc     Acceptor
+	limiter *rate.Limiter
+	log     *slog.Logger
+}
+
+// NewIngest builds the handler.
+func NewIngest(cfg IngestConfig, acc Acceptor, log *slog.Logger) *Ingest {
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	return &Ingest{cfg: cfg, acc: acc, limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSec), cfg.RateBurst), log: log}
+}
+
+// ServeHTTP answers by the SPEC §2 table; 200 only after the event is committed.
+func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.cfg.NowFunc()
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
+		return
+	}
+	if res := h.limiter.ReserveN(start, 1); !res.OK() || res.DelayFrom(start) > 0 {
+		delay := res.DelayFrom(start)
+		res.CancelAt(start)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "over the ingest rate limit; retry after the Retry-After seconds")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			fmt.Sprintf("header Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))
+		return
+	}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, h.cfg.MaxBodyBytes))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is over the limit of %d bytes", h.cfg.MaxBodyBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "could not read the body: "+err.Error())
+		return
+	}
+	switch err := signature.Verify(h.cfg.Secrets, body, r.Header.Get("X-Cortex-Signature")); {
+	case errors.Is(err, signature.ErrMissingSignature):
+		writeError(w, http.StatusUnauthorized, CodeMissingSignature, "header X-Cortex-Signature is missing; sign the body with HMAC-SHA256: sha256=<hex>")
+		return
+	case err != nil:
+		writeError(w, http.StatusUnauthorized, CodeInvalidSignature, "header X-Cortex-Signature does not match the body (want sha256=<64 hex> of HMAC-SHA256 over the raw body)")
+		return
+	}
+	ev, err := core.ParseEvent(body)
+	if err != nil {
+		code := CodeInvalidEvent
+		if errors.Is(err, core.ErrInvalidJSON) {
+			code = CodeInvalidJSON
+		}
+		writeError(w, http.StatusBadRequest, code, err.Error())
+		return
+	}
+	if hdr := r.Header.Get("X-Cortex-Event"); hdr != "" && hdr != ev.Type {
+		writeError(w, http.StatusBadRequest, CodeEventMismatch, fmt.Sprintf("header X-Cortex-Event is %q but the body's event is %q", hdr, ev.Type))
+		return
+	}
+	if h.cfg.StrictEvents && !core.IsKnownEventType(ev.Type) {
+		writeError(w, http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: unknown type %q (ingest.strict_events is on)", ev.Type))
+		return
+	}
+	if skew := start.Sub(ev.Timestamp); skew > h.cfg.Tolerance || skew < -h.cfg.Tolerance {
+		writeError(w, http.StatusBadRequest, CodeStaleTimestamp,
+			fmt.Sprintf("timestamp %s is %s from the bridge's clock; the tolerance is %s", ev.Timestamp.Format(time.RFC3339), skew.Round(time.Second).Abs(), h.cfg.Tolerance))
+		return
+	}
+	ev.Delivery = r.Header.Get("X-Cortex-Delivery")
+	res, err := h.acc.Accept(r.Context(), ev)
+	if err != nil {
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the event could not be stored; retry later")
+		return
+	}
+	if res.Duplicate {
+		writeJSON(w, http.StatusOK, map[string]any{"status": "duplicate", "id": ev.ID})
+		h.log.Info("duplicate event", "event_id", ev.ID, "event", ev.Type, "sender_delivery", ev.Delivery)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "id": ev.ID, "deliveries": res.Deliveries})
+	h.log.Info("event accepted", "event_id", ev.ID, "event", ev.Type, "deliveries", res.Deliveries,
+		"sender_delivery", ev.Delivery, "duration", h.cfg.NowFunc().Sub(start))
+}
+
+type errorBody struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	var b errorBody
+	b.Error.Code, b.Error.Message = code, msg
+	writeJSON(w, status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,171 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+
+	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/samples"
+	"github.com/cortexbridge/cortex-bridge/templates"
+)
+
+// Runtime is a valid Config turned into the running parts.
+type Runtime struct {
+	Config   *Config
+	Targets  []*core.Target
+	Router   *core.Router
+	Renderer *core.Renderer
+	Retry    core.RetryPolicy
+	Warnings []string // one per disabled target or not-yet-supported section
+}
+
+// BuildOptions are what Build needs besides the config.
+type BuildOptions struct {
+	Version string       // for User-Agent
+	Client  *http.Client // shared by HTTP targets; nil = core.NewHTTPClient()
+	Log     *slog.Logger
+	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
+	DryRun bool
+}
+
+// Build compiles the routes, loads the templates and renders every template a route or target
+// uses against every sample event, then builds a Notifier per enabled target. All problems are
+// returned together, named by key path and template file.
+func Build(c *Config, opts BuildOptions) (*Runtime, error) {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	engine, err := templates.New(c.Templates.Dir)
+	if err != nil {
+		return nil, err
+	}
+	rt := &Runtime{
+		Config:   c,
+		Renderer: &core.Renderer{Engine: engine, PublicURL: c.Server.PublicURL},
+		Retry:    core.RetryPolicy{MaxAttempts: c.Delivery.MaxAttempts, Initial: c.Delivery.Backoff.Initial, Max: c.Delivery.Backoff.Max},
+		Router:   &core.Router{Log: opts.Log},
+	}
+	byName := map[string]*core.Target{}
+	var errs []error
+	for i := range c.Targets {
+		ct := &c.Targets[i]
+		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled()}
+		if ct.RateLimit != nil {
+			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
+		}
+		if t.Disabled != "" {
+			rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
+		} else if !opts.DryRun {
+			n, err := newNotifier(ct, opts)
+			if err != nil {
+				errs = append(errs, c.keyError(fmt.Sprintf("targets[%d]", i), err.Error()))
+			} else if n == nil {
+				t.Disabled = "delivery for type " + t.Type + " is not available in this version yet"
+				rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
+			}
+			t.Notifier = n
+		}
+		rt.Targets = append(rt.Targets, t)
+		byName[t.Name] = t
+	}
+	for i := range c.Routes {
+		cr := &c.Routes[i]
+		rt.Router.Routes = append(rt.Router.Routes, &core.Route{Name: cr.Name, When: cr.rule, Targets: cr.Targets, Template: cr.Template, Stop: cr.Stop})
+		if cr.Group != nil || cr.Throttle != nil {
+			rt.Warnings = append(rt.Warnings, fmt.Sprintf("route %s: group and throttle are not available in this version yet; events are sent one by one", cr.Name))
+		}
+	}
+	if len(c.Digests) > 0 {
+		rt.Warnings = append(rt.Warnings, "digests are not available in this version yet; they are not sent")
+	}
+	if len(c.API.Keys) > 0 {
+		rt.Warnings = append(rt.Warnings, "the management API is not available in this version yet; api.keys are unused")
+	}
+	errs = append(errs, rt.checkTemplates(byName)...)
+	if err := errors.Join(errs...); err != nil {
+		rt.Close()
+		return nil, err
+	}
+	return rt, nil
+}
+
+var formats = map[string]core.Format{
+	TypeWebhook: core.FormatJSON, TypeSlack: core.FormatJSON, TypeDiscord: core.FormatJSON,
+	TypeEmail: core.FormatEmail, TypeFile: core.FormatNone,
+}
+
+// newNotifier builds the adapter for an enabled target; nil, nil for a type whose delivery is
+// not built yet.
+func newNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
+	switch {
+	case t.Webhook != nil:
+		return webhook.New(t.Webhook, opts.Client, opts.Version)
+	case t.File != nil:
+		return file.New(t.File)
+	}
+	return nil, nil
+}
+
+// checkTemplates renders, for every route and each of its targets (and each target on its own),
+// the template it would use against every sample event.
+func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
+	var errs []error
+	seen := map[string]bool{}
+	check := func(where string, t *core.Target, r *core.Route) {
+		key, err := rt.Renderer.TemplateKey(t, r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", where, err))
+			return
+		}
+		if key == "" || seen[key+"|"+t.Type] {
+			return
+		}
+		seen[key+"|"+t.Type] = true
+		for _, typ := range samples.Types() {
+			body, _ := samples.Get(typ)
+			ev, err := core.ParseEvent(body)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := rt.Renderer.Render(core.SampleMessage(ev, t, r), t, r); err != nil {
+				errs = append(errs, fmt.Errorf("%s: sample %s: %w", where, typ, err))
+			}
+		}
+	}
+	for i, r := range rt.Router.Routes {
+		for _, name := range r.Targets {
+			check(fmt.Sprintf("routes[%d] (%s) → target %s", i, r.Name, name), targets[name], r)
+		}
+	}
+	for _, t := range rt.Targets {
+		check("target "+t.Name, t, nil)
+	}
+	return errs
+}
+
+// Enabled reports whether a target exists and sends.
+func (rt *Runtime) Enabled(name string) bool {
+	for _, t := range rt.Targets {
+		if t.Name == name {
+			return t.Notifier != nil && t.Disabled == ""
+		}
+	}
+	return false
+}
+
+// Close releases what the notifiers hold (open audit files).
+func (rt *Runtime) Close() {
+	for _, t := range rt.Targets {
+		if c, ok := t.Notifier.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+}

@@ -1,0 +1,194 @@
+// Package config loads the bridge's YAML (SPEC §4): strict keys with line numbers, ${VAR} and
+// ${VAR:-default} from the environment, <key>_file secrets, defaults, and validation whose every
+// error names its key path. Build turns a valid Config into the running parts.
+package config
+
+import (
+	"time"
+
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/email"
+	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/rules"
+)
+
+// Config is the whole file. Zero values are replaced by the defaults named on each field.
+type Config struct {
+	Server    Server      `yaml:"server"`
+	Storage   Storage     `yaml:"storage"`
+	Ingest    Ingest      `yaml:"ingest"`
+	Delivery  Delivery    `yaml:"delivery"`
+	Templates TemplateDir `yaml:"templates"`
+	Targets   []Target    `yaml:"targets"`
+	Routes    []Route     `yaml:"routes"`
+	Digests   []Digest    `yaml:"digests"`
+	API       API         `yaml:"api"`
+
+	lines map[string]int // key path → line, for error messages
+}
+
+// Server is the HTTP listener.
+type Server struct {
+	Listen    string `yaml:"listen"` // host:port; default 127.0.0.1:8080
+	TLS       TLS    `yaml:"tls"`
+	PublicURL string `yaml:"public_url"` // base URL for links in messages; optional
+}
+
+// TLS serves HTTPS when both files are set.
+type TLS struct {
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// Storage is where events and the delivery queue live.
+type Storage struct {
+	Driver    string        `yaml:"driver"`    // sqlite (default)
+	DSN       string        `yaml:"dsn"`       // SQLite file path; default data/cortex-bridge.db
+	Retention time.Duration `yaml:"retention"` // default 720h; 0 after defaults is impossible, use a large value to keep long
+}
+
+// Ingest is the Cortex-facing endpoint.
+type Ingest struct {
+	Path string `yaml:"path"` // default /webhooks/cortex
+	// Secrets verify X-Cortex-Signature; any one may match (rotation). Each must be non-empty.
+	Secrets []string `yaml:"secrets"`
+	// SecretsFile names a file with one secret per line, added to Secrets.
+	SecretsFile  string        `yaml:"secrets_file"`
+	Tolerance    time.Duration `yaml:"tolerance"`      // max |now - event timestamp|; default 5m
+	MaxBodyBytes int64         `yaml:"max_body_bytes"` // default 1048576 (1 MiB)
+	RateLimit    RateLimit     `yaml:"rate_limit"`     // default 500/s, burst 1000
+	StrictEvents bool          `yaml:"strict_events"`  // reject event types not in SPEC §1
+}
+
+// RateLimit is a token bucket: PerSecond tokens a second, at most Burst at once.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// Delivery is the retry policy for every target.
+type Delivery struct {
+	Timeout     time.Duration `yaml:"timeout"`      // per attempt; default 30s
+	MaxAttempts int           `yaml:"max_attempts"` // first try included; default 4
+	Backoff     Backoff       `yaml:"backoff"`
+}
+
+// Backoff is exponential with jitter; a receiver's Retry-After wins when longer, capped at Max.
+type Backoff struct {
+	Initial time.Duration `yaml:"initial"` // default 5s
+	Max     time.Duration `yaml:"max"`     // default 10m
+}
+
+// TemplateDir is where user templates override the built-ins.
+type TemplateDir struct {
+	Dir string `yaml:"dir"` // default "templates"; a missing folder means no overrides
+}
+
+// Target is one destination. Name and Type are required; the other keys depend on Type and are
+// decoded into the matching adapter Config.
+type Target struct {
+	Name        string     `yaml:"name"`
+	Type        string     `yaml:"type"`        // slack | discord | email | webhook | file
+	Template    string     `yaml:"template"`    // default template name for this target
+	Concurrency int        `yaml:"concurrency"` // attempts at once; default 4
+	RateLimit   *RateLimit `yaml:"rate_limit"`  // optional per-target limit
+
+	Webhook *webhook.Config `yaml:"-"`
+	File    *file.Config    `yaml:"-"`
+	Slack   *slack.Config   `yaml:"-"`
+	Discord *discord.Config `yaml:"-"`
+	Email   *email.Config   `yaml:"-"`
+}
+
+// Route sends events matching When to Targets.
+type Route struct {
+	Name     string      `yaml:"name"`
+	When     string      `yaml:"when"` // expr rule, SPEC §3
+	Targets  []string    `yaml:"targets"`
+	Template string      `yaml:"template"`
+	Stop     bool        `yaml:"stop"`  // later routes are not evaluated when this one matches
+	Group    *Group      `yaml:"group"` // parsed; grouping is built in the routing issue
+	rule     *rules.Rule // compiled by Validate
+	Throttle *struct {
+		Key      string        `yaml:"key"`
+		Interval time.Duration `yaml:"interval"`
+	} `yaml:"throttle"` // parsed; built in the routing issue
+}
+
+// Group is a route's grouping window (built in the routing issue).
+type Group struct {
+	By      []string      `yaml:"by"`
+	Wait    time.Duration `yaml:"wait"`
+	MaxWait time.Duration `yaml:"max_wait"`
+	CloseOn string        `yaml:"close_on"`
+}
+
+// Digest is a scheduled summary (built in the email/digest issue).
+type Digest struct {
+	Name      string `yaml:"name"`
+	Schedule  string `yaml:"schedule"`
+	Timezone  string `yaml:"timezone"`
+	When      string `yaml:"when"`
+	Target    string `yaml:"target"`
+	Template  string `yaml:"template"`
+	SendEmpty bool   `yaml:"send_empty"`
+}
+
+// API configures the management API (built in the management API issue).
+type API struct {
+	Keys                  []APIKey `yaml:"keys"`
+	MaxWebhooksPerAccount int      `yaml:"max_webhooks_per_account"`
+	AllowPrivateURLs      bool     `yaml:"allow_private_urls"`
+	RequireHTTPS          *bool    `yaml:"require_https"`
+}
+
+// APIKey is one account's Bearer key (a secret; also key_file).
+type APIKey struct {
+	Account string `yaml:"account"`
+	Key     string `yaml:"key"`
+	KeyFile string `yaml:"key_file"`
+}
+
+// Target types.
+const (
+	TypeSlack   = "slack"
+	TypeDiscord = "discord"
+	TypeEmail   = "email"
+	TypeWebhook = "webhook"
+	TypeFile    = "file"
+)
+
+// WithDefaults fills every unset field with its default.
+func (c *Config) WithDefaults() {
+	setDefault(&c.Server.Listen, "127.0.0.1:8080")
+	setDefault(&c.Storage.Driver, "sqlite")
+	setDefault(&c.Storage.DSN, "data/cortex-bridge.db")
+	setDefault(&c.Storage.Retention, 720*time.Hour)
+	setDefault(&c.Ingest.Path, "/webhooks/cortex")
+	setDefault(&c.Ingest.Tolerance, 5*time.Minute)
+	setDefault(&c.Ingest.MaxBodyBytes, 1<<20)
+	setDefault(&c.Ingest.RateLimit.PerSecond, 500)
+	setDefault(&c.Ingest.RateLimit.Burst, 1000)
+	setDefault(&c.Delivery.Timeout, 30*time.Second)
+	setDefault(&c.Delivery.MaxAttempts, 4)
+	setDefault(&c.Delivery.Backoff.Initial, 5*time.Second)
+	setDefault(&c.Delivery.Backoff.Max, 10*time.Minute)
+	setDefault(&c.Templates.Dir, "templates")
+	setDefault(&c.API.MaxWebhooksPerAccount, 10)
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		setDefault(&t.Concurrency, 4)
+		if t.Email != nil {
+			t.Email.WithDefaults()
+		}
+	}
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}

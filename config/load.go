@@ -1,0 +1,410 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/email"
+	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+)
+
+// KeyError is one problem in the config, named by its key path ("targets[2].webhook_url") and,
+// when known, its line.
+type KeyError struct {
+	Path string
+	Line int
+	Msg  string
+}
+
+func (e *KeyError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("line %d: %s: %s", e.Line, e.Path, e.Msg)
+	}
+	return e.Path + ": " + e.Msg
+}
+
+// Options tune Parse; zero values use the process environment and the working directory.
+type Options struct {
+	LookupEnv func(string) (string, bool) // for ${VAR}; default os.LookupEnv
+	Dir       string                      // base for relative *_file paths
+}
+
+// Load reads, parses and validates the config file at path. The returned error lists every
+// problem (errors.Join of *KeyError), each with its key path and line.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(data, Options{Dir: filepath.Dir(path)})
+}
+
+// Parse decodes and validates data. See Load.
+func Parse(data []byte, opts Options) (*Config, error) {
+	if opts.LookupEnv == nil {
+		opts.LookupEnv = os.LookupEnv
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c := &Config{}
+	if len(root.Content) == 0 {
+		c.WithDefaults()
+		return c, c.Validate()
+	}
+	doc := root.Content[0]
+	expandEnv(doc, opts.LookupEnv)
+	w := &walker{lines: map[string]int{}}
+	w.check(doc, reflect.TypeFor[Config](), "")
+	if err := doc.Decode(c); err != nil {
+		w.typeErrors(err)
+	}
+	if len(w.errs) > 0 {
+		return nil, errors.Join(w.errs...)
+	}
+	c.lines = w.lines
+	var errs []error
+	for _, s := range c.secretRefs() {
+		if err := s.resolve(opts.Dir); err != nil {
+			errs = append(errs, c.keyError(s.path, err.Error()))
+		}
+	}
+	if c.Ingest.SecretsFile != "" {
+		b, err := os.ReadFile(resolvePath(opts.Dir, c.Ingest.SecretsFile))
+		if err != nil {
+			errs = append(errs, c.keyError("ingest.secrets_file", err.Error()))
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if l = strings.TrimSpace(l); l != "" {
+				c.Ingest.Secrets = append(c.Ingest.Secrets, l)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	c.WithDefaults()
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// envRef is ${NAME} or ${NAME:-default}; $${ stays a literal ${.
+var envRef = regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}`)
+
+// expandEnv replaces ${VAR} and ${VAR:-default} in scalar values (never in keys) of the parsed
+// tree, so a value containing YAML syntax cannot change the document's structure. An unset
+// variable is empty. A plain scalar that was expanded is re-typed from its new text (so
+// port: ${PORT:-587} is a number); an empty result counts as unset.
+func expandEnv(n *yaml.Node, lookup func(string) (string, bool)) {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 1; i < len(n.Content); i += 2 {
+			expandEnv(n.Content[i], lookup)
+		}
+	case yaml.SequenceNode, yaml.DocumentNode:
+		for _, c := range n.Content {
+			expandEnv(c, lookup)
+		}
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return
+		}
+		expanded := false
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(m string) string {
+			if strings.HasPrefix(m, "$$") {
+				return m[1:]
+			}
+			expanded = true
+			sub := envRef.FindStringSubmatch(m)
+			if v, ok := lookup(sub[1]); ok && v != "" {
+				return v
+			}
+			return sub[2]
+		})
+		if expanded && n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+			switch n.Value {
+			case "":
+				n.Tag = "!!null"
+			case "~", "null", "Null", "NULL":
+				n.Tag = "!!str"
+			default:
+				n.Tag = ""
+			}
+		}
+	}
+}
+
+// walker checks mapping keys against the Go types' yaml tags (unknown keys are errors, like
+// yaml's KnownFields, but reported with key paths) and records each key path's line.
+type walker struct {
+	errs  []error
+	lines map[string]int
+}
+
+func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode || t == reflect.TypeFor[time.Time]() {
+			return // a type error that Decode reports
+		}
+		fields := yamlFields(t)
+		if t == reflect.TypeFor[Target]() {
+			if ot := targetOptions(n); ot != nil {
+				for k, v := range yamlFields(ot) {
+					fields[k] = v
+				}
+			}
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := join(path, k.Value)
+			w.lines[p] = k.Line
+			ft, ok := fields[k.Value]
+			if !ok {
+				w.errs = append(w.errs, &KeyError{Path: p, Line: k.Line, Msg: "unknown key" + suggest(k.Value, fields)})
+				continue
+			}
+			w.check(v, ft, p)
+		}
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			return
+		}
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			w.lines[p] = c.Line
+			w.check(c, t.Elem(), p)
+		}
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := join(path, n.Content[i].Value)
+			w.lines[p] = n.Content[i].Line
+			w.check(n.Content[i+1], t.Elem(), p)
+		}
+	}
+}
+
+var lineRef = regexp.MustCompile(`^line (\d+): `)
+
+// typeErrors turns yaml's "line N: cannot unmarshal …" into KeyErrors naming the key at line N.
+func (w *walker) typeErrors(err error) {
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		w.errs = append(w.errs, err)
+		return
+	}
+	byLine := map[int]string{}
+	for p, l := range w.lines {
+		if cur, ok := byLine[l]; !ok || len(p) > len(cur) {
+			byLine[l] = p
+		}
+	}
+	for _, msg := range te.Errors {
+		m := lineRef.FindStringSubmatch(msg)
+		if m == nil {
+			w.errs = append(w.errs, errors.New(msg))
+			continue
+		}
+		line, _ := strconv.Atoi(m[1])
+		rest := strings.TrimPrefix(msg, m[0])
+		w.errs = append(w.errs, &KeyError{Path: byLine[line], Line: line, Msg: rest})
+	}
+}
+
+// targetOptions returns the adapter Config type for a target node's "type", or nil.
+func targetOptions(n *yaml.Node) reflect.Type {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "type" {
+			return optionTypes[n.Content[i+1].Value]
+		}
+	}
+	return nil
+}
+
+var optionTypes = map[string]reflect.Type{
+	TypeWebhook: reflect.TypeFor[webhook.Config](),
+	TypeFile:    reflect.TypeFor[file.Config](),
+	TypeSlack:   reflect.TypeFor[slack.Config](),
+	TypeDiscord: reflect.TypeFor[discord.Config](),
+	TypeEmail:   reflect.TypeFor[email.Config](),
+}
+
+// UnmarshalYAML decodes the common keys, then the type-specific ones into the adapter's Config.
+func (t *Target) UnmarshalYAML(n *yaml.Node) error {
+	type common Target
+	if err := n.Decode((*common)(t)); err != nil {
+		return err
+	}
+	var opts any
+	switch t.Type {
+	case TypeWebhook:
+		t.Webhook = &webhook.Config{}
+		opts = t.Webhook
+	case TypeFile:
+		t.File = &file.Config{}
+		opts = t.File
+	case TypeSlack:
+		t.Slack = &slack.Config{}
+		opts = t.Slack
+	case TypeDiscord:
+		t.Discord = &discord.Config{}
+		opts = t.Discord
+	case TypeEmail:
+		t.Email = &email.Config{}
+		opts = t.Email
+	default:
+		return nil // Validate names the unknown type
+	}
+	return n.Decode(opts)
+}
+
+// yamlFields maps a struct's yaml keys to field types, following ",inline".
+func yamlFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for f := range t.Fields() {
+		if !f.IsExported() {
+			continue
+		}
+		tag := f.Tag.Get("yaml")
+		name, opt, _ := strings.Cut(tag, ",")
+		switch {
+		case name == "-":
+		case opt == "inline":
+			ft := f.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			for k, v := range yamlFields(ft) {
+				out[k] = v
+			}
+		case name == "":
+			out[strings.ToLower(f.Name)] = f.Type
+		default:
+			out[name] = f.Type
+		}
+	}
+	return out
+}
+
+// suggest proposes the closest known key for a typo.
+func suggest(key string, fields map[string]reflect.Type) string {
+	best, bestD := "", 3
+	var names []string
+	for k := range fields {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		if d := distance(key, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return " (known: " + strings.Join(names, ", ") + ")"
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// distance is the Levenshtein distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func resolvePath(dir, p string) string {
+	if filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// secretRef is a secret key with its <key>_file sibling.
+type secretRef struct {
+	path  string // key path of the secret, e.g. targets[1].secret
+	value *string
+	file  string
+}
+
+func (s secretRef) resolve(dir string) error {
+	if s.file == "" {
+		return nil
+	}
+	if *s.value != "" {
+		return errors.New("set either the value or " + s.path[strings.LastIndex(s.path, ".")+1:] + "_file, not both")
+	}
+	b, err := os.ReadFile(resolvePath(dir, s.file))
+	if err != nil {
+		return fmt.Errorf("reading %s_file: %w", s.path[strings.LastIndex(s.path, ".")+1:], err)
+	}
+	*s.value = strings.TrimRight(string(b), "\r\n")
+	return nil
+}
+
+// secretRefs lists every secret that accepts a *_file form.
+func (c *Config) secretRefs() []secretRef {
+	var out []secretRef
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		p := fmt.Sprintf("targets[%d].", i)
+		switch {
+		case t.Webhook != nil:
+			out = append(out, secretRef{p + "secret", &t.Webhook.Secret, t.Webhook.SecretFile})
+		case t.Slack != nil:
+			out = append(out, secretRef{p + "webhook_url", &t.Slack.WebhookURL, t.Slack.WebhookURLFile},
+				secretRef{p + "token", &t.Slack.Token, t.Slack.TokenFile})
+		case t.Discord != nil:
+			out = append(out, secretRef{p + "webhook_url", &t.Discord.WebhookURL, t.Discord.WebhookURLFile})
+		case t.Email != nil:
+			out = append(out, secretRef{p + "smtp.password", &t.Email.SMTP.Password, t.Email.SMTP.PasswordFile})
+		}
+	}
+	for i := range c.API.Keys {
+		k := &c.API.Keys[i]
+		out = append(out, secretRef{fmt.Sprintf("api.keys[%d].key", i), &k.Key, k.KeyFile})
+	}
+	return out
+}

@@ -1,0 +1,233 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/cortexbridge/cortex-bridge/rules"
+)
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// keyError makes a *KeyError for path with the line Parse recorded for it (or its parent).
+func (c *Config) keyError(path, msg string) *KeyError {
+	e := &KeyError{Path: path, Msg: msg}
+	for p := path; p != "" && e.Line == 0; {
+		e.Line = c.lines[p]
+		i := strings.LastIndexAny(p, ".[")
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return e
+}
+
+// Validate checks every value and reference and compiles every rule. All problems are returned
+// together (errors.Join of *KeyError).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, c.keyError(path, fmt.Sprintf(format, args...)))
+	}
+	wrap := func(prefix string, err error) {
+		if err == nil {
+			return
+		}
+		for _, e := range flatten(err) {
+			k, msg, _ := strings.Cut(e.Error(), ": ")
+			bad(prefix+"."+k, "%s", msg)
+		}
+	}
+
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", "must be host:port, got %q", c.Server.Listen)
+	}
+	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
+		bad("server.tls", "set both cert_file and key_file, or neither")
+	}
+	switch c.Storage.Driver {
+	case "sqlite":
+	case "postgres":
+		bad("storage.driver", "postgres is not available in this version yet (use sqlite)")
+	default:
+		bad("storage.driver", "must be sqlite or postgres, got %q", c.Storage.Driver)
+	}
+	if c.Storage.Retention < 0 {
+		bad("storage.retention", "must not be negative")
+	}
+
+	if !strings.HasPrefix(c.Ingest.Path, "/") {
+		bad("ingest.path", "must start with /, got %q", c.Ingest.Path)
+	}
+	if len(c.Ingest.Secrets) == 0 {
+		bad("ingest.secrets", "at least one secret required")
+	}
+	for i, s := range c.Ingest.Secrets {
+		if strings.TrimSpace(s) == "" {
+			bad(fmt.Sprintf("ingest.secrets[%d]", i), "must not be empty (is its variable set?)")
+		}
+	}
+	positive := func(path string, ok bool) {
+		if !ok {
+			bad(path, "must be greater than 0")
+		}
+	}
+	positive("ingest.tolerance", c.Ingest.Tolerance > 0)
+	positive("ingest.max_body_bytes", c.Ingest.MaxBodyBytes > 0)
+	positive("ingest.rate_limit.per_second", c.Ingest.RateLimit.PerSecond > 0)
+	positive("ingest.rate_limit.burst", c.Ingest.RateLimit.Burst > 0)
+	positive("delivery.timeout", c.Delivery.Timeout > 0)
+	positive("delivery.max_attempts", c.Delivery.MaxAttempts > 0)
+	positive("delivery.backoff.initial", c.Delivery.Backoff.Initial > 0)
+	if c.Delivery.Backoff.Max < c.Delivery.Backoff.Initial {
+		bad("delivery.backoff.max", "must be at least backoff.initial (%s)", c.Delivery.Backoff.Initial)
+	}
+
+	targets := map[string]*Target{}
+	for i := range c.Targets {
+		t := &c.Targets[i]
+		p := fmt.Sprintf("targets[%d]", i)
+		switch {
+		case t.Name == "":
+			bad(p+".name", "required")
+		case !namePattern.MatchString(t.Name):
+			bad(p+".name", "%q: use letters, digits, '-', '_' or '.' (at most 64)", t.Name)
+		case targets[t.Name] != nil:
+			bad(p+".name", "%q is used by another target", t.Name)
+		default:
+			targets[t.Name] = t
+		}
+		if t.Type == "" {
+			bad(p+".type", "required (slack, discord, email, webhook or file)")
+		} else if optionTypes[t.Type] == nil {
+			bad(p+".type", "unknown type %q (want slack, discord, email, webhook or file)", t.Type)
+		}
+		positive(p+".concurrency", t.Concurrency > 0)
+		if t.RateLimit != nil {
+			positive(p+".rate_limit.per_second", t.RateLimit.PerSecond > 0)
+			if t.RateLimit.Burst < 0 {
+				bad(p+".rate_limit.burst", "must not be negative")
+			}
+		}
+		if o := t.options(); o != nil && t.Disabled() == "" {
+			wrap(p, o.Validate()) // a disabled target is checked once its credential is set
+		}
+	}
+
+	routes := map[string]bool{}
+	for i := range c.Routes {
+		r := &c.Routes[i]
+		p := fmt.Sprintf("routes[%d]", i)
+		switch {
+		case r.Name == "":
+			bad(p+".name", "required")
+		case routes[r.Name]:
+			bad(p+".name", "%q is used by another route", r.Name)
+		}
+		routes[r.Name] = true
+		if strings.TrimSpace(r.When) == "" {
+			bad(p+".when", "required (a rule such as 'true' or 'event == \"issue.critical\"')")
+		} else if rule, err := rules.Compile(r.When); err != nil {
+			bad(p+".when", "route %q: %v", r.Name, err)
+		} else {
+			r.rule = rule
+		}
+		if len(r.Targets) == 0 {
+			bad(p+".targets", "at least one target required")
+		}
+		for j, name := range r.Targets {
+			if targets[name] == nil {
+				bad(fmt.Sprintf("%s.targets[%d]", p, j), "no target named %q%s", name, known(targets))
+			}
+		}
+	}
+
+	for i, d := range c.Digests {
+		p := fmt.Sprintf("digests[%d]", i)
+		if d.Name == "" {
+			bad(p+".name", "required")
+		}
+		if targets[d.Target] == nil {
+			bad(p+".target", "no target named %q%s", d.Target, known(targets))
+		}
+		if strings.TrimSpace(d.When) != "" {
+			if _, err := rules.Compile(d.When); err != nil {
+				bad(p+".when", "%v", err)
+			}
+		}
+	}
+	for i, k := range c.API.Keys {
+		p := fmt.Sprintf("api.keys[%d]", i)
+		if k.Account == "" {
+			bad(p+".account", "required")
+		}
+		if len(k.Key) > 0 && len(k.Key) < 16 {
+			bad(p+".key", "must be at least 16 characters")
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validator is what every adapter Config offers.
+type validator interface{ Validate() error }
+
+// options returns the target's adapter Config, or nil for an unknown type.
+func (t *Target) options() validator {
+	switch {
+	case t.Webhook != nil:
+		return t.Webhook
+	case t.File != nil:
+		return t.File
+	case t.Slack != nil:
+		return t.Slack
+	case t.Discord != nil:
+		return t.Discord
+	case t.Email != nil:
+		return t.Email
+	}
+	return nil
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+func known(targets map[string]*Target) string {
+	var names []string
+	for n := range targets {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if len(names) == 0 {
+		return " (no targets are defined)"
+	}
+	return " (targets: " + strings.Join(names, ", ") + ")"
+}
+
+// Disabled says why target t sends nothing, or "" when it is usable: a target whose credential
+// (its secret, URL or SMTP host) is empty, typically because its variable is unset.
+func (t *Target) Disabled() string {
+	switch {
+	case t.Webhook != nil && t.Webhook.Secret == "":
+		return "secret is empty"
+	case t.Slack != nil && t.Slack.Credential() == "":
+		return "webhook_url (or token) is empty"
+	case t.Discord != nil && t.Discord.Credential() == "":
+		return "webhook_url is empty"
+	case t.Email != nil && t.Email.Credential() == "":
+		return "smtp.host is empty"
+	}
+	return ""
+}

@@ -1,0 +1,230 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Event is one Cortex webhook event (SPEC §1). Raw keeps the body exactly as received, so the
+// webhook target can pass it on unchanged and unknown fields survive.
+type Event struct {
+	Type       string         // envelope "event", e.g. "scan.completed"
+	ID         string         // envelope "id": the idempotency key
+	Timestamp  time.Time      // envelope "timestamp"
+	Data       map[string]any // every data field; numbers are float64, integer fields int64
+	Raw        []byte         // the request body, byte for byte
+	Delivery   string         // the sender's X-Cortex-Delivery header, "" if none
+	ReceivedAt time.Time      // when the bridge accepted it (UTC)
+}
+
+// ErrInvalidJSON is returned (wrapped) by ParseEvent when the body is not a JSON object.
+var ErrInvalidJSON = errors.New("invalid JSON")
+
+// FieldError names one invalid field by its JSON path ("timestamp", "data.score").
+type FieldError struct {
+	Field string
+	Msg   string
+}
+
+func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// InvalidEventError lists every problem found in an event's envelope or data fields.
+type InvalidEventError struct {
+	Problems []FieldError
+}
+
+func (e *InvalidEventError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Error()
+	}
+	return "invalid event: " + strings.Join(parts, "; ")
+}
+
+// ParseEvent parses and validates body as a Cortex event. It returns an error wrapping
+// ErrInvalidJSON when body is not a single JSON object, and *InvalidEventError when the envelope
+// or a known data field is missing or has the wrong type or range. Unknown fields are kept.
+// The returned Event's Raw aliases body.
+func ParseEvent(body []byte) (*Event, error) {
+	var env map[string]json.RawMessage
+	if err := decodeStrict(body, &env); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+	}
+	if env == nil {
+		return nil, fmt.Errorf("%w: body is null, want an object", ErrInvalidJSON)
+	}
+	var probs []FieldError
+	bad := func(field, msg string) { probs = append(probs, FieldError{field, msg}) }
+
+	ev := &Event{Raw: body}
+	ev.Type = envelopeString(env, "event", bad)
+	ev.ID = envelopeString(env, "id", bad)
+	if ts := envelopeString(env, "timestamp", bad); ts != "" {
+		t, err := time.Parse(time.RFC3339Nano, ts)
+		if err != nil {
+			bad("timestamp", fmt.Sprintf("must be RFC 3339 with a zone, e.g. 2024-01-01T12:00:00Z; got %q", ts))
+		}
+		ev.Timestamp = t
+	}
+	if raw, ok := env["data"]; !ok {
+		bad("data", "required")
+	} else if err := decodeStrict(raw, &ev.Data); err != nil || ev.Data == nil {
+		bad("data", "must be an object")
+	} else {
+		normalizeNumbers(ev.Data)
+		checkData(ev.Type, ev.Data, bad)
+	}
+	if len(probs) > 0 {
+		return nil, &InvalidEventError{Problems: probs}
+	}
+	return ev, nil
+}
+
+// decodeStrict decodes exactly one JSON value, keeping numbers as json.Number.
+func decodeStrict(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("unexpected data after the JSON value")
+	}
+	if _, err := dec.Token(); err == nil {
+		return errors.New("unexpected data after the JSON value")
+	}
+	return nil
+}
+
+func envelopeString(env map[string]json.RawMessage, key string, bad func(string, string)) string {
+	raw, ok := env[key]
+	if !ok {
+		bad(key, "required")
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		bad(key, "must be a string")
+		return ""
+	}
+	if strings.TrimSpace(s) == "" {
+		bad(key, "must not be empty")
+	}
+	return s
+}
+
+// normalizeNumbers turns json.Number values into int64 (when integral and in range) or float64,
+// recursively, so rules and templates see plain Go numbers.
+func normalizeNumbers(m map[string]any) {
+	for k, v := range m {
+		m[k] = normalizeValue(v)
+	}
+}
+
+func normalizeValue(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		normalizeNumbers(x)
+	case []any:
+		for i := range x {
+			x[i] = normalizeValue(x[i])
+		}
+	}
+	return v
+}
+
+// checkData validates the known data fields of typ (SPEC §1) and converts them to their kind:
+// KindNumber fields become float64, KindInt fields int64. A JSON null counts as absent.
+func checkData(typ string, data map[string]any, bad func(string, string)) {
+	spec, ok := eventFields[typ]
+	if !ok {
+		return
+	}
+	for _, f := range spec.fields {
+		path := "data." + f.Name
+		v, present := data[f.Name]
+		if !present || v == nil {
+			if spec.required[f.Name] {
+				bad(path, "required for "+typ)
+			}
+			delete(data, f.Name)
+			continue
+		}
+		switch f.Kind {
+		case KindString:
+			s, ok := v.(string)
+			if !ok {
+				bad(path, "must be a string")
+			} else if spec.required[f.Name] && strings.TrimSpace(s) == "" {
+				bad(path, "must not be empty")
+			}
+		case KindNumber, KindInt:
+			n, ok := asFloat(v)
+			switch {
+			case !ok:
+				bad(path, "must be a number")
+			case f.Kind == KindInt && n != math.Trunc(n):
+				bad(path, "must be an integer")
+			case f.HasMin && n < f.Min, f.Max != 0 && n > f.Max:
+				bad(path, "must be "+rangeText(f))
+			case f.Kind == KindInt:
+				data[f.Name] = int64(n)
+			default:
+				data[f.Name] = n
+			}
+		}
+	}
+}
+
+func asFloat(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+func rangeText(f Field) string {
+	if f.Max != 0 {
+		return fmt.Sprintf("between %g and %g", f.Min, f.Max)
+	}
+	return fmt.Sprintf("at least %g", f.Min)
+}
+
+// Repo derives "owner/name" from a repository URL such as https://github.com/owner/name(.git);
+// for deeper paths (GitLab subgroups) it returns the whole path. It returns "" when repoURL has
+// no path.
+func Repo(repoURL string) string {
+	u, err := url.Parse(repoURL)
+	path := repoURL
+	if err == nil && u.Host != "" {
+		path = u.Path
+	} else if i := strings.Index(repoURL, ":"); i > 0 && strings.Contains(repoURL[:i], "@") {
+		path = repoURL[i+1:] // scp-like git@host:owner/name.git
+	}
+	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
+	return path
+}
+
+// Field returns the data field name or nil when the event lacks it.
+func (e *Event) Field(name string) any { return e.Data[name] }
+
+// String returns the data field name when it is a string, else "".
+func (e *Event) String(name string) string {
+	s, _ := e.Data[name].(string)
+	return s
+}

@@ -1,0 +1,161 @@
+package core_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/samples"
+)
+
+func TestParseEventSeedsByteExact(t *testing.T) {
+	t.Parallel()
+	b, err := samples.Get("scan.completed")
+	require.NoError(t, err)
+	ev, err := core.ParseEvent(b)
+	require.NoError(t, err)
+	require.Equal(t, "scan.completed", ev.Type)
+	require.Equal(t, "evt_1234567890", ev.ID)
+	require.True(t, time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC).Equal(ev.Timestamp))
+	require.Equal(t, map[string]any{
+		"scan_id": "scan_abc123", "repo_url": "https://github.com/user/repo", "status": "completed",
+		"score": float64(85), "issues_count": int64(12), "duration_seconds": float64(45),
+	}, ev.Data)
+	require.Equal(t, b, ev.Raw)
+
+	b, err = samples.Get("issue.critical")
+	require.NoError(t, err)
+	ev, err = core.ParseEvent(b)
+	require.NoError(t, err)
+	require.Equal(t, int64(42), ev.Data["line"])
+	require.Equal(t, "SQL Injection Vulnerability", ev.String("title"))
+	require.Nil(t, ev.Field("repo_url"), "a field the event lacks is absent, not a zero value")
+}
+
+func TestParseEventKeepsUnknownFields(t *testing.T) {
+	t.Parallel()
+	body := `{"event":"scan.completed","id":"e1","timestamp":"2024-01-01T12:00:00.123456789+02:00","extra":{"a":1},
+		"data":{"scan_id":"s","score":70.5,"labels":{"team":"payments","k8s.ns":"prod"},"tags":["a",2]}}`
+	ev, err := core.ParseEvent([]byte(body))
+	require.NoError(t, err)
+	require.Equal(t, map[string]any{"team": "payments", "k8s.ns": "prod"}, ev.Data["labels"])
+	require.Equal(t, []any{"a", int64(2)}, ev.Data["tags"])
+	require.Equal(t, 70.5, ev.Data["score"])
+	require.Equal(t, body, string(ev.Raw), "unknown top-level fields survive in Raw")
+}
+
+func TestParseEventErrors(t *testing.T) {
+	t.Parallel()
+	env := func(data string) string {
+		return `{"event":"scan.completed","id":"e1","timestamp":"2024-01-01T12:00:00Z","data":` + data + `}`
+	}
+	tests := map[string]struct {
+		body  string
+		json  bool     // want ErrInvalidJSON
+		paths []string // else: each field path must be named
+	}{
+		"empty":                     {body: ``, json: true},
+		"truncated":                 {body: `{"event":`, json: true},
+		"array":                     {body: `[1]`, json: true},
+		"null":                      {body: `null`, json: true},
+		"trailing garbage":          {body: env(`{"scan_id":"s"}`) + `x`, json: true},
+		"two objects":               {body: env(`{"scan_id":"s"}`) + env(`{"scan_id":"s"}`), json: true},
+		"missing everything":        {body: `{}`, paths: []string{"event: required", "id: required", "timestamp: required", "data: required"}},
+		"id not string":             {body: `{"event":"x","id":5,"timestamp":"2024-01-01T12:00:00Z","data":{}}`, paths: []string{"id: must be a string"}},
+		"id empty":                  {body: `{"event":"x","id":" ","timestamp":"2024-01-01T12:00:00Z","data":{}}`, paths: []string{"id: must not be empty"}},
+		"timestamp without zone":    {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00","data":{}}`, paths: []string{"timestamp: must be RFC 3339"}},
+		"timestamp as unix seconds": {body: `{"event":"x","id":"e","timestamp":1704110400,"data":{}}`, paths: []string{"timestamp: must be a string"}},
+		"data not object":           {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":[]}`, paths: []string{"data: must be an object"}},
+		"missing scan_id":           {body: env(`{"score":1}`), paths: []string{"data.scan_id: required for scan.completed"}},
+		"null scan_id":              {body: env(`{"scan_id":null}`), paths: []string{"data.scan_id: required"}},
+		"score as string":           {body: env(`{"scan_id":"s","score":"85"}`), paths: []string{"data.score: must be a number"}},
+		"score over 100":            {body: env(`{"scan_id":"s","score":100.5}`), paths: []string{"data.score: must be between 0 and 100"}},
+		"negative issues":           {body: env(`{"scan_id":"s","issues_count":-1}`), paths: []string{"data.issues_count: must be at least 0"}},
+		"fractional issues":         {body: env(`{"scan_id":"s","issues_count":1.5}`), paths: []string{"data.issues_count: must be an integer"}},
+		"repo_url not string":       {body: env(`{"scan_id":"s","repo_url":{}}`), paths: []string{"data.repo_url: must be a string"}},
+		"several at once":           {body: env(`{"score":"x","duration_seconds":-1}`), paths: []string{"data.scan_id", "data.score", "data.duration_seconds"}},
+		"issue without title": {body: `{"event":"issue.critical","id":"e","timestamp":"2024-01-01T12:00:00Z",
+			"data":{"scan_id":"s","issue_id":"i","severity":"high","line":0}}`, paths: []string{"data.title: required", "data.line: must be at least 1"}},
+		"progress over 100": {body: `{"event":"scan.progress","id":"e","timestamp":"2024-01-01T12:00:00Z",
+			"data":{"scan_id":"s","progress":101}}`, paths: []string{"data.progress: must be between 0 and 100"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := core.ParseEvent([]byte(tc.body))
+			require.Error(t, err)
+			if tc.json {
+				require.ErrorIs(t, err, core.ErrInvalidJSON)
+				return
+			}
+			var ie *core.InvalidEventError
+			require.True(t, errors.As(err, &ie), "want *InvalidEventError, got %v", err)
+			for _, p := range tc.paths {
+				require.Contains(t, err.Error(), p)
+			}
+		})
+	}
+}
+
+func TestParseEventAcceptsEdgeValues(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"unknown event type":        `{"event":"scan.queued","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"anything":true}}`,
+		"many fraction digits":      `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00.123456789Z","data":{}}`,
+		"offset zone":               `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00-07:30","data":{}}`,
+		"optional null is absent":   `{"event":"scan.completed","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"scan_id":"s","score":null}}`,
+		"integral float for an int": `{"event":"issue.critical","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"scan_id":"s","issue_id":"i","severity":"high","title":"t","line":42.0}}`,
+		"boundaries":                `{"event":"scan.completed","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"scan_id":"s","score":0,"issues_count":0,"duration_seconds":0}}`,
+	}
+	for name, body := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ev, err := core.ParseEvent([]byte(body))
+			require.NoError(t, err)
+			if strings.Contains(name, "null") {
+				_, ok := ev.Data["score"]
+				require.False(t, ok)
+			}
+			if strings.Contains(name, "integral") {
+				require.Equal(t, int64(42), ev.Data["line"])
+			}
+		})
+	}
+}
+
+func TestRepo(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://github.com/user/repo":             "user/repo",
+		"https://github.com/user/repo.git":         "user/repo",
+		"https://github.com/user/repo/":            "user/repo",
+		"https://gitlab.com/group/sub/project":     "group/sub/project",
+		"git@github.com:owner/name.git":            "owner/name",
+		"ssh://git@bitbucket.org/team/service.git": "team/service",
+		"": "",
+	} {
+		require.Equal(t, want, core.Repo(in), in)
+	}
+}
+
+func FuzzParseEvent(f *testing.F) {
+	for _, typ := range samples.Types() {
+		b, _ := samples.Get(typ)
+		f.Add(b)
+	}
+	f.Add([]byte(`{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"n":1e400}}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		ev, err := core.ParseEvent(body)
+		if err != nil {
+			return
+		}
+		require.NotEmpty(t, ev.ID)
+		require.NotEmpty(t, ev.Type)
+		require.NotNil(t, ev.Data)
+		require.False(t, ev.Timestamp.IsZero())
+	})
+}

@@ -1,0 +1,87 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// CheckResponse classifies an HTTP answer by SPEC §5 and always drains and closes its body:
+// 2xx is success (nil); 408, 425, 429 and 5xx are retryable; 3xx (redirects are not followed)
+// and other 4xx are permanent. The first MaxResponseBytes of the body and any Retry-After go into
+// the *DeliveryError.
+func CheckResponse(resp *http.Response, now time.Time) error {
+	defer resp.Body.Close()
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20)) // drain so the connection is reused
+	code := resp.StatusCode
+	if code >= 200 && code < 300 {
+		return nil
+	}
+	de := &DeliveryError{StatusCode: code, Response: string(head), Err: fmt.Errorf("HTTP %d %s", code, http.StatusText(code))}
+	switch {
+	case code == http.StatusTooManyRequests:
+		de.Reason, de.Retryable = ReasonRateLimited, true
+		de.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code >= 500:
+		de.Reason, de.Retryable = ReasonServerError, true
+		de.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
+	case code >= 300 && code < 400:
+		de.Reason = ReasonRedirect
+		if loc := resp.Header.Get("Location"); loc != "" {
+			de.Err = fmt.Errorf("HTTP %d redirect to %s (redirects are not followed)", code, RedactURL(loc))
+		}
+	default:
+		de.Reason = ReasonClientError
+	}
+	return de
+}
+
+// RequestError classifies an error from http.Client.Do. A deadline after the request may have
+// been sent is a timeout: "possibly delivered" (SPEC §5), retried by the backoff, never at once.
+// Error texts carry redacted URLs only.
+func RequestError(ctx context.Context, err error) error {
+	var uerr *url.Error
+	if errors.As(err, &uerr) {
+		err = fmt.Errorf("%s %s: %w", uerr.Op, RedactURL(uerr.URL), uerr.Err)
+	}
+	var nerr net.Error
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded || (errors.As(err, &nerr) && nerr.Timeout()) {
+		return &DeliveryError{Err: fmt.Errorf("timed out, possibly delivered: %w", err), Reason: ReasonTimeout, Retryable: true}
+	}
+	return &DeliveryError{Err: err, Reason: ReasonNetwork, Retryable: true}
+}
+
+// RedactURL keeps a URL's scheme and host and hides its path, query and user info, which carry
+// tokens for Slack and Discord webhooks: "https://hooks.slack.com/<redacted>".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return "<redacted>"
+	}
+	if u.Path == "" && u.RawQuery == "" && u.User == nil {
+		return u.Scheme + "://" + u.Host
+	}
+	return u.Scheme + "://" + u.Host + "/<redacted>"
+}
+
+// NewHTTPClient returns the client HTTP targets share the shape of: no redirects followed (a 3xx
+// is a failure, SPEC §5), bounded dial/TLS/header waits, keep-alive pooling, and no overall
+// Timeout because each attempt's context carries delivery.timeout.
+func NewHTTPClient() *http.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr.TLSHandshakeTimeout = 10 * time.Second
+	tr.ResponseHeaderTimeout = 0 // the attempt context bounds it
+	tr.MaxIdleConnsPerHost = 32
+	tr.IdleConnTimeout = 90 * time.Second
+	return &http.Client{
+		Transport:     tr,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}

@@ -1,0 +1,110 @@
+package core
+
+import (
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Matcher is a compiled route rule (rules.Rule implements it). Match returns an error only when
+// the rule fails at run time; the event then counts as not matched for that route.
+type Matcher interface {
+	Match(ev *Event) (bool, error)
+}
+
+// Route sends matching events to targets (SPEC §4 routes[]). Routes are evaluated in order;
+// every matching route fires unless an earlier matching one has Stop.
+type Route struct {
+	Name     string
+	When     Matcher
+	Targets  []string
+	Template string // template name for this route's messages; "" = each target's default
+	Stop     bool
+}
+
+// Assignment is one target an event goes to, with the first route that named it.
+type Assignment struct {
+	Target string
+	Route  *Route
+}
+
+// Router evaluates routes for events. Run-time rule errors are passed to OnRuleError (a metric)
+// and logged at most once a minute per route.
+type Router struct {
+	Routes      []*Route
+	Log         *slog.Logger
+	OnRuleError func(route string)
+
+	mu       sync.Mutex
+	logEvery map[string]*rate.Sometimes
+}
+
+// Match returns the routes that match ev, in order, honouring Stop.
+func (r *Router) Match(ev *Event) []*Route {
+	var out []*Route
+	for _, rt := range r.Routes {
+		ok, err := rt.When.Match(ev)
+		if err != nil {
+			r.ruleError(rt, ev, err)
+			continue
+		}
+		if ok {
+			out = append(out, rt)
+			if rt.Stop {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Assign returns the targets ev goes to: each target once, with the first matching route that
+// named it, in route order. Targets for which enabled returns false are skipped.
+func (r *Router) Assign(ev *Event, enabled func(target string) bool) []Assignment {
+	var out []Assignment
+	seen := map[string]bool{}
+	for _, rt := range r.Match(ev) {
+		for _, t := range rt.Targets {
+			if seen[t] || !enabled(t) {
+				continue
+			}
+			seen[t] = true
+			out = append(out, Assignment{Target: t, Route: rt})
+		}
+	}
+	return out
+}
+
+// Route returns the route called name, or nil.
+func (r *Router) Route(name string) *Route {
+	for _, rt := range r.Routes {
+		if rt.Name == name {
+			return rt
+		}
+	}
+	return nil
+}
+
+func (r *Router) ruleError(rt *Route, ev *Event, err error) {
+	if r.OnRuleError != nil {
+		r.OnRuleError(rt.Name)
+	}
+	r.mu.Lock()
+	if r.logEvery == nil {
+		r.logEvery = map[string]*rate.Sometimes{}
+	}
+	s := r.logEvery[rt.Name]
+	if s == nil {
+		s = &rate.Sometimes{Interval: time.Minute}
+		r.logEvery[rt.Name] = s
+	}
+	r.mu.Unlock()
+	s.Do(func() {
+		if r.Log != nil {
+			r.Log.Warn("rule failed at run time; route treated as not matched (logged once a minute)",
+				"route", rt.Name, "event_id", ev.ID, "event", ev.Type, "err", err)
+		}
+	})
+}

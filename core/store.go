@@ -1,0 +1,114 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// State is where a delivery is in its life: pending → running → succeeded | pending (retry) | dead.
+type State string
+
+// Delivery states.
+const (
+	StatePending   State = "pending"   // waiting for next_attempt_at
+	StateRunning   State = "running"   // claimed: leased by one worker
+	StateSucceeded State = "succeeded" // the target accepted it
+	StateDead      State = "dead"      // permanent failure or max_attempts reached; kept and listed
+	StateCancelled State = "cancelled" // its target was removed
+)
+
+// Delivery is one (event, target) pair: the unit of work of the queue, the row the delivery log
+// shows, and, once dead, an entry of the dead-letter list.
+type Delivery struct {
+	ID            string // UUIDv7; stable across retries
+	EventID       string
+	Target        string
+	Route         string // the first route that named Target for this event
+	State         State
+	Attempts      int // attempts made so far
+	NextAttemptAt time.Time
+	LeaseOwner    string
+	LeaseUntil    time.Time
+	LastError     string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	Event         *Event // loaded by Claim; nil in listings
+}
+
+// Attempt is the log entry of one try of a delivery (SPEC §5).
+type Attempt struct {
+	DeliveryID string
+	Number     int // 1 for the first try
+	StartedAt  time.Time
+	Duration   time.Duration
+	Outcome    string // "success" or a Reason
+	StatusCode int    // HTTP status or SMTP reply code; 0 if none
+	Error      string
+	Response   string // at most MaxResponseBytes of the receiver's answer
+}
+
+// IngestItem is one accepted event with the deliveries its routes produced. The deliveries are
+// stored only if the event is new.
+type IngestItem struct {
+	Event      *Event
+	Deliveries []*Delivery
+}
+
+// Completion is the outcome of one attempt, written back by the completion writer. The delivery
+// changes only while LeaseOwner still holds its lease; the attempt row is always kept.
+type Completion struct {
+	LeaseOwner    string
+	Attempt       Attempt
+	State         State     // StateSucceeded, StatePending (retry at NextAttemptAt) or StateDead
+	NextAttemptAt time.Time // for StatePending
+	LastError     string
+}
+
+// ClaimRequest asks for up to Limit due deliveries of Target: pending ones whose next_attempt_at
+// has passed and running ones whose lease expired before Now.
+type ClaimRequest struct {
+	Owner  string
+	Target string
+	Now    time.Time
+	Lease  time.Duration
+	Limit  int
+}
+
+// DeliveryFilter selects deliveries for listings; zero fields match everything.
+type DeliveryFilter struct {
+	State  State
+	Target string
+	Limit  int // default 50
+}
+
+// ErrUnavailable marks a storage failure (disk full, database down); ingest answers 503.
+var ErrUnavailable = errors.New("storage unavailable")
+
+// Store is what core needs from storage. Every method that writes runs in one transaction.
+// Implementations: store.Open (SQLite; PostgreSQL in the scale-out issue), all passing storetest.
+type Store interface {
+	// Ingest stores each new event with its deliveries in one transaction and reports, per item,
+	// whether its event id was already stored (then nothing of it is written).
+	Ingest(ctx context.Context, items []IngestItem) (duplicate []bool, err error)
+	// DueTargets names the targets that have deliveries ready to claim at now.
+	DueTargets(ctx context.Context, now time.Time) ([]string, error)
+	// Claim leases due deliveries to r.Owner until r.Now+r.Lease and returns them with Event set.
+	Claim(ctx context.Context, r ClaimRequest) ([]*Delivery, error)
+	// RenewLeases extends every lease held by owner to until; it returns how many.
+	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// ReleaseLeases returns owner's running deliveries to pending, due now (graceful shutdown).
+	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	// Complete records attempts and the resulting delivery states.
+	Complete(ctx context.Context, cs []Completion) error
+	// Deliveries lists deliveries, newest first.
+	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// Attempts lists a delivery's attempts, oldest first.
+	Attempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// Prune deletes events received before cutoff whose deliveries are all finished, with their
+	// deliveries and attempts; it returns the number of events deleted.
+	Prune(ctx context.Context, cutoff time.Time) (int64, error)
+	// Ping reports whether storage answers.
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,136 @@
+package core
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+
+	"github.com/cortexbridge/cortex-bridge/templates"
+)
+
+// Format is the kind of payload a target type sends.
+type Format int
+
+// Payload formats.
+const (
+	FormatNone  Format = iota // the adapter builds its own payload (file)
+	FormatJSON                // templates must render valid JSON (webhook, slack, discord)
+	FormatEmail               // text body, "subject" block and optional HTML (email)
+)
+
+// Target is one configured destination at run time.
+type Target struct {
+	Name     string
+	Type     string   // slack | discord | email | webhook | file
+	Format   Format   // what its templates render
+	Notifier Notifier // nil when Disabled
+	// Disabled, when not "", says why the target sends nothing (e.g. "SLACK_WEBHOOK_URL is not
+	// set"); routes skip it.
+	Disabled string
+	Template string // default template name for this target; "" = "default"
+	// Concurrency is how many attempts to this target may run at once (default 4).
+	Concurrency int
+	// RateLimit is the most attempts per second (0 = unlimited), with bursts of Burst.
+	RateLimit float64
+	Burst     int
+}
+
+// DefaultTemplate is the name of the built-in template every target type falls back to.
+const DefaultTemplate = "default"
+
+// Renderer renders messages with the template engine: the route's template, else the target's,
+// else the built-in default of the target type. A webhook target without any template sends the
+// original event body.
+type Renderer struct {
+	Engine    *templates.Engine
+	PublicURL string
+}
+
+// TemplateKey returns the engine key for a (target, route) pair; key is "" when the target uses
+// no template (its adapter's default payload). It fails when a template named in the config
+// does not exist for the target's type.
+func (r *Renderer) TemplateKey(t *Target, rt *Route) (string, error) {
+	if t.Format == FormatNone {
+		return "", nil
+	}
+	name, explicit := DefaultTemplate, false
+	if rt != nil && rt.Template != "" {
+		name, explicit = rt.Template, true
+	} else if t.Template != "" {
+		name, explicit = t.Template, true
+	}
+	key, ok := r.Engine.Lookup(t.Type, name)
+	if !ok && explicit {
+		return "", fmt.Errorf("template %q not found for target %s (type %s): want %s/%s.tmpl or %s.tmpl in templates.dir",
+			name, t.Name, t.Type, t.Type, name, name)
+	}
+	return key, nil
+}
+
+// Render fills msg.Body (and Subject, HTML for email) for target t. Errors name the template.
+func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
+	key, err := r.TemplateKey(t, rt)
+	if err != nil || key == "" {
+		return err
+	}
+	out, err := r.Engine.Render(key, r.Data(msg))
+	if err != nil {
+		return err
+	}
+	if t.Format == FormatJSON {
+		if !json.Valid(out.Body) {
+			return fmt.Errorf("template %s (%s) did not render valid JSON: %.200s", key, r.Engine.Origin(key), out.Body)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, out.Body); err == nil {
+			out.Body = compact.Bytes()
+		}
+	}
+	msg.Body, msg.Subject, msg.HTML = out.Body, out.Subject, out.HTML
+	return nil
+}
+
+// Data is what templates see (SPEC §7): .Event, every known data field at top level (nil when
+// the event lacks it) with .repo, and .Route, .Target, .PublicURL, .Events (each like the top
+// level, for groups and digests).
+func (r *Renderer) Data(msg *Message) map[string]any {
+	d := eventData(msg.Event)
+	d["Route"], d["Target"], d["PublicURL"] = msg.Route, msg.Target, r.PublicURL
+	events := make([]map[string]any, len(msg.Events))
+	for i, ev := range msg.Events {
+		events[i] = eventData(ev)
+	}
+	d["Events"] = events
+	return d
+}
+
+var shortcutNames = func() []string {
+	var out []string
+	for _, f := range ShortcutFields() {
+		out = append(out, f.Name)
+	}
+	return out
+}()
+
+func eventData(ev *Event) map[string]any {
+	d := make(map[string]any, len(shortcutNames)+8)
+	for _, n := range shortcutNames {
+		d[n] = ev.Data[n]
+	}
+	d["repo"] = nil
+	if u := ev.String("repo_url"); u != "" {
+		d["repo"] = Repo(u)
+	}
+	d["Event"] = ev
+	return d
+}
+
+// SampleMessage builds the message a delivery of ev to t via rt would carry, for dry runs and
+// load-time checks.
+func SampleMessage(ev *Event, t *Target, rt *Route) *Message {
+	m := &Message{DeliveryID: "dry-run", Attempt: 1, Target: t.Name, Event: ev, Events: []*Event{ev}}
+	if rt != nil {
+		m.Route = rt.Name
+	}
+	return m
+}

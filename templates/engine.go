@@ -1,0 +1,186 @@
+// Package templates renders messages from Go templates: the built-in ones embedded from this
+// folder and a user's override folder laid out the same way. A template is the file
+// <type>/<name>.tmpl (text/template), optionally with <type>/<name>.html.tmpl (html/template,
+// used for email bodies); a file directly in the folder, <name>.tmpl, serves every target type.
+// Templates are parsed once at load and rendered many times.
+package templates
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	htemplate "html/template"
+	"io/fs"
+	"os"
+	"path"
+	"sort"
+	"strings"
+	ttemplate "text/template"
+)
+
+//go:embed all:builtin
+var builtin embed.FS
+
+const (
+	textExt = ".tmpl"
+	htmlExt = ".html.tmpl"
+	// SubjectBlock is the name of the optional {{define}} block that gives an email subject.
+	SubjectBlock = "subject"
+)
+
+// noValue is what text/template prints for a nil value; it must never reach a message.
+const noValue = "<no value>"
+
+// Engine holds parsed templates by key "<type>/<name>" (or "<name>" for type-less files).
+type Engine struct {
+	text   map[string]*ttemplate.Template
+	html   map[string]*htemplate.Template
+	origin map[string]string // key → "builtin:<path>" or the override file path
+}
+
+// Output is one rendered template: Body from the main template, Subject from its "subject"
+// block (one line, trimmed) and HTML from the companion .html.tmpl, when those exist.
+type Output struct {
+	Body    []byte
+	Subject string
+	HTML    string
+}
+
+// Error is a template that failed to parse or render; it names the template and its file.
+type Error struct {
+	Key    string // "<type>/<name>"
+	Origin string // file it came from
+	Err    error
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("template %s (%s): %v", e.Key, e.Origin, e.Err) }
+func (e *Error) Unwrap() error { return e.Err }
+
+// New parses the built-in templates, then the files of overrideDir, which replace built-ins of
+// the same key. An empty or missing overrideDir means no overrides. Every parse error is
+// returned, joined.
+func New(overrideDir string) (*Engine, error) {
+	e := &Engine{text: map[string]*ttemplate.Template{}, html: map[string]*htemplate.Template{}, origin: map[string]string{}}
+	sub, _ := fs.Sub(builtin, "builtin")
+	errs := []error{e.load(sub, "builtin:")}
+	if overrideDir != "" {
+		st, err := os.Stat(overrideDir)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			errs = append(errs, fmt.Errorf("templates.dir: %w", err))
+		case !st.IsDir():
+			errs = append(errs, fmt.Errorf("templates.dir: %s is not a directory", overrideDir))
+		default:
+			errs = append(errs, e.load(os.DirFS(overrideDir), overrideDir+string(os.PathSeparator)))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// load parses every *.tmpl file of fsys at the top level or one folder deep.
+func (e *Engine) load(fsys fs.FS, prefix string) error {
+	var errs []error
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if strings.Count(p, "/") >= 1 {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, textExt) {
+			return nil
+		}
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			errs = append(errs, err)
+			return nil
+		}
+		origin := prefix + p
+		if strings.HasSuffix(p, htmlExt) {
+			key := strings.TrimSuffix(p, htmlExt)
+			t, err := htemplate.New(path.Base(p)).Option("missingkey=error").Funcs(htmlFuncs()).Parse(string(src))
+			if err != nil {
+				errs = append(errs, &Error{Key: key, Origin: origin, Err: err})
+				return nil
+			}
+			e.html[key] = t
+			return nil
+		}
+		key := strings.TrimSuffix(p, textExt)
+		t, err := ttemplate.New(path.Base(p)).Option("missingkey=error").Funcs(textFuncs()).Parse(string(src))
+		if err != nil {
+			errs = append(errs, &Error{Key: key, Origin: origin, Err: err})
+			return nil
+		}
+		e.text[key] = t
+		e.origin[key] = origin
+		return nil
+	})
+	return errors.Join(append(errs, err)...)
+}
+
+// Lookup returns the key to render for a target type and template name: "<type>/<name>" when
+// it exists, else the type-less "<name>"; ok is false when neither exists.
+func (e *Engine) Lookup(targetType, name string) (key string, ok bool) {
+	if k := targetType + "/" + name; e.text[k] != nil {
+		return k, true
+	}
+	if e.text[name] != nil {
+		return name, true
+	}
+	return "", false
+}
+
+// Keys lists every text template key, sorted.
+func (e *Engine) Keys() []string {
+	out := make([]string, 0, len(e.text))
+	for k := range e.text {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Origin names the file a template came from.
+func (e *Engine) Origin(key string) string { return e.origin[key] }
+
+// Render executes template key with data. A missing map key, a failing function or a "<no value>"
+// in the output (a nil printed) is an *Error naming the template.
+func (e *Engine) Render(key string, data any) (*Output, error) {
+	t := e.text[key]
+	if t == nil {
+		return nil, &Error{Key: key, Origin: "-", Err: errors.New("no such template")}
+	}
+	fail := func(err error) (*Output, error) { return nil, &Error{Key: key, Origin: e.origin[key], Err: err} }
+	var buf bytes.Buffer
+	if err := t.Execute(&buf, data); err != nil {
+		return fail(err)
+	}
+	out := &Output{Body: buf.Bytes()}
+	if t.Lookup(SubjectBlock) != nil {
+		var sb strings.Builder
+		if err := t.ExecuteTemplate(&sb, SubjectBlock, data); err != nil {
+			return fail(err)
+		}
+		out.Subject = strings.Join(strings.Fields(sb.String()), " ")
+	}
+	if h := e.html[key]; h != nil {
+		var hb strings.Builder
+		if err := h.Execute(&hb, data); err != nil {
+			return fail(fmt.Errorf("html: %w", err))
+		}
+		out.HTML = hb.String()
+	}
+	if bytes.Contains(out.Body, []byte(noValue)) || strings.Contains(out.Subject, noValue) || strings.Contains(out.HTML, "&lt;no value&gt;") {
+		return fail(errors.New(`output contains "<no value>": a field is nil or missing here; guard it with {{ with }} or default`))
+	}
+	return out, nil
+}
