@@ -113,5 +113,11 @@ func Restamp(body []byte, now time.Time) ([]byte, error) {
 	}
 	ts, _ := json.Marshal(now.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
 	m["timestamp"] = ts
-	return json.Marshal(m)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "<", ">" and "&" as sent
+	if err := enc.Encode(m); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

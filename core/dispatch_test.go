@@ -1,0 +1,340 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/templates"
+)
+
+type matchAll struct{}
+
+func (matchAll) Match(*core.Event) (bool, error) { return true, nil }
+
+// receiver is a loopback webhook receiver whose answers a test scripts.
+type receiver struct {
+	mu       sync.Mutex
+	times    []time.Time
+	bodies   [][]byte
+	answer   func(n int, w http.ResponseWriter, r *http.Request) // n: 1-based request number
+	received chan struct{}
+}
+
+func newReceiver(t *testing.T, answer func(n int, w http.ResponseWriter, r *http.Request)) (*receiver, string) {
+	rc := &receiver{answer: answer, received: make(chan struct{}, 1000)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.times = append(rc.times, time.Now())
+		rc.bodies = append(rc.bodies, b)
+		n := len(rc.times)
+		rc.mu.Unlock()
+		rc.received <- struct{}{}
+		if rc.answer != nil {
+			rc.answer(n, w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return rc, srv.URL
+}
+
+func (rc *receiver) count() int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return len(rc.times)
+}
+
+func (rc *receiver) at(i int) time.Time {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.times[i]
+}
+
+type bundle struct {
+	store core.Store
+	bus   *core.Bus
+	disp  *core.Dispatcher
+	stop  func()
+}
+
+type setupOpts struct {
+	url         string
+	routes      []*core.Route
+	retry       core.RetryPolicy
+	timeout     time.Duration
+	queueSize   int
+	concurrency int
+	templateDir string
+}
+
+func setup(t *testing.T, o setupOpts) *bundle {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	n, err := webhook.New(&webhook.Config{URL: o.url, Secret: "test-secret-value"}, nil, "test")
+	require.NoError(t, err)
+	target := &core.Target{Name: "hook", Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1)}
+	if o.routes == nil {
+		o.routes = []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"hook"}}}
+	}
+	if o.retry.MaxAttempts == 0 {
+		o.retry = core.RetryPolicy{MaxAttempts: 4, Initial: 50 * time.Millisecond, Max: 2 * time.Second}
+	}
+	engine, err := templates.New(o.templateDir)
+	require.NoError(t, err)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	router := &core.Router{Routes: o.routes, Log: log}
+	disp := core.NewDispatcher(core.DispatcherConfig{
+		Owner: "test-" + t.Name(), Timeout: o.timeout, Retry: o.retry, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize,
+	}, db, []*core.Target{target}, router, &core.Renderer{Engine: engine}, log)
+	bus := core.NewBus(db, router, disp, nil, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	stopped := false
+	b := &bundle{store: db, bus: bus, disp: disp}
+	b.stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		bus.Close()
+		cancel()
+		<-done
+	}
+	t.Cleanup(func() { b.stop(); db.Close() })
+	return b
+}
+
+func accept(t *testing.T, b *bundle, id string) core.AcceptResult {
+	t.Helper()
+	body := fmt.Sprintf(`{"event":"scan.failed","id":%q,"timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","error":"boom"}}`, id)
+	ev, err := core.ParseEvent([]byte(body))
+	require.NoError(t, err)
+	res, err := b.bus.Accept(context.Background(), ev)
+	require.NoError(t, err)
+	return res
+}
+
+// waitDelivery waits until the event's delivery reaches a final state and returns it.
+func waitDelivery(t *testing.T, b *bundle, eventID string, within time.Duration) *core.Delivery {
+	t.Helper()
+	var got *core.Delivery
+	require.Eventually(t, func() bool {
+		ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{Limit: 1000})
+		require.NoError(t, err)
+		for _, d := range ds {
+			if d.EventID == eventID && (d.State == core.StateSucceeded || d.State == core.StateDead) {
+				got = d
+				return true
+			}
+		}
+		return false
+	}, within, 10*time.Millisecond)
+	return got
+}
+
+func attempts(t *testing.T, b *bundle, d *core.Delivery) []core.Attempt {
+	t.Helper()
+	as, err := b.store.Attempts(context.Background(), d.ID)
+	require.NoError(t, err)
+	return as
+}
+
+func TestOneDeliveryPerTargetAcrossRoutes(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, nil)
+	b := setup(t, setupOpts{url: url, routes: []*core.Route{
+		{Name: "first", When: matchAll{}, Targets: []string{"hook"}},
+		{Name: "second", When: matchAll{}, Targets: []string{"hook", "hook"}},
+	}})
+	require.Equal(t, core.AcceptResult{Deliveries: 1}, accept(t, b, "e1"))
+	d := waitDelivery(t, b, "e1", 5*time.Second)
+	require.Equal(t, core.StateSucceeded, d.State)
+	require.Equal(t, "first", d.Route)
+	time.Sleep(100 * time.Millisecond)
+	require.Equal(t, 1, rc.count())
+}
+
+func TestStopEndsRouteEvaluation(t *testing.T) {
+	t.Parallel()
+	router := &core.Router{Routes: []*core.Route{
+		{Name: "a", When: matchAll{}, Targets: []string{"x"}, Stop: true},
+		{Name: "b", When: matchAll{}, Targets: []string{"y"}},
+	}}
+	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"e","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	require.NoError(t, err)
+	got := router.Assign(ev, func(string) bool { return true })
+	require.Len(t, got, 1)
+	require.Equal(t, "x", got[0].Target)
+}
+
+func TestRetriesUntilSuccess(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n < 3 {
+			w.WriteHeader(http.StatusBadGateway)
+			_, _ = w.Write([]byte("upstream down"))
+		}
+	})
+	b := setup(t, setupOpts{url: url})
+	accept(t, b, "e1")
+	d := waitDelivery(t, b, "e1", 10*time.Second)
+	require.Equal(t, core.StateSucceeded, d.State)
+	require.Equal(t, 3, d.Attempts)
+	as := attempts(t, b, d)
+	require.Len(t, as, 3)
+	require.Equal(t, []string{"server_error", "server_error", "success"}, []string{as[0].Outcome, as[1].Outcome, as[2].Outcome})
+	require.Equal(t, 502, as[0].StatusCode)
+	require.Equal(t, "upstream down", as[0].Response)
+	require.Equal(t, 3, rc.count())
+}
+
+func TestPermanentFailureIsDeadAfterOneAttempt(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnprocessableEntity)
+		_, _ = w.Write([]byte(`{"error":"unknown field"}`))
+	})
+	b := setup(t, setupOpts{url: url})
+	accept(t, b, "e1")
+	d := waitDelivery(t, b, "e1", 5*time.Second)
+	require.Equal(t, core.StateDead, d.State)
+	require.Contains(t, d.LastError, "422")
+	require.Len(t, attempts(t, b, d), 1)
+	time.Sleep(150 * time.Millisecond)
+	require.Equal(t, 1, rc.count())
+}
+
+func TestMaxAttemptsThenDead(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	b := setup(t, setupOpts{url: url, retry: core.RetryPolicy{MaxAttempts: 3, Initial: 20 * time.Millisecond, Max: 200 * time.Millisecond}})
+	accept(t, b, "e1")
+	d := waitDelivery(t, b, "e1", 10*time.Second)
+	require.Equal(t, core.StateDead, d.State)
+	require.Equal(t, 3, d.Attempts)
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, 3, rc.count(), "no attempt after max_attempts")
+}
+
+// TestCase_C04_RetryAfterPausesTheTarget: a 429 with Retry-After: 3 delays that delivery and every
+// other delivery to the target by at least 3 s; the event is delivered once.
+func TestCase_C04_RetryAfterPausesTheTarget(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "3")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = w.Write([]byte(`{"ok":false,"error":"ratelimited"}`))
+		}
+	})
+	b := setup(t, setupOpts{url: url, concurrency: 2, retry: core.RetryPolicy{MaxAttempts: 4, Initial: 10 * time.Millisecond, Max: 10 * time.Second}})
+	accept(t, b, "e1")
+	<-rc.received
+	time.Sleep(50 * time.Millisecond) // let the 429 reach the worker
+	accept(t, b, "e2")
+	first := waitDelivery(t, b, "e1", 10*time.Second)
+	second := waitDelivery(t, b, "e2", 10*time.Second)
+	require.Equal(t, core.StateSucceeded, first.State)
+	require.Equal(t, core.StateSucceeded, second.State)
+	require.Equal(t, 3, rc.count(), "e1 twice (429, then 200) and e2 once")
+	for i := 1; i < 3; i++ {
+		require.GreaterOrEqual(t, rc.at(i).Sub(rc.at(0)), 3*time.Second, "request %d came before Retry-After passed", i+1)
+	}
+	as := attempts(t, b, first)
+	require.Equal(t, "rate_limited", as[0].Outcome)
+	require.Equal(t, 429, as[0].StatusCode)
+}
+
+// TestCase_C06_AmbiguousTimeout: a receiver that answers only after delivery.timeout gets
+// retries spaced by the backoff and capped by max_attempts, each logged as possibly delivered.
+func TestCase_C06_AmbiguousTimeout(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-r.Context().Done():
+		}
+	})
+	b := setup(t, setupOpts{url: url, timeout: 150 * time.Millisecond,
+		retry: core.RetryPolicy{MaxAttempts: 3, Initial: 400 * time.Millisecond, Max: 5 * time.Second}})
+	accept(t, b, "e1")
+	d := waitDelivery(t, b, "e1", 15*time.Second)
+	require.Equal(t, core.StateDead, d.State)
+	as := attempts(t, b, d)
+	require.Len(t, as, 3)
+	for _, a := range as {
+		require.Equal(t, "timeout", a.Outcome)
+		require.Contains(t, a.Error, "possibly delivered")
+	}
+	require.Equal(t, 3, rc.count(), "exactly max_attempts requests, no burst of copies")
+	for i := 1; i < 3; i++ {
+		// backoff ±50% jitter of 400 ms then 800 ms, after a 150 ms timeout
+		require.GreaterOrEqual(t, rc.at(i).Sub(rc.at(i-1)), 150*time.Millisecond+200*time.Millisecond)
+	}
+}
+
+func TestTemplateErrorAtDeliveryIsDead(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "webhook"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhook", "broken.tmpl"), []byte(`{{ .Event.Data.labels.team | toJson }}`), 0o644))
+	rc, url := newReceiver(t, nil)
+	b := setup(t, setupOpts{url: url, templateDir: dir, routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"hook"}, Template: "broken"}}})
+	accept(t, b, "e1")
+	d := waitDelivery(t, b, "e1", 5*time.Second)
+	require.Equal(t, core.StateDead, d.State)
+	require.Contains(t, d.LastError, "labels")
+	require.Equal(t, "template", attempts(t, b, d)[0].Outcome)
+	require.Zero(t, rc.count())
+}
+
+func TestFullQueueFallsBackToPoller(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { time.Sleep(20 * time.Millisecond) })
+	b := setup(t, setupOpts{url: url, queueSize: 1})
+	const n = 20
+	for i := range n {
+		accept(t, b, fmt.Sprint("e", i))
+	}
+	for i := range n {
+		require.Equal(t, core.StateSucceeded, waitDelivery(t, b, fmt.Sprint("e", i), 10*time.Second).State)
+	}
+	require.Equal(t, n, rc.count(), "each delivery sent once, whether handed over or polled")
+}
+
+func TestShutdownHandsBackQueuedDeliveries(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	_, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { <-release })
+	b := setup(t, setupOpts{url: url, timeout: 5 * time.Second})
+	for i := range 3 {
+		accept(t, b, fmt.Sprint("e", i))
+	}
+	time.AfterFunc(200*time.Millisecond, func() { close(release) })
+	b.stop()
+	ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{})
+	require.NoError(t, err)
+	require.Len(t, ds, 3)
+	states := map[core.State]int{}
+	for _, d := range ds {
+		states[d.State]++
+	}
+	require.Zero(t, states[core.StateRunning], "no delivery stays leased by a stopped process: %v", states)
+	require.GreaterOrEqual(t, states[core.StateSucceeded], 1, "the running attempt finished")
+}
