@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
@@ -34,17 +36,24 @@ type BuildOptions struct {
 
 // Build compiles the routes, loads the templates and renders every template a route or target
 // uses against every sample event, then builds a Notifier per enabled target. All problems are
-// returned together, named by key path and template file.
+// returned together, named by key path and template file; for a Config that Parse returned with
+// an error they include Parse's, so Build's error is then the complete list.
 func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	// An invalid config still gets its templates checked (opening nothing), so that one run
+	// lists every problem: Parse's, Validate's and the templates'.
+	errs := slices.Clone(c.problems)
 	if err := c.Validate(); err != nil {
-		return nil, err
+		errs = append(errs, flatten(err)...)
+	}
+	if len(errs) > 0 {
+		opts.DryRun = true
 	}
 	engine, err := templates.New(c.Templates.Dir)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(append(errs, err)...)
 	}
 	rt := &Runtime{
 		Config:   c,
@@ -53,7 +62,6 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		Router:   &core.Router{Log: opts.Log},
 	}
 	byName := map[string]*core.Target{}
-	var errs []error
 	for i := range c.Targets {
 		ct := &c.Targets[i]
 		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled()}
@@ -128,20 +136,31 @@ func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
 			return
 		}
 		seen[key+"|"+t.Type] = true
+		// One error per distinct failure, naming every sample it happened on.
+		var order []string
+		failed := map[string][]string{}
 		for _, typ := range samples.Types() {
 			body, _ := samples.Get(typ)
 			ev, err := core.ParseEvent(body)
+			if err == nil {
+				err = rt.Renderer.Render(core.SampleMessage(ev, t, r), t, r)
+			}
 			if err != nil {
-				errs = append(errs, err)
-				continue
+				if failed[err.Error()] == nil {
+					order = append(order, err.Error())
+				}
+				failed[err.Error()] = append(failed[err.Error()], typ)
 			}
-			if err := rt.Renderer.Render(core.SampleMessage(ev, t, r), t, r); err != nil {
-				errs = append(errs, fmt.Errorf("%s: sample %s: %w", where, typ, err))
-			}
+		}
+		for _, msg := range order {
+			errs = append(errs, fmt.Errorf("%s: with sample %s: %s", where, strings.Join(failed[msg], ", "), msg))
 		}
 	}
 	for i, r := range rt.Router.Routes {
 		for _, name := range r.Targets {
+			if targets[name] == nil {
+				continue // Validate has named the unknown target
+			}
 			check(fmt.Sprintf("routes[%d] (%s) → target %s", i, r.Name, name), targets[name], r)
 		}
 	}

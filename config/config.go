@@ -26,7 +26,8 @@ type Config struct {
 	Digests   []Digest    `yaml:"digests"`
 	API       API         `yaml:"api"`
 
-	lines map[string]int // key path → line, for error messages
+	lines    map[string]int // key path → line, for error messages
+	problems []error        // what Parse found before Validate (unknown keys, types, *_file)
 }
 
 // Server is the HTTP listener.
@@ -45,7 +46,7 @@ type TLS struct {
 // Storage is where events and the delivery queue live.
 type Storage struct {
 	Driver    string        `yaml:"driver"`    // sqlite (default)
-	DSN       string        `yaml:"dsn"`       // SQLite file path; default data/cortex-bridge.db
+	DSN       string        `yaml:"dsn"`       // SQLite file path (relative to the config file); default data/cortex-bridge.db
 	Retention time.Duration `yaml:"retention"` // default 720h; 0 after defaults is impossible, use a large value to keep long
 }
 
@@ -83,7 +84,9 @@ type Backoff struct {
 
 // TemplateDir is where user templates override the built-ins.
 type TemplateDir struct {
-	Dir string `yaml:"dir"` // default "templates"; a missing folder means no overrides
+	// Dir defaults to "templates"; a relative path is relative to the config file's folder
+	// (Options.Dir). A missing folder means no overrides.
+	Dir string `yaml:"dir"`
 }
 
 // Target is one destination. Name and Type are required; the other keys depend on Type and are

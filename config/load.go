@@ -39,11 +39,12 @@ func (e *KeyError) Error() string {
 // Options tune Parse; zero values use the process environment and the working directory.
 type Options struct {
 	LookupEnv func(string) (string, bool) // for ${VAR}; default os.LookupEnv
-	Dir       string                      // base for relative *_file paths
+	Dir       string                      // base for relative *_file paths and templates.dir
 }
 
 // Load reads, parses and validates the config file at path. The returned error lists every
-// problem (errors.Join of *KeyError), each with its key path and line.
+// problem (errors.Join of *KeyError), each with its key path and line. See Parse for the
+// Config returned with an error.
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -52,7 +53,9 @@ func Load(path string) (*Config, error) {
 	return Parse(data, Options{Dir: filepath.Dir(path)})
 }
 
-// Parse decodes and validates data. See Load.
+// Parse decodes and validates data. See Load. When data is YAML, the Config is returned even
+// with an error (decoded as far as possible, with defaults), so Build can add the template
+// problems to the list; such a Config must not be served.
 func Parse(data []byte, opts Options) (*Config, error) {
 	if opts.LookupEnv == nil {
 		opts.LookupEnv = os.LookupEnv
@@ -64,20 +67,20 @@ func Parse(data []byte, opts Options) (*Config, error) {
 	c := &Config{}
 	if len(root.Content) == 0 {
 		c.WithDefaults()
+		c.resolvePaths(opts.Dir)
 		return c, c.Validate()
 	}
 	doc := root.Content[0]
-	expandEnv(doc, opts.LookupEnv)
-	w := &walker{lines: map[string]int{}}
+	expandEnv(doc, opts.LookupEnv, false)
+	w := &walker{lines: map[string]int{}, typed: map[int]bool{}}
 	w.check(doc, reflect.TypeFor[Config](), "")
 	if err := doc.Decode(c); err != nil {
 		w.typeErrors(err)
 	}
-	if len(w.errs) > 0 {
-		return nil, errors.Join(w.errs...)
-	}
 	c.lines = w.lines
-	var errs []error
+	// Keep going after unknown keys and type errors, so one run lists every problem (SPEC §4):
+	// what did decode is still resolved, defaulted and validated.
+	errs := w.errs
 	for _, s := range c.secretRefs() {
 		if err := s.resolve(opts.Dir); err != nil {
 			errs = append(errs, c.keyError(s.path, err.Error()))
@@ -94,14 +97,13 @@ func Parse(data []byte, opts Options) (*Config, error) {
 			}
 		}
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
+	c.problems = errs
 	c.WithDefaults()
+	c.resolvePaths(opts.Dir)
 	if err := c.Validate(); err != nil {
-		return c, err
+		errs = append(errs, flatten(err)...)
 	}
-	return c, nil
+	return c, errors.Join(errs...)
 }
 
 // envRef is ${NAME} or ${NAME:-default}; $${ stays a literal ${.
@@ -110,16 +112,18 @@ var envRef = regexp.MustCompile(`\$?\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}
 // expandEnv replaces ${VAR} and ${VAR:-default} in scalar values (never in keys) of the parsed
 // tree, so a value containing YAML syntax cannot change the document's structure. An unset
 // variable is empty. A plain scalar that was expanded is re-typed from its new text (so
-// port: ${PORT:-587} is a number); an empty result counts as unset.
-func expandEnv(n *yaml.Node, lookup func(string) (string, bool)) {
+// port: ${PORT:-587} is a number); an empty result counts as unset, except as a list item
+// (item), which stays an empty string: yaml drops null items from a list of strings silently,
+// so `secrets: [${UNSET}]` would pass validation and later items would be misnumbered.
+func expandEnv(n *yaml.Node, lookup func(string) (string, bool), item bool) {
 	switch n.Kind {
 	case yaml.MappingNode:
 		for i := 1; i < len(n.Content); i += 2 {
-			expandEnv(n.Content[i], lookup)
+			expandEnv(n.Content[i], lookup, false)
 		}
 	case yaml.SequenceNode, yaml.DocumentNode:
 		for _, c := range n.Content {
-			expandEnv(c, lookup)
+			expandEnv(c, lookup, n.Kind == yaml.SequenceNode)
 		}
 	case yaml.ScalarNode:
 		if !strings.Contains(n.Value, "${") {
@@ -141,6 +145,9 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool)) {
 			switch n.Value {
 			case "":
 				n.Tag = "!!null"
+				if item {
+					n.Tag = "!!str"
+				}
 			case "~", "null", "Null", "NULL":
 				n.Tag = "!!str"
 			default:
@@ -155,6 +162,7 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool)) {
 type walker struct {
 	errs  []error
 	lines map[string]int
+	typed map[int]bool // lines of the type errors check found, which Decode reports again
 }
 
 func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
@@ -203,12 +211,32 @@ func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 			w.lines[p] = n.Content[i].Line
 			w.check(n.Content[i+1], t.Elem(), p)
 		}
+	default:
+		// Decode each leaf on its own, so that a type error names its own key even when several
+		// keys share a line (backoff: {initial: 5s, max: soon}); Decode's errors only give lines.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			w.leafError(path, n.Line, err)
+		}
+	}
+}
+
+// leafError records a type error of the value at path.
+func (w *walker) leafError(path string, line int, err error) {
+	w.typed[line] = true
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		w.errs = append(w.errs, &KeyError{Path: path, Line: line, Msg: err.Error()})
+		return
+	}
+	for _, msg := range te.Errors {
+		w.errs = append(w.errs, &KeyError{Path: path, Line: line, Msg: lineRef.ReplaceAllString(msg, "")})
 	}
 }
 
 var lineRef = regexp.MustCompile(`^line (\d+): `)
 
-// typeErrors turns yaml's "line N: cannot unmarshal …" into KeyErrors naming the key at line N.
+// typeErrors turns yaml's "line N: cannot unmarshal …" into KeyErrors naming the key at line N,
+// except on the lines whose errors check has already reported by key.
 func (w *walker) typeErrors(err error) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
@@ -228,6 +256,9 @@ func (w *walker) typeErrors(err error) {
 			continue
 		}
 		line, _ := strconv.Atoi(m[1])
+		if w.typed[line] {
+			continue
+		}
 		rest := strings.TrimPrefix(msg, m[0])
 		w.errs = append(w.errs, &KeyError{Path: byLine[line], Line: line, Msg: rest})
 	}
@@ -355,7 +386,27 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// resolvePaths makes every relative file path of the config relative to its folder dir (as
+// Alertmanager does), so the bridge reads and writes the same files whatever the working
+// directory: templates.dir, the SQLite file, TLS files and file targets' paths.
+func (c *Config) resolvePaths(dir string) {
+	c.Templates.Dir = resolvePath(dir, c.Templates.Dir)
+	if c.Storage.Driver == "sqlite" {
+		c.Storage.DSN = resolvePath(dir, c.Storage.DSN)
+	}
+	c.Server.TLS.CertFile = resolvePath(dir, c.Server.TLS.CertFile)
+	c.Server.TLS.KeyFile = resolvePath(dir, c.Server.TLS.KeyFile)
+	for _, t := range c.Targets {
+		if t.File != nil {
+			t.File.Path = resolvePath(dir, t.File.Path)
+		}
+	}
+}
+
 func resolvePath(dir, p string) string {
+	if p == "" {
+		return ""
+	}
 	if filepath.IsAbs(p) || dir == "" {
 		return p
 	}

@@ -90,8 +90,8 @@ func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
 	return nil
 }
 
-// Data is what templates see (SPEC §7): .Event, every known data field at top level (nil when
-// the event lacks it) with .repo, and .Route, .Target, .PublicURL, .Events (each like the top
+// Data is what templates see (SPEC §7): .Event, .Data (= .Event.Data), every known data field
+// at top level (nil when the event lacks it) with .repo, and .Route, .Target, .PublicURL, .Events (each like the top
 // level, for groups and digests).
 func (r *Renderer) Data(msg *Message) map[string]any {
 	d := eventData(msg.Event)
@@ -121,7 +121,7 @@ func eventData(ev *Event) map[string]any {
 	if u := ev.String("repo_url"); u != "" {
 		d["repo"] = Repo(u)
 	}
-	d["Event"] = ev
+	d["Event"], d["Data"] = ev, ev.Data // .Data is short for .Event.Data
 	return d
 }
 

@@ -40,9 +40,10 @@ func newValidate() *cobra.Command {
 // loadRuntime loads and checks the config without opening anything (dry run).
 func loadRuntime(path string) (*config.Runtime, error) {
 	cfg, err := config.Load(path)
-	if err != nil {
+	if cfg == nil {
 		return nil, fmt.Errorf("%s is invalid:\n%w", path, err)
 	}
+	// Build adds the template problems to Load's, so one run lists everything.
 	rt, err := config.Build(cfg, config.BuildOptions{Version: version, DryRun: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s is invalid:\n%w", path, err)

@@ -1,0 +1,113 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	root := newRoot(&out, &errOut)
+	root.SetArgs(args)
+	err = root.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func TestValidateShippedConfig(t *testing.T) {
+	t.Parallel()
+	out, _, err := run(t, "validate", "--config", "../../config.yaml")
+	require.NoError(t, err)
+	require.Contains(t, out, "is valid: 5 targets (1 enabled), 4 routes")
+	require.Contains(t, out, "warning: target security-slack (slack) is disabled")
+}
+
+// TestValidateListsEveryProblem: a typo'd key, a rule that does not compile, a template with a
+// missing key and a route naming an unknown target are each reported with their key path.
+func TestValidateListsEveryProblem(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "templates", "webhook"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "templates", "webhook", "team.tmpl"), []byte(`{{ .Data.labels.team | toJson }}`), 0o644))
+	cfg := `
+ingest: {secrets: [s3cret-value]}
+templates: {dir: templates}
+targets:
+  - {name: hook, type: webhook, url: "https://example.com/h", secret: x, retries: 3}
+routes:
+  - {name: bad-rule, when: 'score >= "7"', targets: [hook]}
+  - {name: unknown-target, when: 'true', targets: [nope]}
+`
+	path := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	_, stderr, err := run(t, "validate", "--config", path)
+	require.Error(t, err)
+	require.Contains(t, stderr, `line 5: targets[0].retries: unknown key`)
+
+	cfg = `
+ingest: {secrets: [s3cret-value]}
+templates: {dir: templates}
+targets:
+  - {name: hook, type: webhook, url: "https://example.com/h", secret: x}
+routes:
+  - {name: bad-rule, when: 'score >= "7"', targets: [hook]}
+  - {name: unknown-target, when: 'true', targets: [nope]}
+`
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	_, stderr, err = run(t, "validate", "--config", path)
+	require.Error(t, err)
+	require.Contains(t, stderr, `routes[0].when: route "bad-rule"`)
+	require.Contains(t, stderr, `routes[1].targets[0]: no target named "nope"`)
+
+	cfg = `
+ingest: {secrets: [s3cret-value]}
+templates: {dir: templates}
+targets:
+  - {name: hook, type: webhook, url: "https://example.com/h", secret: x}
+routes:
+  - {name: team, when: 'true', targets: [hook], template: team}
+`
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	_, stderr, err = run(t, "validate", "--config", path)
+	require.Error(t, err)
+	require.Contains(t, stderr, `routes[0] (team) → target hook`)
+	require.Contains(t, stderr, filepath.Join("templates", "webhook", "team.tmpl"))
+	require.Contains(t, stderr, `map has no entry for key "labels"`)
+}
+
+func TestSign(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "body.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"b":1, "a":"x"}`), 0o600))
+	out, _, err := run(t, "sign", "--secret", "test-secret", path)
+	require.NoError(t, err)
+	require.Equal(t, "sha256=8fd339f7cd6fdffcc01f1e8daec1b6aad237f1977323116fd53be931c723f306\n", out)
+	_, _, err = run(t, "sign", path)
+	require.ErrorContains(t, err, "secret")
+}
+
+func TestRouteDryRun(t *testing.T) {
+	t.Parallel()
+	out, _, err := run(t, "route", "--config", "../../config.yaml", "--sample", "scan.failed")
+	require.NoError(t, err)
+	require.Contains(t, out, "route failures")
+	require.Contains(t, out, "security-slack (slack) — skipped, target disabled")
+	require.Contains(t, out, `"text": "Scan failed on user/other-repo"`)
+	require.Contains(t, out, "route everything-to-audit")
+	_, _, err = run(t, "route", "--config", "../../config.yaml")
+	require.ErrorContains(t, err, "--sample")
+}
+
+func TestSendRejectsMissingInput(t *testing.T) {
+	t.Parallel()
+	_, _, err := run(t, "send", "--url", "http://127.0.0.1:1/x", "--secret", "s")
+	require.ErrorContains(t, err, "--file or --sample")
+	_, _, err = run(t, "send", "--url", "http://127.0.0.1:1/x", "--secret", "s", "--sample", "scan.nope")
+	require.ErrorContains(t, err, "no sample for event")
+}

@@ -1,0 +1,87 @@
+package core_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/templates"
+)
+
+// nopNotifier accepts every message at once, so the benchmark measures the queue, not a target.
+type nopNotifier struct{ n atomic.Int64 }
+
+func (n *nopNotifier) Notify(context.Context, *core.Message) error { n.n.Add(1); return nil }
+
+// BenchmarkIngest measures Bus.Accept on SQLite (WAL, synchronous=FULL) with 64 concurrent
+// senders: each op routes one event to two targets and returns after the group commit. It
+// reports the ack latency p50/p99 and how many deliveries the workers completed meanwhile.
+func BenchmarkIngest(b *testing.B) {
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "bench.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	engine, err := templates.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sink := &nopNotifier{}
+	targets := []*core.Target{
+		{Name: "a", Type: "file", Notifier: sink, Concurrency: 4},
+		{Name: "b", Type: "file", Notifier: sink, Concurrency: 4},
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	router := &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"a", "b"}}}, Log: log}
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "bench"}, db, targets, router, &core.Renderer{Engine: engine}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	bus := core.NewBus(db, router, disp, nil, log)
+
+	var seq atomic.Int64
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.SetParallelism(32) // 32 × GOMAXPROCS senders
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for pb.Next() {
+			body := fmt.Sprintf(`{"event":"scan.completed","id":"evt_%d","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":80}}`, seq.Add(1))
+			ev, err := core.ParseEvent([]byte(body))
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			start := time.Now()
+			if _, err := bus.Accept(context.Background(), ev); err != nil {
+				b.Error(err)
+				return
+			}
+			mine = append(mine, time.Since(start))
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	bus.Close()
+	cancel()
+	<-done
+	slices.Sort(lat)
+	if len(lat) > 0 {
+		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+		b.ReportMetric(float64(len(lat))/b.Elapsed().Seconds(), "events/s")
+	}
+}
