@@ -13,6 +13,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -60,10 +61,26 @@ type Ingest struct {
 	log     *slog.Logger
 }
 
-// NewIngest builds the handler.
+// NewIngest builds the handler. Zero fields of cfg take SPEC §4's defaults (5m tolerance,
+// 1 MiB bodies, 500/s with bursts of 1000); a nil log discards.
 func NewIngest(cfg IngestConfig, acc Acceptor, log *slog.Logger) *Ingest {
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
+	}
+	if cfg.Tolerance <= 0 {
+		cfg.Tolerance = 5 * time.Minute
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.RatePerSec <= 0 {
+		cfg.RatePerSec, cfg.RateBurst = 500, 1000
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = 1
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
 	return &Ingest{cfg: cfg, acc: acc, limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSec), cfg.RateBurst), log: log}
 }
@@ -76,16 +93,11 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
 		return
 	}
-	if res := h.limiter.ReserveN(start, 1); !res.OK() || res.DelayFrom(start) > 0 {
-		delay := res.DelayFrom(start)
-		res.CancelAt(start)
-		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "over the ingest rate limit; retry after the Retry-After seconds")
-		return
-	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
-			fmt.Sprintf("header Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))
+	// An unsigned request is refused before anything else is looked at (SPEC §2: `curl -d` —
+	// form-encoded, any size — gets 401 missing_signature), and without reading its body.
+	sig := r.Header.Get("X-Cortex-Signature")
+	if strings.TrimSpace(sig) == "" {
+		writeError(w, http.StatusUnauthorized, CodeMissingSignature, "header X-Cortex-Signature is missing; sign the body with HMAC-SHA256: sha256=<hex>")
 		return
 	}
 	if r.ContentLength > h.cfg.MaxBodyBytes {
@@ -102,12 +114,23 @@ func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "could not read the body: "+err.Error())
 		return
 	}
-	switch err := signature.Verify(h.cfg.Secrets, body, r.Header.Get("X-Cortex-Signature")); {
-	case errors.Is(err, signature.ErrMissingSignature):
-		writeError(w, http.StatusUnauthorized, CodeMissingSignature, "header X-Cortex-Signature is missing; sign the body with HMAC-SHA256: sha256=<hex>")
-		return
-	case err != nil:
+	if err := signature.Verify(h.cfg.Secrets, body, sig); err != nil {
 		writeError(w, http.StatusUnauthorized, CodeInvalidSignature, "header X-Cortex-Signature does not match the body (want sha256=<64 hex> of HMAC-SHA256 over the raw body)")
+		return
+	}
+	// The rate limit counts authenticated requests only, so forged traffic cannot use up the
+	// budget of the real sender.
+	if res := h.limiter.ReserveN(start, 1); !res.OK() || res.DelayFrom(start) > 0 {
+		delay := res.DelayFrom(start)
+		res.CancelAt(start)
+		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "over the ingest rate limit; retry after the Retry-After seconds")
+		return
+	}
+	// Checked after the signature, so an unauthenticated caller learns nothing but 401/413.
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+			fmt.Sprintf("header Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))
 		return
 	}
 	ev, err := core.ParseEvent(body)

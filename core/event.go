@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/url"
 	"strings"
@@ -54,7 +55,7 @@ func (e *InvalidEventError) Error() string {
 func ParseEvent(body []byte) (*Event, error) {
 	var env map[string]json.RawMessage
 	if err := decodeStrict(body, &env); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidJSON, err)
+		return nil, fmt.Errorf("%w: %s", ErrInvalidJSON, jsonProblem(err))
 	}
 	if env == nil {
 		return nil, fmt.Errorf("%w: body is null, want an object", ErrInvalidJSON)
@@ -100,6 +101,21 @@ func decodeStrict(b []byte, v any) error {
 		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
+}
+
+// jsonProblem says what is wrong with a body in the sender's terms, without Go type names.
+func jsonProblem(err error) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fmt.Sprintf("%v (at byte %d)", syn, syn.Offset)
+	case errors.As(err, &typ):
+		return "the body must be a JSON object, got " + typ.Value
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the body ends before the JSON value does"
+	}
+	return err.Error()
 }
 
 func envelopeString(env map[string]json.RawMessage, key string, bad func(string, string)) string {
