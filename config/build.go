@@ -64,7 +64,8 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	byName := map[string]*core.Target{}
 	for i := range c.Targets {
 		ct := &c.Targets[i]
-		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled()}
+		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Escape: escapes[ct.Type],
+			Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled()}
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
 		}
@@ -104,6 +105,12 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	return rt, nil
 }
 
+// escapes make user text safe in each chat platform's markup before templates see it.
+var escapes = map[string]func(string) string{
+	TypeSlack:   func(s string) string { return templates.SlackEscape(s) },
+	TypeDiscord: func(s string) string { return templates.DiscordEscape(s) },
+}
+
 var formats = map[string]core.Format{
 	TypeWebhook: core.FormatJSON, TypeSlack: core.FormatJSON, TypeDiscord: core.FormatJSON,
 	TypeEmail: core.FormatEmail, TypeFile: core.FormatNone,
@@ -122,36 +129,49 @@ func newNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
-// the template it would use against every sample event.
+// the message it would send for every sample event and for a group of all of them.
 func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
+	var events []*core.Event
 	var errs []error
+	for _, typ := range samples.Types() {
+		body, _ := samples.Get(typ)
+		ev, err := core.ParseEvent(body)
+		if err != nil {
+			return []error{fmt.Errorf("sample %s: %w", typ, err)}
+		}
+		events = append(events, ev)
+	}
 	seen := map[string]bool{}
 	check := func(where string, t *core.Target, r *core.Route) {
-		key, err := rt.Renderer.TemplateKey(t, r)
-		if err != nil {
+		id := t.Type + "|" + t.Template
+		if r != nil {
+			id += "|" + r.Template
+		}
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		if _, err := rt.Renderer.TemplateKey(t, r, core.SampleMessage(events[0], t, r)); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", where, err))
 			return
 		}
-		if key == "" || seen[key+"|"+t.Type] {
-			return
-		}
-		seen[key+"|"+t.Type] = true
 		// One error per distinct failure, naming every sample it happened on.
 		var order []string
 		failed := map[string][]string{}
-		for _, typ := range samples.Types() {
-			body, _ := samples.Get(typ)
-			ev, err := core.ParseEvent(body)
-			if err == nil {
-				err = rt.Renderer.Render(core.SampleMessage(ev, t, r), t, r)
-			}
-			if err != nil {
+		try := func(name string, msg *core.Message) {
+			if err := rt.Renderer.Render(msg, t, r); err != nil {
 				if failed[err.Error()] == nil {
 					order = append(order, err.Error())
 				}
-				failed[err.Error()] = append(failed[err.Error()], typ)
+				failed[err.Error()] = append(failed[err.Error()], name)
 			}
 		}
+		for _, ev := range events {
+			try(ev.Type, core.SampleMessage(ev, t, r))
+		}
+		group := core.SampleMessage(events[0], t, r)
+		group.Events = events
+		try("group of all samples", group)
 		for _, msg := range order {
 			errs = append(errs, fmt.Errorf("%s: with sample %s: %s", where, strings.Join(failed[msg], ", "), msg))
 		}

@@ -183,10 +183,24 @@ func (c *Config) WithDefaults() {
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		setDefault(&t.Concurrency, 4)
+		if t.RateLimit == nil && defaultRateLimits[t.Type] != (RateLimit{}) {
+			rl := defaultRateLimits[t.Type]
+			t.RateLimit = &rl
+		}
 		if t.Email != nil {
 			t.Email.WithDefaults()
 		}
 	}
+}
+
+// defaultRateLimits are the per-target limits of the platforms' docs, used when a target sets
+// none: Slack allows about one message a second per incoming webhook/channel
+// (https://api.slack.com/docs/rate-limits#rate-limits__limits-when-posting-messages); Discord
+// webhooks allow 5 requests per 2 seconds (the X-RateLimit-* bucket its API reports,
+// https://discord.com/developers/docs/topics/rate-limits).
+var defaultRateLimits = map[string]RateLimit{
+	TypeSlack:   {PerSecond: 1, Burst: 3},
+	TypeDiscord: {PerSecond: 2.5, Burst: 5},
 }
 
 func setDefault[T comparable](p *T, v T) {

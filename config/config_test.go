@@ -914,7 +914,7 @@ func TestBuild_ListsEveryProblem(t *testing.T) {
 		fmt.Sprintf(`line %d: targets[3].webhok_url: unknown key (did you mean "webhook_url"?)`, lineOf(t, src, "webhok_url")),
 		fmt.Sprintf(`line %d: routes[1].when: route "bad-rule": rules: unknown name scroe`, lineOf(t, src, "scroe")),
 		fmt.Sprintf(`line %d: routes[3].targets[0]: no target named "nope"`, lineOf(t, src, "[nope]")),
-		"routes[2] (team) → target chat: with sample issue.critical, scan.completed, scan.failed, scan.progress, scan.started, scan.timeout: template slack/custom (" + filepath.Join(tpl, "slack", "custom.tmpl") + ")",
+		"routes[2] (team) → target chat: with sample issue.critical, scan.completed, scan.failed, scan.progress, scan.started, scan.timeout, group of all samples: template slack/custom (" + filepath.Join(tpl, "slack", "custom.tmpl") + ")",
 		`map has no entry for key "labels"`,
 	} {
 		require.Contains(t, err.Error(), want)

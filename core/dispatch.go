@@ -1,6 +1,7 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"sync"
@@ -309,17 +310,28 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
 			c.NextAttemptAt = end.Add(d.cfg.Retry.Delay(msg.Attempt, de.RetryAfter))
 		}
 		if de.Reason == ReasonRateLimited {
-			pause := de.RetryAfter
-			if pause <= 0 {
-				pause = d.cfg.Retry.Delay(msg.Attempt, 0)
-			}
-			p.pausedUntil.Store(end.Add(min(pause, d.cfg.Retry.Max)).UnixNano())
+			d.pause(p, de, end.Add(min(cmp.Or(de.RetryAfter, d.cfg.Retry.Delay(msg.Attempt, 0)), d.cfg.Retry.Max)))
 		}
 	}
 	if d.cfg.AttemptLog != nil {
 		d.cfg.AttemptLog(dl, c.Attempt, c.State)
 	}
 	d.completions <- c
+}
+
+// pause holds back every worker of p's target until until (C04: other deliveries to a
+// rate-limited target wait too); a global rate limit pauses every target of the same type.
+func (d *Dispatcher) pause(p *pool, de *DeliveryError, until time.Time) {
+	for _, q := range d.pools {
+		if q == p || (de.Global && q.target.Type == p.target.Type) {
+			for {
+				cur := q.pausedUntil.Load()
+				if cur >= until.UnixNano() || q.pausedUntil.CompareAndSwap(cur, until.UnixNano()) {
+					break
+				}
+			}
+		}
+	}
 }
 
 // writeCompletions batches completions into transactions until the channel is closed. A batch

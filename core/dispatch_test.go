@@ -23,6 +23,10 @@ import (
 
 type matchAll struct{}
 
+type idIs string
+
+func (id idIs) Match(ev *core.Event) (bool, error) { return ev.ID == string(id), nil }
+
 func (matchAll) Match(*core.Event) (bool, error) { return true, nil }
 
 // receiver is a loopback webhook receiver whose answers a test scripts.
@@ -337,4 +341,80 @@ func TestShutdownHandsBackQueuedDeliveries(t *testing.T) {
 	}
 	require.Zero(t, states[core.StateRunning], "no delivery stays leased by a stopped process: %v", states)
 	require.GreaterOrEqual(t, states[core.StateSucceeded], 1, "the running attempt finished")
+}
+
+// scriptNotifier answers from a script and records when each call came.
+type scriptNotifier struct {
+	mu     sync.Mutex
+	calls  []time.Time
+	answer func(n int) error
+}
+
+func (s *scriptNotifier) Notify(context.Context, *core.Message) error {
+	s.mu.Lock()
+	s.calls = append(s.calls, time.Now())
+	n := len(s.calls)
+	s.mu.Unlock()
+	if s.answer != nil {
+		return s.answer(n)
+	}
+	return nil
+}
+
+func (s *scriptNotifier) times() []time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]time.Time(nil), s.calls...)
+}
+
+// TestGlobalRateLimitPausesEveryTargetOfTheType: a global 429 (Discord) on one target holds back
+// the other targets of that type, and not targets of other types.
+func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	limited := &scriptNotifier{answer: func(n int) error {
+		if n == 1 {
+			return &core.DeliveryError{Reason: core.ReasonRateLimited, Retryable: true, RetryAfter: time.Second, Global: true, StatusCode: 429}
+		}
+		return nil
+	}}
+	sameType, otherType := &scriptNotifier{}, &scriptNotifier{}
+	targets := []*core.Target{
+		{Name: "d1", Type: "discord", Notifier: limited, Concurrency: 1},
+		{Name: "d2", Type: "discord", Notifier: sameType, Concurrency: 1},
+		{Name: "w", Type: "webhook", Notifier: otherType, Concurrency: 1},
+	}
+	engine, err := templates.New("")
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	router := &core.Router{Routes: []*core.Route{
+		{Name: "first", When: idIs("e1"), Targets: []string{"d1"}},
+		{Name: "second", When: idIs("e2"), Targets: []string{"d2", "w"}},
+	}, Log: log}
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 20 * time.Millisecond,
+		Retry: core.RetryPolicy{MaxAttempts: 3, Initial: 10 * time.Millisecond, Max: 5 * time.Second}},
+		db, targets, router, &core.Renderer{Engine: engine}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	bus := core.NewBus(db, router, disp, nil, log)
+	defer bus.Close()
+	ev := func(id string) *core.Event {
+		e, err := core.ParseEvent([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+		require.NoError(t, err)
+		return e
+	}
+	_, err = bus.Accept(context.Background(), ev("e1"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(limited.times()) == 1 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(30 * time.Millisecond)
+	_, err = bus.Accept(context.Background(), ev("e2"))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(sameType.times()) == 1 && len(limited.times()) == 2 }, 5*time.Second, 5*time.Millisecond)
+	first := limited.times()[0]
+	require.GreaterOrEqual(t, sameType.times()[0].Sub(first), time.Second, "the other Discord target waited out the global limit")
+	require.Less(t, otherType.times()[0].Sub(first), 500*time.Millisecond, "a webhook target did not wait")
 }

@@ -55,6 +55,9 @@ type DeliveryError struct {
 	Reason     Reason
 	Retryable  bool
 	RetryAfter time.Duration
+	// Global marks a rate limit that covers every target of the same type (Discord's global
+	// 429): the dispatcher pauses them all for RetryAfter, not only this one.
+	Global     bool
 	StatusCode int    // HTTP status or SMTP reply code; 0 if none
 	Response   string // the start of the receiver's answer (at most MaxResponseBytes)
 }

@@ -27,7 +27,11 @@ type Target struct {
 	// Disabled, when not "", says why the target sends nothing (e.g. "SLACK_WEBHOOK_URL is not
 	// set"); routes skip it.
 	Disabled string
-	Template string // default template name for this target; "" = "default"
+	Template string // default template name for this target; "" = the built-ins
+	// Escape, when set, is applied to every string field templates see at top level (.title,
+	// .repo, .error, …), so user text is safe in the target's markup by default (Slack mrkdwn,
+	// Discord markdown); .Data and .Event.Data stay raw for templates that need the original.
+	Escape func(string) string
 	// Concurrency is how many attempts to this target may run at once (default 4).
 	Concurrency int
 	// RateLimit is the most attempts per second (0 = unlimited), with bursts of Burst.
@@ -35,8 +39,13 @@ type Target struct {
 	Burst     int
 }
 
-// DefaultTemplate is the name of the built-in template every target type falls back to.
-const DefaultTemplate = "default"
+// Built-in template names. Without a configured template a message for one event uses
+// "<type>/<event type>" (e.g. slack/issue.critical) when it exists, a message for several events
+// (a group) "<type>/group", and either falls back to "<type>/default".
+const (
+	DefaultTemplate = "default"
+	GroupTemplate   = "group"
+)
 
 // Renderer renders messages with the template engine: the route's template, else the target's,
 // else the built-in default of the target type. A webhook target without any template sends the
@@ -46,34 +55,44 @@ type Renderer struct {
 	PublicURL string
 }
 
-// TemplateKey returns the engine key for a (target, route) pair; key is "" when the target uses
-// no template (its adapter's default payload). It fails when a template named in the config
+// TemplateKey returns the engine key for msg to target t via route rt; key is "" when the target
+// uses no template (its adapter's default payload). It fails when a template named in the config
 // does not exist for the target's type.
-func (r *Renderer) TemplateKey(t *Target, rt *Route) (string, error) {
+func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *Message) (string, error) {
 	if t.Format == FormatNone {
 		return "", nil
 	}
-	name, explicit := DefaultTemplate, false
+	name := t.Template
 	if rt != nil && rt.Template != "" {
-		name, explicit = rt.Template, true
-	} else if t.Template != "" {
-		name, explicit = t.Template, true
+		name = rt.Template
 	}
-	key, ok := r.Engine.Lookup(t.Type, name)
-	if !ok && explicit {
-		return "", fmt.Errorf("template %q not found for target %s (type %s): want %s/%s.tmpl or %s.tmpl in templates.dir",
-			name, t.Name, t.Type, t.Type, name, name)
+	if name != "" {
+		key, ok := r.Engine.Lookup(t.Type, name)
+		if !ok {
+			return "", fmt.Errorf("template %q not found for target %s (type %s): want %s/%s.tmpl or %s.tmpl in templates.dir",
+				name, t.Name, t.Type, t.Type, name, name)
+		}
+		return key, nil
 	}
-	return key, nil
+	first := msg.Event.Type
+	if len(msg.Events) > 1 {
+		first = GroupTemplate
+	}
+	for _, n := range []string{first, DefaultTemplate} {
+		if key, ok := r.Engine.Lookup(t.Type, n); ok {
+			return key, nil
+		}
+	}
+	return "", nil
 }
 
 // Render fills msg.Body (and Subject, HTML for email) for target t. Errors name the template.
 func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
-	key, err := r.TemplateKey(t, rt)
+	key, err := r.TemplateKey(t, rt, msg)
 	if err != nil || key == "" {
 		return err
 	}
-	out, err := r.Engine.Render(key, r.Data(msg))
+	out, err := r.Engine.Render(key, r.Data(msg, t.Escape))
 	if err != nil {
 		return err
 	}
@@ -91,14 +110,15 @@ func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
 }
 
 // Data is what templates see (SPEC §7): .Event, .Data (= .Event.Data), every known data field
-// at top level (nil when the event lacks it) with .repo, and .Route, .Target, .PublicURL, .Events (each like the top
-// level, for groups and digests).
-func (r *Renderer) Data(msg *Message) map[string]any {
-	d := eventData(msg.Event)
+// at top level (nil when the event lacks it; strings passed through escape when it is set) with
+// .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
+// digests).
+func (r *Renderer) Data(msg *Message, escape func(string) string) map[string]any {
+	d := eventData(msg.Event, escape)
 	d["Route"], d["Target"], d["PublicURL"] = msg.Route, msg.Target, r.PublicURL
 	events := make([]map[string]any, len(msg.Events))
 	for i, ev := range msg.Events {
-		events[i] = eventData(ev)
+		events[i] = eventData(ev, escape)
 	}
 	d["Events"] = events
 	return d
@@ -112,7 +132,7 @@ var shortcutNames = func() []string {
 	return out
 }()
 
-func eventData(ev *Event) map[string]any {
+func eventData(ev *Event, escape func(string) string) map[string]any {
 	d := make(map[string]any, len(shortcutNames)+8)
 	for _, n := range shortcutNames {
 		d[n] = ev.Data[n]
@@ -120,6 +140,13 @@ func eventData(ev *Event) map[string]any {
 	d["repo"] = nil
 	if u := ev.String("repo_url"); u != "" {
 		d["repo"] = Repo(u)
+	}
+	if escape != nil {
+		for k, v := range d {
+			if s, ok := v.(string); ok {
+				d[k] = escape(s)
+			}
+		}
 	}
 	d["Event"], d["Data"] = ev, ev.Data // .Data is short for .Event.Data
 	return d
