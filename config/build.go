@@ -64,7 +64,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	byName := map[string]*core.Target{}
 	for i := range c.Targets {
 		ct := &c.Targets[i]
-		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Escape: escapes[ct.Type],
+		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Escape: templates.EscaperFor(ct.Type),
 			Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled()}
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
@@ -103,12 +103,6 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		return nil, err
 	}
 	return rt, nil
-}
-
-// escapes make user text safe in each chat platform's markup before templates see it.
-var escapes = map[string]func(string) string{
-	TypeSlack:   func(s string) string { return templates.SlackEscape(s) },
-	TypeDiscord: func(s string) string { return templates.DiscordEscape(s) },
 }
 
 var formats = map[string]core.Format{

@@ -19,8 +19,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var builtinTargets = []*core.Target{
-	{Name: "security-slack", Type: "slack", Format: core.FormatJSON},
-	{Name: "dev-discord", Type: "discord", Format: core.FormatJSON},
+	{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
+	{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
 	{Name: "compliance-mail", Type: "email", Format: core.FormatEmail},
 }
 

@@ -31,6 +31,19 @@ func Funcs() map[string]any {
 	return m
 }
 
+// EscaperFor returns the function that makes user text safe in a target type's markup before
+// templates see it ("slack": SlackEscape, "discord": DiscordEscape), or nil when the type needs
+// none (webhook and email payloads are encoded, HTML is escaped by html/template).
+func EscaperFor(targetType string) func(string) string {
+	switch targetType {
+	case "slack":
+		return func(s string) string { return SlackEscape(s) }
+	case "discord":
+		return func(s string) string { return DiscordEscape(s) }
+	}
+	return nil
+}
+
 func textFuncs() ttemplate.FuncMap { return ttemplate.FuncMap(Funcs()) }
 func htmlFuncs() htemplate.FuncMap { return htemplate.FuncMap(Funcs()) }
 
