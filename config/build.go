@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/samples"
@@ -72,7 +73,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		if t.Disabled != "" {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
 		} else if !opts.DryRun {
-			n, err := newNotifier(ct, opts)
+			n, err := NewNotifier(ct, opts)
 			if err != nil {
 				errs = append(errs, c.keyError(fmt.Sprintf("targets[%d]", i), err.Error()))
 			} else if n == nil {
@@ -110,10 +111,12 @@ var formats = map[string]core.Format{
 	TypeEmail: core.FormatEmail, TypeFile: core.FormatNone,
 }
 
-// newNotifier builds the adapter for an enabled target; nil, nil for a type whose delivery is
-// not built yet.
-func newNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
+// NewNotifier builds the adapter for target t (enabled or not: the test command uses it on one
+// target); nil, nil for a type whose delivery is not built yet.
+func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 	switch {
+	case t.Slack != nil:
+		return slack.New(t.Slack, opts.Client)
 	case t.Webhook != nil:
 		return webhook.New(t.Webhook, opts.Client, opts.Version)
 	case t.File != nil:

@@ -24,22 +24,29 @@ func CheckResponse(resp *http.Response, now time.Time) error {
 		return nil
 	}
 	de := &DeliveryError{StatusCode: code, Response: string(head), Err: fmt.Errorf("HTTP %d %s", code, http.StatusText(code))}
-	switch {
-	case code == http.StatusTooManyRequests:
-		de.Reason, de.Retryable = ReasonRateLimited, true
+	de.Reason, de.Retryable = ClassifyStatus(code)
+	if de.Retryable {
 		de.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
-	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code >= 500:
-		de.Reason, de.Retryable = ReasonServerError, true
-		de.RetryAfter = ParseRetryAfter(resp.Header.Get("Retry-After"), now)
-	case code >= 300 && code < 400:
-		de.Reason = ReasonRedirect
-		if loc := resp.Header.Get("Location"); loc != "" {
-			de.Err = fmt.Errorf("HTTP %d redirect to %s (redirects are not followed)", code, RedactURL(loc))
-		}
-	default:
-		de.Reason = ReasonClientError
+	}
+	if loc := resp.Header.Get("Location"); de.Reason == ReasonRedirect && loc != "" {
+		de.Err = fmt.Errorf("HTTP %d redirect to %s (redirects are not followed)", code, RedactURL(loc))
 	}
 	return de
+}
+
+// ClassifyStatus is SPEC §5 for an HTTP status that is not 2xx: 429 is rate_limited and 408,
+// 425 and 5xx server_error, all retryable; 3xx is a redirect and other codes client_error, both
+// permanent.
+func ClassifyStatus(code int) (Reason, bool) {
+	switch {
+	case code == http.StatusTooManyRequests:
+		return ReasonRateLimited, true
+	case code == http.StatusRequestTimeout || code == http.StatusTooEarly || code >= 500:
+		return ReasonServerError, true
+	case code >= 300 && code < 400:
+		return ReasonRedirect, false
+	}
+	return ReasonClientError, false
 }
 
 // RequestError classifies an error from http.Client.Do. A deadline after the request may have

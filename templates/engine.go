@@ -120,11 +120,24 @@ func (e *Engine) load(fsys fs.FS, prefix string) error {
 			errs = append(errs, &Error{Key: key, Origin: origin, Err: err})
 			return nil
 		}
+		t.Funcs(ttemplate.FuncMap{"include": include(t)})
 		e.text[key] = t
 		e.origin[key] = origin
 		return nil
 	})
 	return errors.Join(append(errs, err)...)
+}
+
+// include returns the "include" function for t: {{ include "name" data }} renders a {{define}}d
+// block of the same file and returns it as a string, so it can be piped (Helm's include).
+func include(t *ttemplate.Template) func(string, any) (string, error) {
+	return func(name string, data any) (string, error) {
+		var b strings.Builder
+		if err := t.ExecuteTemplate(&b, name, data); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
 }
 
 // Lookup returns the key to render for a target type and template name: "<type>/<name>" when

@@ -16,7 +16,8 @@ import (
 var removedSprigFuncs = []string{"env", "expandenv", "getHostByName"}
 
 // Funcs returns the template functions: sprig's minus env/expandenv/getHostByName, plus
-// slack_escape, discord_escape, severity_color, color_int, truncate and humanize_duration.
+// slack_escape, discord_escape, severity_color, color_int, truncate and humanize_duration. Text
+// templates also have include ({{ include "block" . }} returns a {{define}}d block as a string).
 func Funcs() map[string]any {
 	m := sprig.GenericFuncMap()
 	for _, name := range removedSprigFuncs {
@@ -44,7 +45,13 @@ func EscaperFor(targetType string) func(string) string {
 	return nil
 }
 
-func textFuncs() ttemplate.FuncMap { return ttemplate.FuncMap(Funcs()) }
+// textFuncs adds a placeholder "include" so templates parse; each parsed template then binds it
+// to itself (see include).
+func textFuncs() ttemplate.FuncMap {
+	m := ttemplate.FuncMap(Funcs())
+	m["include"] = func(string, any) (string, error) { return "", nil }
+	return m
+}
 func htmlFuncs() htemplate.FuncMap { return htemplate.FuncMap(Funcs()) }
 
 var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")

@@ -1,5 +1,3 @@
-// Package slack is the Slack target (SPEC §6): incoming webhooks or a bot token with
-// chat.postMessage. This file holds its configuration; delivery is built in the Slack issue.
 package slack
 
 import (

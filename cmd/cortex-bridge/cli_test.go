@@ -3,8 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -110,4 +116,52 @@ func TestSendRejectsMissingInput(t *testing.T) {
 	require.ErrorContains(t, err, "--file or --sample")
 	_, _, err = run(t, "send", "--url", "http://127.0.0.1:1/x", "--secret", "s", "--sample", "scan.nope")
 	require.ErrorContains(t, err, "no sample for event")
+}
+
+// TestTestCommand sends one sample through a configured target for real.
+func TestTestCommand(t *testing.T) {
+	t.Parallel()
+	var got []string
+	var mu sync.Mutex
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, string(b))
+		mu.Unlock()
+		if strings.Contains(r.URL.Path, "archived") {
+			http.Error(w, "channel_is_archived", http.StatusGone)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`
+ingest: {secrets: [s3cret-value]}
+targets:
+  - {name: chat, type: slack, webhook_url: %q}
+  - {name: old, type: slack, webhook_url: %q}
+  - {name: off, type: slack, webhook_url: ""}
+routes:
+  - {name: all, when: 'true', targets: [chat, old, off]}
+`, srv.URL+"/services/T/B/ok", srv.URL+"/services/T/B/archived")), 0o600))
+
+	out, _, err := run(t, "test", "--config", path, "--target", "chat", "--sample", "scan.failed")
+	require.NoError(t, err)
+	require.Contains(t, out, "sent scan.failed to chat (slack)")
+	require.Contains(t, out, "delivered")
+	require.Contains(t, got[0], "Scan failed on user/other-repo")
+
+	out, _, err = run(t, "test", "--config", path, "--target", "old")
+	require.Error(t, err)
+	require.Contains(t, out, "client_error (status 410)")
+	require.Contains(t, out, "answer: channel_is_archived")
+	require.Contains(t, out, "would not retry")
+	require.NotContains(t, out, "/services/T/B/archived")
+
+	_, _, err = run(t, "test", "--config", path, "--target", "off")
+	require.ErrorContains(t, err, "disabled")
+	_, _, err = run(t, "test", "--config", path, "--target", "nope")
+	require.ErrorContains(t, err, `no target named "nope"`)
 }

@@ -1,0 +1,153 @@
+// Package slack is the Slack target (SPEC §6): a Block Kit message posted to an incoming webhook,
+// or with a bot token through chat.postMessage (github.com/slack-go/slack). Messages are fitted
+// into Slack's limits before they are sent, user text arrives escaped for mrkdwn (see
+// templates.SlackEscape), and every failure is classified for the delivery queue.
+package slack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+// Notifier posts to one Slack incoming webhook or one channel.
+type Notifier struct {
+	cfg     Config
+	client  *http.Client
+	api     *slack.Client // bot-token mode; nil for incoming webhooks
+	nowFunc func() time.Time
+}
+
+var _ core.Notifier = (*Notifier)(nil)
+
+// New builds a Notifier. client nil means core.NewHTTPClient() (no redirects; each attempt is
+// bounded by its context, unlike slack-go's default client, which has no timeout). It fails when
+// cfg is invalid or has neither webhook_url nor token.
+func New(cfg *Config, client *http.Client) (*Notifier, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Credential() == "" {
+		return nil, errors.New("webhook_url or token: required")
+	}
+	if client == nil {
+		client = core.NewHTTPClient()
+	}
+	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now}
+	if cfg.Token != "" {
+		apiURL := cfg.APIURL
+		if apiURL == "" {
+			apiURL = DefaultAPIURL
+		}
+		if !strings.HasSuffix(apiURL, "/") {
+			apiURL += "/"
+		}
+		n.api = slack.New(cfg.Token, slack.OptionHTTPClient(client), slack.OptionAPIURL(apiURL))
+	}
+	return n, nil
+}
+
+// Notify decodes msg.Body (Block Kit JSON from the template), fits it into Slack's limits and
+// posts it.
+func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+	var m slack.WebhookMessage
+	if err := json.Unmarshal(msg.Body, &m); err != nil {
+		return &core.DeliveryError{Err: fmt.Errorf("template output is not a Slack message: %w", err), Reason: core.ReasonTemplate}
+	}
+	fit(&m)
+	if m.Text == "" && (m.Blocks == nil || len(m.Blocks.BlockSet) == 0) && len(m.Attachments) == 0 {
+		return &core.DeliveryError{Err: errors.New("template rendered an empty Slack message"), Reason: core.ReasonTemplate}
+	}
+	if n.api != nil {
+		return n.postMessage(ctx, &m)
+	}
+	return n.postWebhook(ctx, &m)
+}
+
+// postWebhook posts with the bridge's own client rather than slack.PostWebhook, whose error
+// drops Slack's answer (invalid_payload, channel_is_archived, …), which the attempt log keeps.
+func (n *Notifier) postWebhook(ctx context.Context, m *slack.WebhookMessage) error {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return &core.DeliveryError{Err: err, Reason: core.ReasonTemplate}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.WebhookURL, bytes.NewReader(body))
+	if err != nil {
+		return &core.DeliveryError{Err: errors.New("cannot build a request for " + core.RedactURL(n.cfg.WebhookURL)), Reason: core.ReasonConfig}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return core.RequestError(ctx, err)
+	}
+	return core.CheckResponse(resp, n.nowFunc())
+}
+
+// postMessage calls chat.postMessage with slack-go.
+func (n *Notifier) postMessage(ctx context.Context, m *slack.WebhookMessage) error {
+	opts := []slack.MsgOption{slack.MsgOptionText(m.Text, false)}
+	if m.Blocks != nil && len(m.Blocks.BlockSet) > 0 {
+		opts = append(opts, slack.MsgOptionBlocks(m.Blocks.BlockSet...))
+	}
+	if len(m.Attachments) > 0 {
+		opts = append(opts, slack.MsgOptionAttachments(m.Attachments...))
+	}
+	if m.Username != "" {
+		opts = append(opts, slack.MsgOptionUsername(m.Username))
+	}
+	_, _, err := n.api.PostMessageContext(ctx, n.cfg.Channel, opts...)
+	if err == nil {
+		return nil
+	}
+	var (
+		rate     *slack.RateLimitedError
+		apiErr   slack.SlackErrorResponse
+		status   slack.StatusCodeError
+		deadline = ctx.Err() != nil
+	)
+	switch {
+	case errors.As(err, &rate):
+		return &core.DeliveryError{Err: errors.New("chat.postMessage: rate limited"), Reason: core.ReasonRateLimited,
+			Retryable: true, RetryAfter: rate.RetryAfter, StatusCode: http.StatusTooManyRequests}
+	case errors.As(err, &apiErr):
+		return apiError(apiErr)
+	case errors.As(err, &status) && !deadline:
+		return statusError(status)
+	}
+	return core.RequestError(ctx, err)
+}
+
+// retryableAPIErrors are chat.postMessage's "ok": false answers that may succeed later
+// (https://docs.slack.dev/reference/methods/chat.postMessage#errors); every other one
+// (channel_not_found, not_in_channel, invalid_auth, msg_too_long, …) is permanent.
+var retryableAPIErrors = map[string]bool{
+	"ratelimited": true, "rate_limited": true, "internal_error": true, "fatal_error": true,
+	"service_unavailable": true, "request_timeout": true, "team_added_to_org": true,
+}
+
+func apiError(e slack.SlackErrorResponse) error {
+	de := &core.DeliveryError{Err: fmt.Errorf("chat.postMessage: %s", e.Err), Reason: core.ReasonClientError,
+		StatusCode: http.StatusOK, Response: e.Err}
+	if retryableAPIErrors[e.Err] {
+		de.Retryable, de.Reason = true, core.ReasonServerError
+		if strings.HasPrefix(e.Err, "rate") {
+			de.Reason = core.ReasonRateLimited
+		}
+	}
+	return de
+}
+
+// statusError classifies a non-200 answer to chat.postMessage like any HTTP answer.
+func statusError(e slack.StatusCodeError) error {
+	reason, retryable := core.ClassifyStatus(e.Code)
+	return &core.DeliveryError{Err: fmt.Errorf("chat.postMessage: HTTP %s", e.Status), StatusCode: e.Code, Reason: reason, Retryable: retryable}
+}
