@@ -92,8 +92,18 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("route %s: group and throttle are not available in this version yet; events are sent one by one", cr.Name))
 		}
 	}
-	if len(c.Digests) > 0 {
-		rt.Warnings = append(rt.Warnings, "digests are not available in this version yet; they are not sent")
+	for i := range c.Digests {
+		cd := &c.Digests[i]
+		spec := &core.DigestSpec{Name: cd.Name, Spec: cd.Schedule + " " + cd.Timezone, Schedule: cd.schedule, Location: cd.location,
+			Target: cd.Target, Template: cd.Template, SendEmpty: cd.SendEmpty, Threshold: cd.ScoreThreshold}
+		if cd.rule != nil {
+			spec.When = cd.rule
+		}
+		rt.Router.Digests = append(rt.Router.Digests, spec)
+		if t := byName[cd.Target]; t != nil && t.Disabled != "" {
+			spec.TargetDisabled = true
+			rt.Warnings = append(rt.Warnings, fmt.Sprintf("digest %s: its target %s is disabled; its periods are closed but not sent", cd.Name, t.Name))
+		}
 	}
 	if len(c.API.Keys) > 0 {
 		rt.Warnings = append(rt.Warnings, "the management API is not available in this version yet; api.keys are unused")
@@ -183,6 +193,27 @@ func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
 	}
 	for _, t := range rt.Targets {
 		check("target "+t.Name, t, nil)
+	}
+	for i, d := range rt.Router.Digests {
+		t := targets[d.Target]
+		if t == nil || t.Format == core.FormatNone {
+			if t != nil {
+				errs = append(errs, fmt.Errorf("digests[%d] (%s): target %s is a %s target, which cannot send digests", i, d.Name, t.Name, t.Type))
+			}
+			continue
+		}
+		msg := core.SampleMessage(events[0], t, nil)
+		msg.Digest = core.NewDigest(d.Name, events[0].Timestamp, events[len(events)-1].Timestamp, events, d.Threshold)
+		msg.Digest.Template, msg.Events = d.Template, events
+		if err := rt.Renderer.Render(msg, t, nil); err != nil {
+			errs = append(errs, fmt.Errorf("digests[%d] (%s) → target %s: with the samples: %w", i, d.Name, t.Name, err))
+		}
+		empty := core.SampleMessage(events[0], t, nil)
+		empty.Digest = core.NewDigest(d.Name, events[0].Timestamp, events[0].Timestamp, nil, d.Threshold)
+		empty.Digest.Template, empty.Events = d.Template, nil
+		if err := rt.Renderer.Render(empty, t, nil); err != nil {
+			errs = append(errs, fmt.Errorf("digests[%d] (%s) → target %s: with no events: %w", i, d.Name, t.Name, err))
+		}
 	}
 	return errs
 }

@@ -6,6 +6,8 @@ package config
 import (
 	"time"
 
+	"github.com/robfig/cron/v3"
+
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
 	"github.com/cortexbridge/cortex-bridge/adapters/email"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
@@ -128,16 +130,27 @@ type Group struct {
 	CloseOn string        `yaml:"close_on"`
 }
 
-// Digest is a scheduled summary (built in the email/digest issue).
+// Digest is a scheduled summary: every event matching When since the previous run, sent to
+// Target at each activation of Schedule.
 type Digest struct {
-	Name      string `yaml:"name"`
-	Schedule  string `yaml:"schedule"`
-	Timezone  string `yaml:"timezone"`
-	When      string `yaml:"when"`
-	Target    string `yaml:"target"`
-	Template  string `yaml:"template"`
-	SendEmpty bool   `yaml:"send_empty"`
+	Name     string `yaml:"name"`
+	Schedule string `yaml:"schedule"` // cron, 5 fields ("0 8 * * MON") or @daily/@weekly/@every 1h
+	Timezone string `yaml:"timezone"` // IANA zone the schedule is read in; default UTC
+	When     string `yaml:"when"`     // rule choosing the events; default every event
+	Target   string `yaml:"target"`
+	Template string `yaml:"template"` // default "compliance-digest"
+	// SendEmpty sends a digest for a period without events (compliance wants proof of silence).
+	SendEmpty bool `yaml:"send_empty"`
+	// ScoreThreshold lists repositories whose latest score is below it; default 70.
+	ScoreThreshold float64 `yaml:"score_threshold"`
+
+	schedule cron.Schedule // parsed by Validate
+	location *time.Location
+	rule     *rules.Rule
 }
+
+// DefaultDigestTemplate is the built-in digest template.
+const DefaultDigestTemplate = "compliance-digest"
 
 // API configures the management API (built in the management API issue).
 type API struct {
@@ -180,6 +193,12 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Delivery.Backoff.Max, 10*time.Minute)
 	setDefault(&c.Templates.Dir, "templates")
 	setDefault(&c.API.MaxWebhooksPerAccount, 10)
+	for i := range c.Digests {
+		d := &c.Digests[i]
+		setDefault(&d.Timezone, "UTC")
+		setDefault(&d.Template, DefaultDigestTemplate)
+		setDefault(&d.ScoreThreshold, 70)
+	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
 		setDefault(&t.Concurrency, 4)

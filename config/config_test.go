@@ -194,7 +194,12 @@ func TestShippedConfig(t *testing.T) {
 
 			rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
 			require.NoError(t, err)
-			require.Len(t, rt.Warnings, len(tt.disabled), "warnings: %q", rt.Warnings)
+			digestWarnings := 0
+			if slices.Contains(tt.disabled, "compliance-mail") {
+				digestWarnings = 1 // the weekly digest's target is disabled too
+				require.Contains(t, rt.Warnings, "digest weekly-compliance: its target compliance-mail is disabled; its periods are closed but not sent")
+			}
+			require.Len(t, rt.Warnings, len(tt.disabled)+digestWarnings, "warnings: %q", rt.Warnings)
 			for _, name := range tt.disabled {
 				n := 0
 				for _, w := range rt.Warnings {
@@ -211,6 +216,8 @@ func TestShippedConfig(t *testing.T) {
 			}
 			require.Equal(t, allTargets, names)
 			require.Len(t, rt.Router.Routes, 4)
+			require.Len(t, rt.Router.Digests, 1)
+			require.Equal(t, "0 8 * * MON UTC", rt.Router.Digests[0].Spec)
 		})
 	}
 }

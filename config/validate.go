@@ -7,6 +7,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
 
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
@@ -147,18 +150,45 @@ func (c *Config) Validate() error {
 		}
 	}
 
-	for i, d := range c.Digests {
+	digests := map[string]bool{}
+	for i := range c.Digests {
+		d := &c.Digests[i]
 		p := fmt.Sprintf("digests[%d]", i)
-		if d.Name == "" {
+		switch {
+		case d.Name == "":
 			bad(p+".name", "required")
+		case !namePattern.MatchString(d.Name):
+			bad(p+".name", "%q: use letters, digits, '-', '_' or '.' (at most 64)", d.Name)
+		case digests[d.Name]:
+			bad(p+".name", "%q is used by another digest", d.Name)
 		}
+		digests[d.Name] = true
 		if targets[d.Target] == nil {
 			bad(p+".target", "no target named %q%s", d.Target, known(targets))
 		}
+		loc, err := time.LoadLocation(d.Timezone)
+		if err != nil {
+			bad(p+".timezone", "unknown zone %q (want an IANA name such as Europe/Berlin)", d.Timezone)
+		}
+		d.location = loc
+		if strings.TrimSpace(d.Schedule) == "" {
+			bad(p+".schedule", `required (cron with 5 fields, e.g. "0 8 * * MON")`)
+		} else if strings.Contains(d.Schedule, "TZ=") {
+			bad(p+".schedule", "set the zone with timezone:, not CRON_TZ/TZ in the schedule")
+		} else if sched, err := cron.ParseStandard(d.Schedule); err != nil {
+			bad(p+".schedule", "%v (want 5 fields: minute hour day-of-month month day-of-week)", err)
+		} else {
+			d.schedule = sched
+		}
 		if strings.TrimSpace(d.When) != "" {
-			if _, err := rules.Compile(d.When); err != nil {
-				bad(p+".when", "%v", err)
+			if rule, err := rules.Compile(d.When); err != nil {
+				bad(p+".when", "digest %q: %v", d.Name, err)
+			} else {
+				d.rule = rule
 			}
+		}
+		if d.ScoreThreshold < 0 || d.ScoreThreshold > 100 {
+			bad(p+".score_threshold", "must be between 0 and 100")
 		}
 	}
 	for i, k := range c.API.Keys {

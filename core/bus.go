@@ -67,7 +67,7 @@ func (b *Bus) Accept(ctx context.Context, ev *Event) (AcceptResult, error) {
 	now := b.now().UTC()
 	ev.ReceivedAt = now
 	assigned := b.router.Assign(ev, b.disp.Enabled)
-	req := &acceptReq{item: IngestItem{Event: ev}, reserved: make([]bool, len(assigned)), done: make(chan acceptResp, 1)}
+	req := &acceptReq{item: IngestItem{Event: ev, Digests: b.router.DigestsFor(ev)}, reserved: make([]bool, len(assigned)), done: make(chan acceptResp, 1)}
 	for i, a := range assigned {
 		dl := &Delivery{
 			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,

@@ -3,6 +3,7 @@ package core
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -285,14 +286,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
 	route := d.router.Route(dl.Route)
 	msg := &Message{DeliveryID: dl.ID, Attempt: dl.Attempts + 1, Target: t.Name, Route: dl.Route, Event: dl.Event, Events: []*Event{dl.Event}}
 	start := d.cfg.NowFunc()
-	var err error
-	if rerr := d.renderer.Render(msg, t, route); rerr != nil {
-		err = &DeliveryError{Err: rerr, Reason: ReasonTemplate}
-	} else {
-		actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
-		err = t.Notifier.Notify(actx, msg)
-		cancel()
-	}
+	err := d.send(ctx, t, route, msg)
 	end := d.cfg.NowFunc()
 	c := Completion{LeaseOwner: d.cfg.Owner, Attempt: Attempt{
 		DeliveryID: dl.ID, Number: msg.Attempt, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
@@ -317,6 +311,46 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
 		d.cfg.AttemptLog(dl, c.Attempt, c.State)
 	}
 	d.completions <- c
+}
+
+// send renders msg for t and hands it to the target's Notifier, within delivery.timeout.
+func (d *Dispatcher) send(ctx context.Context, t *Target, route *Route, msg *Message) error {
+	if msg.Event.Type == DigestEventType {
+		if err := d.digestMessage(ctx, msg); err != nil {
+			return err
+		}
+	}
+	if err := d.renderer.Render(msg, t, route); err != nil {
+		return &DeliveryError{Err: err, Reason: ReasonTemplate}
+	}
+	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	return t.Notifier.Notify(actx, msg)
+}
+
+// digestMessage loads a digest run's events and computes the digest its template shows; the
+// events also go along as a CSV attachment.
+func (d *Dispatcher) digestMessage(ctx context.Context, msg *Message) error {
+	run, err := DigestRunOf(msg.Event)
+	if err != nil {
+		return &DeliveryError{Err: fmt.Errorf("digest run %s: %w", msg.Event.ID, err), Reason: ReasonTemplate}
+	}
+	events, err := d.store.DigestEvents(ctx, msg.Event.ID)
+	if err != nil {
+		return &DeliveryError{Err: err, Reason: ReasonServerError, Retryable: true}
+	}
+	var threshold float64
+	if spec := d.router.Digest(run.Digest); spec != nil {
+		threshold = spec.Threshold
+	}
+	dg := NewDigest(run.Digest, run.From, run.To, events, threshold)
+	dg.Template = run.Template
+	msg.Digest, msg.Events = dg, events
+	if len(events) > 0 {
+		msg.Attachments = []Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", run.Digest, run.To.UTC().Format("2006-01-02")),
+			ContentType: "text/csv", Data: dg.CSV()}}
+	}
+	return nil
 }
 
 // pause holds back every worker of p's target until until (C04: other deliveries to a

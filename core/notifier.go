@@ -22,6 +22,10 @@ type Message struct {
 	// Subject and HTML are the email parts; other targets ignore them.
 	Subject string
 	HTML    string
+	// Digest is set for a digest run's message; Events then holds the period's events.
+	Digest *Digest
+	// Attachments are files to send along (the digest's CSV); only email sends them.
+	Attachments []Attachment
 }
 
 // Notifier delivers one rendered Message to one destination. It honours ctx, never retries

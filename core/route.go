@@ -34,6 +34,7 @@ type Assignment struct {
 // and logged at most once a minute per route.
 type Router struct {
 	Routes      []*Route
+	Digests     []*DigestSpec
 	Log         *slog.Logger
 	OnRuleError func(route string)
 
@@ -47,7 +48,7 @@ func (r *Router) Match(ev *Event) []*Route {
 	for _, rt := range r.Routes {
 		ok, err := rt.When.Match(ev)
 		if err != nil {
-			r.ruleError(rt, ev, err)
+			r.ruleError(rt.Name, ev, err)
 			continue
 		}
 		if ok {
@@ -87,24 +88,24 @@ func (r *Router) Route(name string) *Route {
 	return nil
 }
 
-func (r *Router) ruleError(rt *Route, ev *Event, err error) {
+func (r *Router) ruleError(route string, ev *Event, err error) {
 	if r.OnRuleError != nil {
-		r.OnRuleError(rt.Name)
+		r.OnRuleError(route)
 	}
 	r.mu.Lock()
 	if r.logEvery == nil {
 		r.logEvery = map[string]*rate.Sometimes{}
 	}
-	s := r.logEvery[rt.Name]
+	s := r.logEvery[route]
 	if s == nil {
 		s = &rate.Sometimes{Interval: time.Minute}
-		r.logEvery[rt.Name] = s
+		r.logEvery[route] = s
 	}
 	r.mu.Unlock()
 	s.Do(func() {
 		if r.Log != nil {
 			r.Log.Warn("rule failed at run time; route treated as not matched (logged once a minute)",
-				"route", rt.Name, "event_id", ev.ID, "event", ev.Type, "err", err)
+				"route", route, "event_id", ev.ID, "event", ev.Type, "err", err)
 		}
 	})
 }

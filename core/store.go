@@ -53,7 +53,34 @@ type Attempt struct {
 type IngestItem struct {
 	Event      *Event
 	Deliveries []*Delivery
+	Digests    []string // names of the digests the event belongs to
 }
+
+// DigestSchedule is a configured digest as the store keeps it: when it runs next and where its
+// previous period ended.
+type DigestSchedule struct {
+	Name     string
+	Schedule string    // the cron spec and zone; a change re-plans NextRun
+	LastEnd  time.Time // end of the previous period (for a new digest: when it was configured)
+	NextRun  time.Time
+}
+
+// DigestRunRequest closes a digest's period in one transaction: every event of the digest not
+// yet in a run and received by PeriodEnd joins the run of Event, which is stored with Delivery
+// (unless the period is empty and SendEmpty is false, or Delivery is nil: nothing to send); the
+// schedule moves to NextRun.
+type DigestRunRequest struct {
+	Name      string
+	Owner     string // must hold the digest's lease
+	PeriodEnd time.Time
+	NextRun   time.Time
+	Event     *Event
+	Delivery  *Delivery
+	SendEmpty bool
+}
+
+// ErrLeaseLost is returned when a claimed row was taken over by another owner.
+var ErrLeaseLost = errors.New("lease lost to another owner")
 
 // Completion is the outcome of one attempt, written back by the completion writer. The delivery
 // changes only while LeaseOwner still holds its lease; the attempt row is always kept.
@@ -108,6 +135,21 @@ type Store interface {
 	// Prune deletes events received before cutoff whose deliveries are all finished, with their
 	// deliveries and attempts; it returns the number of events deleted.
 	Prune(ctx context.Context, cutoff time.Time) (int64, error)
+	// SyncDigests records the configured digests: new ones are added as given, a changed
+	// schedule gets the given NextRun (LastEnd is kept), and digests no longer configured are
+	// removed with the events they were still collecting.
+	SyncDigests(ctx context.Context, ds []DigestSchedule) error
+	// DigestState returns a digest's schedule row; ok is false when it is not recorded yet.
+	DigestState(ctx context.Context, name string) (s DigestSchedule, ok bool, err error)
+	// ClaimDigests leases the digests due at now to owner and returns their schedules.
+	ClaimDigests(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]DigestSchedule, error)
+	// RunDigest closes a period (see DigestRunRequest) and returns how many events it covers.
+	RunDigest(ctx context.Context, r DigestRunRequest) (int, error)
+	// DigestEvents returns the events of a digest run (by its event id), oldest first.
+	DigestEvents(ctx context.Context, runID string) ([]*Event, error)
+	// DigestWindow returns the events a digest collected with received_at in [from, to], in a
+	// run or not (for ad-hoc reports).
+	DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*Event, error)
 	// Ping reports whether storage answers.
 	Ping(ctx context.Context) error
 	Close() error

@@ -66,6 +66,9 @@ func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *Message) (string, erro
 	if rt != nil && rt.Template != "" {
 		name = rt.Template
 	}
+	if msg.Digest != nil {
+		name = msg.Digest.Template
+	}
 	if name != "" {
 		key, ok := r.Engine.Lookup(t.Type, name)
 		if !ok {
@@ -121,6 +124,7 @@ func (r *Renderer) Data(msg *Message, escape func(string) string) map[string]any
 		events[i] = eventData(ev, escape)
 	}
 	d["Events"] = events
+	d["Digest"] = msg.Digest
 	return d
 }
 

@@ -1,13 +1,12 @@
 package rules
 
 import (
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
 // fuzzSafe rules read only top-level fields, whose types core.ParseEvent and the environment
@@ -40,10 +39,8 @@ var fuzzAny = []string{
 }
 
 func FuzzMatch(f *testing.F) {
-	paths, err := filepath.Glob(filepath.Join(samplesDir, "*.json"))
-	require.NoError(f, err)
-	for _, p := range paths {
-		body, err := os.ReadFile(p)
+	for _, typ := range samples.Types() {
+		body, err := samples.Get(typ)
 		require.NoError(f, err)
 		f.Add(body)
 	}

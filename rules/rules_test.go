@@ -2,8 +2,6 @@ package rules
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -15,10 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/samples"
 )
-
-// samplesDir is /work/shared/samples, seen from this package's directory.
-const samplesDir = "../../shared/samples"
 
 // lowScore names the scan.completed event with score 55 that the sample table adds to the six
 // samples, so `score < 70` has something to match.
@@ -27,28 +23,22 @@ const lowScore = "scan.completed (score 55)"
 // setup returns the six sample events keyed by event type, plus lowScore.
 func setup(t testing.TB) map[string]*core.Event {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(samplesDir, "*.json"))
-	require.NoError(t, err)
-	require.Len(t, paths, 6, "samples in %s", samplesDir)
-	events := make(map[string]*core.Event, len(paths)+1)
-	for _, p := range paths {
-		ev := parseFile(t, p)
-		require.Equal(t, strings.TrimSuffix(filepath.Base(p), ".json"), ev.Type)
+	types := samples.Types()
+	require.Len(t, types, 6)
+	events := make(map[string]*core.Event, len(types)+1)
+	for _, typ := range types {
+		body, err := samples.Get(typ)
+		require.NoError(t, err)
+		ev := parse(t, string(body))
+		require.Equal(t, typ, ev.Type)
 		events[ev.Type] = ev
 	}
-	body, err := os.ReadFile(filepath.Join(samplesDir, "scan.completed.json"))
+	body, err := samples.Get("scan.completed")
 	require.NoError(t, err)
 	low := strings.Replace(string(body), `"score": 85`, `"score": 55`, 1)
 	require.NotEqual(t, string(body), low)
 	events[lowScore] = parse(t, low)
 	return events
-}
-
-func parseFile(t testing.TB, path string) *core.Event {
-	t.Helper()
-	body, err := os.ReadFile(path)
-	require.NoError(t, err)
-	return parse(t, string(body))
 }
 
 func parse(t testing.TB, body string) *core.Event {

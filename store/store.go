@@ -87,25 +87,29 @@ func unavailable(op string, err error) error {
 	return fmt.Errorf("%w: %s: %v", core.ErrUnavailable, op, err)
 }
 
+const insertEventSQL = `INSERT INTO events
+	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
+	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
 // Ingest implements core.Store.
 func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		insEvent, err := tx.PrepareContext(ctx, `INSERT INTO events
-			(id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`)
+		insEvent, err := tx.PrepareContext(ctx, insertEventSQL)
 		if err != nil {
 			return err
 		}
 		defer insEvent.Close()
-		insDelivery, err := tx.PrepareContext(ctx, `INSERT INTO deliveries
-			(id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-			 lease_until_ms, created_at_ms, updated_at_ms)
-			VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`)
+		insDelivery, err := tx.PrepareContext(ctx, insertDeliverySQL)
 		if err != nil {
 			return err
 		}
 		defer insDelivery.Close()
+		insItem, err := tx.PrepareContext(ctx, `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`)
+		if err != nil {
+			return err
+		}
+		defer insItem.Close()
 		for i, it := range items {
 			ev := it.Event
 			res, err := insEvent.ExecContext(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
@@ -118,14 +122,11 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 				dup[i] = true
 				continue
 			}
-			for _, dl := range it.Deliveries {
-				var owner any
-				var until any
-				if dl.LeaseOwner != "" {
-					owner, until = dl.LeaseOwner, ms(dl.LeaseUntil)
-				}
-				if _, err := insDelivery.ExecContext(ctx, dl.ID, ev.ID, dl.Target, dl.Route, string(dl.State),
-					ms(dl.NextAttemptAt), owner, until, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
+			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+				return err
+			}
+			for _, name := range it.Digests {
+				if _, err := insItem.ExecContext(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
 					return err
 				}
 			}
@@ -136,6 +137,25 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 		return nil, unavailable("ingest", err)
 	}
 	return dup, nil
+}
+
+const insertDeliverySQL = `INSERT INTO deliveries
+	(id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
+	 lease_until_ms, created_at_ms, updated_at_ms)
+	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`
+
+func insertDeliveries(ctx context.Context, stmt *sql.Stmt, eventID string, ds []*core.Delivery) error {
+	for _, dl := range ds {
+		var owner, until any
+		if dl.LeaseOwner != "" {
+			owner, until = dl.LeaseOwner, ms(dl.LeaseUntil)
+		}
+		if _, err := stmt.ExecContext(ctx, dl.ID, eventID, dl.Target, dl.Route, string(dl.State),
+			ms(dl.NextAttemptAt), owner, until, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
@@ -218,30 +238,44 @@ func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery) error {
 		}
 		byID[dl.EventID] = append(byID[dl.EventID], dl)
 	}
-	q := `SELECT id, received_at_ms, sender_delivery, body FROM events WHERE id IN (?` +
-		strings.Repeat(", ?", len(args)-1) + `)`
+	q := `SELECT ` + eventColumns + ` FROM events WHERE id IN (?` + strings.Repeat(", ?", len(args)-1) + `)`
+	evs, err := d.queryEvents(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		for _, dl := range byID[ev.ID] {
+			dl.Event = ev
+		}
+	}
+	return nil
+}
+
+const eventColumns = `id, received_at_ms, sender_delivery, body`
+
+// queryEvents runs q, which selects eventColumns, and parses each stored body.
+func (d *DB) queryEvents(ctx context.Context, q string, args ...any) ([]*core.Event, error) {
 	rows, err := d.r.QueryContext(ctx, q, args...)
 	if err != nil {
-		return unavailable("load events", err)
+		return nil, unavailable("load events", err)
 	}
 	defer rows.Close()
+	var out []*core.Event
 	for rows.Next() {
 		var id, sender string
 		var received int64
 		var body []byte
 		if err := rows.Scan(&id, &received, &sender, &body); err != nil {
-			return unavailable("load events", err)
+			return nil, unavailable("load events", err)
 		}
 		ev, err := core.ParseEvent(body)
 		if err != nil {
-			return fmt.Errorf("stored event %s no longer parses: %w", id, err)
+			return nil, fmt.Errorf("stored event %s no longer parses: %w", id, err)
 		}
 		ev.ReceivedAt, ev.Delivery = fromMS(received), sender
-		for _, dl := range byID[id] {
-			dl.Event = ev
-		}
+		out = append(out, ev)
 	}
-	return rows.Err()
+	return out, rows.Err()
 }
 
 // RenewLeases implements core.Store.
@@ -369,9 +403,14 @@ func (d *DB) Attempts(ctx context.Context, deliveryID string) ([]core.Attempt, e
 
 // Prune implements core.Store.
 func (d *DB) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
+	// Kept: events with unfinished deliveries, events still waiting for a digest, and events of a
+	// digest run whose delivery is unfinished.
 	res, err := d.w.ExecContext(ctx, `DELETE FROM events WHERE received_at_ms < ?
 		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id
-			AND deliveries.state IN ('pending', 'running'))`, ms(cutoff))
+			AND deliveries.state IN ('pending', 'running'))
+		AND NOT EXISTS (SELECT 1 FROM digest_items di WHERE di.event_id = events.id
+			AND (di.run_id IS NULL OR EXISTS (SELECT 1 FROM deliveries dd WHERE dd.event_id = di.run_id
+				AND dd.state IN ('pending', 'running'))))`, ms(cutoff))
 	if err != nil {
 		return 0, unavailable("prune", err)
 	}

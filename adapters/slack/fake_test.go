@@ -203,4 +203,3 @@ func pings(s string) bool {
 	s = strings.ReplaceAll(s, "<!date^", "")
 	return strings.Contains(s, "<!") || strings.Contains(s, "<@") || strings.Contains(s, "<#")
 }
-

@@ -39,7 +39,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	root.PersistentFlags().String("config", "", "config file (default $CORTEX_BRIDGE_CONFIG, then ./config.yaml)")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServe(), newValidate(), newRoute(), newSend(), newSign(), newTest())
+	root.AddCommand(newServe(), newValidate(), newRoute(), newSend(), newSign(), newTest(), newDigest())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
@@ -49,7 +49,11 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 // wrapErrors prints a failing command's error once, as "error: …", on errOut.
 func wrapErrors(root *cobra.Command, errOut io.Writer) *cobra.Command {
 	for _, c := range root.Commands() {
+		wrapErrors(c, errOut)
 		run := c.RunE
+		if run == nil {
+			continue
+		}
 		c.RunE = func(cmd *cobra.Command, args []string) error {
 			err := run(cmd, args)
 			if err != nil {

@@ -68,6 +68,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 		AttemptLog: attemptLogger(log),
 	}, db, rt.Targets, rt.Router, rt.Renderer, log)
 	bus := core.NewBus(db, rt.Router, disp, nil, log)
+	sched := &core.Scheduler{Store: db, Owner: disp.Owner(), Digests: rt.Router.Digests, Log: log}
 	ingest := api.NewIngest(api.IngestConfig{
 		Secrets: cfg.Ingest.Secrets, Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		RatePerSec: cfg.Ingest.RateLimit.PerSecond, RateBurst: cfg.Ingest.RateLimit.Burst, StrictEvents: cfg.Ingest.StrictEvents,
@@ -79,8 +80,9 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 		return fmt.Errorf("server.listen: %w", err)
 	}
 	dispCtx, stopDisp := context.WithCancel(context.Background())
-	dispDone := make(chan struct{})
+	dispDone, schedDone := make(chan struct{}), make(chan struct{})
 	go func() { disp.Run(dispCtx); close(dispDone) }()
+	go func() { sched.Run(dispCtx); close(schedDone) }()
 
 	tls := cfg.Server.TLS.CertFile != ""
 	scheme := "http"
@@ -115,6 +117,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	bus.Close()
 	stopDisp()
 	<-dispDone
+	<-schedDone
 	log.Info("stopped")
 	if errors.Is(runErr, http.ErrServerClosed) {
 		return nil

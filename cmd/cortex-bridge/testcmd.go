@@ -20,32 +20,16 @@ func newTest() *cobra.Command {
 		Short: "Send one sample event through a configured target for real and print the outcome",
 		Long: `Send one sample event through a configured target for real, with the target's own
 template, and print the outcome (the status and the receiver's answer on failure). Nothing is
-stored and nothing is retried. Works for disabled targets too once their credential is set in
-the environment.`,
+stored and nothing is retried.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rt, err := loadRuntime(configPath(cmd))
 			if err != nil {
 				return err
 			}
-			var ct *config.Target
-			for i := range rt.Config.Targets {
-				if rt.Config.Targets[i].Name == target {
-					ct = &rt.Config.Targets[i]
-				}
-			}
-			if ct == nil {
-				return fmt.Errorf("--target: no target named %q", target)
-			}
-			if why := ct.Disabled(); why != "" {
-				return fmt.Errorf("target %s is disabled: %s", target, why)
-			}
-			n, err := config.NewNotifier(ct, config.BuildOptions{Version: version})
+			t, err := findTarget(rt, target)
 			if err != nil {
-				return fmt.Errorf("target %s: %w", target, err)
-			}
-			if n == nil {
-				return fmt.Errorf("target %s: delivery for type %s is not available in this version yet", target, ct.Type)
+				return err
 			}
 			body, err := samples.Get(sample)
 			if err != nil {
@@ -56,45 +40,71 @@ the environment.`,
 				return err
 			}
 			ev.ReceivedAt = time.Now().UTC()
-			var t *core.Target
-			for _, x := range rt.Targets {
-				if x.Name == target {
-					t = x
-				}
-			}
 			msg := core.SampleMessage(ev, t, nil)
 			msg.DeliveryID = "test-" + ev.ID
-			if err := rt.Renderer.Render(msg, t, nil); err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), rt.Config.Delivery.Timeout)
-			defer cancel()
-			start := time.Now()
-			err = n.Notify(ctx, msg)
-			took := time.Since(start).Round(time.Millisecond)
-			if c, ok := n.(interface{ Close() error }); ok {
-				_ = c.Close()
-			}
-			out := cmd.OutOrStdout()
-			if err == nil {
-				fmt.Fprintf(out, "sent %s to %s (%s) in %s: delivered\n", sample, target, ct.Type, took)
-				return nil
-			}
-			de := core.AsDeliveryError(err)
-			fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", sample, target, ct.Type, took, de.Error())
-			if de.Response != "" {
-				fmt.Fprintf(out, "answer: %s\n", de.Response)
-			}
-			if de.Retryable {
-				fmt.Fprintln(out, "the bridge would retry this failure")
-			} else {
-				fmt.Fprintln(out, "the bridge would not retry this failure: the delivery would be dead")
-			}
-			return errors.New("the test message was not delivered")
+			return sendOnce(cmd, rt, t, msg, sample)
 		},
 	}
 	c.Flags().StringVar(&target, "target", "", "target name (required)")
 	c.Flags().StringVar(&sample, "sample", core.EventIssueCritical, "sample event type")
 	_ = c.MarkFlagRequired("target")
 	return c
+}
+
+// findTarget returns the run-time target called name.
+func findTarget(rt *config.Runtime, name string) (*core.Target, error) {
+	for _, t := range rt.Targets {
+		if t.Name == name {
+			return t, nil
+		}
+	}
+	return nil, fmt.Errorf("--target: no target named %q", name)
+}
+
+// sendOnce renders msg for t, sends it once through a fresh Notifier and prints the outcome; it
+// fails when the message was not delivered.
+func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.Message, what string) error {
+	var ct *config.Target
+	for i := range rt.Config.Targets {
+		if rt.Config.Targets[i].Name == t.Name {
+			ct = &rt.Config.Targets[i]
+		}
+	}
+	if why := ct.Disabled(); why != "" {
+		return fmt.Errorf("target %s is disabled: %s", t.Name, why)
+	}
+	n, err := config.NewNotifier(ct, config.BuildOptions{Version: version})
+	if err != nil {
+		return fmt.Errorf("target %s: %w", t.Name, err)
+	}
+	if n == nil {
+		return fmt.Errorf("target %s: delivery for type %s is not available in this version yet", t.Name, t.Type)
+	}
+	if c, ok := n.(interface{ Close() error }); ok {
+		defer c.Close()
+	}
+	if err := rt.Renderer.Render(msg, t, nil); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), rt.Config.Delivery.Timeout)
+	defer cancel()
+	start := time.Now()
+	err = n.Notify(ctx, msg)
+	took := time.Since(start).Round(time.Millisecond)
+	out := cmd.OutOrStdout()
+	if err == nil {
+		fmt.Fprintf(out, "sent %s to %s (%s) in %s: delivered\n", what, t.Name, t.Type, took)
+		return nil
+	}
+	de := core.AsDeliveryError(err)
+	fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", what, t.Name, t.Type, took, de.Error())
+	if de.Response != "" {
+		fmt.Fprintf(out, "answer: %s\n", de.Response)
+	}
+	if de.Retryable {
+		fmt.Fprintln(out, "the bridge would retry this failure")
+	} else {
+		fmt.Fprintln(out, "the bridge would not retry this failure: the delivery would be dead")
+	}
+	return errors.New("the message was not delivered")
 }

@@ -34,6 +34,9 @@ func Run(t *testing.T, open Open) {
 		"PruneKeepsUnfinishedDeliveries": testPrune,
 		"DeliveriesFilter":               testDeliveriesFilter,
 	}
+	for name, fn := range digestTests() {
+		tests[name] = fn
+	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

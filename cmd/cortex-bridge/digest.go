@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/store"
+)
+
+func newDigest() *cobra.Command {
+	c := &cobra.Command{Use: "digest", Short: "Digests: send one now"}
+	var from, to string
+	var dryRun bool
+	run := &cobra.Command{
+		Use:   "run NAME [--from T] [--to T] [--dry-run]",
+		Short: "Send a digest now for a period (default: since its last scheduled run), or print it",
+		Long: `Send a digest now, through its target, for the events it collected in a period: by default
+from the end of its last scheduled run until now; --from and --to take RFC 3339 times or dates
+(2006-01-02). This is a report on demand: it does not change the schedule, and scheduled runs still
+cover their own periods. --dry-run prints the message instead of sending it.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := configPath(cmd)
+			rt, err := loadRuntime(path)
+			if err != nil {
+				return err
+			}
+			spec := rt.Router.Digest(args[0])
+			if spec == nil {
+				return fmt.Errorf("no digest named %q in %s", args[0], path)
+			}
+			db, err := store.Open(cmd.Context(), rt.Config.Storage.Driver, rt.Config.Storage.DSN)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			now := time.Now().UTC()
+			start, end := now.Add(-7*24*time.Hour), now
+			if st, ok, err := db.DigestState(cmd.Context(), spec.Name); err != nil {
+				return err
+			} else if ok {
+				start = st.LastEnd
+			}
+			if from != "" {
+				if start, err = parseTime(from); err != nil {
+					return fmt.Errorf("--from: %w", err)
+				}
+			}
+			if to != "" {
+				if end, err = parseTime(to); err != nil {
+					return fmt.Errorf("--to: %w", err)
+				}
+			}
+			events, err := db.DigestWindow(cmd.Context(), spec.Name, start, end)
+			if err != nil {
+				return err
+			}
+			t, err := findTarget(rt, spec.Target)
+			if err != nil {
+				return err
+			}
+			ev, err := core.NewDigestEvent("digest_"+spec.Name+"_manual", core.DigestRun{Digest: spec.Name, Template: spec.Template, From: start, To: end}, now)
+			if err != nil {
+				return err
+			}
+			msg := core.SampleMessage(ev, t, nil)
+			msg.DeliveryID = "manual-" + spec.Name
+			msg.Digest = core.NewDigest(spec.Name, start, end, events, spec.Threshold)
+			msg.Digest.Template, msg.Events = spec.Template, events
+			if len(events) > 0 {
+				msg.Attachments = []core.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", spec.Name, end.Format("2006-01-02")),
+					ContentType: "text/csv", Data: msg.Digest.CSV()}}
+			}
+			if dryRun {
+				if err := rt.Renderer.Render(msg, t, nil); err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				fmt.Fprintf(out, "digest %s → %s (%s), %d events from %s to %s\n", spec.Name, t.Name, t.Type, len(events),
+					start.Format(time.RFC3339), end.Format(time.RFC3339))
+				printMessage(out, t, msg)
+				for _, a := range msg.Attachments {
+					fmt.Fprintf(out, "    attachment: %s (%s, %d bytes)\n", a.Name, a.ContentType, len(a.Data))
+				}
+				return nil
+			}
+			return sendOnce(cmd, rt, t, msg, "digest "+spec.Name)
+		},
+	}
+	run.Flags().StringVar(&from, "from", "", "start of the period (RFC 3339 or 2006-01-02)")
+	run.Flags().StringVar(&to, "to", "", "end of the period (RFC 3339 or 2006-01-02; default now)")
+	run.Flags().BoolVar(&dryRun, "dry-run", false, "print the digest instead of sending it")
+	c.AddCommand(run)
+	return c
+}
+
+func parseTime(s string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Parse("2006-01-02", s)
+}

@@ -1,0 +1,258 @@
+package core_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/templates"
+)
+
+func streamEvents(t testing.TB) []*core.Event {
+	t.Helper()
+	f, err := os.Open("../samples/stream.jsonl")
+	require.NoError(t, err)
+	defer f.Close()
+	var out []*core.Event
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		ev, err := core.ParseEvent(append([]byte(nil), sc.Bytes()...))
+		require.NoError(t, err)
+		out = append(out, ev)
+	}
+	require.NoError(t, sc.Err())
+	return out
+}
+
+// TestDigestFiguresMatchTheStream checks NewDigest against figures computed here, directly from
+// the sample stream.
+func TestDigestFiguresMatchTheStream(t *testing.T) {
+	t.Parallel()
+	evs := streamEvents(t)
+	counts := map[string]int{}
+	var completed, failed, timedOut, scored int
+	var sum float64
+	lowest := math.Inf(1)
+	issues := map[string]bool{}
+	for _, ev := range evs {
+		counts[ev.Type]++
+		switch ev.Type {
+		case "scan.completed":
+			completed++
+			if s, ok := ev.Data["score"].(float64); ok {
+				scored++
+				sum += s
+				lowest = math.Min(lowest, s)
+			}
+		case "scan.failed":
+			failed++
+		case "scan.timeout":
+			timedOut++
+		case "issue.critical":
+			issues[ev.String("issue_id")] = true
+		}
+	}
+	d := core.NewDigest("weekly", evs[0].Timestamp, evs[len(evs)-1].Timestamp, evs, 70)
+	require.Equal(t, counts, d.Counts)
+	require.Len(t, d.Events, len(evs))
+	require.Equal(t, completed, d.Scans.Completed)
+	require.Equal(t, failed, d.Scans.Failed)
+	require.Equal(t, timedOut, d.Scans.TimedOut)
+	require.Equal(t, scored, d.Scans.Scored)
+	require.InDelta(t, sum/float64(scored), d.Scans.AverageScore, 0.05)
+	require.Equal(t, lowest, d.Scans.LowestScore)
+	require.Len(t, d.CriticalIssues, len(issues))
+	for _, r := range d.Scans.BelowThreshold {
+		require.Less(t, r.Score, 70.0)
+	}
+	for i := 1; i < len(d.Events); i++ {
+		require.False(t, d.Events[i].Timestamp.Before(d.Events[i-1].Timestamp), "oldest first")
+	}
+	csv := string(d.CSV())
+	require.Equal(t, len(evs)+1, len(splitLines(csv)), "one CSV row per event and a header")
+}
+
+func splitLines(s string) []string {
+	var out []string
+	sc := bufio.NewScanner(strings.NewReader(s))
+	for sc.Scan() {
+		out = append(out, sc.Text())
+	}
+	return out
+}
+
+func TestDigestOfNothing(t *testing.T) {
+	t.Parallel()
+	d := core.NewDigest("quiet", time.Time{}, time.Time{}, nil, 0)
+	require.Zero(t, d.Scans.LowestScore)
+	require.Zero(t, d.Scans.AverageScore)
+	require.Equal(t, float64(core.DefaultScoreThreshold), d.Threshold)
+	require.Empty(t, d.CriticalIssues)
+}
+
+// TestSchedulerCoversEachEventOnce: events across two periods with a restart between them and
+// missed activations: every event is in exactly one digest run, and the missed activations are
+// caught up once.
+func TestSchedulerCoversEachEventOnce(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	var clock atomic.Int64
+	set := func(s string) {
+		ts, err := time.Parse(time.RFC3339, s)
+		require.NoError(t, err)
+		clock.Store(ts.UnixNano())
+	}
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	hourly, err := cron.ParseStandard("0 * * * *")
+	require.NoError(t, err)
+	spec := &core.DigestSpec{Name: "hourly", Spec: "0 * * * * UTC", Schedule: hourly, Location: time.UTC, Target: "mail", Template: "compliance-digest"}
+	log := slog.New(slog.DiscardHandler)
+	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o"}, db, nil, router, nil, log)
+	bus := core.NewBus(db, router, disp, now, log)
+	defer bus.Close()
+	newScheduler := func() *core.Scheduler {
+		return &core.Scheduler{Store: db, Owner: "o", Digests: router.Digests, NowFunc: now, Log: log}
+	}
+	accept := func(id string) {
+		ev, err := core.ParseEvent([]byte(`{"event":"scan.completed","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":50}}`))
+		require.NoError(t, err)
+		_, err = bus.Accept(context.Background(), ev)
+		require.NoError(t, err)
+	}
+	ctx := context.Background()
+
+	set("2026-03-02T10:05:00Z")
+	s := newScheduler()
+	require.NoError(t, s.Sync(ctx))
+	accept("e1")
+	set("2026-03-02T10:59:59Z")
+	require.NoError(t, s.RunDue(ctx))
+	set("2026-03-02T11:00:30Z")
+	accept("e2") // received after 11:00: belongs to the next period
+	require.NoError(t, s.RunDue(ctx))
+
+	// restart: a new scheduler on the same database; three activations are missed
+	s = newScheduler()
+	require.NoError(t, s.Sync(ctx))
+	set("2026-03-02T11:30:00Z")
+	accept("e3")
+	set("2026-03-02T14:20:00Z")
+	require.NoError(t, s.RunDue(ctx))
+	require.NoError(t, s.RunDue(ctx))
+
+	ds, err := db.Deliveries(ctx, core.DeliveryFilter{Target: "mail"})
+	require.NoError(t, err)
+	require.Len(t, ds, 2, "one run at 11:00 and one catch-up for 12:00–14:00, not three")
+	runs := map[string][]string{}
+	for _, d := range ds {
+		evs, err := db.DigestEvents(ctx, d.EventID)
+		require.NoError(t, err)
+		runs[d.EventID] = eventIDs(evs)
+	}
+	require.Equal(t, map[string][]string{
+		"digest_hourly_20260302T110000Z": {"e1"},
+		"digest_hourly_20260302T140000Z": {"e2", "e3"},
+	}, runs)
+	st, ok, err := db.DigestState(ctx, "hourly")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "2026-03-02T15:00:00Z", st.NextRun.Format(time.RFC3339))
+	require.Equal(t, "2026-03-02T14:00:00Z", st.LastEnd.Format(time.RFC3339))
+}
+
+func eventIDs(evs []*core.Event) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.ID
+	}
+	return out
+}
+
+// captureNotifier keeps every message it is given.
+type captureNotifier struct {
+	mu   sync.Mutex
+	msgs []*core.Message
+}
+
+func (c *captureNotifier) Notify(_ context.Context, m *core.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+func (c *captureNotifier) all() []*core.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*core.Message(nil), c.msgs...)
+}
+
+// TestDigestIsDeliveredLikeAnyDelivery: a closed period reaches the digest's target through the
+// queue, rendered with the digest template, with every event attached as CSV.
+func TestDigestIsDeliveredLikeAnyDelivery(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	var clock atomic.Int64
+	clock.Store(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	every, err := cron.ParseStandard("@every 1h")
+	require.NoError(t, err)
+	spec := &core.DigestSpec{Name: "siem-daily", Spec: "@every 1h UTC", Schedule: every, Location: time.UTC, Target: "siem", Template: "compliance-digest"}
+	log := slog.New(slog.DiscardHandler)
+	engine, err := templates.New("")
+	require.NoError(t, err)
+	sink := &captureNotifier{}
+	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db,
+		[]*core.Target{{Name: "siem", Type: "webhook", Format: core.FormatJSON, Notifier: sink, Concurrency: 1}},
+		router, &core.Renderer{Engine: engine}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	bus := core.NewBus(db, router, disp, now, log)
+	defer bus.Close()
+	sched := &core.Scheduler{Store: db, Owner: "o", Digests: router.Digests, NowFunc: now, Log: log}
+	require.NoError(t, sched.Sync(context.Background()))
+	for _, ev := range streamEvents(t)[:40] {
+		_, err := bus.Accept(context.Background(), ev)
+		require.NoError(t, err)
+	}
+	clock.Add(int64(time.Hour + time.Second))
+	require.NoError(t, sched.RunDue(context.Background()))
+	require.Eventually(t, func() bool { return len(sink.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	msg := sink.all()[0]
+	require.NotNil(t, msg.Digest)
+	require.Len(t, msg.Digest.Events, 40)
+	require.Len(t, msg.Attachments, 1)
+	require.Equal(t, "text/csv", msg.Attachments[0].ContentType)
+	require.Equal(t, "cortex-digest-siem-daily-2026-03-02.csv", msg.Attachments[0].Name)
+	var body struct {
+		Digest string         `json:"digest"`
+		Events int            `json:"events"`
+		Counts map[string]int `json:"counts"`
+	}
+	require.NoError(t, json.Unmarshal(msg.Body, &body))
+	require.Equal(t, "siem-daily", body.Digest)
+	require.Equal(t, 40, body.Events)
+	require.Equal(t, msg.Digest.Counts, body.Counts)
+}

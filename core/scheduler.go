@@ -1,0 +1,186 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Schedule gives the next activation strictly after t (robfig/cron's cron.Schedule).
+type Schedule interface {
+	Next(t time.Time) time.Time
+}
+
+// DigestSpec is a configured digest (SPEC §4 digests[]) at run time.
+type DigestSpec struct {
+	Name      string
+	Spec      string         // the schedule as configured, with its zone, e.g. "0 8 * * MON UTC"
+	Schedule  Schedule       // parsed Spec
+	Location  *time.Location // the zone the schedule is read in
+	When      Matcher        // nil matches every event
+	Target    string
+	Template  string  // default "compliance-digest"
+	SendEmpty bool    // send a digest for a period without events
+	Threshold float64 // score threshold for "below target" lists; 0 = DefaultScoreThreshold
+	// TargetDisabled closes periods without sending them (like routes, a digest skips a target
+	// whose credential is not set), so events do not pile up for a target that cannot send.
+	TargetDisabled bool
+}
+
+// next returns the first activation after t, read in the digest's zone.
+func (s *DigestSpec) next(t time.Time) time.Time { return s.Schedule.Next(t.In(s.Location)).UTC() }
+
+// Scheduler runs digests: at each due activation it closes the digest's period in one
+// transaction, storing a digest run event with a delivery to the digest's target, which the
+// dispatcher then delivers like any other. The schedule rows are claimed with a lease, so a
+// digest fires once even with several replicas.
+type Scheduler struct {
+	Store    Store
+	Owner    string
+	Digests  []*DigestSpec
+	Lease    time.Duration // default 1m
+	Interval time.Duration // how often due digests are looked for; default 1s
+	NowFunc  func() time.Time
+	Log      *slog.Logger
+}
+
+func (s *Scheduler) now() time.Time {
+	if s.NowFunc != nil {
+		return s.NowFunc().UTC()
+	}
+	return time.Now().UTC()
+}
+
+// Sync records the configured digests in the store: a new digest covers events from now and
+// first runs at its next activation.
+func (s *Scheduler) Sync(ctx context.Context) error {
+	now := s.now()
+	ds := make([]DigestSchedule, len(s.Digests))
+	for i, d := range s.Digests {
+		ds[i] = DigestSchedule{Name: d.Name, Schedule: d.Spec, LastEnd: now, NextRun: d.next(now)}
+	}
+	return s.Store.SyncDigests(ctx, ds)
+}
+
+// Run syncs the digests, then runs due ones every Interval until ctx is done. Storage errors are
+// logged and retried at the next tick.
+func (s *Scheduler) Run(ctx context.Context) {
+	interval := s.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	synced := false
+	for {
+		var err error
+		if !synced {
+			if err = s.Sync(ctx); err == nil {
+				synced = true
+			}
+		}
+		if synced {
+			err = s.RunDue(ctx)
+		}
+		if err != nil && ctx.Err() == nil {
+			s.Log.Warn("digest scheduler: storage failed; will retry", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// RunDue runs every digest whose activation has come. A digest whose activations were missed
+// (the bridge was down) runs once, covering everything up to its latest missed activation.
+func (s *Scheduler) RunDue(ctx context.Context) error {
+	if len(s.Digests) == 0 {
+		return nil
+	}
+	lease := s.Lease
+	if lease <= 0 {
+		lease = time.Minute
+	}
+	now := s.now()
+	due, err := s.Store.ClaimDigests(ctx, s.Owner, now, lease)
+	if err != nil {
+		return err
+	}
+	byName := map[string]*DigestSpec{}
+	for _, d := range s.Digests {
+		byName[d.Name] = d
+	}
+	var errs []error
+	for _, st := range due {
+		spec := byName[st.Name]
+		if spec == nil {
+			continue // removed from the config since Sync; its lease expires
+		}
+		end := st.NextRun
+		for t := spec.next(end); !t.After(now); t = spec.next(t) {
+			end = t
+		}
+		n, err := s.runPeriod(ctx, spec, st.LastEnd, end, spec.next(end), now)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("digest %s: %w", spec.Name, err))
+			continue
+		}
+		s.Log.Info("digest period closed", "digest", spec.Name, "from", st.LastEnd, "to", end, "events", n,
+			"sent", !spec.TargetDisabled && (n > 0 || spec.SendEmpty), "next", spec.next(end))
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Scheduler) runPeriod(ctx context.Context, spec *DigestSpec, from, to, next, now time.Time) (int, error) {
+	id := fmt.Sprintf("digest_%s_%s", spec.Name, to.UTC().Format("20060102T150405Z"))
+	ev, err := NewDigestEvent(id, DigestRun{Digest: spec.Name, Template: spec.Template, From: from, To: to}, now)
+	if err != nil {
+		return 0, err
+	}
+	dl := &Delivery{ID: uuid.Must(uuid.NewV7()).String(), EventID: id, Target: spec.Target, Route: DigestRoute(spec.Name),
+		State: StatePending, NextAttemptAt: now, CreatedAt: now}
+	if spec.TargetDisabled {
+		dl = nil
+	}
+	return s.Store.RunDigest(ctx, DigestRunRequest{Name: spec.Name, Owner: s.Owner, PeriodEnd: to, NextRun: next,
+		Event: ev, Delivery: dl, SendEmpty: spec.SendEmpty})
+}
+
+// DigestRoute is the route name a digest's deliveries carry.
+func DigestRoute(name string) string { return "digest:" + name }
+
+// DigestsFor names the digests whose rule matches ev.
+func (r *Router) DigestsFor(ev *Event) []string {
+	var out []string
+	for _, d := range r.Digests {
+		if d.When == nil {
+			out = append(out, d.Name)
+			continue
+		}
+		ok, err := d.When.Match(ev)
+		if err != nil {
+			r.ruleError(DigestRoute(d.Name), ev, err)
+			continue
+		}
+		if ok {
+			out = append(out, d.Name)
+		}
+	}
+	return out
+}
+
+// Digest returns the digest called name, or nil.
+func (r *Router) Digest(name string) *DigestSpec {
+	for _, d := range r.Digests {
+		if d.Name == name {
+			return d
+		}
+	}
+	return nil
+}
