@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
@@ -127,6 +128,8 @@ func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 	switch {
 	case t.Slack != nil:
 		return slack.New(t.Slack, opts.Client)
+	case t.Discord != nil:
+		return discord.New(t.Discord, opts.Client, opts.Version)
 	case t.Webhook != nil:
 		return webhook.New(t.Webhook, opts.Client, opts.Version)
 	case t.File != nil:
