@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/email"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
@@ -130,6 +131,8 @@ func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 		return slack.New(t.Slack, opts.Client)
 	case t.Discord != nil:
 		return discord.New(t.Discord, opts.Client, opts.Version)
+	case t.Email != nil:
+		return email.New(t.Email, email.WithVersion(opts.Version))
 	case t.Webhook != nil:
 		return webhook.New(t.Webhook, opts.Client, opts.Version)
 	case t.File != nil:

@@ -1,53 +1,77 @@
-// Package email is the email target (SPEC §6): SMTP via go-mail, for single alerts and digests.
-// This file holds its configuration; delivery is built in the email issue.
+// Package email is the email target (SPEC §6): SMTP via go-mail, multipart text + HTML, for single
+// alerts, groups and digests.
 package email
 
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/mail"
+	"strings"
 	"time"
+)
+
+// TLS modes of SMTP.TLS.
+const (
+	TLSStartTLS = "starttls" // plaintext connect, then STARTTLS before anything else; refused if not offered
+	TLSImplicit = "implicit" // TLS from the first byte (SMTPS, RFC 8314 §3.3)
+	TLSNone     = "none"     // plaintext throughout; only when written explicitly
 )
 
 // SMTP is how the target reaches its mail server.
 type SMTP struct {
+	// Host is the server's name, also the name its certificate must carry. Empty disables the
+	// target.
 	Host string `yaml:"host"`
 	// Port defaults to 587 (465 when TLS is "implicit").
 	Port int `yaml:"port"`
 	// TLS is "starttls", "implicit" or "none"; default implicit on port 465, starttls elsewhere.
-	// "none" (plaintext) only when written explicitly, e.g. for a local relay.
-	TLS          string        `yaml:"tls"`
-	Username     string        `yaml:"username"`
-	Password     string        `yaml:"password"`
-	PasswordFile string        `yaml:"password_file"`
-	DialTimeout  time.Duration `yaml:"dial_timeout"` // default 10s
+	// "none" (plaintext) only when written explicitly, e.g. for a local relay. Certificates are
+	// always verified against the system roots, with TLS 1.2 or later.
+	TLS string `yaml:"tls"`
+	// Username, when set, turns on SMTP AUTH (without it the password is unused); the mechanism is picked from what the server
+	// offers (SCRAM-SHA-256(-PLUS), SCRAM-SHA-1(-PLUS), CRAM-MD5, PLAIN, LOGIN). PLAIN and LOGIN
+	// are used over TLS only, so with tls: none only CRAM-MD5 and SCRAM can authenticate.
+	Username string `yaml:"username"`
+	// Password is a secret (also settable as password_file); it never appears in errors or logs.
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// DialTimeout bounds connecting: TCP, TLS, greeting, EHLO, STARTTLS and AUTH together
+	// (default 10s). Sending each message is bounded by the attempt's deadline (delivery.timeout).
+	DialTimeout time.Duration `yaml:"dial_timeout"`
 }
 
 // Config is an email target's YAML (targets[] with type: email).
 type Config struct {
-	SMTP          SMTP     `yaml:"smtp"`
-	From          string   `yaml:"from"`
-	To            []string `yaml:"to"`
-	CC            []string `yaml:"cc"`
-	BCC           []string `yaml:"bcc"`
-	ReplyTo       string   `yaml:"reply_to"`
-	SubjectPrefix string   `yaml:"subject_prefix"`
+	SMTP SMTP `yaml:"smtp"`
+	// From is the sender, "Name <addr>" or "addr"; also the envelope sender. A non-ASCII name
+	// is encoded (RFC 2047).
+	From string `yaml:"from"`
+	// To, CC and BCC are recipient addresses; at least one in all. BCC recipients get the
+	// message without appearing in its headers.
+	To  []string `yaml:"to"`
+	CC  []string `yaml:"cc"`
+	BCC []string `yaml:"bcc"`
+	// ReplyTo, when set, is the Reply-To header.
+	ReplyTo string `yaml:"reply_to"`
+	// SubjectPrefix goes before every subject as written (e.g. "[prod] "); default none.
+	SubjectPrefix string `yaml:"subject_prefix"`
 }
 
 // Credential is what must be set for the target to work: the SMTP host.
 func (c *Config) Credential() string { return c.SMTP.Host }
 
-// WithDefaults fills the port and TLS mode.
+// WithDefaults fills the port, TLS mode and dial timeout.
 func (c *Config) WithDefaults() {
 	if c.SMTP.TLS == "" {
-		c.SMTP.TLS = "starttls"
+		c.SMTP.TLS = TLSStartTLS
 		if c.SMTP.Port == 465 {
-			c.SMTP.TLS = "implicit"
+			c.SMTP.TLS = TLSImplicit
 		}
 	}
 	if c.SMTP.Port == 0 {
 		c.SMTP.Port = 587
-		if c.SMTP.TLS == "implicit" {
+		if c.SMTP.TLS == TLSImplicit {
 			c.SMTP.Port = 465
 		}
 	}
@@ -59,13 +83,21 @@ func (c *Config) WithDefaults() {
 // Validate checks the config; errors name the key relative to the target.
 func (c *Config) Validate() error {
 	var errs []error
+	if strings.TrimSpace(c.SMTP.Host) == "" {
+		errs = append(errs, errors.New("smtp.host: required"))
+	} else if net.ParseIP(c.SMTP.Host) == nil && strings.ContainsAny(c.SMTP.Host, " :/[]\r\n") {
+		errs = append(errs, fmt.Errorf("smtp.host: must be a host name or IP address without port or scheme, got %q", c.SMTP.Host))
+	}
 	if c.SMTP.Port < 1 || c.SMTP.Port > 65535 {
 		errs = append(errs, fmt.Errorf("smtp.port: must be 1–65535, got %d", c.SMTP.Port))
 	}
 	switch c.SMTP.TLS {
-	case "starttls", "implicit", "none":
+	case TLSStartTLS, TLSImplicit, TLSNone:
 	default:
 		errs = append(errs, fmt.Errorf("smtp.tls: must be starttls, implicit or none, got %q", c.SMTP.TLS))
+	}
+	if c.SMTP.DialTimeout < 0 {
+		errs = append(errs, fmt.Errorf("smtp.dial_timeout: must be positive, got %s", c.SMTP.DialTimeout))
 	}
 	if _, err := mail.ParseAddress(c.From); err != nil {
 		errs = append(errs, fmt.Errorf("from: %q is not an address: %v", c.From, err))
@@ -82,6 +114,14 @@ func (c *Config) Validate() error {
 				errs = append(errs, fmt.Errorf("%s[%d]: %q is not an address", l.key, i, a))
 			}
 		}
+	}
+	if c.ReplyTo != "" {
+		if _, err := mail.ParseAddress(c.ReplyTo); err != nil {
+			errs = append(errs, fmt.Errorf("reply_to: %q is not an address", c.ReplyTo))
+		}
+	}
+	if strings.ContainsAny(c.SubjectPrefix, "\r\n") {
+		errs = append(errs, errors.New("subject_prefix: must be one line"))
 	}
 	return errors.Join(errs...)
 }
