@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -36,6 +37,9 @@ type IngestConfig struct {
 	RateBurst    int
 	StrictEvents bool // reject event types not in SPEC §1
 	NowFunc      func() time.Time
+	// Observe, when set, is told every answer: the event type ("" before the body was read),
+	// the outcome ("accepted", "duplicate" or the error code) and the time taken.
+	Observe func(eventType, outcome string, d time.Duration)
 }
 
 // Error codes of SPEC §2.
@@ -53,17 +57,37 @@ const (
 	CodeMethodNotAllowed = "method_not_allowed"
 )
 
-// Ingest is the POST /webhooks/cortex handler.
+// CodeShuttingDown is the 503 code while the bridge drains before it stops.
+const CodeShuttingDown = "shutting_down"
+
+// Ingest is the POST /webhooks/cortex handler. Its policy can be replaced while it serves
+// (config reload), and Drain makes it refuse new events with 503 before a shutdown.
 type Ingest struct {
+	policy   atomic.Pointer[ingestPolicy]
+	acc      Acceptor
+	log      *slog.Logger
+	draining atomic.Bool
+}
+
+type ingestPolicy struct {
 	cfg     IngestConfig
-	acc     Acceptor
 	limiter *rate.Limiter
-	log     *slog.Logger
 }
 
 // NewIngest builds the handler. Zero fields of cfg take SPEC §4's defaults (5m tolerance,
 // 1 MiB bodies, 500/s with bursts of 1000); a nil log discards.
 func NewIngest(cfg IngestConfig, acc Acceptor, log *slog.Logger) *Ingest {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &Ingest{acc: acc, log: log}
+	h.Update(cfg)
+	return h
+}
+
+// Update puts a new policy in force for the next requests. The rate limiter keeps its tokens
+// unless the rate or burst changed.
+func (h *Ingest) Update(cfg IngestConfig) {
 	if cfg.NowFunc == nil {
 		cfg.NowFunc = time.Now
 	}
@@ -79,97 +103,114 @@ func NewIngest(cfg IngestConfig, acc Acceptor, log *slog.Logger) *Ingest {
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = 1
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	p := &ingestPolicy{cfg: cfg}
+	if old := h.policy.Load(); old != nil && old.cfg.RatePerSec == cfg.RatePerSec && old.cfg.RateBurst == cfg.RateBurst {
+		p.limiter = old.limiter
+	} else {
+		p.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSec), cfg.RateBurst)
 	}
-	return &Ingest{cfg: cfg, acc: acc, limiter: rate.NewLimiter(rate.Limit(cfg.RatePerSec), cfg.RateBurst), log: log}
+	h.policy.Store(p)
 }
+
+// Drain makes every later request answer 503 shutting_down with Retry-After, so senders retry
+// against the next process while this one finishes.
+func (h *Ingest) Drain() { h.draining.Store(true) }
 
 // ServeHTTP answers by the SPEC §2 table; 200 only after the event is committed.
 func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.cfg.NowFunc()
+	p := h.policy.Load()
+	start := p.cfg.NowFunc()
+	eventType, outcome := h.serve(w, r, p, start)
+	if p.cfg.Observe != nil {
+		p.cfg.Observe(eventType, outcome, p.cfg.NowFunc().Sub(start))
+	}
+}
+
+// serve handles one request and returns the event type (once known) and the outcome.
+func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, start time.Time) (eventType, outcome string) {
+	cfg := p.cfg
+	fail := func(status int, code, msg string) (string, string) {
+		writeError(w, status, code, msg)
+		return eventType, code
+	}
+	if h.draining.Load() {
+		w.Header().Set("Retry-After", "5")
+		return fail(http.StatusServiceUnavailable, CodeShuttingDown, "the bridge is shutting down; retry later")
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
-		writeError(w, http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
-		return
+		return fail(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
 	}
 	// An unsigned request is refused before anything else is looked at (SPEC §2: `curl -d` —
 	// form-encoded, any size — gets 401 missing_signature), and without reading its body.
 	sig := r.Header.Get("X-Cortex-Signature")
 	if strings.TrimSpace(sig) == "" {
-		writeError(w, http.StatusUnauthorized, CodeMissingSignature, "header X-Cortex-Signature is missing; sign the body with HMAC-SHA256: sha256=<hex>")
-		return
+		return fail(http.StatusUnauthorized, CodeMissingSignature, "header X-Cortex-Signature is missing; sign the body with HMAC-SHA256: sha256=<hex>")
 	}
-	if r.ContentLength > h.cfg.MaxBodyBytes {
-		writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, h.cfg.MaxBodyBytes))
-		return
+	if r.ContentLength > cfg.MaxBodyBytes {
+		return fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, cfg.MaxBodyBytes))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is over the limit of %d bytes", h.cfg.MaxBodyBytes))
-			return
+			return fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is over the limit of %d bytes", cfg.MaxBodyBytes))
 		}
-		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "could not read the body: "+err.Error())
-		return
+		return fail(http.StatusBadRequest, CodeInvalidJSON, "could not read the body: "+err.Error())
 	}
-	if err := signature.Verify(h.cfg.Secrets, body, sig); err != nil {
-		writeError(w, http.StatusUnauthorized, CodeInvalidSignature, "header X-Cortex-Signature does not match the body (want sha256=<64 hex> of HMAC-SHA256 over the raw body)")
-		return
+	if err := signature.Verify(cfg.Secrets, body, sig); err != nil {
+		return fail(http.StatusUnauthorized, CodeInvalidSignature, "header X-Cortex-Signature does not match the body (want sha256=<64 hex> of HMAC-SHA256 over the raw body)")
 	}
+	eventType = r.Header.Get("X-Cortex-Event") // authenticated now; the body's type replaces it below
 	// The rate limit counts authenticated requests only, so forged traffic cannot use up the
 	// budget of the real sender.
-	if res := h.limiter.ReserveN(start, 1); !res.OK() || res.DelayFrom(start) > 0 {
+	if res := p.limiter.ReserveN(start, 1); !res.OK() || res.DelayFrom(start) > 0 {
 		delay := res.DelayFrom(start)
 		res.CancelAt(start)
 		w.Header().Set("Retry-After", strconv.Itoa(max(1, int(math.Ceil(delay.Seconds())))))
-		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "over the ingest rate limit; retry after the Retry-After seconds")
-		return
+		return fail(http.StatusTooManyRequests, CodeRateLimited, "over the ingest rate limit; retry after the Retry-After seconds")
 	}
 	// Checked after the signature, so an unauthenticated caller learns nothing but 401/413.
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
+		return fail(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
 			fmt.Sprintf("header Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))
-		return
 	}
 	ev, err := core.ParseEvent(body)
+	if ev != nil {
+		eventType = ev.Type
+	}
 	if err != nil {
 		code := CodeInvalidEvent
 		if errors.Is(err, core.ErrInvalidJSON) {
 			code = CodeInvalidJSON
 		}
-		writeError(w, http.StatusBadRequest, code, err.Error())
-		return
+		return fail(http.StatusBadRequest, code, err.Error())
 	}
 	if hdr := r.Header.Get("X-Cortex-Event"); hdr != "" && hdr != ev.Type {
-		writeError(w, http.StatusBadRequest, CodeEventMismatch, fmt.Sprintf("header X-Cortex-Event is %q but the body's event is %q", hdr, ev.Type))
-		return
+		return fail(http.StatusBadRequest, CodeEventMismatch, fmt.Sprintf("header X-Cortex-Event is %q but the body's event is %q", hdr, ev.Type))
 	}
-	if h.cfg.StrictEvents && !core.IsKnownEventType(ev.Type) {
-		writeError(w, http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: unknown type %q (ingest.strict_events is on)", ev.Type))
-		return
+	if cfg.StrictEvents && !core.IsKnownEventType(ev.Type) {
+		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: unknown type %q (ingest.strict_events is on)", ev.Type))
 	}
-	if skew := start.Sub(ev.Timestamp); skew > h.cfg.Tolerance || skew < -h.cfg.Tolerance {
-		writeError(w, http.StatusBadRequest, CodeStaleTimestamp,
-			fmt.Sprintf("timestamp %s is %s from the bridge's clock; the tolerance is %s", ev.Timestamp.Format(time.RFC3339), skew.Round(time.Second).Abs(), h.cfg.Tolerance))
-		return
+	if skew := start.Sub(ev.Timestamp); skew > cfg.Tolerance || skew < -cfg.Tolerance {
+		return fail(http.StatusBadRequest, CodeStaleTimestamp,
+			fmt.Sprintf("timestamp %s is %s from the bridge's clock; the tolerance is %s", ev.Timestamp.Format(time.RFC3339), skew.Round(time.Second).Abs(), cfg.Tolerance))
 	}
 	ev.Delivery = r.Header.Get("X-Cortex-Delivery")
 	res, err := h.acc.Accept(r.Context(), ev)
 	if err != nil {
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "the event could not be stored; retry later")
-		return
+		return fail(http.StatusServiceUnavailable, CodeUnavailable, "the event could not be stored; retry later")
 	}
 	if res.Duplicate {
 		writeJSON(w, http.StatusOK, map[string]any{"status": "duplicate", "id": ev.ID})
 		h.log.Info("duplicate event", "event_id", ev.ID, "event", ev.Type, "sender_delivery", ev.Delivery)
-		return
+		return eventType, "duplicate"
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "id": ev.ID, "deliveries": res.Deliveries})
 	h.log.Info("event accepted", "event_id", ev.ID, "event", ev.Type, "deliveries", res.Deliveries,
-		"sender_delivery", ev.Delivery, "duration", h.cfg.NowFunc().Sub(start))
+		"sender_delivery", ev.Delivery, "duration", cfg.NowFunc().Sub(start))
+	return eventType, "accepted"
 }
 
 type errorBody struct {

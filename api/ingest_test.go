@@ -850,15 +850,15 @@ func startBridge(t *testing.T, dbPath, owner string, n core.Notifier) *bridge {
 	targets := []*core.Target{{Name: "counter", Type: "file", Format: core.FormatNone, Notifier: n, Concurrency: 2}}
 	router := &core.Router{Routes: []*core.Route{{Name: "everything", When: matchAll{}, Targets: []string{"counter"}}}, Log: log}
 	disp := core.NewDispatcher(core.DispatcherConfig{Owner: owner, PollInterval: 10 * time.Millisecond, Timeout: 5 * time.Second},
-		db, targets, router, &core.Renderer{}, log)
+		db, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
-	bus := core.NewBus(db, router, disp, nil, log)
+	bus := core.NewBus(db, disp, nil, log)
 	ingest := api.NewIngest(api.IngestConfig{
 		Secrets: []string{testSecret}, Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, RatePerSec: 500, RateBurst: 1000,
 	}, bus, log)
-	srv := httptest.NewServer(api.Handler(ingestPath, ingest, db))
+	srv := httptest.NewServer(api.Routes{IngestPath: ingestPath, Ingest: ingest, Ready: map[string]api.Check{"storage": db.Ping}}.Handler())
 	var once sync.Once
 	b := &bridge{db: db, disp: disp, url: srv.URL + ingestPath}
 	b.stop = func() {
@@ -975,8 +975,8 @@ func TestHandler(t *testing.T) {
 	}{
 		"healthz": {method: http.MethodGet, path: "/healthz", status: http.StatusOK, body: `{"status":"ok"}`},
 		"readyz":  {method: http.MethodGet, path: "/readyz", status: http.StatusOK, body: `{"status":"ok","checks":{"storage":"ok"}}`},
-		"readyz, storage down": {method: http.MethodGet, path: "/readyz", pinger: fakePinger{err: errors.New("disk I/O error")}, status: http.StatusServiceUnavailable,
-			body: `{"status":"unavailable","checks":{"storage":"unreachable"}}`},
+		"readyz, storage down": {method: http.MethodGet, path: "/readyz", pinger: fakePinger{err: errors.New("storage unreachable")}, status: http.StatusServiceUnavailable,
+			body: `{"status":"unavailable","checks":{"storage":"storage unreachable"}}`},
 		"GET on the ingest path":           {method: http.MethodGet, path: ingestPath, status: http.StatusMethodNotAllowed, code: api.CodeMethodNotAllowed},
 		"unsigned POST on the ingest path": {method: http.MethodPost, path: ingestPath, status: http.StatusUnauthorized, code: api.CodeMissingSignature},
 	}
@@ -986,7 +986,7 @@ func TestHandler(t *testing.T) {
 			w := httptest.NewRecorder()
 			r := httptest.NewRequest(tc.method, tc.path, strings.NewReader(`{}`))
 			r.Header.Set("Content-Type", "application/json")
-			api.Handler(ingestPath, ingest, tc.pinger).ServeHTTP(w, r)
+			api.Routes{IngestPath: ingestPath, Ingest: ingest, Ready: map[string]api.Check{"storage": tc.pinger.Ping}}.Handler().ServeHTTP(w, r)
 			res := response{status: w.Code, header: w.Header(), body: w.Body.Bytes()}
 			require.Equal(t, tc.status, res.status, "body: %s", res.body)
 			requireJSONContentType(t, res)

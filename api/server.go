@@ -2,32 +2,142 @@ package api
 
 import (
 	"context"
+	"crypto/subtle"
 	"net/http"
+	"strings"
+	"sync"
 	"time"
 )
 
-// Pinger reports whether storage answers (core.Store).
-type Pinger interface {
-	Ping(ctx context.Context) error
+// Check is one readiness check: nil when healthy.
+type Check func(ctx context.Context) error
+
+// Routes are the bridge's HTTP endpoints besides ingest.
+type Routes struct {
+	IngestPath string
+	Ingest     http.Handler
+	// Ready are the readiness checks by name (storage, workers, …); /readyz answers 503 when
+	// one fails. Each runs with a 2 s timeout.
+	Ready   map[string]Check
+	Metrics http.Handler // GET /metrics; nil: not served
+	// Reload re-reads the config (POST /-/reload); nil: not served. It needs a Bearer key of
+	// Keys.
+	Reload func(ctx context.Context) error
+	Keys   *Keys
 }
 
-// Handler routes the bridge's endpoints: POST ingestPath, GET /healthz and GET /readyz.
-func Handler(ingestPath string, ingest http.Handler, store Pinger) http.Handler {
+// Handler routes POST IngestPath, GET /healthz, GET /readyz, GET /metrics and POST /-/reload.
+func (rt Routes) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(ingestPath, ingest)
+	mux.Handle(rt.IngestPath, rt.Ingest)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if err := store.Ping(ctx); err != nil {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": map[string]string{"storage": "unreachable"}})
+	mux.HandleFunc("GET /readyz", rt.readyz)
+	if rt.Metrics != nil {
+		mux.Handle("GET /metrics", rt.Metrics)
+	}
+	if rt.Reload != nil {
+		mux.Handle("POST /-/reload", rt.Keys.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := rt.Reload(r.Context()); err != nil {
+				writeError(w, http.StatusUnprocessableEntity, "invalid_config", err.Error())
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded"})
+		})))
+	}
+	return mux
+}
+
+// readyz runs every check concurrently and reports each.
+func (rt Routes) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	checks := map[string]string{}
+	ok := true
+	for name, check := range rt.Ready {
+		wg.Go(func() {
+			res := "ok"
+			if err := check(ctx); err != nil {
+				res = err.Error()
+			}
+			mu.Lock()
+			checks[name] = res
+			ok = ok && res == "ok"
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	if !ok {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "checks": checks})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": checks})
+}
+
+// Keys are the management API's Bearer keys, one account each (api.keys).
+type Keys struct {
+	mu   sync.RWMutex
+	keys map[string]string // key → account
+}
+
+// NewKeys builds the key set from account → key.
+func NewKeys(byAccount map[string]string) *Keys {
+	k := &Keys{}
+	k.Set(byAccount)
+	return k
+}
+
+// Set replaces the keys (config reload).
+func (k *Keys) Set(byAccount map[string]string) {
+	m := make(map[string]string, len(byAccount))
+	for account, key := range byAccount {
+		m[key] = account
+	}
+	k.mu.Lock()
+	k.keys = m
+	k.mu.Unlock()
+}
+
+// Account returns the account whose key the request's "Authorization: Bearer <key>" carries.
+// Every key is compared in constant time, whichever matches.
+func (k *Keys) Account(r *http.Request) (string, bool) {
+	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || given == "" || k == nil {
+		return "", false
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	account, found := "", false
+	for key, acc := range k.keys {
+		if subtle.ConstantTimeCompare([]byte(given), []byte(key)) == 1 {
+			account, found = acc, true
+		}
+	}
+	return account, found
+}
+
+type accountKey struct{}
+
+// AccountOf returns the account Require authenticated for r.
+func AccountOf(r *http.Request) string {
+	a, _ := r.Context().Value(accountKey{}).(string)
+	return a
+}
+
+// Require answers 401 with WWW-Authenticate: Bearer unless the request carries a valid key.
+func (k *Keys) Require(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		account, ok := k.Account(r)
+		if !ok {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="cortex-bridge"`)
+			writeError(w, http.StatusUnauthorized, "unauthorized", "header Authorization: Bearer <api key> is missing or wrong")
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ok", "checks": map[string]string{"storage": "ok"}})
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), accountKey{}, account)))
 	})
-	return mux
 }
 
 // NewServer wraps h with timeouts suited to webhook traffic (bounded header and body reads, so

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -68,7 +71,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	for i := range c.Targets {
 		ct := &c.Targets[i]
 		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Escape: templates.EscaperFor(ct.Type),
-			Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled()}
+			Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled(), Fingerprint: ct.fingerprint(c)}
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
 		}
@@ -222,6 +225,39 @@ func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
 		}
 	}
 	return errs
+}
+
+// TargetNames lists the configured targets' names.
+func (rt *Runtime) TargetNames() []string {
+	out := make([]string, len(rt.Targets))
+	for i, t := range rt.Targets {
+		out[i] = t.Name
+	}
+	return out
+}
+
+// Plan is what the dispatcher delivers with.
+func (rt *Runtime) Plan() *core.Plan {
+	return &core.Plan{Targets: rt.Targets, Router: rt.Router, Renderer: rt.Renderer, Retry: rt.Retry}
+}
+
+// fingerprint hashes everything that configures the target, secrets included (they marshal
+// redacted, so their values are hashed separately), so a reload can tell a changed target from
+// an unchanged one.
+func (t *Target) fingerprint(c *Config) string {
+	b, err := json.Marshal(t)
+	if err != nil {
+		return ""
+	}
+	h := sha256.New()
+	h.Write(b)
+	for _, s := range c.secretRefs() {
+		if strings.HasPrefix(s.path, fmt.Sprintf("targets[%d].", slices.IndexFunc(c.Targets, func(x Target) bool { return x.Name == t.Name }))) {
+			h.Write([]byte{0})
+			h.Write([]byte(s.value.Reveal()))
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // Enabled reports whether a target exists and sends.

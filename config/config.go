@@ -13,6 +13,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -56,7 +57,7 @@ type Storage struct {
 type Ingest struct {
 	Path string `yaml:"path"` // default /webhooks/cortex
 	// Secrets verify X-Cortex-Signature; any one may match (rotation). Each must be non-empty.
-	Secrets []string `yaml:"secrets"`
+	Secrets []core.Secret `yaml:"secrets"`
 	// SecretsFile names a file with one secret per line, added to Secrets.
 	SecretsFile  string        `yaml:"secrets_file"`
 	Tolerance    time.Duration `yaml:"tolerance"`      // max |now - event timestamp|; default 5m
@@ -76,6 +77,9 @@ type Delivery struct {
 	Timeout     time.Duration `yaml:"timeout"`      // per attempt; default 30s
 	MaxAttempts int           `yaml:"max_attempts"` // first try included; default 4
 	Backoff     Backoff       `yaml:"backoff"`
+	// DrainTimeout is how long running attempts may go on after SIGTERM before they are cut
+	// off (their deliveries are then retried after the restart); default 30s.
+	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
 // Backoff is exponential with jitter; a receiver's Retry-After wins when longer, capped at Max.
@@ -162,9 +166,9 @@ type API struct {
 
 // APIKey is one account's Bearer key (a secret; also key_file).
 type APIKey struct {
-	Account string `yaml:"account"`
-	Key     string `yaml:"key"`
-	KeyFile string `yaml:"key_file"`
+	Account string      `yaml:"account"`
+	Key     core.Secret `yaml:"key"`
+	KeyFile string      `yaml:"key_file"`
 }
 
 // Target types.
@@ -180,7 +184,9 @@ const (
 func (c *Config) WithDefaults() {
 	setDefault(&c.Server.Listen, "127.0.0.1:8080")
 	setDefault(&c.Storage.Driver, "sqlite")
-	setDefault(&c.Storage.DSN, "data/cortex-bridge.db")
+	if c.Storage.Driver == "sqlite" {
+		setDefault(&c.Storage.DSN, "data/cortex-bridge.db")
+	}
 	setDefault(&c.Storage.Retention, 720*time.Hour)
 	setDefault(&c.Ingest.Path, "/webhooks/cortex")
 	setDefault(&c.Ingest.Tolerance, 5*time.Minute)
@@ -191,6 +197,7 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Delivery.MaxAttempts, 4)
 	setDefault(&c.Delivery.Backoff.Initial, 5*time.Second)
 	setDefault(&c.Delivery.Backoff.Max, 10*time.Minute)
+	setDefault(&c.Delivery.DrainTimeout, 30*time.Second)
 	setDefault(&c.Templates.Dir, "templates")
 	setDefault(&c.API.MaxWebhooksPerAccount, 10)
 	for i := range c.Digests {
@@ -220,6 +227,39 @@ func (c *Config) WithDefaults() {
 var defaultRateLimits = map[string]RateLimit{
 	TypeSlack:   {PerSecond: 1, Burst: 3},
 	TypeDiscord: {PerSecond: 2.5, Burst: 5},
+}
+
+// APIKeys maps each account of api.keys to its key (accounts without a key are left out).
+func (c *Config) APIKeys() map[string]string {
+	out := map[string]string{}
+	for _, k := range c.API.Keys {
+		if k.Key != "" {
+			out[k.Account] = k.Key.Reveal()
+		}
+	}
+	return out
+}
+
+// RestartKeys names the keys whose change from c to next only a restart applies: the
+// listener, storage and the ingest path.
+func (c *Config) RestartKeys(next *Config) []string {
+	var out []string
+	if c.Server.Listen != next.Server.Listen {
+		out = append(out, "server.listen")
+	}
+	if c.Server.TLS != next.Server.TLS {
+		out = append(out, "server.tls")
+	}
+	if c.Storage != next.Storage {
+		out = append(out, "storage")
+	}
+	if c.Ingest.Path != next.Ingest.Path {
+		out = append(out, "ingest.path")
+	}
+	if c.Delivery.Timeout != next.Delivery.Timeout || c.Delivery.DrainTimeout != next.Delivery.DrainTimeout {
+		out = append(out, "delivery.timeout/drain_timeout")
+	}
+	return out
 }
 
 func setDefault[T comparable](p *T, v T) {

@@ -149,7 +149,7 @@ func TestShippedConfig(t *testing.T) {
 				require.Empty(t, c.Server.PublicURL)
 				require.True(t, strings.HasSuffix(c.Storage.DSN, "/data/cortex-bridge.db"), "relative to the config file: %s", c.Storage.DSN)
 				require.True(t, filepath.IsAbs(c.Storage.DSN))
-				require.Equal(t, []string{"dev-secret-change-me"}, c.Ingest.Secrets)
+				require.Equal(t, []string{"dev-secret-change-me"}, core.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 587, c.Targets[2].Email.SMTP.Port)
 				require.Equal(t, "starttls", c.Targets[2].Email.SMTP.TLS)
 				require.Equal(t, "Cortex Bridge <alerts@example.com>", c.Targets[2].Email.From)
@@ -163,7 +163,7 @@ func TestShippedConfig(t *testing.T) {
 			env:      map[string]string{"SIEM_WEBHOOK_SECRET": "siem-test-secret"},
 			disabled: []string{"security-slack", "dev-discord", "compliance-mail"},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-test-secret", c.Targets[3].Webhook.Secret)
+				require.Equal(t, "siem-test-secret", c.Targets[3].Webhook.Secret.Reveal())
 			},
 		},
 		"every variable set": {
@@ -178,7 +178,7 @@ func TestShippedConfig(t *testing.T) {
 			},
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, "0.0.0.0:9090", c.Server.Listen)
-				require.Equal(t, []string{"prod-ingest-secret"}, c.Ingest.Secrets)
+				require.Equal(t, []string{"prod-ingest-secret"}, core.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 465, c.Targets[2].Email.SMTP.Port)
 				require.Equal(t, "implicit", c.Targets[2].Email.SMTP.TLS)
 			},
@@ -251,7 +251,7 @@ func TestParse_EnvExpansion(t *testing.T) {
 	publicURL := func(v string) string { return minimal + "server:\n  public_url: " + v + "\n" }
 	secretIs := func(want string) func(*testing.T, *config.Config) {
 		return func(t *testing.T, c *config.Config) {
-			require.Equal(t, want, c.Targets[1].Webhook.Secret)
+			require.Equal(t, want, c.Targets[1].Webhook.Secret.Reveal())
 			require.Empty(t, c.Targets[1].Disabled())
 		}
 	}
@@ -416,7 +416,7 @@ func TestParse_EnvExpansion(t *testing.T) {
 			src: strings.Replace(minimal, "[test-ingest-secret]", "\n    - ${INGEST_SECRET}\n    - second", 1),
 			env: map[string]string{"INGEST_SECRET": v},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{v, "second"}, c.Ingest.Secrets)
+				require.Equal(t, []string{v, "second"}, core.RevealAll(c.Ingest.Secrets))
 				require.Len(t, c.Targets, 1)
 				require.Len(t, c.Routes, 1)
 			},
@@ -452,7 +452,7 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"secrets/siem": "siem-file-secret\n"},
 			src:   minimal + siemTarget("    secret_file: secrets/siem\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret)
+				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret.Reveal())
 				require.Empty(t, c.Targets[1].Disabled())
 			},
 		},
@@ -460,7 +460,7 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"siem": "siem-file-secret\r\n"},
 			src:   minimal + siemTarget("    secret_file: siem\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret)
+				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret.Reveal())
 			},
 		},
 		"secret_file absolute, named by a variable": {
@@ -468,14 +468,14 @@ func TestParse_SecretFiles(t *testing.T) {
 			src:   minimal + siemTarget("    secret_file: ${SIEM_SECRET_FILE}\n"),
 			env:   map[string]string{"SIEM_SECRET_FILE": "{{DIR}}/abs/siem"},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret)
+				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret.Reveal())
 			},
 		},
 		"slack webhook_url_file": {
 			files: map[string]string{"slack": "https://hooks.slack.com/services/T000/B000/XXXX\n"},
 			src:   minimal + "  - name: chat\n    type: slack\n    webhook_url_file: slack\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "https://hooks.slack.com/services/T000/B000/XXXX", c.Targets[1].Slack.WebhookURL)
+				require.Equal(t, "https://hooks.slack.com/services/T000/B000/XXXX", c.Targets[1].Slack.WebhookURL.Reveal())
 				require.Empty(t, c.Targets[1].Disabled())
 			},
 		},
@@ -483,28 +483,28 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"token": "xoxb-test\n"},
 			src:   minimal + "  - name: chat\n    type: slack\n    token_file: token\n    channel: '#alerts'\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "xoxb-test", c.Targets[1].Slack.Token)
+				require.Equal(t, "xoxb-test", c.Targets[1].Slack.Token.Reveal())
 			},
 		},
 		"discord webhook_url_file": {
 			files: map[string]string{"discord": "https://discord.com/api/webhooks/1/tok\n"},
 			src:   minimal + "  - name: dev\n    type: discord\n    webhook_url_file: discord\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "https://discord.com/api/webhooks/1/tok", c.Targets[1].Discord.WebhookURL)
+				require.Equal(t, "https://discord.com/api/webhooks/1/tok", c.Targets[1].Discord.WebhookURL.Reveal())
 			},
 		},
 		"smtp.password_file": {
 			files: map[string]string{"smtp": "smtp-file-pass\n"},
 			src:   minimal + mailTarget("      password_file: smtp\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "smtp-file-pass", c.Targets[1].Email.SMTP.Password)
+				require.Equal(t, "smtp-file-pass", c.Targets[1].Email.SMTP.Password.Reveal())
 			},
 		},
 		"api.keys[0].key_file": {
 			files: map[string]string{"api-key": "api-key-0123456789abcdef\n"},
 			src:   minimal + "api:\n  keys:\n    - {account: acme, key_file: api-key}\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "api-key-0123456789abcdef", c.API.Keys[0].Key)
+				require.Equal(t, "api-key-0123456789abcdef", c.API.Keys[0].Key.Reveal())
 			},
 		},
 		"secret and secret_file both set": {
@@ -533,14 +533,14 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"ingest": "first\n\n  second  \r\nthird"},
 			src:   strings.Replace(minimal, "  secrets: [test-ingest-secret]\n", "  secrets: [inline]\n  secrets_file: ingest\n", 1),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{"inline", "first", "second", "third"}, c.Ingest.Secrets)
+				require.Equal(t, []string{"inline", "first", "second", "third"}, core.RevealAll(c.Ingest.Secrets))
 			},
 		},
 		"ingest.secrets_file alone": {
 			files: map[string]string{"ingest": "only\n"},
 			src:   strings.Replace(minimal, "  secrets: [test-ingest-secret]\n", "  secrets_file: ingest\n", 1),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{"only"}, c.Ingest.Secrets)
+				require.Equal(t, []string{"only"}, core.RevealAll(c.Ingest.Secrets))
 			},
 		},
 		"missing ingest.secrets_file": {
@@ -1023,7 +1023,7 @@ func TestParse_Defaults(t *testing.T) {
 func TestConfig_ValidateWithoutYAML(t *testing.T) {
 	t.Parallel()
 	c := &config.Config{
-		Ingest:  config.Ingest{Secrets: []string{"go-secret"}},
+		Ingest:  config.Ingest{Secrets: []core.Secret{"go-secret"}},
 		Targets: []config.Target{{Name: "audit", Type: config.TypeFile}},
 		Routes:  []config.Route{{Name: "all", When: "true", Targets: []string{"audit", "gone"}}},
 	}
@@ -1084,11 +1084,11 @@ routes:
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(cfg.Ingest.Secrets)
+	fmt.Println(cfg.Ingest.Secrets) // secrets print redacted
 	for _, w := range rt.Warnings {
 		fmt.Println(w)
 	}
 	// Output:
-	// [dev-secret]
+	// [<redacted>]
 	// target security-slack (slack) is disabled: webhook_url (or token) is empty
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -52,16 +53,25 @@ func (c *Config) Validate() error {
 	}
 	if (c.Server.TLS.CertFile == "") != (c.Server.TLS.KeyFile == "") {
 		bad("server.tls", "set both cert_file and key_file, or neither")
+	} else if c.Server.TLS.CertFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.Server.TLS.CertFile, c.Server.TLS.KeyFile); err != nil {
+			bad("server.tls.cert_file", "cannot load the key pair: %v", err)
+		}
 	}
 	switch c.Storage.Driver {
 	case "sqlite":
 	case "postgres":
-		bad("storage.driver", "postgres is not available in this version yet (use sqlite)")
+		if !strings.HasPrefix(c.Storage.DSN, "postgres://") && !strings.HasPrefix(c.Storage.DSN, "postgresql://") {
+			bad("storage.dsn", "the postgres driver needs a postgres:// or postgresql:// URL") // the value may hold a password: not echoed
+		}
 	default:
 		bad("storage.driver", "must be sqlite or postgres, got %q", c.Storage.Driver)
 	}
-	if c.Storage.Retention < 0 {
-		bad("storage.retention", "must not be negative")
+	if c.Storage.Driver == "sqlite" && strings.ContainsAny(c.Storage.DSN, "?#") {
+		bad("storage.dsn", "a SQLite file path must not contain ? or # (they would start URI parameters)")
+	}
+	if c.Storage.Retention < c.Ingest.Tolerance {
+		bad("storage.retention", "must be at least ingest.tolerance (%s): event ids are kept that long to refuse replays", c.Ingest.Tolerance)
 	}
 
 	if !strings.HasPrefix(c.Ingest.Path, "/") {
@@ -71,7 +81,7 @@ func (c *Config) Validate() error {
 		bad("ingest.secrets", "at least one secret required")
 	}
 	for i, s := range c.Ingest.Secrets {
-		if strings.TrimSpace(s) == "" {
+		if strings.TrimSpace(s.Reveal()) == "" {
 			bad(fmt.Sprintf("ingest.secrets[%d]", i), "must not be empty (is its variable set?)")
 		}
 	}
@@ -87,6 +97,7 @@ func (c *Config) Validate() error {
 	positive("delivery.timeout", c.Delivery.Timeout > 0)
 	positive("delivery.max_attempts", c.Delivery.MaxAttempts > 0)
 	positive("delivery.backoff.initial", c.Delivery.Backoff.Initial > 0)
+	positive("delivery.drain_timeout", c.Delivery.DrainTimeout > 0)
 	if c.Delivery.Backoff.Max < c.Delivery.Backoff.Initial {
 		bad("delivery.backoff.max", "must be at least backoff.initial (%s)", c.Delivery.Backoff.Initial)
 	}

@@ -42,11 +42,11 @@ func BenchmarkIngest(b *testing.B) {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	router := &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"a", "b"}}}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "bench"}, db, targets, router, &core.Renderer{Engine: engine}, log)
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "bench"}, db, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
-	bus := core.NewBus(db, router, disp, nil, log)
+	bus := core.NewBus(db, disp, nil, log)
 
 	var seq atomic.Int64
 	var mu sync.Mutex

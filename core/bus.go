@@ -26,11 +26,10 @@ var ErrClosed = errors.New("bridge is shutting down")
 // and their deliveries in group-committed transactions and answers every waiting request only
 // after the commit. New deliveries go straight to the dispatcher's workers.
 type Bus struct {
-	store  Store
-	router *Router
-	disp   *Dispatcher
-	now    func() time.Time
-	log    *slog.Logger
+	store Store
+	disp  *Dispatcher
+	now   func() time.Time
+	log   *slog.Logger
 
 	reqs      chan *acceptReq
 	mu        sync.RWMutex
@@ -41,7 +40,7 @@ type Bus struct {
 
 type acceptReq struct {
 	item     IngestItem
-	reserved []bool // per delivery: holds a dispatcher queue slot
+	reserved []*pool // per delivery: the pool whose queue slot it holds, or nil
 	done     chan acceptResp
 }
 
@@ -50,12 +49,12 @@ type acceptResp struct {
 	err error
 }
 
-// NewBus starts the ingest writer; Close stops it.
-func NewBus(store Store, router *Router, disp *Dispatcher, now func() time.Time, log *slog.Logger) *Bus {
+// NewBus starts the ingest writer; Close stops it. Events are routed with disp's plan in force.
+func NewBus(store Store, disp *Dispatcher, now func() time.Time, log *slog.Logger) *Bus {
 	if now == nil {
 		now = time.Now
 	}
-	b := &Bus{store: store, router: router, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2)}
+	b := &Bus{store: store, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2)}
 	b.writerWG.Go(b.write)
 	return b
 }
@@ -66,15 +65,16 @@ func NewBus(store Store, router *Router, disp *Dispatcher, now func() time.Time,
 func (b *Bus) Accept(ctx context.Context, ev *Event) (AcceptResult, error) {
 	now := b.now().UTC()
 	ev.ReceivedAt = now
-	assigned := b.router.Assign(ev, b.disp.Enabled)
-	req := &acceptReq{item: IngestItem{Event: ev, Digests: b.router.DigestsFor(ev)}, reserved: make([]bool, len(assigned)), done: make(chan acceptResp, 1)}
+	router := b.disp.Plan().Router
+	assigned := router.Assign(ev, b.disp.Enabled)
+	req := &acceptReq{item: IngestItem{Event: ev, Digests: router.DigestsFor(ev)}, reserved: make([]*pool, len(assigned)), done: make(chan acceptResp, 1)}
 	for i, a := range assigned {
 		dl := &Delivery{
 			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
 			State: StatePending, NextAttemptAt: now, CreatedAt: now, Event: ev,
 		}
-		if b.disp.reserve(a.Target) {
-			req.reserved[i] = true
+		if p := b.disp.reserve(a.Target); p != nil {
+			req.reserved[i] = p
 			dl.State, dl.LeaseOwner, dl.LeaseUntil = StateRunning, b.disp.Owner(), now.Add(b.disp.Lease())
 		}
 		req.item.Deliveries = append(req.item.Deliveries, dl)
@@ -140,8 +140,8 @@ func (b *Bus) commit(batch []*acceptReq) {
 			r.done <- acceptResp{res: AcceptResult{Duplicate: true}}
 		default:
 			for j, dl := range r.item.Deliveries {
-				if r.reserved[j] {
-					b.disp.handOff(dl)
+				if p := r.reserved[j]; p != nil {
+					b.disp.handOff(p, dl)
 				}
 			}
 			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries)}}
@@ -153,9 +153,9 @@ func (b *Bus) commit(batch []*acceptReq) {
 }
 
 func (b *Bus) releaseAll(r *acceptReq) {
-	for j, dl := range r.item.Deliveries {
-		if r.reserved[j] {
-			b.disp.release(dl.Target)
+	for _, p := range r.reserved {
+		if p != nil {
+			p.release()
 		}
 	}
 }

@@ -124,11 +124,11 @@ func TestSchedulerCoversEachEventOnce(t *testing.T) {
 	spec := &core.DigestSpec{Name: "hourly", Spec: "0 * * * * UTC", Schedule: hourly, Location: time.UTC, Target: "mail", Template: "compliance-digest"}
 	log := slog.New(slog.DiscardHandler)
 	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o"}, db, nil, router, nil, log)
-	bus := core.NewBus(db, router, disp, now, log)
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o"}, db, &core.Plan{Router: router}, log)
+	bus := core.NewBus(db, disp, now, log)
 	defer bus.Close()
 	newScheduler := func() *core.Scheduler {
-		return &core.Scheduler{Store: db, Owner: "o", Digests: router.Digests, NowFunc: now, Log: log}
+		return &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return router.Digests }, NowFunc: now, Log: log}
 	}
 	accept := func(id string) {
 		ev, err := core.ParseEvent([]byte(`{"event":"scan.completed","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":50}}`))
@@ -222,16 +222,16 @@ func TestDigestIsDeliveredLikeAnyDelivery(t *testing.T) {
 	require.NoError(t, err)
 	sink := &captureNotifier{}
 	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db,
-		[]*core.Target{{Name: "siem", Type: "webhook", Format: core.FormatJSON, Notifier: sink, Concurrency: 1}},
-		router, &core.Renderer{Engine: engine}, log)
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db, &core.Plan{
+		Targets: []*core.Target{{Name: "siem", Type: "webhook", Format: core.FormatJSON, Notifier: sink, Concurrency: 1}},
+		Router:  router, Renderer: &core.Renderer{Engine: engine}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	bus := core.NewBus(db, router, disp, now, log)
+	bus := core.NewBus(db, disp, now, log)
 	defer bus.Close()
-	sched := &core.Scheduler{Store: db, Owner: "o", Digests: router.Digests, NowFunc: now, Log: log}
+	sched := &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return router.Digests }, NowFunc: now, Log: log}
 	require.NoError(t, sched.Sync(context.Background()))
 	for _, ev := range streamEvents(t)[:40] {
 		_, err := bus.Accept(context.Background(), ev)

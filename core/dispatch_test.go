@@ -103,9 +103,9 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	router := &core.Router{Routes: o.routes, Log: log}
 	disp := core.NewDispatcher(core.DispatcherConfig{
-		Owner: "test-" + t.Name(), Timeout: o.timeout, Retry: o.retry, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize,
-	}, db, []*core.Target{target}, router, &core.Renderer{Engine: engine}, log)
-	bus := core.NewBus(db, router, disp, nil, log)
+		Owner: "test-" + t.Name(), Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize,
+	}, db, &core.Plan{Targets: []*core.Target{target}, Router: router, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, log)
+	bus := core.NewBus(db, disp, nil, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
@@ -325,11 +325,12 @@ func TestFullQueueFallsBackToPoller(t *testing.T) {
 func TestShutdownHandsBackQueuedDeliveries(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
-	_, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { <-release })
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { <-release })
 	b := setup(t, setupOpts{url: url, timeout: 5 * time.Second})
 	for i := range 3 {
 		accept(t, b, fmt.Sprint("e", i))
 	}
+	<-rc.received // one attempt is running; the two others wait in the queue
 	time.AfterFunc(200*time.Millisecond, func() { close(release) })
 	b.stop()
 	ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{})
@@ -393,14 +394,14 @@ func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
 		{Name: "first", When: idIs("e1"), Targets: []string{"d1"}},
 		{Name: "second", When: idIs("e2"), Targets: []string{"d2", "w"}},
 	}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 20 * time.Millisecond,
-		Retry: core.RetryPolicy{MaxAttempts: 3, Initial: 10 * time.Millisecond, Max: 5 * time.Second}},
-		db, targets, router, &core.Renderer{Engine: engine}, log)
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 20 * time.Millisecond}, db,
+		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine},
+			Retry: core.RetryPolicy{MaxAttempts: 3, Initial: 10 * time.Millisecond, Max: 5 * time.Second}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	bus := core.NewBus(db, router, disp, nil, log)
+	bus := core.NewBus(db, disp, nil, log)
 	defer bus.Close()
 	ev := func(id string) *core.Event {
 		e, err := core.ParseEvent([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))

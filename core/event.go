@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one Cortex webhook event (SPEC §1). Raw keeps the body exactly as received, so the
@@ -53,9 +54,15 @@ func (e *InvalidEventError) Error() string {
 // or a known data field is missing or has the wrong type or range. Unknown fields are kept.
 // The returned Event's Raw aliases body.
 func ParseEvent(body []byte) (*Event, error) {
+	if !utf8.Valid(body) {
+		return nil, fmt.Errorf("%w: the body is not valid UTF-8", ErrInvalidJSON)
+	}
 	var env map[string]json.RawMessage
 	if err := decodeStrict(body, &env); err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidJSON, jsonProblem(err))
+	}
+	if key := duplicateKey(body); key != "" {
+		return nil, fmt.Errorf("%w: key %s appears twice (readers would disagree on its value)", ErrInvalidJSON, key)
 	}
 	if env == nil {
 		return nil, fmt.Errorf("%w: body is null, want an object", ErrInvalidJSON)
@@ -78,7 +85,9 @@ func ParseEvent(body []byte) (*Event, error) {
 	} else if err := decodeStrict(raw, &ev.Data); err != nil || ev.Data == nil {
 		bad("data", "must be an object")
 	} else {
-		normalizeNumbers(ev.Data)
+		for k, v := range ev.Data {
+			ev.Data[k] = normalizeValue(v, "data."+k, bad)
+		}
 		checkData(ev.Type, ev.Data, bad)
 	}
 	if len(probs) > 0 {
@@ -132,30 +141,93 @@ func envelopeString(env map[string]json.RawMessage, key string, bad func(string,
 	if strings.TrimSpace(s) == "" {
 		bad(key, "must not be empty")
 	}
+	if strings.ContainsRune(s, utf8.RuneError) {
+		bad(key, "contains U+FFFD (an invalid escape such as a lone surrogate): ids must be exact")
+	}
 	return s
 }
 
-// normalizeNumbers turns json.Number values into int64 (when integral and in range) or float64,
-// recursively, so rules and templates see plain Go numbers.
-func normalizeNumbers(m map[string]any) {
-	for k, v := range m {
-		m[k] = normalizeValue(v)
+// duplicateKey returns the path of the first object key that appears twice in the JSON
+// document b ("id", "data.score"), or "". Go keeps the last value, other readers the first, so
+// such a body would mean different things downstream.
+func duplicateKey(b []byte) string {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		keys   map[string]bool
+		path   string
+		object bool
+		expect bool // next string token is a key
+	}
+	var stack []*frame
+	pathOf := func(f *frame, key string) string {
+		if f.path == "" {
+			return key
+		}
+		return f.path + "." + key
+	}
+	childPath := ""
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, &frame{keys: map[string]bool{}, path: childPath, object: true, expect: true})
+			case '[':
+				stack = append(stack, &frame{path: childPath})
+			default:
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].object {
+					stack[len(stack)-1].expect = true
+				}
+			}
+			continue
+		case string:
+			if top != nil && top.object && top.expect {
+				if top.keys[t] {
+					return pathOf(top, t)
+				}
+				top.keys[t] = true
+				top.expect = false
+				childPath = pathOf(top, t)
+				continue
+			}
+		}
+		if top != nil && top.object {
+			top.expect = true
+		}
 	}
 }
 
-func normalizeValue(v any) any {
+// normalizeValue turns json.Number values into int64 (when integral and in range) or float64,
+// recursively, so rules and templates see plain Go numbers. A number beyond float64's range
+// (1e400) is a problem at path.
+func normalizeValue(v any, path string, bad func(string, string)) any {
 	switch x := v.(type) {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i
 		}
-		f, _ := x.Float64()
+		f, err := x.Float64()
+		if err != nil || math.IsInf(f, 0) {
+			bad(path, "number out of range")
+			return nil
+		}
 		return f
 	case map[string]any:
-		normalizeNumbers(x)
+		for k, e := range x {
+			x[k] = normalizeValue(e, path+"."+k, bad)
+		}
 	case []any:
 		for i := range x {
-			x[i] = normalizeValue(x[i])
+			x[i] = normalizeValue(x[i], fmt.Sprintf("%s[%d]", path, i), bad)
 		}
 	}
 	return v
@@ -191,8 +263,8 @@ func checkData(typ string, data map[string]any, bad func(string, string)) {
 			switch {
 			case !ok:
 				bad(path, "must be a number")
-			case f.Kind == KindInt && n != math.Trunc(n):
-				bad(path, "must be an integer")
+			case f.Kind == KindInt && (n != math.Trunc(n) || math.Abs(n) > 1<<53):
+				bad(path, "must be an integer (at most 2^53)")
 			case f.HasMin && n < f.Min, f.Max != 0 && n > f.Max:
 				bad(path, "must be "+rangeText(f))
 			case f.Kind == KindInt:

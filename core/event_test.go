@@ -1,7 +1,10 @@
 package core_test
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/samples"
+	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
 func TestParseEventSeedsByteExact(t *testing.T) {
@@ -158,4 +162,66 @@ func FuzzParseEvent(f *testing.F) {
 		require.NotNil(t, ev.Data)
 		require.False(t, ev.Timestamp.IsZero())
 	})
+}
+
+func TestRenderAcceptsNoValueFromTheEvent(t *testing.T) {
+	t.Parallel()
+	e, err := templates.New("")
+	require.NoError(t, err)
+	r := &core.Renderer{Engine: e}
+	tgt := &core.Target{Name: "mail", Type: "email", Format: core.FormatEmail}
+	ev, err := core.ParseEvent([]byte(`{"event":"issue.critical","id":"e","timestamp":"2026-01-01T00:00:00Z",
+		"data":{"scan_id":"s","issue_id":"i","severity":"high","title":"field shows <no value>"}}`))
+	require.NoError(t, err)
+	msg := core.SampleMessage(ev, tgt, nil)
+	require.NoError(t, r.Render(msg, tgt, nil))
+	require.Contains(t, msg.Subject, "field shows <no value>")
+}
+
+// TestParseEventRejectsAmbiguousBodies: bodies that different JSON readers would understand
+// differently are refused, so an id or event type can never be spoofed past the bridge.
+func TestParseEventRejectsAmbiguousBodies(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		body string
+		want string
+	}{
+		"duplicate id":            {`{"event":"x","id":"a","id":"b","timestamp":"2024-01-01T12:00:00Z","data":{}}`, "key id appears twice"},
+		"duplicate event":         {`{"event":"scan.started","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{},"event":"issue.critical"}`, "key event appears twice"},
+		"duplicate data field":    {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"score":1,"score":99}}`, "key data.score appears twice"},
+		"duplicate nested":        {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":{"k":1,"k":2}}}`, "key data.l.k appears twice"},
+		"invalid UTF-8":           {"{\"event\":\"x\",\"id\":\"a\xff\",\"timestamp\":\"2024-01-01T12:00:00Z\",\"data\":{}}", "not valid UTF-8"},
+		"lone surrogate in id":    {`{"event":"x","id":"a\ud800","timestamp":"2024-01-01T12:00:00Z","data":{}}`, "id: contains U+FFFD"},
+		"number out of range":     {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"n":1e400}}`, "data.n: number out of range"},
+		"nested number too large": {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":[1,-1e999]}}`, "data.l[1]: number out of range"},
+		"line beyond 2^53": {`{"event":"issue.critical","id":"a","timestamp":"2024-01-01T12:00:00Z",
+			"data":{"scan_id":"s","issue_id":"i","severity":"high","title":"t","line":1e300}}`, "data.line: must be an integer"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := core.ParseEvent([]byte(tc.body))
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"a":{"k":1},"b":{"k":2},"list":[{"k":1},{"k":2}]}}`))
+	require.NoError(t, err, "the same key in different objects is fine")
+	require.Equal(t, "a", ev.ID)
+}
+
+// TestSecretNeverPrints: a Secret is hidden in every output a log line, an error or an API
+// response could take (C07 by construction).
+func TestSecretNeverPrints(t *testing.T) {
+	t.Parallel()
+	s := core.Secret("FAKE-SECRET-123")
+	var logBuf strings.Builder
+	slog.New(slog.NewJSONHandler(&logBuf, nil)).Info("config", "secret", s, "cfg", struct{ Token core.Secret }{s})
+	b, err := json.Marshal(struct{ Token core.Secret }{s})
+	require.NoError(t, err)
+	for _, out := range []string{fmt.Sprint(s), fmt.Sprintf("%v %s %q %#v %+v", s, s, s, s, struct{ T core.Secret }{s}), string(b), logBuf.String(),
+		fmt.Errorf("sending with %v failed", s).Error()} {
+		require.NotContains(t, out, "FAKE-SECRET-123")
+	}
+	require.Equal(t, "FAKE-SECRET-123", s.Reveal())
+	require.Equal(t, "", core.Secret("").String(), "an unset secret shows as empty")
 }

@@ -41,11 +41,12 @@ func (s *DigestSpec) next(t time.Time) time.Time { return s.Schedule.Next(t.In(s
 type Scheduler struct {
 	Store    Store
 	Owner    string
-	Digests  []*DigestSpec
-	Lease    time.Duration // default 1m
-	Interval time.Duration // how often due digests are looked for; default 1s
+	Digests  func() []*DigestSpec // the digests in force (they change on a config reload)
+	Lease    time.Duration        // default 1m
+	Interval time.Duration        // how often due digests are looked for; default 1s
 	NowFunc  func() time.Time
 	Log      *slog.Logger
+	Observer Observer // optional: counts digest runs
 }
 
 func (s *Scheduler) now() time.Time {
@@ -59,8 +60,9 @@ func (s *Scheduler) now() time.Time {
 // first runs at its next activation.
 func (s *Scheduler) Sync(ctx context.Context) error {
 	now := s.now()
-	ds := make([]DigestSchedule, len(s.Digests))
-	for i, d := range s.Digests {
+	specs := s.Digests()
+	ds := make([]DigestSchedule, len(specs))
+	for i, d := range specs {
 		ds[i] = DigestSchedule{Name: d.Name, Schedule: d.Spec, LastEnd: now, NextRun: d.next(now)}
 	}
 	return s.Store.SyncDigests(ctx, ds)
@@ -100,7 +102,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 // RunDue runs every digest whose activation has come. A digest whose activations were missed
 // (the bridge was down) runs once, covering everything up to its latest missed activation.
 func (s *Scheduler) RunDue(ctx context.Context) error {
-	if len(s.Digests) == 0 {
+	specs := s.Digests()
+	if len(specs) == 0 {
 		return nil
 	}
 	lease := s.Lease
@@ -113,7 +116,7 @@ func (s *Scheduler) RunDue(ctx context.Context) error {
 		return err
 	}
 	byName := map[string]*DigestSpec{}
-	for _, d := range s.Digests {
+	for _, d := range specs {
 		byName[d.Name] = d
 	}
 	var errs []error
@@ -131,8 +134,18 @@ func (s *Scheduler) RunDue(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("digest %s: %w", spec.Name, err))
 			continue
 		}
+		outcome := "sent"
+		switch {
+		case spec.TargetDisabled:
+			outcome = "skipped"
+		case n == 0 && !spec.SendEmpty:
+			outcome = "empty"
+		}
+		if s.Observer != nil {
+			s.Observer.DigestRun(spec.Name, outcome)
+		}
 		s.Log.Info("digest period closed", "digest", spec.Name, "from", st.LastEnd, "to", end, "events", n,
-			"sent", !spec.TargetDisabled && (n > 0 || spec.SendEmpty), "next", spec.next(end))
+			"outcome", outcome, "next", spec.next(end))
 	}
 	return errors.Join(errs...)
 }

@@ -124,14 +124,21 @@ type Store interface {
 	Claim(ctx context.Context, r ClaimRequest) ([]*Delivery, error)
 	// RenewLeases extends every lease held by owner to until; it returns how many.
 	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
-	// ReleaseLeases returns owner's running deliveries to pending, due now (graceful shutdown).
-	ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error)
+	// ReleaseLeases returns owner's running deliveries with the given ids (all of owner's when
+	// ids is nil) to pending, due at now: shutdown, or a worker pool retired by a reload.
+	ReleaseLeases(ctx context.Context, owner string, ids []string, now time.Time) (int, error)
+	// CancelDeliveries cancels the pending deliveries (and running ones whose lease expired) of
+	// every target not named in keep, recording reason as their last error; it returns how
+	// many. Running attempts are left to finish and record their outcome.
+	CancelDeliveries(ctx context.Context, keep []string, reason string, now time.Time) (int, error)
 	// Complete records attempts and the resulting delivery states.
 	Complete(ctx context.Context, cs []Completion) error
 	// Deliveries lists deliveries, newest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
 	// Attempts lists a delivery's attempts, oldest first.
 	Attempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// QueueStats counts unfinished and dead deliveries per target.
+	QueueStats(ctx context.Context) ([]QueueStats, error)
 	// Prune deletes events received before cutoff whose deliveries are all finished, with their
 	// deliveries and attempts; it returns the number of events deleted.
 	Prune(ctx context.Context, cutoff time.Time) (int64, error)

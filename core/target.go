@@ -3,6 +3,7 @@ package core
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -37,6 +38,9 @@ type Target struct {
 	// RateLimit is the most attempts per second (0 = unlimited), with bursts of Burst.
 	RateLimit float64
 	Burst     int
+	// Fingerprint identifies the target's configuration: on a reload, a target with the same
+	// fingerprint keeps its worker pool and Notifier. "" never matches.
+	Fingerprint string
 }
 
 // Built-in template names. Without a configured template a message for one event uses
@@ -96,6 +100,9 @@ func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
 		return err
 	}
 	out, err := r.Engine.Render(key, r.Data(msg, t.Escape))
+	if errors.Is(err, templates.ErrNoValue) && eventsSay(msg, "<no value>") {
+		err = nil // the event's own text says "<no value>": not a nil printed by the template
+	}
 	if err != nil {
 		return err
 	}
@@ -110,6 +117,16 @@ func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
 	}
 	msg.Body, msg.Subject, msg.HTML = out.Body, out.Subject, out.HTML
 	return nil
+}
+
+// eventsSay reports whether any event of msg contains text.
+func eventsSay(msg *Message, text string) bool {
+	for _, ev := range msg.Events {
+		if bytes.Contains(ev.Raw, []byte(text)) {
+			return true
+		}
+	}
+	return msg.Event != nil && bytes.Contains(msg.Event.Raw, []byte(text))
 }
 
 // Data is what templates see (SPEC §7): .Event, .Data (= .Event.Data), every known data field

@@ -36,13 +36,20 @@ var helpers = []expr.Option{
 }
 
 // severityAtLeast implements severity_at_least(severity, threshold): whether severity ranks at
-// least threshold on info < low < medium < high < critical. Nil or unknown severities are false.
+// least threshold on info < low < medium < high < critical (case and surrounding spaces
+// ignored). A nil or empty severity is false. A severity the scale does not know ("crit",
+// "urgent") counts as critical: for a security alert, a misspelt severity must not hide a
+// finding, so it errs towards notifying.
 func severityAtLeast(args ...any) (any, error) {
 	sev, thr, ok, err := twoStrings(fnSeverityAtLeast, args)
 	if !ok || err != nil {
 		return false, err
 	}
+	sev = strings.TrimSpace(sev)
 	r, t := severityRank(sev), severityRank(thr)
+	if r == 0 && sev != "" {
+		r = len(severities)
+	}
 	return r != 0 && t != 0 && r >= t, nil
 }
 

@@ -408,7 +408,7 @@ func TestHelpers(t *testing.T) {
 			{"low", "medium", false},
 			{"HIGH", "high", true},
 			{"Critical", "CRITICAL", true},
-			{"severe", "info", false},
+			{"severe", "info", true}, // unknown counts as critical: a typo never hides a finding
 			{"", "info", false},
 			{nil, "info", false},
 		}
@@ -508,4 +508,19 @@ func TestMatchConcurrent(t *testing.T) {
 	wg.Wait()
 	close(errs)
 	require.NoError(t, <-errs)
+}
+
+// TestUnknownSeverityErrsTowardsNotifying: a misspelt severity must not hide a finding.
+func TestUnknownSeverityErrsTowardsNotifying(t *testing.T) {
+	t.Parallel()
+	r, err := Compile(`severity_at_least(severity, "high")`)
+	require.NoError(t, err)
+	for sev, want := range map[string]bool{"critical": true, "Critical": true, " critical ": true, "HIGH ": true,
+		"crit": true, "urgent": true, "medium": false, "low": false, "info": false} {
+		ev := parse(t, `{"event":"issue.critical","id":"e","timestamp":"2024-01-01T12:00:00Z",
+			"data":{"scan_id":"s","issue_id":"i","severity":"`+sev+`","title":"t"}}`)
+		got, err := r.Match(ev)
+		require.NoError(t, err)
+		require.Equal(t, want, got, "severity %q", sev)
+	}
 }

@@ -17,19 +17,20 @@ func (d *DB) SyncDigests(ctx context.Context, ds []core.DigestSchedule) error {
 		for _, s := range ds {
 			keep[s.Name] = true
 			var schedule string
-			err := tx.QueryRowContext(ctx, `SELECT schedule FROM digests WHERE name = ?`, s.Name).Scan(&schedule)
+			err := d.queryRow(ctx, tx, `SELECT schedule FROM digests WHERE name = ?`, s.Name).Scan(&schedule)
 			switch {
 			case err == sql.ErrNoRows:
-				_, err = tx.ExecContext(ctx, `INSERT INTO digests (name, schedule, last_end_ms, next_run_at_ms) VALUES (?, ?, ?, ?)`,
-					s.Name, s.Schedule, ms(s.LastEnd), ms(s.NextRun))
+				// Another replica syncing the same config at the same time may have added it.
+				_, err = d.exec(ctx, tx, `INSERT INTO digests (name, schedule, last_end_ms, next_run_at_ms) VALUES (?, ?, ?, ?)
+					ON CONFLICT (name) DO NOTHING`, s.Name, s.Schedule, ms(s.LastEnd), ms(s.NextRun))
 			case err == nil && schedule != s.Schedule:
-				_, err = tx.ExecContext(ctx, `UPDATE digests SET schedule = ?, next_run_at_ms = ? WHERE name = ?`, s.Schedule, ms(s.NextRun), s.Name)
+				_, err = d.exec(ctx, tx, `UPDATE digests SET schedule = ?, next_run_at_ms = ? WHERE name = ?`, s.Schedule, ms(s.NextRun), s.Name)
 			}
 			if err != nil {
 				return err
 			}
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT name FROM digests`)
+		rows, err := d.query(ctx, tx, `SELECT name FROM digests ORDER BY name`)
 		if err != nil {
 			return err
 		}
@@ -48,10 +49,10 @@ func (d *DB) SyncDigests(ctx context.Context, ds []core.DigestSchedule) error {
 			return err
 		}
 		for _, n := range gone {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM digests WHERE name = ?`, n); err != nil {
+			if _, err := d.exec(ctx, tx, `DELETE FROM digests WHERE name = ?`, n); err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `DELETE FROM digest_items WHERE digest = ? AND run_id IS NULL`, n); err != nil {
+			if _, err := d.exec(ctx, tx, `DELETE FROM digest_items WHERE digest = ? AND run_id IS NULL`, n); err != nil {
 				return err
 			}
 		}
@@ -67,7 +68,7 @@ func (d *DB) SyncDigests(ctx context.Context, ds []core.DigestSchedule) error {
 func (d *DB) DigestState(ctx context.Context, name string) (core.DigestSchedule, bool, error) {
 	s := core.DigestSchedule{Name: name}
 	var last, next int64
-	err := d.r.QueryRowContext(ctx, `SELECT schedule, last_end_ms, next_run_at_ms FROM digests WHERE name = ?`, name).Scan(&s.Schedule, &last, &next)
+	err := d.queryRow(ctx, d.r, `SELECT schedule, last_end_ms, next_run_at_ms FROM digests WHERE name = ?`, name).Scan(&s.Schedule, &last, &next)
 	if err == sql.ErrNoRows {
 		return s, false, nil
 	}
@@ -80,7 +81,9 @@ func (d *DB) DigestState(ctx context.Context, name string) (core.DigestSchedule,
 
 // ClaimDigests implements core.Store.
 func (d *DB) ClaimDigests(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]core.DigestSchedule, error) {
-	rows, err := d.w.QueryContext(ctx, `UPDATE digests SET lease_owner = ?, lease_until_ms = ?
+	// On Postgres a concurrent claim of the same row waits for this one's commit, then re-checks
+	// the WHERE against the new lease and skips the row: each digest goes to one replica.
+	rows, err := d.query(ctx, d.w, `UPDATE digests SET lease_owner = ?, lease_until_ms = ?
 		WHERE next_run_at_ms <= ? AND (lease_owner IS NULL OR lease_until_ms < ?)
 		RETURNING name, schedule, last_end_ms, next_run_at_ms`, owner, ms(now.Add(lease)), ms(now), ms(now))
 	if err != nil {
@@ -97,14 +100,17 @@ func (d *DB) ClaimDigests(ctx context.Context, owner string, now time.Time, leas
 		s.LastEnd, s.NextRun = fromMS(last), fromMS(next)
 		out = append(out, s)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("claim digests", err)
+	}
+	return out, nil
 }
 
 // RunDigest implements core.Store.
 func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error) {
 	var n int64
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE digest_items SET run_id = ?
+		res, err := d.exec(ctx, tx, `UPDATE digest_items SET run_id = ?
 			WHERE digest = ? AND run_id IS NULL AND received_at_ms <= ?`, r.Event.ID, r.Name, ms(r.PeriodEnd))
 		if err != nil {
 			return err
@@ -114,10 +120,10 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 		}
 		if (n > 0 || r.SendEmpty) && r.Delivery != nil {
 			ev := r.Event
-			if _, err := tx.ExecContext(ctx, insertEventSQL, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw); err != nil {
+			if _, err := d.exec(ctx, tx, insertEventSQL, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw); err != nil {
 				return err
 			}
-			stmt, err := tx.PrepareContext(ctx, insertDeliverySQL)
+			stmt, err := d.prepare(ctx, tx, insertDeliverySQL)
 			if err != nil {
 				return err
 			}
@@ -125,8 +131,13 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 			if err := insertDeliveries(ctx, stmt, ev.ID, []*core.Delivery{r.Delivery}); err != nil {
 				return err
 			}
+			if r.Delivery.State == core.StatePending {
+				if err := d.notify(ctx, tx); err != nil {
+					return err
+				}
+			}
 		}
-		res, err = tx.ExecContext(ctx, `UPDATE digests SET last_end_ms = ?, next_run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL
+		res, err = d.exec(ctx, tx, `UPDATE digests SET last_end_ms = ?, next_run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL
 			WHERE name = ? AND lease_owner = ?`, ms(r.PeriodEnd), ms(r.NextRun), r.Name, r.Owner)
 		if err != nil {
 			return err

@@ -1,6 +1,12 @@
 // Package store keeps events, deliveries and attempts in SQL and implements core.Store: the
 // ingest writer, the delivery queue's claim/renew/complete statements and the listings. SQLite
-// (modernc.org/sqlite, pure Go) is the embedded default; the schema is managed by goose.
+// (modernc.org/sqlite, pure Go) is the embedded default; PostgreSQL (pgx) lets several replicas
+// share one database. The schema is managed by goose, one migration set per dialect.
+//
+// The SQL is shared: queries are written once with ? placeholders, rebound to $n for Postgres,
+// and times are Unix milliseconds in integer columns on both. Only the hot paths differ: on
+// Postgres, Ingest and Complete send a whole batch as arrays in one statement, and Claim locks
+// its rows with FOR UPDATE SKIP LOCKED.
 package store
 
 import (
@@ -10,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,32 +29,47 @@ import (
 //go:embed migrations
 var migrations embed.FS
 
-// DB is a core.Store on a SQL database. Writes go through one connection (SQLite allows one
-// writer at a time; a single connection avoids busy waits), reads through a small pool.
+type dialect int
+
+const (
+	dialectSQLite dialect = iota
+	dialectPostgres
+)
+
+// DB is a core.Store on a SQL database.
+//
+// SQLite: writes go through one connection (SQLite allows one writer at a time; a single
+// connection avoids busy waits), reads through a small pool. Postgres: w and r are the same
+// database/sql handle on a pgx pool; pg holds the pool and the LISTEN/NOTIFY state.
 type DB struct {
-	w, r *sql.DB
+	dialect dialect
+	w, r    *sql.DB
+	pg      *postgres // nil for SQLite
 }
 
 var _ core.Store = (*DB)(nil)
 
 // Open opens (creating if needed) the database named by driver and dsn and applies pending
-// migrations. driver is "sqlite" (dsn: a file path). It returns an error naming the file when
-// the database cannot be opened or migrated.
+// migrations. driver is "sqlite" (dsn: a file path) or "postgres" (dsn: a postgres:// URL; pgx
+// pool settings such as pool_max_conns may be given in it). It returns an error naming the
+// database (never its password) when it cannot be opened or migrated.
 func Open(ctx context.Context, driver, dsn string) (*DB, error) {
 	switch driver {
 	case "sqlite", "":
 		return openSQLite(ctx, dsn)
+	case "postgres":
+		return openPostgres(ctx, dsn)
 	default:
-		return nil, fmt.Errorf("storage.driver: unknown driver %q (want sqlite)", driver)
+		return nil, fmt.Errorf("storage.driver: unknown driver %q (want sqlite or postgres)", driver)
 	}
 }
 
-func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string) error {
+func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string, opts ...goose.ProviderOption) error {
 	sub, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return err
 	}
-	p, err := goose.NewProvider(dialect, db, sub, goose.WithDisableGlobalRegistry(true))
+	p, err := goose.NewProvider(dialect, db, sub, append([]goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}, opts...)...)
 	if err != nil {
 		return err
 	}
@@ -54,8 +77,89 @@ func migrate(ctx context.Context, db *sql.DB, dialect goose.Dialect, dir string)
 	return err
 }
 
-// Close closes both connection pools.
-func (d *DB) Close() error { return errors.Join(d.w.Close(), d.r.Close()) }
+// Close closes the connection pools (and, on Postgres, stops the listener).
+func (d *DB) Close() error {
+	if d.pg != nil {
+		return d.pg.close(d.w)
+	}
+	return errors.Join(d.w.Close(), d.r.Close())
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+}
+
+// The shared SQL goes through these: on Postgres the ? placeholders become $n and text
+// arguments are made storable (see pgText); on SQLite both pass through unchanged.
+
+func (d *DB) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	return q.ExecContext(ctx, d.rebind(query), d.args(args)...)
+}
+
+func (d *DB) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	return q.QueryContext(ctx, d.rebind(query), d.args(args)...)
+}
+
+func (d *DB) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	return q.QueryRowContext(ctx, d.rebind(query), d.args(args)...)
+}
+
+// stmt is a prepared statement whose arguments go through DB.args.
+type stmt struct {
+	d *DB
+	s *sql.Stmt
+}
+
+func (d *DB) prepare(ctx context.Context, q querier, query string) (*stmt, error) {
+	s, err := q.PrepareContext(ctx, d.rebind(query))
+	if err != nil {
+		return nil, err
+	}
+	return &stmt{d: d, s: s}, nil
+}
+
+func (s *stmt) exec(ctx context.Context, args ...any) (sql.Result, error) {
+	return s.s.ExecContext(ctx, s.d.args(args)...)
+}
+
+func (s *stmt) Close() error { return s.s.Close() }
+
+// rebind turns ? placeholders into $1, $2, … for Postgres. The shared queries have no ? inside
+// string literals or identifiers.
+func (d *DB) rebind(q string) string {
+	if d.dialect != dialectPostgres || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 16)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		if q[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(q[i])
+	}
+	return b.String()
+}
+
+func (d *DB) args(a []any) []any {
+	if d.dialect != dialectPostgres {
+		return a
+	}
+	for i, v := range a {
+		if s, ok := v.(string); ok {
+			a[i] = pgText(s)
+		}
+	}
+	return a
+}
 
 // Ping reports whether both the writer and a reader answer.
 func (d *DB) Ping(ctx context.Context) error {
@@ -93,26 +197,33 @@ const insertEventSQL = `INSERT INTO events
 
 // Ingest implements core.Store.
 func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
+	if d.dialect == dialectPostgres {
+		dup, err := d.pgIngest(ctx, items)
+		if err != nil {
+			return nil, unavailable("ingest", err)
+		}
+		return dup, nil
+	}
 	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		insEvent, err := tx.PrepareContext(ctx, insertEventSQL)
+		insEvent, err := d.prepare(ctx, tx, insertEventSQL)
 		if err != nil {
 			return err
 		}
 		defer insEvent.Close()
-		insDelivery, err := tx.PrepareContext(ctx, insertDeliverySQL)
+		insDelivery, err := d.prepare(ctx, tx, insertDeliverySQL)
 		if err != nil {
 			return err
 		}
 		defer insDelivery.Close()
-		insItem, err := tx.PrepareContext(ctx, `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`)
+		insItem, err := d.prepare(ctx, tx, `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`)
 		if err != nil {
 			return err
 		}
 		defer insItem.Close()
 		for i, it := range items {
 			ev := it.Event
-			res, err := insEvent.ExecContext(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
+			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
 			if err != nil {
 				return err
 			}
@@ -126,7 +237,7 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 				return err
 			}
 			for _, name := range it.Digests {
-				if _, err := insItem.ExecContext(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
 					return err
 				}
 			}
@@ -144,13 +255,13 @@ const insertDeliverySQL = `INSERT INTO deliveries
 	 lease_until_ms, created_at_ms, updated_at_ms)
 	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`
 
-func insertDeliveries(ctx context.Context, stmt *sql.Stmt, eventID string, ds []*core.Delivery) error {
+func insertDeliveries(ctx context.Context, stmt *stmt, eventID string, ds []*core.Delivery) error {
 	for _, dl := range ds {
 		var owner, until any
 		if dl.LeaseOwner != "" {
 			owner, until = dl.LeaseOwner, ms(dl.LeaseUntil)
 		}
-		if _, err := stmt.ExecContext(ctx, dl.ID, eventID, dl.Target, dl.Route, string(dl.State),
+		if _, err := stmt.exec(ctx, dl.ID, eventID, dl.Target, dl.Route, string(dl.State),
 			ms(dl.NextAttemptAt), owner, until, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
 			return err
 		}
@@ -174,7 +285,7 @@ const dueCondition = `((state = 'pending' AND next_attempt_at_ms <= ?) OR (state
 
 // DueTargets implements core.Store.
 func (d *DB) DueTargets(ctx context.Context, now time.Time) ([]string, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT DISTINCT target FROM deliveries WHERE `+dueCondition, ms(now), ms(now))
+	rows, err := d.query(ctx, d.r, `SELECT DISTINCT target FROM deliveries WHERE `+dueCondition, ms(now), ms(now))
 	if err != nil {
 		return nil, unavailable("due targets", err)
 	}
@@ -187,7 +298,30 @@ func (d *DB) DueTargets(ctx context.Context, now time.Time) ([]string, error) {
 		}
 		out = append(out, t)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("due targets", err)
+	}
+	return out, nil
+}
+
+// claimSQL leases the due deliveries of one target. SQLite has one writer, so the subquery and
+// the update cannot interleave with another claim. Postgres locks the chosen rows and skips rows
+// another claim holds (FOR UPDATE SKIP LOCKED, in an ARRAY subquery evaluated once, then the
+// update finds the rows by primary key), so concurrent claims on any number of replicas never
+// return the same delivery. Arguments: owner, lease until, now, target, now, now, limit.
+var claimSQL = map[dialect]string{
+	dialectSQLite: `UPDATE deliveries
+		SET state = 'running', lease_owner = ?, lease_until_ms = ?, updated_at_ms = ?
+		WHERE id IN (SELECT id FROM deliveries WHERE target = ? AND ` + dueCondition + `
+			ORDER BY next_attempt_at_ms LIMIT ?)
+		RETURNING id, event_id, target, route, attempts, next_attempt_at_ms, last_error, created_at_ms`,
+	dialectPostgres: `UPDATE deliveries
+		SET state = 'running', lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3
+		WHERE id = ANY(ARRAY(SELECT id FROM deliveries WHERE target = $4
+			AND ((state = 'pending' AND next_attempt_at_ms <= $5) OR (state = 'running' AND lease_until_ms < $6))
+			ORDER BY next_attempt_at_ms LIMIT $7
+			FOR UPDATE SKIP LOCKED))
+		RETURNING id, event_id, target, route, attempts, next_attempt_at_ms, last_error, created_at_ms`,
 }
 
 // Claim implements core.Store.
@@ -196,12 +330,7 @@ func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, 
 		return nil, nil
 	}
 	now := ms(r.Now)
-	rows, err := d.w.QueryContext(ctx, `UPDATE deliveries
-		SET state = 'running', lease_owner = ?, lease_until_ms = ?, updated_at_ms = ?
-		WHERE id IN (SELECT id FROM deliveries WHERE target = ? AND `+dueCondition+`
-			ORDER BY next_attempt_at_ms LIMIT ?)
-		RETURNING id, event_id, target, route, attempts, next_attempt_at_ms, last_error, created_at_ms`,
-		r.Owner, ms(r.Now.Add(r.Lease)), now, r.Target, now, now, r.Limit)
+	rows, err := d.w.QueryContext(ctx, claimSQL[d.dialect], d.args([]any{r.Owner, ms(r.Now.Add(r.Lease)), now, r.Target, now, now, r.Limit})...)
 	if err != nil {
 		return nil, unavailable("claim", err)
 	}
@@ -218,6 +347,10 @@ func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, 
 	}
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, unavailable("claim", err)
+	}
+	if d.dialect == dialectPostgres {
+		// The update returns rows in table order, not in next_attempt_at order.
+		slices.SortStableFunc(out, func(a, b *core.Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
 	}
 	if err := d.loadEvents(ctx, out); err != nil {
 		return nil, err
@@ -238,8 +371,18 @@ func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery) error {
 		}
 		byID[dl.EventID] = append(byID[dl.EventID], dl)
 	}
-	q := `SELECT ` + eventColumns + ` FROM events WHERE id IN (?` + strings.Repeat(", ?", len(args)-1) + `)`
-	evs, err := d.queryEvents(ctx, q, args...)
+	var evs []*core.Event
+	var err error
+	if d.dialect == dialectPostgres {
+		// One statement for any number of ids (an IN list would be a new statement per length).
+		ids := make([]string, len(args))
+		for i, a := range args {
+			ids[i] = a.(string)
+		}
+		evs, err = d.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ANY(?)`, ids)
+	} else {
+		evs, err = d.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
+	}
 	if err != nil {
 		return err
 	}
@@ -255,7 +398,7 @@ const eventColumns = `id, received_at_ms, sender_delivery, body`
 
 // queryEvents runs q, which selects eventColumns, and parses each stored body.
 func (d *DB) queryEvents(ctx context.Context, q string, args ...any) ([]*core.Event, error) {
-	rows, err := d.r.QueryContext(ctx, q, args...)
+	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
 		return nil, unavailable("load events", err)
 	}
@@ -273,14 +416,20 @@ func (d *DB) queryEvents(ctx context.Context, q string, args ...any) ([]*core.Ev
 			return nil, fmt.Errorf("stored event %s no longer parses: %w", id, err)
 		}
 		ev.ReceivedAt, ev.Delivery = fromMS(received), sender
+		if d.dialect == dialectPostgres {
+			ev.ID = id // the stored (pgText) form, which the deliveries refer to
+		}
 		out = append(out, ev)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("load events", err)
+	}
+	return out, nil
 }
 
 // RenewLeases implements core.Store.
 func (d *DB) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {
-	res, err := d.w.ExecContext(ctx, `UPDATE deliveries SET lease_until_ms = ?
+	res, err := d.exec(ctx, d.w, `UPDATE deliveries SET lease_until_ms = ?
 		WHERE state = 'running' AND lease_owner = ?`, ms(until), owner)
 	if err != nil {
 		return 0, unavailable("renew leases", err)
@@ -289,29 +438,133 @@ func (d *DB) RenewLeases(ctx context.Context, owner string, until time.Time) (in
 	return int(n), err
 }
 
-// ReleaseLeases implements core.Store.
-func (d *DB) ReleaseLeases(ctx context.Context, owner string, now time.Time) (int, error) {
-	res, err := d.w.ExecContext(ctx, `UPDATE deliveries
+// inList is the condition "col is one of vals" and its arguments: an IN list on SQLite, one
+// array argument on Postgres (the same statement for any number of values). vals is not empty.
+func (d *DB) inList(col string, vals []string) (string, []any) {
+	if d.dialect == dialectPostgres {
+		return col + ` = ANY(?)`, []any{pgTexts(vals)}
+	}
+	args := make([]any, len(vals))
+	for i, v := range vals {
+		args[i] = v
+	}
+	return col + ` IN (?` + strings.Repeat(", ?", len(vals)-1) + `)`, args
+}
+
+// ReleaseLeases implements core.Store. On Postgres the released deliveries wake the other
+// replicas: they are due now, and this one is shutting down or retiring a worker pool.
+func (d *DB) ReleaseLeases(ctx context.Context, owner string, ids []string, now time.Time) (int, error) {
+	if ids != nil && len(ids) == 0 {
+		return 0, nil
+	}
+	q := `UPDATE deliveries
 		SET state = 'pending', lease_owner = NULL, lease_until_ms = NULL, next_attempt_at_ms = ?, updated_at_ms = ?
-		WHERE state = 'running' AND lease_owner = ?`, ms(now), ms(now), owner)
+		WHERE state = 'running' AND lease_owner = ?`
+	args := []any{ms(now), ms(now), owner}
+	var total int64
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		for chunk := range slices.Chunk(ids, maxListArgs) {
+			cond, cargs := d.inList("id", chunk)
+			res, err := d.exec(ctx, tx, q+` AND `+cond, append(slices.Clip(args), cargs...)...)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			total += n
+		}
+		if ids == nil {
+			res, err := d.exec(ctx, tx, q, args...)
+			if err != nil {
+				return err
+			}
+			if total, err = res.RowsAffected(); err != nil {
+				return err
+			}
+		}
+		if total > 0 {
+			return d.notify(ctx, tx)
+		}
+		return nil
+	})
 	if err != nil {
 		return 0, unavailable("release leases", err)
 	}
+	return int(total), nil
+}
+
+// maxListArgs bounds the values of one IN list (SQLite limits the parameters of a statement).
+const maxListArgs = 500
+
+// CancelDeliveries implements core.Store.
+func (d *DB) CancelDeliveries(ctx context.Context, keep []string, reason string, now time.Time) (int, error) {
+	q := `UPDATE deliveries
+		SET state = 'cancelled', last_error = ?, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?
+		WHERE (state = 'pending' OR (state = 'running' AND lease_until_ms < ?))`
+	args := []any{reason, ms(now), ms(now)}
+	if len(keep) > 0 {
+		// Target names come from the config: a short list.
+		cond, cargs := d.inList("target", keep)
+		q += ` AND NOT (` + cond + `)`
+		args = append(args, cargs...)
+	}
+	res, err := d.exec(ctx, d.w, q, args...)
+	if err != nil {
+		return 0, unavailable("cancel deliveries", err)
+	}
 	n, err := res.RowsAffected()
-	return int(n), err
+	if err != nil {
+		return 0, unavailable("cancel deliveries", err)
+	}
+	return int(n), nil
+}
+
+// QueueStats implements core.Store.
+func (d *DB) QueueStats(ctx context.Context) ([]core.QueueStats, error) {
+	rows, err := d.query(ctx, d.r, `SELECT target,
+			SUM(CASE WHEN state = 'pending' THEN 1 ELSE 0 END),
+			SUM(CASE WHEN state = 'running' THEN 1 ELSE 0 END),
+			SUM(CASE WHEN state = 'dead' THEN 1 ELSE 0 END),
+			MIN(CASE WHEN state IN ('pending', 'running') THEN created_at_ms END)
+		FROM deliveries WHERE state IN ('pending', 'running', 'dead')
+		GROUP BY target ORDER BY target`)
+	if err != nil {
+		return nil, unavailable("queue stats", err)
+	}
+	defer rows.Close()
+	var out []core.QueueStats
+	for rows.Next() {
+		var st core.QueueStats
+		var oldest sql.NullInt64
+		if err := rows.Scan(&st.Target, &st.Pending, &st.Running, &st.Dead, &oldest); err != nil {
+			return nil, unavailable("queue stats", err)
+		}
+		st.OldestUnfinished = fromMS(oldest.Int64)
+		out = append(out, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("queue stats", err)
+	}
+	return out, nil
 }
 
 // Complete implements core.Store.
 func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
+	if d.dialect == dialectPostgres {
+		if err := d.pgComplete(ctx, cs); err != nil {
+			return unavailable("complete", err)
+		}
+		return nil
+	}
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		insAttempt, err := tx.PrepareContext(ctx, `INSERT INTO attempts
-			(delivery_id, number, started_at_ms, duration_ms, outcome, status_code, error, response)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+		insAttempt, err := d.prepare(ctx, tx, insertAttemptSQL)
 		if err != nil {
 			return err
 		}
 		defer insAttempt.Close()
-		upd, err := tx.PrepareContext(ctx, `UPDATE deliveries
+		upd, err := d.prepare(ctx, tx, `UPDATE deliveries
 			SET state = ?, attempts = ?, next_attempt_at_ms = ?, last_error = ?,
 			    lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?
 			WHERE id = ? AND state = 'running' AND lease_owner = ?`)
@@ -321,12 +574,12 @@ func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
 		defer upd.Close()
 		for _, c := range cs {
 			a := c.Attempt
-			if _, err := insAttempt.ExecContext(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),
+			if _, err := insAttempt.exec(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),
 				a.Outcome, a.StatusCode, a.Error, a.Response); err != nil {
 				return err
 			}
 			end := a.StartedAt.Add(a.Duration)
-			if _, err := upd.ExecContext(ctx, string(c.State), a.Number, ms(c.NextAttemptAt), c.LastError,
+			if _, err := upd.exec(ctx, string(c.State), a.Number, ms(c.NextAttemptAt), c.LastError,
 				ms(end), a.DeliveryID, c.LeaseOwner); err != nil {
 				return err
 			}
@@ -338,6 +591,10 @@ func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
 	}
 	return nil
 }
+
+const insertAttemptSQL = `INSERT INTO attempts
+	(delivery_id, number, started_at_ms, duration_ms, outcome, status_code, error, response)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
 const deliveryColumns = `id, event_id, target, route, state, attempts, next_attempt_at_ms,
 	COALESCE(lease_owner, ''), COALESCE(lease_until_ms, 0), last_error, created_at_ms, updated_at_ms`
@@ -359,7 +616,7 @@ func (d *DB) Deliveries(ctx context.Context, f core.DeliveryFilter) ([]*core.Del
 	}
 	q += ` ORDER BY created_at_ms DESC, id DESC LIMIT ?`
 	args = append(args, f.Limit)
-	rows, err := d.r.QueryContext(ctx, q, args...)
+	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
 		return nil, unavailable("list deliveries", err)
 	}
@@ -377,12 +634,15 @@ func (d *DB) Deliveries(ctx context.Context, f core.DeliveryFilter) ([]*core.Del
 		dl.NextAttemptAt, dl.LeaseUntil, dl.CreatedAt, dl.UpdatedAt = fromMS(next), fromMS(until), fromMS(created), fromMS(updated)
 		out = append(out, dl)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list deliveries", err)
+	}
+	return out, nil
 }
 
 // Attempts implements core.Store.
 func (d *DB) Attempts(ctx context.Context, deliveryID string) ([]core.Attempt, error) {
-	rows, err := d.r.QueryContext(ctx, `SELECT number, started_at_ms, duration_ms, outcome, status_code, error, response
+	rows, err := d.query(ctx, d.r, `SELECT number, started_at_ms, duration_ms, outcome, status_code, error, response
 		FROM attempts WHERE delivery_id = ? ORDER BY number, id`, deliveryID)
 	if err != nil {
 		return nil, unavailable("list attempts", err)
@@ -398,14 +658,17 @@ func (d *DB) Attempts(ctx context.Context, deliveryID string) ([]core.Attempt, e
 		a.StartedAt, a.Duration = fromMS(started), time.Duration(dur)*time.Millisecond
 		out = append(out, a)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list attempts", err)
+	}
+	return out, nil
 }
 
 // Prune implements core.Store.
 func (d *DB) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 	// Kept: events with unfinished deliveries, events still waiting for a digest, and events of a
 	// digest run whose delivery is unfinished.
-	res, err := d.w.ExecContext(ctx, `DELETE FROM events WHERE received_at_ms < ?
+	res, err := d.exec(ctx, d.w, `DELETE FROM events WHERE received_at_ms < ?
 		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id
 			AND deliveries.state IN ('pending', 'running'))
 		AND NOT EXISTS (SELECT 1 FROM digest_items di WHERE di.event_id = events.id

@@ -36,6 +36,7 @@ func TestDigestGolden(t *testing.T) {
 	targets := []*core.Target{
 		builtinTargets[2],
 		builtinTargets[0],
+		builtinTargets[1],
 		{Name: "siem", Type: "webhook", Format: core.FormatJSON},
 	}
 	for _, tgt := range targets {

@@ -165,8 +165,9 @@ func (e *Engine) Keys() []string {
 // Origin names the file a template came from.
 func (e *Engine) Origin(key string) string { return e.origin[key] }
 
-// Render executes template key with data. A missing map key, a failing function or a "<no value>"
-// in the output (a nil printed) is an *Error naming the template.
+// Render executes template key with data. A missing map key or a failing function is an *Error
+// naming the template; a "<no value>" in the output (a nil printed) is an *Error wrapping
+// ErrNoValue, returned together with the output.
 func (e *Engine) Render(key string, data any) (*Output, error) {
 	t := e.text[key]
 	if t == nil {
@@ -193,7 +194,12 @@ func (e *Engine) Render(key string, data any) (*Output, error) {
 		out.HTML = hb.String()
 	}
 	if bytes.Contains(out.Body, []byte(noValue)) || strings.Contains(out.Subject, noValue) || strings.Contains(out.HTML, "&lt;no value&gt;") {
-		return fail(errors.New(`output contains "<no value>": a field is nil or missing here; guard it with {{ with }} or default`))
+		return out, &Error{Key: key, Origin: e.origin[key], Err: ErrNoValue}
 	}
 	return out, nil
 }
+
+// ErrNoValue is returned (wrapped in *Error, with the output) when the output contains
+// "<no value>", which text/template prints for a nil or missing field. The caller may accept the
+// output when the input itself contains that text.
+var ErrNoValue = errors.New(`output contains "<no value>": a field is nil or missing here; guard it with {{ with }} or default`)

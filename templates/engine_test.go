@@ -166,3 +166,18 @@ func sampleData() map[string]any {
 		"file": nil, "line": nil, "score": nil, "issues_count": nil, "duration_seconds": nil, "error": "boom", "description": nil}
 	return d
 }
+
+// TestNoValueInTheEventItself: an event whose text says "<no value>" renders; a nil printed by
+// the template is still an error.
+func TestNoValueInTheEventItself(t *testing.T) {
+	t.Parallel()
+	e, err := templates.New("")
+	require.NoError(t, err)
+	dir := t.TempDir()
+	writeFile(t, dir, "webhook/plain.tmpl", `{{ dict "title" .title | toRawJson }}`)
+	e, err = templates.New(dir)
+	require.NoError(t, err)
+	out, err := e.Render("webhook/plain", map[string]any{"title": "scanner said <no value>"})
+	require.ErrorIs(t, err, templates.ErrNoValue, "the engine cannot tell; it returns the output with the error")
+	require.Equal(t, `{"title":"scanner said <no value>"}`, string(out.Body))
+}

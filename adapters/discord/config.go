@@ -21,8 +21,8 @@ type Config struct {
 	// used as given — scheme, host and any path before /webhooks/ — so a proxy or a
 	// Discord-compatible server works; a query in it (e.g. thread_id) is kept. Empty disables the
 	// target.
-	WebhookURL     string `yaml:"webhook_url"`
-	WebhookURLFile string `yaml:"webhook_url_file"`
+	WebhookURL     core.Secret `yaml:"webhook_url"`
+	WebhookURLFile string      `yaml:"webhook_url_file"`
 	// Username replaces the webhook's name for every message (at most 80 characters; Discord
 	// refuses names containing "discord" or "clyde"). Empty keeps the name set in Discord.
 	Username string `yaml:"username"`
@@ -33,7 +33,7 @@ type Config struct {
 }
 
 // Credential is the secret whose absence disables the target.
-func (c *Config) Credential() string { return c.WebhookURL }
+func (c *Config) Credential() string { return c.WebhookURL.Reveal() }
 
 var (
 	webhookPath = regexp.MustCompile(`/api(/v\d+)?/webhooks/\d+/[\w-]+/?$`)
@@ -45,7 +45,7 @@ var (
 func (c *Config) Validate() error {
 	var errs []error
 	if c.WebhookURL != "" {
-		if _, err := parseWebhookURL(c.WebhookURL); err != nil {
+		if _, err := parseWebhookURL(c.WebhookURL.Reveal()); err != nil {
 			errs = append(errs, err)
 		}
 	}

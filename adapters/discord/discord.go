@@ -39,7 +39,7 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	ep, err := parseWebhookURL(cfg.WebhookURL)
+	ep, err := parseWebhookURL(cfg.WebhookURL.Reveal())
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (n *Notifier) classify(ctx context.Context, ans *answer, err error) error {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			c := *uerr
-			c.URL = n.cfg.WebhookURL // discordgo's URL names discord.com; core.RequestError redacts it
+			c.URL = n.cfg.WebhookURL.Reveal() // discordgo's URL names discord.com; core.RequestError redacts it
 			err = &c
 		}
 		return core.RequestError(ctx, err)

@@ -31,7 +31,7 @@ const token = "FAKE-DISCORD-TOKEN"
 
 func newNotifier(t *testing.T, webhookURL string, opts ...func(*discord.Config)) *discord.Notifier {
 	t.Helper()
-	cfg := &discord.Config{WebhookURL: webhookURL}
+	cfg := &discord.Config{WebhookURL: core.Secret(webhookURL)}
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -499,7 +499,7 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 			"discord.com/api/webhooks/1/" + token,
 			"https://discord.com/api/webhooks/1/" + token + "#x",
 		} {
-			_, err := discord.New(&discord.Config{WebhookURL: u}, nil, "test")
+			_, err := discord.New(&discord.Config{WebhookURL: core.Secret(u)}, nil, "test")
 			requireClean(t, err)
 			require.ErrorContains(t, err, "webhook_url:", u)
 		}
@@ -611,14 +611,14 @@ func TestConfigValidate(t *testing.T) {
 		cfg  discord.Config
 		want string
 	}{
-		"valid":               {discord.Config{WebhookURL: good, Username: "Cortex", AvatarURL: "https://x/a.png", ThreadID: "123"}, ""},
+		"valid":               {discord.Config{WebhookURL: core.Secret(good), Username: "Cortex", AvatarURL: "https://x/a.png", ThreadID: "123"}, ""},
 		"empty is disabled":   {discord.Config{}, ""},
 		"versioned with v10":  {discord.Config{WebhookURL: "https://discord.com/api/v10/webhooks/123/" + token}, ""},
 		"not a webhook":       {discord.Config{WebhookURL: "https://discord.com/channels/1/2"}, "webhook_url: want https://discord.com/api/webhooks/{id}/{token}"},
-		"username too long":   {discord.Config{WebhookURL: good, Username: strings.Repeat("n", 81)}, "username: at most 80"},
-		"username discord":    {discord.Config{WebhookURL: good, Username: "My Discord Bot"}, `username: Discord refuses webhook names containing "discord"`},
-		"avatar not absolute": {discord.Config{WebhookURL: good, AvatarURL: "/a.png"}, "avatar_url: must be an absolute"},
-		"thread not an id":    {discord.Config{WebhookURL: good, ThreadID: "general"}, "thread_id: must be a Discord id"},
+		"username too long":   {discord.Config{WebhookURL: core.Secret(good), Username: strings.Repeat("n", 81)}, "username: at most 80"},
+		"username discord":    {discord.Config{WebhookURL: core.Secret(good), Username: "My Discord Bot"}, `username: Discord refuses webhook names containing "discord"`},
+		"avatar not absolute": {discord.Config{WebhookURL: core.Secret(good), AvatarURL: "/a.png"}, "avatar_url: must be an absolute"},
+		"thread not an id":    {discord.Config{WebhookURL: core.Secret(good), ThreadID: "general"}, "thread_id: must be a Discord id"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -656,7 +656,7 @@ func TestRedirectNotFollowedEvenWithAFollowingClient(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(srv.Close)
-	n, err := discord.New(&discord.Config{WebhookURL: srv.URL + "/api/webhooks/1/" + token}, &http.Client{}, "test")
+	n, err := discord.New(&discord.Config{WebhookURL: core.Secret(srv.URL + "/api/webhooks/1/" + token)}, &http.Client{}, "test")
 	require.NoError(t, err)
 	de := deliveryError(t, n.Notify(context.Background(), adaptertest.Message(t)))
 	require.Equal(t, core.ReasonRedirect, de.Reason)
@@ -674,7 +674,7 @@ func TestUsesTheGivenClientTransport(t *testing.T) {
 		used.Add(1)
 		return base.RoundTrip(r)
 	})}
-	n, err := discord.New(&discord.Config{WebhookURL: f.URL()}, client, "test")
+	n, err := discord.New(&discord.Config{WebhookURL: core.Secret(f.URL())}, client, "test")
 	require.NoError(t, err)
 	require.NoError(t, n.Notify(context.Background(), adaptertest.Message(t)))
 	require.Equal(t, int32(1), used.Load())

@@ -182,7 +182,7 @@ func (n *Notifier) redact(err error) error {
 }
 
 func (n *Notifier) redactString(s string) string {
-	p := n.cfg.SMTP.Password
+	p := n.cfg.SMTP.Password.Reveal()
 	if p == "" {
 		return s
 	}

@@ -239,7 +239,7 @@ func (n *Notifier) clientOptions(c *conn) []gomail.Option {
 	}
 	if s.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
-			gomail.WithUsername(s.Username), gomail.WithPassword(s.Password))
+			gomail.WithUsername(s.Username), gomail.WithPassword(s.Password.Reveal()))
 	}
 	return opts
 }

@@ -20,6 +20,8 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
 )
 
 // A small SMTP server on loopback, built on emersion/go-smtp, that records what clients do.
@@ -144,7 +146,7 @@ func startServer(t *testing.T, opts serverOpts) *testServer {
 // config returns a target config for this server: tls as given, a 2s dial timeout.
 func (s *testServer) config(tlsMode string) *Config {
 	return &Config{
-		SMTP: SMTP{Host: s.host, Port: s.port, TLS: tlsMode, Username: s.opts.User, Password: s.opts.Pass, DialTimeout: 2 * time.Second},
+		SMTP: SMTP{Host: s.host, Port: s.port, TLS: tlsMode, Username: s.opts.User, Password: core.Secret(s.opts.Pass), DialTimeout: 2 * time.Second},
 		From: "Cortex Bridge <alerts@example.com>",
 		To:   []string{"ops@example.com"},
 	}

@@ -39,10 +39,13 @@ type Line struct {
 	DeliveryID string          `json:"delivery_id"` // the same on a retry: readers can drop repeats
 }
 
-// Notifier appends to one file. Writes are serialised, so lines never interleave.
+// Notifier appends to one file. Writes are serialised, so lines never interleave. When the
+// file is moved or removed (log rotation), the next write reopens the path, so no restart or
+// signal is needed.
 type Notifier struct {
-	mu sync.Mutex
-	f  *os.File
+	path string
+	mu   sync.Mutex
+	f    *os.File
 }
 
 var _ core.Notifier = (*Notifier)(nil)
@@ -55,11 +58,31 @@ func New(cfg *Config) (*Notifier, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
-	f, err := os.OpenFile(cfg.Path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := open(cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
-	return &Notifier{f: f}, nil
+	return &Notifier{path: cfg.Path, f: f}, nil
+}
+
+func open(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+}
+
+// current returns the open file, reopening the path when the file was rotated away.
+func (n *Notifier) current() (*os.File, error) {
+	open1, err1 := n.f.Stat()
+	onDisk, err2 := os.Stat(n.path)
+	if err1 == nil && err2 == nil && os.SameFile(open1, onDisk) {
+		return n.f, nil
+	}
+	f, err := open(n.path)
+	if err != nil {
+		return nil, err
+	}
+	_ = n.f.Close()
+	n.f = f
+	return f, nil
 }
 
 // Notify appends one line for msg and fsyncs. A write or sync error is retryable (disk full may
@@ -69,20 +92,25 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	if err := json.Compact(&ev, msg.Event.Raw); err != nil {
 		return &core.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: core.ReasonClientError}
 	}
-	line, err := json.Marshal(Line{ReceivedAt: msg.Event.ReceivedAt, Event: ev.Bytes(), Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID})
-	if err != nil {
+	var line bytes.Buffer
+	enc := json.NewEncoder(&line) // ends the line with "\n"
+	enc.SetEscapeHTML(false)      // keep the event's text as sent (no \u003c for "<")
+	if err := enc.Encode(Line{ReceivedAt: msg.Event.ReceivedAt, Event: ev.Bytes(), Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID}); err != nil {
 		return &core.DeliveryError{Err: err, Reason: core.ReasonClientError}
 	}
-	line = append(line, '\n')
 	if err := ctx.Err(); err != nil {
 		return core.AsDeliveryError(err)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if _, err := n.f.Write(line); err != nil {
+	f, err := n.current()
+	if err != nil {
 		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
 	}
-	if err := n.f.Sync(); err != nil {
+	if _, err := f.Write(line.Bytes()); err != nil {
+		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+	}
+	if err := f.Sync(); err != nil {
 		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
 	}
 	return nil

@@ -132,3 +132,38 @@ func TestNotifyHonoursCancelledContext(t *testing.T) {
 	require.True(t, de.Retryable)
 	require.Empty(t, readLines(t, path))
 }
+
+// TestRotationReopensThePath: after the file is moved or removed, the next line goes to a new
+// file at the configured path.
+func TestRotationReopensThePath(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	defer n.Close()
+	msg := adaptertest.Message(t)
+	require.NoError(t, n.Notify(context.Background(), msg))
+	require.NoError(t, os.Rename(path, path+".1"))
+	require.NoError(t, n.Notify(context.Background(), msg))
+	require.Len(t, readLines(t, path), 1, "the moved file is not written to again")
+	require.Len(t, readLines(t, path+".1"), 1)
+	require.NoError(t, os.Remove(path))
+	require.NoError(t, n.Notify(context.Background(), msg))
+	require.Len(t, readLines(t, path), 1, "a removed file is recreated")
+}
+
+// TestLineKeepsMarkup: "<" and "&" in an event stay as sent in the audit line.
+func TestLineKeepsMarkup(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	defer n.Close()
+	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"a<b&c","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	require.NoError(t, err)
+	require.NoError(t, n.Notify(context.Background(), &core.Message{DeliveryID: "d", Event: ev, Events: []*core.Event{ev}}))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Contains(t, string(b), `"id":"a<b&c"`)
+}

@@ -14,16 +14,16 @@ const DefaultAPIURL = "https://slack.com/api/"
 // Config is a slack target's YAML (targets[] with type: slack). Either WebhookURL, or Token with
 // Channel. The webhook URL and the token are secrets (also settable as *_file).
 type Config struct {
-	WebhookURL     string `yaml:"webhook_url"`
-	WebhookURLFile string `yaml:"webhook_url_file"`
-	Token          string `yaml:"token"`
-	TokenFile      string `yaml:"token_file"`
-	Channel        string `yaml:"channel"`
-	APIURL         string `yaml:"api_url"` // default DefaultAPIURL; for proxies and tests
+	WebhookURL     core.Secret `yaml:"webhook_url"`
+	WebhookURLFile string      `yaml:"webhook_url_file"`
+	Token          core.Secret `yaml:"token"`
+	TokenFile      string      `yaml:"token_file"`
+	Channel        string      `yaml:"channel"`
+	APIURL         string      `yaml:"api_url"` // default DefaultAPIURL; for proxies and tests
 }
 
 // Credential is the secret whose absence disables the target.
-func (c *Config) Credential() string { return c.WebhookURL + c.Token }
+func (c *Config) Credential() string { return c.WebhookURL.Reveal() + c.Token.Reveal() }
 
 // Validate checks the config; errors name the key relative to the target.
 func (c *Config) Validate() error {
@@ -32,7 +32,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("webhook_url and token: set one, not both"))
 	}
 	if c.WebhookURL != "" {
-		if err := checkURL(c.WebhookURL); err != nil {
+		if err := checkURL(c.WebhookURL.Reveal()); err != nil {
 			errs = append(errs, fmt.Errorf("webhook_url: %w", err))
 		}
 	}

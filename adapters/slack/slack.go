@@ -51,7 +51,7 @@ func New(cfg *Config, client *http.Client) (*Notifier, error) {
 		if !strings.HasSuffix(apiURL, "/") {
 			apiURL += "/"
 		}
-		n.api = slack.New(cfg.Token, slack.OptionHTTPClient(client), slack.OptionAPIURL(apiURL))
+		n.api = slack.New(cfg.Token.Reveal(), slack.OptionHTTPClient(client), slack.OptionAPIURL(apiURL))
 	}
 	return n, nil
 }
@@ -80,9 +80,9 @@ func (n *Notifier) postWebhook(ctx context.Context, m *slack.WebhookMessage) err
 	if err != nil {
 		return &core.DeliveryError{Err: err, Reason: core.ReasonTemplate}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.WebhookURL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.WebhookURL.Reveal(), bytes.NewReader(body))
 	if err != nil {
-		return &core.DeliveryError{Err: errors.New("cannot build a request for " + core.RedactURL(n.cfg.WebhookURL)), Reason: core.ReasonConfig}
+		return &core.DeliveryError{Err: errors.New("cannot build a request for " + core.RedactURL(n.cfg.WebhookURL.Reveal())), Reason: core.ReasonConfig}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := n.client.Do(req)

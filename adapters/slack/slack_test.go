@@ -21,14 +21,14 @@ import (
 
 func webhookNotifier(t *testing.T, url string) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(&slack.Config{WebhookURL: url}, nil)
+	n, err := slack.New(&slack.Config{WebhookURL: core.Secret(url)}, nil)
 	require.NoError(t, err)
 	return n
 }
 
 func botNotifier(t *testing.T, f *fakeSlack, channel string) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(&slack.Config{Token: f.token, Channel: channel, APIURL: f.apiURL()}, nil)
+	n, err := slack.New(&slack.Config{Token: core.Secret(f.token), Channel: channel, APIURL: f.apiURL()}, nil)
 	require.NoError(t, err)
 	return n
 }

@@ -22,8 +22,8 @@ type Config struct {
 	URL string `yaml:"url"`
 	// Secret signs each body (X-Cortex-Signature: sha256=<hex HMAC-SHA256>). Required; empty
 	// disables the target. Also settable as secret_file.
-	Secret     string `yaml:"secret"`
-	SecretFile string `yaml:"secret_file"`
+	Secret     core.Secret `yaml:"secret"`
+	SecretFile string      `yaml:"secret_file"`
 	// Headers are added to every request; they cannot replace the Content-Type, X-Cortex-* or
 	// User-Agent headers the bridge sets.
 	Headers map[string]string `yaml:"headers"`
@@ -87,7 +87,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	if body == nil {
 		body = msg.Event.Raw
 	}
-	sig, err := signature.Sign(n.cfg.Secret, body)
+	sig, err := signature.Sign(n.cfg.Secret.Reveal(), body)
 	if err != nil {
 		return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
 	}

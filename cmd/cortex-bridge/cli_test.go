@@ -21,7 +21,7 @@ func run(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	var out, errOut bytes.Buffer
 	root := newRoot(&out, &errOut)
 	root.SetArgs(args)
-	err = root.ExecuteContext(context.Background())
+	err = execute(context.Background(), root, &errOut)
 	return out.String(), errOut.String(), err
 }
 
@@ -164,4 +164,14 @@ routes:
 	require.ErrorContains(t, err, "disabled")
 	_, _, err = run(t, "test", "--config", path, "--target", "nope")
 	require.ErrorContains(t, err, `no target named "nope"`)
+}
+
+// TestUsageErrorsArePrinted: an unknown command or flag, or a missing value, says what is wrong.
+func TestUsageErrorsArePrinted(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"bogus"}, {"--bogus"}, {"send", "--bogus"}, {"route", "--sample"}, {"validate", "extra"}, {"sign"}} {
+		_, stderr, err := run(t, args...)
+		require.Error(t, err, "%v", args)
+		require.True(t, strings.HasPrefix(stderr, "error: "), "%v: %q", args, stderr)
+	}
 }

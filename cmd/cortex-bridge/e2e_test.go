@@ -201,7 +201,7 @@ func TestEndToEndStream(t *testing.T) {
 	var out, errOut bytes.Buffer
 	root := newRoot(&out, &errOut)
 	root.SetArgs([]string{"send", "--config", cfg, "--url", "http://" + b.addr + "/webhooks/cortex", "--file", "../../samples/stream.jsonl", "--quiet"})
-	require.NoError(t, root.ExecuteContext(context.Background()), errOut.String())
+	require.NoError(t, execute(context.Background(), root, &errOut), errOut.String())
 	events := countLines(t, "../../samples/stream.jsonl")
 	require.Contains(t, out.String(), fmt.Sprintf("sent %d: %d accepted, 0 duplicate, 0 rejected, 0 failed", events, events))
 

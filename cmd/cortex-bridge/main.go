@@ -19,11 +19,22 @@ import (
 var version = "dev"
 
 func main() {
+	// SIGHUP is taken by serve (config reload); elsewhere it ends the process as usual.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := newRoot(os.Stdout, os.Stderr).ExecuteContext(ctx); err != nil {
+	if err := execute(ctx, newRoot(os.Stdout, os.Stderr), os.Stderr); err != nil {
 		os.Exit(1)
 	}
+}
+
+// execute runs the command tree and prints a failure once, as "error: …", on errOut: a
+// command's own error as well as a usage error (unknown command or flag, missing value).
+func execute(ctx context.Context, root *cobra.Command, errOut io.Writer) error {
+	err := root.ExecuteContext(ctx)
+	if err != nil && err != errSilent {
+		fmt.Fprintln(errOut, "error:", err)
+	}
+	return err
 }
 
 // newRoot builds the command tree writing to out and errOut (tests pass buffers).
@@ -43,25 +54,6 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
-	return wrapErrors(root, errOut)
-}
-
-// wrapErrors prints a failing command's error once, as "error: …", on errOut.
-func wrapErrors(root *cobra.Command, errOut io.Writer) *cobra.Command {
-	for _, c := range root.Commands() {
-		wrapErrors(c, errOut)
-		run := c.RunE
-		if run == nil {
-			continue
-		}
-		c.RunE = func(cmd *cobra.Command, args []string) error {
-			err := run(cmd, args)
-			if err != nil {
-				fmt.Fprintln(errOut, "error:", err)
-			}
-			return err
-		}
-	}
 	return root
 }
 

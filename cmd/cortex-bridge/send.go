@@ -52,7 +52,7 @@ path and first secret.`,
 					url = scheme + "://" + cfg.Server.Listen + cfg.Ingest.Path
 				}
 				if secret == "" {
-					secret = cfg.Ingest.Secrets[0]
+					secret = cfg.Ingest.Secrets[0].Reveal()
 				}
 			}
 			client := &sender.Client{URL: url, Secret: secret}

@@ -2,12 +2,17 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,14 +21,19 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/metrics"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
 func newServe() *cobra.Command {
 	return &cobra.Command{
 		Use:   "serve",
-		Short: "Run the bridge: ingest endpoint, delivery workers and health checks",
-		Args:  cobra.NoArgs,
+		Short: "Run the bridge: ingest endpoint, delivery workers, digests, health checks and metrics",
+		Long: `Run the bridge. SIGHUP (or POST /-/reload with an API key) re-reads the config and the TLS
+certificate; an invalid config is refused and the running one stays. SIGTERM or SIGINT drains:
+ingest answers 503, running deliveries finish (up to delivery.drain_timeout) and queued ones
+are handed back for the next start.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(cmd)
 			if err != nil {
@@ -34,12 +44,25 @@ func newServe() *cobra.Command {
 	}
 }
 
-// shutdownGrace bounds how long running requests and attempts get after SIGTERM.
-const shutdownGrace = 30 * time.Second
+// process is the running bridge: what a reload replaces and a shutdown stops.
+type process struct {
+	cfgPath string
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	db      *store.DB
+	disp    *core.Dispatcher
+	sched   *core.Scheduler
+	ingest  *api.Ingest
+	keys    *api.Keys
+	cert    *certificate // nil without TLS
 
-// serve runs the bridge until ctx is done, then drains: the listener closes, requests in flight
-// are answered, the ingest writer commits what it holds, running attempts finish (each bounded
-// by delivery.timeout) and queued deliveries are handed back. ready, when set, gets the address.
+	mu      sync.Mutex // serialises reloads
+	cfg     *config.Config
+	runtime *config.Runtime
+	running atomic.Bool // the dispatcher's workers run
+}
+
+// serve runs the bridge until ctx is done, then drains. ready, when set, gets the address.
 func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(addr string)) error {
 	cfg, err := config.Load(cfgPath)
 	if err != nil {
@@ -49,67 +72,109 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	if err != nil {
 		return fmt.Errorf("%s: invalid config:\n%w", cfgPath, err)
 	}
-	defer rt.Close()
 	for _, w := range rt.Warnings {
 		log.Warn(w)
 	}
 	db, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
 	if err != nil {
+		rt.Close()
 		return err
 	}
 	defer db.Close()
 
+	b := &process{cfgPath: cfgPath, log: log, db: db, cfg: cfg, runtime: rt, keys: api.NewKeys(cfg.APIKeys())}
+	b.metrics = metrics.New(version, db.QueueStats)
+	b.metrics.SetTargets(rt.TargetNames())
+	rt.Router.OnRuleError = b.metrics.RuleError
 	host, _ := os.Hostname()
-	disp := core.NewDispatcher(core.DispatcherConfig{
-		Owner:      host + "/" + uuid.NewString()[:8],
-		Timeout:    cfg.Delivery.Timeout,
-		Retry:      rt.Retry,
-		Retention:  cfg.Storage.Retention,
-		AttemptLog: attemptLogger(log),
-	}, db, rt.Targets, rt.Router, rt.Renderer, log)
-	bus := core.NewBus(db, rt.Router, disp, nil, log)
-	sched := &core.Scheduler{Store: db, Owner: disp.Owner(), Digests: rt.Router.Digests, Log: log}
-	ingest := api.NewIngest(api.IngestConfig{
-		Secrets: cfg.Ingest.Secrets, Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
-		RatePerSec: cfg.Ingest.RateLimit.PerSecond, RateBurst: cfg.Ingest.RateLimit.Burst, StrictEvents: cfg.Ingest.StrictEvents,
-	}, bus, log)
-	srv := api.NewServer(cfg.Server.Listen, api.Handler(cfg.Ingest.Path, ingest, db))
+	b.disp = core.NewDispatcher(core.DispatcherConfig{
+		Owner:        host + "/" + uuid.NewString()[:8],
+		Timeout:      cfg.Delivery.Timeout,
+		DrainTimeout: cfg.Delivery.DrainTimeout,
+		Retention:    cfg.Storage.Retention,
+		AttemptLog:   attemptLogger(log),
+		Observer:     b.metrics,
+	}, db, rt.Plan(), log)
+	bus := core.NewBus(db, b.disp, nil, log)
+	b.sched = &core.Scheduler{Store: db, Owner: b.disp.Owner(), Log: log, Observer: b.metrics,
+		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests }}
+	b.ingest = api.NewIngest(b.ingestConfig(cfg), bus, log)
+	routes := api.Routes{
+		IngestPath: cfg.Ingest.Path,
+		Ingest:     b.ingest,
+		Metrics:    b.metrics.Handler(),
+		Reload:     b.reload,
+		Keys:       b.keys,
+		Ready: map[string]api.Check{
+			"storage": db.Ping,
+			"migrations": func(ctx context.Context) error {
+				return db.MigrationsCurrent(ctx)
+			},
+			"workers": func(context.Context) error {
+				if !b.running.Load() {
+					return errors.New("not running")
+				}
+				return nil
+			},
+		},
+	}
+	srv := api.NewServer(cfg.Server.Listen, routes.Handler())
+	if cfg.Server.TLS.CertFile != "" {
+		if b.cert, err = loadCertificate(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile); err != nil {
+			rt.Close()
+			return fmt.Errorf("server.tls: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: b.cert.get}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
+		rt.Close()
 		return fmt.Errorf("server.listen: %w", err)
 	}
 	dispCtx, stopDisp := context.WithCancel(context.Background())
 	dispDone, schedDone := make(chan struct{}), make(chan struct{})
-	go func() { disp.Run(dispCtx); close(dispDone) }()
-	go func() { sched.Run(dispCtx); close(schedDone) }()
+	b.running.Store(true)
+	go func() { b.disp.Run(dispCtx); b.running.Store(false); close(dispDone) }()
+	go func() { b.sched.Run(dispCtx); close(schedDone) }()
 
-	tls := cfg.Server.TLS.CertFile != ""
 	scheme := "http"
-	if tls {
+	if b.cert != nil {
 		scheme = "https"
 	}
 	log.Info("cortex-bridge listening", "version", version, "url", scheme+"://"+ln.Addr().String()+cfg.Ingest.Path,
-		"storage", cfg.Storage.Driver, "targets", len(rt.Targets), "routes", len(rt.Router.Routes))
+		"storage", cfg.Storage.Driver, "targets", len(rt.Targets), "routes", len(rt.Router.Routes), "digests", len(rt.Router.Digests))
 	if ready != nil {
 		ready(ln.Addr().String())
 	}
 	srvErr := make(chan error, 1)
 	go func() {
-		if tls {
-			srvErr <- srv.ServeTLS(ln, cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+		if b.cert != nil {
+			srvErr <- srv.ServeTLS(ln, "", "")
 		} else {
 			srvErr <- srv.Serve(ln)
 		}
 	}()
 
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down: no new requests; finishing running deliveries")
-	case runErr = <-srvErr:
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down: ingest answers 503; running deliveries finish, queued ones are handed back",
+				"drain_timeout", cfg.Delivery.DrainTimeout)
+			break loop
+		case runErr = <-srvErr:
+			break loop
+		case <-hup:
+			_ = b.reload(context.Background())
+		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	b.ingest.Drain()
+	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("some requests were cut off at shutdown", "err", err)
@@ -118,12 +183,93 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	stopDisp()
 	<-dispDone
 	<-schedDone
+	b.mu.Lock()
+	b.runtime.Close()
+	b.mu.Unlock()
 	log.Info("stopped")
 	if errors.Is(runErr, http.ErrServerClosed) {
 		return nil
 	}
 	return runErr
 }
+
+func (b *process) ingestConfig(cfg *config.Config) api.IngestConfig {
+	return api.IngestConfig{
+		Secrets: core.RevealAll(cfg.Ingest.Secrets), Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+		RatePerSec: cfg.Ingest.RateLimit.PerSecond, RateBurst: cfg.Ingest.RateLimit.Burst, StrictEvents: cfg.Ingest.StrictEvents,
+		Observe: b.metrics.EventReceived,
+	}
+}
+
+// reload re-reads the config and the TLS certificate. An invalid config is refused (its errors
+// logged and returned) and the running one stays; a valid one replaces targets, routes,
+// digests, templates, ingest policy and API keys, while running deliveries finish with the
+// config they started with.
+func (b *process) reload(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cert != nil {
+		if err := b.cert.reload(); err != nil {
+			b.log.Error("TLS certificate not reloaded; the current one stays", "err", err)
+		} else {
+			b.log.Info("TLS certificate reloaded")
+		}
+	}
+	cfg, err := config.Load(b.cfgPath)
+	var rt *config.Runtime
+	if err == nil {
+		rt, err = config.Build(cfg, config.BuildOptions{Version: version, Log: b.log})
+	}
+	if err != nil {
+		b.metrics.Reload(false)
+		b.log.Error("config reload refused; the running config stays", "config", b.cfgPath, "err", err)
+		return err
+	}
+	for _, w := range rt.Warnings {
+		b.log.Warn(w)
+	}
+	for _, key := range b.cfg.RestartKeys(cfg) {
+		b.log.Warn("config change needs a restart to take effect", "key", key)
+	}
+	rt.Router.OnRuleError = b.metrics.RuleError
+	b.metrics.SetTargets(rt.TargetNames())
+	for _, t := range b.disp.Apply(rt.Plan()) {
+		if c, ok := t.Notifier.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+	b.ingest.Update(b.ingestConfig(cfg))
+	b.keys.Set(cfg.APIKeys())
+	if err := b.sched.Sync(ctx); err != nil {
+		b.log.Warn("digest schedules not updated yet; retried at the next reload or restart", "err", err)
+	}
+	b.cfg, b.runtime = cfg, rt
+	b.metrics.Reload(true)
+	b.log.Info("config reloaded", "config", b.cfgPath, "targets", len(rt.Targets), "routes", len(rt.Router.Routes), "digests", len(rt.Router.Digests))
+	return nil
+}
+
+// certificate is a TLS key pair that a reload can replace while connections use the old one.
+type certificate struct {
+	certFile, keyFile string
+	cur               atomic.Pointer[tls.Certificate]
+}
+
+func loadCertificate(certFile, keyFile string) (*certificate, error) {
+	c := &certificate{certFile: certFile, keyFile: keyFile}
+	return c, c.reload()
+}
+
+func (c *certificate) reload() error {
+	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
+	if err != nil {
+		return err
+	}
+	c.cur.Store(&pair)
+	return nil
+}
+
+func (c *certificate) get(*tls.ClientHelloInfo) (*tls.Certificate, error) { return c.cur.Load(), nil }
 
 // attemptLogger logs one line per delivery attempt.
 func attemptLogger(log *slog.Logger) func(*core.Delivery, core.Attempt, core.State) {

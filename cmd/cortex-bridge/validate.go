@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -10,13 +12,25 @@ import (
 )
 
 func newValidate() *cobra.Command {
-	return &cobra.Command{
-		Use:   "validate",
+	var format string
+	c := &cobra.Command{
+		Use:   "validate [--format text|json]",
 		Short: "Check the config, its rules and templates (rendered against every sample event)",
-		Args:  cobra.NoArgs,
+		Long: `Check the config file: keys, values, rules, digests and every template a route, target or
+digest uses, rendered against every sample event. Exit status 1 lists every problem with its key
+path and line. --format json prints {"valid", "warnings", "errors": [{"path","line","message"}]}
+for CI pipelines that keep the config in git.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := configPath(cmd)
 			rt, err := loadRuntime(path)
+			switch format {
+			case "text":
+			case "json":
+				return validateJSON(cmd, rt, err)
+			default:
+				return fmt.Errorf("--format: want text or json, got %q", format)
+			}
 			if err != nil {
 				return err
 			}
@@ -30,11 +44,72 @@ func newValidate() *cobra.Command {
 					enabled++
 				}
 			}
-			fmt.Fprintf(out, "%s is valid: %d targets (%d enabled), %d routes; templates render for all %d sample events\n",
-				path, len(rt.Targets), enabled, len(rt.Router.Routes), len(samples.Types()))
+			fmt.Fprintf(out, "%s is valid: %d targets (%d enabled), %d routes, %d digests; templates render for all %d sample events\n",
+				path, len(rt.Targets), enabled, len(rt.Router.Routes), len(rt.Router.Digests), len(samples.Types()))
 			return nil
 		},
 	}
+	c.Flags().StringVar(&format, "format", "text", "output format: text or json")
+	return c
+}
+
+type problem struct {
+	Path    string `json:"path,omitempty"`
+	Line    int    `json:"line,omitempty"`
+	Message string `json:"message"`
+}
+
+// validateJSON prints the outcome as one JSON document; the exit status is 1 when invalid.
+func validateJSON(cmd *cobra.Command, rt *config.Runtime, err error) error {
+	report := struct {
+		Valid    bool      `json:"valid"`
+		Warnings []string  `json:"warnings"`
+		Errors   []problem `json:"errors"`
+	}{Valid: err == nil, Warnings: []string{}, Errors: []problem{}}
+	if rt != nil {
+		report.Warnings = append(report.Warnings, rt.Warnings...)
+	}
+	for _, e := range leaves(err) {
+		var ke *config.KeyError
+		if errors.As(e, &ke) {
+			report.Errors = append(report.Errors, problem{Path: ke.Path, Line: ke.Line, Message: ke.Msg})
+		} else {
+			report.Errors = append(report.Errors, problem{Message: e.Error()})
+		}
+	}
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	if encErr := enc.Encode(report); encErr != nil {
+		return encErr
+	}
+	if err != nil {
+		cmd.SilenceErrors = true
+		return errSilent
+	}
+	return nil
+}
+
+// errSilent fails a command whose output already said why.
+var errSilent = errors.New("")
+
+// leaves flattens joined and wrapped-joined errors into their parts.
+func leaves(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, leaves(e)...)
+		}
+		return out
+	}
+	if inner := errors.Unwrap(err); inner != nil {
+		if _, ok := inner.(interface{ Unwrap() []error }); ok {
+			return leaves(inner)
+		}
+	}
+	return []error{err}
 }
 
 // loadRuntime loads and checks the config without opening anything (dry run).

@@ -33,6 +33,8 @@ func Run(t *testing.T, open Open) {
 		"DueTargets":                     testDueTargets,
 		"PruneKeepsUnfinishedDeliveries": testPrune,
 		"DeliveriesFilter":               testDeliveriesFilter,
+		"ReleaseSomeLeases":              testReleaseSome,
+		"CancelUnconfiguredTargets":      testCancel,
 	}
 	for name, fn := range digestTests() {
 		tests[name] = fn
@@ -282,7 +284,10 @@ func testRenewRelease(t *testing.T, s core.Store) {
 	require.Len(t, got, 1, "only the lease that was not renewed expired")
 	require.NotEqual(t, "me", got[0].LeaseOwner)
 
-	n, err = s.ReleaseLeases(context.Background(), "me", t0.Add(31*time.Minute))
+	n, err = s.ReleaseLeases(context.Background(), "me", []string{}, t0.Add(31*time.Minute))
+	require.NoError(t, err)
+	require.Zero(t, n, "an empty list releases nothing")
+	n, err = s.ReleaseLeases(context.Background(), "me", nil, t0.Add(31*time.Minute))
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	require.Len(t, claim(t, s, "next", "a", t0.Add(31*time.Minute), 10), 1, "a released delivery is due at once")
@@ -343,4 +348,43 @@ func testDeliveriesFilter(t *testing.T, s core.Store) {
 		require.Equal(t, "a", d.Target)
 		require.Equal(t, core.StatePending, d.State)
 	}
+}
+
+func testReleaseSome(t *testing.T, s core.Store) {
+	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
+	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{a}},
+		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{b}})
+	require.Len(t, claim(t, s, "me", "a", t0, 10), 2)
+	n, err := s.ReleaseLeases(context.Background(), "me", []string{a.ID, "unknown"}, t0)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	n, err = s.ReleaseLeases(context.Background(), "someone-else", []string{b.ID}, t0)
+	require.NoError(t, err)
+	require.Zero(t, n, "only the owner's leases")
+	require.Equal(t, []string{a.ID}, ids(claim(t, s, "next", "a", t0, 10)))
+}
+
+func testCancel(t *testing.T, s core.Store) {
+	kept, gone, leased, done := delivery("kept", core.StatePending, ""), delivery("gone", core.StatePending, ""),
+		delivery("gone", core.StateRunning, "x"), delivery("gone", core.StatePending, "")
+	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{kept, gone}},
+		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{leased}},
+		core.IngestItem{Event: event(t, "e3"), Deliveries: []*core.Delivery{done}})
+	got := claim(t, s, "me", "gone", t0, 1)
+	require.Len(t, got, 1)
+	require.NoError(t, s.Complete(context.Background(), []core.Completion{{LeaseOwner: "me", Attempt: attempt(got[0], 1, "success"), State: core.StateSucceeded}}))
+	n, err := s.CancelDeliveries(context.Background(), []string{"kept"}, "target no longer configured", t0)
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "the pending delivery of the removed target; the leased one is still running")
+	n, err = s.CancelDeliveries(context.Background(), []string{"kept"}, "target no longer configured", t0.Add(2*time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, 1, n, "once its lease has expired, the running one too")
+	all, err := s.Deliveries(context.Background(), core.DeliveryFilter{State: core.StateCancelled})
+	require.NoError(t, err)
+	require.Len(t, all, 2)
+	for _, d := range all {
+		require.Equal(t, "gone", d.Target)
+		require.Equal(t, "target no longer configured", d.LastError)
+	}
+	require.Len(t, claim(t, s, "me", "kept", t0, 10), 1, "other targets are untouched")
 }

@@ -1,0 +1,142 @@
+package core
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/cenkalti/backoff/v5"
+)
+
+// attempt makes one try of dl with p's target under the plan in force when it starts, and
+// queues the completion.
+func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
+	plan := d.plan.Load()
+	t := p.target
+	route := plan.Router.Route(dl.Route)
+	msg := &Message{DeliveryID: dl.ID, Attempt: dl.Attempts + 1, Target: t.Name, Route: dl.Route, Event: dl.Event, Events: []*Event{dl.Event}}
+	start := d.cfg.NowFunc()
+	err := d.send(ctx, plan, t, route, msg)
+	end := d.cfg.NowFunc()
+	c := Completion{LeaseOwner: d.cfg.Owner, Attempt: Attempt{
+		DeliveryID: dl.ID, Number: msg.Attempt, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
+	}, State: StateSucceeded}
+	if err != nil {
+		de := AsDeliveryError(err)
+		c.Attempt.Outcome, c.Attempt.StatusCode, c.Attempt.Error = string(de.Reason), de.StatusCode, de.Error()
+		c.Attempt.Response = truncateUTF8(de.Response, MaxResponseBytes)
+		c.LastError = de.Error()
+		switch {
+		case !de.Retryable || msg.Attempt >= plan.Retry.MaxAttempts:
+			c.State = StateDead
+		default:
+			c.State = StatePending
+			c.NextAttemptAt = end.Add(plan.Retry.Delay(msg.Attempt, de.RetryAfter))
+		}
+		if de.Reason == ReasonRateLimited {
+			d.pause(p, de, end.Add(min(cmp.Or(de.RetryAfter, plan.Retry.Delay(msg.Attempt, 0)), plan.Retry.Max)))
+		}
+	}
+	d.cfg.Observer.Attempt(t.Name, c.Attempt.Outcome, c.Attempt.Duration, c.State)
+	if d.cfg.AttemptLog != nil {
+		d.cfg.AttemptLog(dl, c.Attempt, c.State)
+	}
+	d.completions <- c
+}
+
+// send renders msg for t and hands it to the target's Notifier, within delivery.timeout.
+func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *Message) error {
+	if msg.Event.Type == DigestEventType {
+		if err := d.digestMessage(ctx, plan, msg); err != nil {
+			return err
+		}
+	}
+	if err := plan.Renderer.Render(msg, t, route); err != nil {
+		return &DeliveryError{Err: err, Reason: ReasonTemplate}
+	}
+	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+	defer cancel()
+	return t.Notifier.Notify(actx, msg)
+}
+
+// digestMessage loads a digest run's events and computes the digest its template shows; the
+// events also go along as a CSV attachment.
+func (d *Dispatcher) digestMessage(ctx context.Context, plan *Plan, msg *Message) error {
+	run, err := DigestRunOf(msg.Event)
+	if err != nil {
+		return &DeliveryError{Err: fmt.Errorf("digest run %s: %w", msg.Event.ID, err), Reason: ReasonTemplate}
+	}
+	events, err := d.store.DigestEvents(ctx, msg.Event.ID)
+	if err != nil {
+		return &DeliveryError{Err: err, Reason: ReasonServerError, Retryable: true}
+	}
+	var threshold float64
+	if spec := plan.Router.Digest(run.Digest); spec != nil {
+		threshold = spec.Threshold
+	}
+	dg := NewDigest(run.Digest, run.From, run.To, events, threshold)
+	dg.Template = run.Template
+	msg.Digest, msg.Events = dg, events
+	if len(events) > 0 {
+		msg.Attachments = []Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", run.Digest, run.To.UTC().Format("2006-01-02")),
+			ContentType: "text/csv", Data: dg.CSV()}}
+	}
+	return nil
+}
+
+// writeCompletions batches completions into transactions until the channel is closed. A batch
+// that cannot be written is retried with backoff: the deliveries keep their leases meanwhile.
+func (d *Dispatcher) writeCompletions() {
+	batch := make([]Completion, 0, d.cfg.BatchSize)
+	for c := range d.completions {
+		batch = append(batch[:0], c)
+	drain:
+		for len(batch) < d.cfg.BatchSize {
+			select {
+			case c, ok := <-d.completions:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		d.writeBatch(batch)
+	}
+}
+
+func (d *Dispatcher) writeBatch(batch []Completion) {
+	op := func() (struct{}, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		return struct{}{}, d.store.Complete(ctx, batch)
+	}
+	_, err := backoff.Retry(context.Background(), op,
+		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 5 * time.Second}),
+		backoff.WithMaxElapsedTime(d.cfg.Lease),
+		backoff.WithNotify(func(err error, next time.Duration) {
+			d.log.Warn("writing delivery results failed; retrying", "count", len(batch), "retry_in", next, "err", err)
+		}))
+	if err != nil {
+		d.log.Error("could not write delivery results; those deliveries will be retried when their leases expire",
+			"count", len(batch), "err", err)
+	}
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.Attempt.DeliveryID
+	}
+	d.forget(ids...)
+}
+
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

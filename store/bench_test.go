@@ -1,0 +1,116 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/store"
+)
+
+// Benchmarks per driver, to compare them: go test -run x -bench . -benchmem ./store/
+// (the Postgres ones use a fresh schema on the test database, like the tests).
+
+var benchDrivers = []struct {
+	name string
+	open func(b *testing.B) *store.DB
+}{
+	{"sqlite", func(b *testing.B) *store.DB {
+		db, err := store.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "bench.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { _ = db.Close() })
+		return db
+	}},
+	{"postgres", func(b *testing.B) *store.DB { return openPG(b, pgSchema(b)) }},
+}
+
+// benchItems makes n new events (ids unique under prefix) with two pending deliveries each.
+func benchItems(b *testing.B, prefix string, n int) []core.IngestItem {
+	items := make([]core.IngestItem, n)
+	now := time.Now().UTC()
+	for i := range items {
+		ev := pgEvent(b, fmt.Sprintf("%s-%d", prefix, i))
+		ev.ReceivedAt = now
+		items[i] = core.IngestItem{Event: ev, Deliveries: []*core.Delivery{
+			{ID: uuid.Must(uuid.NewV7()).String(), Target: "a", Route: "r", State: core.StatePending, NextAttemptAt: now, CreatedAt: now},
+			{ID: uuid.Must(uuid.NewV7()).String(), Target: "b", Route: "r", State: core.StatePending, NextAttemptAt: now, CreatedAt: now},
+		}}
+	}
+	return items
+}
+
+// BenchmarkIngest: one op is one group-commit transaction of batch new events, each with two
+// deliveries.
+func BenchmarkIngest(b *testing.B) {
+	for _, drv := range benchDrivers {
+		for _, batch := range []int{1, 64, 512} {
+			b.Run(fmt.Sprintf("%s/batch=%d", drv.name, batch), func(b *testing.B) {
+				db := drv.open(b)
+				ctx := context.Background()
+				i := 0
+				for b.Loop() {
+					b.StopTimer()
+					items := benchItems(b, fmt.Sprint("e", i), batch)
+					i++
+					b.StartTimer()
+					if _, err := db.Ingest(ctx, items); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(batch*b.N)/b.Elapsed().Seconds(), "events/s")
+			})
+		}
+	}
+}
+
+// BenchmarkClaimComplete: one op claims 64 due deliveries of a target and completes them in one
+// batch (half succeeded, half retried later), as the dispatcher's poller and completion writer do.
+func BenchmarkClaimComplete(b *testing.B) {
+	const n = 64
+	for _, drv := range benchDrivers {
+		b.Run(drv.name, func(b *testing.B) {
+			db := drv.open(b)
+			ctx := context.Background()
+			i := 0
+			for b.Loop() {
+				b.StopTimer()
+				if _, err := db.Ingest(ctx, benchItems(b, fmt.Sprint("e", i), n/2)); err != nil {
+					b.Fatal(err)
+				}
+				i++
+				now := time.Now().UTC()
+				b.StartTimer()
+				var ds []*core.Delivery
+				for _, target := range []string{"a", "b"} {
+					got, err := db.Claim(ctx, core.ClaimRequest{Owner: "bench", Target: target, Now: now, Lease: time.Minute, Limit: n})
+					if err != nil {
+						b.Fatal(err)
+					}
+					ds = append(ds, got...)
+				}
+				if len(ds) != n {
+					b.Fatalf("claimed %d, want %d", len(ds), n)
+				}
+				cs := make([]core.Completion, len(ds))
+				for j, d := range ds {
+					cs[j] = core.Completion{LeaseOwner: "bench", State: core.StateSucceeded,
+						Attempt: core.Attempt{DeliveryID: d.ID, Number: 1, StartedAt: now, Duration: time.Millisecond, Outcome: "success"}}
+					if j%2 == 1 {
+						cs[j].State, cs[j].NextAttemptAt, cs[j].Attempt.Outcome = core.StatePending, now.Add(time.Hour), "server_error"
+					}
+				}
+				if err := db.Complete(ctx, cs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "deliveries/s")
+		})
+	}
+}
