@@ -273,8 +273,19 @@ func (d *Dispatcher) poll(ctx context.Context) {
 	}
 }
 
+// heartbeat renews the leases of the deliveries this process holds (queued or running), and
+// only those: a lease claimed but not held, by a failure between claim and hand-off, expires.
 func (d *Dispatcher) heartbeat(ctx context.Context) {
-	if _, err := d.store.RenewLeases(ctx, d.cfg.Owner, d.cfg.NowFunc().Add(d.cfg.Lease)); err != nil {
+	d.mu.Lock()
+	ids := make([]string, 0, len(d.inflight))
+	for id := range d.inflight {
+		ids = append(ids, id)
+	}
+	d.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := d.store.RenewLeases(ctx, d.cfg.Owner, ids, d.cfg.NowFunc().Add(d.cfg.Lease)); err != nil {
 		d.log.Warn("renewing leases failed", "err", err)
 	}
 }

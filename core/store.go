@@ -121,9 +121,12 @@ type Store interface {
 	// DueTargets names the targets that have deliveries ready to claim at now.
 	DueTargets(ctx context.Context, now time.Time) ([]string, error)
 	// Claim leases due deliveries to r.Owner until r.Now+r.Lease and returns them with Event set.
+	// A delivery whose event is gone or no longer parses is marked dead instead (no attempt could
+	// succeed) and left out.
 	Claim(ctx context.Context, r ClaimRequest) ([]*Delivery, error)
-	// RenewLeases extends every lease held by owner to until; it returns how many.
-	RenewLeases(ctx context.Context, owner string, until time.Time) (int, error)
+	// RenewLeases extends to until the leases owner holds on the deliveries ids (the ones this
+	// process is working on); it returns how many. Leases of anything else owner claimed expire.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// ReleaseLeases returns owner's running deliveries with the given ids (all of owner's when
 	// ids is nil) to pending, due at now: shutdown, or a worker pool retired by a reload.
 	ReleaseLeases(ctx context.Context, owner string, ids []string, now time.Time) (int, error)

@@ -160,13 +160,13 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 
 // DigestEvents implements core.Store.
 func (d *DB) DigestEvents(ctx context.Context, runID string) ([]*core.Event, error) {
-	return d.queryEvents(ctx, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
+	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.run_id = ? ORDER BY e.occurred_at_ms, e.id`, runID)
 }
 
 // DigestWindow implements core.Store.
 func (d *DB) DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*core.Event, error) {
-	return d.queryEvents(ctx, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
+	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.digest = ? AND di.received_at_ms >= ? AND di.received_at_ms <= ? ORDER BY e.occurred_at_ms, e.id`, name, ms(from), ms(to))
 }
 

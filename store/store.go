@@ -352,14 +352,47 @@ func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, 
 		// The update returns rows in table order, not in next_attempt_at order.
 		slices.SortStableFunc(out, func(a, b *core.Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
 	}
-	if err := d.loadEvents(ctx, out); err != nil {
+	broken := map[string]error{}
+	if err := d.loadEvents(ctx, out, broken); err != nil {
+		// Hand the claim back rather than hold leases nobody works on.
+		_, _ = d.ReleaseLeases(context.WithoutCancel(ctx), r.Owner, deliveryIDs(out), r.Now)
 		return nil, err
 	}
-	return out, nil
+	return d.settleUnloadable(ctx, out, broken, r.Now)
+}
+
+// settleUnloadable marks dead the claimed deliveries whose event is gone or no longer parses:
+// no attempt can ever succeed, and leaving them claimed would block them for good. It returns
+// the others.
+func (d *DB) settleUnloadable(ctx context.Context, ds []*core.Delivery, broken map[string]error, now time.Time) ([]*core.Delivery, error) {
+	ok := ds[:0:0]
+	for _, dl := range ds {
+		if dl.Event != nil {
+			ok = append(ok, dl)
+			continue
+		}
+		reason := "its event is no longer stored"
+		if err := broken[dl.EventID]; err != nil {
+			reason = "its stored event no longer parses: " + err.Error()
+		}
+		if _, err := d.exec(ctx, d.w, `UPDATE deliveries SET state = 'dead', last_error = ?, lease_owner = NULL,
+			lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND state = 'running'`, reason, ms(now), dl.ID); err != nil {
+			return nil, unavailable("claim", err)
+		}
+	}
+	return ok, nil
+}
+
+func deliveryIDs(ds []*core.Delivery) []string {
+	out := make([]string, len(ds))
+	for i, dl := range ds {
+		out[i] = dl.ID
+	}
+	return out
 }
 
 // loadEvents sets Event on each delivery from the events table.
-func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery) error {
+func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery, broken map[string]error) error {
 	if len(ds) == 0 {
 		return nil
 	}
@@ -379,9 +412,9 @@ func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery) error {
 		for i, a := range args {
 			ids[i] = a.(string)
 		}
-		evs, err = d.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE id = ANY(?)`, ids)
+		evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id = ANY(?)`, ids)
 	} else {
-		evs, err = d.queryEvents(ctx, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
+		evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
 	}
 	if err != nil {
 		return err
@@ -396,8 +429,10 @@ func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery) error {
 
 const eventColumns = `id, received_at_ms, sender_delivery, body`
 
-// queryEvents runs q, which selects eventColumns, and parses each stored body.
-func (d *DB) queryEvents(ctx context.Context, q string, args ...any) ([]*core.Event, error) {
+// queryEvents runs q, which selects eventColumns, and parses each stored body. A body that no
+// longer parses (a stricter validation after an upgrade, a hand-edited database) is left out and
+// its id and error are put in broken when broken is not nil.
+func (d *DB) queryEvents(ctx context.Context, broken map[string]error, q string, args ...any) ([]*core.Event, error) {
 	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
 		return nil, unavailable("load events", err)
@@ -413,7 +448,10 @@ func (d *DB) queryEvents(ctx context.Context, q string, args ...any) ([]*core.Ev
 		}
 		ev, err := core.ParseEvent(body)
 		if err != nil {
-			return nil, fmt.Errorf("stored event %s no longer parses: %w", id, err)
+			if broken != nil {
+				broken[id] = err
+			}
+			continue
 		}
 		ev.ReceivedAt, ev.Delivery = fromMS(received), sender
 		if d.dialect == dialectPostgres {
@@ -428,18 +466,24 @@ func (d *DB) queryEvents(ctx context.Context, q string, args ...any) ([]*core.Ev
 }
 
 // RenewLeases implements core.Store.
-func (d *DB) RenewLeases(ctx context.Context, owner string, until time.Time) (int, error) {
-	res, err := d.exec(ctx, d.w, `UPDATE deliveries SET lease_until_ms = ?
-		WHERE state = 'running' AND lease_owner = ?`, ms(until), owner)
-	if err != nil {
-		return 0, unavailable("renew leases", err)
+func (d *DB) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	total := 0
+	for chunk := range slices.Chunk(ids, maxListArgs) {
+		cond, args := d.inList("id", chunk)
+		res, err := d.exec(ctx, d.w, `UPDATE deliveries SET lease_until_ms = ?
+			WHERE state = 'running' AND lease_owner = ? AND `+cond, append([]any{ms(until), owner}, args...)...)
+		if err != nil {
+			return total, unavailable("renew leases", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, unavailable("renew leases", err)
+		}
+		total += int(n)
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return total, nil
 }
 
-// inList is the condition "col is one of vals" and its arguments: an IN list on SQLite, one
-// array argument on Postgres (the same statement for any number of values). vals is not empty.
 func (d *DB) inList(col string, vals []string) (string, []any) {
 	if d.dialect == dialectPostgres {
 		return col + ` = ANY(?)`, []any{pgTexts(vals)}

@@ -35,6 +35,7 @@ func Run(t *testing.T, open Open) {
 		"DeliveriesFilter":               testDeliveriesFilter,
 		"ReleaseSomeLeases":              testReleaseSome,
 		"CancelUnconfiguredTargets":      testCancel,
+		"ClaimSettlesUnloadableEvents":   testClaimUnloadable,
 	}
 	for name, fn := range digestTests() {
 		tests[name] = fn
@@ -274,12 +275,13 @@ func testRenewRelease(t *testing.T, s core.Store) {
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{a}},
 		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{b}})
-	require.Len(t, claim(t, s, "me", "a", t0, 1), 1)
+	mine := claim(t, s, "me", "a", t0, 1)
+	require.Len(t, mine, 1)
 	require.Len(t, claim(t, s, "you", "a", t0, 1), 1)
 
-	n, err := s.RenewLeases(context.Background(), "me", t0.Add(time.Hour))
+	n, err := s.RenewLeases(context.Background(), "me", []string{mine[0].ID, "not-mine", "unknown"}, t0.Add(time.Hour))
 	require.NoError(t, err)
-	require.Equal(t, 1, n)
+	require.Equal(t, 1, n, "only the owner's own leases among ids")
 	got := claim(t, s, "thief", "a", t0.Add(30*time.Minute), 10)
 	require.Len(t, got, 1, "only the lease that was not renewed expired")
 	require.NotEqual(t, "me", got[0].LeaseOwner)
@@ -387,4 +389,21 @@ func testCancel(t *testing.T, s core.Store) {
 		require.Equal(t, "target no longer configured", d.LastError)
 	}
 	require.Len(t, claim(t, s, "me", "kept", t0, 10), 1, "other targets are untouched")
+}
+
+// testClaimUnloadable: a delivery whose stored event no longer parses is marked dead by the claim,
+// with the reason, and the other deliveries of the batch are returned.
+func testClaimUnloadable(t *testing.T, s core.Store) {
+	good, bad := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
+	broken := event(t, "broken")
+	broken.Raw = []byte(`{"event":"scan.started","id":"broken"}`) // stored as is; it no longer parses
+	ingest(t, s, core.IngestItem{Event: event(t, "fine"), Deliveries: []*core.Delivery{good}},
+		core.IngestItem{Event: broken, Deliveries: []*core.Delivery{bad}})
+	got := claim(t, s, "me", "a", t0, 10)
+	require.Equal(t, []string{good.ID}, ids(got))
+	dead, err := s.Deliveries(context.Background(), core.DeliveryFilter{State: core.StateDead})
+	require.NoError(t, err)
+	require.Equal(t, []string{bad.ID}, ids(dead))
+	require.Contains(t, dead[0].LastError, "no longer parses")
+	require.Contains(t, dead[0].LastError, "timestamp: required")
 }
