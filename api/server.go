@@ -24,12 +24,21 @@ type Routes struct {
 	// Keys.
 	Reload func(ctx context.Context) error
 	Keys   *Keys
+	// Management is the webhook registration API (SPEC §8); nil: not served.
+	Management *Management
 }
 
 // Handler routes POST IngestPath, GET /healthz, GET /readyz, GET /metrics and POST /-/reload.
 func (rt Routes) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(rt.IngestPath, rt.Ingest)
+	// Each method on its own pattern, so the ingest path (/webhooks/cortex by default) and the
+	// management API's /webhooks/{id} never conflict; Ingest answers other methods with 405.
+	for _, m := range []string{http.MethodPost, http.MethodGet, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		mux.Handle(m+" "+rt.IngestPath, rt.Ingest)
+	}
+	if rt.Management != nil {
+		rt.Management.Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

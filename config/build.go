@@ -110,9 +110,6 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("digest %s: its target %s is disabled; its periods are closed but not sent", cd.Name, t.Name))
 		}
 	}
-	if len(c.API.Keys) > 0 {
-		rt.Warnings = append(rt.Warnings, "the management API is not available in this version yet; api.keys are unused")
-	}
 	errs = append(errs, rt.checkTemplates(byName)...)
 	if err := errors.Join(errs...); err != nil {
 		rt.Close()

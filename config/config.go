@@ -156,13 +156,23 @@ type Digest struct {
 // DefaultDigestTemplate is the built-in digest template.
 const DefaultDigestTemplate = "compliance-digest"
 
-// API configures the management API (built in the management API issue).
+// API configures the management API (SPEC §8): webhooks registered per account.
 type API struct {
-	Keys                  []APIKey `yaml:"keys"`
-	MaxWebhooksPerAccount int      `yaml:"max_webhooks_per_account"`
-	AllowPrivateURLs      bool     `yaml:"allow_private_urls"`
-	RequireHTTPS          *bool    `yaml:"require_https"`
+	// Keys are the Bearer keys, one account each; without keys the API answers 401.
+	Keys []APIKey `yaml:"keys"`
+	// MaxWebhooksPerAccount caps registrations (default 10; the 11th gets 409 limit_reached).
+	MaxWebhooksPerAccount int `yaml:"max_webhooks_per_account"`
+	// AllowPrivateURLs lets registered webhooks reach loopback, private and link-local
+	// addresses (default false: the SSRF guard refuses them at registration and at every dial).
+	AllowPrivateURLs bool `yaml:"allow_private_urls"`
+	// AllowedCIDRs are ranges registered webhooks may reach even though private (an intranet).
+	AllowedCIDRs []string `yaml:"allowed_cidrs"`
+	// RequireHTTPS refuses http:// webhook URLs (default true).
+	RequireHTTPS *bool `yaml:"require_https"`
 }
+
+// HTTPSOnly reports api.require_https (default true).
+func (a API) HTTPSOnly() bool { return a.RequireHTTPS == nil || *a.RequireHTTPS }
 
 // APIKey is one account's Bearer key (a secret; also key_file).
 type APIKey struct {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -202,13 +204,26 @@ func (c *Config) Validate() error {
 			bad(p+".score_threshold", "must be between 0 and 100")
 		}
 	}
+	accounts, keys := map[string]bool{}, map[core.Secret]bool{}
 	for i, k := range c.API.Keys {
 		p := fmt.Sprintf("api.keys[%d]", i)
 		if k.Account == "" {
 			bad(p+".account", "required")
+		} else if accounts[k.Account] {
+			bad(p+".account", "%q has another key already: one key per account", k.Account)
 		}
+		accounts[k.Account] = true
+		if k.Key != "" && keys[k.Key] {
+			bad(p+".key", "the same key as another account")
+		}
+		keys[k.Key] = true
 		if len(k.Key) > 0 && len(k.Key) < 16 {
 			bad(p+".key", "must be at least 16 characters")
+		}
+	}
+	for i, cidr := range c.API.AllowedCIDRs {
+		if _, err := netip.ParsePrefix(cidr); err != nil {
+			bad(fmt.Sprintf("api.allowed_cidrs[%d]", i), "not a CIDR range such as 10.20.0.0/16: %q", cidr)
 		}
 	}
 	return errors.Join(errs...)

@@ -29,7 +29,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
 		c.Attempt.Response = truncateUTF8(de.Response, MaxResponseBytes)
 		c.LastError = de.Error()
 		switch {
-		case !de.Retryable || msg.Attempt >= plan.Retry.MaxAttempts:
+		case !de.Retryable || msg.Attempt-dl.RetryBase >= plan.Retry.MaxAttempts:
 			c.State = StateDead
 		default:
 			c.State = StatePending

@@ -148,9 +148,11 @@ func (d *Dispatcher) Apply(plan *Plan) (unused []*Target) {
 		if t.Notifier == nil || t.Disabled != "" {
 			continue
 		}
-		if old := d.pools[t.Name]; old != nil && t.Fingerprint != "" && old.target.Fingerprint == t.Fingerprint {
+		if old := d.pools[t.Name]; old != nil && (old.target == t || t.Fingerprint != "" && old.target.Fingerprint == t.Fingerprint) {
 			next[t.Name] = old
-			unused = append(unused, t)
+			if old.target != t {
+				unused = append(unused, t)
+			}
 			continue
 		}
 		p := newPool(t, d.cfg.QueueSize)
@@ -188,7 +190,8 @@ func (d *Dispatcher) cancelUnconfigured(configured []string) {
 
 // Run starts workers, poller, heartbeat, pruner and completion writer, and blocks until ctx is
 // done. Then it stops taking work, lets running attempts finish for up to DrainTimeout (then
-// cuts them off), writes their completions and hands the leases of queued deliveries back.
+// cuts them off), writes their completions, closes the targets' Notifiers and hands the leases
+// of queued deliveries back.
 func (d *Dispatcher) Run(ctx context.Context) {
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
@@ -221,6 +224,13 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	}
 	close(d.completions)
 	<-writerDone
+	d.poolsMu.Lock()
+	for _, p := range d.pools {
+		if c, ok := p.target.Notifier.(interface{ Close() error }); ok {
+			_ = c.Close()
+		}
+	}
+	d.poolsMu.Unlock()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if n, err := d.store.ReleaseLeases(rctx, d.cfg.Owner, nil, d.cfg.NowFunc()); err != nil {

@@ -96,3 +96,21 @@ func TestApplyReload(t *testing.T) {
 			len(succeeded) == 1 && succeeded[0].EventID == "e1"
 	}, 5*time.Second, 20*time.Millisecond, "e1 finished on the old target; e2, still queued, was cancelled with a reason")
 }
+
+// TestApplySamePlanTwice: applying a plan whose targets are already in force keeps them and
+// returns nothing to close (the caller would otherwise close Notifiers still in use).
+func TestApplySamePlanTwice(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	target := &core.Target{Name: "a", Type: "webhook", Notifier: &scriptNotifier{}, Concurrency: 1, Fingerprint: "f"}
+	plan := &core.Plan{Targets: []*core.Target{target}, Router: &core.Router{}}
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o"}, db, plan, slog.New(slog.DiscardHandler))
+	require.Empty(t, disp.Apply(&core.Plan{Targets: []*core.Target{target}, Router: &core.Router{}}))
+	unfingerprinted := &core.Target{Name: "b", Type: "webhook", Notifier: &scriptNotifier{}, Concurrency: 1}
+	disp.Apply(&core.Plan{Targets: []*core.Target{target, unfingerprinted}, Router: &core.Router{}})
+	require.Empty(t, disp.Apply(&core.Plan{Targets: []*core.Target{target, unfingerprinted}, Router: &core.Router{}}))
+	require.True(t, disp.Enabled("a"))
+	require.True(t, disp.Enabled("b"))
+}

@@ -27,12 +27,14 @@ type Delivery struct {
 	Route         string // the first route that named Target for this event
 	State         State
 	Attempts      int // attempts made so far
+	RetryBase     int // attempts made before the last manual retry; max_attempts counts from it
 	NextAttemptAt time.Time
 	LeaseOwner    string
 	LeaseUntil    time.Time
 	LastError     string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	EventType     string // set in listings
 	Event         *Event // loaded by Claim; nil in listings
 }
 
@@ -102,11 +104,22 @@ type ClaimRequest struct {
 	Limit  int
 }
 
-// DeliveryFilter selects deliveries for listings; zero fields match everything.
+// DeliveryFilter selects deliveries for listings, newest first; zero fields match everything.
 type DeliveryFilter struct {
-	State  State
-	Target string
-	Limit  int // default 50
+	State     State
+	Failed    bool     // pending deliveries whose last attempt failed (they will be retried)
+	Target    string   // one target
+	Targets   []string // any of these targets (an account's webhooks); nil = all, empty = none
+	EventType string
+	From, To  time.Time // created_at range, inclusive; zero = open
+	Cursor    string    // from a previous page's NextCursor
+	Limit     int       // default 50
+}
+
+// DeliveryPage is one page of a listing.
+type DeliveryPage struct {
+	Deliveries []*Delivery
+	NextCursor string // "" on the last page
 }
 
 // ErrUnavailable marks a storage failure (disk full, database down); ingest answers 503.
@@ -138,8 +151,33 @@ type Store interface {
 	Complete(ctx context.Context, cs []Completion) error
 	// Deliveries lists deliveries, newest first.
 	Deliveries(ctx context.Context, f DeliveryFilter) ([]*Delivery, error)
+	// DeliveryPage lists one page of deliveries, newest first, with a cursor to the next.
+	DeliveryPage(ctx context.Context, f DeliveryFilter) (DeliveryPage, error)
+	// Delivery returns one delivery (EventType set), or ErrNotFound.
+	Delivery(ctx context.Context, id string) (*Delivery, error)
 	// Attempts lists a delivery's attempts, oldest first.
 	Attempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// AttemptsOf lists the attempts of several deliveries, by delivery id, oldest first.
+	AttemptsOf(ctx context.Context, deliveryIDs []string) (map[string][]Attempt, error)
+	// RetryDelivery makes a finished or waiting delivery due again at now with a fresh budget of
+	// attempts (same id, so receivers can deduplicate). ErrNotFound when it does not exist,
+	// ErrConflict while an attempt is running.
+	RetryDelivery(ctx context.Context, id string, now time.Time) error
+
+	// CreateWebhook stores w unless w.Account already has max webhooks (ErrLimitReached).
+	CreateWebhook(ctx context.Context, w *Webhook, max int) error
+	// Webhooks lists an account's webhooks, oldest first; account "" lists every account's.
+	Webhooks(ctx context.Context, account string) ([]*Webhook, error)
+	// Webhook returns one of account's webhooks, or ErrNotFound (also for another account's).
+	Webhook(ctx context.Context, account, id string) (*Webhook, error)
+	// UpdateWebhook stores w's fields and bumps its version, provided the stored version is
+	// ifVersion (0: any); ErrConflict otherwise, ErrNotFound when it is not account's.
+	UpdateWebhook(ctx context.Context, w *Webhook, ifVersion int) error
+	// DeleteWebhook removes one of account's webhooks, or returns ErrNotFound.
+	DeleteWebhook(ctx context.Context, account, id string) error
+	// WebhooksChanged returns a value that changes whenever any webhook is created, changed or
+	// deleted (replicas poll it to pick up other replicas' changes).
+	WebhooksChanged(ctx context.Context) (string, error)
 	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]QueueStats, error)
 	// Prune deletes events received before cutoff whose deliveries are all finished, with their

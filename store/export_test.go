@@ -5,3 +5,6 @@ package store
 func ListenerState(db *DB) (pid uint32, connects int64) {
 	return db.pg.pid.Load(), db.pg.connects.Load()
 }
+
+// LatestMigration exposes latestMigration to the tests.
+var LatestMigration = latestMigration

@@ -285,7 +285,11 @@ func TestPostgresConcurrentMigrations(t *testing.T) {
 		versions = append(versions, v)
 	}
 	require.NoError(t, rows.Err())
-	require.Equal(t, []int64{0, 1, 2}, versions, "each migration applied once")
+	want := []int64{0}
+	for v := int64(1); v <= store.LatestMigration("migrations/postgres"); v++ {
+		want = append(want, v)
+	}
+	require.Equal(t, want, versions, "each migration applied once")
 	_, err = dbs[0].Ingest(context.Background(), pendingItems(t, "e", 1, "x"))
 	require.NoError(t, err)
 }

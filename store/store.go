@@ -314,14 +314,14 @@ var claimSQL = map[dialect]string{
 		SET state = 'running', lease_owner = ?, lease_until_ms = ?, updated_at_ms = ?
 		WHERE id IN (SELECT id FROM deliveries WHERE target = ? AND ` + dueCondition + `
 			ORDER BY next_attempt_at_ms LIMIT ?)
-		RETURNING id, event_id, target, route, attempts, next_attempt_at_ms, last_error, created_at_ms`,
+		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`,
 	dialectPostgres: `UPDATE deliveries
 		SET state = 'running', lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3
 		WHERE id = ANY(ARRAY(SELECT id FROM deliveries WHERE target = $4
 			AND ((state = 'pending' AND next_attempt_at_ms <= $5) OR (state = 'running' AND lease_until_ms < $6))
 			ORDER BY next_attempt_at_ms LIMIT $7
 			FOR UPDATE SKIP LOCKED))
-		RETURNING id, event_id, target, route, attempts, next_attempt_at_ms, last_error, created_at_ms`,
+		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`,
 }
 
 // Claim implements core.Store.
@@ -338,7 +338,7 @@ func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, 
 	for rows.Next() {
 		dl := &core.Delivery{State: core.StateRunning, LeaseOwner: r.Owner, LeaseUntil: r.Now.Add(r.Lease), UpdatedAt: r.Now}
 		var next, created int64
-		if err := rows.Scan(&dl.ID, &dl.EventID, &dl.Target, &dl.Route, &dl.Attempts, &next, &dl.LastError, &created); err != nil {
+		if err := rows.Scan(&dl.ID, &dl.EventID, &dl.Target, &dl.Route, &dl.Attempts, &dl.RetryBase, &next, &dl.LastError, &created); err != nil {
 			rows.Close()
 			return nil, unavailable("claim", err)
 		}
@@ -640,46 +640,173 @@ const insertAttemptSQL = `INSERT INTO attempts
 	(delivery_id, number, started_at_ms, duration_ms, outcome, status_code, error, response)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 
-const deliveryColumns = `id, event_id, target, route, state, attempts, next_attempt_at_ms,
-	COALESCE(lease_owner, ''), COALESCE(lease_until_ms, 0), last_error, created_at_ms, updated_at_ms`
+const deliveryColumns = `d.id, d.event_id, d.target, d.route, d.state, d.attempts, d.retry_base, d.next_attempt_at_ms,
+	COALESCE(d.lease_owner, ''), COALESCE(d.lease_until_ms, 0), d.last_error, d.created_at_ms, d.updated_at_ms, e.type`
 
 // Deliveries implements core.Store.
 func (d *DB) Deliveries(ctx context.Context, f core.DeliveryFilter) ([]*core.Delivery, error) {
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries WHERE 1 = 1`
+	p, err := d.DeliveryPage(ctx, f)
+	return p.Deliveries, err
+}
+
+// DeliveryPage implements core.Store. The cursor is the last row's (created_at, id), so pages
+// stay stable while new deliveries arrive.
+func (d *DB) DeliveryPage(ctx context.Context, f core.DeliveryFilter) (core.DeliveryPage, error) {
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries d JOIN events e ON e.id = d.event_id WHERE 1 = 1`
 	var args []any
-	if f.State != "" {
-		q += ` AND state = ?`
+	switch {
+	case f.Failed:
+		q += ` AND d.state = 'pending' AND d.attempts > d.retry_base`
+	case f.State != "":
+		q += ` AND d.state = ?`
 		args = append(args, string(f.State))
 	}
 	if f.Target != "" {
-		q += ` AND target = ?`
+		q += ` AND d.target = ?`
 		args = append(args, f.Target)
 	}
-	if f.Limit <= 0 {
-		f.Limit = 50
+	if f.Targets != nil {
+		if len(f.Targets) == 0 {
+			return core.DeliveryPage{}, nil
+		}
+		cond, cargs := d.inList("d.target", f.Targets)
+		q += ` AND ` + cond
+		args = append(args, cargs...)
 	}
-	q += ` ORDER BY created_at_ms DESC, id DESC LIMIT ?`
-	args = append(args, f.Limit)
+	if f.EventType != "" {
+		q += ` AND e.type = ?`
+		args = append(args, f.EventType)
+	}
+	if !f.From.IsZero() {
+		q += ` AND d.created_at_ms >= ?`
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		q += ` AND d.created_at_ms <= ?`
+		args = append(args, ms(f.To))
+	}
+	if f.Cursor != "" {
+		created, id, err := parseCursor(f.Cursor)
+		if err != nil {
+			return core.DeliveryPage{}, err
+		}
+		q += ` AND (d.created_at_ms < ? OR (d.created_at_ms = ? AND d.id < ?))`
+		args = append(args, created, created, id)
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q += ` ORDER BY d.created_at_ms DESC, d.id DESC LIMIT ?`
+	args = append(args, limit+1)
 	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
-		return nil, unavailable("list deliveries", err)
+		return core.DeliveryPage{}, unavailable("list deliveries", err)
 	}
 	defer rows.Close()
 	var out []*core.Delivery
 	for rows.Next() {
-		dl := &core.Delivery{}
-		var state string
-		var next, until, created, updated int64
-		if err := rows.Scan(&dl.ID, &dl.EventID, &dl.Target, &dl.Route, &state, &dl.Attempts, &next,
-			&dl.LeaseOwner, &until, &dl.LastError, &created, &updated); err != nil {
-			return nil, unavailable("list deliveries", err)
+		dl, err := scanDelivery(rows)
+		if err != nil {
+			return core.DeliveryPage{}, unavailable("list deliveries", err)
 		}
-		dl.State = core.State(state)
-		dl.NextAttemptAt, dl.LeaseUntil, dl.CreatedAt, dl.UpdatedAt = fromMS(next), fromMS(until), fromMS(created), fromMS(updated)
 		out = append(out, dl)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, unavailable("list deliveries", err)
+		return core.DeliveryPage{}, unavailable("list deliveries", err)
+	}
+	page := core.DeliveryPage{Deliveries: out}
+	if len(out) > limit {
+		page.Deliveries = out[:limit]
+		last := out[limit-1]
+		page.NextCursor = fmt.Sprintf("%d.%s", last.CreatedAt.UnixMilli(), last.ID)
+	}
+	return page, nil
+}
+
+// ErrBadCursor is returned for a cursor that no listing produced.
+var ErrBadCursor = errors.New("cursor: not one this listing returned")
+
+func parseCursor(c string) (int64, string, error) {
+	msPart, id, ok := strings.Cut(c, ".")
+	created, err := strconv.ParseInt(msPart, 10, 64)
+	if !ok || err != nil || id == "" {
+		return 0, "", ErrBadCursor
+	}
+	return created, id, nil
+}
+
+func scanDelivery(rows interface{ Scan(...any) error }) (*core.Delivery, error) {
+	dl := &core.Delivery{}
+	var state string
+	var next, until, created, updated int64
+	if err := rows.Scan(&dl.ID, &dl.EventID, &dl.Target, &dl.Route, &state, &dl.Attempts, &dl.RetryBase, &next,
+		&dl.LeaseOwner, &until, &dl.LastError, &created, &updated, &dl.EventType); err != nil {
+		return nil, err
+	}
+	dl.State = core.State(state)
+	dl.NextAttemptAt, dl.LeaseUntil, dl.CreatedAt, dl.UpdatedAt = fromMS(next), fromMS(until), fromMS(created), fromMS(updated)
+	return dl, nil
+}
+
+// Delivery implements core.Store.
+func (d *DB) Delivery(ctx context.Context, id string) (*core.Delivery, error) {
+	row := d.queryRow(ctx, d.r, `SELECT `+deliveryColumns+` FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.id = ?`, id)
+	dl, err := scanDelivery(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, core.ErrNotFound
+	}
+	if err != nil {
+		return nil, unavailable("get delivery", err)
+	}
+	return dl, nil
+}
+
+// RetryDelivery implements core.Store.
+func (d *DB) RetryDelivery(ctx context.Context, id string, now time.Time) error {
+	res, err := d.exec(ctx, d.w, `UPDATE deliveries SET state = 'pending', next_attempt_at_ms = ?, retry_base = attempts,
+		lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?
+		WHERE id = ? AND state <> 'running'`, ms(now), ms(now), id)
+	if err != nil {
+		return unavailable("retry delivery", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return unavailable("retry delivery", err)
+	} else if n == 1 {
+		if d.dialect == dialectPostgres {
+			_, _ = d.w.ExecContext(ctx, `SELECT pg_notify('`+notifyChannel+`', COALESCE(current_schema(), ''))`)
+		}
+		return nil
+	}
+	if _, err := d.Delivery(ctx, id); err != nil {
+		return err
+	}
+	return core.ErrConflict
+}
+
+// AttemptsOf implements core.Store.
+func (d *DB) AttemptsOf(ctx context.Context, ids []string) (map[string][]core.Attempt, error) {
+	out := map[string][]core.Attempt{}
+	for chunk := range slices.Chunk(ids, maxListArgs) {
+		cond, args := d.inList("delivery_id", chunk)
+		rows, err := d.query(ctx, d.r, `SELECT delivery_id, number, started_at_ms, duration_ms, outcome, status_code, error, response
+			FROM attempts WHERE `+cond+` ORDER BY delivery_id, number, id`, args...)
+		if err != nil {
+			return nil, unavailable("list attempts", err)
+		}
+		for rows.Next() {
+			var a core.Attempt
+			var started, dur int64
+			if err := rows.Scan(&a.DeliveryID, &a.Number, &started, &dur, &a.Outcome, &a.StatusCode, &a.Error, &a.Response); err != nil {
+				rows.Close()
+				return nil, unavailable("list attempts", err)
+			}
+			a.StartedAt, a.Duration = fromMS(started), time.Duration(dur)*time.Millisecond
+			out[a.DeliveryID] = append(out[a.DeliveryID], a)
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return nil, unavailable("list attempts", err)
+		}
 	}
 	return out, nil
 }

@@ -55,11 +55,13 @@ type process struct {
 	ingest  *api.Ingest
 	keys    *api.Keys
 	cert    *certificate // nil without TLS
+	hooks   *registry
 
-	mu      sync.Mutex // serialises reloads
-	cfg     *config.Config
-	runtime *config.Runtime
-	running atomic.Bool // the dispatcher's workers run
+	reloading sync.Mutex // serialises reloads
+	mu        sync.Mutex // guards cfg and runtime
+	cfg       *config.Config
+	runtime   *config.Runtime
+	running   atomic.Bool // the dispatcher's workers run
 }
 
 // serve runs the bridge until ctx is done, then drains. ready, when set, gets the address.
@@ -99,12 +101,26 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	b.sched = &core.Scheduler{Store: db, Owner: b.disp.Owner(), Log: log, Observer: b.metrics,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests }}
 	b.ingest = api.NewIngest(b.ingestConfig(cfg), bus, log)
+	b.hooks = newRegistry(b, cfg)
+	if err := b.hooks.replan(ctx); err != nil {
+		rt.Close()
+		return fmt.Errorf("loading registered webhooks: %w", err)
+	}
 	routes := api.Routes{
 		IngestPath: cfg.Ingest.Path,
 		Ingest:     b.ingest,
 		Metrics:    b.metrics.Handler(),
 		Reload:     b.reload,
 		Keys:       b.keys,
+		Management: &api.Management{
+			Store: db, Keys: b.keys, MaxPerAccount: cfg.API.MaxWebhooksPerAccount, RequireHTTPS: cfg.API.HTTPSOnly(),
+			CheckURL: b.hooks.checkURL, Test: b.hooks.test, Log: log,
+			Changed: func() {
+				if err := b.hooks.replan(context.Background()); err != nil {
+					log.Warn("registered webhooks not reloaded; the watcher retries", "err", err)
+				}
+			},
+		},
 		Ready: map[string]api.Check{
 			"storage": db.Ping,
 			"migrations": func(ctx context.Context) error {
@@ -137,6 +153,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	b.running.Store(true)
 	go func() { b.disp.Run(dispCtx); b.running.Store(false); close(dispDone) }()
 	go func() { b.sched.Run(dispCtx); close(schedDone) }()
+	go b.hooks.watch(dispCtx, 5*time.Second)
 
 	scheme := "http"
 	if b.cert != nil {
@@ -183,9 +200,6 @@ loop:
 	stopDisp()
 	<-dispDone
 	<-schedDone
-	b.mu.Lock()
-	b.runtime.Close()
-	b.mu.Unlock()
 	log.Info("stopped")
 	if errors.Is(runErr, http.ErrServerClosed) {
 		return nil
@@ -206,8 +220,8 @@ func (b *process) ingestConfig(cfg *config.Config) api.IngestConfig {
 // digests, templates, ingest policy and API keys, while running deliveries finish with the
 // config they started with.
 func (b *process) reload(ctx context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
+	b.reloading.Lock()
+	defer b.reloading.Unlock()
 	if b.cert != nil {
 		if err := b.cert.reload(); err != nil {
 			b.log.Error("TLS certificate not reloaded; the current one stays", "err", err)
@@ -228,22 +242,22 @@ func (b *process) reload(ctx context.Context) error {
 	for _, w := range rt.Warnings {
 		b.log.Warn(w)
 	}
+	rt.Router.OnRuleError = b.metrics.RuleError
+	b.mu.Lock()
 	for _, key := range b.cfg.RestartKeys(cfg) {
 		b.log.Warn("config change needs a restart to take effect", "key", key)
 	}
-	rt.Router.OnRuleError = b.metrics.RuleError
-	b.metrics.SetTargets(rt.TargetNames())
-	for _, t := range b.disp.Apply(rt.Plan()) {
-		if c, ok := t.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+	b.cfg, b.runtime = cfg, rt
+	b.mu.Unlock()
+	b.hooks.configure(cfg)
+	if err := b.hooks.replan(ctx); err != nil { // the new config's plan plus the registered webhooks
+		b.log.Warn("registered webhooks not reloaded; the watcher retries", "err", err)
 	}
 	b.ingest.Update(b.ingestConfig(cfg))
 	b.keys.Set(cfg.APIKeys())
 	if err := b.sched.Sync(ctx); err != nil {
 		b.log.Warn("digest schedules not updated yet; retried at the next reload or restart", "err", err)
 	}
-	b.cfg, b.runtime = cfg, rt
 	b.metrics.Reload(true)
 	b.log.Info("config reloaded", "config", b.cfgPath, "targets", len(rt.Targets), "routes", len(rt.Router.Routes), "digests", len(rt.Router.Digests))
 	return nil

@@ -40,6 +40,9 @@ func Run(t *testing.T, open Open) {
 	for name, fn := range digestTests() {
 		tests[name] = fn
 	}
+	for name, fn := range webhookTests() {
+		tests[name] = fn
+	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -1,0 +1,580 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/time/rate"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+// ManagementStore is what the management API needs from storage (core.Store has it).
+type ManagementStore interface {
+	CreateWebhook(ctx context.Context, w *core.Webhook, max int) error
+	Webhooks(ctx context.Context, account string) ([]*core.Webhook, error)
+	Webhook(ctx context.Context, account, id string) (*core.Webhook, error)
+	UpdateWebhook(ctx context.Context, w *core.Webhook, ifVersion int) error
+	DeleteWebhook(ctx context.Context, account, id string) error
+	DeliveryPage(ctx context.Context, f core.DeliveryFilter) (core.DeliveryPage, error)
+	Delivery(ctx context.Context, id string) (*core.Delivery, error)
+	AttemptsOf(ctx context.Context, ids []string) (map[string][]core.Attempt, error)
+	RetryDelivery(ctx context.Context, id string, now time.Time) error
+}
+
+// Management is the management API of SPEC §8: webhooks registered per account, their tests,
+// delivery logs and replays. Every route needs a Bearer key; an account sees only its own
+// webhooks and their deliveries (another account's id is 404, so ids do not leak).
+type Management struct {
+	Store         ManagementStore
+	Keys          *Keys
+	MaxPerAccount int  // api.max_webhooks_per_account (default 10)
+	RequireHTTPS  bool // api.require_https
+	// CheckURL vets a URL a user registers (scheme, and the SSRF guard: webhook.Guard.CheckURL).
+	CheckURL func(ctx context.Context, url string) error
+	// Changed is called after a webhook is created, changed or deleted (the plan is rebuilt).
+	Changed func()
+	// Test sends a sample event of eventType to w now and returns the attempt.
+	Test func(ctx context.Context, w *core.Webhook, eventType string) core.Attempt
+	// TestRate limits test sends per account: the seed's 100 events/s burst (default).
+	TestRate  rate.Limit
+	TestBurst int
+	NowFunc   func() time.Time
+	Log       *slog.Logger
+
+	mu       sync.Mutex
+	limiters map[string]*rate.Limiter
+}
+
+// Register adds the management routes to mux.
+func (m *Management) Register(mux *http.ServeMux) {
+	if m.NowFunc == nil {
+		m.NowFunc = time.Now
+	}
+	if m.MaxPerAccount <= 0 {
+		m.MaxPerAccount = 10
+	}
+	if m.TestRate <= 0 {
+		m.TestRate, m.TestBurst = 100, 100
+	}
+	if m.Log == nil {
+		m.Log = slog.New(slog.DiscardHandler)
+	}
+	auth := m.Keys.Require
+	mux.Handle("POST /webhooks", auth(http.HandlerFunc(m.create)))
+	mux.Handle("GET /webhooks", auth(http.HandlerFunc(m.list)))
+	mux.Handle("GET /webhooks/{id}", auth(http.HandlerFunc(m.get)))
+	mux.Handle("PATCH /webhooks/{id}", auth(http.HandlerFunc(m.patch)))
+	mux.Handle("DELETE /webhooks/{id}", auth(http.HandlerFunc(m.delete)))
+	mux.Handle("POST /webhooks/{id}/test", auth(http.HandlerFunc(m.test)))
+	mux.Handle("GET /webhooks/{id}/deliveries", auth(http.HandlerFunc(m.webhookDeliveries)))
+	mux.Handle("GET /deliveries", auth(http.HandlerFunc(m.deliveries)))
+	mux.Handle("GET /deliveries/{id}", auth(http.HandlerFunc(m.delivery)))
+	mux.Handle("POST /deliveries/{id}/retry", auth(http.HandlerFunc(m.retry)))
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+}
+
+// Error codes of the management API.
+const (
+	CodeUnauthorized   = "unauthorized"
+	CodeNotFound       = "not_found"
+	CodeInvalidRequest = "invalid_request"
+	CodeLimitReached   = "limit_reached"
+	CodeConflict       = "conflict"
+)
+
+// webhookJSON is a webhook as the API shows it: never its secret, except SecretOnce in the
+// answer that created it with a generated secret.
+type webhookJSON struct {
+	ID          string    `json:"id"`
+	URL         string    `json:"url"`
+	Events      []string  `json:"events"`
+	Active      bool      `json:"active"`
+	Description string    `json:"description"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
+	SecretOnce  string    `json:"secret,omitempty"`
+}
+
+func toJSON(w *core.Webhook) webhookJSON {
+	return webhookJSON{ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active, Description: w.Description,
+		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+}
+
+// webhookInput is a create or patch body; nil fields are absent.
+type webhookInput struct {
+	URL         *string   `json:"url"`
+	Events      *[]string `json:"events"`
+	Secret      *string   `json:"secret"`
+	Active      *bool     `json:"active"`
+	Description *string   `json:"description"`
+}
+
+// MinSecretBytes is the shortest signing secret a webhook may have (SPEC §8).
+const MinSecretBytes = 16
+
+// validate checks in against the rules of SPEC §8 and returns problems by field.
+func (m *Management) validate(ctx context.Context, in webhookInput, creating bool) map[string]string {
+	bad := map[string]string{}
+	if in.URL == nil && creating {
+		bad["url"] = "required"
+	} else if in.URL != nil {
+		if err := m.CheckURL(ctx, *in.URL); err != nil {
+			bad["url"] = err.Error()
+		}
+	}
+	if in.Events == nil && creating {
+		bad["events"] = `required: a list of event types or ["*"]`
+	} else if in.Events != nil {
+		if len(*in.Events) == 0 {
+			bad["events"] = `must not be empty: list event types or ["*"]`
+		}
+		for _, e := range *in.Events {
+			if e != "*" && !core.IsKnownEventType(e) {
+				bad["events"] = fmt.Sprintf("unknown event type %q (want %s or *)", e, strings.Join(core.EventTypes, ", "))
+				break
+			}
+		}
+	}
+	if in.Secret != nil && len(*in.Secret) < MinSecretBytes {
+		bad["secret"] = fmt.Sprintf("must be at least %d bytes (or leave it out to have one generated)", MinSecretBytes)
+	}
+	if in.Description != nil && len(*in.Description) > 500 {
+		bad["description"] = "at most 500 characters"
+	}
+	return bad
+}
+
+func (m *Management) create(w http.ResponseWriter, r *http.Request) {
+	var in webhookInput
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	if bad := m.validate(r.Context(), in, true); len(bad) > 0 {
+		writeFieldErrors(w, bad)
+		return
+	}
+	now := m.NowFunc().UTC()
+	hook := &core.Webhook{ID: core.WebhookPrefix + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""),
+		Account: AccountOf(r), URL: *in.URL, Events: dedupe(*in.Events), Active: true, Version: 1, CreatedAt: now, UpdatedAt: now}
+	generated := in.Secret == nil
+	if generated {
+		hook.Secret = core.Secret(newSecret())
+	} else {
+		hook.Secret = core.Secret(*in.Secret)
+	}
+	if in.Active != nil {
+		hook.Active = *in.Active
+	}
+	if in.Description != nil {
+		hook.Description = *in.Description
+	}
+	switch err := m.Store.CreateWebhook(r.Context(), hook, m.MaxPerAccount); {
+	case errors.Is(err, core.ErrLimitReached):
+		writeError(w, http.StatusConflict, CodeLimitReached, fmt.Sprintf("an account may register at most %d webhooks", m.MaxPerAccount))
+		return
+	case err != nil:
+		m.unavailable(w, err)
+		return
+	}
+	m.changed()
+	m.Log.Info("webhook registered", "account", hook.Account, "webhook_id", hook.ID, "events", hook.Events, "active", hook.Active)
+	out := toJSON(hook)
+	if generated {
+		out.SecretOnce = hook.Secret.Reveal() // shown this once; store it now
+	}
+	w.Header().Set("Location", "/webhooks/"+hook.ID)
+	w.Header().Set("ETag", etag(hook))
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (m *Management) list(w http.ResponseWriter, r *http.Request) {
+	hooks, err := m.Store.Webhooks(r.Context(), AccountOf(r))
+	if err != nil {
+		m.unavailable(w, err)
+		return
+	}
+	out := make([]webhookJSON, len(hooks))
+	for i, h := range hooks {
+		out[i] = toJSON(h)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+}
+
+// own returns the request's webhook {id} if it belongs to the caller; it answers 404 otherwise.
+func (m *Management) own(w http.ResponseWriter, r *http.Request) (*core.Webhook, bool) {
+	hook, err := m.Store.Webhook(r.Context(), AccountOf(r), r.PathValue("id"))
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no webhook "+r.PathValue("id"))
+		return nil, false
+	case err != nil:
+		m.unavailable(w, err)
+		return nil, false
+	}
+	return hook, true
+}
+
+func (m *Management) get(w http.ResponseWriter, r *http.Request) {
+	if hook, ok := m.own(w, r); ok {
+		w.Header().Set("ETag", etag(hook))
+		writeJSON(w, http.StatusOK, toJSON(hook))
+	}
+}
+
+func (m *Management) patch(w http.ResponseWriter, r *http.Request) {
+	hook, ok := m.own(w, r)
+	if !ok {
+		return
+	}
+	var in webhookInput
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	if bad := m.validate(r.Context(), in, false); len(bad) > 0 {
+		writeFieldErrors(w, bad)
+		return
+	}
+	ifVersion := 0
+	if match := r.Header.Get("If-Match"); match != "" {
+		v, err := strconv.Atoi(strings.Trim(strings.TrimPrefix(match, "W/"), `"`))
+		if err != nil || match != etag(hook) {
+			writeError(w, http.StatusPreconditionFailed, CodeConflict, "header If-Match does not match the webhook's current ETag "+etag(hook))
+			return
+		}
+		ifVersion = v
+	}
+	if in.URL != nil {
+		hook.URL = *in.URL
+	}
+	if in.Events != nil {
+		hook.Events = dedupe(*in.Events)
+	}
+	if in.Secret != nil {
+		hook.Secret = core.Secret(*in.Secret)
+	}
+	if in.Active != nil {
+		hook.Active = *in.Active
+	}
+	if in.Description != nil {
+		hook.Description = *in.Description
+	}
+	hook.UpdatedAt = m.NowFunc().UTC()
+	switch err := m.Store.UpdateWebhook(r.Context(), hook, ifVersion); {
+	case errors.Is(err, core.ErrConflict):
+		writeError(w, http.StatusPreconditionFailed, CodeConflict, "the webhook changed meanwhile; GET it and try again")
+		return
+	case errors.Is(err, core.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no webhook "+hook.ID)
+		return
+	case err != nil:
+		m.unavailable(w, err)
+		return
+	}
+	m.changed()
+	m.Log.Info("webhook changed", "account", hook.Account, "webhook_id", hook.ID, "events", hook.Events, "active", hook.Active)
+	w.Header().Set("ETag", etag(hook))
+	writeJSON(w, http.StatusOK, toJSON(hook))
+}
+
+func (m *Management) delete(w http.ResponseWriter, r *http.Request) {
+	switch err := m.Store.DeleteWebhook(r.Context(), AccountOf(r), r.PathValue("id")); {
+	case errors.Is(err, core.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no webhook "+r.PathValue("id"))
+		return
+	case err != nil:
+		m.unavailable(w, err)
+		return
+	}
+	m.changed()
+	m.Log.Info("webhook deleted; its queued deliveries are cancelled", "account", AccountOf(r), "webhook_id", r.PathValue("id"))
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (m *Management) test(w http.ResponseWriter, r *http.Request) {
+	hook, ok := m.own(w, r)
+	if !ok {
+		return
+	}
+	var in struct {
+		Event string `json:"event"`
+	}
+	if r.ContentLength != 0 && !decodeBody(w, r, &in) {
+		return
+	}
+	if in.Event == "" {
+		in.Event = core.EventScanCompleted
+	}
+	if !core.IsKnownEventType(in.Event) {
+		writeFieldErrors(w, map[string]string{"event": fmt.Sprintf("unknown event type %q (want %s)", in.Event, strings.Join(core.EventTypes, ", "))})
+		return
+	}
+	if !m.limiter(hook.Account).Allow() {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many test sends for this account; retry after the Retry-After seconds")
+		return
+	}
+	a := m.Test(r.Context(), hook, in.Event)
+	writeJSON(w, http.StatusOK, map[string]any{"webhook_id": hook.ID, "event": in.Event, "attempt": attemptJSON(a)})
+}
+
+func (m *Management) limiter(account string) *rate.Limiter {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.limiters == nil {
+		m.limiters = map[string]*rate.Limiter{}
+	}
+	l := m.limiters[account]
+	if l == nil {
+		l = rate.NewLimiter(m.TestRate, m.TestBurst)
+		m.limiters[account] = l
+	}
+	return l
+}
+
+func (m *Management) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
+	if hook, ok := m.own(w, r); ok {
+		m.listDeliveries(w, r, []string{hook.ID})
+	}
+}
+
+func (m *Management) deliveries(w http.ResponseWriter, r *http.Request) {
+	ids, err := m.accountTargets(r)
+	if err != nil {
+		m.unavailable(w, err)
+		return
+	}
+	m.listDeliveries(w, r, ids)
+}
+
+// accountTargets are the target names the caller may see: its webhooks.
+func (m *Management) accountTargets(r *http.Request) ([]string, error) {
+	hooks, err := m.Store.Webhooks(r.Context(), AccountOf(r))
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, len(hooks))
+	for _, h := range hooks {
+		ids = append(ids, h.ID)
+	}
+	return ids, nil
+}
+
+// listDeliveries answers a page of deliveries to targets, with their attempts. Query: status
+// (pending, running, failed, succeeded, dead, cancelled), event, limit (1–500, default 50), cursor.
+func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
+	q := r.URL.Query()
+	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: 50}
+	switch status := q.Get("status"); status {
+	case "":
+	case "failed":
+		f.Failed = true
+	case string(core.StatePending), string(core.StateRunning), string(core.StateSucceeded), string(core.StateDead), string(core.StateCancelled):
+		f.State = core.State(status)
+	default:
+		writeFieldErrors(w, map[string]string{"status": "must be one of pending, running, failed, succeeded, dead, cancelled"})
+		return
+	}
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 500 {
+			writeFieldErrors(w, map[string]string{"limit": "must be a number from 1 to 500"})
+			return
+		}
+		f.Limit = n
+	}
+	page, err := m.Store.DeliveryPage(r.Context(), f)
+	if err != nil {
+		if strings.Contains(err.Error(), "cursor") {
+			writeFieldErrors(w, map[string]string{"cursor": "not a cursor this listing returned"})
+			return
+		}
+		m.unavailable(w, err)
+		return
+	}
+	ids := make([]string, len(page.Deliveries))
+	for i, d := range page.Deliveries {
+		ids[i] = d.ID
+	}
+	attempts, err := m.Store.AttemptsOf(r.Context(), ids)
+	if err != nil {
+		m.unavailable(w, err)
+		return
+	}
+	out := make([]deliveryJSON, len(page.Deliveries))
+	for i, d := range page.Deliveries {
+		out[i] = toDeliveryJSON(d, attempts[d.ID])
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"data": out, "next_cursor": page.NextCursor})
+}
+
+// ownDelivery returns the request's delivery {id} if it goes to one of the caller's webhooks.
+func (m *Management) ownDelivery(w http.ResponseWriter, r *http.Request) (*core.Delivery, bool) {
+	d, err := m.Store.Delivery(r.Context(), r.PathValue("id"))
+	if err == nil {
+		if _, herr := m.Store.Webhook(r.Context(), AccountOf(r), d.Target); herr != nil {
+			err = herr
+		}
+	}
+	switch {
+	case errors.Is(err, core.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no delivery "+r.PathValue("id"))
+		return nil, false
+	case err != nil:
+		m.unavailable(w, err)
+		return nil, false
+	}
+	return d, true
+}
+
+func (m *Management) delivery(w http.ResponseWriter, r *http.Request) {
+	d, ok := m.ownDelivery(w, r)
+	if !ok {
+		return
+	}
+	attempts, err := m.Store.AttemptsOf(r.Context(), []string{d.ID})
+	if err != nil {
+		m.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toDeliveryJSON(d, attempts[d.ID]))
+}
+
+func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
+	d, ok := m.ownDelivery(w, r)
+	if !ok {
+		return
+	}
+	switch err := m.Store.RetryDelivery(r.Context(), d.ID, m.NowFunc()); {
+	case errors.Is(err, core.ErrConflict):
+		writeError(w, http.StatusConflict, CodeConflict, "an attempt of this delivery is running; retry once it has finished")
+		return
+	case err != nil:
+		m.unavailable(w, err)
+		return
+	}
+	m.Log.Info("delivery retried on request", "account", AccountOf(r), "delivery_id", d.ID, "webhook_id", d.Target)
+	d, err := m.Store.Delivery(r.Context(), d.ID)
+	if err != nil {
+		m.unavailable(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d, nil))
+}
+
+type attemptOut struct {
+	Number     int       `json:"number"`
+	StartedAt  time.Time `json:"started_at"`
+	DurationMS int64     `json:"duration_ms"`
+	Outcome    string    `json:"outcome"`
+	StatusCode int       `json:"status_code,omitempty"`
+	Error      string    `json:"error,omitempty"`
+	Response   string    `json:"response,omitempty"`
+}
+
+func attemptJSON(a core.Attempt) attemptOut {
+	return attemptOut{Number: a.Number, StartedAt: a.StartedAt, DurationMS: a.Duration.Milliseconds(), Outcome: a.Outcome,
+		StatusCode: a.StatusCode, Error: a.Error, Response: a.Response}
+}
+
+type deliveryJSON struct {
+	ID            string       `json:"id"`
+	WebhookID     string       `json:"webhook_id"`
+	EventID       string       `json:"event_id"`
+	Event         string       `json:"event"`
+	Status        string       `json:"status"`
+	AttemptCount  int          `json:"attempt_count"`
+	NextAttemptAt *time.Time   `json:"next_attempt_at,omitempty"`
+	LastError     string       `json:"last_error,omitempty"`
+	CreatedAt     time.Time    `json:"created_at"`
+	UpdatedAt     time.Time    `json:"updated_at"`
+	Attempts      []attemptOut `json:"attempts"`
+}
+
+func toDeliveryJSON(d *core.Delivery, attempts []core.Attempt) deliveryJSON {
+	out := deliveryJSON{ID: d.ID, WebhookID: d.Target, EventID: d.EventID, Event: d.EventType, Status: string(d.State),
+		AttemptCount: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: []attemptOut{}}
+	if d.State == core.StatePending && d.Attempts > d.RetryBase {
+		out.Status = "failed" // waiting for its next attempt after a failed one
+	}
+	if d.State == core.StatePending {
+		next := d.NextAttemptAt
+		out.NextAttemptAt = &next
+	}
+	for _, a := range attempts {
+		out.Attempts = append(out.Attempts, attemptJSON(a))
+	}
+	return out
+}
+
+func (m *Management) changed() {
+	if m.Changed != nil {
+		m.Changed()
+	}
+}
+
+func (m *Management) unavailable(w http.ResponseWriter, err error) {
+	m.Log.Error("management API: storage failed", "err", err)
+	w.Header().Set("Retry-After", "5")
+	writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "storage is unavailable; retry later")
+}
+
+func etag(h *core.Webhook) string { return `"` + strconv.Itoa(h.Version) + `"` }
+
+func newSecret() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return "whsec_" + hex.EncodeToString(b)
+}
+
+func dedupe(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// decodeBody reads a JSON object into v (unknown fields refused); it answers 400 or 415 and
+// returns false when it cannot.
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.HasPrefix(ct, "application/json") {
+		writeError(w, http.StatusUnsupportedMediaType, CodeUnsupportedMedia, "header Content-Type must be application/json")
+		return false
+	}
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, CodeInvalidJSON, "the body is not a JSON object of the expected fields: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// writeFieldErrors answers 422 with a message per field.
+func writeFieldErrors(w http.ResponseWriter, fields map[string]string) {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + fields[k]
+	}
+	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
+		"code": CodeInvalidRequest, "message": strings.Join(parts, "; "), "fields": fields}})
+}
