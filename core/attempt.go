@@ -10,9 +10,9 @@ import (
 	"github.com/cenkalti/backoff/v5"
 )
 
-// attempt makes one try of dl with p's target under the plan in force when it starts, and
-// queues the completion.
-func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
+// attempt makes one try of dl with p's target under the plan in force when it starts, queues the
+// completion and returns the attempt's error.
+func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	plan := d.plan.Load()
 	t := p.target
 	route := plan.Router.Route(dl.Route)
@@ -44,6 +44,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) {
 		d.cfg.AttemptLog(dl, c.Attempt, c.State)
 	}
 	d.completions <- c
+	return err
 }
 
 // send renders msg for t and hands it to the target's Notifier, within delivery.timeout.

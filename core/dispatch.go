@@ -155,7 +155,7 @@ func (d *Dispatcher) Apply(plan *Plan) (unused []*Target) {
 			}
 			continue
 		}
-		p := newPool(t, d.cfg.QueueSize)
+		p := d.newPool(t, d.cfg.QueueSize)
 		next[t.Name] = p
 		if d.run != nil {
 			d.startWorkers(p)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,6 +84,7 @@ type setupOpts struct {
 	queueSize   int
 	concurrency int
 	templateDir string
+	breaker     core.BreakerPolicy
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
@@ -91,7 +93,10 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	require.NoError(t, err)
 	n, err := webhook.New(&webhook.Config{URL: o.url, Secret: "test-secret-value"}, nil, "test")
 	require.NoError(t, err)
-	target := &core.Target{Name: "hook", Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1)}
+	target := &core.Target{Name: "hook", Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
+	if o.breaker == (core.BreakerPolicy{}) {
+		target.Breaker.Failures = -1 // most tests count exact attempts; the breaker has its own test
+	}
 	if o.routes == nil {
 		o.routes = []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"hook"}}}
 	}
@@ -418,4 +423,47 @@ func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
 	first := limited.times()[0]
 	require.GreaterOrEqual(t, sameType.times()[0].Sub(first), time.Second, "the other Discord target waited out the global limit")
 	require.Less(t, otherType.times()[0].Sub(first), 500*time.Millisecond, "a webhook target did not wait")
+}
+
+// TestCircuitBreakerHoldsDeliveriesWhileOpen: after 3 consecutive failures the circuit opens;
+// deliveries then wait instead of burning attempts, one probe goes out after open_for, and when it
+// succeeds the rest follow.
+func TestCircuitBreakerHoldsDeliveriesWhileOpen(t *testing.T) {
+	t.Parallel()
+	var down atomic.Bool
+	down.Store(true)
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if down.Load() {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	})
+	b := setup(t, setupOpts{url: url, breaker: core.BreakerPolicy{Failures: 3, OpenFor: time.Second},
+		retry: core.RetryPolicy{MaxAttempts: 10, Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond}})
+	for i := range 3 {
+		accept(t, b, fmt.Sprint("e", i))
+	}
+	require.Eventually(t, func() bool { return rc.count() >= 3 }, 5*time.Second, 5*time.Millisecond)
+	time.Sleep(400 * time.Millisecond)
+	require.Equal(t, 3, rc.count(), "the circuit is open: no more requests until open_for has passed")
+	down.Store(false)
+	for i := range 3 {
+		require.Equal(t, core.StateSucceeded, waitDelivery(t, b, fmt.Sprint("e", i), 10*time.Second).State)
+	}
+	require.GreaterOrEqual(t, rc.at(3).Sub(rc.at(2)), 900*time.Millisecond, "the probe came after open_for")
+	require.Equal(t, 6, rc.count(), "three failures, then one success each")
+}
+
+// TestCircuitBreakerIgnoresClientErrors: 4xx answers concern one message, not the target's
+// health, so they never open the circuit.
+func TestCircuitBreakerIgnoresClientErrors(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusBadRequest) })
+	b := setup(t, setupOpts{url: url, breaker: core.BreakerPolicy{Failures: 2, OpenFor: time.Hour}})
+	for i := range 5 {
+		accept(t, b, fmt.Sprint("e", i))
+	}
+	for i := range 5 {
+		require.Equal(t, core.StateDead, waitDelivery(t, b, fmt.Sprint("e", i), 5*time.Second).State)
+	}
+	require.Equal(t, 5, rc.count())
 }

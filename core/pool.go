@@ -1,12 +1,14 @@
 package core
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
 )
 
@@ -23,14 +25,80 @@ type pool struct {
 	retired bool
 	stop    chan struct{} // closed when the pool retires
 	workers sync.WaitGroup
+
+	breaker   *gobreaker.TwoStepCircuitBreaker[struct{}] // nil when turned off
+	openUntil atomic.Int64                               // unix nanos; when an open circuit lets a probe through
 }
 
-func newPool(t *Target, size int) *pool {
+// newPool builds target t's pool with a queue of size deliveries.
+func (d *Dispatcher) newPool(t *Target, size int) *pool {
 	lim := rate.NewLimiter(rate.Inf, 0)
 	if t.RateLimit > 0 {
 		lim = rate.NewLimiter(rate.Limit(t.RateLimit), max(t.Burst, 1))
 	}
-	return &pool{target: t, queue: make(chan *Delivery, size), limiter: lim, stop: make(chan struct{})}
+	p := &pool{target: t, queue: make(chan *Delivery, size), limiter: lim, stop: make(chan struct{})}
+	if t.Breaker.Failures >= 0 {
+		failures, openFor := uint32(cmp.Or(t.Breaker.Failures, 5)), cmp.Or(t.Breaker.OpenFor, 30*time.Second)
+		p.breaker = gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+			Name:        t.Name,
+			MaxRequests: 1, // one probe while half-open
+			Timeout:     openFor,
+			ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= failures },
+			OnStateChange: func(name string, from, to gobreaker.State) {
+				if to == gobreaker.StateOpen {
+					p.openUntil.Store(d.cfg.NowFunc().Add(openFor).UnixNano())
+				}
+				d.cfg.Observer.CircuitOpen(name, to != gobreaker.StateClosed)
+				d.log.Warn("circuit "+to.String()+": "+map[gobreaker.State]string{
+					gobreaker.StateOpen:     "the target's deliveries wait, then one probe is sent",
+					gobreaker.StateHalfOpen: "probing the target",
+					gobreaker.StateClosed:   "the target answers again",
+				}[to], "target", name, "from", from.String())
+			},
+		})
+	}
+	return p
+}
+
+// admit waits until p's circuit lets an attempt through and returns the callback that reports
+// its outcome; false when the dispatcher or the pool stops first.
+func (d *Dispatcher) admit(ctx context.Context, p *pool) (func(error), bool) {
+	if p.breaker == nil {
+		return func(error) {}, true
+	}
+	for {
+		done, err := p.breaker.Allow()
+		if err == nil {
+			return done, true
+		}
+		wait := 200 * time.Millisecond // half-open: another worker's probe is out
+		if until := time.Unix(0, p.openUntil.Load()); until.After(d.cfg.NowFunc()) {
+			wait = until.Sub(d.cfg.NowFunc())
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, false
+		case <-p.stop:
+			t.Stop()
+			return nil, false
+		case <-t.C:
+		}
+	}
+}
+
+// breakerFailure is what the circuit breaker counts: an attempt that says the target is down
+// (network, timeout, 5xx), not one the receiver refused for this message (4xx), a rate limit
+// (handled by pausing) or a template error (ours).
+func breakerFailure(err error) error {
+	if err == nil {
+		return nil
+	}
+	if de := AsDeliveryError(err); !de.Retryable || de.Reason == ReasonRateLimited {
+		return nil
+	}
+	return err
 }
 
 // reserve takes a queue slot for a delivery about to be committed or claimed; false when the
@@ -159,7 +227,12 @@ func (d *Dispatcher) work(rs *runState, p *pool) {
 				d.forget(dl.ID)
 				return // stopping: Run hands the lease back
 			}
-			d.attempt(rs.work, p, dl)
+			done, ok := d.admit(rs.stop, p)
+			if !ok {
+				d.forget(dl.ID)
+				return
+			}
+			done(breakerFailure(d.attempt(rs.work, p, dl)))
 		}
 	}
 }

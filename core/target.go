@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -41,6 +42,17 @@ type Target struct {
 	// Fingerprint identifies the target's configuration: on a reload, a target with the same
 	// fingerprint keeps its worker pool and Notifier. "" never matches.
 	Fingerprint string
+	// Breaker opens the target's circuit after Failures consecutive failed attempts (network
+	// errors, timeouts, 5xx; not 4xx or rate limits): its deliveries wait OpenFor, then one probe
+	// decides whether the circuit closes again. Zero values: 5 failures, 30 s; Failures < 0
+	// turns the breaker off.
+	Breaker BreakerPolicy
+}
+
+// BreakerPolicy configures a target's circuit breaker (sony/gobreaker).
+type BreakerPolicy struct {
+	Failures int
+	OpenFor  time.Duration
 }
 
 // Built-in template names. Without a configured template a message for one event uses

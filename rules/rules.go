@@ -39,6 +39,8 @@ type Rule struct {
 	program *vm.Program // nil-safe program, compiled against runEnv
 	vars    []envVar    // the environment variables the rule reads; Match sets only these
 	envs    sync.Pool   // of map[string]any with room for vars, cleared between uses
+
+	explainState // Explain's plan, built by its first call (explain.go)
 }
 
 // Compile compiles the boolean rule src once (at config load). It returns an error (a

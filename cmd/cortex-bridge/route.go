@@ -11,15 +11,24 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
 func newRoute() *cobra.Command {
 	var eventFile, sample string
+	var explain bool
 	c := &cobra.Command{
-		Use:   "route (--event FILE | --sample TYPE)",
+		Use:   "route (--event FILE | --sample TYPE) [--explain]",
 		Short: "Dry run: which routes match an event, which targets get it, and the rendered messages",
-		Args:  cobra.NoArgs,
+		Long: `Dry run: which routes match an event, which targets get it (each once, from the first route
+that names it; a disabled target is shown with what it would send) and the rendered messages.
+Nothing is sent and nothing is stored.
+
+--explain shows every route, matched or not, with its rule and, for && / || / not combinations,
+the value of each operand in evaluation order and the operand that decided (expr short-circuits:
+the operands after it show "not evaluated"); then the digests that collect the event.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			body, err := eventInput(eventFile, sample)
 			if err != nil {
@@ -40,9 +49,29 @@ func newRoute() *cobra.Command {
 			for _, t := range rt.Targets {
 				targets[t.Name] = t
 			}
-			seen := map[string]bool{}
+			isMatched := map[*core.Route]bool{}
 			for _, r := range matched {
-				fmt.Fprintf(out, "\nroute %s  (when: %s)\n", r.Name, r.When)
+				isMatched[r] = true
+			}
+			var verdicts map[*core.Route]routeVerdict
+			if explain {
+				verdicts = map[*core.Route]routeVerdict{}
+				for _, v := range explainRoutes(rt.Router, ev) {
+					verdicts[v.Route] = v
+				}
+			}
+			seen := map[string]bool{}
+			for _, r := range rt.Router.Routes {
+				if explain {
+					fmt.Fprintln(out)
+					writeRouteVerdict(out, verdicts[r], "")
+				}
+				if !isMatched[r] {
+					continue
+				}
+				if !explain {
+					fmt.Fprintf(out, "\nroute %s  (when: %s)\n", r.Name, r.When)
+				}
 				for _, name := range r.Targets {
 					t := targets[name]
 					if seen[name] {
@@ -66,12 +95,95 @@ func newRoute() *cobra.Command {
 					fmt.Fprintln(out, "  (stop: later routes are not evaluated)")
 				}
 			}
+			if explain {
+				for _, d := range rt.Router.Digests {
+					fmt.Fprintln(out)
+					writeDigestVerdict(out, d, ev, "")
+				}
+			}
 			return nil
 		},
 	}
 	c.Flags().StringVar(&eventFile, "event", "", "event JSON file")
 	c.Flags().StringVar(&sample, "sample", "", "built-in sample event type (scan.started, …, issue.critical)")
+	c.Flags().BoolVar(&explain, "explain", false, "show every route's rule and which part of it decided")
 	return c
+}
+
+// routeVerdict is what happened to one route for an event, with the explanation of its rule.
+type routeVerdict struct {
+	Route       *core.Route
+	Explanation *rules.Explanation // nil when the route was not evaluated (StoppedBy)
+	Matched     bool
+	StoppedBy   string // an earlier matching route with stop: true; this one was not evaluated
+}
+
+// explainRoutes evaluates every route for ev the way core.Router.Match does (in order, a rule
+// that fails at run time does not match, a matching route with stop ends the evaluation), with
+// the explanation of each rule evaluated.
+func explainRoutes(router *core.Router, ev *core.Event) []routeVerdict {
+	out := make([]routeVerdict, 0, len(router.Routes))
+	stoppedBy := ""
+	for _, r := range router.Routes {
+		v := routeVerdict{Route: r, StoppedBy: stoppedBy}
+		if stoppedBy == "" {
+			v.Explanation = explainMatcher(r.When, ev)
+			v.Matched = v.Explanation.Matched
+			if v.Matched && r.Stop {
+				stoppedBy = r.Name
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// explainMatcher explains a compiled rule; config compiles every rule with rules.Compile.
+func explainMatcher(m core.Matcher, ev *core.Event) *rules.Explanation {
+	if r, ok := m.(*rules.Rule); ok {
+		return r.Explain(ev)
+	}
+	matched, err := m.Match(ev)
+	return &rules.Explanation{Rule: fmt.Sprint(m), Matched: matched, Err: err,
+		Root: &rules.Step{Expr: fmt.Sprint(m), Evaluated: true, Value: matched, Err: err}}
+}
+
+// writeRouteVerdict prints "route NAME: matched" (or why not) and the rule's explanation tree.
+func writeRouteVerdict(out io.Writer, v routeVerdict, indent string) {
+	r := v.Route
+	switch {
+	case v.StoppedBy != "":
+		fmt.Fprintf(out, "%sroute %s: not evaluated (route %s above matched and has stop: true)\n", indent, r.Name, v.StoppedBy)
+		fmt.Fprintf(out, "%s  when: %s\n", indent, r.When)
+		return
+	case v.Explanation.Err != nil:
+		fmt.Fprintf(out, "%sroute %s: not matched (the rule failed at run time)\n", indent, r.Name)
+	case v.Matched && r.Stop:
+		fmt.Fprintf(out, "%sroute %s: matched (stop: true, later routes are not evaluated)\n", indent, r.Name)
+	case v.Matched:
+		fmt.Fprintf(out, "%sroute %s: matched\n", indent, r.Name)
+	default:
+		fmt.Fprintf(out, "%sroute %s: not matched\n", indent, r.Name)
+	}
+	fmt.Fprint(out, v.Explanation.Text(indent+"  "))
+}
+
+// writeDigestVerdict prints whether digest d collects ev, with its rule's explanation.
+func writeDigestVerdict(out io.Writer, d *core.DigestSpec, ev *core.Event, indent string) {
+	if d.When == nil {
+		fmt.Fprintf(out, "%sdigest %s: collects this event (no when: rule, it collects every event)\n", indent, d.Name)
+		return
+	}
+	e := explainMatcher(d.When, ev)
+	switch {
+	case e.Err != nil:
+		fmt.Fprintf(out, "%sdigest %s: does not collect this event (the rule failed at run time)\n", indent, d.Name)
+	case e.Matched:
+		fmt.Fprintf(out, "%sdigest %s: collects this event\n", indent, d.Name)
+	default:
+		fmt.Fprintf(out, "%sdigest %s: does not collect this event\n", indent, d.Name)
+	}
+	fmt.Fprint(out, e.Text(indent+"  "))
 }
 
 // eventInput reads --event FILE ("-" for stdin) or a built-in --sample.
