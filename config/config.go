@@ -100,7 +100,7 @@ type TemplateDir struct {
 type Target struct {
 	Name        string     `yaml:"name"`
 	Type        string     `yaml:"type"`        // slack | discord | email | webhook | file
-	Template    string     `yaml:"template"`    // default template name for this target
+	Template    string     `yaml:"template"`    // default template name for this target; a webhook preset's by default
 	Concurrency int        `yaml:"concurrency"` // attempts at once; default 4
 	RateLimit   *RateLimit `yaml:"rate_limit"`  // optional per-target limit
 
@@ -225,6 +225,9 @@ func (c *Config) WithDefaults() {
 		}
 		if t.Email != nil {
 			t.Email.WithDefaults()
+		}
+		if t.Webhook != nil {
+			setDefault(&t.Template, t.Webhook.DefaultTemplate()) // a preset's template, e.g. webhook/pagerduty.tmpl
 		}
 	}
 }

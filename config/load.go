@@ -444,7 +444,10 @@ func (c *Config) secretRefs() []secretRef {
 		p := fmt.Sprintf("targets[%d].", i)
 		switch {
 		case t.Webhook != nil:
-			out = append(out, secretRef{p + "secret", &t.Webhook.Secret, t.Webhook.SecretFile})
+			out = append(out, secretRef{p + "secret", &t.Webhook.Secret, t.Webhook.SecretFile},
+				secretRef{p + "routing_key", &t.Webhook.RoutingKey, t.Webhook.RoutingKeyFile},
+				secretRef{p + "api_key", &t.Webhook.APIKey, t.Webhook.APIKeyFile},
+				secretRef{p + "token", &t.Webhook.Token, t.Webhook.TokenFile})
 		case t.Slack != nil:
 			out = append(out, secretRef{p + "webhook_url", &t.Slack.WebhookURL, t.Slack.WebhookURLFile},
 				secretRef{p + "token", &t.Slack.Token, t.Slack.TokenFile})

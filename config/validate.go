@@ -176,8 +176,10 @@ func (c *Config) Validate() error {
 			bad(p+".name", "%q is used by another digest", d.Name)
 		}
 		digests[d.Name] = true
-		if targets[d.Target] == nil {
+		if t := targets[d.Target]; t == nil {
 			bad(p+".target", "no target named %q%s", d.Target, known(targets))
+		} else if t.Webhook != nil && !t.Webhook.CarriesDigests() {
+			bad(p+".target", "target %q uses preset %s, whose service would refuse a digest", d.Target, t.Webhook.Preset)
 		}
 		loc, err := time.LoadLocation(d.Timezone)
 		if err != nil {
@@ -273,11 +275,12 @@ func known(targets map[string]*Target) string {
 }
 
 // Disabled says why target t sends nothing, or "" when it is usable: a target whose credential
-// (its secret, URL or SMTP host) is empty, typically because its variable is unset.
+// (its secret, URL or SMTP host; for a webhook preset its own key, see webhook.Config.Disabled)
+// is empty, typically because its variable is unset.
 func (t *Target) Disabled() string {
 	switch {
-	case t.Webhook != nil && t.Webhook.Secret == "":
-		return "secret is empty"
+	case t.Webhook != nil && t.Webhook.Disabled() != "":
+		return t.Webhook.Disabled()
 	case t.Slack != nil && t.Slack.Credential() == "":
 		return "webhook_url (or token) is empty"
 	case t.Discord != nil && t.Discord.Credential() == "":

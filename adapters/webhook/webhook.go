@@ -1,6 +1,8 @@
 // Package webhook is the generic signed HTTP target (SPEC §6): it POSTs the original event, or a
 // template's JSON, signed exactly like Cortex signs what it sends, so one receiver's
-// verifySignature code works for both.
+// verifySignature code works for both. Presets (Config.Preset) shape it for one service:
+// PagerDuty, Opsgenie, Microsoft Teams, Mattermost, Rocket.Chat, GitHub repository dispatch,
+// GitLab pipeline triggers, CloudEvents, each with a built-in template and the service's auth.
 package webhook
 
 import (
@@ -10,6 +12,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -18,26 +22,64 @@ import (
 
 // Config is a webhook target's YAML (targets[] with type: webhook).
 type Config struct {
-	// URL receives a POST per delivery; absolute http(s).
+	// URL receives a POST per delivery; absolute http(s). Optional for the presets with a fixed
+	// endpoint (pagerduty, opsgenie, github-dispatch with repo, gitlab-pipeline with project),
+	// where it overrides that endpoint (proxies, GitHub Enterprise, self-managed GitLab).
 	URL string `yaml:"url"`
-	// Secret signs each body (X-Cortex-Signature: sha256=<hex HMAC-SHA256>). Required; empty
-	// disables the target. Also settable as secret_file.
+	// Secret signs each body (X-Cortex-Signature: sha256=<hex HMAC-SHA256>). Required without a
+	// preset and for generic-json and cloudevents (empty disables the target); optional for the
+	// other presets, which authenticate with their own credential. Also settable as secret_file.
 	Secret     core.Secret `yaml:"secret"`
 	SecretFile string      `yaml:"secret_file"`
 	// Headers are added to every request; they cannot replace the Content-Type, X-Cortex-* or
-	// User-Agent headers the bridge sets.
+	// User-Agent headers the bridge sets, nor the headers a preset sets (its auth).
 	Headers map[string]string `yaml:"headers"`
+
+	// Preset shapes the request for one service (see Presets): its default template
+	// (webhook/<preset>.tmpl, overridable like any template), default URL, auth and the keys
+	// below. "" is the plain signed webhook.
+	Preset string `yaml:"preset"`
+	// RoutingKey is the PagerDuty Events API v2 integration key (pagerduty; required), sent as
+	// the body's routing_key. Also routing_key_file.
+	RoutingKey     core.Secret `yaml:"routing_key"`
+	RoutingKeyFile string      `yaml:"routing_key_file"`
+	// APIKey is the Opsgenie API integration key (opsgenie; required), sent as
+	// "Authorization: GenieKey <key>". Also api_key_file.
+	APIKey     core.Secret `yaml:"api_key"`
+	APIKeyFile string      `yaml:"api_key_file"`
+	// Token is a GitHub token allowed to write the repository's contents (github-dispatch; sent as
+	// "Authorization: Bearer <token>") or a GitLab pipeline trigger token (gitlab-pipeline; sent
+	// as the body's token). Required for those presets. Also token_file.
+	Token     core.Secret `yaml:"token"`
+	TokenFile string      `yaml:"token_file"`
+	// Repo is owner/name of the repository to dispatch to (github-dispatch; required unless URL
+	// is set).
+	Repo string `yaml:"repo"`
+	// EventType is the repository dispatch's event_type (github-dispatch; at most 100
+	// characters); default the template's, "cortex-<event type with - for .>" (cortex-scan-failed).
+	EventType string `yaml:"event_type"`
+	// Project is the GitLab project id or path, e.g. 1234 or group/app (gitlab-pipeline;
+	// required unless URL is set).
+	Project string `yaml:"project"`
+	// Ref is the branch or tag the pipeline runs on (gitlab-pipeline; required).
+	Ref string `yaml:"ref"`
+	// Source is the CloudEvents source URI reference (cloudevents); default "cortex-bridge".
+	Source string `yaml:"source"`
 }
 
-// Validate checks the config; errors name the key relative to the target.
+// Validate checks the config; errors name the key relative to the target
+// ("routing_key: required for preset pagerduty").
 func (c *Config) Validate() error {
-	var errs []error
-	u, err := url.Parse(c.URL)
+	errs := c.validatePreset()
+	endpoint := c.Endpoint()
+	u, err := url.Parse(endpoint)
 	switch {
-	case c.URL == "":
+	case endpoint == "" && (c.Preset == PresetGitHubDispatch || c.Preset == PresetGitLabPipeline):
+		// validatePreset asked for repo or project
+	case endpoint == "":
 		errs = append(errs, errors.New("url: required"))
 	case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		errs = append(errs, fmt.Errorf("url: must be an absolute http(s) URL, got %q", core.RedactURL(c.URL)))
+		errs = append(errs, fmt.Errorf("url: must be an absolute http(s) URL, got %q", core.RedactURL(endpoint)))
 	}
 	for k := range c.Headers {
 		if http.CanonicalHeaderKey(k) != "" && isReserved(k) {
@@ -55,57 +97,153 @@ func isReserved(h string) bool {
 	return false
 }
 
-// Notifier posts signed deliveries to one URL.
+// Notifier posts deliveries to one URL, signed when it has a secret, shaped by its preset.
 type Notifier struct {
 	cfg       Config
+	preset    *preset
+	endpoint  string
 	client    *http.Client
 	userAgent string
 	nowFunc   func() time.Time
+	// secrets are the credential values kept out of every error, also when a receiver echoes
+	// them in its answer.
+	secrets []string
 }
 
 var _ core.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier. client nil means core.NewHTTPClient(); version goes into the
-// User-Agent ("cortex-bridge/<version>"). It fails when cfg is invalid or its secret empty.
+// User-Agent ("cortex-bridge/<version>"). It fails when cfg is invalid or its credential empty
+// (signature.ErrEmptySecret for a target that needs the signing secret).
 func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if cfg.Secret == "" {
-		return nil, signature.ErrEmptySecret
+	p, _ := cfg.preset()
+	if key, v := cfg.credentialValue(); v == "" {
+		if key == "secret" {
+			return nil, signature.ErrEmptySecret
+		}
+		return nil, fmt.Errorf("%s: required for preset %s", key, p.name)
 	}
 	if client == nil {
 		client = core.NewHTTPClient()
 	}
-	return &Notifier{cfg: *cfg, client: client, userAgent: "cortex-bridge/" + version, nowFunc: time.Now}, nil
+	n := &Notifier{cfg: *cfg, preset: p, endpoint: cfg.Endpoint(), client: client, userAgent: "cortex-bridge/" + version, nowFunc: time.Now}
+	for _, s := range []core.Secret{cfg.Secret, cfg.RoutingKey, cfg.APIKey, cfg.Token} {
+		if len(s) >= minScrubLen {
+			n.secrets = append(n.secrets, s.Reveal())
+		}
+	}
+	if p.credential == credURL {
+		n.secrets = append(n.secrets, urlSecrets(cfg.URL)...)
+	}
+	return n, nil
 }
 
-// Notify POSTs msg.Body (or, when nil, the event exactly as Cortex sent it) with the signature,
-// event, delivery and configured headers, and classifies the answer by SPEC §5.
+// Notify POSTs msg.Body (or, when nil, the event exactly as Cortex sent it) with the event,
+// delivery and configured headers, the signature when the target has a secret, and the
+// preset's auth headers and body fields (its secrets are added here, never rendered by a
+// template), and classifies the answer by SPEC §5.
 func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	body := msg.Body
 	if body == nil {
 		body = msg.Event.Raw
 	}
-	sig, err := signature.Sign(n.cfg.Secret.Reveal(), body)
-	if err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+	if n.preset.fields != nil {
+		if fields := n.preset.fields(&n.cfg); len(fields) > 0 {
+			b, err := setFields(body, fields)
+			if err != nil {
+				return &core.DeliveryError{Err: fmt.Errorf("preset %s: %w", n.preset.name, err), Reason: core.ReasonTemplate}
+			}
+			body = b
+		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return &core.DeliveryError{Err: errors.New("cannot build request for " + core.RedactURL(n.cfg.URL)), Reason: core.ReasonConfig}
+		return &core.DeliveryError{Err: errors.New("cannot build request for " + core.RedactURL(n.endpoint)), Reason: core.ReasonConfig}
 	}
 	for k, v := range n.cfg.Headers {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	contentType := "application/json"
+	if n.preset.contentType != "" {
+		contentType = n.preset.contentType
+	}
+	req.Header.Set("Content-Type", contentType)
 	req.Header.Set("User-Agent", n.userAgent)
-	req.Header.Set("X-Cortex-Signature", sig)
 	req.Header.Set("X-Cortex-Event", msg.Event.Type)
 	req.Header.Set("X-Cortex-Delivery", msg.DeliveryID)
+	if n.cfg.Secret != "" {
+		sig, err := signature.Sign(n.cfg.Secret.Reveal(), body)
+		if err != nil {
+			return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+		}
+		req.Header.Set("X-Cortex-Signature", sig)
+	}
+	if n.preset.headers != nil {
+		for k, v := range n.preset.headers(&n.cfg) {
+			req.Header.Set(k, v)
+		}
+	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return core.RequestError(ctx, err)
+		return n.scrub(core.RequestError(ctx, err))
 	}
-	return core.CheckResponse(resp, n.nowFunc())
+	now := n.nowFunc()
+	code, header := resp.StatusCode, resp.Header
+	err = core.CheckResponse(resp, now)
+	var de *core.DeliveryError
+	if n.preset.retryable != nil && errors.As(err, &de) {
+		if ok, after := n.preset.retryable(code, header, now); ok {
+			de.Reason, de.Retryable, de.RetryAfter = core.ReasonRateLimited, true, max(after, de.RetryAfter)
+		}
+	}
+	return n.scrub(err)
+}
+
+// urlSecrets lists the parts of a URL that carries a token (Teams, Mattermost, Rocket.Chat)
+// which an error page may echo (a proxy's "/hooks/… not found"): the URL, its path and query,
+// each query value and each long path segment, longest first so the URL goes as a whole.
+func urlSecrets(raw string) []string {
+	out := []string{raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return out
+	}
+	out = append(out, u.RequestURI(), u.EscapedPath(), u.Path, u.RawQuery)
+	for _, vs := range u.Query() {
+		out = append(out, vs...)
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if len(seg) >= minSegmentLen {
+			out = append(out, seg)
+		}
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return len(s) < minScrubLen })
+	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
+	return slices.Compact(out)
+}
+
+// minSegmentLen is the shortest URL path segment taken for a token: webhook tokens are long
+// random strings, the fixed parts of their paths ("hooks", "workflows") short words.
+const minSegmentLen = 16
+
+// minScrubLen is the shortest credential scrub looks for: replacing a shorter one (a test's
+// "x") would mangle the error text, and real keys and tokens are far longer.
+const minScrubLen = 8
+
+// scrub replaces the target's credentials in err's text and recorded answer with "<redacted>".
+func (n *Notifier) scrub(err error) error {
+	var de *core.DeliveryError
+	if err == nil || !errors.As(err, &de) {
+		return err
+	}
+	for _, s := range n.secrets {
+		if de.Err != nil && strings.Contains(de.Err.Error(), s) {
+			de.Err = errors.New(strings.ReplaceAll(de.Err.Error(), s, "<redacted>"))
+		}
+		de.Response = strings.ReplaceAll(de.Response, s, "<redacted>")
+	}
+	return err
 }
