@@ -60,6 +60,9 @@ const (
 // CodeShuttingDown is the 503 code while the bridge drains before it stops.
 const CodeShuttingDown = "shutting_down"
 
+// CodeQueueFull is the 503 code while more deliveries wait than ingest.max_pending allows.
+const CodeQueueFull = "queue_full"
+
 // Ingest is the POST /webhooks/cortex handler. Its policy can be replaced while it serves
 // (config reload), and Drain makes it refuse new events with 503 before a shutdown.
 type Ingest struct {
@@ -189,6 +192,9 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	if hdr := r.Header.Get("X-Cortex-Event"); hdr != "" && hdr != ev.Type {
 		return fail(http.StatusBadRequest, CodeEventMismatch, fmt.Sprintf("header X-Cortex-Event is %q but the body's event is %q", hdr, ev.Type))
 	}
+	if core.IsReservedEventType(ev.Type) {
+		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: type %q is reserved for the bridge's own events (bridge.*, cortex_bridge.*); Cortex cannot send it", ev.Type))
+	}
 	if cfg.StrictEvents && !core.IsKnownEventType(ev.Type) {
 		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: unknown type %q (ingest.strict_events is on)", ev.Type))
 	}
@@ -198,7 +204,11 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	}
 	ev.Delivery = r.Header.Get("X-Cortex-Delivery")
 	res, err := h.acc.Accept(r.Context(), ev)
-	if err != nil {
+	switch {
+	case errors.Is(err, core.ErrQueueFull):
+		w.Header().Set("Retry-After", "30")
+		return fail(http.StatusServiceUnavailable, CodeQueueFull, "too many deliveries are waiting (ingest.max_pending); retry later")
+	case err != nil:
 		w.Header().Set("Retry-After", "5")
 		return fail(http.StatusServiceUnavailable, CodeUnavailable, "the event could not be stored; retry later")
 	}
@@ -207,7 +217,11 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 		h.log.Info("duplicate event", "event_id", ev.ID, "event", ev.Type, "sender_delivery", ev.Delivery)
 		return eventType, "duplicate"
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"status": "accepted", "id": ev.ID, "deliveries": res.Deliveries})
+	answer := map[string]any{"status": "accepted", "id": ev.ID, "deliveries": res.Deliveries}
+	if res.Held > 0 {
+		answer["held"] = res.Held // held back by a route's group, throttle or quiet hours
+	}
+	writeJSON(w, http.StatusOK, answer)
 	h.log.Info("event accepted", "event_id", ev.ID, "event", ev.Type, "deliveries", res.Deliveries,
 		"sender_delivery", ev.Delivery, "duration", cfg.NowFunc().Sub(start))
 	return eventType, "accepted"

@@ -545,6 +545,9 @@ func TestIngest(t *testing.T) {
 		"storage unavailable": {accErr: fmt.Errorf("ingest: %w: dial postgres://bridge:FAKE-DB-PASS@10.0.0.9/bridge", core.ErrUnavailable),
 			wantStatus: http.StatusServiceUnavailable, wantCode: api.CodeUnavailable, wantMsg: []string{"retry"},
 			wantRetryAfter: &[2]int{1, 60}},
+		"queue full (backpressure)": {accErr: core.ErrQueueFull,
+			wantStatus: http.StatusServiceUnavailable, wantCode: api.CodeQueueFull, wantMsg: []string{"ingest.max_pending", "retry"},
+			wantRetryAfter: &[2]int{30, 30}},
 		"bus shutting down": {accErr: core.ErrClosed,
 			wantStatus: http.StatusServiceUnavailable, wantCode: api.CodeUnavailable, wantRetryAfter: &[2]int{1, 60}},
 

@@ -54,24 +54,32 @@ type Management struct {
 	NowFunc   func() time.Time
 	Log       *slog.Logger
 
+	once     sync.Once
 	mu       sync.Mutex
 	limiters map[string]*rate.Limiter
 }
 
+// defaults fills the zero fields once, whether Register or an exported method comes first.
+func (m *Management) defaults() {
+	m.once.Do(func() {
+		if m.NowFunc == nil {
+			m.NowFunc = time.Now
+		}
+		if m.MaxPerAccount <= 0 {
+			m.MaxPerAccount = 10
+		}
+		if m.TestRate <= 0 {
+			m.TestRate, m.TestBurst = 100, 100
+		}
+		if m.Log == nil {
+			m.Log = slog.New(slog.DiscardHandler)
+		}
+	})
+}
+
 // Register adds the management routes to mux.
 func (m *Management) Register(mux *http.ServeMux) {
-	if m.NowFunc == nil {
-		m.NowFunc = time.Now
-	}
-	if m.MaxPerAccount <= 0 {
-		m.MaxPerAccount = 10
-	}
-	if m.TestRate <= 0 {
-		m.TestRate, m.TestBurst = 100, 100
-	}
-	if m.Log == nil {
-		m.Log = slog.New(slog.DiscardHandler)
-	}
+	m.defaults()
 	auth := m.Keys.Require
 	mux.Handle("POST /webhooks", auth(http.HandlerFunc(m.create)))
 	mux.Handle("GET /webhooks", auth(http.HandlerFunc(m.list)))
@@ -116,8 +124,9 @@ func toJSON(w *core.Webhook) webhookJSON {
 		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
-// webhookInput is a create or patch body; nil fields are absent.
-type webhookInput struct {
+// WebhookInput is a webhook's fields as a user gives them: the body of POST and PATCH
+// /webhooks, or the dashboard's form. Nil fields are absent (a patch leaves them unchanged).
+type WebhookInput struct {
 	URL         *string   `json:"url"`
 	Events      *[]string `json:"events"`
 	Secret      *string   `json:"secret"`
@@ -128,9 +137,29 @@ type webhookInput struct {
 // MinSecretBytes is the shortest signing secret a webhook may have (SPEC §8).
 const MinSecretBytes = 16
 
+// FieldErrors are a request's problems by field (url, events, secret, description, event, …):
+// the API answers them with 422 and the field names, the dashboard shows each beside its field.
+type FieldErrors map[string]string
+
+func (f FieldErrors) Error() string {
+	keys := make([]string, 0, len(f))
+	for k := range f {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + f[k]
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ErrTestRateLimited is returned by TestWebhook when the account sent too many tests.
+var ErrTestRateLimited = errors.New("too many test sends for this account; retry in a second")
+
 // validate checks in against the rules of SPEC §8 and returns problems by field.
-func (m *Management) validate(ctx context.Context, in webhookInput, creating bool) map[string]string {
-	bad := map[string]string{}
+func (m *Management) validate(ctx context.Context, in WebhookInput, creating bool) FieldErrors {
+	bad := FieldErrors{}
 	if in.URL == nil && creating {
 		bad["url"] = "required"
 	} else if in.URL != nil {
@@ -160,21 +189,21 @@ func (m *Management) validate(ctx context.Context, in webhookInput, creating boo
 	return bad
 }
 
-func (m *Management) create(w http.ResponseWriter, r *http.Request) {
-	var in webhookInput
-	if !decodeBody(w, r, &in) {
-		return
-	}
-	if bad := m.validate(r.Context(), in, true); len(bad) > 0 {
-		writeFieldErrors(w, bad)
-		return
+// CreateWebhook registers a webhook for account (SPEC §8): in is validated (FieldErrors), a
+// secret is generated when in has none and returned as secretOnce (the only time it is shown;
+// "" when the user set one), and the plan is rebuilt. It returns an error wrapping
+// core.ErrLimitReached when the account has MaxPerAccount webhooks, or a storage error.
+func (m *Management) CreateWebhook(ctx context.Context, account string, in WebhookInput) (hook *core.Webhook, secretOnce string, err error) {
+	m.defaults()
+	if bad := m.validate(ctx, in, true); len(bad) > 0 {
+		return nil, "", bad
 	}
 	now := m.NowFunc().UTC()
-	hook := &core.Webhook{ID: core.WebhookPrefix + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""),
-		Account: AccountOf(r), URL: *in.URL, Events: dedupe(*in.Events), Active: true, Version: 1, CreatedAt: now, UpdatedAt: now}
-	generated := in.Secret == nil
-	if generated {
-		hook.Secret = core.Secret(newSecret())
+	hook = &core.Webhook{ID: core.WebhookPrefix + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""),
+		Account: account, URL: *in.URL, Events: dedupe(*in.Events), Active: true, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if in.Secret == nil {
+		secretOnce = NewSecret()
+		hook.Secret = core.Secret(secretOnce)
 	} else {
 		hook.Secret = core.Secret(*in.Secret)
 	}
@@ -184,7 +213,28 @@ func (m *Management) create(w http.ResponseWriter, r *http.Request) {
 	if in.Description != nil {
 		hook.Description = *in.Description
 	}
-	switch err := m.Store.CreateWebhook(r.Context(), hook, m.MaxPerAccount); {
+	switch err := m.Store.CreateWebhook(ctx, hook, m.MaxPerAccount); {
+	case errors.Is(err, core.ErrLimitReached):
+		return nil, "", fmt.Errorf("%w: an account may register at most %d webhooks", err, m.MaxPerAccount)
+	case err != nil:
+		return nil, "", err
+	}
+	m.changed()
+	m.Log.Info("webhook registered", "account", hook.Account, "webhook_id", hook.ID, "events", hook.Events, "active", hook.Active)
+	return hook, secretOnce, nil
+}
+
+func (m *Management) create(w http.ResponseWriter, r *http.Request) {
+	var in WebhookInput
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	hook, secretOnce, err := m.CreateWebhook(r.Context(), AccountOf(r), in)
+	var bad FieldErrors
+	switch {
+	case errors.As(err, &bad):
+		writeFieldErrors(w, bad)
+		return
 	case errors.Is(err, core.ErrLimitReached):
 		writeError(w, http.StatusConflict, CodeLimitReached, fmt.Sprintf("an account may register at most %d webhooks", m.MaxPerAccount))
 		return
@@ -192,12 +242,8 @@ func (m *Management) create(w http.ResponseWriter, r *http.Request) {
 		m.unavailable(w, err)
 		return
 	}
-	m.changed()
-	m.Log.Info("webhook registered", "account", hook.Account, "webhook_id", hook.ID, "events", hook.Events, "active", hook.Active)
 	out := toJSON(hook)
-	if generated {
-		out.SecretOnce = hook.Secret.Reveal() // shown this once; store it now
-	}
+	out.SecretOnce = secretOnce // shown this once (when generated); store it now
 	w.Header().Set("Location", "/webhooks/"+hook.ID)
 	w.Header().Set("ETag", etag(hook))
 	writeJSON(w, http.StatusCreated, out)
@@ -242,7 +288,7 @@ func (m *Management) patch(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var in webhookInput
+	var in WebhookInput
 	if !decodeBody(w, r, &in) {
 		return
 	}
@@ -259,6 +305,35 @@ func (m *Management) patch(w http.ResponseWriter, r *http.Request) {
 		}
 		ifVersion = v
 	}
+	switch err := m.update(r.Context(), hook, in, ifVersion); {
+	case errors.Is(err, core.ErrConflict):
+		writeError(w, http.StatusPreconditionFailed, CodeConflict, "the webhook changed meanwhile; GET it and try again")
+		return
+	case errors.Is(err, core.ErrNotFound):
+		writeError(w, http.StatusNotFound, CodeNotFound, "no webhook "+hook.ID)
+		return
+	case err != nil:
+		m.unavailable(w, err)
+		return
+	}
+	w.Header().Set("ETag", etag(hook))
+	writeJSON(w, http.StatusOK, toJSON(hook))
+}
+
+// UpdateWebhook changes hook (loaded for its account with Store.Webhook) with the fields in
+// gives: in is validated (FieldErrors), hook is updated in place and stored provided its stored
+// version is ifVersion (0: any; core.ErrConflict otherwise, core.ErrNotFound when it is gone),
+// and the plan is rebuilt.
+func (m *Management) UpdateWebhook(ctx context.Context, hook *core.Webhook, in WebhookInput, ifVersion int) error {
+	m.defaults()
+	if bad := m.validate(ctx, in, false); len(bad) > 0 {
+		return bad
+	}
+	return m.update(ctx, hook, in, ifVersion)
+}
+
+// update applies a validated in to hook and stores it.
+func (m *Management) update(ctx context.Context, hook *core.Webhook, in WebhookInput, ifVersion int) error {
 	if in.URL != nil {
 		hook.URL = *in.URL
 	}
@@ -275,25 +350,28 @@ func (m *Management) patch(w http.ResponseWriter, r *http.Request) {
 		hook.Description = *in.Description
 	}
 	hook.UpdatedAt = m.NowFunc().UTC()
-	switch err := m.Store.UpdateWebhook(r.Context(), hook, ifVersion); {
-	case errors.Is(err, core.ErrConflict):
-		writeError(w, http.StatusPreconditionFailed, CodeConflict, "the webhook changed meanwhile; GET it and try again")
-		return
-	case errors.Is(err, core.ErrNotFound):
-		writeError(w, http.StatusNotFound, CodeNotFound, "no webhook "+hook.ID)
-		return
-	case err != nil:
-		m.unavailable(w, err)
-		return
+	if err := m.Store.UpdateWebhook(ctx, hook, ifVersion); err != nil {
+		return err
 	}
 	m.changed()
 	m.Log.Info("webhook changed", "account", hook.Account, "webhook_id", hook.ID, "events", hook.Events, "active", hook.Active)
-	w.Header().Set("ETag", etag(hook))
-	writeJSON(w, http.StatusOK, toJSON(hook))
+	return nil
+}
+
+// DeleteWebhook removes one of account's webhooks (core.ErrNotFound when it has none with id);
+// its queued deliveries are cancelled by the re-plan.
+func (m *Management) DeleteWebhook(ctx context.Context, account, id string) error {
+	m.defaults()
+	if err := m.Store.DeleteWebhook(ctx, account, id); err != nil {
+		return err
+	}
+	m.changed()
+	m.Log.Info("webhook deleted; its queued deliveries are cancelled", "account", account, "webhook_id", id)
+	return nil
 }
 
 func (m *Management) delete(w http.ResponseWriter, r *http.Request) {
-	switch err := m.Store.DeleteWebhook(r.Context(), AccountOf(r), r.PathValue("id")); {
+	switch err := m.DeleteWebhook(r.Context(), AccountOf(r), r.PathValue("id")); {
 	case errors.Is(err, core.ErrNotFound):
 		writeError(w, http.StatusNotFound, CodeNotFound, "no webhook "+r.PathValue("id"))
 		return
@@ -301,8 +379,6 @@ func (m *Management) delete(w http.ResponseWriter, r *http.Request) {
 		m.unavailable(w, err)
 		return
 	}
-	m.changed()
-	m.Log.Info("webhook deleted; its queued deliveries are cancelled", "account", AccountOf(r), "webhook_id", r.PathValue("id"))
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -320,17 +396,32 @@ func (m *Management) test(w http.ResponseWriter, r *http.Request) {
 	if in.Event == "" {
 		in.Event = core.EventScanCompleted
 	}
-	if !core.IsKnownEventType(in.Event) {
-		writeFieldErrors(w, map[string]string{"event": fmt.Sprintf("unknown event type %q (want %s)", in.Event, strings.Join(core.EventTypes, ", "))})
+	a, err := m.TestWebhook(r.Context(), hook, in.Event)
+	var bad FieldErrors
+	switch {
+	case errors.As(err, &bad):
+		writeFieldErrors(w, bad)
 		return
-	}
-	if !m.limiter(hook.Account).Allow() {
+	case errors.Is(err, ErrTestRateLimited):
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusTooManyRequests, CodeRateLimited, "too many test sends for this account; retry after the Retry-After seconds")
 		return
 	}
-	a := m.Test(r.Context(), hook, in.Event)
 	writeJSON(w, http.StatusOK, map[string]any{"webhook_id": hook.ID, "event": in.Event, "attempt": attemptJSON(a)})
+}
+
+// TestWebhook sends a signed sample event of eventType to hook now and returns the attempt
+// (nothing is stored). It returns FieldErrors for an unknown event type and
+// ErrTestRateLimited past the account's test rate.
+func (m *Management) TestWebhook(ctx context.Context, hook *core.Webhook, eventType string) (core.Attempt, error) {
+	m.defaults()
+	if !core.IsKnownEventType(eventType) {
+		return core.Attempt{}, FieldErrors{"event": fmt.Sprintf("unknown event type %q (want %s)", eventType, strings.Join(core.EventTypes, ", "))}
+	}
+	if !m.limiter(hook.Account).Allow() {
+		return core.Attempt{}, ErrTestRateLimited
+	}
+	return m.Test(ctx, hook, eventType), nil
 }
 
 func (m *Management) limiter(account string) *rate.Limiter {
@@ -460,7 +551,7 @@ func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	switch err := m.Store.RetryDelivery(r.Context(), d.ID, m.NowFunc()); {
+	switch err := m.RetryDelivery(r.Context(), AccountOf(r), d); {
 	case errors.Is(err, core.ErrConflict):
 		writeError(w, http.StatusConflict, CodeConflict, "an attempt of this delivery is running; retry once it has finished")
 		return
@@ -468,13 +559,23 @@ func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
 		m.unavailable(w, err)
 		return
 	}
-	m.Log.Info("delivery retried on request", "account", AccountOf(r), "delivery_id", d.ID, "webhook_id", d.Target)
 	d, err := m.Store.Delivery(r.Context(), d.ID)
 	if err != nil {
 		m.unavailable(w, err)
 		return
 	}
 	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d, nil))
+}
+
+// RetryDelivery makes d (a delivery to one of account's webhooks, checked by the caller) due
+// now with a fresh budget of attempts; core.ErrConflict while an attempt of it runs.
+func (m *Management) RetryDelivery(ctx context.Context, account string, d *core.Delivery) error {
+	m.defaults()
+	if err := m.Store.RetryDelivery(ctx, d.ID, m.NowFunc()); err != nil {
+		return err
+	}
+	m.Log.Info("delivery retried on request", "account", account, "delivery_id", d.ID, "webhook_id", d.Target)
+	return nil
 }
 
 type attemptOut struct {
@@ -536,7 +637,8 @@ func (m *Management) unavailable(w http.ResponseWriter, err error) {
 
 func etag(h *core.Webhook) string { return `"` + strconv.Itoa(h.Version) + `"` }
 
-func newSecret() string {
+// NewSecret returns a random signing secret for a webhook: "whsec_" and 48 hex digits.
+func NewSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return "whsec_" + hex.EncodeToString(b)
@@ -565,16 +667,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 // writeFieldErrors answers 422 with a message per field.
-func writeFieldErrors(w http.ResponseWriter, fields map[string]string) {
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + fields[k]
-	}
+func writeFieldErrors(w http.ResponseWriter, fields FieldErrors) {
 	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
-		"code": CodeInvalidRequest, "message": strings.Join(parts, "; "), "fields": fields}})
+		"code": CodeInvalidRequest, "message": fields.Error(), "fields": map[string]string(fields)}})
 }

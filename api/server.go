@@ -2,6 +2,8 @@ package api
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
 	"strings"
@@ -26,9 +28,12 @@ type Routes struct {
 	Keys   *Keys
 	// Management is the webhook registration API (SPEC §8); nil: not served.
 	Management *Management
+	// Dashboard is the web dashboard, served at GET / and under /ui/; nil: not served.
+	Dashboard http.Handler
 }
 
-// Handler routes POST IngestPath, GET /healthz, GET /readyz, GET /metrics and POST /-/reload.
+// Handler routes POST IngestPath, GET /healthz, GET /readyz, GET /metrics, POST /-/reload, the
+// management API and the dashboard (GET / and /ui/).
 func (rt Routes) Handler() http.Handler {
 	mux := http.NewServeMux()
 	// Each method on its own pattern, so the ingest path (/webhooks/cortex by default) and the
@@ -38,6 +43,10 @@ func (rt Routes) Handler() http.Handler {
 	}
 	if rt.Management != nil {
 		rt.Management.Register(mux)
+	}
+	if rt.Dashboard != nil {
+		mux.Handle("GET /{$}", rt.Dashboard)
+		mux.Handle("/ui/", rt.Dashboard)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -114,7 +123,16 @@ func (k *Keys) Set(byAccount map[string]string) {
 // Every key is compared in constant time, whichever matches.
 func (k *Keys) Account(r *http.Request) (string, bool) {
 	given, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || given == "" || k == nil {
+	if !ok {
+		return "", false
+	}
+	return k.Lookup(given)
+}
+
+// Lookup returns the account whose key is given (the dashboard's sign-in). Every key is
+// compared in constant time, whichever matches.
+func (k *Keys) Lookup(given string) (string, bool) {
+	if given == "" || k == nil {
 		return "", false
 	}
 	k.mu.RLock()
@@ -126,6 +144,36 @@ func (k *Keys) Account(r *http.Request) (string, bool) {
 		}
 	}
 	return account, found
+}
+
+// Empty reports whether there are no keys (nobody can use the API or sign in to the dashboard).
+func (k *Keys) Empty() bool {
+	if k == nil {
+		return true
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	return len(k.keys) == 0
+}
+
+// MAC returns HMAC-SHA256(account's key, purpose): a secret derived from the key that does not
+// reveal it (the dashboard signs its session cookies with it, so they work on every replica,
+// survive restarts and stop working when the key is rotated or removed). ok is false when the
+// account has no key.
+func (k *Keys) MAC(account, purpose string) ([]byte, bool) {
+	if k == nil {
+		return nil, false
+	}
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	for key, acc := range k.keys {
+		if acc == account {
+			m := hmac.New(sha256.New, []byte(key))
+			m.Write([]byte(purpose))
+			return m.Sum(nil), true
+		}
+	}
+	return nil, false
 }
 
 type accountKey struct{}

@@ -92,10 +92,9 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	}
 	for i := range c.Routes {
 		cr := &c.Routes[i]
-		rt.Router.Routes = append(rt.Router.Routes, &core.Route{Name: cr.Name, When: cr.rule, Targets: cr.Targets, Template: cr.Template, Stop: cr.Stop})
-		if cr.Group != nil || cr.Throttle != nil {
-			rt.Warnings = append(rt.Warnings, fmt.Sprintf("route %s: group and throttle are not available in this version yet; events are sent one by one", cr.Name))
-		}
+		route := &core.Route{Name: cr.Name, When: cr.rule, Targets: cr.Targets, Template: cr.Template, Stop: cr.Stop}
+		c.holding(cr, route)
+		rt.Router.Routes = append(rt.Router.Routes, route)
 	}
 	for i := range c.Digests {
 		cd := &c.Digests[i]
@@ -111,6 +110,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		}
 	}
 	errs = append(errs, rt.checkTemplates(byName)...)
+	errs = append(errs, rt.checkAlertTemplates(byName)...)
 	if err := errors.Join(errs...); err != nil {
 		rt.Close()
 		return nil, err

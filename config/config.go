@@ -6,6 +6,7 @@ package config
 import (
 	"time"
 
+	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/robfig/cron/v3"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
@@ -26,8 +27,10 @@ type Config struct {
 	Templates TemplateDir `yaml:"templates"`
 	Targets   []Target    `yaml:"targets"`
 	Routes    []Route     `yaml:"routes"`
-	Digests   []Digest    `yaml:"digests"`
-	API       API         `yaml:"api"`
+	// TimeIntervals are named windows for routes' quiet hours (mute_time, active_time).
+	TimeIntervals []TimeInterval `yaml:"time_intervals"`
+	Digests       []Digest       `yaml:"digests"`
+	API           API            `yaml:"api"`
 
 	lines    map[string]int // key path → line, for error messages
 	problems []error        // what Parse found before Validate (unknown keys, types, *_file)
@@ -64,7 +67,14 @@ type Ingest struct {
 	MaxBodyBytes int64         `yaml:"max_body_bytes"` // default 1048576 (1 MiB)
 	RateLimit    RateLimit     `yaml:"rate_limit"`     // default 500/s, burst 1000
 	StrictEvents bool          `yaml:"strict_events"`  // reject event types not in SPEC §1
+	// MaxPending is the backpressure limit: while more deliveries than this wait in the queue
+	// (pending or running, all targets), new events get 503 queue_full with Retry-After, so the
+	// database cannot grow without bound behind a dead target. Default 1000000; -1: no limit.
+	MaxPending int `yaml:"max_pending"`
 }
+
+// DefaultMaxPending is ingest.max_pending's default.
+const DefaultMaxPending = 1_000_000
 
 // RateLimit is a token bucket: PerSecond tokens a second, at most Burst at once.
 type RateLimit struct {
@@ -113,25 +123,52 @@ type Target struct {
 
 // Route sends events matching When to Targets.
 type Route struct {
-	Name     string      `yaml:"name"`
-	When     string      `yaml:"when"` // expr rule, SPEC §3
-	Targets  []string    `yaml:"targets"`
-	Template string      `yaml:"template"`
-	Stop     bool        `yaml:"stop"`  // later routes are not evaluated when this one matches
-	Group    *Group      `yaml:"group"` // parsed; grouping is built in the routing issue
-	rule     *rules.Rule // compiled by Validate
-	Throttle *struct {
-		Key      string        `yaml:"key"`
-		Interval time.Duration `yaml:"interval"`
-	} `yaml:"throttle"` // parsed; built in the routing issue
+	Name     string   `yaml:"name"`
+	When     string   `yaml:"when"` // expr rule, SPEC §3
+	Targets  []string `yaml:"targets"`
+	Template string   `yaml:"template"`
+	Stop     bool     `yaml:"stop"` // later routes are not evaluated when this one matches
+	// Group sends events with the same key as one message; Throttle sends at most one message
+	// per key per interval. A route has at most one of them.
+	Group    *Group    `yaml:"group"`
+	Throttle *Throttle `yaml:"throttle"`
+	// MuteTime and ActiveTime name time_intervals: the route is muted inside any MuteTime
+	// interval and, when ActiveTime is set, outside all of its intervals. OnMute says what
+	// happens to an event while muted: "hold" (default: sent when the window ends, as one
+	// message) or "drop" (not sent on this route; other routes and digests still see it).
+	MuteTime   []string `yaml:"mute_time"`
+	ActiveTime []string `yaml:"active_time"`
+	OnMute     string   `yaml:"on_mute"`
+
+	rule    *rules.Rule // compiled by Validate
+	closeOn *rules.Rule
+	keys    []*rules.Key
 }
 
-// Group is a route's grouping window (built in the routing issue).
+// Group is a route's grouping window: the first matching event opens a group per key per
+// target; it is sent Wait after its last event, at most MaxWait after its first, or at once
+// when an event matching CloseOn arrives (that event need not match the route).
 type Group struct {
-	By      []string      `yaml:"by"`
-	Wait    time.Duration `yaml:"wait"`
-	MaxWait time.Duration `yaml:"max_wait"`
-	CloseOn string        `yaml:"close_on"`
+	By      []string      `yaml:"by"`       // key expressions (rules syntax: scan_id, repo); none: one group per target
+	Wait    time.Duration `yaml:"wait"`     // default 30s
+	MaxWait time.Duration `yaml:"max_wait"` // default 5m; at least Wait
+	CloseOn string        `yaml:"close_on"` // optional rule
+}
+
+// Throttle allows one message per Key per Interval per target; events in between are held and
+// sent together when the interval ends.
+type Throttle struct {
+	Key      string        `yaml:"key"`      // key expression (rules syntax); default: one key per target
+	Interval time.Duration `yaml:"interval"` // required
+}
+
+// TimeInterval names recurring windows for routes' mute_time and active_time, as Alertmanager's
+// time_intervals: each entry of TimeIntervals has optional times (start_time, end_time as
+// "HH:MM"), weekdays ("monday:friday"), days_of_month, months, years and a location (an IANA
+// zone; default UTC). The interval contains a moment when any entry does.
+type TimeInterval struct {
+	Name          string                      `yaml:"name"`
+	TimeIntervals []timeinterval.TimeInterval `yaml:"time_intervals"`
 }
 
 // Digest is a scheduled summary: every event matching When since the previous run, sent to
@@ -203,6 +240,7 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Ingest.MaxBodyBytes, 1<<20)
 	setDefault(&c.Ingest.RateLimit.PerSecond, 500)
 	setDefault(&c.Ingest.RateLimit.Burst, 1000)
+	setDefault(&c.Ingest.MaxPending, DefaultMaxPending)
 	setDefault(&c.Delivery.Timeout, 30*time.Second)
 	setDefault(&c.Delivery.MaxAttempts, 4)
 	setDefault(&c.Delivery.Backoff.Initial, 5*time.Second)

@@ -135,7 +135,7 @@ func TestShippedConfig(t *testing.T) {
 	t.Parallel()
 	src, err := os.ReadFile(shippedConfig)
 	require.NoError(t, err)
-	allTargets := []string{"security-slack", "dev-discord", "compliance-mail", "siem", "audit"}
+	allTargets := []string{"security-slack", "dev-discord", "compliance-mail", "siem", "audit", "ops-mail"}
 
 	tests := map[string]struct {
 		env      map[string]string
@@ -143,7 +143,7 @@ func TestShippedConfig(t *testing.T) {
 		check    func(t *testing.T, c *config.Config)
 	}{
 		"empty environment": {
-			disabled: []string{"security-slack", "dev-discord", "compliance-mail", "siem"},
+			disabled: []string{"security-slack", "dev-discord", "compliance-mail", "siem", "ops-mail"},
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, "127.0.0.1:8080", c.Server.Listen)
 				require.Empty(t, c.Server.PublicURL)
@@ -161,9 +161,16 @@ func TestShippedConfig(t *testing.T) {
 		},
 		"SIEM_WEBHOOK_SECRET set": {
 			env:      map[string]string{"SIEM_WEBHOOK_SECRET": "siem-test-secret"},
-			disabled: []string{"security-slack", "dev-discord", "compliance-mail"},
+			disabled: []string{"security-slack", "dev-discord", "compliance-mail", "ops-mail"},
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, "siem-test-secret", c.Targets[3].Webhook.Secret.Reveal())
+			},
+		},
+		"SMTP_HOST set without OPS_EMAIL": {
+			env:      map[string]string{"SMTP_HOST": "smtp.example.com", "SIEM_WEBHOOK_SECRET": "siem-test-secret"},
+			disabled: []string{"security-slack", "dev-discord", "ops-mail"},
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "to is empty (its variable is unset)", c.Targets[5].Disabled())
 			},
 		},
 		"every variable set": {
@@ -175,8 +182,10 @@ func TestShippedConfig(t *testing.T) {
 				"SMTP_HOST":             "smtp.example.com",
 				"SMTP_PORT":             "465",
 				"SIEM_WEBHOOK_SECRET":   "siem-test-secret",
+				"OPS_EMAIL":             "ops@example.com",
 			},
 			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, []string{"ops@example.com"}, c.Targets[5].Email.To)
 				require.Equal(t, "0.0.0.0:9090", c.Server.Listen)
 				require.Equal(t, []string{"prod-ingest-secret"}, core.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 465, c.Targets[2].Email.SMTP.Port)
@@ -215,7 +224,8 @@ func TestShippedConfig(t *testing.T) {
 				require.Equal(t, slices.Contains(tt.disabled, tgt.Name), tgt.Disabled != "", "%s: %q", tgt.Name, tgt.Disabled)
 			}
 			require.Equal(t, allTargets, names)
-			require.Len(t, rt.Router.Routes, 4)
+			require.Len(t, rt.Router.Routes, 5)
+			require.Equal(t, []string{"ops-mail", "audit"}, rt.Router.Route("bridge-alerts").Targets)
 			require.Len(t, rt.Router.Digests, 1)
 			require.Equal(t, "0 8 * * MON UTC", rt.Router.Digests[0].Spec)
 		})

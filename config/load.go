@@ -158,6 +158,11 @@ func expandEnv(n *yaml.Node, lookup func(string) (string, bool), item bool) {
 	}
 }
 
+// legacyUnmarshaler is the yaml.v2-style Unmarshaler, which yaml.v3 still honours.
+var legacyUnmarshaler = reflect.TypeFor[interface {
+	UnmarshalYAML(unmarshal func(any) error) error
+}]()
+
 // walker checks mapping keys against the Go types' yaml tags (unknown keys are errors, like
 // yaml's KnownFields, but reported with key paths) and records each key path's line.
 type walker struct {
@@ -169,6 +174,15 @@ type walker struct {
 func (w *walker) check(n *yaml.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if reflect.PointerTo(t).Implements(legacyUnmarshaler) {
+		// A type that decodes itself (Alertmanager's time ranges): its keys are its own. Its
+		// error would stop the whole Decode, so the value is blanked once reported.
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			w.leafError(path, n.Line, err)
+			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null", Line: n.Line, Column: n.Column}
+		}
+		return
 	}
 	switch t.Kind() {
 	case reflect.Struct:

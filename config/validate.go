@@ -96,6 +96,9 @@ func (c *Config) Validate() error {
 	positive("ingest.max_body_bytes", c.Ingest.MaxBodyBytes > 0)
 	positive("ingest.rate_limit.per_second", c.Ingest.RateLimit.PerSecond > 0)
 	positive("ingest.rate_limit.burst", c.Ingest.RateLimit.Burst > 0)
+	if c.Ingest.MaxPending < -1 {
+		bad("ingest.max_pending", "must be a number of deliveries, or -1 for no limit")
+	}
 	positive("delivery.timeout", c.Delivery.Timeout > 0)
 	positive("delivery.max_attempts", c.Delivery.MaxAttempts > 0)
 	positive("delivery.backoff.initial", c.Delivery.Backoff.Initial > 0)
@@ -135,6 +138,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	intervals := c.validateTimeIntervals(bad)
 	routes := map[string]bool{}
 	for i := range c.Routes {
 		r := &c.Routes[i]
@@ -161,6 +165,7 @@ func (c *Config) Validate() error {
 				bad(fmt.Sprintf("%s.targets[%d]", p, j), "no target named %q%s", name, known(targets))
 			}
 		}
+		c.validateHolding(r, p, intervals, bad)
 	}
 
 	digests := map[string]bool{}
@@ -276,7 +281,8 @@ func known(targets map[string]*Target) string {
 
 // Disabled says why target t sends nothing, or "" when it is usable: a target whose credential
 // (its secret, URL or SMTP host; for a webhook preset its own key, see webhook.Config.Disabled)
-// is empty, typically because its variable is unset.
+// is empty, typically because its variable is unset; so is an email target whose recipients
+// are all empty strings (`to: ["${OPS_EMAIL}"]` with OPS_EMAIL unset).
 func (t *Target) Disabled() string {
 	switch {
 	case t.Webhook != nil && t.Webhook.Disabled() != "":
@@ -287,6 +293,8 @@ func (t *Target) Disabled() string {
 		return "webhook_url is empty"
 	case t.Email != nil && t.Email.Credential() == "":
 		return "smtp.host is empty"
+	case t.Email != nil && unsetRecipients(t.Email):
+		return "to is empty (its variable is unset)"
 	}
 	return ""
 }

@@ -49,9 +49,18 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 
 // send renders msg for t and hands it to the target's Notifier, within delivery.timeout.
 func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *Message) error {
-	if msg.Event.Type == DigestEventType {
+	switch msg.Event.Type {
+	case DigestEventType:
 		if err := d.digestMessage(ctx, plan, msg); err != nil {
 			return err
+		}
+	case GroupEventType:
+		events, err := d.store.GroupEvents(ctx, msg.Event.ID)
+		if err != nil {
+			return &DeliveryError{Err: err, Reason: ReasonServerError, Retryable: true}
+		}
+		if err := groupMessage(msg, events); err != nil {
+			return &DeliveryError{Err: err, Reason: ReasonTemplate}
 		}
 	}
 	if err := plan.Renderer.Render(msg, t, route); err != nil {

@@ -3,8 +3,10 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,10 +19,23 @@ const MaxIngestBatch = 512
 type AcceptResult struct {
 	Duplicate  bool // the event id was stored before; nothing was enqueued
 	Deliveries int  // deliveries enqueued for a new event
+	Held       int  // groups the new event was held in (grouping, throttling, quiet hours)
 }
 
 // ErrClosed is returned by Accept after Close.
 var ErrClosed = errors.New("bridge is shutting down")
+
+// ErrQueueFull is returned by Accept while more deliveries than the limit set by
+// SetMaxPending wait in the queue: the sender should retry later (backpressure).
+var ErrQueueFull = errors.New("the delivery queue is full")
+
+// pendingRefresh is how often the bus recounts the unfinished deliveries for its limit.
+const pendingRefresh = 2 * time.Second
+
+// storageRetry is how long after a failed commit Accept answers ErrUnavailable at once instead
+// of queueing for a commit that would wait out the database's own timeouts; the first request
+// after it tries again.
+const storageRetry = time.Second
 
 // Bus accepts verified events: it routes each one, then a single writer goroutine stores events
 // and their deliveries in group-committed transactions and answers every waiting request only
@@ -36,6 +51,11 @@ type Bus struct {
 	closed    bool
 	writerWG  sync.WaitGroup
 	closeOnce sync.Once
+	stop      chan struct{}
+
+	maxPending atomic.Int64 // 0: no limit
+	pending    atomic.Int64 // unfinished deliveries: the last count plus those enqueued since
+	downUntil  atomic.Int64 // Unix ns: until then storage is taken as down (after a failed commit)
 }
 
 type acceptReq struct {
@@ -54,31 +74,81 @@ func NewBus(store Store, disp *Dispatcher, now func() time.Time, log *slog.Logge
 	if now == nil {
 		now = time.Now
 	}
-	b := &Bus{store: store, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2)}
+	b := &Bus{store: store, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2), stop: make(chan struct{})}
 	b.writerWG.Go(b.write)
+	b.writerWG.Go(b.countPending)
 	return b
+}
+
+// SetMaxPending limits the queue: while more than n deliveries are unfinished (pending or
+// running, all targets), Accept refuses new events with ErrQueueFull. n <= 0 removes the
+// limit. The count is refreshed every 2 s, plus what was enqueued since, so the queue can
+// exceed n by about one refresh's worth of ingest.
+func (b *Bus) SetMaxPending(n int) {
+	b.maxPending.Store(int64(max(n, 0)))
+}
+
+// countPending refreshes the unfinished-delivery count while a limit is set.
+func (b *Bus) countPending() {
+	t := time.NewTicker(pendingRefresh)
+	defer t.Stop()
+	for {
+		if b.maxPending.Load() > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), pendingRefresh)
+			n, err := b.store.Unfinished(ctx)
+			cancel()
+			if err == nil {
+				b.pending.Store(int64(n))
+			}
+		}
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // Accept routes ev and stores it with its deliveries. It returns once the transaction has
 // committed (or failed: then an error wrapping ErrUnavailable, and nothing is stored), so a nil
 // error means the event is durable. ev.ReceivedAt is set here.
 func (b *Bus) Accept(ctx context.Context, ev *Event) (AcceptResult, error) {
+	// The bridge's own alerts pass: a full queue is when they matter, and they are few.
+	if limit := b.maxPending.Load(); limit > 0 && b.pending.Load() >= limit && !IsBridgeEvent(ev.Type) {
+		return AcceptResult{}, ErrQueueFull
+	}
+	if time.Now().UnixNano() < b.downUntil.Load() {
+		return AcceptResult{}, fmt.Errorf("%w: the last commit failed less than %s ago", ErrUnavailable, storageRetry)
+	}
 	now := b.now().UTC()
 	ev.ReceivedAt = now
 	router := b.disp.Plan().Router
 	assigned := router.Assign(ev, b.disp.Enabled)
-	req := &acceptReq{item: IngestItem{Event: ev, Digests: router.DigestsFor(ev)}, reserved: make([]*pool, len(assigned)), done: make(chan acceptResp, 1)}
-	for i, a := range assigned {
+	req := &acceptReq{item: IngestItem{Event: ev, Digests: router.DigestsFor(ev)}, done: make(chan acceptResp, 1)}
+	var member map[[2]string]bool
+	for _, a := range assigned {
+		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
+			continue
+		} else if g != nil {
+			req.item.Groups = append(req.item.Groups, *g)
+			if member == nil {
+				member = map[[2]string]bool{}
+			}
+			member[[2]string{a.Target, a.Route.Name}] = true
+			continue
+		}
 		dl := &Delivery{
 			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
 			State: StatePending, NextAttemptAt: now, CreatedAt: now, Event: ev,
 		}
-		if p := b.disp.reserve(a.Target); p != nil {
-			req.reserved[i] = p
+		p := b.disp.reserve(a.Target)
+		if p != nil {
 			dl.State, dl.LeaseOwner, dl.LeaseUntil = StateRunning, b.disp.Owner(), now.Add(b.disp.Lease())
 		}
+		req.reserved = append(req.reserved, p)
 		req.item.Deliveries = append(req.item.Deliveries, dl)
 	}
+	req.item.Groups = append(req.item.Groups, router.closers(ev, member, b.disp.Enabled)...)
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -97,6 +167,7 @@ func (b *Bus) Close() {
 		b.mu.Lock()
 		b.closed = true
 		close(b.reqs)
+		close(b.stop)
 		b.mu.Unlock()
 	})
 	b.writerWG.Wait()
@@ -144,12 +215,28 @@ func (b *Bus) commit(batch []*acceptReq) {
 					b.disp.handOff(p, dl)
 				}
 			}
-			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries)}}
+			held := 0
+			for _, g := range r.item.Groups {
+				if g.Member {
+					held++
+				}
+			}
+			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries), Held: held}}
 		}
 	}
 	if err != nil {
+		b.downUntil.Store(time.Now().Add(storageRetry).UnixNano())
 		b.log.Error("storing events failed; senders were told to retry (503)", "count", len(batch), "err", err)
+		return
 	}
+	b.downUntil.Store(0)
+	var enqueued int64
+	for i, r := range batch {
+		if !dup[i] {
+			enqueued += int64(len(r.item.Deliveries))
+		}
+	}
+	b.pending.Add(enqueued)
 }
 
 func (b *Bus) releaseAll(r *acceptReq) {

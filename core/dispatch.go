@@ -17,9 +17,11 @@ type DispatcherConfig struct {
 	QueueSize    int           // in-memory deliveries per target (default 1024)
 	// Lease is how long a claim lasts without renewal (default Timeout+15s); leases are renewed
 	// every Lease/3 while this process runs, so only a dead process's deliveries are reclaimed.
-	Lease      time.Duration
-	Retention  time.Duration // prune finished events older than this (0: keep forever)
-	BatchSize  int           // completions per transaction (default 512)
+	Lease time.Duration
+	// Retention: finished events older than this are pruned a minute after Run starts, then
+	// hourly (0: keep forever).
+	Retention  time.Duration
+	BatchSize  int // completions per transaction (default 512)
 	NowFunc    func() time.Time
 	AttemptLog func(d *Delivery, a Attempt, state State) // optional: called after each attempt
 	Observer   Observer                                  // optional: measurements (metrics)
@@ -209,7 +211,17 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	loops.Go(func() { pollEvery(ctx, d.cfg.PollInterval, d.store, d.poll) }) // and on Waker signals
 	loops.Go(func() { d.every(ctx, d.cfg.Lease/3, d.heartbeat) })
 	if d.cfg.Retention > 0 {
-		loops.Go(func() { d.every(ctx, time.Hour, d.prune) })
+		loops.Go(func() {
+			// First soon after the start (a bridge restarted more often than hourly still
+			// prunes), then hourly.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Minute):
+				d.prune(ctx)
+			}
+			d.every(ctx, time.Hour, d.prune)
+		})
 	}
 	<-ctx.Done()
 	loops.Wait()

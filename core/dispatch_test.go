@@ -467,3 +467,37 @@ func TestCircuitBreakerIgnoresClientErrors(t *testing.T) {
 	}
 	require.Equal(t, 5, rc.count())
 }
+
+// TestBackpressure: with more deliveries waiting than the limit, new events are refused with
+// ErrQueueFull and nothing of them is stored; once the queue drains they are accepted again.
+func TestBackpressure(t *testing.T) {
+	t.Parallel()
+	var healthy atomic.Bool
+	_, url := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
+		if !healthy.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	})
+	b := setup(t, setupOpts{url: url, retry: core.RetryPolicy{MaxAttempts: 100, Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond}})
+	b.bus.SetMaxPending(3)
+	for i := range 3 {
+		accept(t, b, fmt.Sprint("e", i))
+	}
+	ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"over","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
+	require.NoError(t, err)
+	_, err = b.bus.Accept(context.Background(), ev)
+	require.ErrorIs(t, err, core.ErrQueueFull)
+	ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{Limit: 100})
+	require.NoError(t, err)
+	require.Len(t, ds, 3, "the refused event stored nothing")
+
+	healthy.Store(true)
+	for i := range 3 {
+		require.Equal(t, core.StateSucceeded, waitDelivery(t, b, fmt.Sprint("e", i), 10*time.Second).State)
+	}
+	require.Eventually(t, func() bool {
+		_, err := b.bus.Accept(context.Background(), ev)
+		return err == nil
+	}, 10*time.Second, 100*time.Millisecond, "accepted again once the queue has drained")
+	b.bus.SetMaxPending(0)
+}

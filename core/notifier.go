@@ -24,6 +24,9 @@ type Message struct {
 	HTML    string
 	// Digest is set for a digest run's message; Events then holds the period's events.
 	Digest *Digest
+	// Group is set for the message of a fired group (grouping, throttling, quiet hours); Events
+	// then holds its events, oldest first.
+	Group *GroupRun
 	// Attachments are files to send along (the digest's CSV); only email sends them.
 	Attachments []Attachment
 }

@@ -22,6 +22,9 @@ type Route struct {
 	Targets  []string
 	Template string // template name for this route's messages; "" = each target's default
 	Stop     bool
+	Group    *GroupPolicy    // optional: hold matching events to send them together (group.go)
+	Throttle *ThrottlePolicy // optional: at most one message per key per interval
+	Mute     *MutePolicy     // optional: quiet hours
 }
 
 // Assignment is one target an event goes to, with the first route that named it.

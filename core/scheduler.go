@@ -34,14 +34,15 @@ type DigestSpec struct {
 // next returns the first activation after t, read in the digest's zone.
 func (s *DigestSpec) next(t time.Time) time.Time { return s.Schedule.Next(t.In(s.Location)).UTC() }
 
-// Scheduler runs digests: at each due activation it closes the digest's period in one
-// transaction, storing a digest run event with a delivery to the digest's target, which the
+// Scheduler runs digests and groups: at each due activation it closes the digest's period in
+// one transaction, storing a digest run event with a delivery to the digest's target, which the
 // dispatcher then delivers like any other. The schedule rows are claimed with a lease, so a
-// digest fires once even with several replicas.
+// digest fires once even with several replicas. Due groups fire the same way (group.go).
 type Scheduler struct {
 	Store    Store
 	Owner    string
 	Digests  func() []*DigestSpec // the digests in force (they change on a config reload)
+	Routes   func() *Router       // the routes in force, for their groups; nil: no groups
 	Lease    time.Duration        // default 1m
 	Interval time.Duration        // how often due digests are looked for; default 1s
 	NowFunc  func() time.Time
@@ -99,9 +100,18 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
-// RunDue runs every digest whose activation has come. A digest whose activations were missed
-// (the bridge was down) runs once, covering everything up to its latest missed activation.
+// RunDue runs every digest whose activation has come, then fires the groups that are due. A
+// digest whose activations were missed (the bridge was down) runs once, covering everything up
+// to its latest missed activation.
 func (s *Scheduler) RunDue(ctx context.Context) error {
+	err := s.runDigests(ctx)
+	if s.Routes != nil {
+		err = errors.Join(err, s.fireGroups(ctx, s.Routes()))
+	}
+	return err
+}
+
+func (s *Scheduler) runDigests(ctx context.Context) error {
 	specs := s.Digests()
 	if len(specs) == 0 {
 		return nil

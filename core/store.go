@@ -55,7 +55,21 @@ type Attempt struct {
 type IngestItem struct {
 	Event      *Event
 	Deliveries []*Delivery
-	Digests    []string // names of the digests the event belongs to
+	Digests    []string    // names of the digests the event belongs to
+	Groups     []GroupItem // the groups the event is held in (or closes)
+}
+
+// FireGroupRequest fires a group in one transaction: the items of (Target, Route, Key) not yet
+// fired and received by Through are closed; if any is a member, Event is stored with Delivery
+// and the group's fire time (now, as Event.ReceivedAt) is recorded for its key. Nothing is
+// done, and 0 returned, when a group of the key fired after LastFired (another replica was
+// first) or no item is left.
+type FireGroupRequest struct {
+	Target, Route, Key string
+	Through            time.Time
+	LastFired          time.Time
+	Event              *Event
+	Delivery           *Delivery
 }
 
 // DigestSchedule is a configured digest as the store keeps it: when it runs next and where its
@@ -178,6 +192,8 @@ type Store interface {
 	// WebhooksChanged returns a value that changes whenever any webhook is created, changed or
 	// deleted (replicas poll it to pick up other replicas' changes).
 	WebhooksChanged(ctx context.Context) (string, error)
+	// Unfinished counts the pending and running deliveries of every target (the queue's length).
+	Unfinished(ctx context.Context) (int, error)
 	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]QueueStats, error)
 	// Prune deletes events received before cutoff whose deliveries are all finished, with their
@@ -198,7 +214,50 @@ type Store interface {
 	// DigestWindow returns the events a digest collected with received_at in [from, to], in a
 	// run or not (for ad-hoc reports).
 	DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*Event, error)
+
+	// OpenGroups lists the groups with items not fired yet.
+	OpenGroups(ctx context.Context) ([]OpenGroup, error)
+	// FireGroup fires a group (see FireGroupRequest) and returns how many events it lists.
+	FireGroup(ctx context.Context, r FireGroupRequest) (int, error)
+	// GroupEvents returns the events a fired group lists (by its event id), oldest first.
+	GroupEvents(ctx context.Context, groupID string) ([]*Event, error)
+
+	// The dashboard's queries (package dashboard). targets is a set of target names: nil means
+	// every target, empty means none (an account without webhooks).
+
+	// DeliveryCounts counts the deliveries to targets created at or after since, by status: the
+	// State, except "failed" for pending ones whose last attempt failed (as listings show them).
+	DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error)
+	// Activity splits [from, to) into buckets of step (the last one may be shorter) and counts
+	// in each the events received (every one, not only the targets'; not the bridge's own:
+	// digest runs, groups, alerts) and the attempts to targets that started in it, failed ones
+	// apart.
+	Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]ActivityBucket, error)
+	// TargetHealth reports, for each of targets with an attempt that ended at or after since,
+	// its last success and its failure streak (the attempts that failed after that success),
+	// computed from the attempt log. Targets without such attempts are left out.
+	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]TargetHealth, error)
+
 	// Ping reports whether storage answers.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// ActivityBucket is one time bucket of Store.Activity.
+type ActivityBucket struct {
+	Start          time.Time
+	Events         int // events received
+	Attempts       int // attempts started, to the queried targets
+	FailedAttempts int // of Attempts, those whose outcome is not "success"
+}
+
+// TargetHealth is one target's recent delivery record, from its attempts (Store.TargetHealth).
+// Times are when attempts ended (start + duration).
+type TargetHealth struct {
+	Target        string
+	LastSuccess   time.Time // zero: no success since the query's since
+	LastAttempt   time.Time
+	LastOutcome   string // "success" or a failure Reason
+	LastError     string // of the last attempt, when it failed
+	FailureStreak int    // failed attempts after LastSuccess (all of them when there was none)
 }

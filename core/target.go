@@ -57,10 +57,12 @@ type BreakerPolicy struct {
 
 // Built-in template names. Without a configured template a message for one event uses
 // "<type>/<event type>" (e.g. slack/issue.critical) when it exists, a message for several events
-// (a group) "<type>/group", and either falls back to "<type>/default".
+// (a group) "<type>/group", and either falls back to "<type>/default". A bridge alert (bridge.*)
+// tries "<type>/bridge" before the default.
 const (
 	DefaultTemplate = "default"
 	GroupTemplate   = "group"
+	AlertTemplate   = "bridge"
 )
 
 // Renderer renders messages with the template engine: the route's template, else the target's,
@@ -97,7 +99,11 @@ func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *Message) (string, erro
 	if len(msg.Events) > 1 {
 		first = GroupTemplate
 	}
-	for _, n := range []string{first, DefaultTemplate} {
+	names := []string{first, DefaultTemplate}
+	if IsBridgeEvent(msg.Event.Type) && len(msg.Events) <= 1 {
+		names = []string{first, AlertTemplate, DefaultTemplate}
+	}
+	for _, n := range names {
 		if key, ok := r.Engine.Lookup(t.Type, n); ok {
 			return key, nil
 		}
@@ -144,7 +150,7 @@ func eventsSay(msg *Message, text string) bool {
 // Data is what templates see (SPEC §7): .Event, .Data (= .Event.Data), every known data field
 // at top level (nil when the event lacks it; strings passed through escape when it is set) with
 // .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
-// digests).
+// digests), .Digest, and .Group (the *GroupRun of a fired group, with Count; nil otherwise).
 func (r *Renderer) Data(msg *Message, escape func(string) string) map[string]any {
 	d := eventData(msg.Event, escape)
 	d["Route"], d["Target"], d["PublicURL"] = msg.Route, msg.Target, r.PublicURL
@@ -154,6 +160,7 @@ func (r *Renderer) Data(msg *Message, escape func(string) string) map[string]any
 	}
 	d["Events"] = events
 	d["Digest"] = msg.Digest
+	d["Group"] = msg.Group
 	return d
 }
 

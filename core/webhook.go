@@ -23,9 +23,10 @@ type Webhook struct {
 }
 
 // Wants reports whether the webhook subscribed to eventType. "*" covers every event, but not
-// the bridge's own digest runs.
+// the bridge's own digest runs and alerts (they are about the operator's targets, not the
+// account's).
 func (w *Webhook) Wants(eventType string) bool {
-	if eventType == DigestEventType {
+	if eventType == DigestEventType || IsBridgeEvent(eventType) {
 		return false
 	}
 	return slices.Contains(w.Events, "*") || slices.Contains(w.Events, eventType)

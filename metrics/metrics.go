@@ -37,6 +37,7 @@ type Metrics struct {
 	reloads        *prometheus.CounterVec
 	reloadTime     prometheus.Gauge
 	breakerOpen    *prometheus.GaugeVec
+	alerts         *prometheus.CounterVec
 	queue          *queueCollector
 }
 
@@ -72,12 +73,15 @@ func New(version string, stats QueueStatsFunc) *Metrics {
 			Help: "When the config in force was loaded (Unix seconds)."}),
 		breakerOpen: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "target_circuit_open",
 			Help: "1 while a target's circuit breaker holds its deliveries back."}, []string{"target"}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "alerts_total",
+			Help: "The bridge's own alerts (bridge.*) by type and outcome (raised, duplicate, dropped, suppressed)."},
+			[]string{"type", "outcome"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "The running version; always 1."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.events, m.ingestSeconds, m.attempts, m.attemptSeconds, m.deliveries, m.ruleErrors,
-		m.templateErrors, m.digestRuns, m.reloads, m.reloadTime, m.breakerOpen, build,
+		m.templateErrors, m.digestRuns, m.reloads, m.reloadTime, m.breakerOpen, m.alerts, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.queue = &queueCollector{stats: stats}

@@ -54,10 +54,25 @@ func Compile(src string) (*Rule, error) {
 	if strings.TrimSpace(src) == "" {
 		return nil, errors.New("rules: empty rule")
 	}
+	program, err := compile(src, true)
+	if err != nil {
+		return nil, err
+	}
+	r := &Rule{src: src, program: program, vars: usedVars(program.Node())}
+	r.envs.New = func() any { return make(map[string]any, len(r.vars)) }
+	return r, nil
+}
+
+// compile type-checks src (as a boolean rule when asBool) and returns its nil-safe program.
+func compile(src string, asBool bool) (*vm.Program, error) {
 	// Type-check the source as written, against the fields' real types. The nil-safe
 	// rewriting below replaces operators by guarded forms the checker cannot see through, so it
 	// must not be what decides whether a rule is well-typed.
-	strict, err := expr.Compile(src, append([]expr.Option{expr.Env(strictEnv), expr.AsBool()}, helpers...)...)
+	opts := append([]expr.Option{expr.Env(strictEnv)}, helpers...)
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	}
+	strict, err := expr.Compile(src, opts...)
 	if err != nil {
 		var fe *file.Error
 		if !errors.As(err, &fe) { // e.g. "expected bool, but got float64" carries no snippet
@@ -74,9 +89,7 @@ func Compile(src string) (*Rule, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rules: internal error compiling the nil-safe form: %w", err)
 	}
-	r := &Rule{src: src, program: program, vars: usedVars(program.Node())}
-	r.envs.New = func() any { return make(map[string]any, len(r.vars)) }
-	return r, nil
+	return program, nil
 }
 
 // String returns the rule's source, as given to Compile.
@@ -101,22 +114,9 @@ func (r *Rule) Match(ev *core.Event) (matched bool, err error) {
 		}
 	}()
 
-	env := r.envs.Get().(map[string]any)
-	for _, v := range r.vars {
-		if x, ok := v.value(ev); ok {
-			env[v.name] = x
-		}
-	}
-	m := vmPool.Get().(*vm.VM)
-	out, err := m.Run(r.program, env)
-	// Drop references to the event before pooling, so the pools do not keep it alive.
-	clear(m.Stack[:cap(m.Stack)])
-	clear(m.Variables)
-	vmPool.Put(m)
-	clear(env)
-	r.envs.Put(env)
+	out, err := run(r.program, r.vars, &r.envs, ev)
 	if err != nil {
-		return false, fmt.Errorf("rules: %w", err)
+		return false, err
 	}
 	switch b := out.(type) {
 	case bool:
@@ -126,6 +126,28 @@ func (r *Rule) Match(ev *core.Event) (matched bool, err error) {
 	default:
 		return false, fmt.Errorf("rules: %q returned %T, want bool", r.src, out)
 	}
+}
+
+// run evaluates program for ev with the variables vars set, from a map of envs.
+func run(program *vm.Program, vars []envVar, envs *sync.Pool, ev *core.Event) (any, error) {
+	env := envs.Get().(map[string]any)
+	for _, v := range vars {
+		if x, ok := v.value(ev); ok {
+			env[v.name] = x
+		}
+	}
+	m := vmPool.Get().(*vm.VM)
+	out, err := m.Run(program, env)
+	// Drop references to the event before pooling, so the pools do not keep it alive.
+	clear(m.Stack[:cap(m.Stack)])
+	clear(m.Variables)
+	vmPool.Put(m)
+	clear(env)
+	envs.Put(env)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	return out, nil
 }
 
 // usedVars returns the environment variables the program reads: every variable named in it, or

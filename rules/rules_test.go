@@ -524,3 +524,27 @@ func TestUnknownSeverityErrsTowardsNotifying(t *testing.T) {
 		require.Equal(t, want, got, "severity %q", sev)
 	}
 }
+
+func TestKeyValue(t *testing.T) {
+	t.Parallel()
+	ev := parse(t, `{"event":"scan.completed","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s-9","repo_url":"https://github.com/acme/api","line":42,"score":71.5,"labels":{"team":"core"}}}`)
+	for _, tc := range []struct{ src, want string }{
+		{`scan_id`, "s-9"},
+		{`repo`, "acme/api"},
+		{`line`, "42"},
+		{`score`, "71.5"},
+		{`data.labels.team`, "core"},
+		{`severity`, ""}, // missing: one key for every event without it
+		{`repo + "/" + event`, "acme/api/scan.completed"},
+	} {
+		k, err := CompileKey(tc.src)
+		require.NoError(t, err, tc.src)
+		got, err := k.Value(ev)
+		require.NoError(t, err, tc.src)
+		require.Equal(t, tc.want, got, tc.src)
+	}
+	for _, bad := range []string{``, `scan_idd`, `score +`} {
+		_, err := CompileKey(bad)
+		require.Error(t, err, bad)
+	}
+}

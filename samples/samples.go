@@ -2,6 +2,8 @@
 // are the Cortex documentation's examples byte for byte; the other four follow SPEC §1. They are
 // what `route --sample`, `send --sample` and the load-time template checks use. stream.jsonl (a
 // day of traffic, ~1 800 events) sits beside them for `send --file` and tests; it is not embedded.
+// bridge/ holds one example of each of the bridge's own alert events (bridge.*, see core/alert.go):
+// Get returns them too, but Types leaves them out, since they are not Cortex events.
 package samples
 
 import (
@@ -14,13 +16,30 @@ import (
 //go:embed *.json
 var files embed.FS
 
-// Get returns the sample body for an event type, byte for byte.
+//go:embed bridge/*.json
+var alertFiles embed.FS
+
+// Get returns the sample body for an event type (a Cortex one or a bridge.* alert), byte for byte.
 func Get(eventType string) ([]byte, error) {
 	b, err := files.ReadFile(eventType + ".json")
+	if err != nil {
+		b, err = alertFiles.ReadFile("bridge/" + eventType + ".json")
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no sample for event %q (have: %s)", eventType, strings.Join(Types(), ", "))
 	}
 	return b, nil
+}
+
+// AlertTypes lists the bridge's own alert event types (bridge.*) that have a sample, sorted.
+func AlertTypes() []string {
+	entries, _ := alertFiles.ReadDir("bridge")
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Types lists the event types that have a sample, sorted.

@@ -119,22 +119,8 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 			return err
 		}
 		if (n > 0 || r.SendEmpty) && r.Delivery != nil {
-			ev := r.Event
-			if _, err := d.exec(ctx, tx, insertEventSQL, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw); err != nil {
+			if err := d.insertOwnEvent(ctx, tx, r.Event, r.Delivery); err != nil {
 				return err
-			}
-			stmt, err := d.prepare(ctx, tx, insertDeliverySQL)
-			if err != nil {
-				return err
-			}
-			defer stmt.Close()
-			if err := insertDeliveries(ctx, stmt, ev.ID, []*core.Delivery{r.Delivery}); err != nil {
-				return err
-			}
-			if r.Delivery.State == core.StatePending {
-				if err := d.notify(ctx, tx); err != nil {
-					return err
-				}
 			}
 		}
 		res, err = d.exec(ctx, tx, `UPDATE digests SET last_end_ms = ?, next_run_at_ms = ?, lease_owner = NULL, lease_until_ms = NULL
@@ -156,6 +142,26 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 		return 0, unavailable("run digest", err)
 	}
 	return int(n), nil
+}
+
+// insertOwnEvent stores one of the bridge's own events (a digest run, a fired group) with its
+// delivery, and wakes the idle replicas.
+func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *core.Event, dl *core.Delivery) error {
+	if _, err := d.exec(ctx, tx, insertEventSQL, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw); err != nil {
+		return err
+	}
+	stmt, err := d.prepare(ctx, tx, insertDeliverySQL)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	if err := insertDeliveries(ctx, stmt, ev.ID, []*core.Delivery{dl}); err != nil {
+		return err
+	}
+	if dl.State != core.StatePending {
+		return nil
+	}
+	return d.notify(ctx, tx)
 }
 
 // DigestEvents implements core.Store.

@@ -169,9 +169,9 @@ func (d *DB) notify(ctx context.Context, tx *sql.Tx) error {
 
 // pgIngestSQL stores a whole ingest batch in one statement (one round trip, atomic): the events
 // as arrays, in id order so two replicas inserting overlapping batches lock in the same order;
-// then the deliveries and digest items of the events that were new; and, if any new delivery is
-// pending (not handed straight to this replica's workers), a notification for idle replicas.
-// It returns the ids of the new events.
+// then the deliveries, digest items and group items of the events that were new; and, if any
+// new delivery is pending (not handed straight to this replica's workers), a notification for
+// idle replicas. It returns the ids of the new events.
 const pgIngestSQL = `WITH ev AS (
 	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
 	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[])
@@ -192,6 +192,12 @@ const pgIngestSQL = `WITH ev AS (
 	SELECT x.digest, x.event_id, x.received
 	FROM unnest($16::text[], $17::text[], $18::bigint[]) AS x(digest, event_id, received)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
+), gi AS (
+	INSERT INTO group_items (target, route, group_key, event_id, received_at_ms, member, closes)
+	SELECT x.target, x.route, x.gkey, x.event_id, x.received, x.member, x.closes
+	FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::bigint[], $24::int[], $25::int[])
+		AS x(target, route, gkey, event_id, received, member, closes)
+	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 ), wake AS (
 	SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), '')) FROM dl WHERE state = 'pending' LIMIT 1
 )
@@ -208,6 +214,9 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		dlNext, dlUntil, dlCreated                         []int64
 		diDigest, diEvent                                  []string
 		diReceived                                         []int64
+		giTarget, giRoute, giKey, giEvent                  []string
+		giReceived                                         []int64
+		giMember, giCloses                                 []int32
 	)
 	for i, it := range items {
 		ev := it.Event
@@ -231,11 +240,16 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		for _, name := range it.Digests {
 			diDigest, diEvent, diReceived = append(diDigest, pgText(name)), append(diEvent, id), append(diReceived, ms(ev.ReceivedAt))
 		}
+		for _, g := range it.Groups {
+			giTarget, giRoute, giKey, giEvent = append(giTarget, pgText(g.Target)), append(giRoute, pgText(g.Route)), append(giKey, pgText(g.Key)), append(giEvent, id)
+			giReceived, giMember, giCloses = append(giReceived, ms(ev.ReceivedAt)), append(giMember, flag(g.Member)), append(giCloses, flag(g.Closes))
+		}
 	}
 	rows, err := d.w.QueryContext(ctx, pgIngestSQL,
 		evID, evType, evOccurred, evReceived, evSender, evBody,
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
-		diDigest, diEvent, diReceived)
+		diDigest, diEvent, diReceived,
+		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -166,6 +167,15 @@ func (d *DB) Ping(ctx context.Context) error {
 	if err := d.w.PingContext(ctx); err != nil {
 		return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
 	}
+	if d.dialect != dialectPostgres {
+		// SELECT 1 never touches the file: take the write lock (BEGIN IMMEDIATE) and let go, so
+		// a database another process holds locked, or that cannot be written, is not ready.
+		tx, err := d.w.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
+		}
+		_ = tx.Rollback()
+	}
 	var one int
 	if err := d.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
 		return fmt.Errorf("%w: %v", core.ErrUnavailable, err)
@@ -221,6 +231,11 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 			return err
 		}
 		defer insItem.Close()
+		insGroup, err := d.prepare(ctx, tx, insertGroupItemSQL)
+		if err != nil {
+			return err
+		}
+		defer insGroup.Close()
 		for i, it := range items {
 			ev := it.Event
 			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
@@ -240,6 +255,9 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
 					return err
 				}
+			}
+			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -565,6 +583,15 @@ func (d *DB) CancelDeliveries(ctx context.Context, keep []string, reason string,
 	return int(n), nil
 }
 
+// Unfinished implements core.Store.
+func (d *DB) Unfinished(ctx context.Context) (int, error) {
+	var n int
+	if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'running')`).Scan(&n); err != nil {
+		return 0, unavailable("count unfinished deliveries", err)
+	}
+	return n, nil
+}
+
 // QueueStats implements core.Store.
 func (d *DB) QueueStats(ctx context.Context) ([]core.QueueStats, error) {
 	rows, err := d.query(ctx, d.r, `SELECT target,
@@ -837,16 +864,66 @@ func (d *DB) Attempts(ctx context.Context, deliveryID string) ([]core.Attempt, e
 
 // Prune implements core.Store.
 func (d *DB) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
-	// Kept: events with unfinished deliveries, events still waiting for a digest, and events of a
-	// digest run whose delivery is unfinished.
-	res, err := d.exec(ctx, d.w, `DELETE FROM events WHERE received_at_ms < ?
+	// In batches of pruneBatch events, oldest first (keyset on received_at_ms, id), each its own
+	// short transaction, so ingest (which shares SQLite's one writer) waits for one batch at
+	// most, never for the whole prune.
+	var total int64
+	lastMS, lastID := int64(math.MinInt64), ""
+	for {
+		rows, err := d.query(ctx, d.r, `SELECT received_at_ms, id FROM events
+			WHERE (received_at_ms, id) > (?, ?) AND received_at_ms < ? ORDER BY received_at_ms, id LIMIT ?`,
+			lastMS, lastID, ms(cutoff), pruneBatch)
+		if err != nil {
+			return total, unavailable("prune", err)
+		}
+		var ids []any
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&lastMS, &id); err != nil {
+				rows.Close()
+				return total, unavailable("prune", err)
+			}
+			ids, lastID = append(ids, id), id
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return total, unavailable("prune", err)
+		}
+		if len(ids) == 0 {
+			return total, nil
+		}
+		n, err := d.pruneEvents(ctx, ids)
+		if err != nil {
+			return total, unavailable("prune", err)
+		}
+		total += n
+		if len(ids) < pruneBatch {
+			return total, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+	}
+}
+
+// pruneBatch is how many events one prune transaction looks at.
+const pruneBatch = 500
+
+// pruneEvents deletes those of the events ids that can go. Kept: events with unfinished
+// deliveries, events still waiting for a digest or in an open group, and events of a digest
+// run or group whose delivery is unfinished.
+func (d *DB) pruneEvents(ctx context.Context, ids []any) (int64, error) {
+	res, err := d.exec(ctx, d.w, `DELETE FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
 		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id
 			AND deliveries.state IN ('pending', 'running'))
 		AND NOT EXISTS (SELECT 1 FROM digest_items di WHERE di.event_id = events.id
 			AND (di.run_id IS NULL OR EXISTS (SELECT 1 FROM deliveries dd WHERE dd.event_id = di.run_id
-				AND dd.state IN ('pending', 'running'))))`, ms(cutoff))
+				AND dd.state IN ('pending', 'running'))))
+		AND NOT EXISTS (SELECT 1 FROM group_items gi WHERE gi.event_id = events.id
+			AND (gi.group_id IS NULL OR EXISTS (SELECT 1 FROM deliveries dd WHERE dd.event_id = gi.group_id
+				AND dd.state IN ('pending', 'running'))))`, ids...)
 	if err != nil {
-		return 0, unavailable("prune", err)
+		return 0, err
 	}
 	return res.RowsAffected()
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -71,6 +73,9 @@ the operands after it show "not evaluated"); then the digests that collect the e
 				}
 				if !explain {
 					fmt.Fprintf(out, "\nroute %s  (when: %s)\n", r.Name, r.When)
+				}
+				for _, l := range holding(r) {
+					fmt.Fprintf(out, "  (%s)\n", l)
 				}
 				for _, name := range r.Targets {
 					t := targets[name]
@@ -225,4 +230,49 @@ func printMessage(out io.Writer, t *core.Target, msg *core.Message) {
 	if msg.HTML != "" {
 		fmt.Fprintf(out, "    html: %d bytes\n", len(msg.HTML))
 	}
+}
+
+// holding says how route r holds events back (group, throttle, quiet hours), one line each.
+func holding(r *core.Route) []string {
+	var out []string
+	keys := func(ks []core.Keyer) string {
+		names := make([]string, len(ks))
+		for i, k := range ks {
+			names[i] = fmt.Sprint(k)
+		}
+		return strings.Join(names, ", ")
+	}
+	if g := r.Group; g != nil {
+		l := fmt.Sprintf("grouped: one message %s %s after the last event, at most %s after the first", by(keys(g.By)), g.Wait, g.MaxWait)
+		if g.CloseOn != nil {
+			l += fmt.Sprintf(", or at once on %s", g.CloseOn)
+		}
+		out = append(out, l)
+	}
+	if th := r.Throttle; th != nil {
+		k := ""
+		if th.Key != nil {
+			k = fmt.Sprint(th.Key)
+		}
+		out = append(out, fmt.Sprintf("throttled: at most one message %s every %s; the rest are sent together when it ends", by(k), th.Interval))
+	}
+	if m := r.Mute; m != nil {
+		verb := "held until the window ends"
+		if m.Drop {
+			verb = "not sent on this route"
+		}
+		state := "not muted now"
+		if m.Muted(time.Now()) {
+			state = "muted now"
+		}
+		out = append(out, fmt.Sprintf("quiet hours: while muted, events are %s (%s)", verb, state))
+	}
+	return out
+}
+
+func by(key string) string {
+	if key == "" {
+		return "per target"
+	}
+	return "per " + key + " per target"
 }

@@ -52,6 +52,7 @@ type process struct {
 	db      *store.DB
 	disp    *core.Dispatcher
 	sched   *core.Scheduler
+	bus     *core.Bus
 	ingest  *api.Ingest
 	keys    *api.Keys
 	cert    *certificate // nil without TLS
@@ -89,17 +90,21 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	b.metrics.SetTargets(rt.TargetNames())
 	rt.Router.OnRuleError = b.metrics.RuleError
 	host, _ := os.Hostname()
+	alerter := core.NewAlerter(core.AlerterConfig{Log: log, OnAlert: b.metrics.Alert}) // bridge.* alerts
 	b.disp = core.NewDispatcher(core.DispatcherConfig{
 		Owner:        host + "/" + uuid.NewString()[:8],
 		Timeout:      cfg.Delivery.Timeout,
 		DrainTimeout: cfg.Delivery.DrainTimeout,
 		Retention:    cfg.Storage.Retention,
-		AttemptLog:   attemptLogger(log),
-		Observer:     b.metrics,
+		AttemptLog:   alerter.AttemptLog(attemptLogger(log)),
+		Observer:     alerter.Observer(b.metrics),
 	}, db, rt.Plan(), log)
 	bus := core.NewBus(db, b.disp, nil, log)
+	b.bus = bus
+	bus.SetMaxPending(cfg.Ingest.MaxPending)
 	b.sched = &core.Scheduler{Store: db, Owner: b.disp.Owner(), Log: log, Observer: b.metrics,
-		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests }}
+		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
+		Routes:  func() *core.Router { return b.disp.Plan().Router }}
 	b.ingest = api.NewIngest(b.ingestConfig(cfg), bus, log)
 	b.hooks = newRegistry(b, cfg)
 	if err := b.hooks.replan(ctx); err != nil {
@@ -134,6 +139,10 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 			},
 		},
 	}
+	if routes.Dashboard, err = newDashboard(b, routes.Management, cfg, log); err != nil { // the web dashboard at /
+		rt.Close()
+		return err
+	}
 	srv := api.NewServer(cfg.Server.Listen, routes.Handler())
 	if cfg.Server.TLS.CertFile != "" {
 		if b.cert, err = loadCertificate(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile); err != nil {
@@ -153,6 +162,8 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	b.running.Store(true)
 	go func() { b.disp.Run(dispCtx); b.running.Store(false); close(dispDone) }()
 	go func() { b.sched.Run(dispCtx); close(schedDone) }()
+	alertsDone := make(chan struct{}) // alerts raised once the bus is closed are dropped with a log line
+	go func() { alerter.Run(dispCtx, bus); close(alertsDone) }()
 	go b.hooks.watch(dispCtx, 5*time.Second)
 
 	scheme := "http"
@@ -200,6 +211,7 @@ loop:
 	stopDisp()
 	<-dispDone
 	<-schedDone
+	<-alertsDone
 	log.Info("stopped")
 	if errors.Is(runErr, http.ErrServerClosed) {
 		return nil
@@ -254,6 +266,7 @@ func (b *process) reload(ctx context.Context) error {
 		b.log.Warn("registered webhooks not reloaded; the watcher retries", "err", err)
 	}
 	b.ingest.Update(b.ingestConfig(cfg))
+	b.bus.SetMaxPending(cfg.Ingest.MaxPending)
 	b.keys.Set(cfg.APIKeys())
 	if err := b.sched.Sync(ctx); err != nil {
 		b.log.Warn("digest schedules not updated yet; retried at the next reload or restart", "err", err)

@@ -370,7 +370,7 @@ func TestRouteExplain(t *testing.T) {
 	t.Parallel()
 	out, _, err := run(t, "route", "--config", "../../config.yaml", "--sample", "scan.completed", "--explain")
 	require.NoError(t, err)
-	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 4 routes match
+	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 5 routes match
 
 route critical-issues: not matched
   event == "issue.critical" && severity_at_least(severity, "high")
@@ -384,6 +384,9 @@ route low-scores: not matched
   event == "scan.completed" && score < 70
   ├─ event == "scan.completed" → true
   └─ score < 70 → false   ← decided
+
+route bridge-alerts: not matched
+  event startsWith "bridge." → false
 
 route everything-to-audit: matched
   true → true

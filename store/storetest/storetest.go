@@ -40,7 +40,13 @@ func Run(t *testing.T, open Open) {
 	for name, fn := range digestTests() {
 		tests[name] = fn
 	}
+	for name, fn := range groupTests() {
+		tests[name] = fn
+	}
 	for name, fn := range webhookTests() {
+		tests[name] = fn
+	}
+	for name, fn := range dashboardTests() {
 		tests[name] = fn
 	}
 	for name, fn := range tests {

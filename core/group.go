@@ -1,0 +1,378 @@
+package core
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// A route can hold events back instead of delivering each at once (SPEC §4 routes[]):
+//
+//   - group: events with the same key go out together as one message, wait after the last one
+//     (at most max_wait after the first), or at once when a close_on event arrives;
+//   - throttle: at most one message per key per interval; what arrives meanwhile goes out as one
+//     message when the interval ends ("+5 similar since 10:02"), never silently dropped;
+//   - quiet hours (mute_time, active_time): while muted, events are held until the window ends
+//     (on_mute: hold) or not sent on that route (on_mute: drop).
+//
+// Held events are group items, stored in the event's ingest transaction like deliveries. The
+// scheduler fires a group when it is due: in one transaction it closes the items and stores a
+// group event (GroupEventType) with one delivery, which the queue then delivers like any other.
+// So an acknowledged event in an open group survives a restart, and with several replicas a
+// group fires once.
+
+// Keyer computes the key a route groups or throttles events by (rules.Key implements it). An
+// error counts as a failed rule: the event is delivered on its own.
+type Keyer interface {
+	Value(ev *Event) (string, error)
+}
+
+// TimeInterval is a recurring window of time (Alertmanager's timeinterval.TimeInterval).
+type TimeInterval interface {
+	ContainsTime(t time.Time) bool
+}
+
+// GroupPolicy is routes[].group.
+type GroupPolicy struct {
+	By      []Keyer       // the key is the values of By joined; no By: one group per target
+	Wait    time.Duration // the group fires Wait after its last event…
+	MaxWait time.Duration // …but at most MaxWait after its first
+	CloseOn Matcher       // optional: an event matching it fires its key's group at once
+}
+
+// ThrottlePolicy is routes[].throttle.
+type ThrottlePolicy struct {
+	Key      Keyer
+	Interval time.Duration // at most one message per key per Interval
+}
+
+// MutePolicy is a route's quiet hours: routes[].mute_time, active_time and on_mute.
+type MutePolicy struct {
+	Mute   []TimeInterval // muted inside any of these
+	Active []TimeInterval // when set: muted outside all of these
+	Drop   bool           // on_mute: drop (false: hold until the window ends)
+}
+
+// Muted reports whether the route is muted at t.
+func (m *MutePolicy) Muted(t time.Time) bool {
+	if m == nil {
+		return false
+	}
+	if len(m.Active) > 0 && !anyContains(m.Active, t) {
+		return true
+	}
+	return anyContains(m.Mute, t)
+}
+
+func anyContains(ivs []TimeInterval, t time.Time) bool {
+	for _, iv := range ivs {
+		if iv.ContainsTime(t) {
+			return true
+		}
+	}
+	return false
+}
+
+// GroupItem is an event held in a group of (Target, Route, Key) instead of delivered at once.
+type GroupItem struct {
+	Target, Route, Key string
+	// Member is false for an event that only closes the group (it matched close_on but not the
+	// route): it fires the group and is not listed in it.
+	Member bool
+	Closes bool // fire the group now
+}
+
+// Group policies, as group events and templates (.Group.Policy) name them.
+const (
+	PolicyGroup    = "group"
+	PolicyThrottle = "throttle"
+	PolicyHold     = "hold"    // held through quiet hours
+	PolicyRelease  = "release" // the route no longer holds events (config changed): sent at once
+)
+
+// hold decides what happens to ev on its way to target via rt at now: delivered at once
+// (item nil, drop false), held in a group (item set) or dropped by quiet hours.
+func (r *Router) hold(rt *Route, target string, ev *Event, now time.Time) (item *GroupItem, drop bool) {
+	muted := rt.Mute.Muted(now)
+	if muted && rt.Mute.Drop {
+		return nil, true
+	}
+	if rt.Group == nil && rt.Throttle == nil && !muted {
+		return nil, false
+	}
+	key, err := rt.key(ev)
+	if err != nil {
+		r.ruleError(rt.Name, ev, err)
+		return nil, false // never lose it: delivered on its own
+	}
+	return &GroupItem{Target: target, Route: rt.Name, Key: key, Member: true, Closes: r.closes(rt, ev)}, false
+}
+
+// closers returns the items by which ev closes open groups of routes it is not a member of.
+func (r *Router) closers(ev *Event, member map[[2]string]bool, enabled func(string) bool) []GroupItem {
+	var out []GroupItem
+	for _, rt := range r.Routes {
+		if rt.Group == nil || rt.Group.CloseOn == nil || !r.closes(rt, ev) {
+			continue
+		}
+		key, err := rt.key(ev)
+		if err != nil {
+			r.ruleError(rt.Name, ev, err)
+			continue
+		}
+		for _, t := range rt.Targets {
+			if !member[[2]string{t, rt.Name}] && enabled(t) {
+				out = append(out, GroupItem{Target: t, Route: rt.Name, Key: key, Closes: true})
+			}
+		}
+	}
+	return out
+}
+
+func (r *Router) closes(rt *Route, ev *Event) bool {
+	if rt.Group == nil || rt.Group.CloseOn == nil {
+		return false
+	}
+	ok, err := rt.Group.CloseOn.Match(ev)
+	if err != nil {
+		r.ruleError(rt.Name+" (close_on)", ev, err)
+	}
+	return ok
+}
+
+// key is ev's group or throttle key on rt ("" when rt has neither: one group per target).
+func (rt *Route) key(ev *Event) (string, error) {
+	var keyers []Keyer
+	switch {
+	case rt.Group != nil:
+		keyers = rt.Group.By
+	case rt.Throttle != nil && rt.Throttle.Key != nil:
+		keyers = []Keyer{rt.Throttle.Key}
+	}
+	if len(keyers) == 1 {
+		return keyers[0].Value(ev)
+	}
+	parts := make([]string, len(keyers))
+	for i, k := range keyers {
+		v, err := k.Value(ev)
+		if err != nil {
+			return "", err
+		}
+		parts[i] = v
+	}
+	b, _ := json.Marshal(parts) // unambiguous whatever the values contain
+	return string(b), nil
+}
+
+// OpenGroup is what the store knows of a group not fired yet: its items so far.
+type OpenGroup struct {
+	Target, Route, Key string
+	Members            int       // events to list (items that only close it are not counted)
+	First, Last        time.Time // received_at of its first and last item
+	Closing            bool      // an item asked to fire it now
+	LastFired          time.Time // when the previous group of the same key fired; zero if none
+}
+
+// due reports whether g should fire at now under rt's policy (rt nil: the route is gone), and
+// with which policy name.
+func groupDue(rt *Route, g OpenGroup, now time.Time) (bool, string) {
+	switch {
+	case rt == nil || rt.Group == nil && rt.Throttle == nil && rt.Mute == nil:
+		return true, PolicyRelease
+	case rt.Mute.Muted(now) && !rt.Mute.Drop:
+		return false, PolicyHold
+	case g.Members == 0: // only closers: nothing to send, the items are cleared
+		return true, PolicyGroup
+	case rt.Group != nil:
+		fire := g.Last.Add(rt.Group.Wait)
+		if limit := g.First.Add(rt.Group.MaxWait); rt.Group.MaxWait > 0 && limit.Before(fire) {
+			fire = limit
+		}
+		return g.Closing || !now.Before(fire), PolicyGroup
+	case rt.Throttle != nil:
+		return g.LastFired.IsZero() || !now.Before(g.LastFired.Add(rt.Throttle.Interval)), PolicyThrottle
+	default:
+		return true, PolicyHold // quiet hours are over
+	}
+}
+
+// GroupEventType is the type of the event the scheduler stores when a group fires: the
+// bridge's own event, delivered to the group's target through the queue like any other.
+const GroupEventType = "cortex_bridge.group"
+
+// GroupRun is the body of a group event (and, with Count, what templates see as .Group).
+type GroupRun struct {
+	Route    string    `json:"route"`
+	Target   string    `json:"target"`
+	Key      string    `json:"key"`
+	Policy   string    `json:"policy"`             // PolicyGroup, PolicyThrottle, PolicyHold or PolicyRelease
+	First    time.Time `json:"first"`              // received_at of the first event in it
+	Last     time.Time `json:"last"`               // …and of the last
+	Previous time.Time `json:"previous,omitzero"`  // throttle: when the previous message of this key went out
+	Interval string    `json:"interval,omitempty"` // throttle: the interval, e.g. "1h0m0s"
+	Count    int       `json:"count,omitempty"`    // events in the group (set when it is delivered)
+}
+
+// Note says in a line why a message was held back, for templates ({{ with .Group }}{{ .Note }}
+// {{ end }}): for a throttle "+5 similar since 10:02 UTC · one message per 1h", for quiet hours
+// "held during quiet hours since 22:14 UTC"; "" for a group (its count says it all).
+func (g *GroupRun) Note() string {
+	since := g.First.UTC().Format("15:04 UTC")
+	if g.Last.Sub(g.First) >= 24*time.Hour {
+		since = g.First.UTC().Format("Jan 2 15:04 UTC")
+	}
+	switch g.Policy {
+	case PolicyThrottle:
+		return fmt.Sprintf("+%d similar since %s · one message per %s", g.Count, since, shortDuration(g.Interval))
+	case PolicyHold:
+		return "held during quiet hours since " + since
+	}
+	return ""
+}
+
+// shortDuration drops the zero units of a time.Duration's text: "1h0m0s" → "1h".
+func shortDuration(s string) string {
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return s
+	}
+	out := d.String()
+	if strings.HasSuffix(out, "m0s") {
+		out = strings.TrimSuffix(out, "0s")
+	}
+	if strings.HasSuffix(out, "h0m") {
+		out = strings.TrimSuffix(out, "0m")
+	}
+	return out
+}
+
+// GroupRunOf reads the run a group event carries.
+func GroupRunOf(ev *Event) (GroupRun, error) {
+	var wrapper struct {
+		Data GroupRun `json:"data"`
+	}
+	err := json.Unmarshal(ev.Raw, &wrapper)
+	return wrapper.Data, err
+}
+
+// newGroupEvent builds the event stored when a group fires.
+func newGroupEvent(id string, run GroupRun, now time.Time) (*Event, error) {
+	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": id, "timestamp": now.UTC().Format(time.RFC3339Nano), "data": run})
+	if err != nil {
+		return nil, err
+	}
+	ev, err := ParseEvent(body)
+	if err != nil {
+		return nil, fmt.Errorf("group event: %w", err)
+	}
+	ev.ReceivedAt = now.UTC()
+	return ev, nil
+}
+
+// groupMessage fills msg, the delivery of a fired group, with the group's events. One event goes
+// out as itself (its own template, as if it had not been held). Several go out as one event of
+// GroupEventType whose data holds the run, the count, every event in "events" and the fields
+// all of them share (scan_id, repo_url, …), so group templates read .repo and .scan_id as for a
+// single event, and targets without a template (webhook, file) send that JSON.
+func groupMessage(msg *Message, events []*Event) error {
+	run, err := GroupRunOf(msg.Event)
+	if err != nil {
+		return fmt.Errorf("group %s: %w", msg.Event.ID, err)
+	}
+	if len(events) == 0 {
+		return fmt.Errorf("group %s: its events are gone (pruned?)", msg.Event.ID)
+	}
+	run.Count = len(events)
+	msg.Group, msg.Events = &run, events
+	if len(events) == 1 {
+		msg.Event = events[0]
+		return nil
+	}
+	data := map[string]any{}
+	for _, f := range ShortcutFields() {
+		if v, ok := sharedValue(events, f.Name); ok {
+			data[f.Name] = v
+		}
+	}
+	raw := make([]json.RawMessage, len(events))
+	for i, ev := range events {
+		raw[i] = ev.Raw
+	}
+	data["route"], data["target"], data["key"], data["policy"] = run.Route, run.Target, run.Key, run.Policy
+	data["count"], data["first"], data["last"], data["events"] = run.Count, run.First, run.Last, raw
+	if !run.Previous.IsZero() {
+		data["previous"] = run.Previous
+	}
+	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": msg.Event.ID,
+		"timestamp": msg.Event.Timestamp.UTC().Format(time.RFC3339Nano), "data": data})
+	if err != nil {
+		return err
+	}
+	ev, err := ParseEvent(body)
+	if err != nil {
+		return fmt.Errorf("group %s: %w", msg.Event.ID, err)
+	}
+	ev.ReceivedAt = msg.Event.ReceivedAt
+	msg.Event = ev
+	return nil
+}
+
+// sharedValue returns the value of data field name when every event has the same one.
+func sharedValue(events []*Event, name string) (any, bool) {
+	first, ok := events[0].Data[name]
+	switch first.(type) {
+	case string, float64, int64, bool: // comparable
+	default:
+		return nil, false
+	}
+	for _, ev := range events[1:] {
+		if v, ok := ev.Data[name]; !ok || v != first {
+			return nil, false
+		}
+	}
+	return first, ok
+}
+
+// fireGroups fires the open groups that are due under router's routes.
+func (s *Scheduler) fireGroups(ctx context.Context, router *Router) error {
+	groups, err := s.Store.OpenGroups(ctx)
+	if err != nil || len(groups) == 0 {
+		return err
+	}
+	now := s.now()
+	var errs []error
+	for _, g := range groups {
+		rt := router.Route(g.Route)
+		due, policy := groupDue(rt, g, now)
+		if !due {
+			continue
+		}
+		run := GroupRun{Route: g.Route, Target: g.Target, Key: g.Key, Policy: policy, First: g.First, Last: g.Last}
+		if policy == PolicyThrottle {
+			run.Previous, run.Interval = g.LastFired, rt.Throttle.Interval.String()
+		}
+		id := "group_" + uuid.Must(uuid.NewV7()).String()
+		ev, err := newGroupEvent(id, run, now)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		dl := &Delivery{ID: uuid.Must(uuid.NewV7()).String(), EventID: id, Target: g.Target, Route: g.Route,
+			State: StatePending, NextAttemptAt: now, CreatedAt: now}
+		n, err := s.Store.FireGroup(ctx, FireGroupRequest{Target: g.Target, Route: g.Route, Key: g.Key,
+			Through: g.Last, LastFired: g.LastFired, Event: ev, Delivery: dl})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("group %s/%s: %w", g.Route, g.Target, err))
+			continue
+		}
+		if n > 0 {
+			s.Log.Debug("group fired", "route", g.Route, "target", g.Target, "key", g.Key, "policy", policy, "events", n)
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,342 @@
+package core_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/rules"
+	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/templates"
+)
+
+// groupRig runs the bridge's core on a SQLite file with a fake clock for ingest and the
+// scheduler, and targets that keep what they are sent: slack, discord, email with the built-in
+// templates, and an audit target (no template) on its own route.
+type groupRig struct {
+	t       *testing.T
+	path    string
+	clock   atomic.Int64
+	routes  []*core.Route
+	sinks   map[string]*captureNotifier
+	store   core.Store
+	bus     *core.Bus
+	sched   *core.Scheduler
+	stopRun func()
+}
+
+func newGroupRig(t *testing.T, routes ...*core.Route) *groupRig {
+	r := &groupRig{t: t, path: filepath.Join(t.TempDir(), "bridge.db"), routes: routes, sinks: map[string]*captureNotifier{}}
+	for _, name := range []string{"slack", "discord", "email", "audit"} {
+		r.sinks[name] = &captureNotifier{}
+	}
+	r.set("2026-03-02T10:00:00Z")
+	r.start()
+	t.Cleanup(r.stop)
+	return r
+}
+
+func (r *groupRig) now() time.Time { return time.Unix(0, r.clock.Load()).UTC() }
+
+func (r *groupRig) set(ts string) {
+	tm, err := time.Parse(time.RFC3339, ts)
+	require.NoError(r.t, err)
+	r.clock.Store(tm.UnixNano())
+}
+
+func (r *groupRig) advance(d time.Duration) { r.clock.Add(int64(d)) }
+
+// start opens the database and starts dispatcher, bus and scheduler: a process start.
+func (r *groupRig) start() {
+	t := r.t
+	db, err := store.Open(context.Background(), "sqlite", r.path)
+	require.NoError(t, err)
+	engine, err := templates.New("")
+	require.NoError(t, err)
+	log := slog.New(slog.DiscardHandler)
+	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}}), Log: log}
+	var targets []*core.Target
+	for name, sink := range r.sinks {
+		tg := &core.Target{Name: name, Type: name, Format: core.FormatJSON, Notifier: sink, Concurrency: 1, Escape: templates.EscaperFor(name)}
+		switch name {
+		case "email":
+			tg.Format = core.FormatEmail
+		case "audit":
+			tg.Type, tg.Format = "file", core.FormatNone
+		}
+		targets = append(targets, tg)
+	}
+	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond, NowFunc: r.now}, db,
+		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { disp.Run(ctx); close(done) }()
+	r.store, r.bus = db, core.NewBus(db, disp, r.now, log)
+	r.sched = &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
+		Routes: func() *core.Router { return router }, NowFunc: r.now, Log: log}
+	r.stopRun = func() { r.bus.Close(); cancel(); <-done; _ = db.Close() }
+}
+
+func (r *groupRig) stop() {
+	if r.stopRun != nil {
+		r.stopRun()
+		r.stopRun = nil
+	}
+}
+
+func (r *groupRig) accept(body string) core.AcceptResult {
+	r.t.Helper()
+	ev, err := core.ParseEvent([]byte(body))
+	require.NoError(r.t, err)
+	res, err := r.bus.Accept(context.Background(), ev)
+	require.NoError(r.t, err)
+	return res
+}
+
+func (r *groupRig) tick() {
+	r.t.Helper()
+	require.NoError(r.t, r.sched.RunDue(context.Background()))
+}
+
+// settle waits until every target has received want messages (and lets a stray extra show).
+func (r *groupRig) settle(want map[string]int) {
+	r.t.Helper()
+	require.Eventually(r.t, func() bool {
+		for name, n := range want {
+			if len(r.sinks[name].all()) < n {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 5*time.Millisecond)
+	time.Sleep(50 * time.Millisecond)
+	for name, n := range want {
+		require.Len(r.t, r.sinks[name].all(), n, "messages to %s", name)
+	}
+}
+
+func finding(id, scan, repo string, n int) string {
+	return fmt.Sprintf(`{"event":"issue.critical","id":%q,"timestamp":"2026-03-02T10:00:00Z","data":{"scan_id":%q,"repo_url":"https://github.com/%s","issue_id":"i-%d","severity":"critical","title":"Hard-coded secret #%d","file":"config/app.py","line":%d}}`,
+		id, scan, repo, n, n, n+1)
+}
+
+func scanFailed(id, repo string) string {
+	return fmt.Sprintf(`{"event":"scan.failed","id":%q,"timestamp":"2026-03-02T10:00:00Z","data":{"scan_id":"s-%s","repo_url":"https://github.com/%s","error":"clone failed"}}`, id, id, repo)
+}
+
+func key(t *testing.T, src string) core.Keyer {
+	k, err := rules.CompileKey(src)
+	require.NoError(t, err)
+	return k
+}
+
+func rule(t *testing.T, src string) core.Matcher {
+	r, err := rules.Compile(src)
+	require.NoError(t, err)
+	return r
+}
+
+// TestGroupOfFortyFindings: the 40 findings of one scan reach each chat target as one message
+// that counts and lists them within the platform's limits; the audit log still gets all 40.
+func TestGroupOfFortyFindings(t *testing.T) {
+	t.Parallel()
+	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack", "discord", "email"},
+		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute}})
+	for i := range 40 {
+		res := r.accept(finding(fmt.Sprintf("f%02d", i), "scan-1", "acme/api", i))
+		require.Equal(t, 3, res.Held)
+		require.Equal(t, 1, res.Deliveries, "only the audit log's")
+		r.advance(time.Second)
+	}
+	r.accept(finding("other", "scan-2", "acme/web", 99)) // another scan: its own group
+	r.tick()
+	r.advance(28 * time.Second) // 29 s after the last finding of scan-1
+	r.tick()
+	r.settle(map[string]int{"audit": 41, "slack": 0, "discord": 0, "email": 0})
+	r.advance(2 * time.Second) // 30 s after the last event of each scan
+	r.tick()
+	r.tick()
+	r.settle(map[string]int{"audit": 41, "slack": 2, "discord": 2, "email": 2})
+
+	byScan := func(name string) map[string]*core.Message {
+		out := map[string]*core.Message{}
+		for _, m := range r.sinks[name].all() {
+			out[m.Events[0].String("scan_id")] = m
+		}
+		return out
+	}
+	for _, name := range []string{"slack", "discord", "email"} {
+		msgs := byScan(name)
+		require.Len(t, msgs["scan-1"].Events, 40, name)
+		require.Len(t, msgs["scan-2"].Events, 1, name)
+		require.Equal(t, "issue.critical", msgs["scan-2"].Event.Type, "%s: a group of one goes out as the event itself", name)
+		require.Equal(t, core.GroupEventType, msgs["scan-1"].Event.Type)
+	}
+	var slack struct {
+		Text        string `json:"text"`
+		Attachments []struct {
+			Blocks []json.RawMessage `json:"blocks"`
+		} `json:"attachments"`
+	}
+	require.NoError(t, json.Unmarshal(byScan("slack")["scan-1"].Body, &slack))
+	require.Contains(t, slack.Text, "40 critical findings in acme/api")
+	require.LessOrEqual(t, len(slack.Attachments[0].Blocks), 50, "Slack's block limit")
+	var discord struct {
+		Embeds []struct {
+			Title  string `json:"title"`
+			Fields []struct{ Name, Value string }
+		} `json:"embeds"`
+	}
+	require.NoError(t, json.Unmarshal(byScan("discord")["scan-1"].Body, &discord))
+	require.Contains(t, discord.Embeds[0].Title, "40 critical issues on acme/api (scan scan-1)")
+	require.LessOrEqual(t, len(discord.Embeds[0].Fields), 25, "Discord's field limit")
+	require.Equal(t, "…and 16 more", discord.Embeds[0].Fields[24].Value)
+	mail := byScan("email")["scan-1"]
+	require.Contains(t, mail.Subject, "40 critical findings in acme/api")
+	require.Contains(t, string(mail.Body), "40. CRITICAL: Hard-coded secret #39 — config/app.py:40")
+}
+
+// TestOpenGroupSurvivesARestart: events acknowledged into an open group are delivered once after
+// the process restarts, even when two schedulers (replicas) fire it.
+func TestOpenGroupSurvivesARestart(t *testing.T) {
+	t.Parallel()
+	route := &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack"},
+		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute}}
+	r := newGroupRig(t, route)
+	for i := range 5 {
+		r.accept(finding(fmt.Sprintf("f%d", i), "scan-1", "acme/api", i))
+	}
+	r.tick()
+	r.stop() // crash or restart inside the open group
+	r.advance(time.Minute)
+	r.start()
+	other := &core.Scheduler{Store: r.store, Owner: "replica-2", Digests: func() []*core.DigestSpec { return nil },
+		Routes: r.sched.Routes, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
+	done := make(chan error)
+	go func() { done <- other.RunDue(context.Background()) }()
+	r.tick()
+	require.NoError(t, <-done)
+	r.tick()
+	r.settle(map[string]int{"slack": 1})
+	require.Len(t, r.sinks["slack"].all()[0].Events, 5)
+}
+
+// TestGroupClosesEarly: scan.completed for the scan fires its group at once, without being
+// listed in it (it does not match the route).
+func TestGroupClosesEarly(t *testing.T) {
+	t.Parallel()
+	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack"},
+		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: time.Hour, MaxWait: time.Hour,
+			CloseOn: rule(t, `event == "scan.completed"`)}})
+	r.accept(finding("f1", "scan-1", "acme/api", 1))
+	r.accept(finding("f2", "scan-1", "acme/api", 2))
+	r.accept(finding("g1", "scan-2", "acme/api", 3))
+	r.accept(`{"event":"scan.completed","id":"done-1","timestamp":"2026-03-02T10:00:00Z","data":{"scan_id":"scan-1","score":40}}`)
+	r.tick()
+	r.settle(map[string]int{"slack": 1})
+	msg := r.sinks["slack"].all()[0]
+	require.Equal(t, []string{"f1", "f2"}, eventIDs(msg.Events))
+}
+
+// TestThrottleHoldsBackAndCounts: one message per repo per hour; what arrives in between goes out
+// as one message when the hour is over, counted, and the audit log sees every event at once.
+func TestThrottleHoldsBackAndCounts(t *testing.T) {
+	t.Parallel()
+	r := newGroupRig(t, &core.Route{Name: "failures", When: rule(t, `event == "scan.failed"`), Targets: []string{"slack"},
+		Throttle: &core.ThrottlePolicy{Key: key(t, "repo"), Interval: time.Hour}})
+	r.accept(scanFailed("a0", "acme/api"))
+	r.tick()
+	r.settle(map[string]int{"slack": 1, "audit": 1})
+	require.Equal(t, "scan.failed", r.sinks["slack"].all()[0].Event.Type, "the first one goes out at once, as itself")
+
+	r.set("2026-03-02T10:02:00Z")
+	for i := range 5 {
+		r.accept(scanFailed(fmt.Sprintf("a%d", i+1), "acme/api"))
+		r.tick()
+		r.advance(10 * time.Minute)
+	}
+	r.accept(scanFailed("w0", "acme/web")) // another repo is not held back by acme/api
+	r.tick()
+	r.settle(map[string]int{"slack": 2, "audit": 7})
+	r.set("2026-03-02T11:00:00Z")
+	r.tick()
+	r.settle(map[string]int{"slack": 3})
+	msg := r.sinks["slack"].all()[2]
+	require.Len(t, msg.Events, 5)
+	require.Equal(t, core.PolicyThrottle, msg.Group.Policy)
+	require.Equal(t, "+5 similar since 10:02 UTC · one message per 1h", msg.Group.Note())
+	require.Contains(t, string(msg.Body), "+5 similar since 10:02 UTC")
+	r.advance(time.Hour)
+	r.tick()
+	r.settle(map[string]int{"slack": 3})
+}
+
+// hours is a daily window [from, to) in UTC, standing in for an Alertmanager time interval.
+type hours struct{ from, to int }
+
+func (h hours) ContainsTime(t time.Time) bool {
+	hr := t.UTC().Hour()
+	if h.from <= h.to {
+		return hr >= h.from && hr < h.to
+	}
+	return hr >= h.from || hr < h.to
+}
+
+// TestQuietHours: while muted, a hold route keeps events until the window ends and sends them
+// then; a drop route does not send them at all; the audit log gets every one at once.
+func TestQuietHours(t *testing.T) {
+	t.Parallel()
+	night := []core.TimeInterval{hours{22, 7}}
+	r := newGroupRig(t,
+		&core.Route{Name: "held", When: rule(t, `event == "scan.failed"`), Targets: []string{"slack"}, Mute: &core.MutePolicy{Mute: night}},
+		&core.Route{Name: "dropped", When: rule(t, `event == "scan.failed"`), Targets: []string{"discord"}, Mute: &core.MutePolicy{Mute: night, Drop: true}},
+		&core.Route{Name: "office", When: rule(t, `event == "scan.failed"`), Targets: []string{"email"}, Mute: &core.MutePolicy{Active: []core.TimeInterval{hours{9, 17}}}},
+	)
+	r.set("2026-03-02T12:00:00Z")
+	r.accept(scanFailed("noon", "acme/api"))
+	r.settle(map[string]int{"slack": 1, "discord": 1, "email": 1, "audit": 1})
+
+	r.set("2026-03-02T23:00:00Z")
+	r.accept(scanFailed("n1", "acme/api"))
+	r.advance(3 * time.Hour)
+	r.accept(scanFailed("n2", "acme/web"))
+	r.tick()
+	r.settle(map[string]int{"slack": 1, "discord": 1, "email": 1, "audit": 3})
+	r.set("2026-03-03T07:00:00Z")
+	r.tick()
+	r.settle(map[string]int{"slack": 2, "discord": 1, "email": 1})
+	msg := r.sinks["slack"].all()[1]
+	require.Equal(t, []string{"n1", "n2"}, eventIDs(msg.Events))
+	require.Contains(t, string(msg.Body), "held during quiet hours since 23:00 UTC")
+	r.set("2026-03-03T09:00:00Z")
+	r.tick()
+	r.settle(map[string]int{"email": 2})
+	require.Equal(t, []string{"n1", "n2"}, eventIDs(r.sinks["email"].all()[1].Events), "active_time: held until office hours")
+}
+
+// TestGroupNoteWording pins the note templates show for held-back messages.
+func TestGroupNoteWording(t *testing.T) {
+	t.Parallel()
+	at := func(s string) time.Time { tm, _ := time.Parse(time.RFC3339, s); return tm }
+	for _, tc := range []struct {
+		run  core.GroupRun
+		want string
+	}{
+		{core.GroupRun{Policy: core.PolicyThrottle, Count: 5, First: at("2026-03-02T10:02:00Z"), Last: at("2026-03-02T10:50:00Z"), Interval: "1h0m0s"}, "+5 similar since 10:02 UTC · one message per 1h"},
+		{core.GroupRun{Policy: core.PolicyThrottle, Count: 2, First: at("2026-03-02T10:02:00Z"), Last: at("2026-03-04T10:50:00Z"), Interval: "30m0s"}, "+2 similar since Mar 2 10:02 UTC · one message per 30m"},
+		{core.GroupRun{Policy: core.PolicyHold, Count: 3, First: at("2026-03-02T22:14:00Z"), Last: at("2026-03-03T06:00:00Z")}, "held during quiet hours since 22:14 UTC"},
+		{core.GroupRun{Policy: core.PolicyGroup, Count: 40}, ""},
+	} {
+		require.Equal(t, tc.want, tc.run.Note())
+	}
+	require.False(t, strings.Contains((&core.GroupRun{Policy: core.PolicyThrottle, Interval: "1h30m0s"}).Note(), "0s"))
+}

@@ -1,0 +1,256 @@
+// Package dashboard is the bridge's web dashboard, served by the bridge itself at / (pages under
+// /ui/): sign in with an account's API key; see an overview of events, deliveries and target
+// health; manage the account's webhooks (add, edit, delete, send a test); browse, inspect and
+// retry their deliveries; read the routes and digests of the config and try an event against
+// them.
+//
+// Pages are rendered on the server with html/template from files embedded in the binary (no
+// build step, no CDN) and work without JavaScript; a small script only adds conveniences. The
+// webhooks, tests and retries go through api.Management, so the dashboard validates and behaves
+// exactly like the management API (SPEC §8).
+//
+// Scope: an account sees only its own webhooks and their deliveries. The config (routes, rules,
+// digests, the configured targets' names, types and health) and the number of events the bridge
+// received are operator information shown read-only to every signed-in account; target URLs and
+// secrets of the config are never shown.
+package dashboard
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/config"
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+//go:embed templates static
+var files embed.FS
+
+// Store is what the dashboard reads and writes (core.Store has it all).
+type Store interface {
+	api.ManagementStore
+	QueueStats(ctx context.Context) ([]core.QueueStats, error)
+	DigestState(ctx context.Context, name string) (core.DigestSchedule, bool, error)
+	DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error)
+	Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]core.ActivityBucket, error)
+	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error)
+}
+
+// Config is what the dashboard needs from the running bridge.
+type Config struct {
+	Store Store
+	// Management registers, changes, tests and deletes webhooks and retries deliveries, with
+	// the management API's validation, limits and logging.
+	Management *api.Management
+	// Keys are the API keys: signing in takes one, and session cookies are signed with a
+	// secret derived from it.
+	Keys *api.Keys
+	// Runtime returns the config in force (routes, digests, targets, renderer); it is called
+	// for each request, so a reload shows at once.
+	Runtime func() *config.Runtime
+	// Circuits returns the targets whose circuit breaker is open or probing; nil: the circuit
+	// column is not shown.
+	Circuits func() map[string]bool
+	// SecureCookies marks cookies Secure on plain-HTTP requests too (TLS ended by a proxy in
+	// front); requests that arrive over TLS always get Secure cookies.
+	SecureCookies bool
+	// SessionTTL is how long a session lasts without a request (sliding); default 12h.
+	SessionTTL time.Duration
+	Version    string
+	NowFunc    func() time.Time
+	Log        *slog.Logger
+}
+
+// Dashboard serves the pages; build it with New.
+type Dashboard struct {
+	cfg     Config
+	mux     *http.ServeMux
+	pages   map[string]*template.Template
+	static  fs.FS
+	revoked revocations
+	signin  *signinLimiter
+}
+
+var _ http.Handler = (*Dashboard)(nil)
+
+// New parses the embedded templates and builds the routes.
+func New(cfg Config) (*Dashboard, error) {
+	if cfg.NowFunc == nil {
+		cfg.NowFunc = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.SessionTTL <= 0 {
+		cfg.SessionTTL = 12 * time.Hour
+	}
+	d := &Dashboard{cfg: cfg, mux: http.NewServeMux(), signin: newSigninLimiter()}
+	d.revoked.m = map[string]time.Time{}
+	var err error
+	if d.pages, err = d.parsePages(); err != nil {
+		return nil, err
+	}
+	if d.static, err = fs.Sub(files, "static"); err != nil {
+		return nil, err
+	}
+	d.routes()
+	return d, nil
+}
+
+func (d *Dashboard) routes() {
+	m := d.mux
+	m.Handle("GET /ui/assets/", http.StripPrefix("/ui/assets/", d.assets()))
+	m.HandleFunc("GET /ui/signin", d.signinPage)
+	m.HandleFunc("POST /ui/signin", d.signinPost)
+	m.HandleFunc("POST /ui/signout", d.signedIn(d.signout))
+
+	m.HandleFunc("GET /{$}", d.signedIn(d.overview))
+	m.HandleFunc("GET /ui/{$}", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/", http.StatusSeeOther) })
+	m.HandleFunc("GET /ui/webhooks", d.signedIn(d.webhookList))
+	m.HandleFunc("GET /ui/webhooks/new", d.signedIn(d.webhookNew))
+	m.HandleFunc("POST /ui/webhooks", d.signedIn(d.webhookCreate))
+	m.HandleFunc("GET /ui/webhooks/{id}", d.signedIn(d.webhookEdit))
+	m.HandleFunc("POST /ui/webhooks/{id}", d.signedIn(d.webhookUpdate))
+	m.HandleFunc("GET /ui/webhooks/{id}/delete", d.signedIn(d.webhookDeleteConfirm))
+	m.HandleFunc("POST /ui/webhooks/{id}/delete", d.signedIn(d.webhookDelete))
+	m.HandleFunc("POST /ui/webhooks/{id}/test", d.signedIn(d.webhookTest))
+	m.HandleFunc("GET /ui/deliveries", d.signedIn(d.deliveryList))
+	m.HandleFunc("GET /ui/deliveries/{id}", d.signedIn(d.deliveryDetail))
+	m.HandleFunc("POST /ui/deliveries/{id}/retry", d.signedIn(d.deliveryRetry))
+	m.HandleFunc("GET /ui/routes", d.signedIn(d.routesPage))
+	m.HandleFunc("POST /ui/routes/try", d.signedIn(d.routesTry))
+	m.HandleFunc("/", d.notFound)
+}
+
+// ServeHTTP sets the security headers every answer carries and routes the request.
+func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	// Email previews are shown in a sandboxed iframe and may carry inline styles; no script but
+	// ours runs, nothing is loaded from elsewhere, and no site may frame the dashboard.
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "+
+		"img-src 'self' data:; frame-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	if r.Method == http.MethodPost && !sameOrigin(r) {
+		d.fail(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused.")
+		return
+	}
+	d.mux.ServeHTTP(w, r)
+}
+
+// sameOrigin refuses cross-site form posts by the browser's own headers (CSRF tokens are
+// checked as well): Sec-Fetch-Site when sent, else Origin when sent.
+func sameOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" {
+		return site == "same-origin" || site == "none"
+	}
+	if origin := r.Header.Get("Origin"); origin != "" && origin != "null" {
+		_, host, ok := strings.Cut(origin, "://")
+		return ok && strings.EqualFold(host, r.Host)
+	}
+	return true
+}
+
+func (d *Dashboard) assets() http.Handler {
+	fsrv := http.FileServerFS(d.static)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The files change only with the binary; ?v=<version> in the links busts the cache.
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		fsrv.ServeHTTP(w, r)
+	})
+}
+
+// page is what every page template gets: the layout's data and the page's own.
+type page struct {
+	Title   string
+	Nav     string // the nav entry to mark current
+	Account string
+	CSRF    string
+	Version string
+	Flash   string
+	Error   string
+	Data    any
+}
+
+// render writes page name with status; errors from executing the template are logged and a
+// plain 500 is answered (the buffer is discarded, so no half page goes out).
+func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if s := sessionOf(r); s != nil {
+		p.Account, p.CSRF = s.Account, s.csrf
+	}
+	p.Version = d.cfg.Version
+	t := d.pages[name]
+	var buf bytes.Buffer
+	if t == nil {
+		d.cfg.Log.Error("dashboard: no template", "page", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
+		d.cfg.Log.Error("dashboard: rendering a page failed", "page", name, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store") // pages show an account's data
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// fail shows an error page with status.
+func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	d.render(w, r, status, "error", page{Title: http.StatusText(status), Error: msg})
+}
+
+// unavailable logs a storage failure and shows a 503 page.
+func (d *Dashboard) unavailable(w http.ResponseWriter, r *http.Request, err error) {
+	d.cfg.Log.Error("dashboard: storage failed", "err", err)
+	w.Header().Set("Retry-After", "5")
+	d.fail(w, r, http.StatusServiceUnavailable, "Storage is not answering right now. Reload the page in a few seconds.")
+}
+
+func (d *Dashboard) notFound(w http.ResponseWriter, r *http.Request) {
+	d.fail(w, r, http.StatusNotFound, "There is no page at this address.")
+}
+
+func (d *Dashboard) runtime() *config.Runtime {
+	if d.cfg.Runtime == nil {
+		return nil
+	}
+	return d.cfg.Runtime()
+}
+
+// revocations are the sessions signed out before their expiry, in this process: a signed
+// cookie cannot be taken back, so sign-out also remembers its id until it would have expired.
+type revocations struct {
+	mu sync.Mutex
+	m  map[string]time.Time // session id → expiry
+}
+
+func (v *revocations) add(id string, until, now time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for k, t := range v.m {
+		if t.Before(now) {
+			delete(v.m, k)
+		}
+	}
+	v.m[id] = until
+}
+
+func (v *revocations) has(id string) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	_, ok := v.m[id]
+	return ok
+}
