@@ -85,8 +85,9 @@ func TestTestRulesFailsWhenARuleChanges(t *testing.T) {
 	t.Parallel()
 	cfg, err := os.ReadFile("../../config.yaml")
 	require.NoError(t, err)
-	changed := strings.Replace(string(cfg), `score < 70`, `score < 60`, 1)
-	changed = strings.Replace(changed, `severity_at_least(severity, "high")`, `severity_at_least(severity, "critical")`, 1)
+	changed := strings.Replace(string(cfg), `'event == "scan.completed" && score < 70'`, `'event == "scan.completed" && score < 60'`, 1)
+	changed = strings.Replace(changed, `'event == "issue.critical" && severity_at_least(severity, "high")'`,
+		`'event == "issue.critical" && severity_at_least(severity, "critical")'`, 1)
 	require.NotEqual(t, string(cfg), changed)
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(changed), 0o600))
@@ -98,8 +99,8 @@ func TestTestRulesFailsWhenARuleChanges(t *testing.T) {
 	require.Contains(t, out, `FAIL  a score just under 70 is low  (../../rules_test.yaml:`)
 	require.Contains(t, out, `
         routes:
-          want [low-scores everything-to-audit]
-          got  [everything-to-audit]
+          want [siem low-scores everything-to-audit]
+          got  [siem everything-to-audit]
           - low-scores
         why:
           route low-scores: not matched
@@ -111,17 +112,16 @@ func TestTestRulesFailsWhenARuleChanges(t *testing.T) {
 	require.Contains(t, out, `
         targets:
           want [security-slack dev-discord compliance-mail siem audit]
-          got  [audit]
+          got  [siem audit]
           - security-slack
           - dev-discord
           - compliance-mail
-          - siem
         why:
           route critical-issues: not matched
             event == "issue.critical" && severity_at_least(severity, "critical")
             ├─ event == "issue.critical" → true
             └─ severity_at_least(severity, "critical") → false   ← decided
-          route critical-issues sends to: security-slack, dev-discord, compliance-mail, siem
+          route critical-issues sends to: security-slack, dev-discord, compliance-mail
 `)
 	require.Regexp(t, `FAIL: 3 of \d+ cases failed \(- expected but missing, \+ present but not expected\)\n$`, out)
 
@@ -142,8 +142,8 @@ func TestTestRulesFailsWhenARuleChanges(t *testing.T) {
 	require.Equal(t, path, c.Config)
 	require.Len(t, c.Diffs, 1)
 	require.Equal(t, "routes", c.Diffs[0].Key)
-	require.Equal(t, []string{"low-scores", "everything-to-audit"}, *c.Diffs[0].Want)
-	require.Equal(t, []string{"everything-to-audit"}, *c.Diffs[0].Got)
+	require.Equal(t, []string{"siem", "low-scores", "everything-to-audit"}, *c.Diffs[0].Want)
+	require.Equal(t, []string{"siem", "everything-to-audit"}, *c.Diffs[0].Got)
 	require.Equal(t, []string{"low-scores"}, c.Diffs[0].Missing)
 	require.Contains(t, c.Why, "└─ score < 60 → false   ← decided")
 }
@@ -370,7 +370,17 @@ func TestRouteExplain(t *testing.T) {
 	t.Parallel()
 	out, _, err := run(t, "route", "--config", "../../config.yaml", "--sample", "scan.completed", "--explain")
 	require.NoError(t, err)
-	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 5 routes match
+	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 6 routes match
+
+route siem: not matched
+  event == "issue.critical" && severity_at_least(severity, "high") || event in ["scan.failed", "scan.timeout"] || event == "scan.completed" && score < 70
+  ├─ event == "issue.critical" && severity_at_least(severity, "high") → false
+  │  ├─ event == "issue.critical" → false   ← decided
+  │  └─ severity_at_least(severity, "high") → not evaluated
+  ├─ event in ["scan.failed", "scan.timeout"] → false
+  └─ event == "scan.completed" && score < 70 → false   ← decided
+     ├─ event == "scan.completed" → true
+     └─ score < 70 → false   ← decided
 
 route critical-issues: not matched
   event == "issue.critical" && severity_at_least(severity, "high")
