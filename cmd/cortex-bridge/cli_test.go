@@ -116,6 +116,11 @@ func TestSendRejectsMissingInput(t *testing.T) {
 	require.ErrorContains(t, err, "--file or --sample")
 	_, _, err = run(t, "send", "--url", "http://127.0.0.1:1/x", "--secret", "s", "--sample", "scan.nope")
 	require.ErrorContains(t, err, "no sample for event")
+
+	file := filepath.Join(t.TempDir(), "events.jsonl")
+	require.NoError(t, os.WriteFile(file, []byte("{\"event\":\"scan.started\"}\n\n  {\"event\": x}\n"), 0o600))
+	_, _, err = run(t, "send", "--url", "http://127.0.0.1:1/x", "--secret", "s", "--file", file)
+	require.ErrorContains(t, err, file+":3: event 2 is not JSON: invalid character 'x'")
 }
 
 // TestTestCommand sends one sample through a configured target for real.

@@ -115,10 +115,13 @@ func readEvents(file, sample string) ([][]byte, error) {
 	var out [][]byte
 	for {
 		var raw json.RawMessage
+		start := dec.InputOffset()
 		if err := dec.Decode(&raw); err == io.EOF {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("%s: event %d: %w", file, len(out)+1, err)
+			// Name the line the bad value starts on (after the whitespace before it).
+			at := int(start) + len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
+			return nil, fmt.Errorf("%s:%d: event %d is not JSON: %w", file, 1+bytes.Count(data[:at], []byte("\n")), len(out)+1, err)
 		}
 		out = append(out, raw)
 	}
