@@ -376,3 +376,49 @@ func (s *Scheduler) fireGroups(ctx context.Context, router *Router) error {
 	}
 	return errors.Join(errs...)
 }
+
+// Holding says in words how the route holds events back (group, throttle, quiet hours), one
+// line each, with whether it is muted at now; none for a route that sends each event at once.
+func (r *Route) Holding(now time.Time) []string {
+	var out []string
+	keys := func(ks []Keyer) string {
+		names := make([]string, len(ks))
+		for i, k := range ks {
+			names[i] = fmt.Sprint(k)
+		}
+		return strings.Join(names, ", ")
+	}
+	if g := r.Group; g != nil {
+		l := fmt.Sprintf("grouped: one message %s %s after the last event, at most %s after the first", perKey(keys(g.By)), shortDuration(g.Wait.String()), shortDuration(g.MaxWait.String()))
+		if g.CloseOn != nil {
+			l += fmt.Sprintf(", or at once on %s", g.CloseOn)
+		}
+		out = append(out, l)
+	}
+	if th := r.Throttle; th != nil {
+		k := ""
+		if th.Key != nil {
+			k = fmt.Sprint(th.Key)
+		}
+		out = append(out, fmt.Sprintf("throttled: at most one message %s every %s; the rest are sent together when it ends", perKey(k), shortDuration(th.Interval.String())))
+	}
+	if m := r.Mute; m != nil {
+		verb := "held until the window ends"
+		if m.Drop {
+			verb = "not sent on this route"
+		}
+		state := "not muted now"
+		if m.Muted(now) {
+			state = "muted now"
+		}
+		out = append(out, fmt.Sprintf("quiet hours: while muted, events are %s (%s)", verb, state))
+	}
+	return out
+}
+
+func perKey(key string) string {
+	if key == "" {
+		return "per target"
+	}
+	return "per " + key + " per target"
+}

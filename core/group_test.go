@@ -340,3 +340,16 @@ func TestGroupNoteWording(t *testing.T) {
 	}
 	require.False(t, strings.Contains((&core.GroupRun{Policy: core.PolicyThrottle, Interval: "1h30m0s"}).Note(), "0s"))
 }
+
+// TestRouteHoldingWords pins how route and the dashboard describe a route's holding rules.
+func TestRouteHoldingWords(t *testing.T) {
+	t.Parallel()
+	night := []core.TimeInterval{hours{22, 7}}
+	r := &core.Route{Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute,
+		CloseOn: rule(t, `event == "scan.completed"`)}, Mute: &core.MutePolicy{Mute: night, Drop: true}}
+	require.Equal(t, []string{
+		`grouped: one message per scan_id per target 30s after the last event, at most 5m after the first, or at once on event == "scan.completed"`,
+		"quiet hours: while muted, events are not sent on this route (muted now)",
+	}, r.Holding(time.Date(2026, 3, 2, 23, 0, 0, 0, time.UTC)))
+	require.Empty(t, (&core.Route{}).Holding(time.Now()))
+}

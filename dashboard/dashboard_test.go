@@ -51,7 +51,7 @@ targets:
   - {name: audit, type: file, path: audit.jsonl}
 routes:
   - {name: critical, when: 'event == "issue.critical" && severity_at_least(severity, "high")', targets: [chat, dev, mail, siem]}
-  - {name: failures, when: 'event in ["scan.failed", "scan.timeout"]', targets: [chat, siem]}
+  - {name: failures, when: 'event in ["scan.failed", "scan.timeout"]', targets: [chat, siem], throttle: {key: repo, interval: 1h}}
   - {name: everything, when: "true", targets: [audit, siem]}
 digests:
   - {name: weekly, schedule: "0 8 * * MON", timezone: UTC, target: mail, template: compliance-digest}

@@ -452,6 +452,7 @@ func TestRoutesPageAndTryAnEvent(t *testing.T) {
 	a := br.get("/ui/routes")
 	require.Equal(t, http.StatusOK, a.status)
 	require.Contains(t, a.body, `event == &#34;issue.critical&#34; &amp;&amp; severity_at_least(severity, &#34;high&#34;)`)
+	require.Contains(t, a.body, "throttled: at most one message per repo per target every 1h")
 	require.Contains(t, a.body, "weekly")
 	require.Contains(t, a.body, "0 8 * * MON UTC")
 	require.Contains(t, a.body, "not scheduled yet", "the scheduler has not recorded it in this test")

@@ -24,6 +24,7 @@ type targetRef struct {
 type routeRow struct {
 	Name     string
 	When     string
+	Holding  []string // how the route holds events back (group, throttle, quiet hours)
 	Targets  []targetRef
 	Template string
 	Stop     bool
@@ -100,7 +101,8 @@ func (d *Dashboard) routesData(r *http.Request) (*routesData, *config.Runtime, e
 	}
 	targets := targetsByName(rt)
 	for _, route := range rt.Router.Routes {
-		row := routeRow{Name: route.Name, When: ruleText(route.When), Template: route.Template, Stop: route.Stop}
+		row := routeRow{Name: route.Name, When: ruleText(route.When), Holding: route.Holding(d.cfg.NowFunc()),
+			Template: route.Template, Stop: route.Stop}
 		for _, t := range route.Targets {
 			row.Targets = append(row.Targets, refOf(targets, t))
 		}
@@ -184,43 +186,35 @@ func dryRun(rt *config.Runtime, ev *core.Event) *tryResult {
 	res := &tryResult{Type: ev.Type, ID: ev.ID}
 	targets := targetsByName(rt)
 	seen := map[string]bool{}
-	stoppedBy := ""
-	for _, route := range rt.Router.Routes {
-		v := routeVerdict{Name: route.Name, When: ruleText(route.When), Stop: route.Stop, StoppedBy: stoppedBy}
+	for _, rv := range rules.ExplainRoutes(rt.Router, ev) {
+		route := rv.Route
+		v := routeVerdict{Name: route.Name, When: ruleText(route.When), Stop: route.Stop, StoppedBy: rv.StoppedBy, Matched: rv.Matched}
+		if e := rv.Explanation; e != nil {
+			v.Step = e.Root
+			if e.Err != nil {
+				v.Failed = e.Err.Error()
+			}
+		}
+		if v.Matched {
+			res.Matched++
+			for _, name := range route.Targets {
+				t := targets[name]
+				switch {
+				case t == nil:
+				case seen[name]:
+					v.Targets = append(v.Targets, &preview{Target: refOf(targets, name), Already: true})
+				default:
+					seen[name] = true
+					v.Targets = append(v.Targets, render(rt, t, route, ev))
+				}
+			}
+		}
 		res.Routes = append(res.Routes, v)
-		rv := &res.Routes[len(res.Routes)-1]
-		if stoppedBy != "" {
-			continue
-		}
-		e := explain(route.When, ev)
-		rv.Matched, rv.Step = e.Matched, e.Root
-		if e.Err != nil {
-			rv.Failed = e.Err.Error()
-		}
-		if !rv.Matched {
-			continue
-		}
-		res.Matched++
-		if route.Stop {
-			stoppedBy = route.Name
-		}
-		for _, name := range route.Targets {
-			t := targets[name]
-			if t == nil {
-				continue
-			}
-			if seen[name] {
-				rv.Targets = append(rv.Targets, &preview{Target: refOf(targets, name), Already: true})
-				continue
-			}
-			seen[name] = true
-			rv.Targets = append(rv.Targets, render(rt, t, route, ev))
-		}
 	}
 	for _, dg := range rt.Router.Digests {
 		v := digestVerdict{Name: dg.Name, Collects: true}
 		if dg.When != nil {
-			e := explain(dg.When, ev)
+			e := rules.ExplainMatcher(dg.When, ev)
 			v.Collects = e.Matched
 			if e.Err != nil {
 				v.Failed = e.Err.Error()
@@ -229,16 +223,6 @@ func dryRun(rt *config.Runtime, ev *core.Event) *tryResult {
 		res.Digests = append(res.Digests, v)
 	}
 	return res
-}
-
-// explain explains a compiled rule; config compiles every rule with rules.Compile.
-func explain(m core.Matcher, ev *core.Event) *rules.Explanation {
-	if r, ok := m.(*rules.Rule); ok {
-		return r.Explain(ev)
-	}
-	matched, err := m.Match(ev)
-	return &rules.Explanation{Rule: fmt.Sprint(m), Matched: matched, Err: err,
-		Root: &rules.Step{Expr: fmt.Sprint(m), Evaluated: true, Value: matched, Err: err}}
 }
 
 // render renders t's message for ev via route into a preview.

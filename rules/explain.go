@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
@@ -268,4 +269,43 @@ func firstLine(err error) string {
 		msg = msg[:i]
 	}
 	return msg
+}
+
+// RouteVerdict is what routing did with one route for an event, with the explanation of its
+// rule.
+type RouteVerdict struct {
+	Route       *core.Route
+	Explanation *Explanation // nil when the route was not evaluated (StoppedBy)
+	Matched     bool
+	StoppedBy   string // an earlier matching route with stop: true; this one was not evaluated
+}
+
+// ExplainRoutes evaluates every route of router for ev the way core.Router.Match does (in
+// order, a rule that fails at run time does not match, a matching route with stop ends the
+// evaluation), with the explanation of each rule evaluated. Nothing is counted or logged.
+func ExplainRoutes(router *core.Router, ev *core.Event) []RouteVerdict {
+	out := make([]RouteVerdict, 0, len(router.Routes))
+	stoppedBy := ""
+	for _, r := range router.Routes {
+		v := RouteVerdict{Route: r, StoppedBy: stoppedBy}
+		if stoppedBy == "" {
+			v.Explanation = ExplainMatcher(r.When, ev)
+			v.Matched = v.Explanation.Matched
+			if v.Matched && r.Stop {
+				stoppedBy = r.Name
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// ExplainMatcher explains m for ev: a *Rule with its operands, any other Matcher as one value.
+func ExplainMatcher(m core.Matcher, ev *core.Event) *Explanation {
+	if r, ok := m.(*Rule); ok {
+		return r.Explain(ev)
+	}
+	matched, err := m.Match(ev)
+	return &Explanation{Rule: fmt.Sprint(m), Matched: matched, Err: err,
+		Root: &Step{Expr: fmt.Sprint(m), Evaluated: true, Value: matched, Err: err}}
 }

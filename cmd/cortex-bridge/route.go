@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -55,10 +54,10 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			for _, r := range matched {
 				isMatched[r] = true
 			}
-			var verdicts map[*core.Route]routeVerdict
+			var verdicts map[*core.Route]rules.RouteVerdict
 			if explain {
-				verdicts = map[*core.Route]routeVerdict{}
-				for _, v := range explainRoutes(rt.Router, ev) {
+				verdicts = map[*core.Route]rules.RouteVerdict{}
+				for _, v := range rules.ExplainRoutes(rt.Router, ev) {
 					verdicts[v.Route] = v
 				}
 			}
@@ -74,7 +73,7 @@ the operands after it show "not evaluated"); then the digests that collect the e
 				if !explain {
 					fmt.Fprintf(out, "\nroute %s  (when: %s)\n", r.Name, r.When)
 				}
-				for _, l := range holding(r) {
+				for _, l := range r.Holding(time.Now()) {
 					fmt.Fprintf(out, "  (%s)\n", l)
 				}
 				for _, name := range r.Targets {
@@ -115,46 +114,8 @@ the operands after it show "not evaluated"); then the digests that collect the e
 	return c
 }
 
-// routeVerdict is what happened to one route for an event, with the explanation of its rule.
-type routeVerdict struct {
-	Route       *core.Route
-	Explanation *rules.Explanation // nil when the route was not evaluated (StoppedBy)
-	Matched     bool
-	StoppedBy   string // an earlier matching route with stop: true; this one was not evaluated
-}
-
-// explainRoutes evaluates every route for ev the way core.Router.Match does (in order, a rule
-// that fails at run time does not match, a matching route with stop ends the evaluation), with
-// the explanation of each rule evaluated.
-func explainRoutes(router *core.Router, ev *core.Event) []routeVerdict {
-	out := make([]routeVerdict, 0, len(router.Routes))
-	stoppedBy := ""
-	for _, r := range router.Routes {
-		v := routeVerdict{Route: r, StoppedBy: stoppedBy}
-		if stoppedBy == "" {
-			v.Explanation = explainMatcher(r.When, ev)
-			v.Matched = v.Explanation.Matched
-			if v.Matched && r.Stop {
-				stoppedBy = r.Name
-			}
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// explainMatcher explains a compiled rule; config compiles every rule with rules.Compile.
-func explainMatcher(m core.Matcher, ev *core.Event) *rules.Explanation {
-	if r, ok := m.(*rules.Rule); ok {
-		return r.Explain(ev)
-	}
-	matched, err := m.Match(ev)
-	return &rules.Explanation{Rule: fmt.Sprint(m), Matched: matched, Err: err,
-		Root: &rules.Step{Expr: fmt.Sprint(m), Evaluated: true, Value: matched, Err: err}}
-}
-
 // writeRouteVerdict prints "route NAME: matched" (or why not) and the rule's explanation tree.
-func writeRouteVerdict(out io.Writer, v routeVerdict, indent string) {
+func writeRouteVerdict(out io.Writer, v rules.RouteVerdict, indent string) {
 	r := v.Route
 	switch {
 	case v.StoppedBy != "":
@@ -179,7 +140,7 @@ func writeDigestVerdict(out io.Writer, d *core.DigestSpec, ev *core.Event, inden
 		fmt.Fprintf(out, "%sdigest %s: collects this event (no when: rule, it collects every event)\n", indent, d.Name)
 		return
 	}
-	e := explainMatcher(d.When, ev)
+	e := rules.ExplainMatcher(d.When, ev)
 	switch {
 	case e.Err != nil:
 		fmt.Fprintf(out, "%sdigest %s: does not collect this event (the rule failed at run time)\n", indent, d.Name)
@@ -230,49 +191,4 @@ func printMessage(out io.Writer, t *core.Target, msg *core.Message) {
 	if msg.HTML != "" {
 		fmt.Fprintf(out, "    html: %d bytes\n", len(msg.HTML))
 	}
-}
-
-// holding says how route r holds events back (group, throttle, quiet hours), one line each.
-func holding(r *core.Route) []string {
-	var out []string
-	keys := func(ks []core.Keyer) string {
-		names := make([]string, len(ks))
-		for i, k := range ks {
-			names[i] = fmt.Sprint(k)
-		}
-		return strings.Join(names, ", ")
-	}
-	if g := r.Group; g != nil {
-		l := fmt.Sprintf("grouped: one message %s %s after the last event, at most %s after the first", by(keys(g.By)), g.Wait, g.MaxWait)
-		if g.CloseOn != nil {
-			l += fmt.Sprintf(", or at once on %s", g.CloseOn)
-		}
-		out = append(out, l)
-	}
-	if th := r.Throttle; th != nil {
-		k := ""
-		if th.Key != nil {
-			k = fmt.Sprint(th.Key)
-		}
-		out = append(out, fmt.Sprintf("throttled: at most one message %s every %s; the rest are sent together when it ends", by(k), th.Interval))
-	}
-	if m := r.Mute; m != nil {
-		verb := "held until the window ends"
-		if m.Drop {
-			verb = "not sent on this route"
-		}
-		state := "not muted now"
-		if m.Muted(time.Now()) {
-			state = "muted now"
-		}
-		out = append(out, fmt.Sprintf("quiet hours: while muted, events are %s (%s)", verb, state))
-	}
-	return out
-}
-
-func by(key string) string {
-	if key == "" {
-		return "per target"
-	}
-	return "per " + key + " per target"
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -553,7 +554,7 @@ func (c *ruleCase) run(rt *config.Runtime) *caseResult {
 	for _, t := range rt.Targets {
 		targets[t.Name] = t
 	}
-	verdicts := explainRoutes(rt.Router, ev)
+	verdicts := rules.ExplainRoutes(rt.Router, ev)
 	for _, v := range verdicts {
 		if v.Explanation != nil && v.Explanation.Err != nil {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("route %s: the rule failed at run time and counts as not matched: %s",
