@@ -119,6 +119,9 @@ func (h *Ingest) Update(cfg IngestConfig) {
 // against the next process while this one finishes.
 func (h *Ingest) Drain() { h.draining.Store(true) }
 
+// Draining reports whether Drain was called.
+func (h *Ingest) Draining() bool { return h.draining.Load() }
+
 // ServeHTTP answers by the SPEC §2 table; 200 only after the event is committed.
 func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.policy.Load()

@@ -40,8 +40,7 @@ type ManagementStore interface {
 type Management struct {
 	Store         ManagementStore
 	Keys          *Keys
-	MaxPerAccount int  // api.max_webhooks_per_account (default 10)
-	RequireHTTPS  bool // api.require_https
+	MaxPerAccount int // api.max_webhooks_per_account (default 10)
 	// CheckURL vets a URL a user registers (scheme, and the SSRF guard: webhook.Guard.CheckURL).
 	CheckURL func(ctx context.Context, url string) error
 	// Changed is called after a webhook is created, changed or deleted (the plan is rebuilt).

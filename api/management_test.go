@@ -55,7 +55,7 @@ func setupManagement(t *testing.T, max int) *mgmt {
 	m := &mgmt{db: db, logs: &lockedBuffer{}}
 	guard := webhook.Guard{Resolver: publicResolver{}}
 	mg := &api.Management{
-		Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey}), MaxPerAccount: max, RequireHTTPS: true,
+		Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey}), MaxPerAccount: max,
 		CheckURL: func(ctx context.Context, url string) error { return guard.CheckURL(ctx, url, true) },
 		Changed:  func() { m.changed++ },
 		Test: func(_ context.Context, w *core.Webhook, ev string) core.Attempt {

@@ -310,6 +310,9 @@ func (c *Config) RestartKeys(next *Config) []string {
 	if c.Delivery.Timeout != next.Delivery.Timeout || c.Delivery.DrainTimeout != next.Delivery.DrainTimeout {
 		out = append(out, "delivery.timeout/drain_timeout")
 	}
+	if c.API.MaxWebhooksPerAccount != next.API.MaxWebhooksPerAccount {
+		out = append(out, "api.max_webhooks_per_account")
+	}
 	return out
 }
 

@@ -1104,3 +1104,15 @@ routes:
 	// [<redacted>]
 	// target security-slack (slack) is disabled: webhook_url (or token) is empty
 }
+
+// TestRestartKeys: a reload names the changed keys it cannot apply.
+func TestRestartKeys(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	before, err := b.parse(t, minimal, nil)
+	require.NoError(t, err)
+	after, err := b.parse(t, minimal+"server: {listen: 127.0.0.1:9999}\napi: {max_webhooks_per_account: 3, require_https: false}\n", nil)
+	require.NoError(t, err)
+	require.Equal(t, []string{"server.listen", "api.max_webhooks_per_account"}, before.RestartKeys(after))
+	require.Empty(t, before.RestartKeys(before))
+}

@@ -179,8 +179,9 @@ func TestWebhookPresetOverride(t *testing.T) {
 	require.JSONEq(t, `{"event_action":"trigger","dedup_key":"evt_2000000003","payload":{"summary":"scan.failed","source":"x","severity":"info"}}`, string(msg.Body))
 }
 
-// TestDigestsRefusePresetsWithTheirOwnSchema: PagerDuty, Opsgenie, GitHub and GitLab would refuse
-// a digest body, so a digest aimed at one is a config error naming the key.
+// TestDigestsRefusePresetsWithTheirOwnSchema: PagerDuty, Opsgenie, GitHub, GitLab and the chat
+// presets would refuse or not show a digest body, so a digest aimed at one is a config error
+// naming the key.
 func TestDigestsRefusePresetsWithTheirOwnSchema(t *testing.T) {
 	t.Parallel()
 	src := `
@@ -188,13 +189,16 @@ ingest: {secrets: [s3cret-value-long]}
 targets:
   - {name: pd, type: webhook, preset: pagerduty, routing_key: R0123456789abcdef}
   - {name: ce, type: webhook, preset: cloudevents, url: "https://siem.example.com/x", secret: s3cret-value-long}
+  - {name: mm, type: webhook, preset: mattermost, url: "https://chat.example.com/hooks/abc"}
 routes:
-  - {name: all, when: "true", targets: [pd, ce]}
+  - {name: all, when: "true", targets: [pd, ce, mm]}
 digests:
   - {name: daily, schedule: "0 8 * * *", target: pd}
   - {name: siem, schedule: "0 8 * * *", target: ce}
+  - {name: chat, schedule: "0 8 * * *", target: mm}
 `
 	_, err := config.Parse([]byte(src), config.Options{LookupEnv: func(string) (string, bool) { return "", false }, Dir: t.TempDir()})
 	require.ErrorContains(t, err, `digests[0].target: target "pd" uses preset pagerduty, whose service would refuse a digest`)
 	require.NotContains(t, err.Error(), "digests[1]")
+	require.ErrorContains(t, err, `digests[2].target: target "mm" uses preset mattermost`)
 }

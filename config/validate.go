@@ -184,7 +184,7 @@ func (c *Config) Validate() error {
 		if t := targets[d.Target]; t == nil {
 			bad(p+".target", "no target named %q%s", d.Target, known(targets))
 		} else if t.Webhook != nil && !t.Webhook.CarriesDigests() {
-			bad(p+".target", "target %q uses preset %s, whose service would refuse a digest", d.Target, t.Webhook.Preset)
+			bad(p+".target", "target %q uses preset %s, whose service would refuse a digest or not show it (send digests to an email, slack, discord or plain webhook target)", d.Target, t.Webhook.Preset)
 		}
 		loc, err := time.LoadLocation(d.Timezone)
 		if err != nil {

@@ -20,6 +20,9 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	start := d.cfg.NowFunc()
 	err := d.send(ctx, plan, t, route, msg)
 	end := d.cfg.NowFunc()
+	if len(msg.Notes) > 0 {
+		d.log.Warn("message cut to fit the target's limits", "target", t.Name, "delivery_id", dl.ID, "changes", msg.Notes)
+	}
 	c := Completion{LeaseOwner: d.cfg.Owner, Attempt: Attempt{
 		DeliveryID: dl.ID, Number: msg.Attempt, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
 	}, State: StateSucceeded}

@@ -29,6 +29,9 @@ type Message struct {
 	Group *GroupRun
 	// Attachments are files to send along (the digest's CSV); only email sends them.
 	Attachments []Attachment
+	// Notes say what the Notifier changed to fit the platform's limits ("text cut from 3 200 to
+	// 3 000 characters"); the dispatcher logs them as a warning.
+	Notes []string
 }
 
 // Notifier delivers one rendered Message to one destination. It honours ctx, never retries

@@ -117,7 +117,9 @@ func (n *Notifier) params(msg *core.Message) (*discordgo.WebhookParams, error) {
 	// Event text may say @everyone or <@&role>: it is shown, never a ping. An empty, non-nil
 	// slice, because discordgo encodes a nil one as "parse":null (= Discord's default parsing).
 	p.AllowedMentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}}
-	if err := fit(&p); err != nil {
+	notes, err := fit(&p)
+	msg.Notes = append(msg.Notes, notes...)
+	if err != nil {
 		return nil, &core.DeliveryError{Err: fmt.Errorf("payload over Discord's limits: %w", err), Reason: core.ReasonLimit}
 	}
 	return &p, nil

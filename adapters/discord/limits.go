@@ -61,11 +61,12 @@ func runes(s string) int { return utf8.RuneCountInString(s) }
 // fields over 25 are dropped; when the embeds' combined text is still over 6 000, trailing embeds,
 // then trailing fields are dropped, and whatever was dropped is counted in one "…and N more"
 // field, before the description, footer and title are shortened. Empty field texts become a
-// zero-width space, malformed URLs and timestamps are removed. An error means p cannot be sent
-// (an empty message).
-func fit(p *discordgo.WebhookParams) error {
-	p.Content = truncate(p.Content, maxContentRunes)
-	p.Username = truncate(p.Username, maxUsernameRunes)
+// zero-width space, malformed URLs and timestamps are removed. It returns what it cut, with the
+// limits (for the log); an error means p cannot be sent (an empty message).
+func fit(p *discordgo.WebhookParams) ([]string, error) {
+	f := &fitting{}
+	p.Content = f.cut(p.Content, maxContentRunes, "content")
+	p.Username = f.cut(p.Username, maxUsernameRunes, "username")
 	if p.AvatarURL != "" && !isHTTPURL(p.AvatarURL) {
 		p.AvatarURL = ""
 	}
@@ -79,23 +80,40 @@ func fit(p *discordgo.WebhookParams) error {
 	if len(embeds) > maxEmbeds {
 		more = len(embeds) - maxEmbeds
 		embeds = embeds[:maxEmbeds]
+		f.note("%d embeds over Discord's %d dropped and counted in \"…and N more\"", more, maxEmbeds)
 	}
 	for _, e := range embeds {
-		fitEmbed(e)
+		f.fitEmbed(e)
 	}
 	p.Embeds = embeds
 	if len(embeds) > 0 {
-		fitTotal(p, more)
+		f.fitTotal(p, more)
 	}
 	if strings.TrimSpace(p.Content) == "" && len(p.Embeds) == 0 && len(p.Files) == 0 && len(p.Components) == 0 {
-		return errors.New("the message is empty: no content and no embeds")
+		return f.notes, errors.New("the message is empty: no content and no embeds")
 	}
-	return check(p)
+	return f.notes, check(p)
 }
 
-func fitEmbed(e *discordgo.MessageEmbed) {
-	e.Title = truncate(e.Title, maxTitleRunes)
-	e.Description = truncate(e.Description, maxDescriptionRunes)
+// fitting collects what fit changed.
+type fitting struct{ notes []string }
+
+func (f *fitting) note(format string, args ...any) {
+	f.notes = append(f.notes, fmt.Sprintf(format, args...))
+}
+
+// cut truncates s to n runes, noting it when it does.
+func (f *fitting) cut(s string, n int, what string) string {
+	if r := runes(s); r > n {
+		f.note("%s cut from %d to Discord's %d characters", what, r, n)
+		return truncate(s, n)
+	}
+	return s
+}
+
+func (f *fitting) fitEmbed(e *discordgo.MessageEmbed) {
+	e.Title = f.cut(e.Title, maxTitleRunes, "embed title")
+	e.Description = f.cut(e.Description, maxDescriptionRunes, "embed description")
 	e.URL = cleanURL(e.URL, false)
 	if e.Timestamp != "" {
 		if _, err := time.Parse(time.RFC3339Nano, e.Timestamp); err != nil {
@@ -106,14 +124,14 @@ func fitEmbed(e *discordgo.MessageEmbed) {
 		e.Color = 0
 	}
 	if e.Footer != nil {
-		e.Footer.Text = truncate(e.Footer.Text, maxFooterRunes)
+		e.Footer.Text = f.cut(e.Footer.Text, maxFooterRunes, "embed footer")
 		e.Footer.IconURL = cleanURL(e.Footer.IconURL, true)
 		if strings.TrimSpace(e.Footer.Text) == "" {
 			e.Footer = nil // text is required
 		}
 	}
 	if e.Author != nil {
-		e.Author.Name = truncate(e.Author.Name, maxAuthorRunes)
+		e.Author.Name = f.cut(e.Author.Name, maxAuthorRunes, "embed author")
 		e.Author.URL = cleanURL(e.Author.URL, false)
 		e.Author.IconURL = cleanURL(e.Author.IconURL, true)
 		if strings.TrimSpace(e.Author.Name) == "" {
@@ -131,16 +149,17 @@ func fitEmbed(e *discordgo.MessageEmbed) {
 		}
 	}
 	var fields []*discordgo.MessageEmbedField
-	for _, f := range e.Fields {
-		if f == nil {
+	for _, fd := range e.Fields {
+		if fd == nil {
 			continue
 		}
-		f.Name = nonBlank(truncate(f.Name, maxFieldNameRunes))
-		f.Value = nonBlank(truncate(f.Value, maxFieldValueRunes))
-		fields = append(fields, f)
+		fd.Name = nonBlank(f.cut(fd.Name, maxFieldNameRunes, "field name"))
+		fd.Value = nonBlank(f.cut(fd.Value, maxFieldValueRunes, "field value"))
+		fields = append(fields, fd)
 	}
 	if len(fields) > maxFields {
 		n := items(fields[maxFields-1:])
+		f.note("%d fields over Discord's %d per embed counted in \"…and %d more\"", len(fields)-maxFields+1, maxFields, n)
 		fields = append(fields[:maxFields-1], note(n))
 	}
 	e.Fields = fields
@@ -148,7 +167,13 @@ func fitEmbed(e *discordgo.MessageEmbed) {
 
 // fitTotal keeps the embeds' combined text within maxTotalRunes; more counts items already
 // dropped (embeds over the limit).
-func fitTotal(p *discordgo.WebhookParams, more int) {
+func (f *fitting) fitTotal(p *discordgo.WebhookParams, more int) {
+	before := total(p.Embeds)
+	defer func() {
+		if after := total(p.Embeds); before > maxTotalRunes {
+			f.note("embeds' text cut from %d to %d characters (Discord's limit: %d)", before, after, maxTotalRunes)
+		}
+	}()
 	for {
 		last := p.Embeds[len(p.Embeds)-1]
 		switch {

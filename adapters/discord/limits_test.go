@@ -143,13 +143,26 @@ func TestFit(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			p := tc.in
-			require.NoError(t, fit(&p))
+			_, err := fit(&p)
+			require.NoError(t, err)
 			require.NoError(t, check(&p))
 			tc.check(t, &p)
 		})
 	}
+	var many []*discordgo.MessageEmbedField
+	for i := range 30 {
+		many = append(many, &discordgo.MessageEmbedField{Name: fmt.Sprint("f", i), Value: "v"})
+	}
+	p := discordgo.WebhookParams{Embeds: []*discordgo.MessageEmbed{{Title: strings.Repeat("t", 300), Fields: many}}}
+	notes, err := fit(&p)
+	require.NoError(t, err)
+	require.Equal(t, []string{
+		"embed title cut from 300 to Discord's 256 characters",
+		`6 fields over Discord's 25 per embed counted in "…and 6 more"`,
+	}, notes, "what was cut is reported with the limit, for the log")
 	empty := discordgo.WebhookParams{Content: " "}
-	require.ErrorContains(t, fit(&empty), "empty")
+	_, err = fit(&empty)
+	require.ErrorContains(t, err, "empty")
 }
 
 func TestParseWebhookURL(t *testing.T) {

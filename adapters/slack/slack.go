@@ -63,7 +63,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	if err := json.Unmarshal(msg.Body, &m); err != nil {
 		return &core.DeliveryError{Err: fmt.Errorf("template output is not a Slack message: %w", err), Reason: core.ReasonTemplate}
 	}
-	fit(&m)
+	msg.Notes = append(msg.Notes, fit(&m)...)
 	if m.Text == "" && (m.Blocks == nil || len(m.Blocks.BlockSet) == 0) && len(m.Attachments) == 0 {
 		return &core.DeliveryError{Err: errors.New("template rendered an empty Slack message"), Reason: core.ReasonTemplate}
 	}

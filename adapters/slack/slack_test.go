@@ -181,6 +181,8 @@ func TestFitSummarisesWhatDoesNotFit(t *testing.T) {
 	require.Equal(t, 150, utf8.RuneCountInString(got[1].(map[string]any)["text"].(map[string]any)["text"].(string)))
 	require.Len(t, got[2].(map[string]any)["elements"], 10)
 	require.Equal(t, 40000, utf8.RuneCountInString(p["text"].(string)))
+	notes := strings.Join(msg.Notes, "; ")
+	require.Contains(t, notes, "40000", "what was cut is reported with the limit, for the log: %s", notes)
 }
 
 // TestCase_C03_MentionInjection: event text can never ping or link in Slack.

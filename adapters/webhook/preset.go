@@ -122,14 +122,12 @@ var presets = map[string]*preset{
 }
 
 // CarriesDigests reports whether a target with this config can take a digest: the plain webhook
-// and the generic presets can; the services with an alert or pipeline schema of their own
-// (PagerDuty, Opsgenie, GitHub, GitLab) would refuse a digest body.
+// and the generic presets (generic-json, cloudevents) can. The services with a schema of their
+// own would refuse the digest's JSON body or not show it: alerts (PagerDuty, Opsgenie),
+// pipelines (GitHub, GitLab) and chat (Teams, Mattermost, Rocket.Chat: use a slack, discord or
+// email target for a digest).
 func (c *Config) CarriesDigests() bool {
-	switch c.Preset {
-	case PresetPagerDuty, PresetOpsgenie, PresetGitHubDispatch, PresetGitLabPipeline:
-		return false
-	}
-	return true
+	return c.Preset == "" || c.Preset == PresetGenericJSON || c.Preset == PresetCloudEvents
 }
 
 // Presets lists the preset names, sorted.

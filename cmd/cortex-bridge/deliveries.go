@@ -80,7 +80,10 @@ func newDeliveries() *cobra.Command {
 		Use:   "retry (ID... | --all-dead [--target NAME])",
 		Short: "Queue deliveries again now, with a fresh budget of attempts (same delivery ids)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (len(args) == 0) == !allDead {
+			switch {
+			case len(args) == 0 && !allDead:
+				return errors.New("give delivery ids, or --all-dead (see cortex-bridge deliveries list --status dead)")
+			case len(args) > 0 && allDead:
 				return errors.New("give delivery ids or --all-dead, not both")
 			}
 			db, err := openStore(cmd)

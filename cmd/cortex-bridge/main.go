@@ -76,11 +76,20 @@ func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	w := cmd.ErrOrStderr()
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDuration}
 	if f, ok := w.(*os.File); ok {
 		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
 			return slog.New(slog.NewTextHandler(w, opts)), nil
 		}
 	}
 	return slog.New(slog.NewJSONHandler(w, opts)), nil
+}
+
+// readableDuration logs durations as Go writes them ("1.52ms", "30s"), not as a count of
+// nanoseconds, which is what slog's JSON handler prints.
+func readableDuration(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		return slog.String(a.Key, a.Value.Duration().String())
+	}
+	return a
 }

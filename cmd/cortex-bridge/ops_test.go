@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/sender"
+	"github.com/cortexbridge/cortex-bridge/signature"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -181,6 +182,29 @@ func sendTo(t *testing.T, url, typ string, id string) sender.Result {
 	return res
 }
 
+// postRaw posts one signed event once (no retries) and returns the error code and Retry-After
+// of the answer ("" for a 200).
+func postRaw(t *testing.T, url, id string) (code, retryAfter string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"event":"scan.started","id":%q,"timestamp":%q,"data":{"scan_id":"s1"}}`, id, time.Now().UTC().Format(time.RFC3339Nano))
+	sig, err := signature.Sign(ingestSecret, []byte(body))
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, url+"/webhooks/cortex", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Cortex-Signature", sig)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "no answer: " + err.Error(), ""
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&e)
+	return e.Error.Code, resp.Header.Get("Retry-After")
+}
+
 // TestRealBinaryMetricsHealthReload starts the real binary, scrapes /metrics with the
 // Prometheus text parser, and reloads its config by SIGHUP and by POST /-/reload.
 func TestRealBinaryMetricsHealthReload(t *testing.T) {
@@ -299,8 +323,25 @@ func TestRealBinaryDrainsOnSIGTERM(t *testing.T) {
 	for i := range 6 {
 		require.Equal(t, "accepted", sendTo(t, c.url, "scan.started", fmt.Sprint("d", i)).Status)
 	}
-	time.AfterFunc(time.Second, func() { close(release) })
-	c.stop(t, 20*time.Second)
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	// While the running attempt drains, the listener still answers: ingest says 503
+	// shutting_down and /readyz fails, so senders and load balancers go elsewhere.
+	require.Eventually(t, func() bool {
+		code, retryAfter := postRaw(t, c.url, "late")
+		return code == "shutting_down" && retryAfter != ""
+	}, 5*time.Second, 20*time.Millisecond)
+	resp, err := http.Get(c.url + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	close(release)
+	select {
+	case err := <-c.done:
+		require.NoError(t, err)
+		c.done <- err
+	case <-time.After(20 * time.Second):
+		t.Fatal("bridge did not stop within 20s")
+	}
 	require.Equal(t, 1, c.logged("stopped"))
 
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(dir, "bridge.db"))
@@ -316,7 +357,12 @@ func TestRealBinaryDrainsOnSIGTERM(t *testing.T) {
 	require.Eventually(t, func() bool {
 		mu.Lock()
 		defer mu.Unlock()
-		return len(ids) == 6
+		for i := range 6 {
+			if ids[fmt.Sprint("d", i)] == 0 {
+				return false
+			}
+		}
+		return true // and "late", when it was accepted before the signal arrived
 	}, 20*time.Second, 50*time.Millisecond, "every accepted event is delivered after the restart")
 	c2.stop(t, 15*time.Second)
 }

@@ -58,9 +58,10 @@ type process struct {
 	cert    *certificate // nil without TLS
 	hooks   *registry
 
-	reloading sync.Mutex // serialises reloads
-	mu        sync.Mutex // guards cfg and runtime
-	cfg       *config.Config
+	reloading sync.Mutex     // serialises reloads
+	mu        sync.Mutex     // guards cfg and runtime
+	cfg       *config.Config // the config in force (reloads replace it)
+	started   *config.Config // the config the process started with: restart-only keys come from it
 	runtime   *config.Runtime
 	running   atomic.Bool // the dispatcher's workers run
 }
@@ -85,7 +86,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	}
 	defer db.Close()
 
-	b := &process{cfgPath: cfgPath, log: log, db: db, cfg: cfg, runtime: rt, keys: api.NewKeys(cfg.APIKeys())}
+	b := &process{cfgPath: cfgPath, log: log, db: db, cfg: cfg, started: cfg, runtime: rt, keys: api.NewKeys(cfg.APIKeys())}
 	b.metrics = metrics.New(version, db.QueueStats)
 	b.metrics.SetTargets(rt.TargetNames())
 	rt.Router.OnRuleError = b.metrics.RuleError
@@ -118,7 +119,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 		Reload:     b.reload,
 		Keys:       b.keys,
 		Management: &api.Management{
-			Store: db, Keys: b.keys, MaxPerAccount: cfg.API.MaxWebhooksPerAccount, RequireHTTPS: cfg.API.HTTPSOnly(),
+			Store: db, Keys: b.keys, MaxPerAccount: cfg.API.MaxWebhooksPerAccount,
 			CheckURL: b.hooks.checkURL, Test: b.hooks.test, Log: log,
 			Changed: func() {
 				if err := b.hooks.replan(context.Background()); err != nil {
@@ -132,7 +133,10 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 				return db.MigrationsCurrent(ctx)
 			},
 			"workers": func(context.Context) error {
-				if !b.running.Load() {
+				switch {
+				case b.ingest.Draining():
+					return errors.New("shutting down")
+				case !b.running.Load():
 					return errors.New("not running")
 				}
 				return nil
@@ -201,17 +205,20 @@ loop:
 			_ = b.reload(context.Background())
 		}
 	}
+	// The listener stays open while deliveries drain: ingest answers 503 shutting_down and
+	// /readyz fails, so senders and load balancers move to another replica instead of meeting
+	// refused connections. Then the HTTP server stops.
 	b.ingest.Drain()
-	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Warn("some requests were cut off at shutdown", "err", err)
-	}
 	bus.Close()
 	stopDisp()
 	<-dispDone
 	<-schedDone
 	<-alertsDone
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("some requests were cut off at shutdown", "err", err)
+	}
 	log.Info("stopped")
 	if errors.Is(runErr, http.ErrServerClosed) {
 		return nil
@@ -256,7 +263,7 @@ func (b *process) reload(ctx context.Context) error {
 	}
 	rt.Router.OnRuleError = b.metrics.RuleError
 	b.mu.Lock()
-	for _, key := range b.cfg.RestartKeys(cfg) {
+	for _, key := range b.started.RestartKeys(cfg) {
 		b.log.Warn("config change needs a restart to take effect", "key", key)
 	}
 	b.cfg, b.runtime = cfg, rt
