@@ -798,6 +798,12 @@ func TestCase_C09_TemplatesCheckedAtLoad(t *testing.T) {
 			want:    []string{"routes[1] (titles) → target chat", "sample scan.completed", "{{TPL}}/slack/custom.tmpl", `output contains "<no value>"`},
 			notWant: []string{"sample issue.critical"}, // it has a title
 		},
+		"a nil printed with printf or toString": {
+			files:   map[string]string{"slack/custom.tmpl": `{{ dict "text" (printf "finding: %v, %s" .title (toString .file)) | toRawJson }}`},
+			routes:  "  - {name: titles, when: 'true', targets: [chat], template: custom}\n",
+			want:    []string{"routes[1] (titles) → target chat", "sample scan.completed", "{{TPL}}/slack/custom.tmpl", `output contains "<nil>"`},
+			notWant: []string{"sample issue.critical"},
+		},
 		"a user override of a built-in default is checked": {
 			files: map[string]string{"slack/default.tmpl": `{"text": "{{ .title }}"}`},
 			want:  []string{"target chat", "{{TPL}}/slack/default.tmpl", `output contains "<no value>"`},

@@ -201,7 +201,7 @@ func (a *Alerter) store(ctx context.Context, bus Acceptor, ev *Event) {
 	default:
 		a.cfg.OnAlert(ev.Type, AlertRaised)
 		attrs := append([]any{"event", ev.Type, "event_id", ev.ID, "deliveries", res.Deliveries}, alertAttrs(ev)...)
-		if res.Deliveries == 0 {
+		if res.Deliveries == 0 && res.Held == 0 {
 			a.cfg.Log.Warn("bridge alert raised, but no route sends it anywhere (route it with `when: 'event startsWith \"bridge.\"'`)", attrs...)
 			return
 		}
@@ -291,11 +291,11 @@ func (o alertObserver) CircuitOpen(target string, open bool) {
 }
 
 func (a *Alerter) attempt(d *Delivery, at Attempt, state State) {
-	typ := d.EventType
+	typ, alerts := d.EventType, IsBridgeEvent(d.EventType)
 	if d.Event != nil {
-		typ = d.Event.Type
+		typ, alerts = d.Event.Type, CarriesAlerts(d.Event)
 	}
-	if IsBridgeEvent(typ) {
+	if alerts {
 		if state == StateDead {
 			a.cfg.OnAlert(EventDeliveryDead, AlertSuppressed)
 			a.cfg.Log.Warn("a bridge alert could not be delivered; no alert is raised about it",
@@ -321,6 +321,10 @@ func (a *Alerter) attempt(d *Delivery, at Attempt, state State) {
 			if s := d.Event.String(k); s != "" {
 				data[k] = s
 			}
+		}
+		if run, err := GroupRunOf(d.Event); err == nil && d.Event.Type == GroupEventType {
+			// A held message: say which group, so the operator can find its events.
+			data["group_key"], data["group_policy"] = run.Key, run.Policy
 		}
 	}
 	a.raise(EventDeliveryDead, fmt.Sprintf("%s:%s:%d", EventDeliveryDead, d.ID, at.Number), data)

@@ -64,9 +64,11 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
 		alertTarget string
+		throttle    bool // the alert route throttles: alerts go out as groups
 	}{
-		"alert goes to another target":     {alertTarget: "b"},
-		"alert goes to the failing target": {alertTarget: "a"},
+		"alert goes to another target":               {alertTarget: "b"},
+		"alert goes to the failing target":           {alertTarget: "a"},
+		"throttled alert goes to the failing target": {alertTarget: "a", throttle: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -103,6 +105,9 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 				{Name: "cortex", When: bridgeEvents(false), Targets: []string{"a"}},
 				{Name: "bridge-alerts", When: bridgeEvents(true), Targets: []string{tc.alertTarget}},
 			}}
+			if tc.throttle {
+				router.Routes[1].Throttle = &core.ThrottlePolicy{Interval: time.Hour}
+			}
 			counts := &alertCounts{}
 			alerter := core.NewAlerter(core.AlerterConfig{Log: log, OnAlert: counts.add})
 			var mu sync.Mutex
@@ -126,6 +131,9 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 			var running sync.WaitGroup
 			running.Go(func() { disp.Run(ctx) })
 			running.Go(func() { alerter.Run(ctx, bus) })
+			sched := &core.Scheduler{Store: db, Owner: "test", Digests: func() []*core.DigestSpec { return nil }, Plan: disp.Plan,
+				Interval: 20 * time.Millisecond, Log: log}
+			running.Go(func() { sched.Run(ctx) })
 			t.Cleanup(func() { bus.Close(); cancel(); running.Wait(); db.Close() })
 
 			ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"evt_dead_1","timestamp":"2026-01-01T00:00:00Z",` +
@@ -186,15 +194,19 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 			}
 			require.Len(t, byType["scan.failed"], 1)
 			require.Equal(t, core.StateDead, byType["scan.failed"][0].State)
-			require.Len(t, byType[core.EventDeliveryDead], 1, "exactly one alert")
-			require.Equal(t, tc.alertTarget, byType[core.EventDeliveryDead][0].Target)
+			alertType := core.EventDeliveryDead
+			if tc.throttle {
+				alertType = core.GroupEventType // the alert, held by the throttle, went out as a group
+			}
+			require.Len(t, byType[alertType], 1, "exactly one alert")
+			require.Equal(t, tc.alertTarget, byType[alertType][0].Target)
 			require.Len(t, all, 2, "nothing else: no alert about the alert")
 			require.Equal(t, 1, counts.get(core.EventDeliveryDead, core.AlertRaised))
 			if tc.alertTarget == "b" {
 				require.Equal(t, core.StateSucceeded, byType[core.EventDeliveryDead][0].State)
 				require.Equal(t, 1, ops.count())
 			} else {
-				require.Equal(t, core.StateDead, byType[core.EventDeliveryDead][0].State)
+				require.Equal(t, core.StateDead, byType[alertType][0].State)
 				require.Equal(t, 0, ops.count())
 			}
 		})
@@ -558,6 +570,7 @@ func TestAlertsPassBackpressure(t *testing.T) {
 	t.Cleanup(func() { close(release) }) // before the server closes: cleanups run last first
 	b.bus.SetMaxPending(1)
 	require.Equal(t, 1, accept(t, b, "evt_first").Deliveries) // its delivery hangs: 1 unfinished
+	require.Equal(t, 1, accept(t, b, "evt_next").Deliveries)  // 2 unfinished: more than 1
 
 	ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"evt_second","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
 	require.NoError(t, err)
@@ -571,4 +584,26 @@ func TestAlertsPassBackpressure(t *testing.T) {
 	res, err := b.bus.Accept(context.Background(), alert)
 	require.NoError(t, err)
 	require.Equal(t, 1, res.Deliveries)
+}
+
+// TestAlerterDeadGroup: a held message that dies says which group it was; a group of alerts
+// that dies raises nothing.
+func TestAlerterDeadGroup(t *testing.T) {
+	t.Parallel()
+	b := setupAlerter(t, 0)
+	group := func(id string, bridge bool) *core.Event {
+		ev, err := core.ParseEvent([]byte(fmt.Sprintf(`{"event":%q,"id":%q,"timestamp":"2026-01-01T00:00:00Z",`+
+			`"data":{"route":"critical","target":"chat","key":"scan-1","policy":"group","bridge":%t}}`, core.GroupEventType, id, bridge)))
+		require.NoError(t, err)
+		return ev
+	}
+	a := core.Attempt{Number: 4, Outcome: "server_error", StatusCode: 500, Error: "server_error (status 500)"}
+	b.log(&core.Delivery{ID: "dl-1", EventID: "group_1", Target: "chat", Route: "critical", Event: group("group_1", false)}, a, core.StateDead)
+	b.log(&core.Delivery{ID: "dl-2", EventID: "group_2", Target: "chat", Route: "alerts", Event: group("group_2", true)}, a, core.StateDead)
+	got := b.flush(t)
+	require.Len(t, got, 1)
+	require.Equal(t, "group_1", got[0].Data["event_id"])
+	require.Equal(t, "scan-1", got[0].Data["group_key"])
+	require.Equal(t, "group", got[0].Data["group_policy"])
+	require.Equal(t, 1, b.counts.get(core.EventDeliveryDead, core.AlertSuppressed))
 }

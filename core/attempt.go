@@ -62,7 +62,8 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 		if err != nil {
 			return &DeliveryError{Err: err, Reason: ReasonServerError, Retryable: true}
 		}
-		if err := groupMessage(msg, events); err != nil {
+		envelope := func(m *Message) bool { key, _ := plan.Renderer.TemplateKey(t, route, m); return key == "" }
+		if err := groupMessage(msg, events, envelope); err != nil {
 			return &DeliveryError{Err: err, Reason: ReasonTemplate}
 		}
 	}

@@ -88,6 +88,13 @@ func (b *Bus) SetMaxPending(n int) {
 	b.maxPending.Store(int64(max(n, 0)))
 }
 
+// QueueFull reports whether more deliveries wait than SetMaxPending allows: Accept refuses
+// Cortex events with ErrQueueFull meanwhile (and /readyz says so).
+func (b *Bus) QueueFull() bool {
+	limit := b.maxPending.Load()
+	return limit > 0 && b.pending.Load() > limit
+}
+
 // countPending refreshes the unfinished-delivery count while a limit is set.
 func (b *Bus) countPending() {
 	t := time.NewTicker(pendingRefresh)
@@ -114,7 +121,7 @@ func (b *Bus) countPending() {
 // error means the event is durable. ev.ReceivedAt is set here.
 func (b *Bus) Accept(ctx context.Context, ev *Event) (AcceptResult, error) {
 	// The bridge's own alerts pass: a full queue is when they matter, and they are few.
-	if limit := b.maxPending.Load(); limit > 0 && b.pending.Load() >= limit && !IsBridgeEvent(ev.Type) {
+	if b.QueueFull() && !IsBridgeEvent(ev.Type) {
 		return AcceptResult{}, ErrQueueFull
 	}
 	if time.Now().UnixNano() < b.downUntil.Load() {

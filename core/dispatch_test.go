@@ -479,14 +479,15 @@ func TestBackpressure(t *testing.T) {
 		}
 	})
 	b := setup(t, setupOpts{url: url, retry: core.RetryPolicy{MaxAttempts: 100, Initial: 20 * time.Millisecond, Max: 50 * time.Millisecond}})
-	b.bus.SetMaxPending(3)
-	for i := range 3 {
+	b.bus.SetMaxPending(2)
+	for i := range 3 { // the third is accepted with 2 waiting: the limit is "more than 2"
 		accept(t, b, fmt.Sprint("e", i))
 	}
 	ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"over","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
 	require.NoError(t, err)
 	_, err = b.bus.Accept(context.Background(), ev)
 	require.ErrorIs(t, err, core.ErrQueueFull)
+	require.True(t, b.bus.QueueFull())
 	ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{Limit: 100})
 	require.NoError(t, err)
 	require.Len(t, ds, 3, "the refused event stored nothing")

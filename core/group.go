@@ -105,12 +105,29 @@ func (r *Router) hold(rt *Route, target string, ev *Event, now time.Time) (item 
 	if rt.Group == nil && rt.Throttle == nil && !muted {
 		return nil, false
 	}
-	key, err := rt.key(ev)
+	key, err := r.groupKey(rt, ev)
 	if err != nil {
-		r.ruleError(rt.Name, ev, err)
 		return nil, false // never lose it: delivered on its own
 	}
 	return &GroupItem{Target: target, Route: rt.Name, Key: key, Member: true, Closes: r.closes(rt, ev)}, false
+}
+
+// bridgeKey starts the group keys of the bridge's own alerts, so that they never share a group
+// with Cortex events and a fired group says whether it carries alerts (GroupRun.Bridge).
+const bridgeKey = "\x1ebridge\x1e"
+
+// groupKey is ev's key on rt; an error (a key expression failing at run time) is counted and
+// logged.
+func (r *Router) groupKey(rt *Route, ev *Event) (string, error) {
+	key, err := rt.key(ev)
+	if err != nil {
+		r.logRuleError(rt.Name, ev, err, "group or throttle key failed at run time; the event is sent on its own (logged once a minute)")
+		return "", err
+	}
+	if IsBridgeEvent(ev.Type) {
+		key = bridgeKey + key
+	}
+	return key, nil
 }
 
 // closers returns the items by which ev closes open groups of routes it is not a member of.
@@ -120,9 +137,8 @@ func (r *Router) closers(ev *Event, member map[[2]string]bool, enabled func(stri
 		if rt.Group == nil || rt.Group.CloseOn == nil || !r.closes(rt, ev) {
 			continue
 		}
-		key, err := rt.key(ev)
+		key, err := r.groupKey(rt, ev)
 		if err != nil {
-			r.ruleError(rt.Name, ev, err)
 			continue
 		}
 		for _, t := range rt.Targets {
@@ -154,7 +170,10 @@ func (rt *Route) key(ev *Event) (string, error) {
 	case rt.Throttle != nil && rt.Throttle.Key != nil:
 		keyers = []Keyer{rt.Throttle.Key}
 	}
-	if len(keyers) == 1 {
+	switch len(keyers) {
+	case 0:
+		return "", nil
+	case 1:
 		return keyers[0].Value(ev)
 	}
 	parts := make([]string, len(keyers))
@@ -216,6 +235,20 @@ type GroupRun struct {
 	Previous time.Time `json:"previous,omitzero"`  // throttle: when the previous message of this key went out
 	Interval string    `json:"interval,omitempty"` // throttle: the interval, e.g. "1h0m0s"
 	Count    int       `json:"count,omitempty"`    // events in the group (set when it is delivered)
+	Bridge   bool      `json:"bridge,omitempty"`   // its events are the bridge's own alerts (bridge.*)
+}
+
+// CarriesAlerts reports whether ev is one of the bridge's own alerts, or a group of them: a
+// failure to deliver it raises no further alert.
+func CarriesAlerts(ev *Event) bool {
+	if IsBridgeEvent(ev.Type) {
+		return true
+	}
+	if ev.Type != GroupEventType {
+		return false
+	}
+	run, err := GroupRunOf(ev)
+	return err == nil && run.Bridge
 }
 
 // Note says in a line why a message was held back, for templates ({{ with .Group }}{{ .Note }}
@@ -274,23 +307,26 @@ func newGroupEvent(id string, run GroupRun, now time.Time) (*Event, error) {
 	return ev, nil
 }
 
-// groupMessage fills msg, the delivery of a fired group, with the group's events. One event goes
-// out as itself (its own template, as if it had not been held). Several go out as one event of
-// GroupEventType whose data holds the run, the count, every event in "events" and the fields
-// all of them share (scan_id, repo_url, …), so group templates read .repo and .scan_id as for a
-// single event, and targets without a template (webhook, file) send that JSON.
-func groupMessage(msg *Message, events []*Event) error {
-	run, err := GroupRunOf(msg.Event)
+// groupMessage fills msg, the delivery of a fired group, with the group's events (msg.Events,
+// oldest first) and its run with the count (msg.Group). One event goes out as itself (its own
+// template, as if it had not been held). Several go out under the target's template with the
+// latest of them as msg.Event, so a template written for one event still finds real fields at
+// top level and .Events and .Group.Count for the rest; a target without a template (envelope
+// reports it: a plain webhook, a file) gets instead one event of GroupEventType whose data holds
+// the run, the count, every event in "events" and the fields all of them share (scan_id,
+// repo_url, …).
+func groupMessage(msg *Message, events []*Event, envelope func(*Message) bool) error {
+	group := msg.Event
+	run, err := GroupRunOf(group)
 	if err != nil {
-		return fmt.Errorf("group %s: %w", msg.Event.ID, err)
+		return fmt.Errorf("group %s: %w", group.ID, err)
 	}
 	if len(events) == 0 {
-		return fmt.Errorf("group %s: its events are gone (pruned?)", msg.Event.ID)
+		return fmt.Errorf("group %s: its events are gone (pruned?)", group.ID)
 	}
 	run.Count = len(events)
-	msg.Group, msg.Events = &run, events
-	if len(events) == 1 {
-		msg.Event = events[0]
+	msg.Group, msg.Events, msg.Event = &run, events, events[len(events)-1]
+	if len(events) == 1 || !envelope(msg) {
 		return nil
 	}
 	data := map[string]any{}
@@ -308,16 +344,16 @@ func groupMessage(msg *Message, events []*Event) error {
 	if !run.Previous.IsZero() {
 		data["previous"] = run.Previous
 	}
-	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": msg.Event.ID,
-		"timestamp": msg.Event.Timestamp.UTC().Format(time.RFC3339Nano), "data": data})
+	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": group.ID,
+		"timestamp": group.Timestamp.UTC().Format(time.RFC3339Nano), "data": data})
 	if err != nil {
 		return err
 	}
 	ev, err := ParseEvent(body)
 	if err != nil {
-		return fmt.Errorf("group %s: %w", msg.Event.ID, err)
+		return fmt.Errorf("group %s: %w", group.ID, err)
 	}
-	ev.ReceivedAt = msg.Event.ReceivedAt
+	ev.ReceivedAt = group.ReceivedAt
 	msg.Event = ev
 	return nil
 }
@@ -339,22 +375,33 @@ func sharedValue(events []*Event, name string) (any, bool) {
 }
 
 // fireGroups fires the open groups that are due under router's routes.
-func (s *Scheduler) fireGroups(ctx context.Context, router *Router) error {
+func (s *Scheduler) fireGroups(ctx context.Context, plan *Plan) error {
 	groups, err := s.Store.OpenGroups(ctx)
 	if err != nil || len(groups) == 0 {
 		return err
 	}
+	configured := map[string]bool{}
+	for _, t := range plan.Targets {
+		configured[t.Name] = true
+	}
 	now := s.now()
 	var errs []error
 	for _, g := range groups {
-		rt := router.Route(g.Route)
+		rt := plan.Router.Route(g.Route)
 		due, policy := groupDue(rt, g, now)
 		if !due {
 			continue
 		}
-		run := GroupRun{Route: g.Route, Target: g.Target, Key: g.Key, Policy: policy, First: g.First, Last: g.Last}
+		run := GroupRun{Route: g.Route, Target: g.Target, Policy: policy, First: g.First, Last: g.Last}
+		run.Key, run.Bridge = strings.CutPrefix(g.Key, bridgeKey)
+		through := g.Last
 		if policy == PolicyThrottle {
 			run.Previous, run.Interval = g.LastFired, rt.Throttle.Interval.String()
+			if g.LastFired.IsZero() || g.First.After(g.LastFired.Add(rt.Throttle.Interval)) {
+				// A new interval starts: its first event goes out now, on its own; the ones after
+				// it wait for the interval's end.
+				through = g.First
+			}
 		}
 		id := "group_" + uuid.Must(uuid.NewV7()).String()
 		ev, err := newGroupEvent(id, run, now)
@@ -364,8 +411,11 @@ func (s *Scheduler) fireGroups(ctx context.Context, router *Router) error {
 		}
 		dl := &Delivery{ID: uuid.Must(uuid.NewV7()).String(), EventID: id, Target: g.Target, Route: g.Route,
 			State: StatePending, NextAttemptAt: now, CreatedAt: now}
+		if !configured[g.Target] { // removed by a reload: kept, visible and replayable, not sent
+			dl.State, dl.LastError = StateCancelled, "target no longer configured"
+		}
 		n, err := s.Store.FireGroup(ctx, FireGroupRequest{Target: g.Target, Route: g.Route, Key: g.Key,
-			Through: g.Last, LastFired: g.LastFired, Event: ev, Delivery: dl})
+			Through: through, LastFired: g.LastFired, Event: ev, Delivery: dl})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("group %s/%s: %w", g.Route, g.Target, err))
 			continue

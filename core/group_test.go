@@ -36,7 +36,7 @@ type groupRig struct {
 
 func newGroupRig(t *testing.T, routes ...*core.Route) *groupRig {
 	r := &groupRig{t: t, path: filepath.Join(t.TempDir(), "bridge.db"), routes: routes, sinks: map[string]*captureNotifier{}}
-	for _, name := range []string{"slack", "discord", "email", "audit"} {
+	for _, name := range []string{"slack", "discord", "email", "hook", "audit"} {
 		r.sinks[name] = &captureNotifier{}
 	}
 	r.set("2026-03-02T10:00:00Z")
@@ -72,6 +72,8 @@ func (r *groupRig) start() {
 			tg.Format = core.FormatEmail
 		case "audit":
 			tg.Type, tg.Format = "file", core.FormatNone
+		case "hook":
+			tg.Type, tg.Escape = "webhook", nil // no template: the original event, or a group's envelope
 		}
 		targets = append(targets, tg)
 	}
@@ -82,7 +84,7 @@ func (r *groupRig) start() {
 	go func() { disp.Run(ctx); close(done) }()
 	r.store, r.bus = db, core.NewBus(db, disp, r.now, log)
 	r.sched = &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
-		Routes: func() *core.Router { return router }, NowFunc: r.now, Log: log}
+		Plan: disp.Plan, NowFunc: r.now, Log: log}
 	r.stopRun = func() { r.bus.Close(); cancel(); <-done; _ = db.Close() }
 }
 
@@ -146,14 +148,15 @@ func rule(t *testing.T, src string) core.Matcher {
 }
 
 // TestGroupOfFortyFindings: the 40 findings of one scan reach each chat target as one message
-// that counts and lists them within the platform's limits; the audit log still gets all 40.
+// that counts and lists them within the platform's limits, and a webhook without a template as
+// one envelope event listing them; the audit log still gets all 40.
 func TestGroupOfFortyFindings(t *testing.T) {
 	t.Parallel()
-	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack", "discord", "email"},
+	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack", "discord", "email", "hook"},
 		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute}})
 	for i := range 40 {
 		res := r.accept(finding(fmt.Sprintf("f%02d", i), "scan-1", "acme/api", i))
-		require.Equal(t, 3, res.Held)
+		require.Equal(t, 4, res.Held)
 		require.Equal(t, 1, res.Deliveries, "only the audit log's")
 		r.advance(time.Second)
 	}
@@ -161,11 +164,11 @@ func TestGroupOfFortyFindings(t *testing.T) {
 	r.tick()
 	r.advance(28 * time.Second) // 29 s after the last finding of scan-1
 	r.tick()
-	r.settle(map[string]int{"audit": 41, "slack": 0, "discord": 0, "email": 0})
+	r.settle(map[string]int{"audit": 41, "slack": 0, "discord": 0, "email": 0, "hook": 0})
 	r.advance(2 * time.Second) // 30 s after the last event of each scan
 	r.tick()
 	r.tick()
-	r.settle(map[string]int{"audit": 41, "slack": 2, "discord": 2, "email": 2})
+	r.settle(map[string]int{"audit": 41, "slack": 2, "discord": 2, "email": 2, "hook": 2})
 
 	byScan := func(name string) map[string]*core.Message {
 		out := map[string]*core.Message{}
@@ -174,13 +177,21 @@ func TestGroupOfFortyFindings(t *testing.T) {
 		}
 		return out
 	}
-	for _, name := range []string{"slack", "discord", "email"} {
+	for _, name := range []string{"slack", "discord", "email", "hook"} {
 		msgs := byScan(name)
 		require.Len(t, msgs["scan-1"].Events, 40, name)
+		require.Equal(t, 40, msgs["scan-1"].Group.Count, name)
 		require.Len(t, msgs["scan-2"].Events, 1, name)
-		require.Equal(t, "issue.critical", msgs["scan-2"].Event.Type, "%s: a group of one goes out as the event itself", name)
-		require.Equal(t, core.GroupEventType, msgs["scan-1"].Event.Type)
+		require.Equal(t, "other", msgs["scan-2"].Event.ID, "%s: a group of one goes out as the event itself", name)
 	}
+	for _, name := range []string{"slack", "discord", "email"} {
+		require.Equal(t, "f39", byScan(name)["scan-1"].Event.ID, "%s: templates see the latest event at top level", name)
+	}
+	env := byScan("hook")["scan-1"].Event
+	require.Equal(t, core.GroupEventType, env.Type, "a target without a template gets the group's envelope")
+	require.Equal(t, "scan-1", env.String("scan_id"), "with the fields all its events share")
+	require.Equal(t, int64(40), env.Data["count"])
+	require.Len(t, env.Data["events"], 40)
 	var slack struct {
 		Text        string `json:"text"`
 		Attachments []struct {
@@ -220,7 +231,7 @@ func TestOpenGroupSurvivesARestart(t *testing.T) {
 	r.advance(time.Minute)
 	r.start()
 	other := &core.Scheduler{Store: r.store, Owner: "replica-2", Digests: func() []*core.DigestSpec { return nil },
-		Routes: r.sched.Routes, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
+		Plan: r.sched.Plan, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
 	done := make(chan error)
 	go func() { done <- other.RunDue(context.Background()) }()
 	r.tick()
@@ -352,4 +363,46 @@ func TestRouteHoldingWords(t *testing.T) {
 		"quiet hours: while muted, events are not sent on this route (muted now)",
 	}, r.Holding(time.Date(2026, 3, 2, 23, 0, 0, 0, time.UTC)))
 	require.Empty(t, (&core.Route{}).Holding(time.Now()))
+}
+
+// TestThrottleBurstSendsTheFirstAtOnce: a burst that arrives before the first tick still sends
+// its first event at once, on its own; the rest wait for the end of the interval.
+func TestThrottleBurstSendsTheFirstAtOnce(t *testing.T) {
+	t.Parallel()
+	r := newGroupRig(t, &core.Route{Name: "failures", When: rule(t, `event == "scan.failed"`), Targets: []string{"slack"},
+		Throttle: &core.ThrottlePolicy{Key: key(t, "repo"), Interval: time.Hour}})
+	for i := range 4 {
+		r.accept(scanFailed(fmt.Sprint("b", i), "acme/api"))
+		r.advance(time.Millisecond)
+	}
+	r.tick()
+	r.tick()
+	r.settle(map[string]int{"slack": 1})
+	require.Equal(t, "b0", r.sinks["slack"].all()[0].Event.ID)
+	r.advance(59 * time.Minute)
+	r.tick()
+	r.settle(map[string]int{"slack": 1})
+	r.advance(time.Minute)
+	r.tick()
+	r.settle(map[string]int{"slack": 2})
+	require.Equal(t, []string{"b1", "b2", "b3"}, eventIDs(r.sinks["slack"].all()[1].Events))
+}
+
+// TestGroupOfARemovedTargetIsCancelled: a group whose target a reload removed is kept as a
+// cancelled delivery, not left pending for ever.
+func TestGroupOfARemovedTargetIsCancelled(t *testing.T) {
+	t.Parallel()
+	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack"},
+		Group: &core.GroupPolicy{Wait: time.Minute, MaxWait: time.Hour}})
+	r.accept(finding("f1", "scan-1", "acme/api", 1))
+	gone := &core.Scheduler{Store: r.store, Owner: "o", Digests: func() []*core.DigestSpec { return nil }, NowFunc: r.now,
+		Log: slog.New(slog.DiscardHandler), Plan: func() *core.Plan {
+			return &core.Plan{Router: &core.Router{}} // the route and the target are gone
+		}}
+	require.NoError(t, gone.RunDue(context.Background()))
+	ds, err := r.store.Deliveries(context.Background(), core.DeliveryFilter{Target: "slack"})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, core.StateCancelled, ds[0].State)
+	require.Equal(t, "target no longer configured", ds[0].LastError)
 }

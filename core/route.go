@@ -92,6 +92,12 @@ func (r *Router) Route(name string) *Route {
 }
 
 func (r *Router) ruleError(route string, ev *Event, err error) {
+	r.logRuleError(route, ev, err, "rule failed at run time; route treated as not matched (logged once a minute)")
+}
+
+// logRuleError counts a run-time rule failure and logs msg about it at most once a minute per
+// route.
+func (r *Router) logRuleError(route string, ev *Event, err error, msg string) {
 	if r.OnRuleError != nil {
 		r.OnRuleError(route)
 	}
@@ -107,8 +113,7 @@ func (r *Router) ruleError(route string, ev *Event, err error) {
 	r.mu.Unlock()
 	s.Do(func() {
 		if r.Log != nil {
-			r.Log.Warn("rule failed at run time; route treated as not matched (logged once a minute)",
-				"route", route, "event_id", ev.ID, "event", ev.Type, "err", err)
+			r.Log.Warn(msg, "route", route, "event_id", ev.ID, "event", ev.Type, "err", err)
 		}
 	})
 }

@@ -42,7 +42,7 @@ type Scheduler struct {
 	Store    Store
 	Owner    string
 	Digests  func() []*DigestSpec // the digests in force (they change on a config reload)
-	Routes   func() *Router       // the routes in force, for their groups; nil: no groups
+	Plan     func() *Plan         // the plan in force, for its routes' groups; nil: no groups
 	Lease    time.Duration        // default 1m
 	Interval time.Duration        // how often due digests are looked for; default 1s
 	NowFunc  func() time.Time
@@ -105,8 +105,8 @@ func (s *Scheduler) Run(ctx context.Context) {
 // to its latest missed activation.
 func (s *Scheduler) RunDue(ctx context.Context) error {
 	err := s.runDigests(ctx)
-	if s.Routes != nil {
-		err = errors.Join(err, s.fireGroups(ctx, s.Routes()))
+	if s.Plan != nil {
+		err = errors.Join(err, s.fireGroups(ctx, s.Plan()))
 	}
 	return err
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
+	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -118,8 +120,8 @@ func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
 		return err
 	}
 	out, err := r.Engine.Render(key, r.Data(msg, t.Escape))
-	if errors.Is(err, templates.ErrNoValue) && eventsSay(msg, "<no value>") {
-		err = nil // the event's own text says "<no value>": not a nil printed by the template
+	if errors.Is(err, templates.ErrNoValue) && eventsSayAll(msg, out) {
+		err = nil // the event's own text says "<nil>": not a nil printed by the template
 	}
 	if err != nil {
 		return err
@@ -135,6 +137,18 @@ func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
 	}
 	msg.Body, msg.Subject, msg.HTML = out.Body, out.Subject, out.HTML
 	return nil
+}
+
+// eventsSayAll reports whether every nil marker in out also appears in msg's events.
+func eventsSayAll(msg *Message, out *templates.Output) bool {
+	for _, m := range templates.NilMarkers {
+		shown := bytes.Contains(out.Body, []byte(m)) || strings.Contains(out.Subject, m) ||
+			strings.Contains(out.HTML, html.EscapeString(m))
+		if shown && !eventsSay(msg, m) {
+			return false
+		}
+	}
+	return true
 }
 
 // eventsSay reports whether any event of msg contains text.

@@ -38,12 +38,14 @@ type Result struct {
 	Code       string // the error code otherwise, e.g. "invalid_signature"
 	Message    string
 	Deliveries int
+	Held       int // held back by a route's group, throttle or quiet hours, to be sent later
 	Tries      int
 }
 
 type answer struct {
 	Status     string `json:"status"`
 	Deliveries int    `json:"deliveries"`
+	Held       int    `json:"held"`
 	Error      struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -87,6 +89,7 @@ func (c *Client) Send(ctx context.Context, body []byte) (Result, error) {
 		var a answer
 		_ = json.Unmarshal(raw, &a)
 		res.StatusCode, res.Status, res.Code, res.Message, res.Deliveries = resp.StatusCode, a.Status, a.Error.Code, a.Error.Message, a.Deliveries
+		res.Held = a.Held
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 			if after := core.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); after > 0 {
 				return res, &backoff.RetryAfterError{Duration: after}

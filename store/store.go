@@ -270,8 +270,8 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 
 const insertDeliverySQL = `INSERT INTO deliveries
 	(id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-	 lease_until_ms, created_at_ms, updated_at_ms)
-	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?)`
+	 lease_until_ms, last_error, created_at_ms, updated_at_ms)
+	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`
 
 func insertDeliveries(ctx context.Context, stmt *stmt, eventID string, ds []*core.Delivery) error {
 	for _, dl := range ds {
@@ -280,7 +280,7 @@ func insertDeliveries(ctx context.Context, stmt *stmt, eventID string, ds []*cor
 			owner, until = dl.LeaseOwner, ms(dl.LeaseUntil)
 		}
 		if _, err := stmt.exec(ctx, dl.ID, eventID, dl.Target, dl.Route, string(dl.State),
-			ms(dl.NextAttemptAt), owner, until, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
+			ms(dl.NextAttemptAt), owner, until, dl.LastError, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
 			return err
 		}
 	}

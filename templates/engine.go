@@ -193,13 +193,27 @@ func (e *Engine) Render(key string, data any) (*Output, error) {
 		}
 		out.HTML = hb.String()
 	}
-	if bytes.Contains(out.Body, []byte(noValue)) || strings.Contains(out.Subject, noValue) || strings.Contains(out.HTML, "&lt;no value&gt;") {
-		return out, &Error{Key: key, Origin: e.origin[key], Err: ErrNoValue}
+	if m := out.NilMarker(); m != "" {
+		return out, &Error{Key: key, Origin: e.origin[key], Err: fmt.Errorf("%w: the output contains %q", ErrNoValue, m)}
 	}
 	return out, nil
 }
 
-// ErrNoValue is returned (wrapped in *Error, with the output) when the output contains
-// "<no value>", which text/template prints for a nil or missing field. The caller may accept the
-// output when the input itself contains that text.
-var ErrNoValue = errors.New(`output contains "<no value>": a field is nil or missing here; guard it with {{ with }} or default`)
+// NilMarkers are what templates print for a nil or missing field: text/template's "<no value>",
+// fmt's "<nil>" (toString, printf "%v") and a fmt verb error ("%!s(<nil>)", "%!d(string=x)").
+var NilMarkers = []string{noValue, "<nil>", "%!"}
+
+// NilMarker returns the first of NilMarkers found in the output (the HTML part escaped), or "".
+func (o *Output) NilMarker() string {
+	for _, m := range NilMarkers {
+		if bytes.Contains(o.Body, []byte(m)) || strings.Contains(o.Subject, m) || strings.Contains(o.HTML, htemplate.HTMLEscapeString(m)) {
+			return m
+		}
+	}
+	return ""
+}
+
+// ErrNoValue is returned (wrapped in *Error, with the output) when the output shows a nil or
+// missing field (one of NilMarkers). The caller may accept the output when the input itself
+// contains that text.
+var ErrNoValue = errors.New(`a field is nil or missing here; guard it with {{ with }} or default`)

@@ -362,3 +362,31 @@ func TestNotifyRejectsNonSlackBody(t *testing.T) {
 	}
 	require.Empty(t, f.received())
 }
+
+// TestGroupNamesOnlyWhatItsEventsShare: a group's header names the repository and scan only when
+// every event has them (the top level is the latest event, not the group's).
+func TestGroupNamesOnlyWhatItsEventsShare(t *testing.T) {
+	t.Parallel()
+	other, err := core.ParseEvent([]byte(`{"event":"issue.critical","id":"e2","timestamp":"2026-01-01T00:00:00Z",` +
+		`"data":{"scan_id":"scan_2","issue_id":"i2","severity":"high","title":"t2","repo_url":"https://github.com/o/other"}}`))
+	require.NoError(t, err)
+	for name, tc := range map[string]struct {
+		events []*core.Event
+		want   string
+		scan   bool
+	}{
+		"one repository and scan": {[]*core.Event{issueEvent(t, "e1", "a"), issueEvent(t, "e3", "b")}, "2 critical findings in o/r", true},
+		"two repositories":        {[]*core.Event{issueEvent(t, "e1", "a"), other}, "2 critical findings:", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			msg := core.SampleMessage(tc.events[len(tc.events)-1], target, nil)
+			msg.Events = tc.events
+			render(t, msg)
+			var p struct{ Text string }
+			require.NoError(t, json.Unmarshal(msg.Body, &p))
+			require.True(t, strings.HasPrefix(p.Text, tc.want), p.Text)
+			require.Equal(t, tc.scan, strings.Contains(string(msg.Body), "scan `scan_1`"))
+		})
+	}
+}

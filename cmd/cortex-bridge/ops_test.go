@@ -255,7 +255,7 @@ func TestRealBinaryMetricsHealthReload(t *testing.T) {
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&ready))
 	resp.Body.Close()
 	require.Equal(t, "ok", ready.Status)
-	require.Equal(t, map[string]string{"storage": "ok", "migrations": "ok", "workers": "ok"}, ready.Checks)
+	require.Equal(t, map[string]string{"storage": "ok", "migrations": "ok", "queue": "ok", "workers": "ok"}, ready.Checks)
 
 	// An invalid config is refused and the running one stays.
 	require.NoError(t, os.WriteFile(cfg, []byte("routes: [{name: x}]\n"), 0o600))

@@ -137,10 +137,11 @@ func describe(r sender.Result, err error) string {
 	case err != nil && r.StatusCode == 0:
 		return head + "no answer: " + err.Error()
 	case r.StatusCode == 200 && r.Status == "accepted":
-		if r.Deliveries == 1 {
-			return head + "200 accepted (1 delivery)"
+		what := fmt.Sprintf("%d %s", r.Deliveries, plural(r.Deliveries, "delivery", "deliveries"))
+		if r.Held > 0 {
+			what += fmt.Sprintf(", %d held for a group, throttle or quiet hours", r.Held)
 		}
-		return head + fmt.Sprintf("200 accepted (%d deliveries)", r.Deliveries)
+		return head + "200 accepted (" + what + ")"
 	case r.StatusCode == 200:
 		return head + "200 " + r.Status
 	}

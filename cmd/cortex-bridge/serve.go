@@ -105,7 +105,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	bus.SetMaxPending(cfg.Ingest.MaxPending)
 	b.sched = &core.Scheduler{Store: db, Owner: b.disp.Owner(), Log: log, Observer: b.metrics,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
-		Routes:  func() *core.Router { return b.disp.Plan().Router }}
+		Plan:    b.disp.Plan}
 	b.ingest = api.NewIngest(b.ingestConfig(cfg), bus, log)
 	b.hooks = newRegistry(b, cfg)
 	if err := b.hooks.replan(ctx); err != nil {
@@ -131,6 +131,12 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 			"storage": db.Ping,
 			"migrations": func(ctx context.Context) error {
 				return db.MigrationsCurrent(ctx)
+			},
+			"queue": func(context.Context) error {
+				if bus.QueueFull() {
+					return errors.New("more deliveries wait than ingest.max_pending; ingest answers 503 queue_full")
+				}
+				return nil
 			},
 			"workers": func(context.Context) error {
 				switch {

@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexbridge/cortex-bridge/config"
-	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
 func newValidate() *cobra.Command {
@@ -44,8 +43,10 @@ for CI pipelines that keep the config in git.`,
 					enabled++
 				}
 			}
-			fmt.Fprintf(out, "%s is valid: %d targets (%d enabled), %d routes, %d digests; templates render for all %d sample events\n",
-				path, len(rt.Targets), enabled, len(rt.Router.Routes), len(rt.Router.Digests), len(samples.Types()))
+			count := func(n int, one, many string) string { return fmt.Sprintf("%d %s", n, plural(n, one, many)) }
+			fmt.Fprintf(out, "%s is valid: %s (%d enabled), %s, %s; templates render for every sample event\n",
+				path, count(len(rt.Targets), "target", "targets"), enabled, count(len(rt.Router.Routes), "route", "routes"),
+				count(len(rt.Router.Digests), "digest", "digests"))
 			return nil
 		},
 	}
