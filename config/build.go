@@ -109,6 +109,11 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("digest %s: its target %s is disabled; its periods are closed but not sent", cd.Name, t.Name))
 		}
 	}
+	for i, k := range c.API.Keys {
+		if k.Key == "" {
+			rt.Warnings = append(rt.Warnings, fmt.Sprintf("api.keys[%d] (%s): the key is empty (its variable unset?); this account cannot use the API or the dashboard", i, k.Account))
+		}
+	}
 	errs = append(errs, rt.checkTemplates(byName)...)
 	errs = append(errs, rt.checkAlertTemplates(byName)...)
 	if err := errors.Join(errs...); err != nil {

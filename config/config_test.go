@@ -1122,3 +1122,15 @@ func TestRestartKeys(t *testing.T) {
 	require.Equal(t, []string{"server.listen", "api.max_webhooks_per_account"}, before.RestartKeys(after))
 	require.Empty(t, before.RestartKeys(before))
 }
+
+// TestBuild_WarnsAboutAnEmptyAPIKey: an account whose key variable is unset is named at startup.
+func TestBuild_WarnsAboutAnEmptyAPIKey(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg, err := b.parse(t, minimal+"api:\n  keys:\n    - {account: team-a, key: \"${TEAM_A_KEY}\"}\n", nil)
+	require.NoError(t, err)
+	rt, err := config.Build(cfg, config.BuildOptions{Version: "test", DryRun: true})
+	require.NoError(t, err)
+	defer rt.Close()
+	require.Contains(t, rt.Warnings, "api.keys[0] (team-a): the key is empty (its variable unset?); this account cannot use the API or the dashboard")
+}
