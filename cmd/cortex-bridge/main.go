@@ -50,7 +50,7 @@ func newRoot(out, errOut io.Writer) *cobra.Command {
 	root.SetErr(errOut)
 	root.PersistentFlags().String("config", "", "config file (default $CORTEX_BRIDGE_CONFIG, then ./config.yaml)")
 	root.PersistentFlags().String("log-level", "info", "log level: debug, info, warn or error")
-	root.AddCommand(newServe(), newValidate(), newRoute(), newSend(), newSign(), newTest(), newDigest(), newDeliveries(), newTestRules())
+	root.AddCommand(newServe(), newValidate(), newRoute(), newSend(), newSign(), newTest(), newDigest(), newDeliveries(), newBench(), newTestRules())
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return fmt.Errorf("%w (see %s --help)", err, c.CommandPath())
 	})
