@@ -225,7 +225,7 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 		answer["held"] = res.Held // held back by a route's group, throttle or quiet hours
 	}
 	writeJSON(w, http.StatusOK, answer)
-	h.log.Info("event accepted", "event_id", ev.ID, "event", ev.Type, "deliveries", res.Deliveries,
+	h.log.Debug("event accepted", "event_id", ev.ID, "event", ev.Type, "deliveries", res.Deliveries,
 		"sender_delivery", ev.Delivery, "duration", cfg.NowFunc().Sub(start))
 	return eventType, "accepted"
 }

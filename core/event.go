@@ -103,10 +103,7 @@ func decodeStrict(b []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		return err
 	}
-	if dec.More() {
-		return errors.New("unexpected data after the JSON value")
-	}
-	if _, err := dec.Token(); err == nil {
+	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) > 0 {
 		return errors.New("unexpected data after the JSON value")
 	}
 	return nil
@@ -149,61 +146,74 @@ func envelopeString(env map[string]json.RawMessage, key string, bad func(string,
 
 // duplicateKey returns the path of the first object key that appears twice in the JSON
 // document b ("id", "data.score"), or "". Go keeps the last value, other readers the first, so
-// such a body would mean different things downstream.
+// such a body would mean different things downstream. b must be valid JSON (ParseEvent decodes
+// it first): this is a single pass over the bytes, which allocates only for the paths of nested
+// objects and for keys written with escapes (compared unescaped: "a" and "\u0061" are the same
+// key).
 func duplicateKey(b []byte) string {
-	dec := json.NewDecoder(bytes.NewReader(b))
 	type frame struct {
-		keys   map[string]bool
-		path   string
-		object bool
-		expect bool // next string token is a key
+		object    bool
+		expectKey bool
+		path      string   // the key path of this object or array
+		keys      [][]byte // the object's keys so far
 	}
-	var stack []*frame
-	pathOf := func(f *frame, key string) string {
-		if f.path == "" {
-			return key
-		}
-		return f.path + "." + key
-	}
-	childPath := ""
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			return ""
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{':
-				stack = append(stack, &frame{keys: map[string]bool{}, path: childPath, object: true, expect: true})
-			case '[':
-				stack = append(stack, &frame{path: childPath})
-			default:
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 && stack[len(stack)-1].object {
-					stack[len(stack)-1].expect = true
+	var stack []frame
+	var last []byte // the last key read: the value that comes next is its
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; c {
+		case '"':
+			j, escaped := i+1, false
+			for ; j < len(b) && b[j] != '"'; j++ {
+				if b[j] == '\\' {
+					j++
+					escaped = true
 				}
 			}
-			continue
-		case string:
-			if top != nil && top.object && top.expect {
-				if top.keys[t] {
-					return pathOf(top, t)
+			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
+				top := &stack[n-1]
+				key := b[i+1 : j]
+				if escaped {
+					var k string
+					if json.Unmarshal(b[i:j+1], &k) == nil {
+						key = []byte(k)
+					}
 				}
-				top.keys[t] = true
-				top.expect = false
-				childPath = pathOf(top, t)
-				continue
+				for _, seen := range top.keys {
+					if bytes.Equal(seen, key) {
+						return joinPath(top.path, string(key))
+					}
+				}
+				top.keys, top.expectKey, last = append(top.keys, key), false, key
+			}
+			i = j
+		case '{', '[':
+			path := ""
+			if n := len(stack); n > 0 {
+				path = stack[n-1].path
+				if stack[n-1].object {
+					path = joinPath(path, string(last))
+				}
+			}
+			stack = append(stack, frame{object: c == '{', expectKey: c == '{', path: path})
+		case '}', ']':
+			if len(stack) == 0 {
+				return "" // not valid JSON: not this function's to report
+			}
+			stack = stack[:len(stack)-1]
+		case ',':
+			if n := len(stack); n > 0 && stack[n-1].object {
+				stack[n-1].expectKey = true
 			}
 		}
-		if top != nil && top.object {
-			top.expect = true
-		}
 	}
+	return ""
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
 }
 
 // normalizeValue turns json.Number values into int64 (when integral and in range) or float64,

@@ -186,14 +186,18 @@ func TestParseEventRejectsAmbiguousBodies(t *testing.T) {
 		body string
 		want string
 	}{
-		"duplicate id":            {`{"event":"x","id":"a","id":"b","timestamp":"2024-01-01T12:00:00Z","data":{}}`, "key id appears twice"},
-		"duplicate event":         {`{"event":"scan.started","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{},"event":"issue.critical"}`, "key event appears twice"},
-		"duplicate data field":    {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"score":1,"score":99}}`, "key data.score appears twice"},
-		"duplicate nested":        {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":{"k":1,"k":2}}}`, "key data.l.k appears twice"},
-		"invalid UTF-8":           {"{\"event\":\"x\",\"id\":\"a\xff\",\"timestamp\":\"2024-01-01T12:00:00Z\",\"data\":{}}", "not valid UTF-8"},
-		"lone surrogate in id":    {`{"event":"x","id":"a\ud800","timestamp":"2024-01-01T12:00:00Z","data":{}}`, "id: contains U+FFFD"},
-		"number out of range":     {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"n":1e400}}`, "data.n: number out of range"},
-		"nested number too large": {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":[1,-1e999]}}`, "data.l[1]: number out of range"},
+		"duplicate id":                      {`{"event":"x","id":"a","id":"b","timestamp":"2024-01-01T12:00:00Z","data":{}}`, "key id appears twice"},
+		"duplicate event":                   {`{"event":"scan.started","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{},"event":"issue.critical"}`, "key event appears twice"},
+		"duplicate data field":              {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"score":1,"score":99}}`, "key data.score appears twice"},
+		"duplicate nested":                  {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":{"k":1,"k":2}}}`, "key data.l.k appears twice"},
+		"duplicate in a list":               {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":[{"k":1},{"k":1,"k":2}]}}`, "key data.l.k appears twice"},
+		"duplicate written with an escape":  {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"score":1,"\u0073core":2}}`, "key data.score appears twice"},
+		"duplicate after a key with quotes": {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"a\"b":"{","k":"}","k":3}}`, "key data.k appears twice"},
+		"a stray bracket after the body":    {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{}} }`, "unexpected data after the JSON value"},
+		"invalid UTF-8":                     {"{\"event\":\"x\",\"id\":\"a\xff\",\"timestamp\":\"2024-01-01T12:00:00Z\",\"data\":{}}", "not valid UTF-8"},
+		"lone surrogate in id":              {`{"event":"x","id":"a\ud800","timestamp":"2024-01-01T12:00:00Z","data":{}}`, "id: contains U+FFFD"},
+		"number out of range":               {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"n":1e400}}`, "data.n: number out of range"},
+		"nested number too large":           {`{"event":"x","id":"a","timestamp":"2024-01-01T12:00:00Z","data":{"l":[1,-1e999]}}`, "data.l[1]: number out of range"},
 		"line beyond 2^53": {`{"event":"issue.critical","id":"a","timestamp":"2024-01-01T12:00:00Z",
 			"data":{"scan_id":"s","issue_id":"i","severity":"high","title":"t","line":1e300}}`, "data.line: must be an integer"},
 	}

@@ -29,6 +29,7 @@ type groupRig struct {
 	routes  []*core.Route
 	sinks   map[string]*captureNotifier
 	store   core.Store
+	disp    *core.Dispatcher
 	bus     *core.Bus
 	sched   *core.Scheduler
 	stopRun func()
@@ -47,13 +48,25 @@ func newGroupRig(t *testing.T, routes ...*core.Route) *groupRig {
 
 func (r *groupRig) now() time.Time { return time.Unix(0, r.clock.Load()).UTC() }
 
+// set and advance move the fake clock once nothing is in flight: a jump of minutes would
+// otherwise expire the leases of deliveries being sent and have them sent again.
 func (r *groupRig) set(ts string) {
 	tm, err := time.Parse(time.RFC3339, ts)
 	require.NoError(r.t, err)
+	r.idle()
 	r.clock.Store(tm.UnixNano())
 }
 
-func (r *groupRig) advance(d time.Duration) { r.clock.Add(int64(d)) }
+func (r *groupRig) advance(d time.Duration) {
+	r.idle()
+	r.clock.Add(int64(d))
+}
+
+func (r *groupRig) idle() {
+	if r.disp != nil {
+		require.Eventually(r.t, r.disp.Idle, 10*time.Second, time.Millisecond)
+	}
+}
 
 // start opens the database and starts dispatcher, bus and scheduler: a process start.
 func (r *groupRig) start() {
@@ -82,10 +95,10 @@ func (r *groupRig) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
-	r.store, r.bus = db, core.NewBus(db, disp, r.now, log)
+	r.store, r.disp, r.bus = db, disp, core.NewBus(db, disp, r.now, log)
 	r.sched = &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
 		Plan: disp.Plan, NowFunc: r.now, Log: log}
-	r.stopRun = func() { r.bus.Close(); cancel(); <-done; _ = db.Close() }
+	r.stopRun = func() { r.bus.Close(); cancel(); <-done; _ = db.Close(); r.disp = nil }
 }
 
 func (r *groupRig) stop() {

@@ -1,5 +1,7 @@
 package store
 
+import "strings"
+
 // ListenerState reports db's Postgres listener: the backend pid of its current connection (0
 // before the first) and how many times it has connected and run LISTEN.
 func ListenerState(db *DB) (pid uint32, connects int64) {
@@ -8,3 +10,29 @@ func ListenerState(db *DB) (pid uint32, connects int64) {
 
 // LatestMigration exposes latestMigration to the tests.
 var LatestMigration = latestMigration
+
+// QueryPlan returns SQLite's EXPLAIN QUERY PLAN of one of the store's statements, one detail per
+// line.
+func QueryPlan(db *DB, query string, args ...any) (string, error) {
+	rows, err := db.r.Query("EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, notused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &notused, &detail); err != nil {
+			return "", err
+		}
+		out = append(out, detail)
+	}
+	return strings.Join(out, "\n"), rows.Err()
+}
+
+// DueTargetsSQL exposes the poller's query to the tests.
+const DueTargetsSQL = dueTargetsSQL
+
+// ClaimSQLite exposes SQLite's claim statement to the tests.
+var ClaimSQLite = claimSQL[dialectSQLite]

@@ -63,5 +63,10 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	return &DB{w: w, r: r}, nil
+	d := &DB{w: w, r: r}
+	if err := d.prepareWriter(ctx); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	return d, nil
 }

@@ -49,3 +49,30 @@ func TestOpenUnknownDriver(t *testing.T) {
 	_, err := store.Open(context.Background(), "mysql", "x")
 	require.ErrorContains(t, err, "storage.driver")
 }
+
+// TestQueueQueriesUseTheirIndexes: what runs several times a second (the poller, claims) or at
+// every scrape reads the partial indexes of due, unfinished or dead rows, never every delivery
+// ever made: the table grows with history until retention prunes it.
+func TestQueueQueriesUseTheirIndexes(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	for _, tc := range []struct {
+		name, query string
+		args        []any
+		want        []string
+	}{
+		{"due targets", store.DueTargetsSQL, []any{0, 0}, []string{"USING INDEX deliveries_due", "USING INDEX deliveries_leased"}},
+		{"claim", store.ClaimSQLite, []any{"o", 0, 0, "t", 0, 0, 10}, []string{"USING INDEX deliveries_target_due"}},
+		{"unfinished", `SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'running')`, nil, []string{"deliveries_target_due"}},
+		{"dead per target", `SELECT target, COUNT(*) FROM deliveries WHERE state = 'dead' GROUP BY target`, nil, []string{"deliveries_dead"}},
+	} {
+		plan, err := store.QueryPlan(db, tc.query, tc.args...)
+		require.NoError(t, err, tc.name)
+		for _, w := range tc.want {
+			require.Contains(t, plan, w, "%s:\n%s", tc.name, plan)
+		}
+		require.NotRegexp(t, `SCAN deliveries($|\n| USING INDEX deliveries_(target_)?listing)`, plan, tc.name)
+	}
+}

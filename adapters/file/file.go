@@ -39,13 +39,19 @@ type Line struct {
 	DeliveryID string          `json:"delivery_id"` // the same on a retry: readers can drop repeats
 }
 
-// Notifier appends to one file. Writes are serialised, so lines never interleave. When the
-// file is moved or removed (log rotation), the next write reopens the path, so no restart or
-// signal is needed.
+// Notifier appends to one file. Writes are serialised, so lines never interleave; fsyncs are
+// shared: a writer whose line a concurrent fsync already covered does not fsync again (group
+// commit), which at 1 000 lines/s saves most of them. When the file is moved or removed (log
+// rotation), the next write reopens the path, so no restart or signal is needed.
 type Notifier struct {
-	path string
-	mu   sync.Mutex
-	f    *os.File
+	path    string
+	mu      sync.Mutex // guards f, info and written
+	f       *os.File
+	info    os.FileInfo // f's, to spot a rotation with one Stat of the path
+	written uint64      // lines written to the files so far
+
+	syncMu sync.Mutex // one fsync at a time; guards synced
+	synced uint64     // lines known to be on disk
 }
 
 var _ core.Notifier = (*Notifier)(nil)
@@ -58,35 +64,48 @@ func New(cfg *Config) (*Notifier, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Path), 0o750); err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
-	f, err := open(cfg.Path)
+	f, info, err := open(cfg.Path)
 	if err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
-	return &Notifier{path: cfg.Path, f: f}, nil
+	return &Notifier{path: cfg.Path, f: f, info: info}, nil
 }
 
-func open(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+func open(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, err
+	}
+	info, err := f.Stat()
+	if err != nil {
+		_ = f.Close()
+		return nil, nil, err
+	}
+	return f, info, nil
 }
 
-// current returns the open file, reopening the path when the file was rotated away.
+// current returns the open file, reopening the path when the file was rotated away; the old file
+// is fsynced before it is closed, so the lines written to it are on disk. Called with mu held.
 func (n *Notifier) current() (*os.File, error) {
-	open1, err1 := n.f.Stat()
-	onDisk, err2 := os.Stat(n.path)
-	if err1 == nil && err2 == nil && os.SameFile(open1, onDisk) {
+	if onDisk, err := os.Stat(n.path); err == nil && os.SameFile(n.info, onDisk) {
 		return n.f, nil
 	}
-	f, err := open(n.path)
+	f, info, err := open(n.path)
 	if err != nil {
 		return nil, err
 	}
+	if err := n.f.Sync(); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
 	_ = n.f.Close()
-	n.f = f
+	n.f, n.info = f, info
 	return f, nil
 }
 
-// Notify appends one line for msg and fsyncs. A write or sync error is retryable (disk full may
-// clear); the partial line, if any, is left for readers to skip as invalid JSON.
+// Notify appends one line for msg and returns once it is fsynced. A write or sync error is
+// retryable (disk full may clear); the partial line, if any, is left for readers to skip as
+// invalid JSON, and a retried line carries the same delivery_id.
 func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	var ev bytes.Buffer
 	if err := json.Compact(&ev, msg.Event.Raw); err != nil {
@@ -102,17 +121,37 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 		return core.AsDeliveryError(err)
 	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	f, err := n.current()
+	if err == nil {
+		_, err = f.Write(line.Bytes())
+	}
+	n.written++
+	mine := n.written
+	n.mu.Unlock()
+	if err == nil {
+		err = n.syncThrough(mine)
+	}
 	if err != nil {
 		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
 	}
-	if _, err := f.Write(line.Bytes()); err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+	return nil
+}
+
+// syncThrough returns once the first line lines are on disk, fsyncing unless a concurrent fsync
+// already covered them.
+func (n *Notifier) syncThrough(line uint64) error {
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	if n.synced >= line {
+		return nil
 	}
-	if err := f.Sync(); err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+	n.mu.Lock()
+	f, upto := n.f, n.written
+	n.mu.Unlock()
+	if err := f.Sync(); err != nil && !errors.Is(err, os.ErrClosed) { // closed: rotated, and fsynced then
+		return err
 	}
+	n.synced = upto
 	return nil
 }
 

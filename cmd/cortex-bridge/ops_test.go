@@ -48,7 +48,7 @@ type child struct {
 
 func startChild(t *testing.T, cfgPath string) *child {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--config", cfgPath)
+	cmd := exec.Command(os.Args[0], "serve", "--config", cfgPath, "--log-level", "debug") // debug: tests read the per-event lines
 	cmd.Env = append(os.Environ(), "CORTEX_BRIDGE_TEST_MAIN=1")
 	stderr, err := cmd.StderrPipe()
 	require.NoError(t, err)
