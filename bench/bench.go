@@ -70,6 +70,11 @@ type Options struct {
 	// (default: a SQLite file in Dir).
 	Storage string
 	DSN     string
+	// Replicas is how many bridges Launch starts on the generated config (default 1; more
+	// need Storage postgres, as replicas share one database). Events are posted to them in
+	// turn; the bridge CPU reported is the sum over the replicas, the peak RSS the highest
+	// replica's, and the RSS samples are the first replica's.
+	Replicas int
 	// Launch starts the bridge on the generated config (required without URL).
 	Launch LaunchFunc
 	// LaunchName says how the bridge runs, for the report ("child", "in-process").
@@ -128,6 +133,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.Storage == "" {
 		o.Storage = "sqlite"
+	}
+	if o.Replicas < 1 {
+		o.Replicas = 1
 	}
 	if o.Progress == nil {
 		o.Progress = io.Discard
@@ -215,7 +223,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 			return nil, err
 		}
-		rep.Target += fmt.Sprintf(" (pid %d)", r.pid)
+		if len(r.others) > 0 {
+			rep.Target += fmt.Sprintf(" ×%d (pids %d %s)", 1+len(r.others), r.pid, strings.Trim(fmt.Sprint(r.others), "[]"))
+		} else {
+			rep.Target += fmt.Sprintf(" (pid %d)", r.pid)
+		}
 	}
 	if r.rc == nil && o.ReceiverListen != "off" {
 		if err := r.listen(o.ReceiverListen); err != nil {
@@ -269,24 +281,53 @@ func (r *runner) launch(ctx context.Context, dir string) (func() error, error) {
 		}
 		dsn = filepath.Join(dir, "bridge.db")
 	}
-	cfgPath, err := WriteConfig(dir, BridgeConfig{
-		Listen: addr, Driver: r.o.Storage, DSN: dsn, IngestSecret: r.o.Secret,
-		ReceiverURL: "http://" + r.rcAddr + "/", TargetSecret: r.o.ReceiverSecret,
-		AuditPath: filepath.Join(dir, "audit.jsonl"),
-	})
-	if err != nil {
-		return nil, err
+	if r.o.Replicas > 1 && r.o.Storage != "postgres" {
+		return nil, fmt.Errorf("--replicas %d needs --storage postgres: replicas share one database", r.o.Replicas)
 	}
-	br, err := r.o.Launch(ctx, cfgPath, addr)
-	if err != nil {
-		if r.o.Storage == "postgres" && pendingPostgres(err) {
-			return nil, fmt.Errorf("%w\n%v", ErrPostgresPending, err)
+	var stops []func() error
+	stopAll := func() error {
+		var errs []error
+		for _, stop := range stops {
+			errs = append(errs, stop())
 		}
-		return nil, err
+		return errors.Join(errs...)
 	}
-	r.url, r.pid = "http://"+br.Addr+IngestPath, br.PID
-	r.inProcess = br.PID == os.Getpid()
-	return br.Stop, nil
+	for i := range r.o.Replicas {
+		cdir := dir
+		if i > 0 { // each replica's config and log in its own folder; one audit file for all
+			cdir = filepath.Join(dir, fmt.Sprintf("replica-%d", i+1))
+			if err := os.MkdirAll(cdir, 0o750); err != nil {
+				return nil, errors.Join(err, stopAll())
+			}
+			if addr, err = FreeAddr(); err != nil {
+				return nil, errors.Join(err, stopAll())
+			}
+		}
+		cfgPath, err := WriteConfig(cdir, BridgeConfig{
+			Listen: addr, Driver: r.o.Storage, DSN: dsn, IngestSecret: r.o.Secret,
+			ReceiverURL: "http://" + r.rcAddr + "/", TargetSecret: r.o.ReceiverSecret,
+			AuditPath: filepath.Join(dir, "audit.jsonl"),
+		})
+		if err != nil {
+			return nil, errors.Join(err, stopAll())
+		}
+		br, err := r.o.Launch(ctx, cfgPath, addr)
+		if err != nil {
+			if r.o.Storage == "postgres" && pendingPostgres(err) {
+				err = fmt.Errorf("%w\n%v", ErrPostgresPending, err)
+			}
+			return nil, errors.Join(err, stopAll())
+		}
+		stops = append(stops, br.Stop)
+		r.urls = append(r.urls, "http://"+br.Addr+IngestPath)
+		if i == 0 {
+			r.url, r.pid = r.urls[0], br.PID
+			r.inProcess = br.PID == os.Getpid()
+		} else {
+			r.others = append(r.others, br.PID)
+		}
+	}
+	return stopAll, nil
 }
 
 // listen starts the receiver.
@@ -315,7 +356,9 @@ type runner struct {
 	next      *atomic.Uint64
 	client    *http.Client
 	url       string
-	pid       int // 0: CPU and RSS not measured
+	urls      []string // with replicas: every replica's ingest URL, posted to in turn
+	pid       int      // 0: CPU and RSS not measured
+	others    []int    // the other replicas' process ids
 	inProcess bool
 	rc        *Receiver // nil: deliveries not measured (baseline, or receiver off)
 	rcAddr    string
@@ -411,6 +454,11 @@ func (r *runner) step(ctx context.Context, name string, rate float64, du time.Du
 		_ = resetPeak(r.pid)
 		before, _ = readProc(r.pid)
 	}
+	othersBefore := make([]procSample, len(r.others))
+	for i, pid := range r.others {
+		_ = resetPeak(pid)
+		othersBefore[i], _ = readProc(pid)
+	}
 	var dbBefore time.Duration
 	if r.o.DBProcess != "" {
 		dbBefore = processesCPU(r.o.DBProcess)
@@ -418,7 +466,11 @@ func (r *runner) step(ctx context.Context, name string, rate float64, du time.Du
 	selfBefore, machineBefore := selfCPU(), machineCPU()
 	start := time.Now()
 
-	ar := attack(ctx, r.client, r.url, r.o.Secret, r.src, r.next, rate, du)
+	urls := r.urls
+	if len(urls) == 0 {
+		urls = []string{r.url}
+	}
+	ar := attack(ctx, r.client, urls, r.o.Secret, r.src, r.next, rate, du)
 	end := time.Now()
 	s.Sent, s.Accepted, s.DuplicateAnswers, s.Errors = ar.sent, ar.accepted, ar.duplicate, ar.errors
 	s.Ack = latency(ar.ack)
@@ -460,6 +512,12 @@ func (r *runner) step(ctx context.Context, name string, rate float64, du time.Du
 	if r.pid > 0 {
 		if after, err := readProc(r.pid); err == nil {
 			s.BridgeCPUS = (after.cpu - before.cpu).Seconds()
+			for i, pid := range r.others {
+				if a, err := readProc(pid); err == nil {
+					s.BridgeCPUS += (a.cpu - othersBefore[i].cpu).Seconds()
+					after.hwm = max(after.hwm, a.hwm)
+				}
+			}
 			if ar.accepted > 0 {
 				s.BridgeCPUPer1kMS = s.BridgeCPUS * 1000 / float64(ar.accepted) * 1000
 			}

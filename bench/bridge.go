@@ -90,10 +90,12 @@ type Running struct {
 type LaunchFunc func(ctx context.Context, cfgPath, addr string) (*Running, error)
 
 // Child returns a LaunchFunc that runs argv (e.g. the bridge binary and "serve") with
-// "--config <path>" appended as a separate process, its log in logPath. The bridge is ready when
-// GET /readyz answers 200; Stop sends SIGTERM and waits for the graceful drain.
-func Child(logPath string, argv ...string) LaunchFunc {
+// "--config <path>" appended as a separate process, its log in bridge.log next to the config.
+// The bridge is ready when GET /readyz answers 200; Stop sends SIGTERM and waits for the
+// graceful drain.
+func Child(argv ...string) LaunchFunc {
 	return func(ctx context.Context, cfgPath, addr string) (*Running, error) {
+		logPath := filepath.Join(filepath.Dir(cfgPath), "bridge.log")
 		logf, err := os.Create(logPath)
 		if err != nil {
 			return nil, err

@@ -97,7 +97,7 @@ ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost a
 						defer os.RemoveAll(tmp)
 						o.Dir = tmp
 					}
-					o.Launch = bench.Child(o.Dir+"/bridge.log", exe, "serve", "--log-level", bridgeLogLevel)
+					o.Launch = bench.Child(exe, "serve", "--log-level", bridgeLogLevel)
 					o.LaunchName = "child bridge"
 				}
 			}
@@ -153,6 +153,7 @@ ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost a
 	f.StringVar(&o.ReceiverSecret, "receiver-secret", "bench-receiver-secret", "the webhook target's signing secret the receiver verifies")
 	f.StringVar(&o.AuditPath, "audit-file", "", "with --url: the bridge's file target path, checked for loss")
 	f.StringVar(&o.Storage, "storage", "sqlite", "storage.driver of the generated config: sqlite or postgres")
+	f.IntVar(&o.Replicas, "replicas", 1, "with --storage postgres: start this many bridges on the one database and post to them in turn (CPU summed, peak RSS of the highest)")
 	f.StringVar(&o.DSN, "dsn", "", "storage.dsn of the generated config (default: a SQLite file in the run folder; required for postgres)")
 	f.StringVar(&o.EventsFile, "events", "", "recorded traffic, .jsonl or one event (default: samples/stream.jsonl when present, else the embedded samples)")
 	f.StringVar(&dir, "dir", "", "keep the generated config, database, audit file and bridge log here (default: a temporary folder, removed)")
