@@ -119,6 +119,22 @@ func code(a answer) string {
 	return c
 }
 
+func TestManagementSlowsKeyGuessing(t *testing.T) {
+	t.Parallel()
+	m := setupManagement(t, 10)
+	for i := range 10 {
+		a := m.do(t, http.MethodGet, "/webhooks", fmt.Sprintf("guess-%02d-0123456789abcdef", i), nil)
+		require.Equal(t, http.StatusUnauthorized, a.status, "guess %d", i)
+	}
+	for _, key := range []string{"guess-10-0123456789abcdef", "", acmeKey} {
+		a := m.do(t, http.MethodGet, "/webhooks", key, nil)
+		require.Equal(t, http.StatusTooManyRequests, a.status, "key %q: the address has used up its wrong keys", key)
+		require.Equal(t, api.CodeRateLimited, code(a))
+		require.Equal(t, "3", a.header.Get("Retry-After"))
+		require.NotContains(t, a.raw, acmeKey)
+	}
+}
+
 var seedBody = map[string]any{ // the Cortex docs' registration example
 	"url": "https://your-app.com/webhooks/cortex", "events": []string{"scan.completed", "issue.critical"},
 	"secret": "your-webhook-secret", "active": true,

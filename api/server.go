@@ -97,8 +97,9 @@ func (rt Routes) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Keys are the management API's Bearer keys, one account each (api.keys).
 type Keys struct {
-	mu   sync.RWMutex
-	keys map[string]string // key → account
+	mu       sync.RWMutex
+	keys     map[string]string // key → account
+	failures authFailures      // wrong keys per client address (Blocked, Failed)
 }
 
 // NewKeys builds the key set from account → key.
@@ -184,11 +185,19 @@ func AccountOf(r *http.Request) string {
 	return a
 }
 
-// Require answers 401 with WWW-Authenticate: Bearer unless the request carries a valid key.
+// Require answers 401 with WWW-Authenticate: Bearer unless the request carries a valid key,
+// and 429 with Retry-After while the client's address has sent too many wrong keys (Blocked).
 func (k *Keys) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if k.Blocked(r) {
+			w.Header().Set("Retry-After", RetryAfterBlocked)
+			writeError(w, http.StatusTooManyRequests, CodeRateLimited,
+				"too many requests with a missing or wrong API key from this address; retry after "+RetryAfterBlocked+" s")
+			return
+		}
 		account, ok := k.Account(r)
 		if !ok {
+			k.Failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cortex-bridge"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "header Authorization: Bearer <api key> is missing or wrong")
 			return

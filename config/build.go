@@ -133,7 +133,7 @@ var formats = map[string]core.Format{
 func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 	switch {
 	case t.Slack != nil:
-		return slack.New(t.Slack, opts.Client)
+		return slack.New(t.Slack, opts.Client, opts.Version)
 	case t.Discord != nil:
 		return discord.New(t.Discord, opts.Client, opts.Version)
 	case t.Email != nil:

@@ -77,7 +77,6 @@ type Dashboard struct {
 	pages   map[string]*template.Template
 	static  fs.FS
 	revoked revocations
-	signin  *signinLimiter
 }
 
 var _ http.Handler = (*Dashboard)(nil)
@@ -93,7 +92,7 @@ func New(cfg Config) (*Dashboard, error) {
 	if cfg.SessionTTL <= 0 {
 		cfg.SessionTTL = 12 * time.Hour
 	}
-	d := &Dashboard{cfg: cfg, mux: http.NewServeMux(), signin: newSigninLimiter()}
+	d := &Dashboard{cfg: cfg, mux: http.NewServeMux()}
 	d.revoked.m = map[string]time.Time{}
 	var err error
 	if d.pages, err = d.parsePages(); err != nil {

@@ -9,14 +9,12 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
+	"github.com/cortexbridge/cortex-bridge/api"
 )
 
 // Sessions are signed cookies, not server state, so they work on every replica and survive
@@ -232,9 +230,9 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 		d.showSignin(w, r, http.StatusForbidden, "The sign-in form expired. Enter your API key again.")
 		return
 	}
-	ip := clientIP(r)
-	if !d.signin.allow(ip) {
-		w.Header().Set("Retry-After", "10")
+	ip := api.ClientAddr(r)
+	if d.cfg.Keys.Blocked(r) {
+		w.Header().Set("Retry-After", api.RetryAfterBlocked)
 		d.showSignin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Wait a few seconds and try again.")
 		return
 	}
@@ -245,7 +243,7 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 		s, ok = d.newSession(account)
 	}
 	if !ok {
-		d.signin.failed(ip)
+		d.cfg.Keys.Failed(r)
 		d.cfg.Log.Warn("dashboard sign-in refused: unknown API key", "remote", ip)
 		d.showSignin(w, r, http.StatusUnauthorized, "That API key is not valid. Use a key from api.keys of the bridge's config.")
 		return
@@ -265,41 +263,3 @@ func (d *Dashboard) signout(w http.ResponseWriter, r *http.Request) {
 	d.cfg.Log.Info("dashboard sign-out", "account", s.Account)
 	http.Redirect(w, r, "/ui/signin?signedout=1", http.StatusSeeOther)
 }
-
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// signinLimiter slows down key guessing: each address may fail 10 times in a burst, then once
-// per 3 seconds. The table is bounded (cleared when full: an attacker with that many addresses
-// gains little, since keys are long random strings).
-type signinLimiter struct {
-	mu sync.Mutex
-	m  map[string]*rate.Limiter
-}
-
-func newSigninLimiter() *signinLimiter { return &signinLimiter{m: map[string]*rate.Limiter{}} }
-
-func (l *signinLimiter) get(ip string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lim := l.m[ip]
-	if lim == nil {
-		if len(l.m) >= 10000 {
-			clear(l.m)
-		}
-		lim = rate.NewLimiter(rate.Every(3*time.Second), 10)
-		l.m[ip] = lim
-	}
-	return lim
-}
-
-// allow reports whether ip may try to sign in now (failures so far left tokens).
-func (l *signinLimiter) allow(ip string) bool { return l.get(ip).Tokens() >= 1 }
-
-// failed spends one of ip's tokens.
-func (l *signinLimiter) failed(ip string) { l.get(ip).Allow() }

@@ -23,6 +23,7 @@ type fakeSlack struct {
 
 	mu       sync.Mutex
 	payloads []map[string]any
+	agents   []string // User-Agent of every request
 	times    []time.Time
 	// answer, when set, decides the answer to request n (1-based) before the limits are checked;
 	// it returns false to fall through to the normal handling.
@@ -40,6 +41,9 @@ func (f *fakeSlack) webhookURL() string { return f.srv.URL + "/services/T000/B00
 func (f *fakeSlack) apiURL() string     { return f.srv.URL + "/api/" }
 
 func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.agents = append(f.agents, r.Header.Get("User-Agent"))
+	f.mu.Unlock()
 	api := strings.HasPrefix(r.URL.Path, "/api/")
 	var payload map[string]any
 	switch {
@@ -105,6 +109,12 @@ func (f *fakeSlack) serve(w http.ResponseWriter, r *http.Request) {
 func writeAPI(w http.ResponseWriter, code string) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = fmt.Fprintf(w, `{"ok":false,"error":%q}`, code)
+}
+
+func (f *fakeSlack) userAgents() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.agents...)
 }
 
 func (f *fakeSlack) received() []map[string]any {

@@ -30,9 +30,10 @@ type Notifier struct {
 var _ core.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier. client nil means core.NewHTTPClient() (no redirects; each attempt is
-// bounded by its context, unlike slack-go's default client, which has no timeout). It fails when
-// cfg is invalid or has neither webhook_url nor token.
-func New(cfg *Config, client *http.Client) (*Notifier, error) {
+// bounded by its context, unlike slack-go's default client, which has no timeout). Its requests,
+// in both modes, carry "User-Agent: cortex-bridge/<version>". It fails when cfg is invalid or
+// has neither webhook_url nor token.
+func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -42,6 +43,7 @@ func New(cfg *Config, client *http.Client) (*Notifier, error) {
 	if client == nil {
 		client = core.NewHTTPClient()
 	}
+	client = withUserAgent(client, "cortex-bridge/"+version)
 	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now}
 	if cfg.Token != "" {
 		apiURL := cfg.APIURL
@@ -71,6 +73,29 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 		return n.postMessage(ctx, &m)
 	}
 	return n.postWebhook(ctx, &m)
+}
+
+// withUserAgent returns a copy of client whose requests carry ua (slack-go has no option for it,
+// and Go's default names only Go).
+func withUserAgent(client *http.Client, ua string) *http.Client {
+	c := *client
+	base := c.Transport
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	c.Transport = userAgent{base: base, value: ua}
+	return &c
+}
+
+type userAgent struct {
+	base  http.RoundTripper
+	value string
+}
+
+func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context()) // a RoundTripper must not change the caller's request
+	r.Header.Set("User-Agent", u.value)
+	return u.base.RoundTrip(r)
 }
 
 // postWebhook posts with the bridge's own client rather than slack.PostWebhook, whose error

@@ -21,14 +21,14 @@ import (
 
 func webhookNotifier(t *testing.T, url string) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(&slack.Config{WebhookURL: core.Secret(url)}, nil)
+	n, err := slack.New(&slack.Config{WebhookURL: core.Secret(url)}, nil, "test")
 	require.NoError(t, err)
 	return n
 }
 
 func botNotifier(t *testing.T, f *fakeSlack, channel string) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(&slack.Config{Token: core.Secret(f.token), Channel: channel, APIURL: f.apiURL()}, nil)
+	n, err := slack.New(&slack.Config{Token: core.Secret(f.token), Channel: channel, APIURL: f.apiURL()}, nil, "test")
 	require.NoError(t, err)
 	return n
 }
@@ -279,6 +279,15 @@ func TestWebhookErrorsAreRecorded(t *testing.T) {
 	}
 }
 
+func TestRequestsNameTheBridge(t *testing.T) {
+	t.Parallel()
+	f := newFakeSlack(t)
+	for _, n := range []*slack.Notifier{webhookNotifier(t, f.webhookURL()), botNotifier(t, f, "C1")} {
+		require.NoError(t, n.Notify(context.Background(), sampleMessage(t, "issue.critical")))
+	}
+	require.Equal(t, []string{"cortex-bridge/test", "cortex-bridge/test"}, f.userAgents())
+}
+
 func TestBotTokenMode(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
@@ -337,7 +346,7 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 	require.NotContains(t, err.Error(), "FAKE-SECRET-123")
 	require.NotContains(t, err.Error(), "B000")
 
-	bot, err := slack.New(&slack.Config{Token: "xoxb-FAKE-SECRET-TOKEN", Channel: "C1", APIURL: "http://127.0.0.1:1/api/"}, nil)
+	bot, err := slack.New(&slack.Config{Token: "xoxb-FAKE-SECRET-TOKEN", Channel: "C1", APIURL: "http://127.0.0.1:1/api/"}, nil, "test")
 	require.NoError(t, err)
 	err = bot.Notify(context.Background(), msg)
 	require.Error(t, err)
