@@ -256,7 +256,7 @@ func (c *Config) WithDefaults() {
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		setDefault(&t.Concurrency, 4)
+		setDefault(&t.Concurrency, defaultConcurrency(t.Type))
 		if t.RateLimit == nil && defaultRateLimits[t.Type] != (RateLimit{}) {
 			rl := defaultRateLimits[t.Type]
 			t.RateLimit = &rl
@@ -321,4 +321,14 @@ func setDefault[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
+}
+
+// defaultConcurrency is a target's attempts at once when concurrency is not set: 4, and 64 for
+// a file target, whose attempts mostly wait on a shared fsync spaced by file.SyncInterval (its
+// throughput is concurrency × 500 lines/s).
+func defaultConcurrency(targetType string) int {
+	if targetType == TypeFile {
+		return 64
+	}
+	return 4
 }

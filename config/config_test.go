@@ -984,9 +984,15 @@ func TestParse_Defaults(t *testing.T) {
 				require.Equal(t, 4, c.Delivery.MaxAttempts)
 				require.Equal(t, config.Backoff{Initial: 5 * time.Second, Max: 10 * time.Minute}, c.Delivery.Backoff)
 				require.Equal(t, 10, c.API.MaxWebhooksPerAccount)
-				require.Equal(t, 4, c.Targets[0].Concurrency)
+				require.Equal(t, 64, c.Targets[0].Concurrency, "a file target's lines share fsyncs")
 				require.Nil(t, c.Targets[0].RateLimit)
 				require.Equal(t, filepath.Join(dir, "templates"), c.Templates.Dir)
+			},
+		},
+		"a webhook target's concurrency": {
+			src: minimal + siemTarget(""),
+			check: func(t *testing.T, c *config.Config, _ string) {
+				require.Equal(t, 4, c.Targets[1].Concurrency)
 			},
 		},
 		"explicit values are kept": {
