@@ -324,8 +324,8 @@ func setDefault[T comparable](p *T, v T) {
 }
 
 // defaultConcurrency is a target's attempts at once when concurrency is not set: 4, and 64 for
-// a file target, whose attempts mostly wait on a shared fsync spaced by file.SyncInterval (its
-// throughput is concurrency × 500 lines/s).
+// a file target, whose concurrent attempts share fsyncs spaced by file.SyncInterval (more of
+// them in flight put more lines in each fsync).
 func defaultConcurrency(targetType string) int {
 	if targetType == TypeFile {
 		return 64

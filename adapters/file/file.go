@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -39,12 +40,13 @@ type Line struct {
 	DeliveryID string          `json:"delivery_id"` // the same on a retry: readers can drop repeats
 }
 
-// SyncInterval is the shortest time between two fsyncs of one file target (group commit): a line
-// written within it of the last fsync waits for the next one, shared with every line written
-// meanwhile. A line after a quiet spell is fsynced at once. One fsync costs 0.2–0.3 ms of disk
-// time here and competes with the database's own fsyncs, so at 1 000 lines/s the spacing cut a
-// file target's fsyncs from ~830 to ~330 a second and the bridge's ingest ack p50 by ~0.5 ms
-// (BENCHMARKS.md). A target's throughput is at most its concurrency × 500 lines/s.
+// SyncInterval is the shortest time between two fsyncs of one file target while several
+// deliveries are writing to it (group commit): a line written within it of the last fsync waits
+// for the next one, shared with every line written meanwhile. A line after a quiet spell, or
+// from the only delivery in progress, is fsynced at once (waiting would gather nothing). One
+// fsync costs 0.2–0.3 ms of disk time here and competes with the database's own fsyncs; at
+// 1 000 lines/s the spacing cut a file target's fsyncs from ~830 to ~330 a second
+// (BENCHMARKS.md).
 const SyncInterval = 2 * time.Millisecond
 
 // Notifier appends to one file. Writes are serialised, so lines never interleave; fsyncs are
@@ -53,7 +55,8 @@ const SyncInterval = 2 * time.Millisecond
 // rotation), the next write reopens the path, so no restart or signal is needed.
 type Notifier struct {
 	path    string
-	mu      sync.Mutex // guards f, info and written
+	active  atomic.Int32 // Notify calls in progress
+	mu      sync.Mutex   // guards f, info and written
 	f       *os.File
 	info    os.FileInfo // f's, to spot a rotation with one Stat of the path
 	written uint64      // lines written to the files so far
@@ -130,6 +133,8 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	if err := ctx.Err(); err != nil {
 		return core.AsDeliveryError(err)
 	}
+	n.active.Add(1)
+	defer n.active.Add(-1)
 	n.mu.Lock()
 	f, err := n.current()
 	if err == nil {
@@ -148,15 +153,15 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 }
 
 // syncThrough returns once the first line lines are on disk, fsyncing unless a concurrent fsync
-// already covered them; it waits out the rest of SyncInterval since the last fsync first, so
-// the lines written meanwhile share this one.
+// already covered them; while other deliveries are in progress it first waits out the rest of
+// SyncInterval since the last fsync, so the lines they write meanwhile share this one.
 func (n *Notifier) syncThrough(line uint64) error {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
 	if n.synced >= line {
 		return nil
 	}
-	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 {
+	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 && n.active.Load() > 1 {
 		time.Sleep(wait)
 	}
 	n.mu.Lock()

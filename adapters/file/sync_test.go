@@ -34,3 +34,20 @@ func TestConcurrentLinesShareFsyncs(t *testing.T) {
 	require.LessOrEqual(t, n.syncs, uint64(20), "fsyncs are shared")
 	require.GreaterOrEqual(t, n.syncs, uint64(1))
 }
+
+// TestALoneWriterSyncsEachLine: with one delivery at a time there is nobody to wait for, so each
+// line gets its own fsync straight away.
+func TestALoneWriterSyncsEachLine(t *testing.T) {
+	t.Parallel()
+	n, err := New(&Config{Path: filepath.Join(t.TempDir(), "audit.jsonl")})
+	require.NoError(t, err)
+	defer n.Close()
+	for i := range 20 {
+		msg := adaptertest.Message(t)
+		msg.DeliveryID = fmt.Sprint("d", i)
+		require.NoError(t, n.Notify(context.Background(), msg))
+	}
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	require.Equal(t, uint64(20), n.syncs)
+}
