@@ -292,3 +292,54 @@ func TestFreeAddr(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, ln.Close())
 }
+
+// TestReplicasShareTheLoad: --replicas starts that many bridges, each on its own config naming
+// the one database and audit file, and posts to them in turn; SQLite refuses replicas.
+func TestReplicasShareTheLoad(t *testing.T) {
+	t.Parallel()
+	var (
+		mu   sync.Mutex
+		hits = map[string]int{} // replica address → requests
+		cfgs []string
+	)
+	launch := func(_ context.Context, cfgPath, addr string) (*Running, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		base := &Baseline{secrets: []string{"s"}}
+		srv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			hits[addr]++
+			mu.Unlock()
+			base.ServeHTTP(w, r)
+		})}
+		go func() { _ = srv.Serve(ln) }()
+		mu.Lock()
+		cfgs = append(cfgs, cfgPath)
+		mu.Unlock()
+		return &Running{Addr: addr, PID: os.Getpid(), Stop: srv.Close}, nil
+	}
+	opts := Options{Launch: launch, LaunchName: "fake bridge", Storage: "postgres", DSN: "postgres://db.invalid/bench",
+		Replicas: 2, Secret: "s", Rate: 100, Duration: time.Second, Warmup: -1, Drain: 50 * time.Millisecond, Dir: t.TempDir()}
+	rep, err := Run(context.Background(), opts)
+	require.NoError(t, err)
+	require.EqualValues(t, 100, rep.Result.Accepted)
+	require.Contains(t, rep.Target, "×2")
+	require.Len(t, hits, 2)
+	for addr, n := range hits {
+		require.Equal(t, 50, n, "replica %s", addr)
+	}
+	require.Len(t, cfgs, 2)
+	require.NotEqual(t, cfgs[0], cfgs[1])
+	for _, p := range cfgs {
+		b, err := os.ReadFile(p)
+		require.NoError(t, err)
+		require.Contains(t, string(b), `dsn: "postgres://db.invalid/bench"`)
+		require.Contains(t, string(b), filepath.Join(opts.Dir, "audit.jsonl"), "one audit file for every replica")
+	}
+
+	opts.Storage, opts.DSN, opts.Dir = "sqlite", "", t.TempDir()
+	_, err = Run(context.Background(), opts)
+	require.ErrorContains(t, err, "--replicas 2 needs --storage postgres")
+}
