@@ -225,10 +225,6 @@ func (b *Bus) commit(batch []*acceptReq) {
 	if offer != nil {
 		dup, err = b.rw.IngestWithResults(ctx, items, offer.cs)
 		offer.done <- err // on an error the dispatcher writes its results apart, with retries
-		if err != nil {
-			// The events alone, so that nothing about the results can refuse them.
-			dup, err = b.store.Ingest(ctx, items)
-		}
 	} else {
 		dup, err = b.store.Ingest(ctx, items)
 	}
