@@ -132,10 +132,6 @@ func (d *Dispatcher) writeCompletions() {
 }
 
 func (d *Dispatcher) writeBatch(batch []Completion) {
-	if d.offering.Load() && d.offerToIngest(batch) {
-		d.forgetBatch(batch)
-		return
-	}
 	op := func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -151,62 +147,11 @@ func (d *Dispatcher) writeBatch(batch []Completion) {
 		d.log.Error("could not write delivery results; those deliveries will be retried when their leases expire",
 			"count", len(batch), "err", err)
 	}
-	d.forgetBatch(batch)
-}
-
-func (d *Dispatcher) forgetBatch(batch []Completion) {
 	ids := make([]string, len(batch))
 	for i, c := range batch {
 		ids[i] = c.Attempt.DeliveryID
 	}
 	d.forget(ids...)
-}
-
-// resultOffer is a batch of delivery results handed to the ingest writer (Bus), which reports on
-// done whether its transaction committed them.
-type resultOffer struct {
-	cs   []Completion
-	done chan error
-}
-
-// resultOfferWait is how long a batch of results waits for an ingest transaction to carry it
-// before it is written apart. Under load the ingest writer commits every millisecond or so; with
-// no events arriving the batch goes its own way after this.
-const resultOfferWait = 3 * time.Millisecond
-
-// offerToIngest hands batch to the ingest writer's next transaction and reports whether that
-// transaction committed it; false means it was not taken in time, or the commit failed, and the
-// caller writes it apart.
-func (d *Dispatcher) offerToIngest(batch []Completion) bool {
-	o := &resultOffer{cs: batch, done: make(chan error, 1)}
-	select {
-	case d.offers <- o:
-	default:
-		return false
-	}
-	t := time.NewTimer(resultOfferWait)
-	defer t.Stop()
-	select {
-	case err := <-o.done:
-		return err == nil
-	case <-t.C:
-	}
-	select {
-	case <-d.offers: // not taken: back (this goroutine is the only one that offers)
-		return false
-	case err := <-o.done:
-		return err == nil
-	}
-}
-
-// takeOffer returns the results waiting for an ingest transaction, or nil.
-func (d *Dispatcher) takeOffer() *resultOffer {
-	select {
-	case o := <-d.offers:
-		return o
-	default:
-		return nil
-	}
 }
 
 func truncateUTF8(s string, n int) string {

@@ -43,7 +43,6 @@ const storageRetry = time.Second
 type Bus struct {
 	store Store
 	disp  *Dispatcher
-	rw    ResultsWithIngest // non-nil: commits the dispatcher's results with ingest batches
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -76,10 +75,6 @@ func NewBus(store Store, disp *Dispatcher, now func() time.Time, log *slog.Logge
 		now = time.Now
 	}
 	b := &Bus{store: store, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2), stop: make(chan struct{})}
-	if rw, ok := store.(ResultsWithIngest); ok && rw.CombinesResults() {
-		b.rw = rw
-		disp.offering.Store(true)
-	}
 	b.writerWG.Go(b.write)
 	b.writerWG.Go(b.countPending)
 	return b
@@ -183,9 +178,6 @@ func (b *Bus) Close() {
 		b.mu.Unlock()
 	})
 	b.writerWG.Wait()
-	if b.rw != nil {
-		b.disp.offering.Store(false) // no writer takes offers any more
-	}
 }
 
 func (b *Bus) write() {
@@ -214,20 +206,7 @@ func (b *Bus) commit(batch []*acceptReq) {
 		items[i] = r.item
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	var (
-		dup   []bool
-		err   error
-		offer *resultOffer
-	)
-	if b.rw != nil {
-		offer = b.disp.takeOffer()
-	}
-	if offer != nil {
-		dup, err = b.rw.IngestWithResults(ctx, items, offer.cs)
-		offer.done <- err // on an error the dispatcher writes its results apart, with retries
-	} else {
-		dup, err = b.store.Ingest(ctx, items)
-	}
+	dup, err := b.store.Ingest(ctx, items)
 	cancel()
 	for i, r := range batch {
 		switch {

@@ -96,8 +96,6 @@ type Dispatcher struct {
 	inflight map[string]struct{} // delivery ids this process holds, from hand-off to completion
 
 	completions chan Completion
-	offers      chan *resultOffer // results waiting for the ingest writer's next transaction
-	offering    atomic.Bool       // a Bus takes offers (set by NewBus)
 }
 
 // runState is what workers started during Run share.
@@ -115,7 +113,6 @@ func NewDispatcher(cfg DispatcherConfig, store Store, plan *Plan, log *slog.Logg
 		pools:       map[string]*pool{},
 		inflight:    map[string]struct{}{},
 		completions: make(chan Completion, cfg.BatchSize*2),
-		offers:      make(chan *resultOffer, 1),
 	}
 	d.Apply(plan)
 	return d

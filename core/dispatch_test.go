@@ -85,7 +85,6 @@ type setupOpts struct {
 	concurrency int
 	templateDir string
 	breaker     core.BreakerPolicy
-	wrap        func(*store.DB) core.Store // the store the bus and the dispatcher use; nil: db itself
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
@@ -108,19 +107,15 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	require.NoError(t, err)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	router := &core.Router{Routes: o.routes, Log: log}
-	var st core.Store = db
-	if o.wrap != nil {
-		st = o.wrap(db)
-	}
 	disp := core.NewDispatcher(core.DispatcherConfig{
 		Owner: "test-" + t.Name(), Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize,
-	}, st, &core.Plan{Targets: []*core.Target{target}, Router: router, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, log)
-	bus := core.NewBus(st, disp, nil, log)
+	}, db, &core.Plan{Targets: []*core.Target{target}, Router: router, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, log)
+	bus := core.NewBus(db, disp, nil, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { disp.Run(ctx); close(done) }()
 	stopped := false
-	b := &bundle{store: st, bus: bus, disp: disp}
+	b := &bundle{store: db, bus: bus, disp: disp}
 	b.stop = func() {
 		if stopped {
 			return

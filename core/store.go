@@ -139,16 +139,6 @@ type DeliveryPage struct {
 // ErrUnavailable marks a storage failure (disk full, database down); ingest answers 503.
 var ErrUnavailable = errors.New("storage unavailable")
 
-// ResultsWithIngest is implemented by a Store whose ingest transaction can also record delivery
-// results. With SQLite one writer connection does both; results written apart wait for it, keep
-// ingest waiting in turn, and pay an fsync of their own. When CombinesResults reports true, the
-// Bus commits the results the Dispatcher offers with its next ingest batch.
-type ResultsWithIngest interface {
-	CombinesResults() bool
-	// IngestWithResults is Ingest(items) and Complete(cs) in one transaction: both or neither.
-	IngestWithResults(ctx context.Context, items []IngestItem, cs []Completion) (duplicate []bool, err error)
-}
-
 // Store is what core needs from storage. Every method that writes runs in one transaction.
 // Implementations: store.Open (SQLite; PostgreSQL in the scale-out issue), all passing storetest.
 type Store interface {

@@ -250,86 +250,57 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 		return dup, nil
 	}
 	dup := make([]bool, len(items))
-	err := d.inTx(ctx, func(tx *sql.Tx) error { return d.ingestTx(ctx, tx, items, dup) })
-	if err != nil {
-		return nil, unavailable("ingest", err)
-	}
-	return dup, nil
-}
-
-// CombinesResults implements core.ResultsWithIngest: true on SQLite, whose one writer
-// connection would otherwise run delivery results as transactions of their own.
-func (d *DB) CombinesResults() bool { return d.dialect == dialectSQLite }
-
-// IngestWithResults implements core.ResultsWithIngest: Ingest(items) and Complete(cs) in one
-// SQLite transaction, one fsync. Errors as Ingest's; nothing of either is stored on an error.
-func (d *DB) IngestWithResults(ctx context.Context, items []core.IngestItem, cs []core.Completion) ([]bool, error) {
-	if !d.CombinesResults() {
-		if len(cs) > 0 {
-			return nil, errors.New("store: delivery results cannot share an ingest transaction on postgres")
-		}
-		return d.Ingest(ctx, items)
-	}
-	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		if err := d.ingestTx(ctx, tx, items, dup); err != nil {
+		insEvent, err := d.prepare(ctx, tx, insertEventSQL)
+		if err != nil {
 			return err
 		}
-		return d.completeTx(ctx, tx, cs)
+		defer insEvent.Close()
+		insDelivery, err := d.prepare(ctx, tx, insertDeliverySQL)
+		if err != nil {
+			return err
+		}
+		defer insDelivery.Close()
+		insItem, err := d.prepare(ctx, tx, insertDigestItemSQL)
+		if err != nil {
+			return err
+		}
+		defer insItem.Close()
+		insGroup, err := d.prepare(ctx, tx, insertGroupItemSQL)
+		if err != nil {
+			return err
+		}
+		defer insGroup.Close()
+		for i, it := range items {
+			ev := it.Event
+			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				dup[i] = true
+				continue
+			}
+			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+				return err
+			}
+			for _, name := range it.Digests {
+				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+					return err
+				}
+			}
+			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, unavailable("ingest", err)
 	}
 	return dup, nil
-}
-
-// ingestTx stores items in tx, marking in dup those whose event id was stored before.
-func (d *DB) ingestTx(ctx context.Context, tx *sql.Tx, items []core.IngestItem, dup []bool) error {
-	insEvent, err := d.prepare(ctx, tx, insertEventSQL)
-	if err != nil {
-		return err
-	}
-	defer insEvent.Close()
-	insDelivery, err := d.prepare(ctx, tx, insertDeliverySQL)
-	if err != nil {
-		return err
-	}
-	defer insDelivery.Close()
-	insItem, err := d.prepare(ctx, tx, insertDigestItemSQL)
-	if err != nil {
-		return err
-	}
-	defer insItem.Close()
-	insGroup, err := d.prepare(ctx, tx, insertGroupItemSQL)
-	if err != nil {
-		return err
-	}
-	defer insGroup.Close()
-	for i, it := range items {
-		ev := it.Event
-		res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			dup[i] = true
-			continue
-		}
-		if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
-			return err
-		}
-		for _, name := range it.Digests {
-			if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
-				return err
-			}
-		}
-		if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 const insertDeliverySQL = `INSERT INTO deliveries
@@ -737,36 +708,33 @@ func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
 		}
 		return nil
 	}
-	err := d.inTx(ctx, func(tx *sql.Tx) error { return d.completeTx(ctx, tx, cs) })
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		insAttempt, err := d.prepare(ctx, tx, insertAttemptSQL)
+		if err != nil {
+			return err
+		}
+		defer insAttempt.Close()
+		upd, err := d.prepare(ctx, tx, completeDeliverySQL)
+		if err != nil {
+			return err
+		}
+		defer upd.Close()
+		for _, c := range cs {
+			a := c.Attempt
+			if _, err := insAttempt.exec(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),
+				a.Outcome, a.StatusCode, a.Error, a.Response); err != nil {
+				return err
+			}
+			end := a.StartedAt.Add(a.Duration)
+			if _, err := upd.exec(ctx, string(c.State), a.Number, ms(c.NextAttemptAt), c.LastError,
+				ms(end), a.DeliveryID, c.LeaseOwner); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 	if err != nil {
 		return unavailable("complete", err)
-	}
-	return nil
-}
-
-// completeTx writes the attempts of cs and their deliveries' new states in tx.
-func (d *DB) completeTx(ctx context.Context, tx *sql.Tx, cs []core.Completion) error {
-	insAttempt, err := d.prepare(ctx, tx, insertAttemptSQL)
-	if err != nil {
-		return err
-	}
-	defer insAttempt.Close()
-	upd, err := d.prepare(ctx, tx, completeDeliverySQL)
-	if err != nil {
-		return err
-	}
-	defer upd.Close()
-	for _, c := range cs {
-		a := c.Attempt
-		if _, err := insAttempt.exec(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),
-			a.Outcome, a.StatusCode, a.Error, a.Response); err != nil {
-			return err
-		}
-		end := a.StartedAt.Add(a.Duration)
-		if _, err := upd.exec(ctx, string(c.State), a.Number, ms(c.NextAttemptAt), c.LastError,
-			ms(end), a.DeliveryID, c.LeaseOwner); err != nil {
-			return err
-		}
 	}
 	return nil
 }

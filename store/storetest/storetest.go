@@ -36,7 +36,6 @@ func Run(t *testing.T, open Open) {
 		"ReleaseSomeLeases":              testReleaseSome,
 		"CancelUnconfiguredTargets":      testCancel,
 		"ClaimSettlesUnloadableEvents":   testClaimUnloadable,
-		"ResultsWithIngest":              testResultsWithIngest,
 	}
 	for name, fn := range digestTests() {
 		tests[name] = fn
@@ -416,41 +415,4 @@ func testClaimUnloadable(t *testing.T, s core.Store) {
 	require.Equal(t, []string{bad.ID}, ids(dead))
 	require.Contains(t, dead[0].LastError, "no longer parses")
 	require.Contains(t, dead[0].LastError, "timestamp: required")
-}
-
-// testResultsWithIngest: a store that combines results writes an ingest batch and delivery
-// results in one transaction; one that does not refuses results instead of splitting them.
-func testResultsWithIngest(t *testing.T, s core.Store) {
-	ctx := context.Background()
-	rw, ok := s.(core.ResultsWithIngest)
-	if !ok {
-		t.Skip("the store has no IngestWithResults")
-	}
-	first := delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "rw1"), Deliveries: []*core.Delivery{first}})
-	require.Len(t, claim(t, s, "me", "a", t0, 10), 1)
-	done := []core.Completion{{LeaseOwner: "me", Attempt: attempt(first, 1, "success"), State: core.StateSucceeded}}
-	second := delivery("a", core.StatePending, "")
-	items := []core.IngestItem{{Event: event(t, "rw2"), Deliveries: []*core.Delivery{second}}, {Event: event(t, "rw1")}}
-	if !rw.CombinesResults() {
-		_, err := rw.IngestWithResults(ctx, items, done)
-		require.Error(t, err)
-		all, err := s.Deliveries(ctx, core.DeliveryFilter{})
-		require.NoError(t, err)
-		require.Len(t, all, 1, "nothing of the refused batch is stored")
-		return
-	}
-	dup, err := rw.IngestWithResults(ctx, items, done)
-	require.NoError(t, err)
-	require.Equal(t, []bool{false, true}, dup)
-	states := map[string]core.State{}
-	all, err := s.Deliveries(ctx, core.DeliveryFilter{})
-	require.NoError(t, err)
-	for _, d := range all {
-		states[d.ID] = d.State
-	}
-	require.Equal(t, map[string]core.State{first.ID: core.StateSucceeded, second.ID: core.StatePending}, states)
-	atts, err := s.Attempts(ctx, first.ID)
-	require.NoError(t, err)
-	require.Len(t, atts, 1)
 }
