@@ -51,9 +51,9 @@ type attackResult struct {
 
 func (a *attackResult) lastStart() time.Time { return a.lastSent }
 
-// attack sends rate events a second for du, to urls in turn: an open loop (vegeta's constant pacer starts
-// a request on schedule whether or not earlier ones were answered, adding workers as needed),
-// so a slow server shows as latency instead of a lower send rate.
+// attack sends rate events a second for du, to urls in turn: an open loop (vegeta's constant
+// pacer starts a request on schedule whether or not earlier ones were answered, adding workers
+// as needed), so a slow server shows as latency instead of a lower send rate.
 func attack(ctx context.Context, client *http.Client, urls []string, secret string, src *Source, next *atomic.Uint64, rate float64, du time.Duration) *attackResult {
 	res := &attackResult{errors: map[string]uint64{}, ack: newHist()}
 	if rate <= 0 || du <= 0 {

@@ -182,7 +182,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		r := &runner{o: o, src: src, next: next, client: client, url: url, pid: os.Getpid()}
+		r := &runner{o: o, src: src, next: next, client: client, urls: []string{url}, pid: os.Getpid()}
 		rep.Baseline = &Report{Mode: mode, Target: "baseline (in-process: HMAC + parse + 200)", MaxP99MS: rep.MaxP99MS}
 		fmt.Fprintln(o.Progress, "baseline:")
 		r.run(ctx, rep.Baseline)
@@ -196,7 +196,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	r := &runner{o: o, src: src, next: next, client: client}
 	var stopBridge func() error
 	if o.URL != "" {
-		r.url, r.pid = o.URL, o.PID
+		r.urls, r.pid = []string{o.URL}, o.PID
 		rep.Target = "running bridge at " + o.URL
 		if o.AuditPath != "" {
 			r.audit = newAuditTail(o.AuditPath, src.Prefix())
@@ -321,7 +321,7 @@ func (r *runner) launch(ctx context.Context, dir string) (func() error, error) {
 		stops = append(stops, br.Stop)
 		r.urls = append(r.urls, "http://"+br.Addr+IngestPath)
 		if i == 0 {
-			r.url, r.pid = r.urls[0], br.PID
+			r.pid = br.PID
 			r.inProcess = br.PID == os.Getpid()
 		} else {
 			r.others = append(r.others, br.PID)
@@ -355,8 +355,7 @@ type runner struct {
 	src       *Source
 	next      *atomic.Uint64
 	client    *http.Client
-	url       string
-	urls      []string // with replicas: every replica's ingest URL, posted to in turn
+	urls      []string // the ingest URL; with replicas, every replica's, posted to in turn
 	pid       int      // 0: CPU and RSS not measured
 	others    []int    // the other replicas' process ids
 	inProcess bool
@@ -466,11 +465,7 @@ func (r *runner) step(ctx context.Context, name string, rate float64, du time.Du
 	selfBefore, machineBefore := selfCPU(), machineCPU()
 	start := time.Now()
 
-	urls := r.urls
-	if len(urls) == 0 {
-		urls = []string{r.url}
-	}
-	ar := attack(ctx, r.client, urls, r.o.Secret, r.src, r.next, rate, du)
+	ar := attack(ctx, r.client, r.urls, r.o.Secret, r.src, r.next, rate, du)
 	end := time.Now()
 	s.Sent, s.Accepted, s.DuplicateAnswers, s.Errors = ar.sent, ar.accepted, ar.duplicate, ar.errors
 	s.Ack = latency(ar.ack)
