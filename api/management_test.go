@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
@@ -62,7 +64,7 @@ func setupManagement(t *testing.T, max int) *mgmt {
 			m.tested = append(m.tested, w.ID+" "+ev)
 			return core.Attempt{Number: 1, Outcome: "success", StatusCode: 204, Duration: 12 * time.Millisecond}
 		},
-		TestRate: 1, TestBurst: 2,
+		TestRate: rate.Every(time.Hour), TestBurst: 2, // a count, not a race with the refill
 		Log: slog.New(slog.NewJSONHandler(m.logs, nil)),
 	}
 	mux := http.NewServeMux()

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
@@ -136,7 +138,7 @@ func setup(t *testing.T) *bundle {
 		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}
-	b.mgmt = &api.Management{Store: db, Keys: b.keys, MaxPerAccount: 3, Log: log, TestRate: 5, TestBurst: 5,
+	b.mgmt = &api.Management{Store: db, Keys: b.keys, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
 		CheckURL: func(ctx context.Context, u string) error { return guard.CheckURL(ctx, u, false) },
 		Test:     b.tests.send}
 	d, err := dashboard.New(dashboard.Config{Store: db, Management: b.mgmt, Keys: b.keys,
