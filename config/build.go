@@ -141,7 +141,7 @@ func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 	case t.Webhook != nil:
 		return webhook.New(t.Webhook, opts.Client, opts.Version)
 	case t.File != nil:
-		return file.New(t.File)
+		return file.New(t.File, file.WithConcurrency(t.Concurrency))
 	}
 	return nil, nil
 }

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -40,13 +39,15 @@ type Line struct {
 	DeliveryID string          `json:"delivery_id"` // the same on a retry: readers can drop repeats
 }
 
-// SyncInterval is the shortest time between two fsyncs of one file target while several
-// deliveries are writing to it (group commit): a line written within it of the last fsync waits
-// for the next one, shared with every line written meanwhile. A line after a quiet spell, or
-// from the only delivery in progress, is fsynced at once (waiting would gather nothing). One
-// fsync costs 0.2–0.3 ms of disk time here and competes with the database's own fsyncs; at
-// 1 000 lines/s the spacing cut a file target's fsyncs from ~830 to ~330 a second
-// (BENCHMARKS.md).
+// SyncInterval is the shortest time between two fsyncs of one file target (group commit): a
+// line written within it of the last fsync waits for the next one, shared with every line
+// written meanwhile. A line after a quiet spell is fsynced at once, and so is every line of a
+// target whose concurrency is 1 (WithConcurrency): with one delivery at a time, waiting would
+// gather nothing. One fsync costs 0.2–0.3 ms of disk time here and competes with the
+// database's own fsyncs: at 1 000 lines/s the spacing cuts a file target's fsyncs from ~830 to
+// ~330 a second, and at 2 500 events/s it halves the bridge's ingest ack p99 (63 → 31 ms,
+// BENCHMARKS.md). A target's throughput is at most its concurrency × 500 lines/s, which its
+// default concurrency (64) puts far above the bridge's ingest.
 const SyncInterval = 2 * time.Millisecond
 
 // Notifier appends to one file. Writes are serialised, so lines never interleave; fsyncs are
@@ -55,8 +56,8 @@ const SyncInterval = 2 * time.Millisecond
 // rotation), the next write reopens the path, so no restart or signal is needed.
 type Notifier struct {
 	path    string
-	active  atomic.Int32 // Notify calls in progress
-	mu      sync.Mutex   // guards f, info and written
+	alone   bool       // concurrency 1: no other line can share an fsync
+	mu      sync.Mutex // guards f, info and written
 	f       *os.File
 	info    os.FileInfo // f's, to spot a rotation with one Stat of the path
 	written uint64      // lines written to the files so far
@@ -69,8 +70,18 @@ type Notifier struct {
 
 var _ core.Notifier = (*Notifier)(nil)
 
+// Option configures a Notifier.
+type Option func(*Notifier)
+
+// WithConcurrency tells the notifier how many Notify calls the dispatcher makes at once (the
+// target's concurrency). With 1, each line is fsynced at once instead of waiting out
+// SyncInterval for lines that cannot come. Without it, calls are taken to be concurrent.
+func WithConcurrency(n int) Option {
+	return func(nt *Notifier) { nt.alone = n == 1 }
+}
+
 // New opens (creating) the file for appending.
-func New(cfg *Config) (*Notifier, error) {
+func New(cfg *Config, opts ...Option) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -81,7 +92,11 @@ func New(cfg *Config) (*Notifier, error) {
 	if err != nil {
 		return nil, fmt.Errorf("path: %w", err)
 	}
-	return &Notifier{path: cfg.Path, f: f, info: info}, nil
+	n := &Notifier{path: cfg.Path, f: f, info: info}
+	for _, o := range opts {
+		o(n)
+	}
+	return n, nil
 }
 
 func open(path string) (*os.File, os.FileInfo, error) {
@@ -133,8 +148,6 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	if err := ctx.Err(); err != nil {
 		return core.AsDeliveryError(err)
 	}
-	n.active.Add(1)
-	defer n.active.Add(-1)
 	n.mu.Lock()
 	f, err := n.current()
 	if err == nil {
@@ -153,15 +166,17 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 }
 
 // syncThrough returns once the first line lines are on disk, fsyncing unless a concurrent fsync
-// already covered them; while other deliveries are in progress it first waits out the rest of
-// SyncInterval since the last fsync, so the lines they write meanwhile share this one.
+// already covered them; unless the notifier is alone it first waits out the rest of
+// SyncInterval since the last fsync, so the lines written meanwhile share this one. (Waiting
+// only while other calls are in progress is not enough: at 1 000 lines/s each line is usually
+// fsynced before the next arrives, so every line would get its own fsync.)
 func (n *Notifier) syncThrough(line uint64) error {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
 	if n.synced >= line {
 		return nil
 	}
-	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 && n.active.Load() > 1 {
+	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 && !n.alone {
 		time.Sleep(wait)
 	}
 	n.mu.Lock()
