@@ -62,10 +62,11 @@ type Notifier struct {
 	info    os.FileInfo // f's, to spot a rotation with one Stat of the path
 	written uint64      // lines written to the files so far
 
-	syncMu   sync.Mutex // one fsync at a time; guards synced, lastSync and syncs
+	syncMu   sync.Mutex // one fsync at a time; guards synced, lastSync, syncs and waits
 	synced   uint64     // lines known to be on disk
 	lastSync time.Time  // when the last fsync ended
 	syncs    uint64     // fsyncs so far (tests)
+	waits    uint64     // fsyncs delayed for the spacing so far (tests)
 }
 
 var _ core.Notifier = (*Notifier)(nil)
@@ -177,6 +178,7 @@ func (n *Notifier) syncThrough(line uint64) error {
 		return nil
 	}
 	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 && !n.alone {
+		n.waits++
 		time.Sleep(wait)
 	}
 	n.mu.Lock()
