@@ -233,6 +233,21 @@ func (b *Bus) commit(batch []*acceptReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	dup, err := b.store.Ingest(ctx, items)
 	cancel()
+	// The bookkeeping comes before the answers, so a sender's next event already sees it (the
+	// queue's size, storage being down).
+	if err != nil {
+		b.downUntil.Store(time.Now().Add(storageRetry).UnixNano())
+		b.log.Error("storing events failed; senders were told to retry (503)", "count", len(batch), "err", err)
+	} else {
+		b.downUntil.Store(0)
+		var enqueued int64
+		for i, r := range batch {
+			if !dup[i] {
+				enqueued += int64(len(r.item.Deliveries))
+			}
+		}
+		b.enqueued.Add(enqueued)
+	}
 	for i, r := range batch {
 		switch {
 		case err != nil:
@@ -256,19 +271,6 @@ func (b *Bus) commit(batch []*acceptReq) {
 			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries), Held: held}}
 		}
 	}
-	if err != nil {
-		b.downUntil.Store(time.Now().Add(storageRetry).UnixNano())
-		b.log.Error("storing events failed; senders were told to retry (503)", "count", len(batch), "err", err)
-		return
-	}
-	b.downUntil.Store(0)
-	var enqueued int64
-	for i, r := range batch {
-		if !dup[i] {
-			enqueued += int64(len(r.item.Deliveries))
-		}
-	}
-	b.enqueued.Add(enqueued)
 }
 
 func (b *Bus) releaseAll(r *acceptReq) {
