@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -45,6 +47,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 			return nil, fmt.Errorf("storage.dsn: %w", err)
 		}
 	}
+	if err := restrictSQLiteFiles(path); err != nil {
+		return nil, err
+	}
 	w, err := sql.Open("sqlite", sqliteDSN(path, false))
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -69,4 +74,36 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return d, nil
+}
+
+// sqliteFileMode is the mode of the database file and its -wal and -shm companions: owner
+// read/write only, like the audit log, because the database holds registered webhooks' signing
+// secrets and every event's payload.
+const sqliteFileMode os.FileMode = 0o600
+
+// restrictSQLiteFiles creates the database file with sqliteFileMode when it is missing (SQLite
+// then gives the -wal and -shm files it creates the database file's mode) and narrows an
+// existing database, -wal or -shm file that group or others may read (a file from an older
+// version, or copied in) to sqliteFileMode. Its errors name storage.dsn.
+func restrictSQLiteFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, sqliteFileMode)
+	if err != nil {
+		return fmt.Errorf("storage.dsn: %w", err)
+	}
+	_ = f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		st, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("storage.dsn: %w", err)
+		}
+		if st.Mode().Perm()&^sqliteFileMode != 0 {
+			if err := os.Chmod(p, sqliteFileMode); err != nil {
+				return fmt.Errorf("storage.dsn: %s is readable by others and cannot be restricted to %04o: %w", p, sqliteFileMode, err)
+			}
+		}
+	}
+	return nil
 }

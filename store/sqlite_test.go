@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -74,5 +75,48 @@ func TestQueueQueriesUseTheirIndexes(t *testing.T) {
 			require.Contains(t, plan, w, "%s:\n%s", tc.name, plan)
 		}
 		require.NotRegexp(t, `SCAN deliveries($|\n| USING INDEX deliveries_(target_)?listing)`, plan, tc.name)
+	}
+}
+
+// TestSQLiteFilesAreOwnerOnly: the database (it holds registered webhooks' signing secrets) and
+// its -wal and -shm files are 0600 when the bridge creates them, and an existing database or WAL
+// readable by others is narrowed to 0600 when it is opened.
+func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		existing os.FileMode // 0: no file before Open
+	}{
+		"created":             {},
+		"existing 0644":       {existing: 0o644},
+		"existing 0666":       {existing: 0o666},
+		"existing owner-only": {existing: 0o600},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "bridge.db")
+			if tc.existing != 0 {
+				db, err := store.Open(context.Background(), "sqlite", path)
+				require.NoError(t, err)
+				require.NoError(t, db.Close())
+				for _, p := range []string{path, path + "-wal", path + "-shm"} {
+					if _, err := os.Stat(p); err == nil {
+						require.NoError(t, os.Chmod(p, tc.existing))
+					}
+				}
+			}
+			db, err := store.Open(context.Background(), "sqlite", path)
+			require.NoError(t, err)
+			defer db.Close()
+			ev, err := core.ParseEvent([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+			require.NoError(t, err)
+			_, err = db.Ingest(context.Background(), []core.IngestItem{{Event: ev}}) // the WAL exists now
+			require.NoError(t, err)
+			for _, p := range []string{path, path + "-wal", path + "-shm"} {
+				st, err := os.Stat(p)
+				require.NoError(t, err)
+				require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "%s", filepath.Base(p))
+			}
+		})
 	}
 }
