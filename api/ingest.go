@@ -115,6 +115,20 @@ func (h *Ingest) Update(cfg IngestConfig) {
 	h.policy.Store(p)
 }
 
+// ReplayMargin is added to twice the tolerance in ReplayWindow: it covers the clocks of replicas
+// that share one PostgreSQL database (one stamps received_at, another prunes) drifting apart.
+const ReplayMargin = time.Minute
+
+// ReplayWindow is how long after its arrival an event's id must still be stored for a
+// byte-identical replay to be answered "duplicate" rather than accepted again: a timestamp may
+// be up to the tolerance ahead of the clock when it arrives and is accepted until it is the
+// tolerance behind, so 2 × tolerance, plus ReplayMargin. It follows Update (a reload of
+// ingest.tolerance); the pruner keeps every event younger than this whatever storage.retention
+// says (core.DispatcherConfig.ReplayWindow).
+func (h *Ingest) ReplayWindow() time.Duration {
+	return 2*h.policy.Load().cfg.Tolerance + ReplayMargin
+}
+
 // Drain makes every later request answer 503 shutting_down with Retry-After, so senders retry
 // against the next process while this one finishes.
 func (h *Ingest) Drain() { h.draining.Store(true) }

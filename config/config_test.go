@@ -1140,3 +1140,36 @@ func TestBuild_WarnsAboutAnEmptyAPIKey(t *testing.T) {
 	defer rt.Close()
 	require.Contains(t, rt.Warnings, "api.keys[0] (team-a): the key is empty (its variable unset?); this account cannot use the API or the dashboard")
 }
+
+// TestRetentionAndTolerance: a retention shorter than twice the tolerance is a valid config (the
+// pruner keeps event ids for the replay window anyway, see api.Ingest.ReplayWindow); a negative
+// retention is refused naming its key.
+func TestRetentionAndTolerance(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		retention time.Duration
+		want      string // "" valid
+	}{
+		"shorter than the tolerance":   {retention: time.Minute},
+		"shorter than twice tolerance": {retention: 9 * time.Minute},
+		"negative":                     {retention: -time.Hour, want: "storage.retention: must not be negative"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			c := &config.Config{
+				Ingest:  config.Ingest{Secrets: []core.Secret{"go-secret"}, Tolerance: 5 * time.Minute},
+				Storage: config.Storage{Retention: tc.retention},
+				Targets: []config.Target{{Name: "audit", Type: config.TypeFile}},
+				Routes:  []config.Route{{Name: "all", When: "true", Targets: []string{"audit"}}},
+			}
+			c.WithDefaults()
+			err := c.Validate()
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tc.want)
+		})
+	}
+}

@@ -72,8 +72,10 @@ func (c *Config) Validate() error {
 	if c.Storage.Driver == "sqlite" && strings.ContainsAny(c.Storage.DSN, "?#") {
 		bad("storage.dsn", "a SQLite file path must not contain ? or # (they would start URI parameters)")
 	}
-	if c.Storage.Retention < c.Ingest.Tolerance {
-		bad("storage.retention", "must be at least ingest.tolerance (%s): event ids are kept that long to refuse replays", c.Ingest.Tolerance)
+	// A retention shorter than 2 × ingest.tolerance is fine: the pruner keeps every event that
+	// long anyway, so a replay stays a duplicate (docs/security.md).
+	if c.Storage.Retention < 0 {
+		bad("storage.retention", "must not be negative")
 	}
 
 	if !strings.HasPrefix(c.Ingest.Path, "/") {

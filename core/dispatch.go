@@ -20,11 +20,16 @@ type DispatcherConfig struct {
 	Lease time.Duration
 	// Retention: finished events older than this are pruned a minute after Run starts, then
 	// hourly (0: keep forever).
-	Retention  time.Duration
-	BatchSize  int // completions per transaction (default 512)
-	NowFunc    func() time.Time
-	AttemptLog func(d *Delivery, a Attempt, state State) // optional: called after each attempt
-	Observer   Observer                                  // optional: measurements (metrics)
+	Retention time.Duration
+	// ReplayWindow, when set, returns how long an event id must be kept so that ingest still
+	// answers a replay "duplicate" (api.Ingest.ReplayWindow: 2 × ingest.tolerance plus a
+	// margin). Prune never removes an event younger than that, even when Retention is shorter:
+	// a pruned id would let a byte-identical request in again while its timestamp is fresh.
+	ReplayWindow func() time.Duration
+	BatchSize    int // completions per transaction (default 512)
+	NowFunc      func() time.Time
+	AttemptLog   func(d *Delivery, a Attempt, state State) // optional: called after each attempt
+	Observer     Observer                                  // optional: measurements (metrics)
 }
 
 func (c *DispatcherConfig) withDefaults() {
@@ -313,12 +318,27 @@ func (d *Dispatcher) heartbeat(ctx context.Context) {
 }
 
 func (d *Dispatcher) prune(ctx context.Context) {
-	n, err := d.store.Prune(ctx, d.cfg.NowFunc().Add(-d.cfg.Retention))
+	n, err := d.Prune(ctx)
 	if err != nil {
 		d.log.Warn("pruning old events failed", "err", err)
 	} else if n > 0 {
 		d.log.Info("pruned events past retention", "count", n)
 	}
+}
+
+// Prune deletes the finished events received longer ago than Retention, or than ReplayWindow
+// when that is longer, with their deliveries and attempts, and returns how many went. Run calls
+// it a minute after the start, then hourly; with Retention 0 it deletes nothing. Errors wrap
+// ErrUnavailable.
+func (d *Dispatcher) Prune(ctx context.Context) (int64, error) {
+	if d.cfg.Retention <= 0 {
+		return 0, nil
+	}
+	keep := d.cfg.Retention
+	if d.cfg.ReplayWindow != nil {
+		keep = max(keep, d.cfg.ReplayWindow())
+	}
+	return d.store.Prune(ctx, d.cfg.NowFunc().Add(-keep))
 }
 
 // Idle reports whether nothing is queued or running in this process (for tests and shutdown).

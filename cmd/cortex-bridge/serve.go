@@ -97,6 +97,7 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 		Timeout:      cfg.Delivery.Timeout,
 		DrainTimeout: cfg.Delivery.DrainTimeout,
 		Retention:    cfg.Storage.Retention,
+		ReplayWindow: func() time.Duration { return b.ingest.ReplayWindow() },
 		AttemptLog:   alerter.AttemptLog(attemptLogger(log)),
 		Observer:     alerter.Observer(b.metrics),
 	}, db, rt.Plan(), log)
