@@ -58,6 +58,9 @@ type Bus struct {
 	countBase  atomic.Int64 // the last count of unfinished deliveries minus enqueued when it began
 	commitSeq  atomic.Int64 // odd while an ingest commit is in progress
 	downUntil  atomic.Int64 // Unix ns: until then storage is taken as down (after a failed commit)
+	// commitFailed holds the error of the last ingest commit when it failed; nil after a
+	// commit (or a trial write by StorageReady) succeeded.
+	commitFailed atomic.Pointer[error]
 }
 
 type acceptReq struct {
@@ -191,6 +194,32 @@ func (b *Bus) Accept(ctx context.Context, ev *Event) (AcceptResult, error) {
 	return r.res, r.err
 }
 
+// StorageReady is the readiness of storage as ingest sees it (/readyz's "storage" check): the
+// store's Ping error, if any; else nil until an ingest commit fails (a full disk, a read-only
+// file system: Ping may still answer), then an error wrapping ErrUnavailable until storage
+// takes writes again. Meanwhile each call makes a trial write when
+// the store is a WriteProber (a trivial commit, only while the last commit failed), so an idle
+// bridge becomes ready again without waiting for an event that a load balancer would not send
+// it; otherwise only the next successful ingest commit clears it.
+func (b *Bus) StorageReady(ctx context.Context) error {
+	if err := b.store.Ping(ctx); err != nil {
+		return err
+	}
+	failed := b.commitFailed.Load()
+	if failed == nil {
+		return nil
+	}
+	p, ok := b.store.(WriteProber)
+	if !ok {
+		return fmt.Errorf("%w: the last ingest commit failed: %v", ErrUnavailable, *failed)
+	}
+	if err := p.ProbeWrite(ctx); err != nil {
+		return fmt.Errorf("%w: the last ingest commit failed and a trial write fails too: %v", ErrUnavailable, err)
+	}
+	b.commitFailed.CompareAndSwap(failed, nil)
+	return nil
+}
+
 // Close stops accepting, commits what is queued and stops the writer.
 func (b *Bus) Close() {
 	b.closeOnce.Do(func() {
@@ -236,9 +265,11 @@ func (b *Bus) commit(batch []*acceptReq) {
 	// The bookkeeping comes before the answers, so a sender's next event already sees it (the
 	// queue's size, storage being down).
 	if err != nil {
+		b.commitFailed.Store(&err)
 		b.downUntil.Store(time.Now().Add(storageRetry).UnixNano())
 		b.log.Error("storing events failed; senders were told to retry (503)", "count", len(batch), "err", err)
 	} else {
+		b.commitFailed.Store(nil)
 		b.downUntil.Store(0)
 		var enqueued int64
 		for i, r := range batch {

@@ -243,6 +243,15 @@ type Store interface {
 	Close() error
 }
 
+// WriteProber is a Store that can commit a trivial write on demand: what a full disk or a
+// read-only file system refuses while SELECT 1 still answers. Bus.StorageReady uses it to see
+// storage recover after a failed ingest commit without waiting for the next event.
+type WriteProber interface {
+	// ProbeWrite commits a transaction that writes to the database's log (it changes no data)
+	// and returns the error of the first step that fails, wrapping ErrUnavailable.
+	ProbeWrite(ctx context.Context) error
+}
+
 // ActivityBucket is one time bucket of Store.Activity.
 type ActivityBucket struct {
 	Start          time.Time

@@ -513,3 +513,14 @@ func TestPostgresStoresAnyText(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, win, 1)
 }
+
+// TestPostgresProbeWrite: the trial write commits on a healthy server (it takes a transaction
+// id, so its commit writes WAL) and fails, wrapping core.ErrUnavailable, once the store is closed.
+func TestPostgresProbeWrite(t *testing.T) {
+	t.Parallel()
+	db, err := store.Open(context.Background(), "postgres", pgSchema(t))
+	require.NoError(t, err)
+	require.NoError(t, db.ProbeWrite(context.Background()))
+	require.NoError(t, db.Close())
+	require.ErrorIs(t, db.ProbeWrite(context.Background()), core.ErrUnavailable)
+}

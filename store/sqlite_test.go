@@ -120,3 +120,27 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 		})
 	}
 }
+
+// TestProbeWriteReachesTheLog: the trial write /readyz makes after a failed ingest commit must
+// reach the disk (a full disk must fail it), not be skipped as a change of nothing: on SQLite
+// the WAL grows by its commit, and no data changes.
+func TestProbeWriteReachesTheLog(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "bridge.db")
+	db, err := store.Open(context.Background(), "sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	walSize := func() int64 {
+		st, err := os.Stat(path + "-wal")
+		require.NoError(t, err)
+		return st.Size()
+	}
+	before := walSize()
+	for i := range 3 {
+		require.NoError(t, db.ProbeWrite(context.Background()))
+		after := walSize()
+		require.Greater(t, after, before, "trial write %d appended nothing to the WAL", i+1)
+		before = after
+	}
+	require.NoError(t, db.MigrationsCurrent(context.Background()), "the schema is untouched")
+}

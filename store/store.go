@@ -211,6 +211,36 @@ func (d *DB) Ping(ctx context.Context) error {
 	return nil
 }
 
+var _ core.WriteProber = (*DB)(nil)
+
+// ProbeWrite implements core.WriteProber: one transaction on the writer that must reach the
+// database's log to commit. SQLite: rewriting user_version with its own value dirties the
+// header page, so the commit appends a WAL frame (a full disk fails it); SQLite skips an UPDATE
+// that changes nothing, so a row update would not do. PostgreSQL: taking a transaction id makes
+// the commit write and flush a WAL record. No data changes.
+func (d *DB) ProbeWrite(ctx context.Context) error {
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return unavailable("trial write", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if d.dialect == dialectPostgres {
+		_, err = tx.ExecContext(ctx, "SELECT txid_current()")
+	} else {
+		var v int64
+		if err = tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err == nil {
+			_, err = tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+		}
+	}
+	if err != nil {
+		return unavailable("trial write", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return unavailable("trial write", err)
+	}
+	return nil
+}
+
 func ms(t time.Time) int64 {
 	if t.IsZero() {
 		return 0

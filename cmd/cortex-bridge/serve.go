@@ -129,7 +129,9 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 			},
 		},
 		Ready: map[string]api.Check{
-			"storage": db.Ping,
+			// The store answering is not enough: a full disk still answers SELECT 1. Ready
+			// follows what ingest saw (its last commit) until storage takes writes again.
+			"storage": bus.StorageReady,
 			"migrations": func(ctx context.Context) error {
 				return db.MigrationsCurrent(ctx)
 			},
