@@ -6,10 +6,14 @@ package adaptertest
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,8 +30,12 @@ type Suite struct {
 	// New returns a Notifier that sends to baseURL (a loopback receiver), with Secret somewhere in
 	// its configuration (URL token, signing secret, bot token).
 	New func(t *testing.T, baseURL string) core.Notifier
-	// Secret must never appear in an error the adapter returns.
+	// Secret must never appear in an error the adapter returns, nor in the answer it records,
+	// nor in the notes it adds to the message (which are logged).
 	Secret string
+	// Secrets are more credentials held to the same rule (a bot token beside a webhook URL,
+	// a whole webhook URL path).
+	Secrets []string
 	// Success is what the receiver answers on success (default: 200 with body "ok").
 	Success func(w http.ResponseWriter)
 }
@@ -56,6 +64,7 @@ func Run(t *testing.T, s Suite) {
 	t.Run("CancelledContext", func(t *testing.T) { t.Parallel(); s.cancelled(t) })
 	t.Run("RedirectNotFollowed", func(t *testing.T) { t.Parallel(); s.redirect(t) })
 	t.Run("ConnectionReused", func(t *testing.T) { t.Parallel(); s.connectionReused(t) })
+	t.Run("SecretEchoed", func(t *testing.T) { t.Parallel(); s.SecretEchoed(t) })
 }
 
 func (s Suite) serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
@@ -64,15 +73,102 @@ func (s Suite) serve(t *testing.T, h http.HandlerFunc) *httptest.Server {
 	return srv
 }
 
-// requireNoSecret fails when err mentions the secret.
+// requireNoSecret fails when err, or the answer it records, mentions a secret.
 func (s Suite) requireNoSecret(t *testing.T, err error) {
 	t.Helper()
-	if err != nil && s.Secret != "" {
-		require.NotContains(t, err.Error(), s.Secret, "an error leaks the secret")
+	if err == nil {
+		return
+	}
+	for _, secret := range s.secrets() {
+		require.NotContains(t, err.Error(), secret, "an error leaks a secret")
 		var de *core.DeliveryError
 		if errors.As(err, &de) {
-			require.NotContains(t, de.Response, s.Secret)
+			require.NotContains(t, de.Response, secret, "the recorded answer leaks a secret")
 		}
+	}
+}
+
+func (s Suite) secrets() []string {
+	var out []string
+	for _, v := range append([]string{s.Secret}, s.Secrets...) {
+		if v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// echo is what a hostile or careless receiver sends back: the request line, every header and
+// the body, verbatim.
+func echo(r *http.Request) string {
+	b, _ := io.ReadAll(r.Body)
+	var e strings.Builder
+	fmt.Fprintf(&e, "%s %s HTTP/1.1\nHost: %s\n", r.Method, r.URL.RequestURI(), r.Host)
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			fmt.Fprintf(&e, "%s: %s\n", k, v)
+		}
+	}
+	e.Write(b)
+	return e.String()
+}
+
+// SecretEchoed: the receiver echoes every secret it was sent (URL, headers, body) in its answer's
+// body and headers, in every shape an answer can have (plain text, a JSON error, Slack's 200
+// "ok": false, a rate limit, a redirect whose Location carries it); no secret reaches the
+// returned error (which is logged), the answer recorded in the attempt, or the message's notes.
+func (s Suite) SecretEchoed(t *testing.T) {
+	quoted := func(v string) string { b, _ := json.Marshal(v); return string(b) }
+	answers := map[string]struct {
+		fails  bool
+		answer func(w http.ResponseWriter, echo string)
+	}{
+		"400 text": {true, func(w http.ResponseWriter, e string) {
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, "bad request: "+e)
+		}},
+		"500 JSON": {true, func(w http.ResponseWriter, e string) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, `{"ok":false,"error":`+quoted(e)+`,"message":`+quoted(e)+`}`)
+		}},
+		"429": {true, func(w http.ResponseWriter, e string) {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			_, _ = io.WriteString(w, e)
+		}},
+		"200 ok false": {false, func(w http.ResponseWriter, e string) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = io.WriteString(w, `{"ok":false,"error":`+quoted(e)+`}`)
+		}},
+		"302 Location": {true, func(w http.ResponseWriter, e string) {
+			w.Header().Set("Location", "/moved?echo="+url.QueryEscape(e))
+			w.WriteHeader(http.StatusFound)
+			_, _ = io.WriteString(w, e)
+		}},
+	}
+	for name, tc := range answers {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			srv := s.serve(t, func(w http.ResponseWriter, r *http.Request) {
+				e := echo(r)
+				for k, vs := range r.Header {
+					w.Header()["X-Echo-"+k] = vs
+				}
+				tc.answer(w, e)
+			})
+			msg := Message(t)
+			err := s.New(t, srv.URL).Notify(context.Background(), msg)
+			if tc.fails {
+				require.Error(t, err, "the answer is a failure")
+			}
+			s.requireNoSecret(t, err)
+			for _, secret := range s.secrets() {
+				for _, note := range msg.Notes {
+					require.NotContains(t, note, secret)
+				}
+			}
+		})
 	}
 }
 

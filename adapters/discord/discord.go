@@ -184,28 +184,11 @@ func (n *Notifier) classify(ctx context.Context, ans *answer, err error) error {
 	return de
 }
 
-// redact removes the webhook token from an error's text and recorded answer (C07), in case
-// the receiver or a library echoed the URL.
+// redact removes the webhook token and URL in every form core.SecretForms knows from an error's
+// text and recorded answer (C07), in case the receiver or a library echoed them.
 func (n *Notifier) redact(err error) error {
-	var de *core.DeliveryError
-	if err == nil || !errors.As(err, &de) {
-		return err
-	}
-	tok := n.endpoint.token
-	de.Response = strings.ReplaceAll(de.Response, tok, "<redacted>")
-	if de.Err != nil && strings.Contains(de.Err.Error(), tok) {
-		de.Err = &redactedError{text: strings.ReplaceAll(de.Err.Error(), tok, "<redacted>"), err: de.Err}
-	}
-	return de
+	return core.Scrub(err, core.SecretForms(n.endpoint.token, n.cfg.WebhookURL.Reveal()))
 }
-
-type redactedError struct {
-	text string
-	err  error
-}
-
-func (e *redactedError) Error() string { return e.text }
-func (e *redactedError) Unwrap() error { return e.err }
 
 // defaultParams is the payload for a message without a rendered body: one embed naming the
 // event, its title and scan.

@@ -168,8 +168,9 @@ func isTLSFailure(err error) bool {
 	return errors.As(err, &he) && !isNetwork(he.err) && !errors.Is(he.err, context.DeadlineExceeded)
 }
 
-// redact removes the password (as written and base64-encoded, the forms SMTP AUTH sends) from an
-// error, keeping the error chain.
+// redact removes the password from an error, in every form core.SecretForms knows (as
+// written, base64 as AUTH LOGIN sends it, escaped) and as the AUTH PLAIN blob
+// (base64 of "\x00user\x00password") a server may echo, keeping the error chain.
 func (n *Notifier) redact(err error) error {
 	if err == nil {
 		return nil
@@ -186,7 +187,15 @@ func (n *Notifier) redactString(s string) string {
 	if p == "" {
 		return s
 	}
-	return strings.NewReplacer(p, "[redacted]", base64.StdEncoding.EncodeToString([]byte(p)), "[redacted]").Replace(s)
+	forms := core.SecretForms(p, "\x00"+n.cfg.SMTP.Username+"\x00"+p)
+	if len(p) < core.MinSecretLen { // SecretForms drops short values; a password is always hidden
+		forms = append(forms, p, base64.StdEncoding.EncodeToString([]byte(p)))
+	}
+	pairs := make([]string, 0, 2*len(forms))
+	for _, f := range forms {
+		pairs = append(pairs, f, "[redacted]")
+	}
+	return strings.NewReplacer(pairs...).Replace(s)
 }
 
 // clip cuts s to at most n bytes on a rune boundary.

@@ -603,8 +603,10 @@ func TestCase_C07_PasswordNeverLeaks(t *testing.T) {
 	t.Parallel()
 	const secret = "FAKE-SMTP-PASS"
 	cases := map[string]serverOpts{
-		"wrong password":    {TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "other"},
-		"server echoes it":  {TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "other", AuthErr: replyErr(535, "5.7.8 bad password "+secret+" (RkFLRS1TTVRQLVBBU1M=)")},
+		"wrong password":   {TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "other"},
+		"server echoes it": {TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "other", AuthErr: replyErr(535, "5.7.8 bad password "+secret+" (RkFLRS1TTVRQLVBBU1M=)")},
+		"server echoes the AUTH PLAIN blob": {TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "other",
+			AuthErr: replyErr(535, "5.7.8 bad credentials "+base64.StdEncoding.EncodeToString([]byte("\x00bridge\x00"+secret)))},
 		"echo in RCPT":      {TLS: serveStartTLS, Mechs: []string{"LOGIN"}, User: "bridge", Pass: secret, Rcpt: func(string) error { return replyErr(550, "5.1.1 you said "+secret) }},
 		"no STARTTLS":       {Mechs: []string{"PLAIN"}, AllowInsecureAuth: true, User: "bridge", Pass: secret},
 		"no usable AUTH":    {TLS: serveStartTLS, Mechs: []string{"XOAUTH2"}, User: "bridge", Pass: secret},
@@ -627,6 +629,9 @@ func TestCase_C07_PasswordNeverLeaks(t *testing.T) {
 			require.NotContains(t, de.Response, secret)
 			require.NotContains(t, err.Error(), "RkFLRS1TTVRQLVBBU1M=", "nor its base64 form")
 			require.NotContains(t, de.Response, "RkFLRS1TTVRQLVBBU1M=")
+			plain := base64.StdEncoding.EncodeToString([]byte("\x00bridge\x00" + secret))
+			require.NotContains(t, err.Error(), plain, "nor the AUTH PLAIN blob")
+			require.NotContains(t, de.Response, plain)
 		})
 	}
 	t.Run("connection refused", func(t *testing.T) {

@@ -25,6 +25,9 @@ type Notifier struct {
 	client  *http.Client
 	api     *slack.Client // bot-token mode; nil for incoming webhooks
 	nowFunc func() time.Time
+	// secrets are the forms of the webhook URL and the bot token (core.SecretForms) removed from
+	// every error and recorded answer: a receiver or proxy may echo them.
+	secrets []string
 }
 
 var _ core.Notifier = (*Notifier)(nil)
@@ -44,7 +47,8 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 		client = core.NewHTTPClient()
 	}
 	client = withUserAgent(client, "cortex-bridge/"+version)
-	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now}
+	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now,
+		secrets: core.SecretForms(cfg.WebhookURL.Reveal(), cfg.Token.Reveal())}
 	if cfg.Token != "" {
 		apiURL := cfg.APIURL
 		if apiURL == "" {
@@ -59,8 +63,13 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 }
 
 // Notify decodes msg.Body (Block Kit JSON from the template), fits it into Slack's limits and
-// posts it.
+// posts it. Its errors and recorded answers never hold the webhook URL's token or the bot token,
+// even when the receiver echoes them (core.Scrub).
 func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+	return core.Scrub(n.notify(ctx, msg), n.secrets)
+}
+
+func (n *Notifier) notify(ctx context.Context, msg *core.Message) error {
 	var m slack.WebhookMessage
 	if err := json.Unmarshal(msg.Body, &m); err != nil {
 		return &core.DeliveryError{Err: fmt.Errorf("template output is not a Slack message: %w", err), Reason: core.ReasonTemplate}

@@ -72,8 +72,26 @@ func TestConformance(t *testing.T) {
 			n := webhookNotifier(t, base+"/services/T000/B000/FAKE-SECRET-123")
 			return notifyWithBody{n, sampleMessage(t, core.EventIssueCritical).Body}
 		},
-		Secret: "FAKE-SECRET-123",
+		Secret:  "FAKE-SECRET-123",
+		Secrets: []string{"/services/T000/B000/FAKE-SECRET-123"},
 	})
+}
+
+// TestConformanceBotToken: chat.postMessage with a bot token passes the receiver-echoes-secrets
+// case of the suite (Slack's API answers 200 with "ok": false and an error text, which the
+// attempt records).
+func TestConformanceBotToken(t *testing.T) {
+	t.Parallel()
+	const token = "xoxb-FAKE-BOT-TOKEN-4821"
+	s := adaptertest.Suite{
+		New: func(t *testing.T, base string) core.Notifier {
+			n, err := slack.New(&slack.Config{Token: token, Channel: "C123", APIURL: base + "/api/"}, nil, "test")
+			require.NoError(t, err)
+			return notifyWithBody{n, sampleMessage(t, core.EventIssueCritical).Body}
+		},
+		Secret: token,
+	}
+	s.SecretEchoed(t)
 }
 
 // notifyWithBody lets the generic suite's messages carry a rendered Slack body.

@@ -12,8 +12,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -105,8 +103,8 @@ type Notifier struct {
 	client    *http.Client
 	userAgent string
 	nowFunc   func() time.Time
-	// secrets are the credential values kept out of every error, also when a receiver echoes
-	// them in its answer.
+	// secrets are the forms of the credential values (core.SecretForms) kept out of every
+	// error, also when a receiver echoes them in its answer.
 	secrets []string
 }
 
@@ -130,14 +128,14 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 		client = core.NewHTTPClient()
 	}
 	n := &Notifier{cfg: *cfg, preset: p, endpoint: cfg.Endpoint(), client: client, userAgent: "cortex-bridge/" + version, nowFunc: time.Now}
-	for _, s := range []core.Secret{cfg.Secret, cfg.RoutingKey, cfg.APIKey, cfg.Token} {
-		if len(s) >= minScrubLen {
-			n.secrets = append(n.secrets, s.Reveal())
-		}
-	}
+	secrets := []string{cfg.Secret.Reveal(), cfg.RoutingKey.Reveal(), cfg.APIKey.Reveal(), cfg.Token.Reveal()}
 	if p.credential == credURL {
-		n.secrets = append(n.secrets, urlSecrets(cfg.URL)...)
+		secrets = append(secrets, cfg.URL)
 	}
+	for _, v := range cfg.Headers { // an Authorization or API-key header the user configured
+		secrets = append(secrets, v)
+	}
+	n.secrets = core.SecretForms(secrets...)
 	return n, nil
 }
 
@@ -202,48 +200,9 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	return n.scrub(err)
 }
 
-// urlSecrets lists the parts of a URL that carries a token (Teams, Mattermost, Rocket.Chat)
-// which an error page may echo (a proxy's "/hooks/… not found"): the URL, its path and query,
-// each query value and each long path segment, longest first so the URL goes as a whole.
-func urlSecrets(raw string) []string {
-	out := []string{raw}
-	u, err := url.Parse(raw)
-	if err != nil {
-		return out
-	}
-	out = append(out, u.RequestURI(), u.EscapedPath(), u.Path, u.RawQuery)
-	for _, vs := range u.Query() {
-		out = append(out, vs...)
-	}
-	for _, seg := range strings.Split(u.Path, "/") {
-		if len(seg) >= minSegmentLen {
-			out = append(out, seg)
-		}
-	}
-	out = slices.DeleteFunc(out, func(s string) bool { return len(s) < minScrubLen })
-	slices.SortStableFunc(out, func(a, b string) int { return len(b) - len(a) })
-	return slices.Compact(out)
-}
-
-// minSegmentLen is the shortest URL path segment taken for a token: webhook tokens are long
-// random strings, the fixed parts of their paths ("hooks", "workflows") short words.
-const minSegmentLen = 16
-
-// minScrubLen is the shortest credential scrub looks for: replacing a shorter one (a test's
-// "x") would mangle the error text, and real keys and tokens are far longer.
-const minScrubLen = 8
-
-// scrub replaces the target's credentials in err's text and recorded answer with "<redacted>".
+// scrub removes the target's credentials (core.SecretForms of its secret, key or token, its URL
+// when the URL is the credential, and its configured header values) from err's text and
+// recorded answer.
 func (n *Notifier) scrub(err error) error {
-	var de *core.DeliveryError
-	if err == nil || !errors.As(err, &de) {
-		return err
-	}
-	for _, s := range n.secrets {
-		if de.Err != nil && strings.Contains(de.Err.Error(), s) {
-			de.Err = errors.New(strings.ReplaceAll(de.Err.Error(), s, "<redacted>"))
-		}
-		de.Response = strings.ReplaceAll(de.Response, s, "<redacted>")
-	}
-	return err
+	return core.Scrub(err, n.secrets)
 }

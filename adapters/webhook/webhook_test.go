@@ -34,6 +34,20 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestConformanceConfiguredHeaderSecret: a credential the user put in headers (an
+// Authorization or API-key header) is echoed by the receiver like any other and is kept out of
+// errors and recorded answers too.
+func TestConformanceConfiguredHeaderSecret(t *testing.T) {
+	t.Parallel()
+	const apiKey = "FAKE-HEADER-API-KEY-5512"
+	adaptertest.Suite{
+		New: func(t *testing.T, url string) core.Notifier {
+			return newNotifier(t, url, map[string]string{"Authorization": "Bearer " + apiKey, "X-Api-Key": apiKey})
+		},
+		Secret: apiKey,
+	}.SecretEchoed(t)
+}
+
 // verifySignature is the seed's receiver check: HMAC-SHA256 of the raw body, hex, "sha256=" prefix.
 func verifySignature(body []byte, header, secret string) bool {
 	m := hmac.New(sha256.New, []byte(secret))
