@@ -79,6 +79,20 @@ func TestWebhookPresets(t *testing.T) {
 			target:  "  - {name: pd, type: webhook, preset: pagerduty, routing_key: k, routing_key_file: pd.key}\n",
 			wantErr: []wantKey{{path: "targets[1].routing_key", msg: "set either the value or routing_key_file, not both"}},
 		},
+		"standard-webhooks scheme with a rotation": {
+			target: "  - {name: siem, type: webhook, url: https://siem.example.com/h, signature_scheme: standard-webhooks, secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2VjcmV0LXJvdGF0aW9uLWtleS0xMjM0NTY3OA==\"}\n",
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "standard-webhooks", c.Targets[1].Webhook.SignatureScheme)
+			},
+		},
+		"standard-webhooks secret in the wrong form": {
+			target:  "  - {name: siem, type: webhook, url: https://siem.example.com/h, signature_scheme: standard-webhooks, secret: " + pdKey + "}\n",
+			wantErr: []wantKey{{path: "targets[1].secret", msg: "the standard-webhooks scheme wants whsec_"}},
+		},
+		"unknown signature scheme": {
+			target:  "  - {name: siem, type: webhook, url: https://siem.example.com/h, signature_scheme: svix, secret: s}\n",
+			wantErr: []wantKey{{path: "targets[1].signature_scheme", at: "svix", msg: `must be cortex or standard-webhooks, got "svix"`}},
+		},
 		"typo in a preset key": {
 			target:  "  - {name: pd, type: webhook, preset: pagerduty, routing_kye: k}\n",
 			wantErr: []wantKey{{path: "targets[1].routing_kye", at: "routing_kye", msg: `unknown key (did you mean "routing_key"?)`}},

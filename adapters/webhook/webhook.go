@@ -1,6 +1,7 @@
 // Package webhook is the generic signed HTTP target (SPEC §6): it POSTs the original event, or a
 // template's JSON, signed exactly like Cortex signs what it sends, so one receiver's
-// verifySignature code works for both. Presets (Config.Preset) shape it for one service:
+// verifySignature code works for both, or, with signature_scheme standard-webhooks, by the
+// Standard Webhooks scheme, whose signed timestamp lets receivers refuse replays. Presets (Config.Preset) shape it for one service:
 // PagerDuty, Opsgenie, Microsoft Teams, Mattermost, Rocket.Chat, GitHub repository dispatch,
 // GitLab pipeline triggers, CloudEvents, each with a built-in template and the service's auth.
 package webhook
@@ -12,7 +13,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/signature"
@@ -29,6 +33,12 @@ type Config struct {
 	// other presets, which authenticate with their own credential. Also settable as secret_file.
 	Secret     core.Secret `yaml:"secret"`
 	SecretFile string      `yaml:"secret_file"`
+	// SignatureScheme is how the body is signed: "cortex" (default; X-Cortex-Signature over the
+	// body, as Cortex signs) or "standard-webhooks" (webhook-id, webhook-timestamp and
+	// webhook-signature over id.timestamp.body, so receivers can refuse replays by age; Secret
+	// is then one or more "whsec_<base64 key>" separated by spaces, each signing during a
+	// rotation). See SchemeCortex and SchemeStandardWebhooks.
+	SignatureScheme string `yaml:"signature_scheme"`
 	// Headers are added to every request; they cannot replace the Content-Type, X-Cortex-* or
 	// User-Agent headers the bridge sets, nor the headers a preset sets (its auth).
 	Headers map[string]string `yaml:"headers"`
@@ -68,7 +78,7 @@ type Config struct {
 // Validate checks the config; errors name the key relative to the target
 // ("routing_key: required for preset pagerduty").
 func (c *Config) Validate() error {
-	errs := c.validatePreset()
+	errs := append(c.validatePreset(), c.validateScheme()...)
 	endpoint := c.Endpoint()
 	u, err := url.Parse(endpoint)
 	switch {
@@ -89,7 +99,8 @@ func (c *Config) Validate() error {
 
 func isReserved(h string) bool {
 	switch http.CanonicalHeaderKey(h) {
-	case "Content-Type", "Content-Length", "Host", "User-Agent", "X-Cortex-Signature", "X-Cortex-Event", "X-Cortex-Delivery":
+	case "Content-Type", "Content-Length", "Host", "User-Agent", "X-Cortex-Signature", "X-Cortex-Event", "X-Cortex-Delivery",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature":
 		return true
 	}
 	return false
@@ -103,6 +114,8 @@ type Notifier struct {
 	client    *http.Client
 	userAgent string
 	nowFunc   func() time.Time
+	// signers sign under the standard-webhooks scheme (one per secret); nil for the cortex scheme.
+	signers []*standardwebhooks.Webhook
 	// secrets are the forms of the credential values (core.SecretForms) kept out of every
 	// error, also when a receiver echoes them in its answer.
 	secrets []string
@@ -136,6 +149,15 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 		secrets = append(secrets, v)
 	}
 	n.secrets = core.SecretForms(secrets...)
+	if cfg.SignatureScheme == SchemeStandardWebhooks && cfg.Secret != "" {
+		var err error
+		if n.signers, err = StandardSigners(cfg.Secret.Reveal()); err != nil {
+			return nil, fmt.Errorf("secret: %w", err)
+		}
+		for _, f := range strings.Fields(cfg.Secret.Reveal()) { // each secret of a rotation
+			n.secrets = append(n.secrets, core.SecretForms(f)...)
+		}
+	}
 	return n, nil
 }
 
@@ -172,7 +194,11 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	req.Header.Set("User-Agent", n.userAgent)
 	req.Header.Set("X-Cortex-Event", msg.Event.Type)
 	req.Header.Set("X-Cortex-Delivery", msg.DeliveryID)
-	if n.cfg.Secret != "" {
+	if n.signers != nil {
+		if err := signStandard(req, n.signers, msg.DeliveryID, n.nowFunc(), body); err != nil {
+			return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+		}
+	} else if n.cfg.Secret != "" {
 		sig, err := signature.Sign(n.cfg.Secret.Reveal(), body)
 		if err != nil {
 			return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
