@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/google/uuid"
 	"golang.org/x/time/rate"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 )
 
@@ -108,19 +110,25 @@ const (
 // webhookJSON is a webhook as the API shows it: never its secret, except SecretOnce in the
 // answer that created it with a generated secret.
 type webhookJSON struct {
-	ID          string    `json:"id"`
-	URL         string    `json:"url"`
-	Events      []string  `json:"events"`
-	Active      bool      `json:"active"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
-	SecretOnce  string    `json:"secret,omitempty"`
+	ID          string   `json:"id"`
+	URL         string   `json:"url"`
+	Events      []string `json:"events"`
+	Active      bool     `json:"active"`
+	Description string   `json:"description"`
+	// SignatureScheme is "cortex" or "standard-webhooks" (never "": the default is named).
+	SignatureScheme string    `json:"signature_scheme"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
+	SecretOnce      string    `json:"secret,omitempty"`
 }
 
 func toJSON(w *core.Webhook) webhookJSON {
+	scheme := w.SignatureScheme
+	if scheme == "" {
+		scheme = webhook.SchemeCortex
+	}
 	return webhookJSON{ID: w.ID, URL: w.URL, Events: w.Events, Active: w.Active, Description: w.Description,
-		CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
+		SignatureScheme: scheme, CreatedAt: w.CreatedAt, UpdatedAt: w.UpdatedAt}
 }
 
 // WebhookInput is a webhook's fields as a user gives them: the body of POST and PATCH
@@ -131,6 +139,9 @@ type WebhookInput struct {
 	Secret      *string   `json:"secret"`
 	Active      *bool     `json:"active"`
 	Description *string   `json:"description"`
+	// SignatureScheme is "cortex" (the default) or "standard-webhooks"; with the latter the
+	// secret must be one or more whsec_<base64 of a 24–64 byte key> separated by spaces.
+	SignatureScheme *string `json:"signature_scheme"`
 }
 
 // MinSecretBytes is the shortest signing secret a webhook may have (SPEC §8).
@@ -156,8 +167,11 @@ func (f FieldErrors) Error() string {
 // ErrTestRateLimited is returned by TestWebhook when the account sent too many tests.
 var ErrTestRateLimited = errors.New("too many test sends for this account; retry in a second")
 
-// validate checks in against the rules of SPEC §8 and returns problems by field.
-func (m *Management) validate(ctx context.Context, in WebhookInput, creating bool) FieldErrors {
+// validate checks in against the rules of SPEC §8 and returns problems by field. current is
+// the webhook a patch changes (nil when creating): the signature scheme and the secret are
+// checked together, whichever of them in changes.
+func (m *Management) validate(ctx context.Context, in WebhookInput, current *core.Webhook) FieldErrors {
+	creating := current == nil
 	bad := FieldErrors{}
 	if in.URL == nil && creating {
 		bad["url"] = "required"
@@ -185,6 +199,27 @@ func (m *Management) validate(ctx context.Context, in WebhookInput, creating boo
 	if in.Description != nil && len(*in.Description) > 500 {
 		bad["description"] = "at most 500 characters"
 	}
+	scheme, secret := "", ""
+	if current != nil {
+		scheme, secret = current.SignatureScheme, current.Secret.Reveal()
+	}
+	if in.SignatureScheme != nil {
+		scheme = *in.SignatureScheme
+		if !slices.Contains(webhook.Schemes(), scheme) {
+			bad["signature_scheme"] = fmt.Sprintf("must be %s", strings.Join(webhook.Schemes(), " or "))
+		}
+	}
+	if in.Secret != nil {
+		secret = *in.Secret
+	}
+	if scheme == webhook.SchemeStandardWebhooks && secret != "" && bad["secret"] == "" {
+		if _, err := webhook.StandardSigners(secret); err != nil {
+			bad["secret"] = err.Error()
+			if in.Secret == nil {
+				bad["secret"] += "; the current secret is not: send a new one with signature_scheme (or leave both out to keep the cortex scheme)"
+			}
+		}
+	}
 	return bad
 }
 
@@ -194,14 +229,20 @@ func (m *Management) validate(ctx context.Context, in WebhookInput, creating boo
 // core.ErrLimitReached when the account has MaxPerAccount webhooks, or a storage error.
 func (m *Management) CreateWebhook(ctx context.Context, account string, in WebhookInput) (hook *core.Webhook, secretOnce string, err error) {
 	m.defaults()
-	if bad := m.validate(ctx, in, true); len(bad) > 0 {
+	if bad := m.validate(ctx, in, nil); len(bad) > 0 {
 		return nil, "", bad
 	}
 	now := m.NowFunc().UTC()
 	hook = &core.Webhook{ID: core.WebhookPrefix + strings.ReplaceAll(uuid.Must(uuid.NewV7()).String(), "-", ""),
 		Account: account, URL: *in.URL, Events: dedupe(*in.Events), Active: true, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if in.SignatureScheme != nil {
+		hook.SignatureScheme = *in.SignatureScheme
+	}
 	if in.Secret == nil {
 		secretOnce = NewSecret()
+		if hook.SignatureScheme == webhook.SchemeStandardWebhooks {
+			secretOnce = NewStandardSecret()
+		}
 		hook.Secret = core.Secret(secretOnce)
 	} else {
 		hook.Secret = core.Secret(*in.Secret)
@@ -291,7 +332,7 @@ func (m *Management) patch(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	if bad := m.validate(r.Context(), in, false); len(bad) > 0 {
+	if bad := m.validate(r.Context(), in, hook); len(bad) > 0 {
 		writeFieldErrors(w, bad)
 		return
 	}
@@ -325,7 +366,7 @@ func (m *Management) patch(w http.ResponseWriter, r *http.Request) {
 // and the plan is rebuilt.
 func (m *Management) UpdateWebhook(ctx context.Context, hook *core.Webhook, in WebhookInput, ifVersion int) error {
 	m.defaults()
-	if bad := m.validate(ctx, in, false); len(bad) > 0 {
+	if bad := m.validate(ctx, in, hook); len(bad) > 0 {
 		return bad
 	}
 	return m.update(ctx, hook, in, ifVersion)
@@ -347,6 +388,9 @@ func (m *Management) update(ctx context.Context, hook *core.Webhook, in WebhookI
 	}
 	if in.Description != nil {
 		hook.Description = *in.Description
+	}
+	if in.SignatureScheme != nil {
+		hook.SignatureScheme = *in.SignatureScheme
 	}
 	hook.UpdatedAt = m.NowFunc().UTC()
 	if err := m.Store.UpdateWebhook(ctx, hook, ifVersion); err != nil {
@@ -641,6 +685,14 @@ func NewSecret() string {
 	b := make([]byte, 24)
 	_, _ = rand.Read(b)
 	return "whsec_" + hex.EncodeToString(b)
+}
+
+// NewStandardSecret returns a random secret for the standard-webhooks scheme: "whsec_" and the
+// base64 of a 32-byte key, as Standard Webhooks libraries expect.
+func NewStandardSecret() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return webhook.StandardSecretPrefix + base64.StdEncoding.EncodeToString(b)
 }
 
 func dedupe(ss []string) []string {

@@ -257,8 +257,14 @@ func TestManagementValidation(t *testing.T) {
 		"unknown event":       {map[string]any{"url": "https://a.example.com/x", "events": []string{"scan.exploded"}}, 422, "events", "unknown event type"},
 		"short secret":        {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "secret": "short"}, 422, "secret", "at least 16 bytes"},
 		"unknown field":       {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "colour": "red"}, 400, "", "unknown field"},
-		"not JSON":            {"{url:", 400, "", ""},
-		"active not bool":     {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "active": "yes"}, 400, "", ""},
+		"unknown signature scheme": {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "signature_scheme": "svix"}, 422,
+			"signature_scheme", "must be cortex or standard-webhooks"},
+		"standard scheme, plain secret": {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "signature_scheme": "standard-webhooks",
+			"secret": "your-webhook-secret-plain"}, 422, "secret", "the standard-webhooks scheme wants whsec_"},
+		"standard scheme, short key": {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "signature_scheme": "standard-webhooks",
+			"secret": "whsec_c2hvcnQta2V5LTE2Ynl0ZXM="}, 422, "secret", "24–64 byte key"},
+		"not JSON":        {"{url:", 400, "", ""},
+		"active not bool": {map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "active": "yes"}, 400, "", ""},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -276,6 +282,61 @@ func TestManagementValidation(t *testing.T) {
 	}
 	a := m.do(t, http.MethodPost, "/webhooks", acmeKey, "x", "Content-Type", "text/plain")
 	require.Equal(t, http.StatusUnsupportedMediaType, a.status)
+}
+
+// TestManagementSignatureScheme: a webhook is registered with either scheme, the answer names
+// it (cortex when none was given), a generated secret has the scheme's form, and a patch that
+// switches to standard-webhooks is refused unless the secret (the current one or a new one
+// sent with it) is a Standard Webhooks secret; the secrets never appear in an answer or error.
+func TestManagementSignatureScheme(t *testing.T) {
+	t.Parallel()
+	m := setupManagement(t, 10)
+	const given = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2VjcmV0LXJvdGF0aW9uLWtleS0xMjM0NTY3OA=="
+	tests := map[string]struct {
+		body   map[string]any
+		scheme string
+		secret string // regexp of the generated secret; "" none returned
+	}{
+		"default": {body: map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}},
+			scheme: "cortex", secret: `^whsec_[0-9a-f]{48}$`},
+		"standard, generated": {body: map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "signature_scheme": "standard-webhooks"},
+			scheme: "standard-webhooks", secret: `^whsec_[A-Za-z0-9+/]{43}=$`},
+		"standard, given with a rotation": {body: map[string]any{"url": "https://a.example.com/x", "events": []string{"*"},
+			"signature_scheme": "standard-webhooks", "secret": given}, scheme: "standard-webhooks"},
+		"cortex, named": {body: map[string]any{"url": "https://a.example.com/x", "events": []string{"*"}, "signature_scheme": "cortex",
+			"secret": "your-webhook-secret"}, scheme: "cortex"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			a := m.do(t, http.MethodPost, "/webhooks", acmeKey, tc.body)
+			require.Equal(t, http.StatusCreated, a.status, a.raw)
+			require.Equal(t, tc.scheme, a.body["signature_scheme"])
+			if tc.secret != "" {
+				require.Regexp(t, tc.secret, a.body["secret"])
+			} else {
+				require.NotContains(t, a.body, "secret")
+			}
+			got := m.do(t, http.MethodGet, "/webhooks/"+a.body["id"].(string), acmeKey, nil)
+			require.Equal(t, tc.scheme, got.body["signature_scheme"], "stored")
+		})
+	}
+
+	plain := m.do(t, http.MethodPost, "/webhooks", acmeKey, seedBody) // secret "your-webhook-secret"
+	id := plain.body["id"].(string)
+	a := m.do(t, http.MethodPatch, "/webhooks/"+id, acmeKey, map[string]any{"signature_scheme": "standard-webhooks"})
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, a.raw)
+	require.Contains(t, a.body["error"].(map[string]any)["fields"].(map[string]any)["secret"], "the current secret is not")
+	require.NotContains(t, a.raw, "your-webhook-secret")
+	a = m.do(t, http.MethodPatch, "/webhooks/"+id, acmeKey, map[string]any{"signature_scheme": "standard-webhooks", "secret": given})
+	require.Equal(t, http.StatusOK, a.status, a.raw)
+	require.Equal(t, "standard-webhooks", a.body["signature_scheme"])
+	require.NotContains(t, a.raw, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	a = m.do(t, http.MethodPatch, "/webhooks/"+id, acmeKey, map[string]any{"secret": "your-webhook-secret-2"})
+	require.Equal(t, http.StatusUnprocessableEntity, a.status, "a new secret must fit the current scheme: %s", a.raw)
+	a = m.do(t, http.MethodPatch, "/webhooks/"+id, acmeKey, map[string]any{"signature_scheme": "cortex"})
+	require.Equal(t, http.StatusOK, a.status, a.raw)
+	require.Equal(t, "cortex", a.body["signature_scheme"])
+	require.NotContains(t, m.logs.String(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
 }
 
 func TestManagementTestSend(t *testing.T) {

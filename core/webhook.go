@@ -20,6 +20,10 @@ type Webhook struct {
 	Version     int // bumped by every change; the API's ETag
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// SignatureScheme is how deliveries are signed: "" or "cortex" (X-Cortex-Signature over the
+	// body) or "standard-webhooks" (webhook-id, webhook-timestamp, webhook-signature; Secret is
+	// then one or more whsec_<base64 key> separated by spaces). See package adapters/webhook.
+	SignatureScheme string
 }
 
 // Wants reports whether the webhook subscribed to eventType. "*" covers every event, but not

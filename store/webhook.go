@@ -10,14 +10,14 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 )
 
-const webhookColumns = `id, account, url, events, secret, active, description, version, created_at_ms, updated_at_ms`
+const webhookColumns = `id, account, url, events, secret, active, description, version, created_at_ms, updated_at_ms, signature_scheme`
 
 func scanWebhook(row interface{ Scan(...any) error }) (*core.Webhook, error) {
 	w := &core.Webhook{}
 	var events, secret string
 	var active int
 	var created, updated int64
-	if err := row.Scan(&w.ID, &w.Account, &w.URL, &events, &secret, &active, &w.Description, &w.Version, &created, &updated); err != nil {
+	if err := row.Scan(&w.ID, &w.Account, &w.URL, &events, &secret, &active, &w.Description, &w.Version, &created, &updated, &w.SignatureScheme); err != nil {
 		return nil, err
 	}
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
@@ -48,9 +48,9 @@ func (d *DB) CreateWebhook(ctx context.Context, w *core.Webhook, max int) error 
 		if max > 0 && n >= max {
 			return core.ErrLimitReached
 		}
-		_, err := d.exec(ctx, tx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		_, err := d.exec(ctx, tx, `INSERT INTO webhooks (`+webhookColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			w.ID, w.Account, w.URL, string(events), w.Secret.Reveal(), boolInt(w.Active), w.Description, w.Version,
-			ms(w.CreatedAt), ms(w.UpdatedAt))
+			ms(w.CreatedAt), ms(w.UpdatedAt), w.SignatureScheme)
 		return err
 	})
 	if errors.Is(err, core.ErrLimitReached) {
@@ -106,9 +106,9 @@ func (d *DB) UpdateWebhook(ctx context.Context, w *core.Webhook, ifVersion int) 
 	if err != nil {
 		return err
 	}
-	q := `UPDATE webhooks SET url = ?, events = ?, secret = ?, active = ?, description = ?, version = version + 1, updated_at_ms = ?
-		WHERE id = ? AND account = ?`
-	args := []any{w.URL, string(events), w.Secret.Reveal(), boolInt(w.Active), w.Description, ms(w.UpdatedAt), w.ID, w.Account}
+	q := `UPDATE webhooks SET url = ?, events = ?, secret = ?, active = ?, description = ?, signature_scheme = ?, version = version + 1,
+		updated_at_ms = ? WHERE id = ? AND account = ?`
+	args := []any{w.URL, string(events), w.Secret.Reveal(), boolInt(w.Active), w.Description, w.SignatureScheme, ms(w.UpdatedAt), w.ID, w.Account}
 	if ifVersion > 0 {
 		q += ` AND version = ?`
 		args = append(args, ifVersion)

@@ -57,11 +57,11 @@ func (r *registry) checkURL(ctx context.Context, url string) error {
 // target builds the webhook target of a registered webhook: the generic signed webhook, through
 // the SSRF-guarded client.
 func (r *registry) target(w *core.Webhook) (*core.Target, error) {
-	n, err := webhook.New(&webhook.Config{URL: w.URL, Secret: w.Secret}, r.guard.Client(), version)
+	n, err := webhook.New(&webhook.Config{URL: w.URL, Secret: w.Secret, SignatureScheme: w.SignatureScheme}, r.guard.Client(), version)
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256([]byte(w.URL + "\x00" + w.Secret.Reveal()))
+	sum := sha256.Sum256([]byte(w.URL + "\x00" + w.Secret.Reveal() + "\x00" + w.SignatureScheme))
 	return &core.Target{Name: w.ID, Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: 4,
 		Fingerprint: "webhook:" + hex.EncodeToString(sum[:])}, nil
 }

@@ -63,17 +63,25 @@ func testWebhookUpdate(t *testing.T, s core.Store) {
 	require.NoError(t, err)
 	w := webhook("wh_1", "acme")
 	w.URL, w.Events, w.Active, w.Secret, w.UpdatedAt = "https://example.com/new", []string{"*"}, false, "whsec_new-0123456789", t0.Add(time.Minute)
+	w.SignatureScheme = "standard-webhooks"
 	require.NoError(t, s.UpdateWebhook(ctx, w, 1))
 	require.Equal(t, 2, w.Version)
 	got, err := s.Webhook(ctx, "acme", "wh_1")
 	require.NoError(t, err)
-	require.Equal(t, w, got)
+	require.Equal(t, w, got, "every field is stored, the signature scheme too")
 	require.ErrorIs(t, s.UpdateWebhook(ctx, w, 1), core.ErrConflict, "a stale version is refused")
 	w.Account = "beta"
 	require.ErrorIs(t, s.UpdateWebhook(ctx, w, 0), core.ErrNotFound)
 	after, err := s.WebhooksChanged(ctx)
 	require.NoError(t, err)
 	require.NotEqual(t, before, after)
+
+	std := webhook("wh_2", "acme")
+	std.SignatureScheme = "standard-webhooks"
+	require.NoError(t, s.CreateWebhook(ctx, std, 10))
+	got, err = s.Webhook(ctx, "acme", "wh_2")
+	require.NoError(t, err)
+	require.Equal(t, std, got, "the signature scheme is stored at creation")
 }
 
 func testDeliveryPages(t *testing.T, s core.Store) {
