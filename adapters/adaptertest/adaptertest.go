@@ -1,7 +1,7 @@
-// Package adaptertest is the conformance suite every HTTP adapter passes (DESIGN.md): status
-// classification by SPEC §5, Retry-After, the receiver's answer recorded, secrets kept out of
-// errors, the context honoured, redirects not followed and bodies drained so connections are
-// reused. Each adapter's test calls Run with a factory that points it at a loopback receiver.
+// Package adaptertest is the conformance suite every HTTP adapter passes: status
+// classification (core.ClassifyStatus), Retry-After, the receiver's answer recorded, secrets kept
+// out of errors and recorded answers also when the receiver echoes them (SecretEchoed), the
+// context honoured, redirects not followed and bodies drained so connections are reused. Each adapter's test calls Run with a factory that points it at a loopback receiver.
 package adaptertest
 
 import (

@@ -125,7 +125,9 @@ var _ core.Notifier = (*Notifier)(nil)
 
 // New builds a Notifier. client nil means core.NewHTTPClient(); version goes into the
 // User-Agent ("cortex-bridge/<version>"). It fails when cfg is invalid or its credential empty
-// (signature.ErrEmptySecret for a target that needs the signing secret).
+// (signature.ErrEmptySecret for a target that needs the signing secret), and, with the
+// standard-webhooks scheme, when the secret is not one or more whsec_<base64 of 24–64 bytes>
+// (an error wrapping ErrStandardSecret that names the key "secret", never its value).
 func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
