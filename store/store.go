@@ -415,10 +415,9 @@ func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, 
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return nil, unavailable("claim", err)
 	}
-	if d.dialect == dialectPostgres {
-		// The update returns rows in table order, not in next_attempt_at order.
-		slices.SortStableFunc(out, func(a, b *core.Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
-	}
+	// UPDATE … RETURNING gives rows in table order (id order on SQLite), not in the order the
+	// subquery chose them: a retried delivery would go after newer ones.
+	slices.SortStableFunc(out, func(a, b *core.Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
 	broken := map[string]error{}
 	if err := d.loadEvents(ctx, out, broken); err != nil {
 		// Hand the claim back rather than hold leases nobody works on.
