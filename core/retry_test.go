@@ -1,7 +1,6 @@
 package core_test
 
 import (
-	"net/http"
 	"testing"
 	"time"
 
@@ -26,6 +25,13 @@ func TestRetryPolicyDelay(t *testing.T) {
 	require.Equal(t, 7*time.Second, p.Delay(1, 7*time.Second), "a longer Retry-After wins")
 	require.Equal(t, 10*time.Second, p.Delay(1, time.Hour), "Retry-After is capped at Max")
 	require.LessOrEqual(t, p.Delay(3, time.Millisecond), 6*time.Second, "a shorter Retry-After does not shorten the backoff")
+	require.Equal(t, 10*time.Second, p.Delay(1, core.MaxRetryAfter), "the longest Retry-After is capped at Max too")
+	require.Equal(t, time.Hour, core.RetryPolicy{Initial: time.Second}.Delay(1, time.Hour), "Max 0: no cap")
+	for _, attempt := range []int{0, -1} {
+		d := p.Delay(attempt, 0)
+		require.GreaterOrEqual(t, d, time.Second/2, "attempt %d counts as the first", attempt)
+		require.LessOrEqual(t, d, 3*time.Second/2, "attempt %d counts as the first", attempt)
+	}
 }
 
 func TestParseRetryAfter(t *testing.T) {
@@ -42,6 +48,16 @@ func TestParseRetryAfter(t *testing.T) {
 		"Thu, 01 Jan 2026 00:01:30 GMT":    90 * time.Second,
 		"Wed, 31 Dec 2025 23:00:00 GMT":    0,
 		"Thursday, 01-Jan-26 00:00:10 GMT": 10 * time.Second,
+		"Thu, 01 Jan 2026 00:00:00 GMT":    0, // now: no wait
+		"999999999":                        999999999 * time.Second,
+		"1000000000":                       core.MaxRetryAfter,
+		"99999999999999999999":             core.MaxRetryAfter, // would overflow time.Duration
+		"1e400":                            core.MaxRetryAfter, // out of float64's range
+		"Inf":                              core.MaxRetryAfter,
+		"-Inf":                             0,
+		"NaN":                              0,
+		"1e-400":                           0,
+		"Fri, 31 Dec 9999 23:59:59 GMT":    core.MaxRetryAfter,
 	}
 	for in, want := range tests {
 		require.Equal(t, want, core.ParseRetryAfter(in, now), "%q", in)
@@ -61,12 +77,4 @@ func TestRedactURL(t *testing.T) {
 	for in, want := range tests {
 		require.Equal(t, want, core.RedactURL(in))
 	}
-}
-
-func TestNewHTTPClientDoesNotFollowRedirects(t *testing.T) {
-	t.Parallel()
-	c := core.NewHTTPClient()
-	require.NotNil(t, c.CheckRedirect)
-	require.ErrorIs(t, c.CheckRedirect(&http.Request{}, nil), http.ErrUseLastResponse)
-	require.Zero(t, c.Timeout, "attempts are bounded by their context")
 }

@@ -147,7 +147,8 @@ type Store interface {
 	Ingest(ctx context.Context, items []IngestItem) (duplicate []bool, err error)
 	// DueTargets names the targets that have deliveries ready to claim at now.
 	DueTargets(ctx context.Context, now time.Time) ([]string, error)
-	// Claim leases due deliveries to r.Owner until r.Now+r.Lease and returns them with Event set.
+	// Claim leases due deliveries to r.Owner until r.Now+r.Lease and returns them with Event set,
+	// the longest due (earliest next_attempt_at) first.
 	// A delivery whose event is gone or no longer parses is marked dead instead (no attempt could
 	// succeed) and left out.
 	Claim(ctx context.Context, r ClaimRequest) ([]*Delivery, error)

@@ -1,6 +1,9 @@
 package signature_test
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"testing"
@@ -66,6 +69,28 @@ func TestVerifyRotation(t *testing.T) {
 	require.ErrorIs(t, signature.Verify([]string{"new-secret-value"}, body, oldSig), signature.ErrInvalidSignature)
 	require.ErrorIs(t, signature.Verify(nil, body, newSig), signature.ErrInvalidSignature)
 	require.ErrorIs(t, signature.Verify([]string{""}, body, newSig), signature.ErrInvalidSignature, "an empty secret never matches")
+}
+
+// TestVerifyRefusesTheEmptySecretsMAC: an empty secret in the list (an unset variable during a
+// rotation) must not turn into a key anyone can sign with: HMAC with an empty key is still a MAC,
+// and anyone can compute it.
+func TestVerifyRefusesTheEmptySecretsMAC(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"event":"scan.started"}`)
+	m := hmac.New(sha256.New, nil)
+	m.Write(body)
+	emptyKeyMAC := signature.Prefix + hex.EncodeToString(m.Sum(nil))
+	for name, secrets := range map[string][]string{
+		"only an empty secret":       {""},
+		"an empty secret beside one": {"", "real-secret"},
+		"an empty secret after one":  {"real-secret", ""},
+		"no secrets":                 nil,
+	} {
+		require.ErrorIs(t, signature.Verify(secrets, body, emptyKeyMAC), signature.ErrInvalidSignature, name)
+	}
+	good, err := signature.Sign("real-secret", body)
+	require.NoError(t, err)
+	require.NoError(t, signature.Verify([]string{"", "real-secret"}, body, good), "the real secret still works")
 }
 
 func TestSignRefusesEmptySecret(t *testing.T) {

@@ -399,131 +399,6 @@ func (d *DB) DueTargets(ctx context.Context, now time.Time) ([]string, error) {
 	return out, nil
 }
 
-// claimSQL leases the due deliveries of one target. The redundant state IN (…) lets the
-// planner use the partial index of unfinished deliveries (deliveries_target_due, in
-// next_attempt_at order) instead of every delivery the target ever had. SQLite has one writer, so the subquery and
-// the update cannot interleave with another claim. Postgres locks the chosen rows and skips rows
-// another claim holds (FOR UPDATE SKIP LOCKED, in an ARRAY subquery evaluated once, then the
-// update finds the rows by primary key), so concurrent claims on any number of replicas never
-// return the same delivery. Arguments: owner, lease until, now, target, now, now, limit.
-var claimSQL = map[dialect]string{
-	dialectSQLite: `UPDATE deliveries
-		SET state = 'running', lease_owner = ?, lease_until_ms = ?, updated_at_ms = ?
-		WHERE id IN (SELECT id FROM deliveries WHERE target = ? AND state IN ('pending', 'running') AND ` + dueCondition + `
-			ORDER BY next_attempt_at_ms LIMIT ?)
-		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`,
-	dialectPostgres: `UPDATE deliveries
-		SET state = 'running', lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3
-		WHERE id = ANY(ARRAY(SELECT id FROM deliveries WHERE target = $4 AND state IN ('pending', 'running')
-			AND ((state = 'pending' AND next_attempt_at_ms <= $5) OR (state = 'running' AND lease_until_ms < $6))
-			ORDER BY next_attempt_at_ms LIMIT $7
-			FOR UPDATE SKIP LOCKED))
-		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`,
-}
-
-// Claim implements core.Store.
-func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, error) {
-	if r.Limit <= 0 {
-		return nil, nil
-	}
-	now := ms(r.Now)
-	rows, err := d.w.QueryContext(ctx, claimSQL[d.dialect], d.args([]any{r.Owner, ms(r.Now.Add(r.Lease)), now, r.Target, now, now, r.Limit})...)
-	if err != nil {
-		return nil, unavailable("claim", err)
-	}
-	var out []*core.Delivery
-	for rows.Next() {
-		dl := &core.Delivery{State: core.StateRunning, LeaseOwner: r.Owner, LeaseUntil: r.Now.Add(r.Lease), UpdatedAt: r.Now}
-		var next, created int64
-		if err := rows.Scan(&dl.ID, &dl.EventID, &dl.Target, &dl.Route, &dl.Attempts, &dl.RetryBase, &next, &dl.LastError, &created); err != nil {
-			rows.Close()
-			return nil, unavailable("claim", err)
-		}
-		dl.NextAttemptAt, dl.CreatedAt = fromMS(next), fromMS(created)
-		out = append(out, dl)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return nil, unavailable("claim", err)
-	}
-	if d.dialect == dialectPostgres {
-		// The update returns rows in table order, not in next_attempt_at order.
-		slices.SortStableFunc(out, func(a, b *core.Delivery) int { return a.NextAttemptAt.Compare(b.NextAttemptAt) })
-	}
-	broken := map[string]error{}
-	if err := d.loadEvents(ctx, out, broken); err != nil {
-		// Hand the claim back rather than hold leases nobody works on.
-		_, _ = d.ReleaseLeases(context.WithoutCancel(ctx), r.Owner, deliveryIDs(out), r.Now)
-		return nil, err
-	}
-	return d.settleUnloadable(ctx, out, broken, r.Now)
-}
-
-// settleUnloadable marks dead the claimed deliveries whose event is gone or no longer parses:
-// no attempt can ever succeed, and leaving them claimed would block them for good. It returns
-// the others.
-func (d *DB) settleUnloadable(ctx context.Context, ds []*core.Delivery, broken map[string]error, now time.Time) ([]*core.Delivery, error) {
-	ok := ds[:0:0]
-	for _, dl := range ds {
-		if dl.Event != nil {
-			ok = append(ok, dl)
-			continue
-		}
-		reason := "its event is no longer stored"
-		if err := broken[dl.EventID]; err != nil {
-			reason = "its stored event no longer parses: " + err.Error()
-		}
-		if _, err := d.exec(ctx, d.w, `UPDATE deliveries SET state = 'dead', last_error = ?, lease_owner = NULL,
-			lease_until_ms = NULL, updated_at_ms = ? WHERE id = ? AND state = 'running'`, reason, ms(now), dl.ID); err != nil {
-			return nil, unavailable("claim", err)
-		}
-	}
-	return ok, nil
-}
-
-func deliveryIDs(ds []*core.Delivery) []string {
-	out := make([]string, len(ds))
-	for i, dl := range ds {
-		out[i] = dl.ID
-	}
-	return out
-}
-
-// loadEvents sets Event on each delivery from the events table.
-func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery, broken map[string]error) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	byID := map[string][]*core.Delivery{}
-	args := make([]any, 0, len(ds))
-	for _, dl := range ds {
-		if _, ok := byID[dl.EventID]; !ok {
-			args = append(args, dl.EventID)
-		}
-		byID[dl.EventID] = append(byID[dl.EventID], dl)
-	}
-	var evs []*core.Event
-	var err error
-	if d.dialect == dialectPostgres {
-		// One statement for any number of ids (an IN list would be a new statement per length).
-		ids := make([]string, len(args))
-		for i, a := range args {
-			ids[i] = a.(string)
-		}
-		evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id = ANY(?)`, ids)
-	} else {
-		evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
-	}
-	if err != nil {
-		return err
-	}
-	for _, ev := range evs {
-		for _, dl := range byID[ev.ID] {
-			dl.Event = ev
-		}
-	}
-	return nil
-}
-
 const eventColumns = `id, received_at_ms, sender_delivery, body`
 
 // queryEvents runs q, which selects eventColumns, and parses each stored body. A body that no
@@ -560,25 +435,6 @@ func (d *DB) queryEvents(ctx context.Context, broken map[string]error, q string,
 		return nil, unavailable("load events", err)
 	}
 	return out, nil
-}
-
-// RenewLeases implements core.Store.
-func (d *DB) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
-	total := 0
-	for chunk := range slices.Chunk(ids, maxListArgs) {
-		cond, args := d.inList("id", chunk)
-		res, err := d.exec(ctx, d.w, `UPDATE deliveries SET lease_until_ms = ?
-			WHERE state = 'running' AND lease_owner = ? AND `+cond, append([]any{ms(until), owner}, args...)...)
-		if err != nil {
-			return total, unavailable("renew leases", err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, unavailable("renew leases", err)
-		}
-		total += int(n)
-	}
-	return total, nil
 }
 
 func (d *DB) inList(col string, vals []string) (string, []any) {
@@ -728,45 +584,6 @@ func (d *DB) QueueStats(ctx context.Context) ([]core.QueueStats, error) {
 	}
 	slices.SortFunc(out, func(a, b core.QueueStats) int { return strings.Compare(a.Target, b.Target) })
 	return out, nil
-}
-
-// Complete implements core.Store.
-func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
-	if d.dialect == dialectPostgres {
-		if err := d.pgComplete(ctx, cs); err != nil {
-			return unavailable("complete", err)
-		}
-		return nil
-	}
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		insAttempt, err := d.prepare(ctx, tx, insertAttemptSQL)
-		if err != nil {
-			return err
-		}
-		defer insAttempt.Close()
-		upd, err := d.prepare(ctx, tx, completeDeliverySQL)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
-		for _, c := range cs {
-			a := c.Attempt
-			if _, err := insAttempt.exec(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),
-				a.Outcome, a.StatusCode, a.Error, a.Response); err != nil {
-				return err
-			}
-			end := a.StartedAt.Add(a.Duration)
-			if _, err := upd.exec(ctx, string(c.State), a.Number, ms(c.NextAttemptAt), c.LastError,
-				ms(end), a.DeliveryID, c.LeaseOwner); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return unavailable("complete", err)
-	}
-	return nil
 }
 
 const insertAttemptSQL = `INSERT INTO attempts
