@@ -94,8 +94,11 @@ func TestSignInIsRateLimited(t *testing.T) {
 	}
 	require.Equal(t, http.StatusTooManyRequests, a.status)
 	require.NotEmpty(t, a.header.Get("Retry-After"))
+	a = br.post("/ui/signin", url.Values{"key": {acmeKey + "x"}})
+	require.Equal(t, http.StatusTooManyRequests, a.status, "wrong keys wait")
 	a = br.post("/ui/signin", url.Values{"key": {acmeKey}})
-	require.Equal(t, http.StatusTooManyRequests, a.status, "even the right key waits")
+	require.Equal(t, http.StatusSeeOther, a.status, "the right key is never locked out by others' guesses")
+	require.NotNil(t, br.cookie("cortex_bridge_session"))
 }
 
 func TestSessionExpiresSlidesAndFollowsTheKey(t *testing.T) {

@@ -231,11 +231,8 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := api.ClientAddr(r)
-	if d.cfg.Keys.Blocked(r) {
-		w.Header().Set("Retry-After", api.RetryAfterBlocked)
-		d.showSignin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Wait a few seconds and try again.")
-		return
-	}
+	// The key is checked first: a valid key always signs in, however many wrong keys others
+	// behind the same address sent; only wrong keys are slowed.
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	account, ok := d.cfg.Keys.Lookup(key)
 	var s *session
@@ -243,6 +240,11 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 		s, ok = d.newSession(account)
 	}
 	if !ok {
+		if d.cfg.Keys.Blocked(r) {
+			w.Header().Set("Retry-After", api.RetryAfterBlocked)
+			d.showSignin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Wait a few seconds and try again.")
+			return
+		}
 		d.cfg.Keys.Failed(r)
 		d.cfg.Log.Warn("dashboard sign-in refused: unknown API key", "remote", ip)
 		d.showSignin(w, r, http.StatusUnauthorized, "That API key is not valid. Use a key from api.keys of the bridge's config.")
