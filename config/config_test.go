@@ -695,7 +695,7 @@ func TestParse_Errors(t *testing.T) {
 			wants: []wantKey{{"ingest.secrets", "", "at least one secret required"}},
 		},
 		"api key role that is neither admin nor tenant": {
-			src: minimal + "api:\n  keys:\n    - {account: ops, key: ops-key-0123456789abcdef, role: root}\n",
+			src:   minimal + "api:\n  keys:\n    - {account: ops, key: ops-key-0123456789abcdef, role: root}\n",
 			wants: []wantKey{{"api.keys[0].role", "role: root", `must be "admin" or "tenant", not "root"`}},
 		},
 		"backoff.max below backoff.initial": {
