@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dashboard"
 )
 
 func TestSignInAndOut(t *testing.T) {
@@ -522,4 +523,31 @@ func TestSignInPageSaysHowToAddAKey(t *testing.T) {
 	a := br.get("/ui/signin")
 	require.Contains(t, a.body, "This bridge has no API keys yet.")
 	require.Contains(t, a.body, "account: my-team")
+}
+
+// TestSignInNextStaysOnSite: whatever "next" a link carries, the redirect after signing in
+// (and the one a signed-in browser gets from the sign-in page) lands on this site.
+func TestSignInNextStaysOnSite(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	site, err := url.Parse(b.srv.URL)
+	require.NoError(t, err)
+	resolve := func(t *testing.T, loc string) *url.URL {
+		loc = strings.NewReplacer("\t", "", "\n", "", "\r", "", `\`, "/").Replace(strings.TrimSpace(loc))
+		ref, err := url.Parse(loc)
+		require.NoError(t, err, loc)
+		return site.ResolveReference(ref)
+	}
+	br := signedIn(t, b, acmeKey)
+	for next := range dashboard.NextCases {
+		a := br.get("/ui/signin?next=" + url.QueryEscape(next))
+		require.Equal(t, http.StatusSeeOther, a.status, next)
+		require.Equal(t, site.Host, resolve(t, a.location).Host, "next %q answered Location %q", next, a.location)
+
+		fresh := b.browser(t)
+		fresh.get("/ui/signin")
+		a = fresh.post("/ui/signin", url.Values{"key": {acmeKey}, "next": {next}})
+		require.Equal(t, http.StatusSeeOther, a.status, next)
+		require.Equal(t, site.Host, resolve(t, a.location).Host, "next %q answered Location %q", next, a.location)
+	}
 }

@@ -186,12 +186,32 @@ func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// safeNext returns next when it is a path on this site, else "/".
+// nextBase is an origin to resolve next against: only the result's origin is compared.
+var nextBase = &url.URL{Scheme: "https", Host: "bridge.invalid", Path: "/"}
+
+// safeNext returns next when it is a page of this site, else "/". next is parsed as a URL
+// reference, not filtered: one with a scheme, a host, user info or an opaque part, or whose
+// path is not absolute, is refused. The answer is next re-serialised (the path escaped, so a
+// backslash or a control character cannot reach the browser raw; browsers drop tabs and line
+// breaks and read "\" as "/"), and it is kept only if it still starts with a single "/" and
+// resolves to this site's origin.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
-	return next
+	out := (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.Query().Encode(), Fragment: u.Fragment}).String()
+	if !strings.HasPrefix(out, "/") || len(out) > 1 && (out[1] == '/' || out[1] == '\\') {
+		return "/"
+	}
+	ref, err := url.Parse(out)
+	if err != nil || ref.Host != "" {
+		return "/"
+	}
+	if r := nextBase.ResolveReference(ref); r.Scheme != nextBase.Scheme || r.Host != nextBase.Host || r.User != nil {
+		return "/"
+	}
+	return out
 }
 
 type signinData struct {
