@@ -21,8 +21,8 @@ import (
 // the config's plan and re-plans when they change, here or on another replica.
 type registry struct {
 	p      *process
-	mu     sync.Mutex // serialises re-planning
-	seen   string     // the store's WebhooksChanged value last planned with
+	mu     sync.Mutex    // serialises re-planning
+	seen   string        // the store's WebhooksChanged value last planned with
 	guard  *webhook.Live // shared by every registered webhook's client: a reload applies to all
 	https  bool
 	policy *core.RetryPolicy
