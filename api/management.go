@@ -105,6 +105,7 @@ const (
 	CodeInvalidRequest = "invalid_request"
 	CodeLimitReached   = "limit_reached"
 	CodeConflict       = "conflict"
+	CodeForbidden      = "forbidden" // the account's role may not do this
 )
 
 // webhookJSON is a webhook as the API shows it: never its secret, except SecretOnce in the

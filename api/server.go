@@ -5,10 +5,23 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// POST /-/reload re-reads files and rebuilds every target, so it is throttled for the whole
+// process (whoever calls): reloadBurst in a row, then one per reloadEvery. SIGHUP is not
+// throttled (only the operator can send it).
+const (
+	reloadBurst = 3
+	reloadEvery = 10 * time.Second
 )
 
 // Check is one readiness check: nil when healthy.
@@ -57,6 +70,16 @@ func (rt Routes) Handler() http.Handler {
 	}
 	if rt.Reload != nil {
 		mux.Handle("POST /-/reload", rt.Keys.Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !rt.Keys.Admin(AccountOf(r)) {
+				writeError(w, http.StatusForbidden, CodeForbidden, "only an account with api.keys[].role: admin may reload the config")
+				return
+			}
+			if !rt.Keys.reloads.Allow() {
+				w.Header().Set("Retry-After", strconv.Itoa(int(reloadEvery/time.Second)))
+				writeError(w, http.StatusTooManyRequests, CodeRateLimited,
+					fmt.Sprintf("at most %d reloads in a row, then one per %s; retry after the Retry-After seconds", reloadBurst, reloadEvery))
+				return
+			}
 			if err := rt.Reload(r.Context()); err != nil {
 				writeError(w, http.StatusUnprocessableEntity, "invalid_config", err.Error())
 				return
@@ -98,25 +121,44 @@ func (rt Routes) readyz(w http.ResponseWriter, r *http.Request) {
 // Keys are the management API's Bearer keys, one account each (api.keys).
 type Keys struct {
 	mu       sync.RWMutex
-	keys     map[string]string // key → account
-	failures authFailures      // wrong keys per client address (Blocked, Failed)
+	keys     []apiKey
+	failures authFailures // wrong keys per client address (Blocked, Failed)
+	reloads  *rate.Limiter
 }
 
-// NewKeys builds the key set from account → key.
+// apiKey is one account's key. Keys are compared by their SHA-256 digests, which all have
+// the same length, so the time a comparison takes says nothing about a key's length.
+type apiKey struct {
+	account string
+	key     string
+	digest  [sha256.Size]byte
+	admin   bool
+}
+
+// equalFunc compares two key digests (a test checks it only ever sees fixed-size digests).
+var equalFunc = subtle.ConstantTimeCompare
+
+// Roles of api.keys[].role.
+const (
+	RoleTenant = "tenant" // the default: the account's own webhooks and deliveries
+	RoleAdmin  = "admin"  // also POST /-/reload
+)
+
+// NewKeys builds the key set from account → key; every account has RoleTenant (SetAdmins).
 func NewKeys(byAccount map[string]string) *Keys {
-	k := &Keys{}
+	k := &Keys{reloads: rate.NewLimiter(rate.Every(reloadEvery), reloadBurst)}
 	k.Set(byAccount)
 	return k
 }
 
-// Set replaces the keys (config reload).
-func (k *Keys) Set(byAccount map[string]string) {
-	m := make(map[string]string, len(byAccount))
+// Set replaces the keys (config reload); admins are the accounts with RoleAdmin.
+func (k *Keys) Set(byAccount map[string]string, admins ...string) {
+	keys := make([]apiKey, 0, len(byAccount))
 	for account, key := range byAccount {
-		m[key] = account
+		keys = append(keys, apiKey{account: account, key: key, digest: sha256.Sum256([]byte(key)), admin: slices.Contains(admins, account)})
 	}
 	k.mu.Lock()
-	k.keys = m
+	k.keys = keys
 	k.mu.Unlock()
 }
 
@@ -130,21 +172,43 @@ func (k *Keys) Account(r *http.Request) (string, bool) {
 	return k.Lookup(given)
 }
 
-// Lookup returns the account whose key is given (the dashboard's sign-in). Every key is
-// compared in constant time, whichever matches.
+// Lookup returns the account whose key is given (the dashboard's sign-in). The given key's
+// SHA-256 digest is compared in constant time with every key's digest, whichever matches.
 func (k *Keys) Lookup(given string) (string, bool) {
+	a, ok := k.lookup(given)
+	return a.account, ok
+}
+
+func (k *Keys) lookup(given string) (apiKey, bool) {
 	if given == "" || k == nil {
-		return "", false
+		return apiKey{}, false
+	}
+	sum := sha256.Sum256([]byte(given))
+	k.mu.RLock()
+	defer k.mu.RUnlock()
+	var found apiKey
+	ok := 0
+	for _, key := range k.keys {
+		if equalFunc(sum[:], key.digest[:]) == 1 {
+			found, ok = key, 1
+		}
+	}
+	return found, ok == 1
+}
+
+// Admin reports whether account has RoleAdmin.
+func (k *Keys) Admin(account string) bool {
+	if k == nil {
+		return false
 	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	account, found := "", false
-	for key, acc := range k.keys {
-		if subtle.ConstantTimeCompare([]byte(given), []byte(key)) == 1 {
-			account, found = acc, true
+	for _, key := range k.keys {
+		if key.account == account {
+			return key.admin
 		}
 	}
-	return account, found
+	return false
 }
 
 // Empty reports whether there are no keys (nobody can use the API or sign in to the dashboard).
@@ -167,9 +231,9 @@ func (k *Keys) MAC(account, purpose string) ([]byte, bool) {
 	}
 	k.mu.RLock()
 	defer k.mu.RUnlock()
-	for key, acc := range k.keys {
-		if acc == account {
-			m := hmac.New(sha256.New, []byte(key))
+	for _, key := range k.keys {
+		if key.account == account {
+			m := hmac.New(sha256.New, []byte(key.key))
 			m.Write([]byte(purpose))
 			return m.Sum(nil), true
 		}
@@ -185,18 +249,20 @@ func AccountOf(r *http.Request) string {
 	return a
 }
 
-// Require answers 401 with WWW-Authenticate: Bearer unless the request carries a valid key,
-// and 429 with Retry-After while the client's address has sent too many wrong keys (Blocked).
+// Require answers 401 with WWW-Authenticate: Bearer unless the request carries a valid key. A
+// valid key is always let through; a wrong or missing one spends one of the client address's
+// tokens (Failed), and once they are used up wrong keys get 429 with Retry-After instead of 401
+// (Blocked), so guessing is slowed without locking out the others behind the same address.
 func (k *Keys) Require(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if k.Blocked(r) {
-			w.Header().Set("Retry-After", RetryAfterBlocked)
-			writeError(w, http.StatusTooManyRequests, CodeRateLimited,
-				"too many requests with a missing or wrong API key from this address; retry after "+RetryAfterBlocked+" s")
-			return
-		}
 		account, ok := k.Account(r)
 		if !ok {
+			if k.Blocked(r) {
+				w.Header().Set("Retry-After", RetryAfterBlocked)
+				writeError(w, http.StatusTooManyRequests, CodeRateLimited,
+					"too many requests with a missing or wrong API key from this address; retry after "+RetryAfterBlocked+" s")
+				return
+			}
 			k.Failed(r)
 			w.Header().Set("WWW-Authenticate", `Bearer realm="cortex-bridge"`)
 			writeError(w, http.StatusUnauthorized, "unauthorized", "header Authorization: Bearer <api key> is missing or wrong")

@@ -216,7 +216,16 @@ type APIKey struct {
 	Account string      `yaml:"account"`
 	Key     core.Secret `yaml:"key"`
 	KeyFile string      `yaml:"key_file"`
+	// Role is RoleTenant (the default, "": the account's own webhooks and deliveries) or
+	// RoleAdmin (also POST /-/reload).
+	Role string `yaml:"role"`
 }
+
+// Roles of api.keys[].role.
+const (
+	RoleTenant = "tenant"
+	RoleAdmin  = "admin"
+)
 
 // Target types.
 const (
@@ -286,6 +295,17 @@ func (c *Config) APIKeys() map[string]string {
 	for _, k := range c.API.Keys {
 		if k.Key != "" {
 			out[k.Account] = k.Key.Reveal()
+		}
+	}
+	return out
+}
+
+// APIAdmins lists the accounts of api.keys with role admin.
+func (c *Config) APIAdmins() []string {
+	var out []string
+	for _, k := range c.API.Keys {
+		if k.Role == RoleAdmin {
+			out = append(out, k.Account)
 		}
 	}
 	return out

@@ -694,6 +694,10 @@ func TestParse_Errors(t *testing.T) {
 			src:   strings.Replace(minimal, ingestSection, "", 1),
 			wants: []wantKey{{"ingest.secrets", "", "at least one secret required"}},
 		},
+		"api key role that is neither admin nor tenant": {
+			src:   minimal + "api:\n  keys:\n    - {account: ops, key: ops-key-0123456789abcdef, role: root}\n",
+			wants: []wantKey{{"api.keys[0].role", "role: root", `must be "admin" or "tenant", not "root"`}},
+		},
 		"backoff.max below backoff.initial": {
 			src:   minimal + "delivery:\n  backoff: {initial: 1m, max: 30s}\n",
 			wants: []wantKey{wantBackoff},

@@ -229,6 +229,9 @@ func (c *Config) Validate() error {
 		if len(k.Key) > 0 && len(k.Key) < 16 {
 			bad(p+".key", "must be at least 16 characters")
 		}
+		if k.Role != "" && k.Role != RoleAdmin && k.Role != RoleTenant {
+			bad(p+".role", "must be %q or %q, not %q", RoleAdmin, RoleTenant, k.Role)
+		}
 	}
 	for i, cidr := range c.API.AllowedCIDRs {
 		if _, err := netip.ParsePrefix(cidr); err != nil {

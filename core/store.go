@@ -142,6 +142,13 @@ var ErrUnavailable = errors.New("storage unavailable")
 // Store is what core needs from storage. Every method that writes runs in one transaction.
 // Implementations: store.Open (SQLite; PostgreSQL in the scale-out issue), all passing storetest.
 type Store interface {
+	// RevokeSession records that the dashboard session id was signed out: SessionRevoked
+	// reports it until expires (when no copy of the session's cookie can still be valid); records
+	// that expired before now are deleted.
+	RevokeSession(ctx context.Context, id string, expires, now time.Time) error
+	// SessionRevoked reports whether the dashboard session id was signed out and its record
+	// has not expired at now.
+	SessionRevoked(ctx context.Context, id string, now time.Time) (bool, error)
 	// Ingest stores each new event with its deliveries in one transaction and reports, per item,
 	// whether its event id was already stored (then nothing of it is written).
 	Ingest(ctx context.Context, items []IngestItem) (duplicate []bool, err error)

@@ -24,7 +24,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/api"
@@ -43,6 +42,10 @@ type Store interface {
 	DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error)
 	Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]core.ActivityBucket, error)
 	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error)
+	// RevokeSession and SessionRevoked keep signed-out sessions, for every replica and across
+	// restarts (core.Store).
+	RevokeSession(ctx context.Context, id string, expires, now time.Time) error
+	SessionRevoked(ctx context.Context, id string, now time.Time) (bool, error)
 }
 
 // Config is what the dashboard needs from the running bridge.
@@ -72,11 +75,10 @@ type Config struct {
 
 // Dashboard serves the pages; build it with New.
 type Dashboard struct {
-	cfg     Config
-	mux     *http.ServeMux
-	pages   map[string]*template.Template
-	static  fs.FS
-	revoked revocations
+	cfg    Config
+	mux    *http.ServeMux
+	pages  map[string]*template.Template
+	static fs.FS
 }
 
 var _ http.Handler = (*Dashboard)(nil)
@@ -93,7 +95,6 @@ func New(cfg Config) (*Dashboard, error) {
 		cfg.SessionTTL = 12 * time.Hour
 	}
 	d := &Dashboard{cfg: cfg, mux: http.NewServeMux()}
-	d.revoked.m = map[string]time.Time{}
 	var err error
 	if d.pages, err = d.parsePages(); err != nil {
 		return nil, err
@@ -227,29 +228,4 @@ func (d *Dashboard) runtime() *config.Runtime {
 		return nil
 	}
 	return d.cfg.Runtime()
-}
-
-// revocations are the sessions signed out before their expiry, in this process: a signed
-// cookie cannot be taken back, so sign-out also remembers its id until it would have expired.
-type revocations struct {
-	mu sync.Mutex
-	m  map[string]time.Time // session id → expiry
-}
-
-func (v *revocations) add(id string, until, now time.Time) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	for k, t := range v.m {
-		if t.Before(now) {
-			delete(v.m, k)
-		}
-	}
-	v.m[id] = until
-}
-
-func (v *revocations) has(id string) bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	_, ok := v.m[id]
-	return ok
 }

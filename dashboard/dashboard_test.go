@@ -60,6 +60,7 @@ digests:
 `
 
 type bundle struct {
+	dir   string // holds bridge.db
 	srv   *httptest.Server
 	db    *store.DB
 	mgmt  *api.Management
@@ -134,7 +135,7 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 
-	b := &bundle{db: db, rt: rt, logs: &lockedBuffer{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
+	b := &bundle{dir: dir, db: db, rt: rt, logs: &lockedBuffer{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
 		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}

@@ -1,15 +1,22 @@
 package dashboard_test
 
 import (
+	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dashboard"
+	"github.com/cortexbridge/cortex-bridge/store"
 )
 
 func TestSignInAndOut(t *testing.T) {
@@ -94,8 +101,11 @@ func TestSignInIsRateLimited(t *testing.T) {
 	}
 	require.Equal(t, http.StatusTooManyRequests, a.status)
 	require.NotEmpty(t, a.header.Get("Retry-After"))
+	a = br.post("/ui/signin", url.Values{"key": {acmeKey + "x"}})
+	require.Equal(t, http.StatusTooManyRequests, a.status, "wrong keys wait")
 	a = br.post("/ui/signin", url.Values{"key": {acmeKey}})
-	require.Equal(t, http.StatusTooManyRequests, a.status, "even the right key waits")
+	require.Equal(t, http.StatusSeeOther, a.status, "the right key is never locked out by others' guesses")
+	require.NotNil(t, br.cookie("cortex_bridge_session"))
 }
 
 func TestSessionExpiresSlidesAndFollowsTheKey(t *testing.T) {
@@ -519,4 +529,81 @@ func TestSignInPageSaysHowToAddAKey(t *testing.T) {
 	a := br.get("/ui/signin")
 	require.Contains(t, a.body, "This bridge has no API keys yet.")
 	require.Contains(t, a.body, "account: my-team")
+}
+
+// TestSignInNextStaysOnSite: whatever "next" a link carries, the redirect after signing in
+// (and the one a signed-in browser gets from the sign-in page) lands on this site.
+func TestSignInNextStaysOnSite(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	site, err := url.Parse(b.srv.URL)
+	require.NoError(t, err)
+	resolve := func(t *testing.T, loc string) *url.URL {
+		loc = strings.NewReplacer("\t", "", "\n", "", "\r", "", `\`, "/").Replace(strings.TrimSpace(loc))
+		ref, err := url.Parse(loc)
+		require.NoError(t, err, loc)
+		return site.ResolveReference(ref)
+	}
+	br := signedIn(t, b, acmeKey)
+	for next := range dashboard.NextCases {
+		a := br.get("/ui/signin?next=" + url.QueryEscape(next))
+		require.Equal(t, http.StatusSeeOther, a.status, next)
+		require.Equal(t, site.Host, resolve(t, a.location).Host, "next %q answered Location %q", next, a.location)
+
+		fresh := b.browser(t)
+		fresh.get("/ui/signin")
+		a = fresh.post("/ui/signin", url.Values{"key": {acmeKey}, "next": {next}})
+		require.Equal(t, http.StatusSeeOther, a.status, next)
+		require.Equal(t, site.Host, resolve(t, a.location).Host, "next %q answered Location %q", next, a.location)
+	}
+}
+
+// replica starts another dashboard on the bundle's database through its own store handle: a
+// second replica, or this one after a restart (nothing of the first process's memory).
+func (b *bundle) replica(t *testing.T) *browser {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(b.dir, "bridge.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	d, err := dashboard.New(dashboard.Config{Store: db, Management: b.mgmt, Keys: b.keys,
+		Runtime: func() *config.Runtime { return b.rt }, NowFunc: b.clock.Now, Version: "test"})
+	require.NoError(t, err)
+	srv := httptest.NewServer(api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: b.keys,
+		Dashboard: d}.Handler())
+	t.Cleanup(srv.Close)
+	br := b.browser(t)
+	br.base = srv.URL
+	return br
+}
+
+// TestSignOutHoldsOnEveryReplicaAndAfterRestarts: a copy of a signed-out session's cookie is
+// refused by another replica sharing the database and by a dashboard started afterwards, until
+// the cookie would have expired anyway.
+func TestSignOutHoldsOnEveryReplicaAndAfterRestarts(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := signedIn(t, b, acmeKey)
+	stolen := *br.cookie("cortex_bridge_session")
+	other := b.replica(t)
+	withCookie := func(other *browser) *browser {
+		u, err := url.Parse(other.base)
+		require.NoError(t, err)
+		other.client.Jar.SetCookies(u, []*http.Cookie{{Name: stolen.Name, Value: stolen.Value, Path: "/"}})
+		return other
+	}
+	require.Equal(t, http.StatusOK, withCookie(other).get("/").status, "the session works on another replica")
+
+	require.Equal(t, http.StatusSeeOther, br.post("/ui/signout", nil).status)
+	tests := map[string]*browser{
+		"this replica":          withCookie(b.browser(t)),
+		"another replica":       withCookie(other),
+		"a restarted dashboard": withCookie(b.replica(t)),
+	}
+	for name, br := range tests {
+		a := br.get("/ui/webhooks")
+		require.Equal(t, http.StatusSeeOther, a.status, name)
+		require.True(t, strings.HasPrefix(a.location, "/ui/signin"), name)
+	}
+	fresh := signedIn(t, b, acmeKey)
+	require.Equal(t, http.StatusOK, fresh.get("/").status, "a new session of the account works")
 }

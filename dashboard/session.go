@@ -22,9 +22,9 @@ import (
 // secret derived from the account's API key (api.Keys.MAC). The key itself is never in the
 // cookie; rotating or removing it ends the account's sessions. Expiry slides: each request
 // more than renewAfter after the last renewal gets a cookie valid for SessionTTL more, up to
-// maxSessionAge after signing in. Signing out clears the cookie and, in this process,
-// remembers the session id until no copy of the cookie can still be valid (other replicas do
-// not learn of it: a copied cookie stays valid there until it expires).
+// maxSessionAge after signing in. Signing out clears the cookie and records the session id in
+// the store (RevokeSession) until no copy of the cookie can still be valid, so every replica
+// refuses a copy of it, after a restart too.
 //
 // CSRF: every form carries a token, HMAC(session secret, "csrf" + session id), checked in
 // constant time on every POST; cookies are SameSite=Strict and cross-site posts are refused by
@@ -93,7 +93,8 @@ func (s *session) encode() string {
 	return p + "." + base64.RawURLEncoding.EncodeToString(mac(s.key, "session", p))
 }
 
-// decodeSession verifies a cookie value and returns its session, or nil.
+// decodeSession verifies a cookie value and returns its session, or nil. It does not look at
+// revocations (session).
 func (d *Dashboard) decodeSession(value string, now time.Time) *session {
 	p, sig, ok := strings.Cut(value, ".")
 	if !ok || len(value) > 4096 {
@@ -115,12 +116,30 @@ func (d *Dashboard) decodeSession(value string, now time.Time) *session {
 	if err != nil || !hmac.Equal(given, mac(key, "session", p)) {
 		return nil
 	}
-	if !now.Before(s.Expires) || now.Sub(s.SignedIn) > maxSessionAge || d.revoked.has(s.ID) {
+	if !now.Before(s.Expires) || now.Sub(s.SignedIn) > maxSessionAge {
 		return nil
 	}
 	s.key = key
 	s.csrf = base64.RawURLEncoding.EncodeToString(mac(key, "csrf", s.ID))
 	return &s
+}
+
+// session returns the request's verified session that was not signed out, or nil; err is a
+// storage failure (the caller answers 503: whether the session was signed out is unknown).
+func (d *Dashboard) session(r *http.Request, now time.Time) (*session, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return nil, nil
+	}
+	s := d.decodeSession(c.Value, now)
+	if s == nil {
+		return nil, nil
+	}
+	revoked, err := d.cfg.Store.SessionRevoked(r.Context(), s.ID, now)
+	if err != nil || revoked {
+		return nil, err
+	}
+	return s, nil
 }
 
 // secure says whether r's cookies should be Secure.
@@ -153,9 +172,10 @@ func (d *Dashboard) newSession(account string) (*session, bool) {
 func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		now := d.cfg.NowFunc().UTC()
-		var s *session
-		if c, err := r.Cookie(sessionCookie); err == nil {
-			s = d.decodeSession(c.Value, now)
+		s, err := d.session(r, now)
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
 		}
 		if s == nil {
 			if r.Method != http.MethodGet {
@@ -186,12 +206,32 @@ func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-// safeNext returns next when it is a path on this site, else "/".
+// nextBase is an origin to resolve next against: only the result's origin is compared.
+var nextBase = &url.URL{Scheme: "https", Host: "bridge.invalid", Path: "/"}
+
+// safeNext returns next when it is a page of this site, else "/". next is parsed as a URL
+// reference, not filtered: one with a scheme, a host, user info or an opaque part, or whose
+// path is not absolute, is refused. The answer is next re-serialised (the path escaped, so a
+// backslash or a control character cannot reach the browser raw; browsers drop tabs and line
+// breaks and read "\" as "/"), and it is kept only if it still starts with a single "/" and
+// resolves to this site's origin.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || strings.ContainsAny(next, "\r\n") {
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "/"
 	}
-	return next
+	out := (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.Query().Encode(), Fragment: u.Fragment}).String()
+	if !strings.HasPrefix(out, "/") || len(out) > 1 && (out[1] == '/' || out[1] == '\\') {
+		return "/"
+	}
+	ref, err := url.Parse(out)
+	if err != nil || ref.Host != "" {
+		return "/"
+	}
+	if r := nextBase.ResolveReference(ref); r.Scheme != nextBase.Scheme || r.Host != nextBase.Host || r.User != nil {
+		return "/"
+	}
+	return out
 }
 
 type signinData struct {
@@ -201,7 +241,7 @@ type signinData struct {
 }
 
 func (d *Dashboard) signinPage(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(sessionCookie); err == nil && d.decodeSession(c.Value, d.cfg.NowFunc()) != nil {
+	if s, _ := d.session(r, d.cfg.NowFunc().UTC()); s != nil {
 		http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)
 		return
 	}
@@ -231,11 +271,8 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ip := api.ClientAddr(r)
-	if d.cfg.Keys.Blocked(r) {
-		w.Header().Set("Retry-After", api.RetryAfterBlocked)
-		d.showSignin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Wait a few seconds and try again.")
-		return
-	}
+	// The key is checked first: a valid key always signs in, however many wrong keys others
+	// behind the same address sent; only wrong keys are slowed.
 	key := strings.TrimSpace(r.PostFormValue("key"))
 	account, ok := d.cfg.Keys.Lookup(key)
 	var s *session
@@ -243,6 +280,11 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 		s, ok = d.newSession(account)
 	}
 	if !ok {
+		if d.cfg.Keys.Blocked(r) {
+			w.Header().Set("Retry-After", api.RetryAfterBlocked)
+			d.showSignin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins from your address. Wait a few seconds and try again.")
+			return
+		}
 		d.cfg.Keys.Failed(r)
 		d.cfg.Log.Warn("dashboard sign-in refused: unknown API key", "remote", ip)
 		d.showSignin(w, r, http.StatusUnauthorized, "That API key is not valid. Use a key from api.keys of the bridge's config.")
@@ -256,9 +298,18 @@ func (d *Dashboard) signinPost(w http.ResponseWriter, r *http.Request) {
 
 func (d *Dashboard) signout(w http.ResponseWriter, r *http.Request) {
 	s := sessionOf(r)
-	now := d.cfg.NowFunc()
-	// No copy of this session's cookie can be valid past now + TTL (renewals stop here).
-	d.revoked.add(s.ID, now.Add(d.cfg.SessionTTL), now)
+	now := d.cfg.NowFunc().UTC()
+	// No copy of this session's cookie can be valid past now + TTL (renewals stop here) nor
+	// past the session's maximum age.
+	until := now.Add(d.cfg.SessionTTL)
+	if last := s.SignedIn.Add(maxSessionAge); last.Before(until) {
+		until = last
+	}
+	until = until.Add(time.Second) // cookie times are whole seconds
+	if err := d.cfg.Store.RevokeSession(r.Context(), s.ID, until, now); err != nil {
+		d.unavailable(w, r, err) // the cookie stays: signing out was not recorded
+		return
+	}
 	d.clearCookie(w, r, sessionCookie)
 	d.cfg.Log.Info("dashboard sign-out", "account", s.Account)
 	http.Redirect(w, r, "/ui/signin?signedout=1", http.StatusSeeOther)

@@ -183,3 +183,67 @@ routes:
 	require.NotContains(t, logs.String(), "your-webhook-secret-123")
 	require.NotContains(t, logs.String(), apiKey)
 }
+
+// TestReloadTightensTheGuardForRegisteredWebhooks: a webhook registered while
+// api.allow_private_urls was on stops receiving as soon as a reload turns it off, without a
+// restart: its deliveries and test sends are refused by the SSRF guard.
+func TestReloadTightensTheGuardForRegisteredWebhooks(t *testing.T) {
+	t.Parallel()
+	rcv := &flakyReceiver{}
+	srv := httptest.NewServer(rcv)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "config.yaml")
+	writeConfig := func(allowPrivate bool) {
+		require.NoError(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`
+server: {listen: "127.0.0.1:0"}
+storage: {dsn: bridge.db}
+ingest: {secrets: [%q]}
+delivery: {timeout: 2s, max_attempts: 1}
+api:
+  keys: [{account: acme, key: %q, role: admin}]
+  allow_private_urls: %t
+  require_https: false
+targets:
+  - {name: audit, type: file, path: audit.jsonl}
+routes:
+  - {name: everything, when: "true", targets: [audit]}
+`, ingestSecret, apiKey, allowPrivate)), 0o600))
+	}
+	writeConfig(true)
+	var logs lockedBuffer
+	b := startBridge(t, cfgPath, &logs)
+	base := "http://" + b.addr
+
+	status, created := apiCall(t, base, http.MethodPost, "/webhooks", map[string]any{
+		"url": srv.URL + "/hook", "events": []string{"*"}, "secret": "your-webhook-secret-123"})
+	require.Equal(t, http.StatusCreated, status, created)
+	id := created["id"].(string)
+	_, res := sendSample(t, b, "scan.completed", time.Now())
+	require.Equal(t, 2, res.Deliveries)
+	require.Eventually(t, func() bool { return len(rcv.received()) == 1 }, 10*time.Second, 20*time.Millisecond)
+
+	writeConfig(false)
+	status, _ = apiCall(t, base, http.MethodPost, "/-/reload", nil)
+	require.Equal(t, http.StatusOK, status)
+
+	status, tested := apiCall(t, base, http.MethodPost, "/webhooks/"+id+"/test", map[string]any{"event": "scan.completed"})
+	require.Equal(t, http.StatusOK, status)
+	attempt := tested["attempt"].(map[string]any)
+	require.NotEqual(t, "success", attempt["outcome"])
+	require.Contains(t, attempt["error"], "not allowed")
+
+	require.Equal(t, 2, sendTo(t, base, "scan.completed", "after-reload").Deliveries, "still routed to the webhook…")
+	require.Eventually(t, func() bool { // …but refused at the dial
+		_, page := apiCall(t, base, http.MethodGet, "/webhooks/"+id+"/deliveries", nil)
+		for _, d := range page["data"].([]any) {
+			for _, a := range d.(map[string]any)["attempts"].([]any) {
+				if e, _ := a.(map[string]any)["error"].(string); strings.Contains(e, "not allowed") {
+					return true
+				}
+			}
+		}
+		return false
+	}, 10*time.Second, 50*time.Millisecond)
+	require.Len(t, rcv.received(), 1, "nothing reached the loopback receiver after the reload")
+}

@@ -162,7 +162,7 @@ storage: {dsn: bridge.db}
 ingest: {secrets: [%q]}
 delivery: {timeout: 5s, drain_timeout: 3s, backoff: {initial: 100ms, max: 1s}}
 api:
-  keys: [{account: ops, key: ops-key-0123456789abcdef}]
+  keys: [{account: ops, key: ops-key-0123456789abcdef, role: admin}, {account: acme, key: acme-key-0123456789abcdef}]
 targets:
   - {name: receiver, type: webhook, url: %q, secret: target-secret-value}
 %s
@@ -277,13 +277,19 @@ func TestRealBinaryMetricsHealthReload(t *testing.T) {
 		return strings.Contains(string(b), "after-good-reload")
 	}, 10*time.Second, 20*time.Millisecond)
 
-	// …and by POST /-/reload, which needs an API key.
+	// …and by POST /-/reload, which needs the API key of an admin account.
 	req, _ := http.NewRequest(http.MethodPost, c.url+"/-/reload", nil)
 	resp, err = http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	require.Contains(t, resp.Header.Get("WWW-Authenticate"), "Bearer")
+	req, _ = http.NewRequest(http.MethodPost, c.url+"/-/reload", nil)
+	req.Header.Set("Authorization", "Bearer acme-key-0123456789abcdef")
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode, "a tenant account may not reload")
 	req, _ = http.NewRequest(http.MethodPost, c.url+"/-/reload", nil)
 	req.Header.Set("Authorization", "Bearer ops-key-0123456789abcdef")
 	resp, err = http.DefaultClient.Do(req)

@@ -86,7 +86,8 @@ func serve(ctx context.Context, cfgPath string, log *slog.Logger, ready func(add
 	}
 	defer db.Close()
 
-	b := &process{cfgPath: cfgPath, log: log, db: db, cfg: cfg, started: cfg, runtime: rt, keys: api.NewKeys(cfg.APIKeys())}
+	b := &process{cfgPath: cfgPath, log: log, db: db, cfg: cfg, started: cfg, runtime: rt, keys: api.NewKeys(nil)}
+	b.keys.Set(cfg.APIKeys(), cfg.APIAdmins()...)
 	b.metrics = metrics.New(version, db.QueueStats)
 	b.metrics.SetTargets(rt.TargetNames())
 	rt.Router.OnRuleError = b.metrics.RuleError
@@ -283,7 +284,7 @@ func (b *process) reload(ctx context.Context) error {
 	}
 	b.ingest.Update(b.ingestConfig(cfg))
 	b.bus.SetMaxPending(cfg.Ingest.MaxPending)
-	b.keys.Set(cfg.APIKeys())
+	b.keys.Set(cfg.APIKeys(), cfg.APIAdmins()...)
 	if err := b.sched.Sync(ctx); err != nil {
 		b.log.Warn("digest schedules not updated yet; retried at the next reload or restart", "err", err)
 	}

@@ -21,15 +21,15 @@ import (
 // the config's plan and re-plans when they change, here or on another replica.
 type registry struct {
 	p      *process
-	mu     sync.Mutex // serialises re-planning
-	seen   string     // the store's WebhooksChanged value last planned with
-	guard  webhook.Guard
+	mu     sync.Mutex    // serialises re-planning
+	seen   string        // the store's WebhooksChanged value last planned with
+	guard  *webhook.Live // shared by every registered webhook's client: a reload applies to all
 	https  bool
 	policy *core.RetryPolicy
 }
 
 func newRegistry(p *process, cfg *config.Config) *registry {
-	r := &registry{p: p}
+	r := &registry{p: p, guard: webhook.NewLive(webhook.Guard{})}
 	r.configure(cfg)
 	return r
 }
@@ -42,7 +42,7 @@ func (r *registry) configure(cfg *config.Config) {
 	for _, c := range cfg.API.AllowedCIDRs {
 		allow = append(allow, netip.MustParsePrefix(c)) // validated by config
 	}
-	r.guard = webhook.Guard{AllowPrivate: cfg.API.AllowPrivateURLs, Allow: allow}
+	r.guard.Set(webhook.Guard{AllowPrivate: cfg.API.AllowPrivateURLs, Allow: allow})
 	r.https = cfg.API.HTTPSOnly()
 }
 

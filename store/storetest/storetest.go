@@ -49,6 +49,9 @@ func Run(t *testing.T, open Open) {
 	for name, fn := range leaseTests() {
 		tests[name] = fn
 	}
+	for name, fn := range sessionTests() {
+		tests[name] = fn
+	}
 	for name, fn := range dashboardTests() {
 		tests[name] = fn
 	}
