@@ -736,6 +736,7 @@ func TestCase_C12_RuleTypeErrorsAtLoad(t *testing.T) {
 		`score >= 70`:                    {`score >= 70`, ""},
 		`(score ?? 0) < 70`:              {`(score ?? 0) < 70`, ""},
 		`data.labels contains`:           {`data.labels["k8s.ns"] contains "prod"`, ""},
+		`over rules.MaxNodes`:            {strings.Repeat("score > 1 || ", 300) + "true", "more than 1000 nodes"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
