@@ -536,6 +536,12 @@ func TestParse_SecretFiles(t *testing.T) {
 				path: "targets[1].smtp.password", at: "password: inline-smtp-pass", msg: "not both",
 			}},
 		},
+		"negative template limit": {
+			src: minimal + "templates:\n  max_render_steps: -1\n",
+			wantErr: []wantKey{{
+				path: "templates.max_render_steps", at: "max_render_steps: -1", msg: "must be greater than 0",
+			}},
+		},
 		"missing secret_file": {
 			src: minimal + siemTarget("    secret_file: missing/siem\n"),
 			wantErr: []wantKey{{
