@@ -75,6 +75,7 @@ type meter struct {
 	steps   int64
 	written int64
 	ends    map[*any]int // see appendFuncs
+	depth   int          // template invocations open (see instrument)
 	// deadline is the earlier of ctx's deadline and MaxRenderTime from the start; clockAt is
 	// the step count when check last read the clock.
 	deadline time.Time
@@ -82,7 +83,7 @@ type meter struct {
 }
 
 func (m *meter) reset(ctx context.Context, l Limits) {
-	m.ctx, m.limits, m.steps, m.written, m.clockAt = ctx, l, 0, 0, 0
+	m.ctx, m.limits, m.steps, m.written, m.clockAt, m.depth = ctx, l, 0, 0, 0, 0
 	m.deadline = time.Now().Add(l.MaxRenderTime)
 	if d, ok := ctx.Deadline(); ok && d.Before(m.deadline) {
 		m.deadline = d
@@ -110,6 +111,12 @@ func (m *meter) check() error {
 	}
 	return nil
 }
+
+// limitError is a bound's error as the function that found it returned it, so include can
+// pass it up unwrapped.
+type limitError struct{ error }
+
+func (e *limitError) Unwrap() error { return e.error }
 
 // charge adds n steps and panics with the error that ends the render, if any: text/template
 // turns a panic in a function into that function's error and stops.
@@ -150,14 +157,32 @@ const stepFunc = "_cortex_bridge_step"
 // alone.
 const stepVar = "$_cortex_bridge_step"
 
-// instrument makes tree charge one step at its start (each template invocation) and at the
-// start of every range iteration, so loops and recursion that call no function are metered.
+// maxDepth is the deepest nesting of template invocations ({{ template }}, include) a render
+// may reach. text/template's own limit, 100 000, lets a recursive template hold hundreds of
+// MB of stack; real templates nest a few levels.
+const maxDepth = 1000
+
+// Names of the functions that open and close a template invocation (see instrument).
+const (
+	enterFunc = "_cortex_bridge_enter"
+	leaveFunc = "_cortex_bridge_leave"
+)
+
+// instrument makes tree charge one step at the start of every range iteration, and one at its
+// start (each template invocation), so loops and recursion that call no function are metered;
+// its start and end also count the nesting depth of invocations. An invocation that fails
+// never reaches its end, but then the render is over.
 func instrument(tree *parse.Tree) {
 	if tree == nil || tree.Root == nil {
 		return
 	}
 	instrumentList(tree.Root)
-	tree.Root.Nodes = append([]parse.Node{stepNode(tree.Root.Pos)}, tree.Root.Nodes...)
+	end := tree.Root.Position()
+	if n := len(tree.Root.Nodes); n > 0 {
+		end = tree.Root.Nodes[n-1].Position()
+	}
+	nodes := append([]parse.Node{callNode(tree.Root.Pos, enterFunc)}, tree.Root.Nodes...)
+	tree.Root.Nodes = append(nodes, callNode(end, leaveFunc))
 }
 
 func instrumentList(l *parse.ListNode) {
@@ -184,8 +209,11 @@ func instrumentList(l *parse.ListNode) {
 
 // stepNode is {{ $_cortex_bridge_step := _cortex_bridge_step }} at pos (so an error points at
 // the range it meters).
-func stepNode(pos parse.Pos) *parse.ActionNode {
-	cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{parse.NewIdentifier(stepFunc).SetPos(pos)}}
+func stepNode(pos parse.Pos) *parse.ActionNode { return callNode(pos, stepFunc) }
+
+// callNode is {{ $_cortex_bridge_step := fn }} at pos.
+func callNode(pos parse.Pos, fn string) *parse.ActionNode {
+	cmd := &parse.CommandNode{NodeType: parse.NodeCommand, Pos: pos, Args: []parse.Node{parse.NewIdentifier(fn).SetPos(pos)}}
 	v := &parse.VariableNode{NodeType: parse.NodeVariable, Pos: pos, Ident: []string{stepVar}}
 	pipe := &parse.PipeNode{NodeType: parse.NodePipe, Pos: pos, Decl: []*parse.VariableNode{v}, Cmds: []*parse.CommandNode{cmd}}
 	return &parse.ActionNode{NodeType: parse.NodeAction, Pos: pos, Pipe: pipe}
@@ -270,6 +298,14 @@ func meteredFuncs(m *meter, text bool) map[string]any {
 		out[name] = fn
 	}
 	out[stepFunc] = func() string { m.charge(1); return "" }
+	out[enterFunc] = func() (string, error) {
+		m.charge(1)
+		if m.depth++; m.depth > maxDepth {
+			return "", &limitError{fmt.Errorf("%w: templates nested more than %d deep (recursion?)", ErrStepLimit, maxDepth)}
+		}
+		return "", nil
+	}
+	out[leaveFunc] = func() string { m.depth--; return "" }
 	return out
 }
 

@@ -59,6 +59,8 @@ func TestRenderBudgets(t *testing.T) {
 		"range over a huge int":     {src: `{{ range 100000000000 }}{{ end }}`, want: templates.ErrStepLimit},
 		"exponential template calls": {src: `{{ define "a" }}{{ template "b" . }}{{ template "b" . }}{{ end }}{{ define "b" }}{{ template "c" . }}{{ template "c" . }}{{ end }}` +
 			`{{ define "c" }}{{ range $.Events }}{{ end }}{{ end }}{{ range .Events }}{{ template "a" $ }}{{ end }}`, want: templates.ErrStepLimit},
+		"recursive template":          {src: `{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}`, want: templates.ErrStepLimit},
+		"recursive include":           {src: `{{ define "r" }}{{ include "r" . }}{{ end }}{{ include "r" . }}`, want: templates.ErrStepLimit},
 		"repeat from a number":        {src: `{{ repeat 1000000000000 "x" }}`, want: templates.ErrStepLimit},
 		"until from a number":         {src: `{{ len (until 1000000000000) }}`, want: templates.ErrStepLimit},
 		"untilStep from a number":     {src: `{{ len (untilStep 0 1000000000000 1) }}`, want: templates.ErrStepLimit},
@@ -87,7 +89,8 @@ func TestRenderBudgets(t *testing.T) {
 			var te *templates.Error
 			require.ErrorAs(t, err, &te)
 			require.Contains(t, []string{"webhook/t", "email/t"}, te.Key)
-			require.Contains(t, err.Error(), "templates.max_", "the error names the bound")
+			require.Regexp(t, `templates\.max_|nested more than 1000 deep`, err.Error(), "the error names the bound")
+			require.Less(t, len(err.Error()), 2000, "one bound, said once")
 			require.NotErrorIs(t, err, context.DeadlineExceeded)
 		})
 	}

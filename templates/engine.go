@@ -218,6 +218,13 @@ func include(t *ttemplate.Template, m *meter) func(string, any) (string, error) 
 		m.charge(1)
 		var b strings.Builder
 		if err := t.ExecuteTemplate(limitWriter{&b, m}, name, data); err != nil {
+			if bound := m.check(); bound != nil {
+				return "", bound // not wrapped once per level of a recursive include
+			}
+			var lim *limitError
+			if errors.As(err, &lim) {
+				return "", lim
+			}
 			return "", err
 		}
 		return b.String(), nil
