@@ -28,8 +28,9 @@ type Limits struct {
 	// a function returns (a value passed through unchanged costs nothing more), plus the known
 	// cost of functions whose work is not visible in their result (uniq is quadratic; repeat,
 	// until, untilStep, seq, indent and the rand* functions allocate from a number, charged
-	// before they run). So `append` in a loop, which copies the list every time, costs what it
-	// does: quadratic (but append itself is amortised O(1), see appendFuncs). 0 means
+	// before they run). prepend in a loop, which copies the list every time, costs what it
+	// does: quadratic; append is amortised O(1) (see appendFuncs) and costs one step, plus the
+	// elements it copies when it must. Templates also nest at most maxDepth deep. 0 means
 	// DefaultMaxSteps.
 	MaxSteps int64
 	// MaxRenderTime bounds every render, also those without a deadline of their own (dry
@@ -99,7 +100,7 @@ func (m *meter) check() error {
 		return fmt.Errorf("render stopped: %w", context.Cause(m.ctx))
 	}
 	if m.steps > m.limits.MaxSteps {
-		return fmt.Errorf("%w: more than %d steps (templates.max_render_steps): a loop over too much data, or append in a loop (quadratic)",
+		return fmt.Errorf("%w: more than %d steps (templates.max_render_steps): nested loops over too much data, or a list or string rebuilt in a loop (prepend, cat, printf)",
 			ErrStepLimit, m.limits.MaxSteps)
 	}
 	if m.steps-m.clockAt >= 256 {
