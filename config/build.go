@@ -57,7 +57,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	if len(errs) > 0 {
 		opts.DryRun = true
 	}
-	engine, err := templates.New(c.Templates.Dir)
+	engine, err := templates.NewWithLimits(c.Templates.Dir, c.Templates.Limits())
 	if err != nil {
 		return nil, errors.Join(append(errs, err)...)
 	}

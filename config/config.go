@@ -16,6 +16,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/rules"
+	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
 // Config is the whole file. Zero values are replaced by the defaults named on each field.
@@ -103,6 +104,20 @@ type TemplateDir struct {
 	// Dir defaults to "templates"; a relative path is relative to the config file's folder
 	// (Options.Dir). A missing folder means no overrides.
 	Dir string `yaml:"dir"`
+	// MaxOutputBytes is the most bytes one render may write (body, subject, HTML, includes);
+	// default templates.DefaultMaxOutputBytes (4 MiB).
+	MaxOutputBytes int64 `yaml:"max_output_bytes"`
+	// MaxRenderSteps is one render's work budget in steps (see templates.Limits); default
+	// templates.DefaultMaxSteps (10 000 000).
+	MaxRenderSteps int64 `yaml:"max_render_steps"`
+	// MaxRenderTime bounds every render, previews and dry runs included; a delivery's render
+	// also ends with its attempt (delivery.timeout, the drain). Default 10s.
+	MaxRenderTime time.Duration `yaml:"max_render_time"`
+}
+
+// Limits returns the render limits of t.
+func (t TemplateDir) Limits() templates.Limits {
+	return templates.Limits{MaxOutputBytes: t.MaxOutputBytes, MaxSteps: t.MaxRenderSteps, MaxRenderTime: t.MaxRenderTime}
 }
 
 // Target is one destination. Name and Type are required; the other keys depend on Type and are
@@ -256,6 +271,9 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Delivery.Backoff.Max, 10*time.Minute)
 	setDefault(&c.Delivery.DrainTimeout, 30*time.Second)
 	setDefault(&c.Templates.Dir, "templates")
+	setDefault(&c.Templates.MaxOutputBytes, templates.DefaultMaxOutputBytes)
+	setDefault(&c.Templates.MaxRenderSteps, templates.DefaultMaxSteps)
+	setDefault(&c.Templates.MaxRenderTime, templates.DefaultMaxRenderTime)
 	setDefault(&c.API.MaxWebhooksPerAccount, 10)
 	for i := range c.Digests {
 		d := &c.Digests[i]

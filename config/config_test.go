@@ -15,6 +15,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/samples"
+	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
 // shippedConfig is the repository's config.yaml, seen from this package's directory.
@@ -535,6 +536,12 @@ func TestParse_SecretFiles(t *testing.T) {
 				path: "targets[1].smtp.password", at: "password: inline-smtp-pass", msg: "not both",
 			}},
 		},
+		"negative template limit": {
+			src: minimal + "templates:\n  max_render_steps: -1\n",
+			wantErr: []wantKey{{
+				path: "templates.max_render_steps", at: "max_render_steps: -1", msg: "must be greater than 0",
+			}},
+		},
 		"missing secret_file": {
 			src: minimal + siemTarget("    secret_file: missing/siem\n"),
 			wantErr: []wantKey{{
@@ -740,6 +747,7 @@ func TestCase_C12_RuleTypeErrorsAtLoad(t *testing.T) {
 		`score >= 70`:                    {`score >= 70`, ""},
 		`(score ?? 0) < 70`:              {`(score ?? 0) < 70`, ""},
 		`data.labels contains`:           {`data.labels["k8s.ns"] contains "prod"`, ""},
+		`over rules.MaxNodes`:            {strings.Repeat("score > 1 || ", 300) + "true", "more than 1000 nodes"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -991,6 +999,13 @@ func TestParse_Defaults(t *testing.T) {
 				require.Equal(t, 64, c.Targets[0].Concurrency, "a file target's lines share fsyncs")
 				require.Nil(t, c.Targets[0].RateLimit)
 				require.Equal(t, filepath.Join(dir, "templates"), c.Templates.Dir)
+				require.Equal(t, templates.Limits{MaxOutputBytes: 4 << 20, MaxSteps: 10_000_000, MaxRenderTime: 10 * time.Second}, c.Templates.Limits())
+			},
+		},
+		"template limits": {
+			src: minimal + "templates:\n  max_output_bytes: 1000\n  max_render_steps: 5000\n  max_render_time: 2s\n",
+			check: func(t *testing.T, c *config.Config, _ string) {
+				require.Equal(t, templates.Limits{MaxOutputBytes: 1000, MaxSteps: 5000, MaxRenderTime: 2 * time.Second}, c.Templates.Limits())
 			},
 		},
 		"a webhook target's concurrency": {

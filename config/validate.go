@@ -105,6 +105,9 @@ func (c *Config) Validate() error {
 	positive("delivery.max_attempts", c.Delivery.MaxAttempts > 0)
 	positive("delivery.backoff.initial", c.Delivery.Backoff.Initial > 0)
 	positive("delivery.drain_timeout", c.Delivery.DrainTimeout > 0)
+	positive("templates.max_output_bytes", c.Templates.MaxOutputBytes > 0)
+	positive("templates.max_render_steps", c.Templates.MaxRenderSteps > 0)
+	positive("templates.max_render_time", c.Templates.MaxRenderTime > 0)
 	if c.Delivery.Backoff.Max < c.Delivery.Backoff.Initial {
 		bad("delivery.backoff.max", "must be at least backoff.initial (%s)", c.Delivery.Backoff.Initial)
 	}

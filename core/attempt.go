@@ -50,7 +50,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	return err
 }
 
-// send renders msg for t and hands it to the target's Notifier, within delivery.timeout.
+// send renders msg for t and hands it to the target's Notifier, both within delivery.timeout.
 func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *Message) error {
 	switch msg.Event.Type {
 	case DigestEventType:
@@ -67,11 +67,15 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 			return &DeliveryError{Err: err, Reason: ReasonTemplate}
 		}
 	}
-	if err := plan.Renderer.Render(msg, t, route); err != nil {
-		return &DeliveryError{Err: err, Reason: ReasonTemplate}
-	}
+	// delivery.timeout bounds rendering and sending together; the drain cancels ctx, which
+	// stops a render as it stops a send.
 	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
+	if err := plan.Renderer.RenderContext(actx, msg, t, route); err != nil {
+		// Cut off by the drain: retried after the restart, like a cut-off send. Anything else,
+		// delivery.timeout included, would fail the same way again.
+		return &DeliveryError{Err: err, Reason: ReasonTemplate, Retryable: ctx.Err() != nil}
+	}
 	return t.Notifier.Notify(actx, msg)
 }
 

@@ -85,6 +85,7 @@ type setupOpts struct {
 	concurrency int
 	templateDir string
 	breaker     core.BreakerPolicy
+	drain       time.Duration
 }
 
 func setup(t *testing.T, o setupOpts) *bundle {
@@ -108,7 +109,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	router := &core.Router{Routes: o.routes, Log: log}
 	disp := core.NewDispatcher(core.DispatcherConfig{
-		Owner: "test-" + t.Name(), Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize,
+		Owner: "test-" + t.Name(), Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize, DrainTimeout: o.drain,
 	}, db, &core.Plan{Targets: []*core.Target{target}, Router: router, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, log)
 	bus := core.NewBus(db, disp, nil, log)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -311,6 +312,56 @@ func TestTemplateErrorAtDeliveryIsDead(t *testing.T) {
 	require.Contains(t, d.LastError, "labels")
 	require.Equal(t, "template", attempts(t, b, d)[0].Outcome)
 	require.Zero(t, rc.count())
+}
+
+// slowTemplate takes minutes of steps within every budget but time: 3 000³ range iterations.
+const slowTemplate = `{{ $l := until 3000 }}{{ range $l }}{{ range $l }}{{ range $l }}{{ end }}{{ end }}{{ end }}{}`
+
+// TestSlowTemplateEndsWithDeliveryTimeout: delivery.timeout bounds the render as well as the
+// send; the render that exceeded it is recorded as a template error and sends nothing.
+func TestSlowTemplateEndsWithDeliveryTimeout(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "webhook"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhook", "slow.tmpl"), []byte(slowTemplate), 0o644))
+	rc, url := newReceiver(t, nil)
+	b := setup(t, setupOpts{url: url, templateDir: dir, timeout: 300 * time.Millisecond,
+		routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"hook"}, Template: "slow"}}})
+	accept(t, b, "e1")
+	d := waitDelivery(t, b, "e1", 60*time.Second)
+	require.Equal(t, core.StateDead, d.State)
+	require.Contains(t, d.LastError, "deadline exceeded")
+	require.Contains(t, d.LastError, "webhook/slow")
+	a := attempts(t, b, d)[0]
+	require.Equal(t, "template", a.Outcome)
+	require.Less(t, a.Duration, templates.DefaultMaxRenderTime/2, "ended by delivery.timeout, not by the render time limit")
+	require.Zero(t, rc.count())
+}
+
+// TestDrainStopsARender: after SIGTERM the drain cancels a running render as it cancels a send;
+// the delivery is retried after the restart (pending), not dead. Before, the process needed
+// SIGKILL.
+func TestDrainStopsARender(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "webhook"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhook", "slow.tmpl"), []byte(slowTemplate), 0o644))
+	_, url := newReceiver(t, nil)
+	b := setup(t, setupOpts{url: url, templateDir: dir, timeout: time.Minute, drain: 100 * time.Millisecond,
+		routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"hook"}, Template: "slow"}}})
+	accept(t, b, "e1")
+	require.Eventually(t, func() bool {
+		ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{})
+		return err == nil && len(ds) == 1 && ds[0].State == core.StateRunning
+	}, 10*time.Second, 10*time.Millisecond, "the render is running")
+	start := time.Now()
+	b.stop()
+	require.Less(t, time.Since(start), templates.DefaultMaxRenderTime/2, "the drain did not stop the render")
+	ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{})
+	require.NoError(t, err)
+	require.Len(t, ds, 1)
+	require.Equal(t, core.StatePending, ds[0].State, "retried after the restart")
+	require.Contains(t, ds[0].LastError, "context canceled")
 }
 
 func TestFullQueueFallsBackToPoller(t *testing.T) {

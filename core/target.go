@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,13 +114,21 @@ func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *Message) (string, erro
 	return "", nil
 }
 
-// Render fills msg.Body (and Subject, HTML for email) for target t. Errors name the template.
+// Render is RenderContext without a context (dry runs, load-time checks): the engine's step
+// and output limits still bound it.
 func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
+	return r.RenderContext(context.Background(), msg, t, rt)
+}
+
+// RenderContext fills msg.Body (and Subject, HTML for email) for target t, within ctx and the
+// engine's limits (templates.Limits). Errors name the template, also a render that exceeded a
+// limit or outlived ctx.
+func (r *Renderer) RenderContext(ctx context.Context, msg *Message, t *Target, rt *Route) error {
 	key, err := r.TemplateKey(t, rt, msg)
 	if err != nil || key == "" {
 		return err
 	}
-	out, err := r.Engine.Render(key, r.Data(msg, t.Escape))
+	out, err := r.Engine.RenderContext(ctx, key, r.Data(msg, t.Escape))
 	if errors.Is(err, templates.ErrNoValue) && eventsSayAll(msg, out) {
 		err = nil // the event's own text says "<nil>": not a nil printed by the template
 	}

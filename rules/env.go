@@ -21,6 +21,7 @@ const (
 	srcString                  // a KindString data field
 	srcNumber                  // a KindNumber data field, as float64
 	srcInt                     // a KindInt data field, as int64
+	srcDeadline                // now + EvalTimeout (budget.go), for programs with predicates
 )
 
 // envVar is one top-level name of the rule environment (SPEC §3).
@@ -48,7 +49,11 @@ var (
 	// runEnv types the nullable variables as unknown, which is what they are at run time
 	// (the value or nil). The nil-safe program is compiled against it, so expr never uses a
 	// string- or int-specialised opcode on a value that may be nil.
-	runEnv = envTypes(true)
+	runEnv = func() types.Map {
+		m := envTypes(true)
+		m[deadlineVar] = types.TypeOf(time.Time{})
+		return m
+	}()
 )
 
 func buildEnvVars() []envVar {
@@ -112,6 +117,8 @@ func (v envVar) value(ev *core.Event) (any, bool) {
 		return ev.Data, true // a nil map reads like an empty one
 	case srcDelivery:
 		return ev.Delivery, true
+	case srcDeadline:
+		return time.Now().Add(EvalTimeout), true
 	case srcRepo:
 		u, _ := ev.Data["repo_url"].(string)
 		if r := core.Repo(u); r != "" {

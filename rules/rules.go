@@ -68,11 +68,14 @@ func compile(src string, asBool bool) (*vm.Program, error) {
 	// Type-check the source as written, against the fields' real types. The nil-safe
 	// rewriting below replaces operators by guarded forms the checker cannot see through, so it
 	// must not be what decides whether a rule is well-typed.
-	opts := append([]expr.Option{expr.Env(strictEnv)}, helpers...)
+	opts := append([]expr.Option{expr.Env(strictEnv), expr.MaxNodes(MaxNodes)}, helpers...)
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	}
 	strict, err := expr.Compile(src, opts...)
+	if err != nil && strings.Contains(err.Error(), "exceeds maximum allowed nodes") {
+		return nil, nodeLimitError()
+	}
 	if err != nil {
 		var fe *file.Error
 		if !errors.As(err, &fe) { // e.g. "expected bool, but got float64" carries no snippet
@@ -85,7 +88,8 @@ func compile(src string, asBool bool) (*vm.Program, error) {
 	}
 	// The result type is not enforced here (no AsBool): strict has proved it is bool or unknown,
 	// and Match reads a nil result (data.flag on an event without flag) as false.
-	program, err := expr.Compile(src, append([]expr.Option{expr.Env(runEnv), expr.Patch(nilSafe{})}, helpers...)...)
+	program, err := expr.Compile(src, append([]expr.Option{expr.Env(runEnv), expr.MaxNodes(MaxNodes),
+		expr.Patch(nilSafe{}), expr.Patch(budgetCheck{}), budgetFunc}, helpers...)...)
 	if err != nil {
 		return nil, fmt.Errorf("rules: internal error compiling the nil-safe form: %w", err)
 	}
@@ -137,6 +141,7 @@ func run(program *vm.Program, vars []envVar, envs *sync.Pool, ev *core.Event) (a
 		}
 	}
 	m := vmPool.Get().(*vm.VM)
+	m.MemoryBudget = MemoryBudget
 	out, err := m.Run(program, env)
 	// Drop references to the event before pooling, so the pools do not keep it alive.
 	clear(m.Stack[:cap(m.Stack)])
@@ -154,13 +159,14 @@ func run(program *vm.Program, vars []envVar, envs *sync.Pool, ev *core.Event) (a
 // all of them when it uses $env.
 func usedVars(root ast.Node) []envVar {
 	used := make([]bool, len(envVars))
-	all := false
+	all, deadline := false, false
 	ast.Find(root, func(n ast.Node) bool {
 		if id, ok := n.(*ast.IdentifierNode); ok {
 			if i, ok := envIndex[id.Value]; ok {
 				used[i] = true
 			}
 			all = all || id.Value == "$env"
+			deadline = deadline || id.Value == deadlineVar
 		}
 		return false
 	})
@@ -169,6 +175,9 @@ func usedVars(root ast.Node) []envVar {
 		if all || used[i] {
 			vars = append(vars, v)
 		}
+	}
+	if deadline {
+		vars = append(vars, envVar{name: deadlineVar, src: srcDeadline})
 	}
 	return vars
 }

@@ -7,6 +7,7 @@ package templates
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	ttemplate "text/template"
 )
 
@@ -34,10 +36,31 @@ const noValue = "<no value>"
 
 // Engine holds parsed templates by key "<type>/<name>" (or "<name>" for type-less files).
 type Engine struct {
+	// text and html are the parsed templates, never executed: each render runs a clone (an
+	// instance) whose functions are metered for that render.
 	text   map[string]*ttemplate.Template
 	html   map[string]*htemplate.Template
 	origin map[string]string // key → "builtin:<path>" or the override file path
+	limits Limits
+	pools  map[string]*instancePool
 }
+
+// instance is a clone of one template (and its HTML twin) whose functions charge st; it
+// renders one message at a time and is reused.
+type instance struct {
+	text *ttemplate.Template
+	html *htemplate.Template // nil when the template has no .html.tmpl
+	m    *meter
+}
+
+// instancePool keeps idle instances of one key.
+type instancePool struct {
+	mu   sync.Mutex
+	free []*instance
+}
+
+// maxIdleInstances is how many idle instances a key keeps: about the renders that run at once.
+const maxIdleInstances = 32
 
 // Output is one rendered template: Body from the main template, Subject from its "subject"
 // block (one line, trimmed) and HTML from the companion .html.tmpl, when those exist.
@@ -61,7 +84,13 @@ func (e *Error) Unwrap() error { return e.Err }
 // the same key. An empty or missing overrideDir means no overrides. Every parse error is
 // returned, joined.
 func New(overrideDir string) (*Engine, error) {
-	e := &Engine{text: map[string]*ttemplate.Template{}, html: map[string]*htemplate.Template{}, origin: map[string]string{}}
+	return NewWithLimits(overrideDir, Limits{})
+}
+
+// NewWithLimits is New with the render limits l (zero fields take the defaults).
+func NewWithLimits(overrideDir string, l Limits) (*Engine, error) {
+	e := &Engine{text: map[string]*ttemplate.Template{}, html: map[string]*htemplate.Template{}, origin: map[string]string{},
+		limits: l.withDefaults(), pools: map[string]*instancePool{}}
 	sub, _ := fs.Sub(builtin, "builtin")
 	errs := []error{e.load(sub, "builtin:")}
 	if overrideDir != "" {
@@ -79,7 +108,61 @@ func New(overrideDir string) (*Engine, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
+	for key, t := range e.text {
+		for _, tt := range t.Templates() {
+			instrument(tt.Tree)
+		}
+		if h := e.html[key]; h != nil {
+			for _, ht := range h.Templates() {
+				instrument(ht.Tree)
+			}
+		}
+		e.pools[key] = &instancePool{}
+	}
 	return e, nil
+}
+
+// Limits returns the engine's render limits, defaults filled in.
+func (e *Engine) Limits() Limits { return e.limits }
+
+// get returns an idle instance of key, or a new one.
+func (e *Engine) get(key string) (*instance, error) {
+	p := e.pools[key]
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		in := p.free[n-1]
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return in, nil
+	}
+	p.mu.Unlock()
+	in := &instance{m: &meter{}}
+	t, err := e.text[key].Clone()
+	if err != nil {
+		return nil, err
+	}
+	in.text = t.Funcs(meteredFuncs(in.m, true))
+	in.text.Funcs(ttemplate.FuncMap{"include": include(in.text, in.m)})
+	if h := e.html[key]; h != nil {
+		hc, err := h.Clone()
+		if err != nil {
+			return nil, err
+		}
+		in.html = hc.Funcs(meteredFuncs(in.m, false))
+	}
+	return in, nil
+}
+
+// put returns in to its pool, unless the pool is full.
+func (e *Engine) put(key string, in *instance) {
+	in.m.ctx = nil // do not keep the render's context or data alive
+	clear(in.m.ends)
+	p := e.pools[key]
+	p.mu.Lock()
+	if len(p.free) < maxIdleInstances {
+		p.free = append(p.free, in)
+	}
+	p.mu.Unlock()
 }
 
 // load parses every *.tmpl file of fsys at the top level or one folder deep.
@@ -120,7 +203,6 @@ func (e *Engine) load(fsys fs.FS, prefix string) error {
 			errs = append(errs, &Error{Key: key, Origin: origin, Err: err})
 			return nil
 		}
-		t.Funcs(ttemplate.FuncMap{"include": include(t)})
 		e.text[key] = t
 		e.origin[key] = origin
 		return nil
@@ -129,11 +211,20 @@ func (e *Engine) load(fsys fs.FS, prefix string) error {
 }
 
 // include returns the "include" function for t: {{ include "name" data }} renders a {{define}}d
-// block of the same file and returns it as a string, so it can be piped (Helm's include).
-func include(t *ttemplate.Template) func(string, any) (string, error) {
+// block of the same file and returns it as a string, so it can be piped (Helm's include). What
+// it writes counts against the render's output limit.
+func include(t *ttemplate.Template, m *meter) func(string, any) (string, error) {
 	return func(name string, data any) (string, error) {
+		m.charge(1)
 		var b strings.Builder
-		if err := t.ExecuteTemplate(&b, name, data); err != nil {
+		if err := t.ExecuteTemplate(limitWriter{&b, m}, name, data); err != nil {
+			if bound := m.check(); bound != nil {
+				return "", bound // not wrapped once per level of a recursive include
+			}
+			var lim *limitError
+			if errors.As(err, &lim) {
+				return "", lim
+			}
 			return "", err
 		}
 		return b.String(), nil
@@ -165,30 +256,51 @@ func (e *Engine) Keys() []string {
 // Origin names the file a template came from.
 func (e *Engine) Origin(key string) string { return e.origin[key] }
 
-// Render executes template key with data. A missing map key or a failing function is an *Error
-// naming the template; a "<no value>" in the output (a nil printed) is an *Error wrapping
-// ErrNoValue, returned together with the output.
+// Render is RenderContext without a context of its own: the Limits bound it.
 func (e *Engine) Render(key string, data any) (*Output, error) {
-	t := e.text[key]
-	if t == nil {
+	return e.RenderContext(context.Background(), key, data)
+}
+
+// RenderContext executes template key with data, within ctx and the engine's Limits. A missing
+// map key or a failing function is an *Error naming the template; so is a render that exceeded
+// a limit (wrapping ErrStepLimit or ErrOutputLimit) or outlived ctx (wrapping ctx's error),
+// stopped at its next function call, range iteration or write. A "<no value>" in the output (a
+// nil printed) is an *Error wrapping ErrNoValue, returned together with the output.
+func (e *Engine) RenderContext(ctx context.Context, key string, data any) (*Output, error) {
+	if e.text[key] == nil {
 		return nil, &Error{Key: key, Origin: "-", Err: errors.New("no such template")}
 	}
 	fail := func(err error) (*Output, error) { return nil, &Error{Key: key, Origin: e.origin[key], Err: err} }
+	in, err := e.get(key)
+	if err != nil {
+		return fail(err)
+	}
+	defer e.put(key, in)
+	defer func() {
+		if os.Getenv("DEBUG_STEPS") != "" {
+			fmt.Fprintln(os.Stderr, "STEPS", key, in.m.steps, in.m.written)
+		}
+	}()
+	in.m.reset(ctx, e.limits)
+	if err := in.m.check(); err != nil {
+		return fail(err)
+	}
+	t := in.text
 	var buf bytes.Buffer
-	if err := t.Execute(&buf, data); err != nil {
+	if err := t.Execute(limitWriter{&buf, in.m}, data); err != nil {
 		return fail(err)
 	}
 	out := &Output{Body: buf.Bytes()}
 	if t.Lookup(SubjectBlock) != nil {
 		var sb strings.Builder
-		if err := t.ExecuteTemplate(&sb, SubjectBlock, data); err != nil {
+		if err := t.ExecuteTemplate(limitWriter{&sb, in.m}, SubjectBlock, data); err != nil {
 			return fail(err)
 		}
 		out.Subject = strings.Join(strings.Fields(sb.String()), " ")
 	}
-	if h := e.html[key]; h != nil {
+	if h := in.html; h != nil {
 		var hb strings.Builder
-		if err := h.Execute(&hb, data); err != nil {
+		if err := h.Execute(limitWriter{&hb, in.m}, data); err != nil {
 			return fail(fmt.Errorf("html: %w", err))
 		}
 		out.HTML = hb.String()

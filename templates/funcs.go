@@ -12,15 +12,22 @@ import (
 	"github.com/Masterminds/sprig/v3"
 )
 
-// removedSprigFuncs could read the process environment (which holds secrets) or the network.
-var removedSprigFuncs = []string{"env", "expandenv", "getHostByName"}
-
-// Funcs returns the template functions: sprig's minus env/expandenv/getHostByName, plus
-// slack_escape, discord_escape, severity_color, color_int, truncate and humanize_duration. Text
-// templates also have include ({{ include "block" . }} returns a {{define}}d block as a string).
+// Funcs returns the template functions: sprig's minus removedFuncs (environment, network, key
+// and password generation), plus slack_escape, discord_escape, severity_color, color_int,
+// truncate and humanize_duration. Text templates also have include ({{ include "block" . }}
+// returns a {{define}}d block as a string). At render time each is metered (see Limits).
 func Funcs() map[string]any {
+	m := make(map[string]any, len(funcs))
+	for k, v := range funcs {
+		m[k] = v
+	}
+	return m
+}
+
+// funcs is Funcs' map, built once.
+var funcs = func() map[string]any {
 	m := sprig.GenericFuncMap()
-	for _, name := range removedSprigFuncs {
+	for _, name := range removedFuncs {
 		delete(m, name)
 	}
 	m["slack_escape"] = SlackEscape
@@ -30,7 +37,7 @@ func Funcs() map[string]any {
 	m["humanize_duration"] = HumanizeDuration
 	m["color_int"] = ColorInt
 	return m
-}
+}()
 
 // EscaperFor returns the function that makes user text safe in a target type's markup before
 // templates see it ("slack": SlackEscape, "discord": DiscordEscape), or nil when the type needs

@@ -1,6 +1,7 @@
 package templates_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -48,5 +49,61 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// groupEvents returns n events for a group: the six sample types in turn, each issue with its
+// own file and every tenth event in another repository, so the templates' per-event work and
+// their "shared repository/scan" checks both run.
+func groupEvents(tb testing.TB, n int) []*core.Event {
+	tb.Helper()
+	types := samples.Types()
+	events := make([]*core.Event, n)
+	for i := range events {
+		body, err := samples.Get(types[i%len(types)])
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ev, err := core.ParseEvent(body)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		ev.ID = fmt.Sprintf("evt_%d", i)
+		if i%10 == 0 {
+			ev.Data["repo_url"] = fmt.Sprintf("https://github.com/acme/repo-%d", i)
+		}
+		events[i] = ev
+	}
+	return events
+}
+
+// BenchmarkRenderGroup renders the built-in group template of each target type for groups of
+// 1 000 and 16 000 events: the time per op must grow linearly (16× events, about 16× time).
+// Run: go test -run '^$' -bench BenchmarkRenderGroup -benchtime 5x ./templates/
+func BenchmarkRenderGroup(b *testing.B) {
+	engine, err := templates.New("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
+	targets := []*core.Target{
+		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
+		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
+		{Name: "email", Type: "email", Format: core.FormatEmail},
+	}
+	for _, n := range []int{1000, 16000} {
+		events := groupEvents(b, n)
+		for _, t := range targets {
+			b.Run(fmt.Sprintf("%s/%d", t.Type, n), func(b *testing.B) {
+				b.ReportAllocs()
+				for b.Loop() {
+					msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: "r", Event: events[n-1], Events: events,
+						Group: &core.GroupRun{Route: "r", Target: t.Name, Count: n}}
+					if err := renderer.Render(msg, t, &core.Route{Name: "r"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
