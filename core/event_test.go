@@ -148,6 +148,10 @@ func TestRepo(t *testing.T) {
 	}
 }
 
+// FuzzParseEvent: any body is accepted with a complete envelope or refused with a short error of
+// one of the two kinds, never modified, and parsed the same way twice. Seeds, in
+// testdata/fuzz/FuzzParseEvent, include the samples and hostile bodies: deep, wide, names
+// repeated, invalid UTF-8, lone surrogates, numbers out of range.
 func FuzzParseEvent(f *testing.F) {
 	for _, typ := range samples.Types() {
 		b, _ := samples.Get(typ)
@@ -155,14 +159,23 @@ func FuzzParseEvent(f *testing.F) {
 	}
 	f.Add([]byte(`{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"n":1e400}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		raw := bytes.Clone(body)
 		ev, err := core.ParseEvent(body)
+		require.Equal(t, raw, body, "the body is not modified")
+		again, err2 := core.ParseEvent(body)
+		require.Equal(t, fmt.Sprint(err), fmt.Sprint(err2), "deterministic")
 		if err != nil {
+			var ie *core.InvalidEventError
+			require.True(t, errors.Is(err, core.ErrInvalidJSON) || errors.As(err, &ie), "an error of a known kind: %v", err)
+			require.Less(t, len(err.Error()), 8<<10, "errors stay short")
 			return
 		}
+		require.Equal(t, ev.Data, again.Data)
 		require.NotEmpty(t, ev.ID)
 		require.NotEmpty(t, ev.Type)
 		require.NotNil(t, ev.Data)
 		require.False(t, ev.Timestamp.IsZero())
+		require.True(t, json.Valid(body), "only JSON is accepted")
 	})
 }
 
