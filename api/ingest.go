@@ -3,6 +3,8 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
 	"golang.org/x/time/rate"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -30,13 +33,21 @@ type Acceptor interface {
 
 // IngestConfig is the ingest endpoint's policy (SPEC §4 ingest).
 type IngestConfig struct {
-	Secrets      []string      // any may match X-Cortex-Signature
-	Tolerance    time.Duration // max |now - timestamp|
+	Secrets   []string      // any may match X-Cortex-Signature
+	Tolerance time.Duration // max |now - timestamp|
+	// MaxBodyBytes bounds a body as sent and, for Content-Encoding: gzip, also as decompressed
+	// (bytes); default 1 MiB. Over it: 413 body_too_large.
 	MaxBodyBytes int64
-	RatePerSec   float64
-	RateBurst    int
-	StrictEvents bool // reject event types not in SPEC §1
-	NowFunc      func() time.Time
+	// MaxUnverifiedBytes bounds the bytes of bodies being received whose signature is not yet
+	// checked, all requests together (default DefaultMaxUnverifiedBytes), so forged requests
+	// cannot hold unbounded memory. A request reserves its Content-Length (MaxBodyBytes when
+	// chunked) before its body is read and frees it once the signature is checked; one that
+	// cannot reserve within UnverifiedWait gets 503 unavailable with Retry-After: 1.
+	MaxUnverifiedBytes int64
+	RatePerSec         float64
+	RateBurst          int
+	StrictEvents       bool // reject event types not in SPEC §1
+	NowFunc            func() time.Time
 	// Observe, when set, is told every answer: the event type ("" before the body was read),
 	// the outcome ("accepted", "duplicate" or the error code) and the time taken.
 	Observe func(eventType, outcome string, d time.Duration)
@@ -60,6 +71,17 @@ const (
 // CodeShuttingDown is the 503 code while the bridge drains before it stops.
 const CodeShuttingDown = "shutting_down"
 
+// DefaultMaxUnverifiedBytes is IngestConfig.MaxUnverifiedBytes's default (32 MiB): 32 bodies of
+// the default maximum size in flight at once, far above what one Cortex sender needs.
+const DefaultMaxUnverifiedBytes = 32 << 20
+
+// UnverifiedWait is how long a request waits for MaxUnverifiedBytes budget before it is
+// answered 503: long enough to ride out a burst, short enough that the sender retries soon.
+const UnverifiedWait = time.Second
+
+// CodeUnsupportedEncoding is the 415 code for a Content-Encoding other than identity or gzip.
+const CodeUnsupportedEncoding = "unsupported_encoding"
+
 // CodeQueueFull is the 503 code while more deliveries wait than ingest.max_pending allows.
 const CodeQueueFull = "queue_full"
 
@@ -70,11 +92,15 @@ type Ingest struct {
 	acc      Acceptor
 	log      *slog.Logger
 	draining atomic.Bool
+
+	unverified     atomic.Int64 // bytes reserved by bodies not yet verified
+	unverifiedPeak atomic.Int64
 }
 
 type ingestPolicy struct {
-	cfg     IngestConfig
-	limiter *rate.Limiter
+	cfg        IngestConfig
+	limiter    *rate.Limiter
+	unverified *semaphore.Weighted // MaxUnverifiedBytes
 }
 
 // NewIngest builds the handler. Zero fields of cfg take SPEC §4's defaults (5m tolerance,
@@ -100,6 +126,9 @@ func (h *Ingest) Update(cfg IngestConfig) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.MaxUnverifiedBytes <= 0 {
+		cfg.MaxUnverifiedBytes = DefaultMaxUnverifiedBytes
+	}
 	if cfg.RatePerSec <= 0 {
 		cfg.RatePerSec, cfg.RateBurst = 500, 1000
 	}
@@ -111,6 +140,12 @@ func (h *Ingest) Update(cfg IngestConfig) {
 		p.limiter = old.limiter
 	} else {
 		p.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSec), cfg.RateBurst)
+	}
+	// Requests in flight release to the semaphore they reserved from, so a new size starts empty.
+	if old := h.policy.Load(); old != nil && old.cfg.MaxUnverifiedBytes == cfg.MaxUnverifiedBytes {
+		p.unverified = old.unverified
+	} else {
+		p.unverified = semaphore.NewWeighted(cfg.MaxUnverifiedBytes)
 	}
 	h.policy.Store(p)
 }
@@ -135,6 +170,12 @@ func (h *Ingest) Drain() { h.draining.Store(true) }
 
 // Draining reports whether Drain was called.
 func (h *Ingest) Draining() bool { return h.draining.Load() }
+
+// UnverifiedBytes reports the bytes now reserved by bodies whose signature is not yet checked
+// (at most MaxUnverifiedBytes), and the most reserved at once since the handler was built.
+func (h *Ingest) UnverifiedBytes() (now, peak int64) {
+	return h.unverified.Load(), h.unverifiedPeak.Load()
+}
 
 // ServeHTTP answers by the SPEC §2 table; 200 only after the event is committed.
 func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -170,16 +211,16 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	if r.ContentLength > cfg.MaxBodyBytes {
 		return fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, cfg.MaxBodyBytes))
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is over the limit of %d bytes", cfg.MaxBodyBytes))
-		}
-		return fail(http.StatusBadRequest, CodeInvalidJSON, "could not read the body: "+err.Error())
-	}
-	if err := signature.Verify(cfg.Secrets, body, sig); err != nil {
-		return fail(http.StatusUnauthorized, CodeInvalidSignature, "header X-Cortex-Signature does not match the body (want sha256=<64 hex> of HMAC-SHA256 over the raw body)")
+	body, bad := h.readVerified(w, r, p, sig)
+	switch {
+	case bad == nil:
+	case bad.status == 0:
+		return eventType, "client_gone" // nobody reads an answer
+	case bad.status == http.StatusServiceUnavailable:
+		w.Header().Set("Retry-After", "1")
+		fallthrough
+	default:
+		return fail(bad.status, bad.code, bad.msg)
 	}
 	eventType = r.Header.Get("X-Cortex-Event") // authenticated now; the body's type replaces it below
 	// The rate limit counts authenticated requests only, so forged traffic cannot use up the
@@ -195,7 +236,15 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 		return fail(http.StatusUnsupportedMediaType, CodeUnsupportedMedia,
 			fmt.Sprintf("header Content-Type must be application/json, got %q", r.Header.Get("Content-Type")))
 	}
-	ev, err := core.ParseEvent(body)
+	// The signature covers the body as sent; only a signed body is decompressed.
+	body, bad = decodeContent(r.Header.Values("Content-Encoding"), body, cfg.MaxBodyBytes)
+	if bad != nil {
+		return fail(bad.status, bad.code, bad.msg)
+	}
+	ev, err := core.ParseEventContext(r.Context(), body)
+	if r.Context().Err() != nil {
+		return eventType, "client_gone" // the sender has gone: nothing is stored, it will retry
+	}
 	if ev != nil {
 		eventType = ev.Type
 	}
@@ -264,4 +313,107 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v)
+}
+
+// refusal is an answer to send instead of going on: status 0 when the client has gone.
+type refusal struct {
+	status    int
+	code, msg string
+}
+
+// readVerified reserves the body's size from p's MaxUnverifiedBytes budget, reads the body (at
+// most MaxBodyBytes) and checks sig over it, then frees the reservation. Else it returns the
+// answer: 413 body_too_large, 503 unavailable (no budget within UnverifiedWait), 401
+// invalid_signature, 400 for a body that could not be read, or status 0 when the client left.
+func (h *Ingest) readVerified(w http.ResponseWriter, r *http.Request, p *ingestPolicy, sig string) ([]byte, *refusal) {
+	cfg := p.cfg
+	n := cfg.MaxBodyBytes // chunked: the most it may be
+	if r.ContentLength >= 0 {
+		n = r.ContentLength
+	}
+	n = min(n, cfg.MaxUnverifiedBytes)
+	if n > 0 {
+		ctx, cancel := context.WithTimeout(r.Context(), UnverifiedWait)
+		err := p.unverified.Acquire(ctx, n)
+		cancel()
+		if err != nil {
+			if r.Context().Err() != nil {
+				return nil, &refusal{}
+			}
+			return nil, &refusal{http.StatusServiceUnavailable, CodeUnavailable,
+				fmt.Sprintf("more than %d bytes of unverified bodies are being received (ingest.max_unverified_bytes); retry later", cfg.MaxUnverifiedBytes)}
+		}
+		now := h.unverified.Add(n)
+		for peak := h.unverifiedPeak.Load(); now > peak && !h.unverifiedPeak.CompareAndSwap(peak, now); peak = h.unverifiedPeak.Load() {
+		}
+		defer func() {
+			h.unverified.Add(-n)
+			p.unverified.Release(n)
+		}()
+	}
+	body, err := readBody(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes), r.ContentLength)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return nil, &refusal{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is over the limit of %d bytes", cfg.MaxBodyBytes)}
+		case r.Context().Err() != nil:
+			return nil, &refusal{}
+		}
+		return nil, &refusal{http.StatusBadRequest, CodeInvalidJSON, "could not read the body: " + err.Error()}
+	}
+	if err := signature.Verify(cfg.Secrets, body, sig); err != nil {
+		return nil, &refusal{http.StatusUnauthorized, CodeInvalidSignature,
+			"header X-Cortex-Signature does not match the body (want sha256=<64 hex> of HMAC-SHA256 over the raw body)"}
+	}
+	return body, nil
+}
+
+// readBody reads rd to its end into one buffer of size bytes when size is known (>= 0), so a
+// body costs its size once, not the doublings of a growing buffer.
+func readBody(rd io.Reader, size int64) ([]byte, error) {
+	if size < 0 {
+		return io.ReadAll(rd)
+	}
+	buf := make([]byte, size)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// decodeContent undoes Content-Encoding (the values of every header line): none or identity
+// returns body as it is; gzip (or its alias x-gzip) decompresses it to at most limit bytes.
+// Anything else, or more than one coding, is 415 unsupported_encoding; a gzip body over limit
+// decompressed is 413 body_too_large, one that is not valid gzip 400 invalid_json.
+func decodeContent(values []string, body []byte, limit int64) ([]byte, *refusal) {
+	var codings []string
+	for _, v := range values {
+		for c := range strings.SplitSeq(v, ",") {
+			if c = strings.ToLower(strings.TrimSpace(c)); c != "" && c != "identity" {
+				codings = append(codings, c)
+			}
+		}
+	}
+	switch {
+	case len(codings) == 0:
+		return body, nil
+	case len(codings) > 1 || (codings[0] != "gzip" && codings[0] != "x-gzip"):
+		return nil, &refusal{http.StatusUnsupportedMediaType, CodeUnsupportedEncoding,
+			fmt.Sprintf("header Content-Encoding %q is not supported; send the body as it is (identity) or with gzip, once", strings.Join(values, ", "))}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(body))
+	if err != nil {
+		return nil, &refusal{http.StatusBadRequest, CodeInvalidJSON, "header Content-Encoding is gzip but the body is not gzip data: " + err.Error()}
+	}
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(zr, limit+1))
+	switch {
+	case n > limit:
+		return nil, &refusal{http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
+			fmt.Sprintf("the gzip body decompresses to more than the limit of %d bytes (ingest.max_body_bytes)", limit)}
+	case err != nil:
+		return nil, &refusal{http.StatusBadRequest, CodeInvalidJSON, "header Content-Encoding is gzip but the body is not valid gzip data: " + err.Error()}
+	}
+	return buf.Bytes(), nil
 }

@@ -65,9 +65,13 @@ type Ingest struct {
 	// SecretsFile names a file with one secret per line, added to Secrets.
 	SecretsFile  string        `yaml:"secrets_file"`
 	Tolerance    time.Duration `yaml:"tolerance"`      // max |now - event timestamp|; default 5m
-	MaxBodyBytes int64         `yaml:"max_body_bytes"` // default 1048576 (1 MiB)
-	RateLimit    RateLimit     `yaml:"rate_limit"`     // default 500/s, burst 1000
-	StrictEvents bool          `yaml:"strict_events"`  // reject event types not in SPEC §1
+	MaxBodyBytes int64         `yaml:"max_body_bytes"` // default 1048576 (1 MiB); also the gzip-decompressed size
+	// MaxUnverifiedBytes bounds the bytes of request bodies being received whose signature is
+	// not checked yet, all requests together, so forged requests cannot hold unbounded memory.
+	// Default 33554432 (32 MiB); at least max_body_bytes.
+	MaxUnverifiedBytes int64     `yaml:"max_unverified_bytes"`
+	RateLimit          RateLimit `yaml:"rate_limit"`    // default 500/s, burst 1000
+	StrictEvents       bool      `yaml:"strict_events"` // reject event types not in SPEC §1
 	// MaxPending is the backpressure limit: while more deliveries than this wait in the queue
 	// (pending or running, all targets), new events get 503 queue_full with Retry-After, so the
 	// database cannot grow without bound behind a dead target. Default 1000000; -1: no limit.
@@ -262,6 +266,7 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Ingest.Path, "/webhooks/cortex")
 	setDefault(&c.Ingest.Tolerance, 5*time.Minute)
 	setDefault(&c.Ingest.MaxBodyBytes, 1<<20)
+	setDefault(&c.Ingest.MaxUnverifiedBytes, 32<<20)
 	setDefault(&c.Ingest.RateLimit.PerSecond, 500)
 	setDefault(&c.Ingest.RateLimit.Burst, 1000)
 	setDefault(&c.Ingest.MaxPending, DefaultMaxPending)

@@ -705,6 +705,11 @@ func TestParse_Errors(t *testing.T) {
 			src:   minimal + "api:\n  keys:\n    - {account: ops, key: ops-key-0123456789abcdef, role: root}\n",
 			wants: []wantKey{{"api.keys[0].role", "role: root", `must be "admin" or "tenant", not "root"`}},
 		},
+		"unverified bytes below the body limit": {
+			src: strings.Replace(minimal, "ingest:\n", "ingest:\n  max_body_bytes: 2048\n  max_unverified_bytes: 1024\n", 1),
+			wants: []wantKey{{"ingest.max_unverified_bytes", "max_unverified_bytes: 1024",
+				"must be at least ingest.max_body_bytes (2048)"}},
+		},
 		"backoff.max below backoff.initial": {
 			src:   minimal + "delivery:\n  backoff: {initial: 1m, max: 30s}\n",
 			wants: []wantKey{wantBackoff},

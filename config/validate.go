@@ -96,6 +96,9 @@ func (c *Config) Validate() error {
 	}
 	positive("ingest.tolerance", c.Ingest.Tolerance > 0)
 	positive("ingest.max_body_bytes", c.Ingest.MaxBodyBytes > 0)
+	if c.Ingest.MaxUnverifiedBytes < c.Ingest.MaxBodyBytes {
+		bad("ingest.max_unverified_bytes", "must be at least ingest.max_body_bytes (%d), or no body of the largest size could be received", c.Ingest.MaxBodyBytes)
+	}
 	positive("ingest.rate_limit.per_second", c.Ingest.RateLimit.PerSecond > 0)
 	positive("ingest.rate_limit.burst", c.Ingest.RateLimit.Burst > 0)
 	if c.Ingest.MaxPending < -1 {

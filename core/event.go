@@ -2,15 +2,18 @@ package core
 
 import (
 	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Event is one Cortex webhook event (SPEC §1). Raw keeps the body exactly as received, so the
@@ -36,9 +39,11 @@ type FieldError struct {
 
 func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
 
-// InvalidEventError lists every problem found in an event's envelope or data fields.
+// InvalidEventError lists the problems found in an event's envelope or data fields: the first
+// 20 in Problems, and how many more there were in More.
 type InvalidEventError struct {
 	Problems []FieldError
+	More     int
 }
 
 func (e *InvalidEventError) Error() string {
@@ -46,92 +51,400 @@ func (e *InvalidEventError) Error() string {
 	for i, p := range e.Problems {
 		parts[i] = p.Error()
 	}
+	if e.More > 0 {
+		parts = append(parts, fmt.Sprintf("and %d more", e.More))
+	}
 	return "invalid event: " + strings.Join(parts, "; ")
 }
 
+// MaxNestingDepth is how deeply objects and arrays may nest in an event body, counting the
+// envelope object as level 1 and data as level 2. A Cortex event nests 3 levels; the limit
+// leaves room for labels and lists of any reasonable shape while keeping every reader of the
+// event (rules, templates, and the receivers of webhook targets, which get the raw body) far
+// from its recursion limits. A deeper body is refused with ErrInvalidJSON naming the limit.
+const MaxNestingDepth = 128
+
+// MaxValues bounds the JSON values in an event body, counting every object member's value and
+// every array element at any depth. A Cortex event has about 15; the limit keeps the Go values
+// built for rules and templates to a few MB and the parse to a few ms whatever the body holds
+// (a 1 MiB body can hold 350 000 empty objects: 45 MB as Go maps). A body over it is refused
+// with ErrInvalidJSON naming the limit, before the rest is read.
+const MaxValues = 10_000
+
+// maxProblems bounds the problems an InvalidEventError lists (the rest are counted), so a body
+// of 100 000 out-of-range numbers gets a short answer, not one as large as the body.
+const maxProblems = 20
+
+// maxPathBytes bounds a JSON path or value quoted in an error: keys may be as long as the body.
+const maxPathBytes = 200
+
+// ctxCheckTokens is how many tokens are read between checks of the context.
+const ctxCheckTokens = 4096
+
 // ParseEvent parses and validates body as a Cortex event. It returns an error wrapping
-// ErrInvalidJSON when body is not a single JSON object, and *InvalidEventError when the envelope
-// or a known data field is missing or has the wrong type or range. Unknown fields are kept.
-// The returned Event's Raw aliases body.
+// ErrInvalidJSON when body is not a single JSON object (also for invalid UTF-8, a name that
+// appears twice in one object, and nesting deeper than MaxNestingDepth), and
+// *InvalidEventError when the envelope or a known data field is missing or has the wrong type
+// or range. Unknown fields are kept. The returned Event's Raw aliases body, which is not
+// modified. Time and memory are linear in len(body).
 func ParseEvent(body []byte) (*Event, error) {
+	return ParseEventContext(context.Background(), body)
+}
+
+// ParseEventContext is ParseEvent that stops early, returning ctx.Err(), once ctx is done (the
+// client that sent the body has gone).
+func ParseEventContext(ctx context.Context, body []byte) (*Event, error) {
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("%w: the body is not valid UTF-8", ErrInvalidJSON)
 	}
-	var env map[string]json.RawMessage
-	if err := decodeStrict(body, &env); err != nil {
-		return nil, fmt.Errorf("%w: %s", ErrInvalidJSON, jsonProblem(err))
-	}
-	if key := duplicateKey(body); key != "" {
-		return nil, fmt.Errorf("%w: key %s appears twice (readers would disagree on its value)", ErrInvalidJSON, key)
-	}
-	if env == nil {
-		return nil, fmt.Errorf("%w: body is null, want an object", ErrInvalidJSON)
+	p := &eventParser{ctx: ctx}
+	// Invalid UTF-8 is refused above; allowing it here only lets an escaped lone surrogate
+	// (\ud800) through as U+FFFD, which envelopeString then names, as encoding/json did.
+	p.dec = jsontext.NewDecoder(bytes.NewBuffer(body), jsontext.AllowInvalidUTF8(true))
+	env, data, err := p.envelope()
+	if err != nil {
+		return nil, err
 	}
 	var probs []FieldError
-	bad := func(field, msg string) { probs = append(probs, FieldError{field, msg}) }
-
+	more := 0
+	bad := func(field, msg string) {
+		if len(probs) == maxProblems {
+			more++
+			return
+		}
+		probs = append(probs, FieldError{field, msg})
+	}
 	ev := &Event{Raw: body}
 	ev.Type = envelopeString(env, "event", bad)
 	ev.ID = envelopeString(env, "id", bad)
 	if ts := envelopeString(env, "timestamp", bad); ts != "" {
 		t, err := time.Parse(time.RFC3339Nano, ts)
 		if err != nil {
-			bad("timestamp", fmt.Sprintf("must be RFC 3339 with a zone, e.g. 2024-01-01T12:00:00Z; got %q", ts))
+			bad("timestamp", fmt.Sprintf("must be RFC 3339 with a zone, e.g. 2024-01-01T12:00:00Z; got %q", shorten(ts)))
 		}
 		ev.Timestamp = t
 	}
-	if raw, ok := env["data"]; !ok {
+	switch d, isObject := data.(map[string]any); {
+	case !p.hasData:
 		bad("data", "required")
-	} else if err := decodeStrict(raw, &ev.Data); err != nil || ev.Data == nil {
+	case !isObject || d == nil:
 		bad("data", "must be an object")
-	} else {
-		for k, v := range ev.Data {
-			ev.Data[k] = normalizeValue(v, "data."+k, bad)
+	default:
+		ev.Data = d
+		for _, pr := range p.probs {
+			bad(pr.Field, pr.Msg)
 		}
+		more += p.more
 		checkData(ev.Type, ev.Data, bad)
 	}
 	if len(probs) > 0 {
-		return nil, &InvalidEventError{Problems: probs}
+		return nil, &InvalidEventError{Problems: probs, More: more}
 	}
 	return ev, nil
 }
 
-// decodeStrict decodes exactly one JSON value, keeping numbers as json.Number.
-func decodeStrict(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return err
+// eventParser reads an event body token by token with jsontext, which rejects names that
+// appear twice in an object (in linear time) and bounds nesting; it builds Go values only for
+// data and the envelope's strings.
+type eventParser struct {
+	ctx     context.Context
+	dec     *jsontext.Decoder
+	tokens  int
+	path    []pathElem   // where the value being read is: joined only for an error
+	probs   []FieldError // numbers out of range in data
+	more    int          // problems beyond maxProblems
+	values  int          // values read so far, for MaxValues
+	hasData bool
+}
+
+// pathElem is one step of a JSON path: an object member's name, or an index when index >= 0.
+type pathElem struct {
+	name  string
+	index int
+}
+
+// envelope reads the top-level object: the string members event, id and timestamp (any other
+// kind is kept as a non-string marker), data as Go values, everything else only checked.
+func (p *eventParser) envelope() (map[string]any, any, error) {
+	tok, err := p.token()
+	if err != nil {
+		return nil, nil, err
 	}
-	if len(bytes.TrimLeft(b[dec.InputOffset():], " \t\r\n")) > 0 {
-		return errors.New("unexpected data after the JSON value")
+	switch tok.Kind() {
+	case '{':
+	case 'n':
+		return nil, nil, fmt.Errorf("%w: body is null, want an object", ErrInvalidJSON)
+	default:
+		if err := p.skip(tok); err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, fmt.Errorf("%w: the body must be a JSON object, got %s", ErrInvalidJSON, kindName(tok.Kind()))
+	}
+	env := map[string]any{}
+	var data any
+	for {
+		tok, err := p.token()
+		if err != nil {
+			return nil, nil, err
+		}
+		if tok.Kind() == '}' {
+			break
+		}
+		name := tok.String()
+		p.path = append(p.path, pathElem{name: name, index: -1})
+		if err := p.counted(); err != nil {
+			return nil, nil, err
+		}
+		if tok, err = p.token(); err != nil {
+			return nil, nil, err
+		}
+		switch name {
+		case "event", "id", "timestamp":
+			switch tok.Kind() {
+			case '"':
+				env[name] = tok.String()
+			case 'n':
+				env[name] = "" // encoding/json leaves a string empty for null: "must not be empty"
+			default:
+				env[name] = notString{}
+				err = p.skip(tok)
+			}
+		case "data":
+			p.hasData = true
+			data, err = p.value(tok)
+		default:
+			err = p.skip(tok)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		p.path = p.path[:len(p.path)-1]
+	}
+	// One value only: anything but white space after it is an error.
+	if _, err := p.dec.ReadToken(); err != io.EOF {
+		return nil, nil, fmt.Errorf("%w: unexpected data after the JSON value (at byte %d)", ErrInvalidJSON, p.dec.InputOffset())
+	}
+	return env, data, nil
+}
+
+// notString marks an envelope member that is not a JSON string.
+type notString struct{}
+
+// token reads the next token, checking the context now and then and the nesting depth at
+// every object or array start.
+func (p *eventParser) token() (jsontext.Token, error) {
+	p.tokens++
+	if p.tokens%ctxCheckTokens == 0 {
+		if err := p.ctx.Err(); err != nil {
+			return jsontext.Token{}, err
+		}
+	}
+	tok, err := p.dec.ReadToken()
+	if err != nil {
+		return tok, p.syntaxError(err)
+	}
+	if k := tok.Kind(); (k == '{' || k == '[') && p.dec.StackDepth() > MaxNestingDepth {
+		return tok, fmt.Errorf("%w: objects and arrays nest deeper than %d levels at %s; that is the limit for an event",
+			ErrInvalidJSON, MaxNestingDepth, p.pathString(true))
+	}
+	return tok, nil
+}
+
+// counted counts one more value against MaxValues.
+func (p *eventParser) counted() error {
+	if p.values++; p.values > MaxValues {
+		return fmt.Errorf("%w: the body holds more than %d values (object members and array elements at any depth); that is the limit for an event",
+			ErrInvalidJSON, MaxValues)
 	}
 	return nil
 }
 
-// jsonProblem says what is wrong with a body in the sender's terms, without Go type names.
-func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("%v (at byte %d)", syn, syn.Offset)
-	case errors.As(err, &typ):
-		return "the body must be a JSON object, got " + typ.Value
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return "the body ends before the JSON value does"
+// value reads the value that starts with tok as Go values: objects map[string]any, arrays
+// []any, integers that fit int64 as int64, other numbers float64 (one beyond float64's range,
+// 1e400, is a problem at its path), strings, bools and nil.
+func (p *eventParser) value(tok jsontext.Token) (any, error) {
+	switch tok.Kind() {
+	case '{':
+		m := map[string]any{}
+		for {
+			tok, err := p.token()
+			if err != nil {
+				return nil, err
+			}
+			if tok.Kind() == '}' {
+				return m, nil
+			}
+			name := tok.String()
+			p.path = append(p.path, pathElem{name: name, index: -1})
+			if err := p.counted(); err != nil {
+				return nil, err
+			}
+			if tok, err = p.token(); err != nil {
+				return nil, err
+			}
+			v, err := p.value(tok)
+			if err != nil {
+				return nil, err
+			}
+			p.path = p.path[:len(p.path)-1]
+			m[name] = v
+		}
+	case '[':
+		a := []any{}
+		p.path = append(p.path, pathElem{index: 0})
+		for i := 0; ; i++ {
+			tok, err := p.token()
+			if err != nil {
+				return nil, err
+			}
+			if tok.Kind() == ']' {
+				p.path = p.path[:len(p.path)-1]
+				return a, nil
+			}
+			if err := p.counted(); err != nil {
+				return nil, err
+			}
+			p.path[len(p.path)-1].index = i
+			v, err := p.value(tok)
+			if err != nil {
+				return nil, err
+			}
+			a = append(a, v)
+		}
+	case '"':
+		return tok.String(), nil
+	case '0':
+		lit := tok.String()
+		if i, err := strconv.ParseInt(lit, 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(lit, 64)
+		if err != nil || math.IsInf(f, 0) {
+			if len(p.probs) < maxProblems {
+				p.probs = append(p.probs, FieldError{p.pathString(true), "number out of range"})
+			} else {
+				p.more++
+			}
+			return nil, nil
+		}
+		return f, nil
+	case 't':
+		return true, nil
+	case 'f':
+		return false, nil
 	}
-	return err.Error()
+	return nil, nil
 }
 
-func envelopeString(env map[string]json.RawMessage, key string, bad func(string, string)) string {
-	raw, ok := env[key]
+// skip reads past the value that starts with tok, building nothing but counting its values.
+func (p *eventParser) skip(tok jsontext.Token) error {
+	end := jsontext.Kind('}')
+	switch tok.Kind() {
+	case '{':
+	case '[':
+		end = ']'
+	default:
+		return nil
+	}
+	for {
+		tok, err := p.token()
+		if err != nil {
+			return err
+		}
+		if tok.Kind() == end {
+			return nil
+		}
+		if end == '}' { // tok is a member's name: its value comes next
+			if tok, err = p.token(); err != nil {
+				return err
+			}
+		}
+		if err := p.counted(); err != nil {
+			return err
+		}
+		if err := p.skip(tok); err != nil {
+			return err
+		}
+	}
+}
+
+// syntaxError says what is wrong with a body in the sender's terms.
+func (p *eventParser) syntaxError(err error) error {
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syn):
+		// Go keeps the last value, other readers the first, so such a body would mean
+		// different things downstream.
+		p.path = append(p.path, pathElem{name: syn.JSONPointer.LastToken(), index: -1})
+		return fmt.Errorf("%w: key %s appears twice (readers would disagree on its value)", ErrInvalidJSON, p.pathString(false))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return fmt.Errorf("%w: the body ends before the JSON value does", ErrInvalidJSON)
+	case errors.As(err, &syn):
+		return fmt.Errorf("%w: %s (at byte %d)", ErrInvalidJSON, shorten(syn.Err.Error()), syn.ByteOffset)
+	}
+	return fmt.Errorf("%w: %s", ErrInvalidJSON, err)
+}
+
+// pathString joins p.path as "data.labels.team" or, with indexes, "data.list[1]" (a repeated
+// key is named without indexes: "data.list.k"), cut to maxPathBytes.
+func (p *eventParser) pathString(indexes bool) string {
+	var b strings.Builder
+	for _, e := range p.path {
+		if b.Len() > maxPathBytes {
+			break
+		}
+		switch {
+		case e.index >= 0 && indexes:
+			fmt.Fprintf(&b, "[%d]", e.index)
+		case e.index >= 0:
+		default:
+			if b.Len() > 0 {
+				b.WriteString(".")
+			}
+			if e.name == "" {
+				b.WriteString(`""`) // an empty name, which JSON allows
+			} else {
+				b.WriteString(e.name)
+			}
+		}
+	}
+	return shorten(b.String())
+}
+
+// shorten cuts s to about maxPathBytes at a rune boundary, marking the cut with "…".
+func shorten(s string) string {
+	if len(s) <= maxPathBytes {
+		return s
+	}
+	cut := maxPathBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '[':
+		return "array"
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	}
+	return k.String()
+}
+
+func envelopeString(env map[string]any, key string, bad func(string, string)) string {
+	v, ok := env[key]
 	if !ok {
 		bad(key, "required")
 		return ""
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	s, ok := v.(string)
+	if !ok {
 		bad(key, "must be a string")
 		return ""
 	}
@@ -142,105 +455,6 @@ func envelopeString(env map[string]json.RawMessage, key string, bad func(string,
 		bad(key, "contains U+FFFD (an invalid escape such as a lone surrogate): ids must be exact")
 	}
 	return s
-}
-
-// duplicateKey returns the path of the first object key that appears twice in the JSON
-// document b ("id", "data.score"), or "". Go keeps the last value, other readers the first, so
-// such a body would mean different things downstream. b must be valid JSON (ParseEvent decodes
-// it first): this is a single pass over the bytes, which allocates only for the paths of nested
-// objects and for keys written with escapes (compared unescaped: "a" and "\u0061" are the same
-// key).
-func duplicateKey(b []byte) string {
-	type frame struct {
-		object    bool
-		expectKey bool
-		path      string   // the key path of this object or array
-		keys      [][]byte // the object's keys so far
-	}
-	var stack []frame
-	var last []byte // the last key read: the value that comes next is its
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; c {
-		case '"':
-			j, escaped := i+1, false
-			for ; j < len(b) && b[j] != '"'; j++ {
-				if b[j] == '\\' {
-					j++
-					escaped = true
-				}
-			}
-			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
-				top := &stack[n-1]
-				key := b[i+1 : j]
-				if escaped {
-					var k string
-					if json.Unmarshal(b[i:j+1], &k) == nil {
-						key = []byte(k)
-					}
-				}
-				for _, seen := range top.keys {
-					if bytes.Equal(seen, key) {
-						return joinPath(top.path, string(key))
-					}
-				}
-				top.keys, top.expectKey, last = append(top.keys, key), false, key
-			}
-			i = j
-		case '{', '[':
-			path := ""
-			if n := len(stack); n > 0 {
-				path = stack[n-1].path
-				if stack[n-1].object {
-					path = joinPath(path, string(last))
-				}
-			}
-			stack = append(stack, frame{object: c == '{', expectKey: c == '{', path: path})
-		case '}', ']':
-			if len(stack) == 0 {
-				return "" // not valid JSON: not this function's to report
-			}
-			stack = stack[:len(stack)-1]
-		case ',':
-			if n := len(stack); n > 0 && stack[n-1].object {
-				stack[n-1].expectKey = true
-			}
-		}
-	}
-	return ""
-}
-
-func joinPath(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
-// normalizeValue turns json.Number values into int64 (when integral and in range) or float64,
-// recursively, so rules and templates see plain Go numbers. A number beyond float64's range
-// (1e400) is a problem at path.
-func normalizeValue(v any, path string, bad func(string, string)) any {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		f, err := x.Float64()
-		if err != nil || math.IsInf(f, 0) {
-			bad(path, "number out of range")
-			return nil
-		}
-		return f
-	case map[string]any:
-		for k, e := range x {
-			x[k] = normalizeValue(e, path+"."+k, bad)
-		}
-	case []any:
-		for i := range x {
-			x[i] = normalizeValue(x[i], fmt.Sprintf("%s[%d]", path, i), bad)
-		}
-	}
-	return v
 }
 
 // checkData validates the known data fields of typ (SPEC §1) and converts them to their kind:

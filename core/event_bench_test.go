@@ -1,6 +1,9 @@
 package core_test
 
 import (
+	"maps"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -22,6 +25,25 @@ func BenchmarkParseEvent(b *testing.B) {
 				if _, err := core.ParseEvent(body); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseEventHostile measures the bodies of hostileBodies at the default
+// ingest.max_body_bytes (1 MiB), and the issue's 170 KB body nested 10 000 objects deep: each
+// must cost near-linear CPU and bounded memory (B/op is allocation, an upper bound of RSS).
+func BenchmarkParseEventHostile(b *testing.B) {
+	bodies := hostileBodies(1 << 20)
+	bodies["deep objects 170 KB"] = []byte(`{"event":"scan.completed","id":"e","timestamp":"2024-01-01T12:00:00Z","data":` +
+		strings.Repeat(`{"aaaaaaaaaaaaaa":`, 9990) + `1` + strings.Repeat(`}`, 9990) + `}`)
+	for _, name := range slices.Sorted(maps.Keys(bodies)) {
+		body := bodies[name]
+		b.Run(strings.ReplaceAll(name, " ", "_"), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				_, _ = core.ParseEvent(body)
 			}
 		})
 	}

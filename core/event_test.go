@@ -1,6 +1,8 @@
 package core_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,6 +148,10 @@ func TestRepo(t *testing.T) {
 	}
 }
 
+// FuzzParseEvent: any body is accepted with a complete envelope or refused with a short error of
+// one of the two kinds, never modified, and parsed the same way twice. Seeds, in
+// testdata/fuzz/FuzzParseEvent, include the samples and hostile bodies: deep, wide, names
+// repeated, invalid UTF-8, lone surrogates, numbers out of range.
 func FuzzParseEvent(f *testing.F) {
 	for _, typ := range samples.Types() {
 		b, _ := samples.Get(typ)
@@ -153,14 +159,23 @@ func FuzzParseEvent(f *testing.F) {
 	}
 	f.Add([]byte(`{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"n":1e400}}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
+		raw := bytes.Clone(body)
 		ev, err := core.ParseEvent(body)
+		require.Equal(t, raw, body, "the body is not modified")
+		again, err2 := core.ParseEvent(body)
+		require.Equal(t, fmt.Sprint(err), fmt.Sprint(err2), "deterministic")
 		if err != nil {
+			var ie *core.InvalidEventError
+			require.True(t, errors.Is(err, core.ErrInvalidJSON) || errors.As(err, &ie), "an error of a known kind: %v", err)
+			require.Less(t, len(err.Error()), 8<<10, "errors stay short")
 			return
 		}
+		require.Equal(t, ev.Data, again.Data)
 		require.NotEmpty(t, ev.ID)
 		require.NotEmpty(t, ev.Type)
 		require.NotNil(t, ev.Data)
 		require.False(t, ev.Timestamp.IsZero())
+		require.True(t, json.Valid(body), "only JSON is accepted")
 	})
 }
 
@@ -228,4 +243,186 @@ func TestSecretNeverPrints(t *testing.T) {
 	}
 	require.Equal(t, "FAKE-SECRET-123", s.Reveal())
 	require.Equal(t, "", core.Secret("").String(), "an unset secret shows as empty")
+}
+
+// TestParseEventHostileBodies: every body up to the ingest limit built to be expensive is read in
+// linear time and refused or accepted by the rules: nesting deeper than MaxNestingDepth and more
+// than MaxValues values are refused with the limit named, everything else parses. (Before jsontext, the deep body built a
+// key path at every level, 1.5 GB, and the many-keys body took 20 s: quadratic.)
+func TestParseEventHostileBodies(t *testing.T) {
+	t.Parallel()
+	deeper := fmt.Sprintf("nest deeper than %d levels", core.MaxNestingDepth)
+	tooMany := fmt.Sprintf("holds more than %d values", core.MaxValues)
+	tests := map[string]string{ // "" = accepted
+		"deep objects":           deeper,
+		"deep arrays":            deeper,
+		"many keys":              tooMany,
+		"many keys outside data": tooMany,
+		"objects outside data":   tooMany,
+		"long array":             tooMany,
+		"array of objects":       tooMany,
+		"long string":            "",
+		"numbers over range":     tooMany,
+	}
+	bodies := hostileBodies(1 << 20)
+	require.Len(t, bodies, len(tests))
+	for name, want := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			body := bodies[name]
+			require.LessOrEqual(t, len(body), 1<<20)
+			raw := bytes.Clone(body)
+			start := time.Now()
+			ev, err := core.ParseEvent(body)
+			require.Less(t, time.Since(start), 10*time.Second, "used to take 20 s or 1.5 GB")
+			require.Equal(t, raw, body, "the body is not modified")
+			if want == "" {
+				require.NoError(t, err)
+				require.Equal(t, "evt_hostile", ev.ID)
+				return
+			}
+			require.ErrorContains(t, err, want)
+			require.Less(t, len(err.Error()), 4<<10, "the error is short whatever the body: %.300s", err)
+		})
+	}
+}
+
+// TestParseEventNestingLimit: MaxNestingDepth counts the envelope as level 1, holds for objects
+// and arrays, inside data and in any other member, and is named with the path in the error.
+func TestParseEventNestingLimit(t *testing.T) {
+	t.Parallel()
+	nest := func(levels int, open, close string) string {
+		return strings.Repeat(open, levels) + "1" + strings.Repeat(close, levels)
+	}
+	// data is level 2: levels more inside it reach level 2+levels.
+	inData := func(levels int, open, close string) string {
+		return `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"k":` + nest(levels, open, close) + `}}`
+	}
+	inExtra := func(levels int) string {
+		return `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{},"extra":` + nest(levels, `[`, `]`) + `}`
+	}
+	limit := core.MaxNestingDepth
+	tests := map[string]struct {
+		body string
+		want string // "" = accepted
+	}{
+		"objects at the limit":    {inData(limit-2, `{"a":`, `}`), ""},
+		"objects over the limit":  {inData(limit-1, `{"a":`, `}`), fmt.Sprintf("nest deeper than %d levels at data.k.a.a", limit)},
+		"arrays at the limit":     {inData(limit-2, `[`, `]`), ""},
+		"arrays over the limit":   {inData(limit-1, `[`, `]`), fmt.Sprintf("nest deeper than %d levels at data.k[0][0]", limit)},
+		"unknown member at limit": {inExtra(limit - 1), ""},
+		"unknown member over":     {inExtra(limit), "nest deeper than"},
+		"envelope is an array":    {nest(limit+5, `[`, `]`), "nest deeper than"},
+		"10 000 levels, 170 KB":   {inData(10000, `{"aaaaaaaaaaaaaa":`, `}`), "nest deeper than"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := core.ParseEvent([]byte(tc.body))
+			if tc.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, core.ErrInvalidJSON)
+			require.ErrorContains(t, err, tc.want)
+			require.Less(t, len(err.Error()), 1<<10)
+		})
+	}
+}
+
+// TestParseEventErrorsStayShort: however many problems a body has and however long its keys
+// and values, the error lists at most 20 problems and cuts paths, so a 1 MiB body does not get
+// a 1 MiB answer.
+func TestParseEventErrorsStayShort(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("k", 100_000)
+	env := func(data string) string {
+		return `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":` + data + `}`
+	}
+	tests := map[string]struct {
+		body string
+		want string
+	}{
+		"many numbers out of range": {env(`{"l":[` + strings.Repeat(`1e999,`, 5000) + `1]}`), "and 4980 more"},
+		"a long key repeated":       {env(`{"` + long + `":1,"` + long + `":2}`), "appears twice"},
+		"a long key out of range":   {env(`{"` + long + `":1e999}`), "number out of range"},
+		"a long timestamp":          {`{"event":"x","id":"e","timestamp":"` + long + `","data":{}}`, "timestamp: must be RFC 3339"},
+		"deep under a long key":     {env(`{"` + long + `":` + strings.Repeat(`[`, 200) + strings.Repeat(`]`, 200) + `}`), "nest deeper than"},
+		"a syntax error at the end": {env(`{"` + long + `":[1,2,}`), "invalid character"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := core.ParseEvent([]byte(tc.body))
+			require.ErrorContains(t, err, tc.want)
+			require.Less(t, len(err.Error()), 5<<10, "%.300s", err)
+		})
+	}
+	_, err := core.ParseEvent([]byte(env(`{"":1,"":2}`)))
+	require.ErrorContains(t, err, `key data."" appears twice`, "an empty name is shown, not left blank")
+}
+
+// TestParseEventContextStops: a body whose client has gone is not read to its end.
+func TestParseEventContextStops(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var data strings.Builder
+	data.WriteString(`{"scan_id":"s"`)
+	for i := range core.MaxValues - 5 { // the envelope's 4 members and scan_id make the limit
+		fmt.Fprintf(&data, `,"k%d":%d`, i, i)
+	}
+	body := []byte(`{"event":"scan.completed","id":"evt_hostile","timestamp":"2024-01-01T12:00:00Z","data":` + data.String() + `}}`)
+	_, err := core.ParseEventContext(ctx, body)
+	require.ErrorIs(t, err, context.Canceled)
+	ev, err := core.ParseEventContext(context.Background(), body)
+	require.NoError(t, err)
+	require.Equal(t, "evt_hostile", ev.ID)
+}
+
+func manyKeys(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		fmt.Fprintf(&b, `"k%d":{},`, i)
+	}
+	b.WriteString(`"last":1}`)
+	return b.String()
+}
+
+// TestParseEventValueLimit: MaxValues counts member values and array elements at any depth, in
+// data and outside it; a body at the limit parses, one more value is refused naming the limit.
+func TestParseEventValueLimit(t *testing.T) {
+	t.Parallel()
+	// The envelope has 4 members (event, id, timestamp, data) besides those below.
+	list := func(n int, elem string) string { return "[" + strings.Repeat(elem+",", n-1) + elem + "]" }
+	body := func(data, extra string) string {
+		return `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":` + data + extra + `}`
+	}
+	limit := core.MaxValues
+	tests := map[string]struct {
+		body     string
+		accepted bool
+	}{
+		"list in data at the limit":   {body(`{"l":`+list(limit-5, "1")+`}`, ""), true},
+		"list in data over the limit": {body(`{"l":`+list(limit-4, "1")+`}`, ""), false},
+		"nested lists at the limit":   {body(`{"l":`+list((limit-5)/2, "[1]")+`}`, ""), true},
+		"nested lists over the limit": {body(`{"l":`+list((limit-5)/2, "[1]")+`,"m":[1]}`, ""), false},
+		"objects in data over":        {body(`{"l":`+list(limit/2, `{"a":1}`)+`}`, ""), false},
+		"outside data at the limit":   {body(`{}`, `,"x":`+list(limit-5, "0")), true},
+		"outside data over the limit": {body(`{}`, `,"x":`+list(limit-4, "0")), false},
+		"object outside data over":    {body(`{}`, `,"x":`+manyKeys(limit)), false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			_, err := core.ParseEvent([]byte(tc.body))
+			if tc.accepted {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, core.ErrInvalidJSON)
+			require.ErrorContains(t, err, fmt.Sprintf("holds more than %d values", limit))
+		})
+	}
 }

@@ -14,8 +14,22 @@ import (
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
-// maxTryBytes bounds the event a user pastes into "Try an event" (the ingest default is 1 MiB).
-const maxTryBytes = 1 << 20
+// defaultTryBytes bounds the event pasted into "Try an event" while no config is loaded: the
+// default of ingest.max_body_bytes.
+const defaultTryBytes = 1 << 20
+
+// maxEventBytes is the largest event "Try an event" takes: ingest.max_body_bytes of the config
+// in force, so that a signed-in account can make the bridge parse nothing larger than a sender can.
+func (d *Dashboard) maxEventBytes() int64 {
+	if rt := d.runtime(); rt != nil && rt.Config != nil && rt.Config.Ingest.MaxBodyBytes > 0 {
+		return rt.Config.Ingest.MaxBodyBytes
+	}
+	return defaultTryBytes
+}
+
+// maxFormBytes bounds the body of every dashboard POST (bytes): the try form's event
+// URL-encoded (at most 3 bytes for each of maxEventBytes) and 64 KiB for the other fields.
+func (d *Dashboard) maxFormBytes() int64 { return 3*d.maxEventBytes() + 64<<10 }
 
 type targetRef struct {
 	Name, Type, Disabled string
@@ -164,10 +178,10 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 		data.Error, status = "This bridge has no routes loaded.", http.StatusServiceUnavailable
 	case strings.TrimSpace(data.JSON) == "":
 		data.Error, status = "Paste an event's JSON, or load a sample first.", http.StatusUnprocessableEntity
-	case len(data.JSON) > maxTryBytes:
-		data.Error, status = fmt.Sprintf("The event is larger than %d bytes.", maxTryBytes), http.StatusRequestEntityTooLarge
+	case int64(len(data.JSON)) > d.maxEventBytes():
+		data.Error, status = fmt.Sprintf("The event is larger than %d bytes (ingest.max_body_bytes).", d.maxEventBytes()), http.StatusRequestEntityTooLarge
 	default:
-		ev, err := core.ParseEvent([]byte(data.JSON))
+		ev, err := core.ParseEventContext(r.Context(), []byte(data.JSON))
 		if err != nil {
 			data.Error, status = "This is not a valid Cortex event: "+err.Error(), http.StatusUnprocessableEntity
 			break

@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -196,7 +198,12 @@ func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 		}
 		r = r.WithContext(context.WithValue(r.Context(), sessionKey{}, s))
 		if r.Method == http.MethodPost {
-			r.Body = http.MaxBytesReader(w, r.Body, 4<<20) // "Try an event" takes up to 1 MiB of JSON, URL-encoded
+			r.Body = http.MaxBytesReader(w, r.Body, d.maxFormBytes())
+			var tooBig *http.MaxBytesError
+			if err := r.ParseForm(); errors.As(err, &tooBig) {
+				d.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("This form is larger than %d bytes; an event may be at most %d bytes (ingest.max_body_bytes).", tooBig.Limit, d.maxEventBytes()))
+				return
+			}
 			if subtle.ConstantTimeCompare([]byte(r.PostFormValue("csrf")), []byte(s.csrf)) != 1 {
 				d.fail(w, r, http.StatusForbidden, "This form has expired or did not come from this dashboard. Go back, reload the page and try again.")
 				return

@@ -240,7 +240,7 @@ func (b *process) ingestConfig(cfg *config.Config) api.IngestConfig {
 	return api.IngestConfig{
 		Secrets: core.RevealAll(cfg.Ingest.Secrets), Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		RatePerSec: cfg.Ingest.RateLimit.PerSecond, RateBurst: cfg.Ingest.RateLimit.Burst, StrictEvents: cfg.Ingest.StrictEvents,
-		Observe: b.metrics.EventReceived,
+		Observe: b.metrics.EventReceived, MaxUnverifiedBytes: cfg.Ingest.MaxUnverifiedBytes,
 	}
 }
 

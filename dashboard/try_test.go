@@ -1,0 +1,52 @@
+package dashboard_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+// TestTryAnEventBounds: "Try an event" takes what ingest takes and no more: events up to
+// ingest.max_body_bytes of the config in force (413 beyond it, also for a form too large to
+// read, which used to answer 403 "form expired"), parsed by the same bounded parser (nesting
+// and value limits named in the answer).
+func TestTryAnEventBounds(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	env := func(data string) string {
+		return `{"event":"scan.completed","id":"e1","timestamp":"2024-01-01T12:00:00Z","data":` + data + `}`
+	}
+	deep := env(`{"scan_id":"s","x":` + strings.Repeat(`{"a":`, 200) + `1` + strings.Repeat(`}`, 200) + `}`)
+	many := env(`{"scan_id":"s","l":[` + strings.Repeat(`0,`, core.MaxValues) + `0]}`)
+	padded := env(`{"scan_id":"s","pad":"` + strings.Repeat("x", limit) + `"}`)
+	tests := map[string]struct {
+		form   url.Values
+		status int
+		want   string
+	}{
+		"a valid event":              {form: url.Values{"event": {env(`{"scan_id":"s"}`)}}, status: http.StatusOK, want: "e1"},
+		"nested too deep":            {form: url.Values{"event": {deep}}, status: http.StatusUnprocessableEntity, want: fmt.Sprintf("nest deeper than %d levels", core.MaxNestingDepth)},
+		"too many values":            {form: url.Values{"event": {many}}, status: http.StatusUnprocessableEntity, want: fmt.Sprintf("more than %d values", core.MaxValues)},
+		"a name twice":               {form: url.Values{"event": {env(`{"scan_id":"s","scan_id":"t"}`)}}, status: http.StatusUnprocessableEntity, want: "key data.scan_id appears twice"},
+		"over max_body_bytes":        {form: url.Values{"event": {padded}}, status: http.StatusRequestEntityTooLarge, want: fmt.Sprintf("larger than %d bytes (ingest.max_body_bytes)", limit)},
+		"a form too large":           {form: url.Values{"event": {env(`{"scan_id":"s"}`)}, "other": {strings.Repeat("é", 2*limit)}}, status: http.StatusRequestEntityTooLarge, want: fmt.Sprintf("at most %d bytes", limit)},
+		"at max_body_bytes, encoded": {form: url.Values{"event": {env(`{"scan_id":"s","pad":"` + strings.Repeat("é", (limit-120)/2) + `"}`)}}, status: http.StatusOK, want: "e1"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			b.rt.Config.Ingest.MaxBodyBytes = limit
+			br := signedIn(t, b, acmeKey)
+			a := br.post("/ui/routes/try", tc.form)
+			require.Equal(t, tc.status, a.status, "%.500s", a.body)
+			require.Contains(t, htmlUnescape(a.body), tc.want)
+		})
+	}
+}
