@@ -155,10 +155,13 @@ type HostileResult struct {
 	// IdleAfterS is how long the bridge stayed busy after the last answer (a settle time of
 	// 1.5s included); -1: still busy at the case timeout.
 	IdleAfterS float64 `json:"idle_after_s"`
-	Killed     string  `json:"killed,omitempty"` // why the bench killed the bridge
-	Up         bool    `json:"up"`               // GET /healthz answered 200 after the case
-	Pass       bool    `json:"pass"`
-	Why        string  `json:"why,omitempty"`
+	// FirstAnswer is the start of the case's first answer body (200 bytes at most, text only),
+	// to see which check refused the input.
+	FirstAnswer string `json:"first_answer,omitempty"`
+	Killed      string `json:"killed,omitempty"` // why the bench killed the bridge
+	Up          bool   `json:"up"`               // GET /healthz answered 200 after the case
+	Pass        bool   `json:"pass"`
+	Why         string `json:"why,omitempty"`
 }
 
 // settle is how long a case waits after its last answer before it looks for an idle bridge:
@@ -327,7 +330,10 @@ func (h *hostileRun) runCase(ctx context.Context, i int, c *hostileCase, rep *Ho
 	}
 	res.Killed = wd.reason()
 	killed = res.Killed != ""
-	res.Requests = t.requests
+	res.Requests, res.FirstAnswer = t.requests, t.first
+	if res.BodyBytes == 0 {
+		res.BodyBytes = t.size
+	}
 	res.CPUMS = float64(after.cpu-before.cpu) / float64(time.Millisecond)
 	if res.Requests > 0 {
 		res.CPUMSPerRequest = res.CPUMS / float64(res.Requests)
@@ -508,6 +514,15 @@ type hostileTarget struct {
 	mu       sync.Mutex
 	statuses map[string]int
 	requests int
+	first    string // the start of the first answer body
+	size     int    // the largest body sent, when the case does not know it beforehand
+}
+
+// sentBytes notes the size of a body whose size the case could not know beforehand.
+func (t *hostileTarget) sentBytes(n int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.size = max(t.size, n)
 }
 
 // repeat calls f(0…n-1) one after another until the case is over budget or ctx ends.
@@ -536,10 +551,15 @@ func (t *hostileTarget) sign(body []byte) string {
 // do sends one request, reads the answer (up to 64 MiB) and returns its status or the
 // transport error's class.
 func (t *hostileTarget) do(ctx context.Context, method, u string, h http.Header, body io.Reader) string {
-	code, _, err := t.fetch(ctx, method, u, h, body)
+	code, b, err := t.fetch(ctx, method, u, h, body)
 	if err != nil {
 		return classify(err.Error())
 	}
+	t.mu.Lock()
+	if t.first == "" {
+		t.first = answerText(b)
+	}
+	t.mu.Unlock()
 	return strconv.Itoa(code)
 }
 
@@ -561,6 +581,27 @@ func (t *hostileTarget) fetch(ctx context.Context, method, u string, h http.Head
 		return resp.StatusCode, b, err
 	}
 	return resp.StatusCode, b, nil
+}
+
+var (
+	htmlTag = regexp.MustCompile(`(?s)<(head|script|style|nav|header).*?</(head|script|style|nav|header)>|<[^>]*>`)
+	spaces  = regexp.MustCompile(`\s+`)
+)
+
+// answerText is the start of an answer body: JSON as is, HTML as its text (the page's message).
+func answerText(b []byte) string {
+	s := string(b)
+	if strings.Contains(s, "<html") || strings.Contains(s, "<!DOCTYPE") || strings.Contains(s, "<!doctype") {
+		if i := strings.Index(s, "<main"); i >= 0 {
+			s = s[i:]
+		}
+		s = htmlTag.ReplaceAllString(s, " ")
+	}
+	s = strings.TrimSpace(spaces.ReplaceAllString(s, " "))
+	if len(s) > 200 {
+		s = strings.ToValidUTF8(s[:200], "") + "…"
+	}
+	return s
 }
 
 // form posts values, with the session's CSRF token, to a dashboard path.
