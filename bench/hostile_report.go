@@ -23,7 +23,8 @@ func (r *HostileReport) WriteText(w io.Writer) error {
 		r.Date.Format("2006-01-02 15:04 UTC"), r.Target, r.CPUs, r.LoadAvg, r.LoadAvgEnd, r.MaxBodyBytes)
 	fmt.Fprintf(&b, "Target per request: ≤ %.0f ms bridge CPU, ≤ %.0f MB extra RSS, bridge up. Idle bridge: %.1f ms CPU/s (included).\n",
 		r.TargetCPUMS, r.TargetRSSMB, r.IdleCPUMSPerS)
-	fmt.Fprintf(&b, "Passed %d of %d.\n\n", r.Passed, r.Passed+r.Failed)
+	fmt.Fprintf(&b, "Passed %d of %d. ≥: a lower bound (the bench killed the bridge, or it was still busy after %.0fs).\n\n",
+		r.Passed, r.Passed+r.Failed, r.Options.CaseTimeoutS)
 	b.WriteString("| # | via | input | auth | body | req | answers | CPU ms/req | extra RSS MB | idle after s | up | result |\n")
 	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for i, c := range r.Cases {
@@ -58,9 +59,11 @@ func (c HostileResult) line() string {
 		c.Via, c.Name, c.Auth, humanBytes(c.BodyBytes), c.Requests, statusText(c.Statuses), cpuText(c), rssText(c), c.Deliveries, c.WallS, result)
 }
 
+// cpuText and rssText mark a figure as a lower bound when the bridge was killed, or was
+// still busy at the case timeout (and then killed): its work was cut short.
 func cpuText(c HostileResult) string {
 	s := fmt.Sprintf("%.1f", c.CPUMSPerRequest)
-	if c.Killed != "" {
+	if c.cutShort() {
 		s = "≥ " + s
 	}
 	return s
@@ -68,11 +71,13 @@ func cpuText(c HostileResult) string {
 
 func rssText(c HostileResult) string {
 	s := fmt.Sprintf("%.1f", c.ExtraRSSMB)
-	if c.Killed != "" {
+	if c.cutShort() {
 		s = "≥ " + s
 	}
 	return s
 }
+
+func (c HostileResult) cutShort() bool { return c.Killed != "" || c.IdleAfterS < 0 && c.Requests > 0 }
 
 // statusText lists outcomes by count: "401×10 413×2".
 func statusText(m map[string]int) string {

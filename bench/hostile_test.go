@@ -332,6 +332,9 @@ func TestHostileMeasuresCPUAndRSSOfTheBridgeProcess(t *testing.T) {
 			var text bytes.Buffer
 			require.NoError(t, rep.WriteText(&text))
 			require.Regexp(t, `\| 10 000 numbers in data.list \(quadratic rule\) \| bad signature \| [0-9.]+ KiB \| 3 \| 401×3 \|.* \| yes \| PASS \|`, text.String())
+			if tc.killed {
+				require.Regexp(t, `\| signed \| [0-9.]+ KiB \| 1 \| reset×1 \| ≥ [0-9.]+ \| ≥ [0-9.]+ \| killed \| \*\*no\*\* \| FAIL: killed by the bench`, text.String())
+			}
 			require.Equal(t, 1, rep.Passed)
 			require.Equal(t, 1, rep.Failed)
 		})
