@@ -106,24 +106,25 @@ func (o *HostileOptions) withDefaults() {
 
 // HostileReport is the outcome of a hostile-input run; --json prints it as is.
 type HostileReport struct {
-	Date         time.Time `json:"date"`
-	Target       string    `json:"target"` // how the bridge ran
-	CPUs         int       `json:"cpus"`
-	LoadAvg      string    `json:"loadavg_start,omitempty"`
+	Date         time.Time `json:"date"`                    // start, UTC
+	Target       string    `json:"target"`                  // how the bridge ran
+	CPUs         int       `json:"cpus"`                    // runtime.NumCPU of the machine
+	LoadAvg      string    `json:"loadavg_start,omitempty"` // /proc/loadavg 1, 5, 15 min at the start
 	LoadAvgEnd   string    `json:"loadavg_end,omitempty"`
-	MaxBodyBytes int       `json:"max_body_bytes"`
-	TargetCPUMS  float64   `json:"target_cpu_ms_per_request"`
-	TargetRSSMB  float64   `json:"target_extra_rss_mb"`
+	MaxBodyBytes int       `json:"max_body_bytes"`            // ingest.max_body_bytes of the generated config
+	TargetCPUMS  float64   `json:"target_cpu_ms_per_request"` // HostileTargetCPUMS
+	TargetRSSMB  float64   `json:"target_extra_rss_mb"`       // HostileTargetRSSMB
 	// IdleCPUMSPerS is what the first bridge used while idle, in CPU ms per second: included
 	// (not subtracted) in every case's CPU for the case's wall time.
 	IdleCPUMSPerS float64          `json:"idle_cpu_ms_per_s"`
 	Cases         []HostileResult  `json:"cases"`
-	Passed        int              `json:"passed"`
+	Passed        int              `json:"passed"` // cases that met the target
 	Failed        int              `json:"failed"`
 	Notes         []string         `json:"notes,omitempty"`
-	Options       hostileOptsShown `json:"options"`
+	Options       hostileOptsShown `json:"options"` // the bounds the run used
 }
 
+// hostileOptsShown are a run's bounds as the report shows them, in seconds, MiB and ms.
 type hostileOptsShown struct {
 	CaseTimeoutS  float64 `json:"case_timeout_s"`
 	StopAfterCPUS float64 `json:"stop_after_cpu_s"`
