@@ -21,9 +21,13 @@ func newBench() *cobra.Command {
 		jsonOut, inProcess, quiet       bool
 		bridgeLogLevel, cpuProfile, dir string
 		memProfile, dbProcess           string
+		hostile                         bool
+		ho                              bench.HostileOptions
+		hostileCases                    []string
+		killRSSMB                       int64
 	)
 	c := &cobra.Command{
-		Use:   "bench [--rate R --duration D | --find-max] [--baseline] [--url U] [--json]",
+		Use:   "bench [--rate R --duration D | --find-max | --hostile] [--baseline] [--url U] [--json]",
 		Short: "Load-test a bridge: open-loop signed events in, deliveries measured at a loopback receiver",
 		Long: `Load-test a bridge. An open-loop generator (constant arrival rate: a slow bridge shows as
 latency, not as a lower rate) posts signed events with unique ids, re-stamped, taken in turn from
@@ -42,7 +46,17 @@ Reports ingest (accepted events/s, ack latency p50/p90/p99/max, errors by status
 and peak RSS. --find-max steps the rate up until ack p99 exceeds --max-p99, errors appear or
 deliveries fall behind, and reports the last good rate. --baseline first runs the same load
 against an in-process server that only verifies the HMAC and parses the event, the machine's
-ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost an event.`,
+ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost an event.
+
+--hostile sends hostile input instead (issue 16): for each case, a fresh child bridge on the
+shipped config (on loopback, SQLite in a temporary folder) gets the largest body of one class
+that fits ingest.max_body_bytes (deep nesting, many or duplicate keys, huge strings and arrays
+under a quadratic rule, invalid UTF-8, gzip, bodies over the limit, 300 slow connections),
+signed and with a bad signature, or one of the dashboard's forms or the management API's JSON
+bodies as a signed-in account. It reports per case the answers, the bridge's CPU ms per request
+(utime+stime from /proc/<pid>/stat, from the first request until the bridge is idle again),
+its extra RSS (peak VmRSS/VmHWM over the RSS before the case) and whether it still answers
+/healthz, judged against <= 50 ms and <= 32 MB. Exit status 1 when a case failed.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -103,6 +117,9 @@ ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost a
 			}
 			if !quiet {
 				o.Progress = cmd.ErrOrStderr()
+			}
+			if hostile {
+				return runHostile(cmd, ho, o, hostileCases, killRSSMB, jsonOut)
 			}
 			rep, err := bench.Run(ctx, o)
 			if rep != nil {
@@ -165,6 +182,16 @@ ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost a
 	f.DurationVar(&o.RSSInterval, "rss-interval", time.Second, "how often the bridge's RSS is sampled")
 	f.BoolVar(&jsonOut, "json", false, "print the report as JSON")
 	f.BoolVar(&quiet, "quiet", false, "no progress lines on stderr")
+	f.BoolVar(&hostile, "hostile", false, "send hostile input (a fresh child bridge per case) and judge each case against <= 50 ms CPU and <= 32 MB extra RSS")
+	f.IntVar(&ho.MaxBodyBytes, "max-body-bytes", 1<<20, "hostile: ingest.max_body_bytes of the generated config; the bodies fill it")
+	f.StringSliceVar(&hostileCases, "cases", nil, "hostile: run only the cases whose name, via or auth contains one of these (comma-separated)")
+	f.DurationVar(&ho.CaseTimeout, "case-timeout", time.Minute, "hostile: a bridge still busy this long after a case's first request is killed and fails the case")
+	f.DurationVar(&ho.StopAfterCPU, "stop-after-cpu", 2*time.Second, "hostile: stop sending a case's requests once the bridge used this much CPU in it")
+	f.DurationVar(&ho.KillCPU, "kill-cpu", 30*time.Second, "hostile: kill the bridge once a case used this much of its CPU")
+	f.Int64Var(&killRSSMB, "kill-rss-mb", 1024, "hostile: kill the bridge once a case grew its RSS by this many MiB (protects a shared machine)")
+	c.MarkFlagsMutuallyExclusive("hostile", "find-max")
+	c.MarkFlagsMutuallyExclusive("hostile", "url")
+	c.MarkFlagsMutuallyExclusive("hostile", "in-process")
 	c.PreRunE = func(cmd *cobra.Command, _ []string) error {
 		if o.EventsFile == "" {
 			if _, err := os.Stat("samples/stream.jsonl"); err == nil {
@@ -174,4 +201,34 @@ ceiling, and reports bridge/baseline. Exit status 1 when a fixed-rate run lost a
 		return nil
 	}
 	return c
+}
+
+// runHostile runs `bench --hostile` with a child bridge per case and prints the report.
+func runHostile(cmd *cobra.Command, ho bench.HostileOptions, o bench.Options, cases []string, killRSSMB int64, jsonOut bool) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find this binary to run the bridge: %w", err)
+	}
+	ho.Launch = bench.Child(exe, "serve", "--log-level", "warn")
+	ho.LaunchName = "child bridge (" + exe + " serve)"
+	ho.Dir, ho.Secret, ho.Cases, ho.Progress = o.Dir, o.Secret, cases, o.Progress
+	ho.KillRSS = killRSSMB << 20
+	rep, err := bench.Hostile(cmd.Context(), ho)
+	if rep != nil {
+		out := cmd.OutOrStdout()
+		if jsonOut {
+			if werr := rep.WriteJSON(out); werr != nil {
+				return werr
+			}
+		} else {
+			_ = rep.WriteText(out)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("bench --hostile: %w", err)
+	}
+	if rep.Failed > 0 {
+		return fmt.Errorf("bench --hostile: %d of %d cases failed the target", rep.Failed, rep.Failed+rep.Passed)
+	}
+	return nil
 }
