@@ -266,6 +266,7 @@ func helperLaunch(t *testing.T, env ...string) LaunchFunc {
 	return func(ctx context.Context, _, addr string) (*Running, error) {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHostileHelperProcess$")
 		cmd.Env = append(append(os.Environ(), "HOSTILE_HELPER_ADDR="+addr), env...)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // gone with the test, even on a panic
 		require.NoError(t, cmd.Start())
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
