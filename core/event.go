@@ -83,7 +83,8 @@ const ctxCheckTokens = 4096
 
 // ParseEvent parses and validates body as a Cortex event. It returns an error wrapping
 // ErrInvalidJSON when body is not a single JSON object (also for invalid UTF-8, a name that
-// appears twice in one object, and nesting deeper than MaxNestingDepth), and
+// appears twice in one object, nesting deeper than MaxNestingDepth and more than MaxValues
+// values), and
 // *InvalidEventError when the envelope or a known data field is missing or has the wrong type
 // or range. Unknown fields are kept. The returned Event's Raw aliases body, which is not
 // modified. Time and memory are linear in len(body).
