@@ -71,9 +71,9 @@ const (
 // CodeShuttingDown is the 503 code while the bridge drains before it stops.
 const CodeShuttingDown = "shutting_down"
 
-// DefaultMaxUnverifiedBytes is IngestConfig.MaxUnverifiedBytes's default (32 MiB): 32 bodies of
+// DefaultMaxUnverifiedBytes is IngestConfig.MaxUnverifiedBytes's default (16 MiB): 16 bodies of
 // the default maximum size in flight at once, far above what one Cortex sender needs.
-const DefaultMaxUnverifiedBytes = 32 << 20
+const DefaultMaxUnverifiedBytes = 16 << 20
 
 // UnverifiedWait is how long a request waits for MaxUnverifiedBytes budget before it is
 // answered 503: long enough to ride out a burst, short enough that the sender retries soon.

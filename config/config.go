@@ -68,7 +68,7 @@ type Ingest struct {
 	MaxBodyBytes int64         `yaml:"max_body_bytes"` // default 1048576 (1 MiB); also the gzip-decompressed size
 	// MaxUnverifiedBytes bounds the bytes of request bodies being received whose signature is
 	// not checked yet, all requests together, so forged requests cannot hold unbounded memory.
-	// Default 33554432 (32 MiB); at least max_body_bytes.
+	// Default 16777216 (16 MiB); at least max_body_bytes.
 	MaxUnverifiedBytes int64     `yaml:"max_unverified_bytes"`
 	RateLimit          RateLimit `yaml:"rate_limit"`    // default 500/s, burst 1000
 	StrictEvents       bool      `yaml:"strict_events"` // reject event types not in SPEC §1
@@ -266,7 +266,7 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Ingest.Path, "/webhooks/cortex")
 	setDefault(&c.Ingest.Tolerance, 5*time.Minute)
 	setDefault(&c.Ingest.MaxBodyBytes, 1<<20)
-	setDefault(&c.Ingest.MaxUnverifiedBytes, 32<<20)
+	setDefault(&c.Ingest.MaxUnverifiedBytes, 16<<20)
 	setDefault(&c.Ingest.RateLimit.PerSecond, 500)
 	setDefault(&c.Ingest.RateLimit.Burst, 1000)
 	setDefault(&c.Ingest.MaxPending, DefaultMaxPending)
