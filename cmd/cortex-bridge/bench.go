@@ -123,13 +123,8 @@ its extra RSS (peak VmRSS/VmHWM over the RSS before the case) and whether it sti
 			}
 			rep, err := bench.Run(ctx, o)
 			if rep != nil {
-				out := cmd.OutOrStdout()
-				if jsonOut {
-					if werr := rep.WriteJSON(out); werr != nil {
-						return werr
-					}
-				} else {
-					_ = rep.WriteText(out)
+				if werr := writeReport(cmd.OutOrStdout(), rep, jsonOut); werr != nil {
+					return werr
 				}
 			}
 			if memProfile != "" {
@@ -215,13 +210,8 @@ func runHostile(cmd *cobra.Command, ho bench.HostileOptions, o bench.Options, ca
 	ho.KillRSS = killRSSMB << 20
 	rep, err := bench.Hostile(cmd.Context(), ho)
 	if rep != nil {
-		out := cmd.OutOrStdout()
-		if jsonOut {
-			if werr := rep.WriteJSON(out); werr != nil {
-				return werr
-			}
-		} else {
-			_ = rep.WriteText(out)
+		if werr := writeReport(cmd.OutOrStdout(), rep, jsonOut); werr != nil {
+			return werr
 		}
 	}
 	if err != nil {
@@ -230,5 +220,18 @@ func runHostile(cmd *cobra.Command, ho bench.HostileOptions, o bench.Options, ca
 	if rep.Failed > 0 {
 		return fmt.Errorf("bench --hostile: %d of %d cases failed the target", rep.Failed, rep.Failed+rep.Passed)
 	}
+	return nil
+}
+
+// writeReport prints a bench report as JSON (jsonOut) or as text. Only a JSON write error is
+// returned: the text goes to a terminal, where a failed write has no one to tell.
+func writeReport(out io.Writer, rep interface {
+	WriteJSON(io.Writer) error
+	WriteText(io.Writer) error
+}, jsonOut bool) error {
+	if jsonOut {
+		return rep.WriteJSON(out)
+	}
+	_ = rep.WriteText(out)
 	return nil
 }
