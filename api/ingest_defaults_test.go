@@ -158,3 +158,46 @@ func TestIngestUpdateKeepsTheUnverifiedBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestIngestToleranceBothWays: a timestamp exactly the tolerance ahead of the bridge's clock
+// passes, as one exactly the tolerance behind does; a second more either way is stale.
+func TestIngestToleranceBothWays(t *testing.T) {
+	t.Parallel()
+	tests := map[time.Duration]int{
+		5 * time.Minute:              http.StatusOK,
+		-5 * time.Minute:             http.StatusOK,
+		5*time.Minute + time.Second:  http.StatusBadRequest,
+		-5*time.Minute - time.Second: http.StatusBadRequest,
+	}
+	for skew, want := range tests {
+		t.Run(skew.String(), func(t *testing.T) {
+			t.Parallel()
+			b := setupIngest(t, nil, nil)
+			res := b.post(t, event(t, "scan.completed", fixedNow.Add(skew), nil))
+			require.Equal(t, want, res.status, "body: %s", res.body)
+			if want != http.StatusOK {
+				requireErrorBody(t, res, api.CodeStaleTimestamp, "the tolerance is 5m0s")
+			}
+		})
+	}
+}
+
+// TestIngestEmptyBodyReservesNothing: a signed request with an empty body (Content-Length: 0)
+// reserves no unverified budget, so it is answered at once (400) while other bodies hold all of
+// it, rather than 503 after waiting for budget it does not need.
+func TestIngestEmptyBodyReservesNothing(t *testing.T) {
+	t.Parallel()
+	valid := event(t, "scan.completed", time.Time{}, nil)
+	b := setupHostile(t, func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) })
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(b.url, ingestPath), "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
+		ingestPath, sign(t, testSecret, valid), len(valid), valid[:len(valid)/2])
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond)
+
+	res := send(t, b.url, http.MethodPost, []byte{}, false)
+	require.Equal(t, http.StatusBadRequest, res.status, "body: %s", res.body)
+	requireErrorBody(t, res, api.CodeInvalidJSON)
+}

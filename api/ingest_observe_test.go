@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"fmt"
+	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -67,4 +70,29 @@ func TestIngestObserve(t *testing.T) {
 			require.Positive(t, ds[len(ds)-1], "the time from the first NowFunc to the last")
 		})
 	}
+}
+
+// TestIngestObserveClientGone: a client that leaves mid-body is counted as gone, not as a
+// sender of invalid JSON.
+func TestIngestObserveClientGone(t *testing.T) {
+	t.Parallel()
+	outcomes := make(chan string, 1)
+	b := setupIngest(t, func(c *api.IngestConfig) {
+		c.Observe = func(_, outcome string, _ time.Duration) { outcomes <- outcome }
+	}, nil)
+	valid := event(t, "scan.completed", time.Time{}, nil)
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(b.url, ingestPath), "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
+		ingestPath, sign(t, testSecret, valid), len(valid), valid[:len(valid)/2])
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	select {
+	case got := <-outcomes:
+		require.Equal(t, "client_gone", got)
+	case <-time.After(10 * time.Second):
+		require.FailNow(t, "the request was never answered")
+	}
+	require.Empty(t, b.acc.calls())
 }
