@@ -212,14 +212,13 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 		return fail(http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is %d bytes; the limit is %d", r.ContentLength, cfg.MaxBodyBytes))
 	}
 	body, bad := h.readVerified(w, r, p, sig)
-	switch {
-	case bad == nil:
-	case bad.status == 0:
-		return eventType, "client_gone" // nobody reads an answer
-	case bad.status == http.StatusServiceUnavailable:
-		w.Header().Set("Retry-After", "1")
-		fallthrough
-	default:
+	if bad != nil {
+		if bad.status == 0 {
+			return eventType, "client_gone" // nobody reads an answer
+		}
+		if bad.status == http.StatusServiceUnavailable {
+			w.Header().Set("Retry-After", "1")
+		}
 		return fail(bad.status, bad.code, bad.msg)
 	}
 	eventType = r.Header.Get("X-Cortex-Event") // authenticated now; the body's type replaces it below
@@ -270,11 +269,11 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	}
 	ev.Delivery = r.Header.Get("X-Cortex-Delivery")
 	res, err := h.acc.Accept(r.Context(), ev)
-	switch {
-	case errors.Is(err, core.ErrQueueFull):
+	if errors.Is(err, core.ErrQueueFull) {
 		w.Header().Set("Retry-After", "30")
 		return fail(http.StatusServiceUnavailable, CodeQueueFull, "too many deliveries are waiting (ingest.max_pending); retry later")
-	case err != nil:
+	}
+	if err != nil {
 		w.Header().Set("Retry-After", "5")
 		return fail(http.StatusServiceUnavailable, CodeUnavailable, "the event could not be stored; retry later")
 	}
@@ -354,10 +353,10 @@ func (h *Ingest) readVerified(w http.ResponseWriter, r *http.Request, p *ingestP
 	body, err := readBody(http.MaxBytesReader(w, r.Body, cfg.MaxBodyBytes), r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
+		if errors.As(err, &tooBig) {
 			return nil, &refusal{http.StatusRequestEntityTooLarge, CodeBodyTooLarge, fmt.Sprintf("body is over the limit of %d bytes", cfg.MaxBodyBytes)}
-		case r.Context().Err() != nil:
+		}
+		if r.Context().Err() != nil {
 			return nil, &refusal{}
 		}
 		return nil, &refusal{http.StatusBadRequest, CodeInvalidJSON, "could not read the body: " + err.Error()}
@@ -395,10 +394,10 @@ func decodeContent(values []string, body []byte, limit int64) ([]byte, *refusal)
 			}
 		}
 	}
-	switch {
-	case len(codings) == 0:
+	if len(codings) == 0 {
 		return body, nil
-	case len(codings) > 1 || (codings[0] != "gzip" && codings[0] != "x-gzip"):
+	}
+	if len(codings) > 1 || (codings[0] != "gzip" && codings[0] != "x-gzip") {
 		return nil, &refusal{http.StatusUnsupportedMediaType, CodeUnsupportedEncoding,
 			fmt.Sprintf("header Content-Encoding %q is not supported; send the body as it is (identity) or with gzip, once", strings.Join(values, ", "))}
 	}
@@ -408,11 +407,11 @@ func decodeContent(values []string, body []byte, limit int64) ([]byte, *refusal)
 	}
 	var buf bytes.Buffer
 	n, err := buf.ReadFrom(io.LimitReader(zr, limit+1))
-	switch {
-	case n > limit:
+	if n > limit {
 		return nil, &refusal{http.StatusRequestEntityTooLarge, CodeBodyTooLarge,
 			fmt.Sprintf("the gzip body decompresses to more than the limit of %d bytes (ingest.max_body_bytes)", limit)}
-	case err != nil:
+	}
+	if err != nil {
 		return nil, &refusal{http.StatusBadRequest, CodeInvalidJSON, "header Content-Encoding is gzip but the body is not valid gzip data: " + err.Error()}
 	}
 	return buf.Bytes(), nil

@@ -117,16 +117,19 @@ func blocked(ip netip.Addr) bool {
 // no user info, and a host whose every address is allowed. Errors describe the problem without
 // echoing secrets; a guarded or unresolvable host's wraps ErrForbiddenAddress.
 func (g Guard) CheckURL(ctx context.Context, raw string, requireHTTPS bool) error {
+	// ifs, not a tagless switch: coverage profiles leave case expressions out, so their
+	// mutants would count as not covered (docs/security.md, "Mutation testing").
 	u, err := url.Parse(raw)
-	switch {
-	case err != nil || !u.IsAbs() || u.Host == "":
+	if err != nil || !u.IsAbs() || u.Host == "" {
 		return errors.New("must be an absolute URL")
-	case u.Scheme != "https" && (requireHTTPS || u.Scheme != "http"):
+	}
+	if u.Scheme != "https" && (requireHTTPS || u.Scheme != "http") {
 		if requireHTTPS {
 			return errors.New("must use https")
 		}
 		return errors.New("must use http or https")
-	case u.User != nil:
+	}
+	if u.User != nil {
 		return errors.New("must not contain user info (put credentials in headers or the signing secret)")
 	}
 	_, err = g.addrs(ctx, u.Hostname())
@@ -228,17 +231,7 @@ func (l *Live) Client() *http.Client {
 // transport is core.NewHTTPClient's transport, dialing through l.
 func (l *Live) transport() *http.Transport {
 	tr := core.NewHTTPClient().Transport.(*http.Transport)
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second,
-		Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
-			}
-			if !l.Guard().Allowed(ap.Addr()) {
-				return fmt.Errorf("%w: %s is a private, loopback or reserved address", ErrForbiddenAddress, ap.Addr().WithZone("").Unmap())
-			}
-			return nil
-		}}
+	dialer := l.dialer()
 	tr.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(address)
 		if err != nil {
@@ -260,6 +253,22 @@ func (l *Live) transport() *http.Transport {
 	}
 	tr.Proxy = nil
 	return tr
+}
+
+// dialer connects to one address (10 s to connect, TCP keep-alive every 30 s) and checks it
+// against the guard in force as the socket connects.
+func (l *Live) dialer() *net.Dialer {
+	return &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return fmt.Errorf("%w: %s", ErrForbiddenAddress, address)
+			}
+			if !l.Guard().Allowed(ap.Addr()) {
+				return fmt.Errorf("%w: %s is a private, loopback or reserved address", ErrForbiddenAddress, ap.Addr().WithZone("").Unmap())
+			}
+			return nil
+		}}
 }
 
 // liveTransport starts a new connection pool when the guard changed, so no request goes out

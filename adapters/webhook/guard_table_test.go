@@ -325,7 +325,11 @@ func TestGuardReloadWhileInFlight(t *testing.T) {
 		}
 		done <- err
 	}()
-	<-entered
+	select { // a guard that refuses the first request fails the test rather than hanging it
+	case <-entered:
+	case err := <-done:
+		require.FailNow(t, "the first request did not reach the server", "%v", err)
+	}
 	live.Set(webhook.Guard{})
 	resp, err := client.Get(srv.URL)
 	if resp != nil {
@@ -343,4 +347,120 @@ func TestGuardReloadWhileInFlight(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	require.Equal(t, int32(1), hits.Load())
+}
+
+// TestGuardAllowListCoversIPv6Spellings: an allowlisted IPv4 range lets its IPv4-mapped
+// spelling through too (the address is the same host), and an IPv6 range its own addresses;
+// neither lets anything else through.
+func TestGuardAllowListCoversIPv6Spellings(t *testing.T) {
+	t.Parallel()
+	g := webhook.Guard{Allow: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("fd00::/8")}}
+	tests := map[string]bool{
+		"10.0.0.5":           true,
+		"::ffff:10.0.0.5":    true, // only the unmapped address is in 10.0.0.0/8
+		"::ffff:a00:5":       true,
+		"fd00::1":            true,
+		"::ffff:192.168.0.1": false,
+		"192.168.0.1":        false,
+		"fc00::1":            false,
+		"64:ff9b::a00:5":     false, // NAT64 is not the same host: not allowlisted
+	}
+	for addr, want := range tests {
+		t.Run(addr, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, want, g.Allowed(netip.MustParseAddr(addr)))
+			err := g.CheckURL(context.Background(), "https://"+urlHost(addr)+"/hook", true)
+			if want {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, webhook.ErrForbiddenAddress)
+		})
+	}
+}
+
+// TestGuardURLShapes: what CheckURL asks of a URL before it looks at the host, with
+// require_https on and off.
+func TestGuardURLShapes(t *testing.T) {
+	t.Parallel()
+	g := webhook.Guard{Resolver: answer("93.184.216.34")}
+	tests := []struct {
+		name, url    string
+		requireHTTPS bool
+		want         string // "" when it passes
+	}{
+		{"https, required", "https://hooks.example.com/h", true, ""},
+		{"https, not required", "https://hooks.example.com/h", false, ""},
+		{"http, not required", "http://hooks.example.com/h", false, ""},
+		{"http, required", "http://hooks.example.com/h", true, "must use https"},
+		{"ftp, required", "ftp://hooks.example.com/h", true, "must use https"},
+		{"ftp, not required", "ftp://hooks.example.com/h", false, "must use http or https"},
+		{"unparsable", "https://[::1/h", true, "must be an absolute URL"},
+		{"relative", "/relative", true, "must be an absolute URL"},
+		{"scheme-relative", "//hooks.example.com/h", false, "must be an absolute URL"},
+		{"absolute without a host", "https:opaque", true, "must be an absolute URL"},
+		{"empty host", "https:///h", true, "must be an absolute URL"},
+		{"user info", "https://user@hooks.example.com/h", true, "must not contain user info"},
+		{"user and password", "https://user:hunter2@hooks.example.com/h", false, "must not contain user info"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			err := g.CheckURL(context.Background(), tt.url, tt.requireHTTPS)
+			if tt.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, tt.want)
+			require.NotContains(t, err.Error(), "hunter2", "credentials are never echoed")
+		})
+	}
+}
+
+// slowResolver answers addr after delay, or fails when its context ends first (as
+// *net.Resolver does); it records the deadline it was given.
+type slowResolver struct {
+	addr     string
+	delay    time.Duration
+	deadline chan time.Time
+}
+
+func (r slowResolver) LookupNetIP(ctx context.Context, _, _ string) ([]netip.Addr, error) {
+	d, _ := ctx.Deadline()
+	r.deadline <- d
+	select {
+	case <-time.After(r.delay):
+		return []netip.Addr{netip.MustParseAddr(r.addr)}, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// TestGuardLookupDeadline: a lookup gets 5 s, so a slow DNS server still answers and a dead
+// one does not hold a registration or a dial for longer.
+func TestGuardLookupDeadline(t *testing.T) {
+	t.Parallel()
+	tests := map[string]func(g webhook.Guard) error{
+		"registration": func(g webhook.Guard) error {
+			return g.CheckURL(context.Background(), "https://hooks.example.com/h", true)
+		},
+		"dial": func(g webhook.Guard) error {
+			resp, err := g.Client().Get("http://hooks.example.com:9/h")
+			if resp != nil {
+				resp.Body.Close()
+			}
+			return err
+		},
+	}
+	for name, check := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			r := slowResolver{addr: "10.0.0.1", delay: 50 * time.Millisecond, deadline: make(chan time.Time, 1)}
+			start := time.Now()
+			err := check(webhook.Guard{Resolver: r})
+			require.ErrorContains(t, err, "resolves to 10.0.0.1", "the slow answer arrived and was judged")
+			deadline := <-r.deadline
+			require.WithinRange(t, deadline, start.Add(4*time.Second), time.Now().Add(5*time.Second))
+		})
+	}
 }
