@@ -1,4 +1,4 @@
-// Package api is the bridge's HTTP side: the Cortex ingest endpoint (SPEC §2) and health checks;
+// Package api is the bridge's HTTP side: the Cortex ingest endpoint (README.md, "The ingest endpoint") and health checks;
 // the management API and dashboard join it in their issues.
 package api
 
@@ -31,7 +31,7 @@ type Acceptor interface {
 	Accept(ctx context.Context, ev *core.Event) (core.AcceptResult, error)
 }
 
-// IngestConfig is the ingest endpoint's policy (SPEC §4 ingest).
+// IngestConfig is the ingest endpoint's policy (the ingest keys of docs/configuration.md).
 type IngestConfig struct {
 	Secrets   []string      // any may match X-Cortex-Signature
 	Tolerance time.Duration // max |now - timestamp|
@@ -46,14 +46,14 @@ type IngestConfig struct {
 	MaxUnverifiedBytes int64
 	RatePerSec         float64
 	RateBurst          int
-	StrictEvents       bool // reject event types not in SPEC §1
+	StrictEvents       bool // reject event types other than the six Cortex sends
 	NowFunc            func() time.Time
 	// Observe, when set, is told every answer: the event type ("" before the body was read),
 	// the outcome ("accepted", "duplicate" or the error code) and the time taken.
 	Observe func(eventType, outcome string, d time.Duration)
 }
 
-// Error codes of SPEC §2.
+// Error codes of the ingest answers (README.md, "The ingest endpoint").
 const (
 	CodeMissingSignature = "missing_signature"
 	CodeInvalidSignature = "invalid_signature"
@@ -103,7 +103,7 @@ type ingestPolicy struct {
 	unverified *semaphore.Weighted // MaxUnverifiedBytes
 }
 
-// NewIngest builds the handler. Zero fields of cfg take SPEC §4's defaults (5m tolerance,
+// NewIngest builds the handler. Zero fields of cfg take docs/configuration.md's defaults (5m tolerance,
 // 1 MiB bodies, 500/s with bursts of 1000); a nil log discards.
 func NewIngest(cfg IngestConfig, acc Acceptor, log *slog.Logger) *Ingest {
 	if log == nil {
@@ -177,7 +177,7 @@ func (h *Ingest) UnverifiedBytes() (now, peak int64) {
 	return h.unverified.Load(), h.unverifiedPeak.Load()
 }
 
-// ServeHTTP answers by the SPEC §2 table; 200 only after the event is committed.
+// ServeHTTP answers by the table in README.md, "The ingest endpoint"; 200 only after the event is committed.
 func (h *Ingest) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := h.policy.Load()
 	start := p.cfg.NowFunc()
@@ -202,7 +202,7 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 		w.Header().Set("Allow", http.MethodPost)
 		return fail(http.StatusMethodNotAllowed, CodeMethodNotAllowed, "use POST")
 	}
-	// An unsigned request is refused before anything else is looked at (SPEC §2: `curl -d` —
+	// An unsigned request is refused before anything else is looked at (README.md: `curl -d` —
 	// form-encoded, any size — gets 401 missing_signature), and without reading its body.
 	sig := r.Header.Get("X-Cortex-Signature")
 	if strings.TrimSpace(sig) == "" {

@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +15,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 )
 
-// TestIngestDefaults: a zero field of IngestConfig takes SPEC §4's default (a zero tolerance
+// TestIngestDefaults: a zero field of IngestConfig takes docs/configuration.md's default (a zero tolerance
 // would refuse every event as stale, a zero burst every request as over the rate), and
 // ReplayWindow follows the tolerance in force.
 func TestIngestDefaults(t *testing.T) {
@@ -137,12 +135,7 @@ func TestIngestUpdateKeepsTheUnverifiedBudget(t *testing.T) {
 			budget := func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) }
 			b := setupHostile(t, budget)
 			// A body half sent holds the whole budget.
-			conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(b.url, ingestPath), "http://"))
-			require.NoError(t, err)
-			defer conn.Close()
-			_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
-				ingestPath, sign(t, testSecret, valid), len(valid), valid[:len(valid)/2])
-			require.NoError(t, err)
+			sendHalf(t, b.url, valid)
 			require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond)
 
 			cfg := defaultConfig()
@@ -189,12 +182,7 @@ func TestIngestEmptyBodyReservesNothing(t *testing.T) {
 	t.Parallel()
 	valid := event(t, "scan.completed", time.Time{}, nil)
 	b := setupHostile(t, func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) })
-	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(b.url, ingestPath), "http://"))
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
-		ingestPath, sign(t, testSecret, valid), len(valid), valid[:len(valid)/2])
-	require.NoError(t, err)
+	sendHalf(t, b.url, valid)
 	require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond)
 
 	res := send(t, b.url, http.MethodPost, []byte{}, false)

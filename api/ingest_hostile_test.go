@@ -226,12 +226,7 @@ func TestIngest_ClientGone(t *testing.T) {
 	b := setupHostile(t, nil)
 	valid := event(t, "scan.completed", time.Time{}, nil)
 
-	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(b.url, ingestPath), "http://"))
-	require.NoError(t, err)
-	defer conn.Close() // also when a check below fails: the server's Close waits for it
-	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
-		ingestPath, sign(t, testSecret, valid), len(valid), valid[:len(valid)/2])
-	require.NoError(t, err)
+	conn := sendHalf(t, b.url, valid)
 	require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond,
 		"the half-sent body holds its reservation")
 	require.NoError(t, conn.Close())
@@ -317,4 +312,19 @@ func BenchmarkIngestHostile(b *testing.B) {
 			}
 		})
 	}
+}
+
+// sendHalf sends a signed POST of body to the ingest endpoint at url with only the first half
+// of the body, so the server waits for the rest (holding the body's unverified-bytes
+// reservation) until the connection closes. The connection is closed when the test ends, before
+// the server, whose Close waits for it.
+func sendHalf(t *testing.T, url string, body []byte) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(url, ingestPath), "http://"))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
+		ingestPath, sign(t, testSecret, body), len(body), body[:len(body)/2])
+	require.NoError(t, err)
+	return conn
 }

@@ -1,9 +1,6 @@
 package api_test
 
 import (
-	"fmt"
-	"net"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -81,12 +78,7 @@ func TestIngestObserveClientGone(t *testing.T) {
 		c.Observe = func(_, outcome string, _ time.Duration) { outcomes <- outcome }
 	}, nil)
 	valid := event(t, "scan.completed", time.Time{}, nil)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(strings.TrimSuffix(b.url, ingestPath), "http://"))
-	require.NoError(t, err)
-	defer conn.Close()
-	_, err = fmt.Fprintf(conn, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Cortex-Signature: %s\r\nContent-Length: %d\r\n\r\n%s",
-		ingestPath, sign(t, testSecret, valid), len(valid), valid[:len(valid)/2])
-	require.NoError(t, err)
+	conn := sendHalf(t, b.url, valid)
 	require.NoError(t, conn.Close())
 	select {
 	case got := <-outcomes:

@@ -71,7 +71,7 @@ type Ingest struct {
 	// Default 16777216 (16 MiB); at least max_body_bytes.
 	MaxUnverifiedBytes int64     `yaml:"max_unverified_bytes"`
 	RateLimit          RateLimit `yaml:"rate_limit"`    // default 500/s, burst 1000
-	StrictEvents       bool      `yaml:"strict_events"` // reject event types not in SPEC §1
+	StrictEvents       bool      `yaml:"strict_events"` // reject event types other than the six Cortex sends
 	// MaxPending is the backpressure limit: while more deliveries than this wait in the queue
 	// (pending or running, all targets), new events get 503 queue_full with Retry-After, so the
 	// database cannot grow without bound behind a dead target. Default 1000000; -1: no limit.
