@@ -23,16 +23,31 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 )
 
-// ManagementStore is what the management API needs from storage (core.Store has it).
+// ManagementStore is what the management API needs from storage: registered webhooks, and
+// the delivery log with its retries. Writes run in one transaction; storage failures wrap
+// core.ErrUnavailable.
 type ManagementStore interface {
+	// CreateWebhook stores w unless w.Account already has max webhooks (core.ErrLimitReached).
 	CreateWebhook(ctx context.Context, w *core.Webhook, max int) error
+	// Webhooks lists an account's webhooks, oldest first; account "" lists every account's.
 	Webhooks(ctx context.Context, account string) ([]*core.Webhook, error)
+	// Webhook returns one of account's webhooks, or core.ErrNotFound (also for another
+	// account's).
 	Webhook(ctx context.Context, account, id string) (*core.Webhook, error)
+	// UpdateWebhook stores w's fields and bumps its version, provided the stored version is
+	// ifVersion (0: any); core.ErrConflict otherwise, core.ErrNotFound when it is not account's.
 	UpdateWebhook(ctx context.Context, w *core.Webhook, ifVersion int) error
+	// DeleteWebhook removes one of account's webhooks, or returns core.ErrNotFound.
 	DeleteWebhook(ctx context.Context, account, id string) error
+	// DeliveryPage lists one page of deliveries, newest first, with a cursor to the next.
 	DeliveryPage(ctx context.Context, f core.DeliveryFilter) (core.DeliveryPage, error)
+	// Delivery returns one delivery (EventType set), or core.ErrNotFound.
 	Delivery(ctx context.Context, id string) (*core.Delivery, error)
+	// AttemptsOf lists the attempts of several deliveries, by delivery id, oldest first.
 	AttemptsOf(ctx context.Context, ids []string) (map[string][]core.Attempt, error)
+	// RetryDelivery makes a finished or waiting delivery due again at now with a fresh budget
+	// of attempts (same id, so receivers can deduplicate). core.ErrNotFound when it does not
+	// exist, core.ErrConflict while an attempt is running.
 	RetryDelivery(ctx context.Context, id string, now time.Time) error
 }
 

@@ -46,8 +46,14 @@ func (s *fullDisk) ProbeWrite(ctx context.Context) error {
 	return s.DB.ProbeWrite(ctx)
 }
 
+// busStore is the storage the bus and its dispatcher share in these tests.
+type busStore interface {
+	core.BusStore
+	core.DispatcherStore
+}
+
 // plainStore hides ProbeWrite: a store that cannot make a trial write.
-type plainStore struct{ core.Store }
+type plainStore struct{ busStore }
 
 // TestReadyzFollowsStorageWrites: while storage refuses commits but still answers a ping (a full
 // disk), ingest answers 503 unavailable and /readyz fails on its storage check too; once storage
@@ -69,7 +75,7 @@ func TestReadyzFollowsStorageWrites(t *testing.T) {
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = db.Close() })
 			fd := &fullDisk{DB: db}
-			var st core.Store = fd
+			var st busStore = fd
 			if !tc.prober {
 				st = plainStore{fd}
 			}

@@ -83,13 +83,46 @@ func (p *Plan) withDefaults() {
 	}
 }
 
+// DispatcherStore is what the Dispatcher needs from storage: the delivery queue (claim, lease,
+// complete), the events of digest runs and groups it renders, and pruning. Every method that
+// writes runs in one transaction; errors wrap ErrUnavailable. A store that is also a Waker
+// lets the poller claim at once what another replica stored.
+type DispatcherStore interface {
+	// DueTargets names the targets that have deliveries ready to claim at now.
+	DueTargets(ctx context.Context, now time.Time) ([]string, error)
+	// Claim leases due deliveries to r.Owner until r.Now+r.Lease and returns them with Event set,
+	// the longest due (earliest next_attempt_at) first.
+	// A delivery whose event is gone or no longer parses is marked dead instead (no attempt could
+	// succeed) and left out.
+	Claim(ctx context.Context, r ClaimRequest) ([]*Delivery, error)
+	// RenewLeases extends to until the leases owner holds on the deliveries ids (the ones this
+	// process is working on); it returns how many. Leases of anything else owner claimed expire.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
+	// ReleaseLeases returns owner's running deliveries with the given ids (all of owner's when
+	// ids is nil) to pending, due at now: shutdown, or a worker pool retired by a reload.
+	ReleaseLeases(ctx context.Context, owner string, ids []string, now time.Time) (int, error)
+	// CancelDeliveries cancels the pending deliveries (and running ones whose lease expired) of
+	// every target not named in keep, recording reason as their last error; it returns how
+	// many. Running attempts are left to finish and record their outcome.
+	CancelDeliveries(ctx context.Context, keep []string, reason string, now time.Time) (int, error)
+	// Complete records attempts and the resulting delivery states.
+	Complete(ctx context.Context, cs []Completion) error
+	// Prune deletes events received before cutoff whose deliveries are all finished, with their
+	// deliveries and attempts; it returns the number of events deleted.
+	Prune(ctx context.Context, cutoff time.Time) (int64, error)
+	// DigestEvents returns the events of a digest run (by its event id), oldest first.
+	DigestEvents(ctx context.Context, runID string) ([]*Event, error)
+	// GroupEvents returns the events a fired group lists (by its event id), oldest first.
+	GroupEvents(ctx context.Context, groupID string) ([]*Event, error)
+}
+
 // Dispatcher works the delivery queue: per-target worker pools fed directly by ingest (no
 // polling wait) and by a poller that claims due rows (retries, expired leases, other replicas'
 // work); a heartbeat that renews this process's leases; a completion writer that batches attempt
 // results.
 type Dispatcher struct {
 	cfg   DispatcherConfig
-	store Store
+	store DispatcherStore
 	log   *slog.Logger
 	plan  atomic.Pointer[Plan]
 
@@ -111,7 +144,7 @@ type runState struct {
 }
 
 // NewDispatcher builds the pools for plan's enabled targets. Run starts it.
-func NewDispatcher(cfg DispatcherConfig, store Store, plan *Plan, log *slog.Logger) *Dispatcher {
+func NewDispatcher(cfg DispatcherConfig, store DispatcherStore, plan *Plan, log *slog.Logger) *Dispatcher {
 	cfg.withDefaults()
 	d := &Dispatcher{
 		cfg: cfg, store: store, log: log,
