@@ -51,20 +51,35 @@ type ManagementStore interface {
 	RetryDelivery(ctx context.Context, id string, now time.Time) error
 }
 
+// DefaultMaxWebhooksPerAccount is Management.MaxPerAccount's default, and
+// api.max_webhooks_per_account's (docs/configuration.md).
+const DefaultMaxWebhooksPerAccount = 10
+
+// Test sends per account: defaultTestRate a second, in bursts of defaultTestBurst.
+const (
+	defaultTestRate  = 100
+	defaultTestBurst = 100
+)
+
+// maxPageSize is the largest limit a delivery listing accepts (the default is
+// core.DefaultPageSize).
+const maxPageSize = 500
+
 // Management is the management API of SPEC §8: webhooks registered per account, their tests,
 // delivery logs and replays. Every route needs a Bearer key; an account sees only its own
 // webhooks and their deliveries (another account's id is 404, so ids do not leak).
 type Management struct {
 	Store         ManagementStore
 	Keys          *Keys
-	MaxPerAccount int // api.max_webhooks_per_account (default 10)
+	MaxPerAccount int // api.max_webhooks_per_account (default DefaultMaxWebhooksPerAccount)
 	// CheckURL vets a URL a user registers (scheme, and the SSRF guard: webhook.Guard.CheckURL).
 	CheckURL func(ctx context.Context, url string) error
 	// Changed is called after a webhook is created, changed or deleted (the plan is rebuilt).
 	Changed func()
 	// Test sends a sample event of eventType to w now and returns the attempt.
 	Test func(ctx context.Context, w *core.Webhook, eventType string) core.Attempt
-	// TestRate limits test sends per account: the seed's 100 events/s burst (default).
+	// TestRate limits test sends per account (default defaultTestRate, with TestBurst
+	// defaultTestBurst: the seed's 100 events/s burst).
 	TestRate  rate.Limit
 	TestBurst int
 	NowFunc   func() time.Time
@@ -82,10 +97,10 @@ func (m *Management) defaults() {
 			m.NowFunc = time.Now
 		}
 		if m.MaxPerAccount <= 0 {
-			m.MaxPerAccount = 10
+			m.MaxPerAccount = DefaultMaxWebhooksPerAccount
 		}
 		if m.TestRate <= 0 {
-			m.TestRate, m.TestBurst = 100, 100
+			m.TestRate, m.TestBurst = defaultTestRate, defaultTestBurst
 		}
 		if m.Log == nil {
 			m.Log = slog.New(slog.DiscardHandler)
@@ -529,7 +544,7 @@ func (m *Management) accountTargets(r *http.Request) ([]string, error) {
 // (pending, running, failed, succeeded, dead, cancelled), event, limit (1–500, default 50), cursor.
 func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
 	q := r.URL.Query()
-	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: 50}
+	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: core.DefaultPageSize}
 	switch status := q.Get("status"); status {
 	case "":
 	case "failed":
@@ -542,8 +557,8 @@ func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targ
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			writeFieldErrors(w, map[string]string{"limit": "must be a number from 1 to 500"})
+		if err != nil || n < 1 || n > maxPageSize {
+			writeFieldErrors(w, map[string]string{"limit": fmt.Sprintf("must be a number from 1 to %d", maxPageSize)})
 			return
 		}
 		f.Limit = n

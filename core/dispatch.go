@@ -8,15 +8,27 @@ import (
 	"time"
 )
 
+// Defaults of DispatcherConfig. DefaultTimeout is also delivery.timeout's (docs/configuration.md).
+const (
+	DefaultTimeout      = 30 * time.Second       // per attempt
+	DefaultPollInterval = 250 * time.Millisecond // between claims of due rows
+	DefaultQueueSize    = 1024                   // in-memory deliveries per target
+	DefaultBatchSize    = 512                    // completions per transaction
+	// DefaultLeaseMargin is what a default lease adds to the attempt timeout: time for the
+	// completion writer to record the outcome before another replica may claim the delivery.
+	DefaultLeaseMargin = 15 * time.Second
+)
+
 // DispatcherConfig tunes the delivery side of the queue. Zero fields take the defaults shown.
 type DispatcherConfig struct {
 	Owner        string        // lease owner id of this process (required, unique per process)
-	Timeout      time.Duration // per attempt (default 30s)
+	Timeout      time.Duration // per attempt (default DefaultTimeout)
 	DrainTimeout time.Duration // how long running attempts may finish after a stop (default Timeout)
-	PollInterval time.Duration // how often due rows are claimed (default 250ms)
-	QueueSize    int           // in-memory deliveries per target (default 1024)
-	// Lease is how long a claim lasts without renewal (default Timeout+15s); leases are renewed
-	// every Lease/3 while this process runs, so only a dead process's deliveries are reclaimed.
+	PollInterval time.Duration // how often due rows are claimed (default DefaultPollInterval)
+	QueueSize    int           // in-memory deliveries per target (default DefaultQueueSize)
+	// Lease is how long a claim lasts without renewal (default Timeout+DefaultLeaseMargin);
+	// leases are renewed every Lease/3 while this process runs, so only a dead process's
+	// deliveries are reclaimed.
 	Lease time.Duration
 	// Retention: finished events older than this are pruned a minute after Run starts, then
 	// hourly (0: keep forever).
@@ -26,7 +38,7 @@ type DispatcherConfig struct {
 	// margin). Prune never removes an event younger than that, even when Retention is shorter:
 	// a pruned id would let a byte-identical request in again while its timestamp is fresh.
 	ReplayWindow func() time.Duration
-	BatchSize    int // completions per transaction (default 512)
+	BatchSize    int // completions per transaction (default DefaultBatchSize)
 	NowFunc      func() time.Time
 	AttemptLog   func(d *Delivery, a Attempt, state State) // optional: called after each attempt
 	Observer     Observer                                  // optional: measurements (metrics)
@@ -34,22 +46,22 @@ type DispatcherConfig struct {
 
 func (c *DispatcherConfig) withDefaults() {
 	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = c.Timeout
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = 250 * time.Millisecond
+		c.PollInterval = DefaultPollInterval
 	}
 	if c.QueueSize <= 0 {
-		c.QueueSize = 1024
+		c.QueueSize = DefaultQueueSize
 	}
 	if c.Lease <= 0 {
-		c.Lease = c.Timeout + 15*time.Second
+		c.Lease = c.Timeout + DefaultLeaseMargin
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 512
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -73,13 +85,13 @@ func (p *Plan) withDefaults() {
 		p.Router = &Router{}
 	}
 	if p.Retry.MaxAttempts <= 0 {
-		p.Retry.MaxAttempts = 4
+		p.Retry.MaxAttempts = DefaultMaxAttempts
 	}
 	if p.Retry.Initial <= 0 {
-		p.Retry.Initial = 5 * time.Second
+		p.Retry.Initial = DefaultBackoffInitial
 	}
 	if p.Retry.Max <= 0 {
-		p.Retry.Max = 10 * time.Minute
+		p.Retry.Max = DefaultBackoffMax
 	}
 }
 

@@ -52,6 +52,12 @@ type SchedulerStore interface {
 	FireGroup(ctx context.Context, r FireGroupRequest) (int, error)
 }
 
+// Defaults of Scheduler.
+const (
+	DefaultScheduleLease    = time.Minute // how long a claimed digest schedule is held
+	DefaultScheduleInterval = time.Second // how often due digests and groups are looked for
+)
+
 // Scheduler runs digests and groups: at each due activation it closes the digest's period in
 // one transaction, storing a digest run event with a delivery to the digest's target, which the
 // dispatcher then delivers like any other. The schedule rows are claimed with a lease, so a
@@ -61,8 +67,8 @@ type Scheduler struct {
 	Owner    string
 	Digests  func() []*DigestSpec // the digests in force (they change on a config reload)
 	Plan     func() *Plan         // the plan in force, for its routes' groups; nil: no groups
-	Lease    time.Duration        // default 1m
-	Interval time.Duration        // how often due digests are looked for; default 1s
+	Lease    time.Duration        // default DefaultScheduleLease
+	Interval time.Duration        // how often due digests are looked for; default DefaultScheduleInterval
 	NowFunc  func() time.Time
 	Log      *slog.Logger
 	Observer Observer // optional: counts digest runs
@@ -92,7 +98,7 @@ func (s *Scheduler) Sync(ctx context.Context) error {
 func (s *Scheduler) Run(ctx context.Context) {
 	interval := s.Interval
 	if interval <= 0 {
-		interval = time.Second
+		interval = DefaultScheduleInterval
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -136,7 +142,7 @@ func (s *Scheduler) runDigests(ctx context.Context) error {
 	}
 	lease := s.Lease
 	if lease <= 0 {
-		lease = time.Minute
+		lease = DefaultScheduleLease
 	}
 	now := s.now()
 	due, err := s.Store.ClaimDigests(ctx, s.Owner, now, lease)

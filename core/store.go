@@ -127,8 +127,12 @@ type DeliveryFilter struct {
 	EventType string
 	From, To  time.Time // created_at range, inclusive; zero = open
 	Cursor    string    // from a previous page's NextCursor
-	Limit     int       // default 50
+	Limit     int       // default DefaultPageSize
 }
+
+// DefaultPageSize is how many deliveries a listing page holds when DeliveryFilter.Limit is not
+// set (also the management API's default limit).
+const DefaultPageSize = 50
 
 // DeliveryPage is one page of a listing.
 type DeliveryPage struct {

@@ -70,7 +70,7 @@ func (d *DB) DeliveryPage(ctx context.Context, f core.DeliveryFilter) (core.Deli
 	}
 	limit := f.Limit
 	if limit <= 0 {
-		limit = 50
+		limit = core.DefaultPageSize
 	}
 	q += ` ORDER BY d.created_at_ms DESC, d.id DESC LIMIT ?`
 	args = append(args, limit+1)
