@@ -103,7 +103,9 @@ func (d *DB) rebind(q string) string {
 func (d *DB) args(a []any) []any {
 	for i, v := range a {
 		if s, ok := v.(string); ok {
-			a[i] = d.dialect.text(s)
+			if t := d.dialect.text(s); t != s { // only then re-box: most text is storable as it is
+				a[i] = t
+			}
 		}
 	}
 	return a
