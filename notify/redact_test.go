@@ -43,7 +43,7 @@ func TestScrub(t *testing.T) {
 			require.NotContains(t, err.Error(), leak)
 			require.NotContains(t, de.Response, leak)
 			require.Contains(t, de.Response, "<redacted>")
-			require.Contains(t, de.Response, "short", "a value under core.MinSecretLen is not a credential")
+			require.Contains(t, de.Response, "short", "a value under notify.MinSecretLen is not a credential")
 			require.ErrorIs(t, err, cause, "the chain is kept")
 			require.True(t, de.Retryable)
 

@@ -176,7 +176,7 @@ func (s Suite) SecretEchoed(t *testing.T) {
 func deliveryError(t *testing.T, err error) *notify.DeliveryError {
 	t.Helper()
 	var de *notify.DeliveryError
-	require.ErrorAs(t, err, &de, "adapters classify every failure with *core.DeliveryError")
+	require.ErrorAs(t, err, &de, "adapters classify every failure with *notify.DeliveryError")
 	return de
 }
 

@@ -181,7 +181,7 @@ func textOf(b []byte) string {
 func deliveryError(t *testing.T, err error) *notify.DeliveryError {
 	t.Helper()
 	var de *notify.DeliveryError
-	require.ErrorAs(t, err, &de, "failures are *core.DeliveryError")
+	require.ErrorAs(t, err, &de, "failures are *notify.DeliveryError")
 	return de
 }
 
