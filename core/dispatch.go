@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Defaults of DispatcherConfig. DefaultTimeout is also delivery.timeout's (docs/configuration.md).
@@ -123,9 +125,9 @@ type DispatcherStore interface {
 	// deliveries and attempts; it returns the number of events deleted.
 	Prune(ctx context.Context, cutoff time.Time) (int64, error)
 	// DigestEvents returns the events of a digest run (by its event id), oldest first.
-	DigestEvents(ctx context.Context, runID string) ([]*Event, error)
+	DigestEvents(ctx context.Context, runID string) ([]*event.Event, error)
 	// GroupEvents returns the events a fired group lists (by its event id), oldest first.
-	GroupEvents(ctx context.Context, groupID string) ([]*Event, error)
+	GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error)
 }
 
 // Dispatcher works the delivery queue: per-target worker pools fed directly by ingest (no
