@@ -27,26 +27,12 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		insEvent, err := d.prepare(ctx, tx, insertEventSQL)
+		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL)
 		if err != nil {
 			return err
 		}
-		defer insEvent.Close()
-		insDelivery, err := d.prepare(ctx, tx, insertDeliverySQL)
-		if err != nil {
-			return err
-		}
-		defer insDelivery.Close()
-		insItem, err := d.prepare(ctx, tx, insertDigestItemSQL)
-		if err != nil {
-			return err
-		}
-		defer insItem.Close()
-		insGroup, err := d.prepare(ctx, tx, insertGroupItemSQL)
-		if err != nil {
-			return err
-		}
-		defer insGroup.Close()
+		defer closeAll()
+		insEvent, insDelivery, insItem, insGroup := st[0], st[1], st[2], st[3]
 		for i, it := range items {
 			ev := it.Event
 			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)

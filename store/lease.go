@@ -171,16 +171,12 @@ const completeDeliverySQL = `UPDATE deliveries
 // sqliteComplete runs the statements prepared at open (writerStatements) in one transaction.
 func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) error {
 	return d.inTx(ctx, func(tx *sql.Tx) error {
-		insAttempt, err := d.prepare(ctx, tx, insertAttemptSQL)
+		st, closeAll, err := d.prepareAll(ctx, tx, insertAttemptSQL, completeDeliverySQL)
 		if err != nil {
 			return err
 		}
-		defer insAttempt.Close()
-		upd, err := d.prepare(ctx, tx, completeDeliverySQL)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
+		defer closeAll()
+		insAttempt, upd := st[0], st[1]
 		for _, c := range cs {
 			a := c.Attempt
 			if _, err := insAttempt.exec(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),

@@ -73,6 +73,25 @@ func (d *DB) prepare(ctx context.Context, q querier, query string) (*stmt, error
 	return &stmt{d: d, s: s}, nil
 }
 
+// prepareAll prepares each of queries in tx (prepare), in order; closeAll closes them. On an
+// error the ones already prepared are closed.
+func (d *DB) prepareAll(ctx context.Context, tx *sql.Tx, queries ...string) (stmts []*stmt, closeAll func(), err error) {
+	closeAll = func() {
+		for _, s := range stmts {
+			_ = s.Close()
+		}
+	}
+	for _, q := range queries {
+		s, err := d.prepare(ctx, tx, q)
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		stmts = append(stmts, s)
+	}
+	return stmts, closeAll, nil
+}
+
 func (s *stmt) exec(ctx context.Context, args ...any) (sql.Result, error) {
 	return s.s.ExecContext(ctx, s.d.args(args)...)
 }
