@@ -49,6 +49,19 @@ func chromiumPath(t *testing.T) string {
 	return ""
 }
 
+// TestBrowserMissingFailsInOneLine runs the browser test in a child process whose PATH has no
+// Chromium: it fails at once, with one line naming the fix.
+func TestBrowserMissingFailsInOneLine(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDashboardInBrowser$")
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir(), skipBrowserEnv+"=")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.Equal(t, 1, strings.Count(string(out), "Chromium not found on PATH: run scripts/test, which installs it"), "%s", out)
+	require.Equal(t, 1, strings.Count(string(out), "--- FAIL"), "%s", out)
+}
+
 // browserContext starts headless Chromium with a fresh profile; everything it does must end
 // within timeout.
 func browserContext(t *testing.T, timeout time.Duration) context.Context {
