@@ -62,18 +62,14 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 			if err != nil {
 				return err
 			}
-			ev, err := core.NewDigestEvent("digest_"+spec.Name+"_manual", core.DigestRun{Digest: spec.Name, Template: spec.Template, From: start, To: end}, now)
+			digestRun := core.DigestRun{Digest: spec.Name, Template: spec.Template, From: start, To: end}
+			ev, err := core.NewDigestEvent("digest_"+spec.Name+"_manual", digestRun, now)
 			if err != nil {
 				return err
 			}
 			msg := core.SampleMessage(ev, t, nil)
 			msg.DeliveryID = "manual-" + spec.Name
-			msg.Digest = core.NewDigest(spec.Name, start, end, events, spec.Threshold)
-			msg.Digest.Template, msg.Events = spec.Template, events
-			if len(events) > 0 {
-				msg.Attachments = []core.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", spec.Name, end.Format("2006-01-02")),
-					ContentType: "text/csv", Data: msg.Digest.CSV()}}
-			}
+			core.FillDigest(msg, digestRun, events, spec.Threshold)
 			if dryRun {
 				if err := rt.Renderer.Render(msg, t, nil); err != nil {
 					return err
