@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -77,7 +78,7 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "digest %s → %s (%s), %d events from %s to %s\n", spec.Name, t.Name, t.Type, len(events),
 					start.Format(time.RFC3339), end.Format(time.RFC3339))
-				printMessage(out, t, msg)
+				dryrun.WriteMessage(out, t, msg)
 				for _, a := range msg.Attachments {
 					fmt.Fprintf(out, "    attachment: %s (%s, %d bytes)\n", a.Name, a.ContentType, len(a.Data))
 				}
