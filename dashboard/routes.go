@@ -10,6 +10,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
@@ -65,7 +66,8 @@ type routesData struct {
 	Result   *tryResult
 }
 
-// tryResult is the dry run of one event: what `cortex-bridge route --explain` prints.
+// tryResult is the dry run of one event as the page shows it: what `cortex-bridge route
+// --explain` prints.
 type tryResult struct {
 	Type, ID string
 	Matched  int
@@ -98,11 +100,17 @@ func targetsByName(rt *config.Runtime) map[string]*core.Target {
 	return m
 }
 
-func refOf(targets map[string]*core.Target, name string) targetRef {
+// refNamed is the reference to the target called name; its type is "?" when the config has no
+// such target.
+func refNamed(targets map[string]*core.Target, name string) targetRef {
 	if t := targets[name]; t != nil {
-		return targetRef{Name: name, Type: t.Type, Disabled: t.Disabled}
+		return refOf(t)
 	}
 	return targetRef{Name: name, Type: "?"}
+}
+
+func refOf(t *core.Target) targetRef {
+	return targetRef{Name: t.Name, Type: t.Type, Disabled: t.Disabled}
 }
 
 // routesData builds the read-only view of the config in force.
@@ -118,12 +126,12 @@ func (d *Dashboard) routesData(r *http.Request) (*routesData, *config.Runtime, e
 		row := routeRow{Name: route.Name, When: ruleText(route.When), Holding: route.Holding(d.cfg.NowFunc()),
 			Template: route.Template, Stop: route.Stop}
 		for _, t := range route.Targets {
-			row.Targets = append(row.Targets, refOf(targets, t))
+			row.Targets = append(row.Targets, refNamed(targets, t))
 		}
 		data.Routes = append(data.Routes, row)
 	}
 	for _, dg := range rt.Router.Digests {
-		row := digestRow{Name: dg.Name, Schedule: dg.Spec, When: ruleText(dg.When), Target: refOf(targets, dg.Target),
+		row := digestRow{Name: dg.Name, Schedule: dg.Spec, When: ruleText(dg.When), Target: refNamed(targets, dg.Target),
 			Template: dg.Template, SendEmpty: dg.SendEmpty}
 		s, ok, err := d.cfg.Store.DigestState(r.Context(), dg.Name)
 		if err != nil {
@@ -186,21 +194,19 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 			data.Error, status = "This is not a valid Cortex event: "+err.Error(), http.StatusUnprocessableEntity
 			break
 		}
-		ev.ReceivedAt = d.cfg.NowFunc().UTC()
-		data.Result = dryRun(rt, ev)
+		now := d.cfg.NowFunc()
+		ev.ReceivedAt = now.UTC()
+		data.Result = tryResultOf(dryrun.Run(rt, ev, dryrun.Options{Now: now}))
 	}
 	d.render(w, r, status, "routes", page{Title: "Routes", Nav: "routes", Data: data})
 }
 
-// dryRun evaluates every route for ev as the bridge does (in order; a rule that fails at run
-// time does not match; a matching route with stop ends the evaluation; each target gets the
-// event once, from the first route naming it) and renders each target's message, also for
-// disabled targets. Nothing is sent or stored, and rule errors are not counted in metrics.
-func dryRun(rt *config.Runtime, ev *core.Event) *tryResult {
-	res := &tryResult{Type: ev.Type, ID: ev.ID}
-	targets := targetsByName(rt)
-	seen := map[string]bool{}
-	for _, rv := range rules.ExplainRoutes(rt.Router, ev) {
+// tryResultOf shows the dry run res (package dryrun: the bridge's own routing and render path)
+// as the page does: every route with its verdict and, for a matching one, each target's preview
+// (targets the config does not have are left out); then the digests.
+func tryResultOf(res *dryrun.Result) *tryResult {
+	out := &tryResult{Type: res.Event.Type, ID: res.Event.ID, Matched: len(res.Matched)}
+	for _, rv := range res.Routes {
 		route := rv.Route
 		v := routeVerdict{Name: route.Name, When: ruleText(route.When), Stop: route.Stop, StoppedBy: rv.StoppedBy, Matched: rv.Matched}
 		if e := rv.Explanation; e != nil {
@@ -209,58 +215,49 @@ func dryRun(rt *config.Runtime, ev *core.Event) *tryResult {
 				v.Failed = e.Err.Error()
 			}
 		}
-		if v.Matched {
-			res.Matched++
-			for _, name := range route.Targets {
-				t := targets[name]
-				switch {
-				case t == nil:
-				case seen[name]:
-					v.Targets = append(v.Targets, &preview{Target: refOf(targets, name), Already: true})
-				default:
-					seen[name] = true
-					v.Targets = append(v.Targets, render(rt, t, route, ev))
-				}
+		for _, t := range rv.Targets {
+			switch {
+			case t.Target == nil:
+			case t.Already:
+				v.Targets = append(v.Targets, &preview{Target: refOf(t.Target), Already: true})
+			default:
+				v.Targets = append(v.Targets, previewOf(t, res.Event))
 			}
 		}
-		res.Routes = append(res.Routes, v)
+		out.Routes = append(out.Routes, v)
 	}
-	for _, dg := range rt.Router.Digests {
-		v := digestVerdict{Name: dg.Name, Collects: true}
-		if dg.When != nil {
-			e := rules.ExplainMatcher(dg.When, ev)
-			v.Collects = e.Matched
-			if e.Err != nil {
-				v.Failed = e.Err.Error()
-			}
+	for _, dg := range res.Digests {
+		v := digestVerdict{Name: dg.Spec.Name, Collects: dg.Collects}
+		if e := dg.Explanation; e != nil && e.Err != nil {
+			v.Failed = e.Err.Error()
 		}
-		res.Digests = append(res.Digests, v)
+		out.Digests = append(out.Digests, v)
 	}
-	return res
+	return out
 }
 
-// render renders t's message for ev via route into a preview.
-func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *core.Event) *preview {
-	p := &preview{Target: targetRef{Name: t.Name, Type: t.Type, Disabled: t.Disabled}}
-	msg := core.SampleMessage(ev, t, route)
-	if err := rt.Renderer.Render(msg, t, route); err != nil {
-		p.Error = err.Error()
+// previewOf shows t's rendered message for ev.
+func previewOf(t *dryrun.Target, ev *core.Event) *preview {
+	p := &preview{Target: refOf(t.Target)}
+	if t.Err != nil {
+		p.Error = t.Err.Error()
 		return p
 	}
-	switch {
-	case t.Format == core.FormatNone:
+	msg := t.Message
+	switch tg := t.Target; {
+	case tg.Format == core.FormatNone:
 		p.Kind, p.Note = "file", "An audit record of the original event, one JSON line."
 		p.JSON = prettyJSON(ev.Raw)
 	case msg.Body == nil:
 		p.Kind, p.Note = "json", "The original event, unchanged."
 		p.JSON = prettyJSON(ev.Raw)
-	case t.Type == "slack":
+	case tg.Type == "slack":
 		p.Kind, p.JSON = "slack", prettyJSON(msg.Body)
 		p.Slack = slackPreview(msg.Body)
-	case t.Type == "discord":
+	case tg.Type == "discord":
 		p.Kind, p.JSON = "discord", prettyJSON(msg.Body)
 		p.Discord = discordPreview(msg.Body)
-	case t.Format == core.FormatEmail:
+	case tg.Format == core.FormatEmail:
 		p.Kind = "email"
 		p.Email = &emailView{Subject: msg.Subject, Text: string(msg.Body), HTML: msg.HTML}
 	default:
