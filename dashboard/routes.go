@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -61,7 +62,8 @@ type routesData struct {
 	Digests  []digestRow
 	Samples  []string
 	Sample   string // the sample loaded into the box
-	JSON     string
+	JSON     string // the event in the box
+	Omitted  int    // the size of a tried event not shown again in the box (bytes; 0: shown)
 	Error    string // the event could not be read
 	Result   *tryResult
 }
@@ -198,6 +200,9 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 		ev.ReceivedAt = now.UTC()
 		data.Result = tryResultOf(dryrun.Run(rt, ev, dryrun.Options{Now: now}))
 	}
+	if len(data.JSON) > maxEchoBytes {
+		data.Omitted, data.JSON = len(data.JSON), ""
+	}
 	d.render(w, r, status, "routes", page{Title: "Routes", Nav: "routes", Data: data})
 }
 
@@ -259,17 +264,42 @@ func previewOf(t *dryrun.Target, ev *core.Event) *preview {
 		p.Discord = discordPreview(msg.Body)
 	case tg.Format == core.FormatEmail:
 		p.Kind = "email"
-		p.Email = &emailView{Subject: msg.Subject, Text: string(msg.Body), HTML: msg.HTML}
+		p.Email = &emailView{Subject: msg.Subject, Text: cut(string(msg.Body), maxPreviewBytes), HTML: msg.HTML}
 	default:
 		p.Kind, p.JSON = "json", prettyJSON(msg.Body)
 	}
 	return p
 }
 
+// maxEchoBytes is the largest tried event the page shows again in its box (bytes). A Cortex
+// event is about 1 KB; showing a paste of ingest.max_body_bytes (1 MiB) again, HTML-escaped, cost
+// more than trying it (BENCHMARKS.md, hostile input rows 39 and 41).
+const maxEchoBytes = 64 << 10
+
+// maxPreviewBytes bounds each payload a preview shows (bytes): a larger one is shown cut, as
+// sent (not indented), with the number of bytes left out.
+const maxPreviewBytes = 64 << 10
+
+// prettyJSON indents b for a preview, or cuts it to maxPreviewBytes when it is larger.
 func prettyJSON(b []byte) string {
+	if len(b) > maxPreviewBytes {
+		return cut(string(b), maxPreviewBytes)
+	}
 	var out bytes.Buffer
 	if json.Indent(&out, b, "", "  ") != nil {
 		return string(b)
 	}
 	return out.String()
+}
+
+// cut returns s when it has at most n bytes, else its first n bytes (whole UTF-8 sequences)
+// and a line saying how many were left out.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return fmt.Sprintf("%s\n… (%d more bytes not shown)", s[:n], len(s)-n)
 }
