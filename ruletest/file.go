@@ -21,14 +21,14 @@ import (
 // Suite is a rule test file (see README.md#testing-rules).
 type Suite struct {
 	Config string `yaml:"config"` // relative to the file
-	Cases  []Case `yaml:"cases"`
+	Cases  []Case `yaml:"cases"`  // in file order; each one's event is built and parsed by Load
 
 	path string
 }
 
 // Case is one event and what the config must do with it.
 type Case struct {
-	Name   string         `yaml:"name"`
+	Name   string         `yaml:"name"` // unique in the file
 	Event  EventSource    `yaml:"event"`
 	Set    map[string]any `yaml:"set"`   // dotted path in the event JSON → value
 	Unset  []string       `yaml:"unset"` // dotted paths to remove
@@ -48,11 +48,11 @@ type EventSource struct {
 
 // Expectation lists what a case checks; a key left out is not checked.
 type Expectation struct {
-	Routes   *[]string              `yaml:"routes"`  // exactly the matching routes, in config order
-	Targets  *[]string              `yaml:"targets"` // exactly the targets the routes send to (any order), disabled or not
-	Skipped  *[]string              `yaml:"skipped"` // exactly those of them that are disabled here
-	Digests  *[]string              `yaml:"digests"` // exactly the digests that collect the event
-	Messages map[string]TextExpects `yaml:"messages"`
+	Routes   *[]string              `yaml:"routes"`   // exactly the matching routes, in config order
+	Targets  *[]string              `yaml:"targets"`  // exactly the targets the routes send to (any order), disabled or not
+	Skipped  *[]string              `yaml:"skipped"`  // exactly those of them that are disabled here
+	Digests  *[]string              `yaml:"digests"`  // exactly the digests that collect the event
+	Messages map[string]TextExpects `yaml:"messages"` // target name → snippets of its message
 }
 
 // TextExpects are snippets a target's rendered message must contain or must not contain.
