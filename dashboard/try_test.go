@@ -56,7 +56,7 @@ func TestTryAnEventBounds(t *testing.T) {
 // a small event is shown again and previewed whole.
 func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 	t.Parallel()
-	event := func(pad int) string {
+	padded := func(pad int) string {
 		return `{"event":"scan.completed","id":"e1","timestamp":"2024-01-01T12:00:00Z","data":{"scan_id":"s","pad":"` +
 			strings.Repeat("x", pad) + `"}}`
 	}
@@ -65,8 +65,8 @@ func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 		echoed    bool
 		cutPrefix string
 	}{
-		"small":    {event: event(10), echoed: true},
-		"over 64K": {event: event(100 << 10), cutPrefix: "… ("},
+		"small":    {event: padded(10), echoed: true},
+		"over 64K": {event: padded(100 << 10), cutPrefix: "… ("},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
