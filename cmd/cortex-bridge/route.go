@@ -41,7 +41,7 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			if err != nil {
 				return err
 			}
-			writeRoute(cmd.OutOrStdout(), dryrun.Run(rt, ev, dryrun.Options{}), len(rt.Router.Routes), explain)
+			writeRoute(cmd.OutOrStdout(), dryrun.Run(rt, ev, dryrun.Options{}), explain)
 			return nil
 		},
 	}
@@ -68,9 +68,9 @@ func eventInput(file, sample string) ([]byte, error) {
 
 // writeRoute prints res: the matching routes (every route with its explanation when explain),
 // with what each of their targets would be sent, then, when explain, the digests.
-func writeRoute(out io.Writer, res *dryrun.Result, routes int, explain bool) {
+func writeRoute(out io.Writer, res *dryrun.Result, explain bool) {
 	ev := res.Event
-	fmt.Fprintf(out, "event %s (%s): %d of %d routes match\n", ev.ID, ev.Type, len(res.Matched), routes)
+	fmt.Fprintf(out, "event %s (%s): %d of %d routes match\n", ev.ID, ev.Type, len(res.Matched), len(res.Routes))
 	for _, r := range res.Routes {
 		if explain {
 			fmt.Fprintln(out)
