@@ -9,6 +9,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -132,7 +133,7 @@ func (d *Dashboard) routesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Sample = r.URL.Query().Get("sample")
 	if data.Sample == "" {
-		data.Sample = core.EventIssueCritical
+		data.Sample = event.IssueCritical
 	}
 	body, err := samples.Get(data.Sample)
 	if err != nil {
@@ -161,7 +162,7 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 	case int64(len(data.JSON)) > d.maxEventBytes():
 		data.Error, status = fmt.Sprintf("The event is larger than %d bytes (ingest.max_body_bytes).", d.maxEventBytes()), http.StatusRequestEntityTooLarge
 	default:
-		ev, err := core.ParseEventContext(r.Context(), []byte(data.JSON))
+		ev, err := event.ParseContext(r.Context(), []byte(data.JSON))
 		if err != nil {
 			data.Error, status = "This is not a valid Cortex event: "+err.Error(), http.StatusUnprocessableEntity
 			break

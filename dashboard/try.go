@@ -8,6 +8,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -73,7 +74,7 @@ func tryResultOf(res *dryrun.Result) *tryResult {
 }
 
 // previewOf shows t's rendered message for ev.
-func previewOf(t *dryrun.Target, ev *core.Event) *preview {
+func previewOf(t *dryrun.Target, ev *event.Event) *preview {
 	p := &preview{Target: refOf(t.Target)}
 	if t.Err != nil {
 		p.Error = t.Err.Error()

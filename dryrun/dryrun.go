@@ -12,6 +12,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -26,7 +28,7 @@ type Options struct {
 
 // Result is what the bridge would do with one event.
 type Result struct {
-	Event *core.Event
+	Event *event.Event
 	// Routes are every route of the config, in config order, with its verdict; a matching
 	// route lists what it sends.
 	Routes []Route
@@ -61,7 +63,7 @@ type Target struct {
 	Dropped bool
 	// Message is the rendered message (Body nil: the target sends the original event or, for
 	// the audit file, its record of it); nil when Already, not rendered or Err.
-	Message *core.Message
+	Message *notify.Message
 	Err     error // the template failed for this target; the rest of the run stands
 }
 
@@ -74,7 +76,7 @@ type Digest struct {
 
 // Run is the dry run of ev with rt. Rules that fail at run time count as not matched, as in the
 // bridge, and show in the explanations; nothing is counted in metrics or logged.
-func Run(rt *config.Runtime, ev *core.Event, opts Options) *Result {
+func Run(rt *config.Runtime, ev *event.Event, opts Options) *Result {
 	now := opts.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -125,7 +127,7 @@ func Run(rt *config.Runtime, ev *core.Event, opts Options) *Result {
 
 // Render renders the message a delivery of ev to t via route would carry (route may be nil), as
 // the dispatcher does; the message is nil when the template fails.
-func Render(r *core.Renderer, ev *core.Event, t *core.Target, route *core.Route) (*core.Message, error) {
+func Render(r *core.Renderer, ev *event.Event, t *core.Target, route *core.Route) (*notify.Message, error) {
 	msg := core.SampleMessage(ev, t, route)
 	if err := r.Render(msg, t, route); err != nil {
 		return nil, err

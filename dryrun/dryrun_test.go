@@ -12,6 +12,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -24,11 +26,11 @@ func load(t *testing.T, path string) *config.Runtime {
 	return rt
 }
 
-func sample(t *testing.T, typ string) *core.Event {
+func sample(t *testing.T, typ string) *event.Event {
 	t.Helper()
 	body, err := samples.Get(typ)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	require.NoError(t, err)
 	return ev
 }
@@ -130,7 +132,7 @@ func TestRunReportsPerTarget(t *testing.T) {
 
 	body, err := samples.Get("issue.critical")
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(bytes.Replace(body, []byte("evt_1234567891"), []byte("evt_boom"), 1))
+	ev, err := event.Parse(bytes.Replace(body, []byte("evt_1234567891"), []byte("evt_boom"), 1))
 	require.NoError(t, err)
 	res := dryrun.Run(rt, ev, dryrun.Options{})
 	require.Equal(t, 0, counted, "a dry run counts no rule error")
@@ -157,7 +159,7 @@ func TestRunReportsPerTarget(t *testing.T) {
 	require.Nil(t, res.Routes[3].Explanation)
 }
 
-func bodyOrRaw(m *core.Message) []byte {
+func bodyOrRaw(m *notify.Message) []byte {
 	if m.Body != nil {
 		return m.Body
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -53,7 +54,7 @@ func WriteDigestVerdict(out io.Writer, d Digest, indent string) {
 // WriteMessage prints a rendered message for t, each line indented by four spaces: its subject,
 // its body (JSON indented; the original event when the target sends it unchanged; a note for the
 // audit file's record) and the size of its HTML part.
-func WriteMessage(out io.Writer, t *core.Target, msg *core.Message) {
+func WriteMessage(out io.Writer, t *core.Target, msg *notify.Message) {
 	if msg.Subject != "" {
 		fmt.Fprintf(out, "    subject: %s\n", msg.Subject)
 	}

@@ -10,13 +10,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
 // buildEvent reads the case's event, applies set and unset, and parses it as the ingest endpoint
 // does. An inline event without timestamp gets the current time, and one without id gets one.
-func (c *Case) buildEvent(dir string) (*core.Event, error) {
+func (c *Case) buildEvent(dir string) (*event.Event, error) {
 	var body []byte
 	var err error
 	switch {
@@ -46,7 +46,7 @@ func (c *Case) buildEvent(dir string) (*core.Event, error) {
 			return nil, err
 		}
 	}
-	return core.ParseEvent(body)
+	return event.Parse(body)
 }
 
 // patchEvent sets and removes fields of a JSON event by dotted path (data.severity), creating

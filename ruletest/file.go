@@ -14,8 +14,9 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cortexbridge/cortex-bridge/core"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Suite is a rule test file (see README.md#testing-rules).
@@ -36,7 +37,7 @@ type Case struct {
 
 	file string
 	line int
-	ev   *core.Event
+	ev   *event.Event
 }
 
 // EventSource is exactly one of a built-in sample, a JSON file and an inline event.

@@ -8,8 +8,8 @@ import (
 	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/config"
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // checkMessage checks the snippets against the message the named target gets for the event (from
@@ -53,7 +53,7 @@ func checkMessage(rt *config.Runtime, dr *dryrun.Result, name string, want TextE
 // messageText is what contains/not_contains look in: the subject, the body as sent (the event
 // itself when the target sends it unchanged), the HTML part, and for a JSON body every string in
 // it, decoded (so a snippet with quotes or non-ASCII text matches however JSON escaped it).
-func messageText(msg *core.Message) []string {
+func messageText(msg *notify.Message) []string {
 	body := msg.Body
 	if body == nil {
 		body = msg.Event.Raw

@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -33,7 +33,7 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			if err != nil {
 				return err
 			}
-			ev, err := core.ParseEvent(body)
+			ev, err := event.Parse(body)
 			if err != nil {
 				return err
 			}
