@@ -16,8 +16,8 @@ type Matcher interface {
 	Match(ev *event.Event) (bool, error)
 }
 
-// Route sends matching events to targets (docs/configuration.md, routes). Routes are evaluated in order;
-// every matching route fires unless an earlier matching one has Stop.
+// Route sends matching events to targets (docs/configuration.md, routes). Routes are evaluated
+// in order; every matching route fires unless an earlier matching one has Stop.
 type Route struct {
 	Name     string
 	When     Matcher
