@@ -32,6 +32,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 const (
@@ -63,7 +64,7 @@ type bundle struct {
 	dir   string // holds bridge.db
 	srv   *httptest.Server
 	db    *store.DB
-	mgmt  *api.Management
+	hooks *webhooks.Service
 	keys  *api.Keys
 	logs  *lockedBuffer
 	rt    *config.Runtime
@@ -139,16 +140,16 @@ func setup(t *testing.T) *bundle {
 		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}
-	b.mgmt = &api.Management{Store: db, Keys: b.keys, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
+	b.hooks = &webhooks.Service{Store: db, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
 		CheckURL: func(ctx context.Context, u string) error { return guard.CheckURL(ctx, u, false) },
 		Test:     b.tests.send}
-	d, err := dashboard.New(dashboard.Config{Store: db, Management: b.mgmt, Keys: b.keys,
+	d, err := dashboard.New(dashboard.Config{Store: db, Webhooks: b.hooks, Keys: b.keys,
 		Runtime:  func() *config.Runtime { return rt },
 		Circuits: func() map[string]bool { return map[string]bool{"siem": true} },
 		NowFunc:  b.clock.Now, Log: log, Version: "test"})
 	require.NoError(t, err)
 	b.srv = httptest.NewServer(api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: b.keys,
-		Management: b.mgmt, Dashboard: d}.Handler())
+		Management: &api.Management{Webhooks: b.hooks, Store: db, Keys: b.keys, Log: log}, Dashboard: d}.Handler())
 	t.Cleanup(b.srv.Close)
 	return b
 }

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // healthWindow is how far back target health looks in the attempt log.
@@ -237,8 +237,8 @@ type webhookListData struct {
 }
 
 func (d *Dashboard) maxWebhooks() int {
-	if d.cfg.Management != nil && d.cfg.Management.MaxPerAccount > 0 {
-		return d.cfg.Management.MaxPerAccount
+	if d.cfg.Webhooks != nil {
+		return d.cfg.Webhooks.Limit()
 	}
 	return 10
 }
@@ -271,7 +271,7 @@ type webhookForm struct {
 	Events      map[string]bool
 	Active      bool
 	SecretMode  string // generate, set (create); keep, generate, set (edit)
-	Errors      api.FieldErrors
+	Errors      webhooks.FieldErrors
 	EventTypes  []string
 
 	// The webhook page's other parts (edit only).
@@ -298,7 +298,7 @@ func (f *webhookForm) Problems() []problem {
 
 // friendlier rewords the management API's messages where the form says it better: the API's
 // reader types JSON, the form's user ticks boxes.
-func friendlier(bad api.FieldErrors, in api.WebhookInput) api.FieldErrors {
+func friendlier(bad webhooks.FieldErrors, in webhooks.Input) webhooks.FieldErrors {
 	if in.URL != nil && *in.URL == "" {
 		bad["url"] = "Enter the URL of your endpoint, e.g. https://example.com/hooks/cortex."
 	}
@@ -324,7 +324,7 @@ func formOf(h *core.Webhook) *webhookForm {
 
 // parseForm reads the posted form into f and the management API's input; the secret to show
 // once is returned when the user asked for a generated one on an edit.
-func parseForm(r *http.Request, f *webhookForm) (api.WebhookInput, string) {
+func parseForm(r *http.Request, f *webhookForm) (webhooks.Input, string) {
 	f.URL = strings.TrimSpace(r.PostFormValue("url"))
 	f.Description = strings.TrimSpace(r.PostFormValue("description"))
 	f.Active = r.PostFormValue("active") == "on"
@@ -337,7 +337,7 @@ func parseForm(r *http.Request, f *webhookForm) (api.WebhookInput, string) {
 	if f.Events["*"] {
 		events = []string{"*"}
 	}
-	in := api.WebhookInput{URL: &f.URL, Events: &events, Active: &f.Active, Description: &f.Description}
+	in := webhooks.Input{URL: &f.URL, Events: &events, Active: &f.Active, Description: &f.Description}
 	f.SecretMode = r.PostFormValue("secret_mode")
 	generated := ""
 	switch f.SecretMode {
@@ -346,7 +346,7 @@ func parseForm(r *http.Request, f *webhookForm) (api.WebhookInput, string) {
 		in.Secret = &secret
 	case "generate":
 		if !f.New {
-			generated = api.NewSecret()
+			generated = webhooks.NewSecret()
 			in.Secret = &generated
 		}
 	default:
@@ -373,12 +373,12 @@ func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request) {
 	f := newForm()
 	in, _ := parseForm(r, f)
 	if f.SecretMode == "set" && *in.Secret == "" {
-		f.Errors = api.FieldErrors{"secret": "Enter a secret, or choose “Generate one for me”."}
+		f.Errors = webhooks.FieldErrors{"secret": "Enter a secret, or choose “Generate one for me”."}
 		d.render(w, r, http.StatusUnprocessableEntity, "webhook_form", page{Title: "Add a webhook", Nav: "webhooks", Data: f})
 		return
 	}
-	hook, secretOnce, err := d.cfg.Management.CreateWebhook(r.Context(), accountOf(r), in)
-	var bad api.FieldErrors
+	hook, secretOnce, err := d.cfg.Webhooks.CreateWebhook(r.Context(), accountOf(r), in)
+	var bad webhooks.FieldErrors
 	switch {
 	case errors.As(err, &bad):
 		f.Errors = friendlier(bad, in)
@@ -445,13 +445,13 @@ func (d *Dashboard) webhookUpdate(w http.ResponseWriter, r *http.Request) {
 	f := formOf(hook)
 	in, generated := parseForm(r, f)
 	if f.SecretMode == "set" && *in.Secret == "" {
-		f.Errors = api.FieldErrors{"secret": "Enter a new secret, or choose “Keep the current secret”."}
+		f.Errors = webhooks.FieldErrors{"secret": "Enter a new secret, or choose “Keep the current secret”."}
 		d.showWebhook(w, r, http.StatusUnprocessableEntity, f, "")
 		return
 	}
 	version, _ := strconv.Atoi(r.PostFormValue("version"))
-	err := d.cfg.Management.UpdateWebhook(r.Context(), hook, in, version)
-	var bad api.FieldErrors
+	err := d.cfg.Webhooks.UpdateWebhook(r.Context(), hook, in, version)
+	var bad webhooks.FieldErrors
 	switch {
 	case errors.As(err, &bad):
 		f.Errors = friendlier(bad, in)
@@ -488,7 +488,7 @@ func (d *Dashboard) webhookDeleteConfirm(w http.ResponseWriter, r *http.Request)
 }
 
 func (d *Dashboard) webhookDelete(w http.ResponseWriter, r *http.Request) {
-	switch err := d.cfg.Management.DeleteWebhook(r.Context(), accountOf(r), r.PathValue("id")); {
+	switch err := d.cfg.Webhooks.DeleteWebhook(r.Context(), accountOf(r), r.PathValue("id")); {
 	case errors.Is(err, core.ErrNotFound):
 		d.fail(w, r, http.StatusNotFound, "Your account has no webhook "+r.PathValue("id")+".")
 		return
@@ -506,14 +506,14 @@ func (d *Dashboard) webhookTest(w http.ResponseWriter, r *http.Request) {
 	}
 	f := formOf(hook)
 	f.TestEvent = r.PostFormValue("event")
-	a, err := d.cfg.Management.TestWebhook(r.Context(), hook, f.TestEvent)
-	var bad api.FieldErrors
+	a, err := d.cfg.Webhooks.TestWebhook(r.Context(), hook, f.TestEvent)
+	var bad webhooks.FieldErrors
 	status := http.StatusOK
 	switch {
 	case errors.As(err, &bad):
 		f.TestError, status = "Choose one of the six event types.", http.StatusUnprocessableEntity
 		f.TestEvent = core.EventScanCompleted
-	case errors.Is(err, api.ErrTestRateLimited):
+	case errors.Is(err, webhooks.ErrTestRateLimited):
 		w.Header().Set("Retry-After", "1")
 		f.TestError, status = "Too many test sends from your account; wait a second and send again.", http.StatusTooManyRequests
 	case err != nil:
@@ -679,7 +679,7 @@ func (d *Dashboard) deliveryRetry(w http.ResponseWriter, r *http.Request) {
 		d.showDelivery(w, r, http.StatusConflict, dl, hook, "Only dead or failed deliveries can be retried; this one is "+deliveryStatus(dl)+".")
 		return
 	}
-	switch err := d.cfg.Management.RetryDelivery(r.Context(), accountOf(r), dl); {
+	switch err := d.cfg.Webhooks.RetryDelivery(r.Context(), accountOf(r), dl); {
 	case errors.Is(err, core.ErrConflict):
 		d.showDelivery(w, r, http.StatusConflict, dl, hook, "An attempt of this delivery is running; retry once it has finished.")
 		return
