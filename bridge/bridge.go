@@ -49,6 +49,9 @@ type Options struct {
 	// WatchInterval is how often the registered webhooks are checked for changes made by
 	// another replica (default 5s).
 	WatchInterval time.Duration
+	// PollInterval is how often the dispatcher claims due deliveries: retries and other
+	// replicas' work (default 250ms, core.DispatcherConfig).
+	PollInterval time.Duration
 }
 
 // Bridge is a bridge built from a config; Run serves it until its context ends. Build it with New.
@@ -156,6 +159,7 @@ func (b *Bridge) wire(cfg *config.Config, rt *config.Runtime) {
 		Retention:    cfg.Storage.Retention,
 		ReplayWindow: func() time.Duration { return b.ingest.ReplayWindow() },
 		NowFunc:      b.opts.NowFunc,
+		PollInterval: b.opts.PollInterval,
 		AttemptLog:   b.alerter.AttemptLog(attemptLogger(b.log)),
 		Observer:     b.alerter.Observer(b.metrics),
 	}, b.db, rt.Plan(), b.log)
@@ -237,3 +241,7 @@ func (b *Bridge) Runtime() *config.Runtime {
 	defer b.mu.Unlock()
 	return b.runtime
 }
+
+// Idle reports whether no delivery is queued or running in this process
+// (core.Dispatcher.Idle): for tests and shutdown.
+func (b *Bridge) Idle() bool { return b.disp.Idle() }
