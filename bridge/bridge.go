@@ -43,8 +43,8 @@ type Options struct {
 	Store *store.DB
 	// Owner is this process's lease owner id, unique per process (default: hostname/random).
 	Owner string
-	// NowFunc is the clock of the queue, the dispatcher and the digest scheduler (default
-	// time.Now).
+	// NowFunc is the clock of ingest (timestamp tolerance), the queue, the dispatcher (its
+	// pruner included) and the digest scheduler (default time.Now).
 	NowFunc func() time.Time
 	// WatchInterval is how often the registered webhooks are checked for changes made by
 	// another replica (default 5s).
@@ -211,7 +211,7 @@ func (b *Bridge) ingestConfig(cfg *config.Config) api.IngestConfig {
 	return api.IngestConfig{
 		Secrets: core.RevealAll(cfg.Ingest.Secrets), Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		RatePerSec: cfg.Ingest.RateLimit.PerSecond, RateBurst: cfg.Ingest.RateLimit.Burst, StrictEvents: cfg.Ingest.StrictEvents,
-		Observe: b.metrics.EventReceived, MaxUnverifiedBytes: cfg.Ingest.MaxUnverifiedBytes,
+		Observe: b.metrics.EventReceived, MaxUnverifiedBytes: cfg.Ingest.MaxUnverifiedBytes, NowFunc: b.opts.NowFunc,
 	}
 }
 
@@ -241,6 +241,11 @@ func (b *Bridge) Runtime() *config.Runtime {
 	defer b.mu.Unlock()
 	return b.runtime
 }
+
+// Prune removes the finished events older than storage.retention now, as the dispatcher does
+// hourly, and returns how many it removed; an id younger than the replay window stays
+// (core.Dispatcher.Prune).
+func (b *Bridge) Prune(ctx context.Context) (int64, error) { return b.disp.Prune(ctx) }
 
 // Idle reports whether no delivery is queued or running in this process
 // (core.Dispatcher.Idle): for tests and shutdown.

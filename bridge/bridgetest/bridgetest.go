@@ -79,7 +79,7 @@ func Sharing(b *Bundle) Option { return func(o *options) { o.share = b } }
 // WithOwner sets the bridge's lease owner id (default: the test's name).
 func WithOwner(owner string) Option { return func(o *options) { o.owner = owner } }
 
-// WithNow sets the clock of the bridge's queue, dispatcher and digest scheduler.
+// WithNow sets the clock of the bridge's ingest, queue, dispatcher and digest scheduler.
 func WithNow(now func() time.Time) Option { return func(o *options) { o.now = now } }
 
 // WithPollInterval sets how often the dispatcher claims due deliveries (default 20ms, so that
