@@ -262,13 +262,7 @@ func (m *Management) accountTargets(r *http.Request) ([]string, error) {
 func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
 	q := r.URL.Query()
 	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: 50}
-	switch status := q.Get("status"); status {
-	case "":
-	case "failed":
-		f.Failed = true
-	case string(core.StatePending), string(core.StateRunning), string(core.StateSucceeded), string(core.StateDead), string(core.StateCancelled):
-		f.State = core.State(status)
-	default:
+	if !f.SetStatus(q.Get("status")) {
 		writeFieldErrors(w, map[string]string{"status": "must be one of pending, running, failed, succeeded, dead, cancelled"})
 		return
 	}
@@ -388,11 +382,8 @@ type deliveryJSON struct {
 }
 
 func toDeliveryJSON(d *core.Delivery, attempts []core.Attempt) deliveryJSON {
-	out := deliveryJSON{ID: d.ID, WebhookID: d.Target, EventID: d.EventID, Event: d.EventType, Status: string(d.State),
+	out := deliveryJSON{ID: d.ID, WebhookID: d.Target, EventID: d.EventID, Event: d.EventType, Status: d.Status(),
 		AttemptCount: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: []attemptOut{}}
-	if d.State == core.StatePending && d.Attempts > d.RetryBase {
-		out.Status = "failed" // waiting for its next attempt after a failed one
-	}
 	if d.State == core.StatePending {
 		next := d.NextAttemptAt
 		out.NextAttemptAt = &next

@@ -19,18 +19,6 @@ import (
 // healthWindow is how far back target health looks in the attempt log.
 const healthWindow = 7 * 24 * time.Hour
 
-// statuses are the delivery statuses in the order pages list them.
-var statuses = []string{"succeeded", "failed", "pending", "running", "dead", "cancelled"}
-
-// deliveryStatus is a delivery's status as the API and the dashboard show it: "failed" for a
-// pending delivery whose last attempt failed.
-func deliveryStatus(d *core.Delivery) string {
-	if d.State == core.StatePending && d.Attempts > d.RetryBase {
-		return "failed"
-	}
-	return string(d.State)
-}
-
 // flashes are the messages a redirect after a form can ask for (?done=…); fixed texts, so a
 // link cannot make the dashboard say something else.
 var flashes = map[string]string{
@@ -65,9 +53,9 @@ type statusCount struct {
 }
 
 func countsOf(m map[string]int) ([]statusCount, int) {
-	out := make([]statusCount, 0, len(statuses))
+	out := make([]statusCount, 0, len(core.Statuses))
 	total := 0
-	for _, s := range statuses {
+	for _, s := range core.Statuses {
 		out = append(out, statusCount{s, m[s]})
 		total += m[s]
 	}
@@ -554,7 +542,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: statuses, EventTypes: core.EventTypes,
+	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: core.Statuses, EventTypes: core.EventTypes,
 		First: q.Get("cursor") == "",
 		Filter: deliveryFilter{Status: q.Get("status"), Webhook: q.Get("webhook"), Event: q.Get("event"),
 			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{}}}
@@ -563,13 +551,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 	}
 	f := core.DeliveryFilter{Targets: ids, Cursor: q.Get("cursor"), Limit: 25}
 	fl := &data.Filter
-	switch s := fl.Status; {
-	case s == "":
-	case s == "failed":
-		f.Failed = true
-	case slices.Contains(statuses, s):
-		f.State = core.State(s)
-	default:
+	if !f.SetStatus(fl.Status) {
 		fl.Errors["status"] = "Choose a status from the list."
 	}
 	if fl.Webhook != "" {
@@ -657,7 +639,7 @@ func (d *Dashboard) showDelivery(w http.ResponseWriter, r *http.Request, status 
 		d.unavailable(w, r, err)
 		return
 	}
-	st := deliveryStatus(dl)
+	st := dl.Status()
 	d.render(w, r, status, "delivery", page{Title: "Delivery " + dl.ID, Nav: "deliveries", Flash: flash(r), Error: problem,
 		Data: deliveryData{D: dl, Status: st, Hook: hook, Attempts: attempts[dl.ID], CanRetry: retryable(st)}})
 }
@@ -675,8 +657,8 @@ func (d *Dashboard) deliveryRetry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !retryable(deliveryStatus(dl)) {
-		d.showDelivery(w, r, http.StatusConflict, dl, hook, "Only dead or failed deliveries can be retried; this one is "+deliveryStatus(dl)+".")
+	if !retryable(dl.Status()) {
+		d.showDelivery(w, r, http.StatusConflict, dl, hook, "Only dead or failed deliveries can be retried; this one is "+dl.Status()+".")
 		return
 	}
 	switch err := d.cfg.Webhooks.RetryDelivery(r.Context(), accountOf(r), dl); {

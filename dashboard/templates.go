@@ -66,7 +66,7 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return strings.Join(events, ", ")
 		},
-		"deliveryStatus": deliveryStatus,
+		"deliveryStatus": (*core.Delivery).Status,
 		"eventLabel": func(t string) string {
 			if t == "*" {
 				return "All events, also types Cortex adds later (*)"
