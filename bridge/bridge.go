@@ -83,7 +83,8 @@ type Bridge struct {
 
 // New builds a bridge from cfg (loaded with config.Load): it builds the targets, routes and
 // templates (an invalid config is an error listing every problem), opens the store, loads the
-// registered webhooks, the TLS certificate and the listener. Nothing runs until Run.
+// registered webhooks, the TLS certificate and the listener. Nothing runs until Run, which
+// closes the listener and the store it opened when it returns.
 func New(ctx context.Context, cfg *config.Config, opts Options) (b *Bridge, err error) {
 	opts.Version = cmp.Or(opts.Version, "dev")
 	opts.WatchInterval = cmp.Or(opts.WatchInterval, 5*time.Second)
