@@ -85,30 +85,12 @@ func (f acceptFunc) Accept(ctx context.Context, ev *core.Event) (core.AcceptResu
 	return f(ctx, ev)
 }
 
-// lockedBuffer collects log output written from handler goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // ingestBundle is one Ingest handler behind a loopback httptest.Server.
 type ingestBundle struct {
 	cfg  api.IngestConfig
 	acc  *fakeAcceptor
 	url  string
-	logs *lockedBuffer
+	logs *bridgetest.Logs
 	// contentLength is the last request's Content-Length as the server saw it (-1: chunked).
 	contentLength atomic.Int64
 }
@@ -126,7 +108,7 @@ func defaultConfig() api.IngestConfig {
 
 func setupIngest(t *testing.T, mod func(*api.IngestConfig), accErr error) *ingestBundle {
 	t.Helper()
-	b := &ingestBundle{cfg: defaultConfig(), acc: newFakeAcceptor(accErr), logs: &lockedBuffer{}}
+	b := &ingestBundle{cfg: defaultConfig(), acc: newFakeAcceptor(accErr), logs: &bridgetest.Logs{}}
 	if mod != nil {
 		mod(&b.cfg)
 	}

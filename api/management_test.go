@@ -23,6 +23,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
@@ -45,7 +46,7 @@ func (publicResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 type mgmt struct {
 	srv     *httptest.Server
 	db      *store.DB
-	logs    *lockedBuffer
+	logs    *bridgetest.Logs
 	changed int
 	tested  []string
 }
@@ -55,7 +56,7 @@ func setupManagement(t *testing.T, max int) *mgmt {
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	m := &mgmt{db: db, logs: &lockedBuffer{}}
+	m := &mgmt{db: db, logs: &bridgetest.Logs{}}
 	guard := webhook.Guard{Resolver: publicResolver{}}
 	log := slog.New(slog.NewJSONHandler(m.logs, nil))
 	mg := &api.Management{Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey}), Log: log,

@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"html"
@@ -27,6 +26,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dashboard"
@@ -66,7 +66,7 @@ type bundle struct {
 	db    *store.DB
 	hooks *webhooks.Service
 	keys  *api.Keys
-	logs  *lockedBuffer
+	logs  *bridgetest.Logs
 	rt    *config.Runtime
 	clock *clock
 	tests *testSends
@@ -87,23 +87,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // testSends records the management API's test sends and answers with a canned attempt.
@@ -136,7 +119,7 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 
-	b := &bundle{dir: dir, db: db, rt: rt, logs: &lockedBuffer{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
+	b := &bundle{dir: dir, db: db, rt: rt, logs: &bridgetest.Logs{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
 		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}
