@@ -13,6 +13,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -213,7 +214,7 @@ func (m *Management) test(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Event == "" {
-		in.Event = core.EventScanCompleted
+		in.Event = event.ScanCompleted
 	}
 	a, err := m.Webhooks.TestWebhook(r.Context(), hook, in.Event)
 	var bad webhooks.FieldErrors

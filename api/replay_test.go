@@ -52,7 +52,7 @@ func TestReplayAfterShortRetention(t *testing.T) {
 			var offset atomic.Int64 // the fake clock: real time plus this
 			now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
 			b := bridgetest.Start(t, fmt.Sprintf(replayConfig, tc.retention), bridgetest.WithNow(now))
-			body := event(t, "scan.completed", time.Now().Add(tc.ahead).UTC(), func(env, _ map[string]any) { env["id"] = "evt_replay" })
+			body := eventBody(t, "scan.completed", time.Now().Add(tc.ahead).UTC(), func(env, _ map[string]any) { env["id"] = "evt_replay" })
 			res := send(t, b.IngestURL, http.MethodPost, body, false)
 			require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 			require.Contains(t, string(res.body), `"accepted"`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -34,7 +35,7 @@ routes:
 func TestBridgeDeliversAnIngestedEvent(t *testing.T) {
 	t.Parallel()
 	b := bridgetest.Start(t, toWebhook)
-	body, res := b.SendSample(core.EventScanCompleted)
+	body, res := b.SendSample(event.ScanCompleted)
 	require.Equal(t, "accepted", res.Status)
 	require.Equal(t, 1, res.Deliveries)
 	posts := b.Webhook.Wait(t, 1, 10*time.Second)
@@ -56,13 +57,13 @@ func TestBridgeReload(t *testing.T) {
 	b := bridgetest.Start(t, toWebhook)
 	b.WriteConfig(strings.Replace(toWebhook, "targets: [hook]", "targets: [chat]", 1))
 	require.NoError(t, b.Bridge.Reload(context.Background()))
-	b.SendSample(core.EventScanCompleted)
+	b.SendSample(event.ScanCompleted)
 	b.Slack.Wait(t, 1, 10*time.Second)
 
 	b.WriteConfig(strings.Replace(toWebhook, "targets: [hook]", "targets: [nowhere]", 1))
 	require.Error(t, b.Bridge.Reload(context.Background()))
 	require.Equal(t, "chat", b.Bridge.Runtime().Router.Routes[0].Targets[0], "the refused config is not in force")
-	b.SendSample(core.EventScanStarted)
+	b.SendSample(event.ScanStarted)
 	b.Slack.Wait(t, 2, 10*time.Second)
 	require.Zero(t, b.Webhook.Count())
 }
@@ -77,18 +78,18 @@ func TestRegisteredWebhookIsDelivered(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, secretOnce, "the user set the secret")
 
-	_, res := b.SendSample(core.EventScanCompleted)
+	_, res := b.SendSample(event.ScanCompleted)
 	require.Equal(t, 2, res.Deliveries, "the configured target and the registered webhook")
 	posts := b.Discord.Wait(t, 1, 10*time.Second)
 	require.NotEmpty(t, posts[0].Header.Get("X-Cortex-Signature"))
 
-	a, err := b.Bridge.Webhooks().TestWebhook(context.Background(), hook, core.EventScanCompleted)
+	a, err := b.Bridge.Webhooks().TestWebhook(context.Background(), hook, event.ScanCompleted)
 	require.NoError(t, err)
 	require.Equal(t, "success", a.Outcome)
 	require.Equal(t, 2, b.Discord.Count(), "the test send arrived")
 
 	require.NoError(t, b.Bridge.Webhooks().DeleteWebhook(context.Background(), "acme", hook.ID))
-	_, res = b.SendSample(core.EventScanStarted)
+	_, res = b.SendSample(event.ScanStarted)
 	require.Equal(t, 1, res.Deliveries, "a deleted webhook receives nothing more")
 }
 

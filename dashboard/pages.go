@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -297,8 +298,8 @@ func friendlier(bad webhooks.FieldErrors, in webhooks.Input) webhooks.FieldError
 }
 
 func newForm() *webhookForm {
-	return &webhookForm{New: true, Active: true, SecretMode: "generate", Events: map[string]bool{}, EventTypes: core.EventTypes,
-		TestEvent: core.EventScanCompleted}
+	return &webhookForm{New: true, Active: true, SecretMode: "generate", Events: map[string]bool{}, EventTypes: event.Types,
+		TestEvent: event.ScanCompleted}
 }
 
 func formOf(h *core.Webhook) *webhookForm {
@@ -500,7 +501,7 @@ func (d *Dashboard) webhookTest(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &bad):
 		f.TestError, status = "Choose one of the six event types.", http.StatusUnprocessableEntity
-		f.TestEvent = core.EventScanCompleted
+		f.TestEvent = event.ScanCompleted
 	case errors.Is(err, webhooks.ErrTestRateLimited):
 		w.Header().Set("Retry-After", "1")
 		f.TestError, status = "Too many test sends from your account; wait a second and send again.", http.StatusTooManyRequests
@@ -542,7 +543,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: core.Statuses, EventTypes: core.EventTypes,
+	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: core.Statuses, EventTypes: event.Types,
 		First: q.Get("cursor") == "",
 		Filter: deliveryFilter{Status: q.Get("status"), Webhook: q.Get("webhook"), Event: q.Get("event"),
 			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{}}}

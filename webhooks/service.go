@@ -19,6 +19,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Store is what the service needs from storage (core.Store has it).
@@ -115,9 +117,9 @@ func (s *Service) CreateWebhook(ctx context.Context, account string, in Input) (
 		if hook.SignatureScheme == webhook.SchemeStandardWebhooks {
 			secretOnce = NewStandardSecret()
 		}
-		hook.Secret = core.Secret(secretOnce)
+		hook.Secret = notify.Secret(secretOnce)
 	} else {
-		hook.Secret = core.Secret(*in.Secret)
+		hook.Secret = notify.Secret(*in.Secret)
 	}
 	if in.Active != nil {
 		hook.Active = *in.Active
@@ -156,7 +158,7 @@ func (s *Service) UpdateWebhook(ctx context.Context, hook *core.Webhook, in Inpu
 		hook.Events = dedupe(*in.Events)
 	}
 	if in.Secret != nil {
-		hook.Secret = core.Secret(*in.Secret)
+		hook.Secret = notify.Secret(*in.Secret)
 	}
 	if in.Active != nil {
 		hook.Active = *in.Active
@@ -193,8 +195,8 @@ func (s *Service) DeleteWebhook(ctx context.Context, account, id string) error {
 // ErrTestRateLimited past the account's test rate.
 func (s *Service) TestWebhook(ctx context.Context, hook *core.Webhook, eventType string) (core.Attempt, error) {
 	s.defaults()
-	if !core.IsKnownEventType(eventType) {
-		return core.Attempt{}, FieldErrors{"event": fmt.Sprintf("unknown event type %q (want %s)", eventType, strings.Join(core.EventTypes, ", "))}
+	if !event.IsKnownType(eventType) {
+		return core.Attempt{}, FieldErrors{"event": fmt.Sprintf("unknown event type %q (want %s)", eventType, strings.Join(event.Types, ", "))}
 	}
 	if !s.limiter(hook.Account).Allow() {
 		return core.Attempt{}, ErrTestRateLimited

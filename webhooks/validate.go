@@ -8,6 +8,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Input is a webhook's fields as a user gives them: the body of POST and PATCH /webhooks, or
@@ -63,8 +64,8 @@ func (s *Service) Validate(ctx context.Context, in Input, current *core.Webhook)
 			bad["events"] = `must not be empty: list event types or ["*"]`
 		}
 		for _, e := range *in.Events {
-			if e != "*" && !core.IsKnownEventType(e) {
-				bad["events"] = fmt.Sprintf("unknown event type %q (want %s or *)", e, strings.Join(core.EventTypes, ", "))
+			if e != "*" && !event.IsKnownType(e) {
+				bad["events"] = fmt.Sprintf("unknown event type %q (want %s or *)", e, strings.Join(event.Types, ", "))
 				break
 			}
 		}
