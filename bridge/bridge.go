@@ -30,6 +30,14 @@ import (
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
+// Store is the storage a bridge runs on: what its parts use (the queue, the dispatcher, the
+// scheduler, the registered webhooks, the management API, the dashboard) and the migrations
+// check of /readyz. *store.DB has it all; tests may wrap one to inject faults.
+type Store interface {
+	core.Store
+	MigrationsCurrent(ctx context.Context) error
+}
+
 // Options are a Bridge's dependencies besides its config; zero fields take the defaults given.
 type Options struct {
 	// ConfigPath is the file the config came from: Reload re-reads it and errors name it. "":
@@ -41,7 +49,7 @@ type Options struct {
 	Listener net.Listener
 	// Store is the storage (default: opened from storage.driver and storage.dsn and closed by
 	// Run; a given one is left open).
-	Store *store.DB
+	Store Store
 	// Owner is this process's lease owner id, unique per process (default: hostname/random).
 	Owner string
 	// NowFunc is the clock of ingest (timestamp tolerance), the queue, the dispatcher (its
@@ -60,7 +68,7 @@ type Bridge struct {
 	opts    Options
 	log     *slog.Logger
 	metrics *metrics.Metrics
-	db      *store.DB
+	db      Store
 	ownDB   bool // opened by New: Run closes it
 	disp    *core.Dispatcher
 	sched   *core.Scheduler
@@ -113,10 +121,11 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (b *Bridge, err 
 		}
 	}()
 	if b.db == nil {
-		if b.db, err = store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN); err != nil {
+		db, err := store.Open(ctx, cfg.Storage.Driver, cfg.Storage.DSN)
+		if err != nil {
 			return nil, err
 		}
-		b.ownDB = true
+		b.db, b.ownDB = db, true
 	}
 	b.keys.Set(cfg.APIKeys(), cfg.APIAdmins()...)
 	b.metrics = metrics.New(opts.Version, b.db.QueueStats)
@@ -229,7 +238,7 @@ func (b *Bridge) URL() string {
 }
 
 // Store is the bridge's storage.
-func (b *Bridge) Store() *store.DB { return b.db }
+func (b *Bridge) Store() Store { return b.db }
 
 // Metrics are the bridge's Prometheus metrics (served at /metrics).
 func (b *Bridge) Metrics() *metrics.Metrics { return b.metrics }

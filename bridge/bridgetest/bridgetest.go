@@ -64,6 +64,7 @@ type Bundle struct {
 
 type options struct {
 	share        *Bundle
+	wrap         func(*store.DB) bridge.Store
 	owner        string
 	now          func() time.Time
 	pollInterval time.Duration
@@ -75,6 +76,10 @@ type Option func(*options)
 // Sharing starts the bridge on b's database, folder and receivers: a restart of b (stop it
 // first) or another replica beside it.
 func Sharing(b *Bundle) Option { return func(o *options) { o.share = b } }
+
+// WithStore makes the bridge run on wrap's store, built over the bundle's database (to
+// inject faults); Bundle.Store stays the database itself.
+func WithStore(wrap func(*store.DB) bridge.Store) Option { return func(o *options) { o.wrap = wrap } }
 
 // WithOwner sets the bridge's lease owner id (default: the test's name).
 func WithOwner(owner string) Option { return func(o *options) { o.owner = owner } }
@@ -110,9 +115,13 @@ func Start(t testing.TB, yaml string, opts ...Option) *Bundle {
 	ctx := context.Background()
 	b.Store, err = store.Open(ctx, "sqlite", filepath.Join(b.Dir, "bridge.db"))
 	require.NoError(t, err)
+	var st bridge.Store = b.Store
+	if o.wrap != nil {
+		st = o.wrap(b.Store)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	b.Bridge, err = bridge.New(ctx, cfg, bridge.Options{ConfigPath: b.ConfigPath, Version: "test", Listener: ln, Store: b.Store,
+	b.Bridge, err = bridge.New(ctx, cfg, bridge.Options{ConfigPath: b.ConfigPath, Version: "test", Listener: ln, Store: st,
 		Owner: o.owner, NowFunc: o.now, PollInterval: o.pollInterval, Log: slog.New(slog.NewJSONHandler(b.Logs, nil))})
 	if err != nil {
 		_ = ln.Close()
