@@ -19,6 +19,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/templates"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // Config is the whole file. Zero values are replaced by the defaults named on each field.
@@ -285,7 +286,7 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Templates.MaxOutputBytes, templates.DefaultMaxOutputBytes)
 	setDefault(&c.Templates.MaxRenderSteps, templates.DefaultMaxSteps)
 	setDefault(&c.Templates.MaxRenderTime, templates.DefaultMaxRenderTime)
-	setDefault(&c.API.MaxWebhooksPerAccount, api.DefaultMaxWebhooksPerAccount)
+	setDefault(&c.API.MaxWebhooksPerAccount, webhooks.DefaultMaxWebhooksPerAccount)
 	for i := range c.Digests {
 		d := &c.Digests[i]
 		setDefault(&d.Timezone, "UTC")
