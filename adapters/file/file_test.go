@@ -2,6 +2,7 @@ package file_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -166,4 +168,73 @@ func TestLineKeepsMarkup(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"id":"a<b&c"`)
+}
+
+// TestLineIsWhatTheEncoderWrites: the audit line is byte for byte json.Encoder's output (HTML
+// left unescaped) for the Line with the event compacted, whatever the event's whitespace,
+// markup, escapes or separators, and whatever the route, target and delivery id hold.
+func TestLineIsWhatTheEncoderWrites(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		body              string
+		route, deliveryID string
+	}{
+		"pretty-printed": {body: "{\n  \"event\": \"x\",\n\t\"id\": \"e1\",\r\n \"timestamp\": \"2026-01-01T00:00:00Z\",\n \"data\": { \"n\": 1.50, \"list\": [ 1 , 2 ] }\n}\n",
+			route: "r", deliveryID: "d"},
+		"markup and separators": {body: `{"event":"x","id":"<a>&amp;` + "\u2028\u2029" + `","timestamp":"2026-01-01T00:00:00Z","data":{"t":"é \u00e9 \" \\ \n"}}`,
+			route: "r<&>" + "\u2028", deliveryID: "d\"\n"},
+		"empty strings": {body: `{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			n, err := file.New(&file.Config{Path: path})
+			require.NoError(t, err)
+			defer n.Close()
+			ev, err := core.ParseEvent([]byte(tt.body))
+			require.NoError(t, err)
+			ev.ReceivedAt = time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+			msg := &core.Message{DeliveryID: tt.deliveryID, Target: "audit\t<x>", Route: tt.route, Event: ev, Events: []*core.Event{ev}}
+			require.NoError(t, n.Notify(context.Background(), msg))
+
+			var compact bytes.Buffer
+			require.NoError(t, json.Compact(&compact, ev.Raw))
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(false)
+			require.NoError(t, enc.Encode(file.Line{ReceivedAt: ev.ReceivedAt, Event: compact.Bytes(), Route: msg.Route,
+				Target: msg.Target, DeliveryID: msg.DeliveryID}))
+			got, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Equal(t, want.String(), string(got))
+		})
+	}
+}
+
+// TestNotifyRefusesUnwritableLines: an event whose raw body is not JSON, or a received_at
+// JSON cannot hold, is a client error and writes nothing.
+func TestNotifyRefusesUnwritableLines(t *testing.T) {
+	t.Parallel()
+	tests := map[string]func(ev *core.Event){
+		"raw not JSON":      func(ev *core.Event) { ev.Raw = []byte(`{"a":`) },
+		"year out of range": func(ev *core.Event) { ev.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+	}
+	for name, spoil := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			path := filepath.Join(t.TempDir(), "audit.jsonl")
+			n, err := file.New(&file.Config{Path: path})
+			require.NoError(t, err)
+			defer n.Close()
+			msg := adaptertest.Message(t)
+			spoil(msg.Event)
+			err = n.Notify(context.Background(), msg)
+			var de *core.DeliveryError
+			require.ErrorAs(t, err, &de)
+			require.Equal(t, core.ReasonClientError, de.Reason)
+			require.False(t, de.Retryable)
+			require.Empty(t, readLines(t, path))
+		})
+	}
 }
