@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -170,20 +171,39 @@ func TestLineKeepsMarkup(t *testing.T) {
 	require.Contains(t, string(b), `"id":"a<b&c"`)
 }
 
-// TestLineIsWhatTheEncoderWrites: the audit line is byte for byte json.Encoder's output (HTML
-// left unescaped) for the Line with the event compacted, whatever the event's whitespace,
-// markup, escapes or separators, and whatever the route, target and delivery id hold.
+// TestLineIsWhatTheEncoderWrites: the audit line is byte for byte what json.Encoder (HTML left
+// unescaped) writes for the Line with the event put through json.Compact, whatever the event's
+// whitespace, escapes, numbers, markup, separators or invalid bytes and whatever the route,
+// target and delivery id hold; a raw event json.Compact refuses is refused, and nothing written.
 func TestLineIsWhatTheEncoderWrites(t *testing.T) {
 	t.Parallel()
+	deep := strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200)
 	tests := map[string]struct {
-		body              string
+		raw               string
 		route, deliveryID string
 	}{
-		"pretty-printed": {body: "{\n  \"event\": \"x\",\n\t\"id\": \"e1\",\r\n \"timestamp\": \"2026-01-01T00:00:00Z\",\n \"data\": { \"n\": 1.50, \"list\": [ 1 , 2 ] }\n}\n",
+		"pretty-printed": {raw: "{\n  \"event\": \"x\",\n\t\"id\": \"e1\",\r\n \"timestamp\": \"2026-01-01T00:00:00Z\",\n \"data\": { \"n\": 1.50, \"list\": [ 1 , 2 ] }\n}\n",
 			route: "r", deliveryID: "d"},
-		"markup and separators": {body: `{"event":"x","id":"<a>&amp;` + "\u2028\u2029" + `","timestamp":"2026-01-01T00:00:00Z","data":{"t":"é \u00e9 \" \\ \n"}}`,
+		"markup and separators": {raw: `{"event":"x","id":"<a>&amp;` + "\u2028\u2029" + `","data":{"t":"é \u00e9 \" \\ \n \/ \ud800 \uDFFF"}}`,
 			route: "r<&>" + "\u2028", deliveryID: "d\"\n"},
-		"empty strings": {body: `{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`},
+		"numbers as written":    {raw: `{"n":[-0, 1E+5, 1e-05, 0.10, 123456789012345678901234567890, -1.0e0]}`},
+		"surrounding space":     {raw: " \t\r\n {} \n "},
+		"invalid UTF-8":         {raw: "{\"t\":\"\xff\xfe a\"}"},
+		"duplicate names":       {raw: `{"a":1, "a":2}`},
+		"200 levels":            {raw: deep},
+		"not an object":         {raw: `[1, "two", null, true, false]`},
+		"empty strings":         {raw: `{"":""}`},
+		"refused: truncated":    {raw: `{"a":`},
+		"refused: trailing":     {raw: `{"a":1} x`},
+		"refused: two values":   {raw: `{} {}`},
+		"refused: leading zero": {raw: `{"a":01}`},
+		"refused: comma":        {raw: `[1,]`},
+		"refused: bad escape":   {raw: `{"a":"\x"}`},
+		"refused: short escape": {raw: `{"a":"\u12"}`},
+		"refused: control byte": {raw: "{\"a\":\"\x01\"}"},
+		"refused: bare word":    {raw: `{"a":nul}`},
+		"refused: empty":        {raw: ``},
+		"refused: only space":   {raw: ` `},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -192,21 +212,26 @@ func TestLineIsWhatTheEncoderWrites(t *testing.T) {
 			n, err := file.New(&file.Config{Path: path})
 			require.NoError(t, err)
 			defer n.Close()
-			ev, err := core.ParseEvent([]byte(tt.body))
-			require.NoError(t, err)
-			ev.ReceivedAt = time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)
+			ev := &core.Event{ID: "e1", Raw: []byte(tt.raw), ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)}
 			msg := &core.Message{DeliveryID: tt.deliveryID, Target: "audit\t<x>", Route: tt.route, Event: ev, Events: []*core.Event{ev}}
-			require.NoError(t, n.Notify(context.Background(), msg))
+			err = n.Notify(context.Background(), msg)
+			got, rerr := os.ReadFile(path)
+			require.NoError(t, rerr)
 
 			var compact bytes.Buffer
-			require.NoError(t, json.Compact(&compact, ev.Raw))
+			if json.Compact(&compact, ev.Raw) != nil {
+				var de *core.DeliveryError
+				require.ErrorAs(t, err, &de, "json.Compact refuses it")
+				require.Equal(t, core.ReasonClientError, de.Reason)
+				require.Empty(t, got)
+				return
+			}
+			require.NoError(t, err)
 			var want bytes.Buffer
 			enc := json.NewEncoder(&want)
 			enc.SetEscapeHTML(false)
 			require.NoError(t, enc.Encode(file.Line{ReceivedAt: ev.ReceivedAt, Event: compact.Bytes(), Route: msg.Route,
 				Target: msg.Target, DeliveryID: msg.DeliveryID}))
-			got, err := os.ReadFile(path)
-			require.NoError(t, err)
 			require.Equal(t, want.String(), string(got))
 		})
 	}
