@@ -6,7 +6,7 @@ import (
 	"sync"
 	"weak"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // eventCache shares one parsed copy of a stored event among the loads that need it while it is
@@ -17,11 +17,11 @@ import (
 // Without it each load read the body again (up to ingest.max_body_bytes, 1 MiB by default) and
 // parsed it into new copies: a group of ten 1 MiB events cost 20 MB of live heap for every
 // target it went to (BENCHMARKS.md, hostile input). Sharing is safe because a stored event
-// never changes and nothing writes to a loaded *core.Event. The zero value is ready to use.
+// never changes and nothing writes to a loaded *event.Event. The zero value is ready to use.
 type eventCache struct {
 	mu      sync.Mutex
-	m       map[string]weak.Pointer[core.Event] // by stored id
-	reading map[string]chan struct{}            // ids a load is reading; closed when it is done
+	m       map[string]weak.Pointer[event.Event] // by stored id
+	reading map[string]chan struct{}             // ids a load is reading; closed when it is done
 }
 
 // load returns the events with the given ids (stored form), keyed by id: the copies in use,
@@ -29,13 +29,13 @@ type eventCache struct {
 // An id read returns no event for is absent. Whatever another load could not give (absent,
 // failed to parse, its read failed) is read again here, so read sees every id whose result it
 // must report. The error is read's, or ctx's while waiting.
-func (c *eventCache) load(ctx context.Context, ids []string, read func(ids []string) (map[string]*core.Event, error)) (map[string]*core.Event, error) {
-	out := make(map[string]*core.Event, len(ids))
+func (c *eventCache) load(ctx context.Context, ids []string, read func(ids []string) (map[string]*event.Event, error)) (map[string]*event.Event, error) {
+	out := make(map[string]*event.Event, len(ids))
 	var mine, theirs []string
 	var waits []chan struct{}
 	c.mu.Lock()
 	if c.m == nil {
-		c.m, c.reading = map[string]weak.Pointer[core.Event]{}, map[string]chan struct{}{}
+		c.m, c.reading = map[string]weak.Pointer[event.Event]{}, map[string]chan struct{}{}
 	}
 	seen := make(map[string]bool, len(ids))
 	for _, id := range ids {
@@ -77,7 +77,7 @@ func (c *eventCache) load(ctx context.Context, ids []string, read func(ids []str
 
 // readShared reads ids (none of them in c) into out and shares what it got; when marked, the
 // ids were marked as being read by this load, and the waits of the loads that wanted them end.
-func (c *eventCache) readShared(out map[string]*core.Event, ids []string, marked bool, read func(ids []string) (map[string]*core.Event, error)) error {
+func (c *eventCache) readShared(out map[string]*event.Event, ids []string, marked bool, read func(ids []string) (map[string]*event.Event, error)) error {
 	if len(ids) == 0 {
 		return nil
 	}
@@ -98,14 +98,14 @@ func (c *eventCache) readShared(out map[string]*core.Event, ids []string, marked
 }
 
 // get returns the event with stored id id, or nil when no loaded copy is alive.
-func (c *eventCache) get(id string) *core.Event {
+func (c *eventCache) get(id string) *event.Event {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[id].Value()
 }
 
 // put shares ev (ev.ID in its stored form) with the next loads of its id. Called with mu held.
-func (c *eventCache) put(ev *core.Event) {
+func (c *eventCache) put(ev *event.Event) {
 	p := weak.Make(ev)
 	c.m[ev.ID] = p
 	runtime.AddCleanup(ev, c.forget, cacheEntry{ev.ID, p})
@@ -114,7 +114,7 @@ func (c *eventCache) put(ev *core.Event) {
 // cacheEntry names one entry of an eventCache for its cleanup.
 type cacheEntry struct {
 	id string
-	p  weak.Pointer[core.Event]
+	p  weak.Pointer[event.Event]
 }
 
 // forget removes e once its event has been collected, unless a newer copy took its place.

@@ -14,19 +14,20 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // reader is a read func for eventCache.load over a fixed set of events that counts the ids it
 // was asked for; block, when set, holds each read until it is closed.
 type reader struct {
 	mu    sync.Mutex
-	evs   map[string]*core.Event
+	evs   map[string]*event.Event
 	asked []string
 	block chan struct{}
 	err   error
 }
 
-func (r *reader) read(ids []string) (map[string]*core.Event, error) {
+func (r *reader) read(ids []string) (map[string]*event.Event, error) {
 	r.mu.Lock()
 	r.asked = append(r.asked, ids...)
 	block := r.block
@@ -34,10 +35,10 @@ func (r *reader) read(ids []string) (map[string]*core.Event, error) {
 	if block != nil {
 		<-block
 	}
-	out := map[string]*core.Event{}
+	out := map[string]*event.Event{}
 	for _, id := range ids {
 		if ev := r.evs[id]; ev != nil {
-			out[id] = &core.Event{ID: ev.ID, Raw: ev.Raw} // a new copy, as a parse makes
+			out[id] = &event.Event{ID: ev.ID, Raw: ev.Raw} // a new copy, as a parse makes
 		}
 	}
 	return out, r.err
@@ -55,7 +56,7 @@ func TestEventCacheHoldsEventsWeakly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var c eventCache
-	r := &reader{evs: map[string]*core.Event{"e1": {ID: "e1"}, "e2": {ID: "e2"}}}
+	r := &reader{evs: map[string]*event.Event{"e1": {ID: "e1"}, "e2": {ID: "e2"}}}
 	got, err := c.load(ctx, []string{"e1", "e1", "gone"}, r.read)
 	require.NoError(t, err)
 	require.Equal(t, []string{"e1", "gone"}, r.askedFor(), "each id read once")
@@ -87,8 +88,8 @@ func TestEventCacheWaitsForARead(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var c eventCache
-	r := &reader{evs: map[string]*core.Event{"e1": {ID: "e1"}}, block: make(chan struct{})}
-	firstDone := make(chan map[string]*core.Event)
+	r := &reader{evs: map[string]*event.Event{"e1": {ID: "e1"}}, block: make(chan struct{})}
+	firstDone := make(chan map[string]*event.Event)
 	go func() {
 		got, err := c.load(ctx, []string{"e1", "gone"}, r.read)
 		assert.NoError(t, err)
@@ -102,7 +103,7 @@ func TestEventCacheWaitsForARead(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrUnavailable)
 	require.ErrorContains(t, err, context.Canceled.Error())
 
-	secondDone := make(chan map[string]*core.Event)
+	secondDone := make(chan map[string]*event.Event)
 	go func() {
 		got, err := c.load(ctx, []string{"e1", "gone"}, r.read)
 		assert.NoError(t, err)
@@ -136,7 +137,7 @@ func TestClaimsShareTheParsedEvent(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	ev, err := core.ParseEvent([]byte(`{"event":"scan.started","id":"e1","timestamp":"2026-01-02T03:04:05Z","data":{"scan_id":"s1"}}`))
+	ev, err := event.Parse([]byte(`{"event":"scan.started","id":"e1","timestamp":"2026-01-02T03:04:05Z","data":{"scan_id":"s1"}}`))
 	require.NoError(t, err)
 	ev.ReceivedAt, ev.Delivery = now, "sender-1"
 	var dls []*core.Delivery
@@ -146,7 +147,7 @@ func TestClaimsShareTheParsedEvent(t *testing.T) {
 	}
 	_, err = db.Ingest(ctx, []core.IngestItem{{Event: ev, Deliveries: dls}})
 	require.NoError(t, err)
-	claim := func(target string) *core.Event {
+	claim := func(target string) *event.Event {
 		got, err := db.Claim(ctx, core.ClaimRequest{Owner: "me", Target: target, Now: now.Add(time.Second), Lease: time.Minute, Limit: 10})
 		require.NoError(t, err)
 		require.Len(t, got, 1)

@@ -6,18 +6,18 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // eventsByID loads the events with the given ids (as stored: the form the deliveries and
 // group and digest items refer to), keyed by id, reading only those no other load holds or is
 // reading (see eventCache). An id with no event, or whose body no longer parses, is absent; the
 // parse errors go in broken when it is not nil.
-func (d *DB) eventsByID(ctx context.Context, ids []string, broken map[string]error) (map[string]*core.Event, error) {
-	return d.events.load(ctx, ids, func(ids []string) (map[string]*core.Event, error) {
-		out := make(map[string]*core.Event, len(ids))
+func (d *DB) eventsByID(ctx context.Context, ids []string, broken map[string]error) (map[string]*event.Event, error) {
+	return d.events.load(ctx, ids, func(ids []string) (map[string]*event.Event, error) {
+		out := make(map[string]*event.Event, len(ids))
 		for chunk := range slices.Chunk(ids, maxListArgs) {
-			var evs []*core.Event
+			var evs []*event.Event
 			var err error
 			if d.dialect == dialectPostgres {
 				// One statement for any number of ids (an IN list would be a new statement per length).
@@ -45,7 +45,7 @@ func (d *DB) eventsByID(ctx context.Context, ids []string, broken map[string]err
 // meanwhile. Ordering the ids first keeps the bodies out of the sort: SQLite's sorter copied
 // every body (up to ingest.max_body_bytes, 1 MiB by default) through temporary files, a third
 // of the bridge's CPU for a group of ten 1 MiB events (BENCHMARKS.md, hostile input).
-func (d *DB) queryEventsInOrder(ctx context.Context, q string, args ...any) ([]*core.Event, error) {
+func (d *DB) queryEventsInOrder(ctx context.Context, q string, args ...any) ([]*event.Event, error) {
 	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
 		return nil, unavailable("load events", err)
@@ -66,7 +66,7 @@ func (d *DB) queryEventsInOrder(ctx context.Context, q string, args ...any) ([]*
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*core.Event, 0, len(ids))
+	out := make([]*event.Event, 0, len(ids))
 	for _, id := range ids {
 		if ev := byID[id]; ev != nil {
 			out = append(out, ev)

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Config is a file target's YAML (targets[] with type: file).
@@ -68,7 +68,7 @@ type Notifier struct {
 	waits    uint64     // fsyncs delayed for the spacing so far (tests)
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
 // Option configures a Notifier.
 type Option func(*Notifier)
@@ -134,13 +134,13 @@ func (n *Notifier) current() (*os.File, error) {
 // Notify appends one line for msg and returns once it is fsynced. A write or sync error is
 // retryable (disk full may clear); the partial line, if any, is left for readers to skip as
 // invalid JSON, and a retried line carries the same delivery_id.
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	line, err := appendLine(nil, Line{ReceivedAt: msg.Event.ReceivedAt, Event: msg.Event.Raw, Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID})
 	if err != nil {
-		return &core.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: core.ReasonClientError}
+		return &notify.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: notify.ReasonClientError}
 	}
 	if err := ctx.Err(); err != nil {
-		return core.AsDeliveryError(err)
+		return notify.AsDeliveryError(err)
 	}
 	n.mu.Lock()
 	f, err := n.current()
@@ -154,7 +154,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 		err = n.syncThrough(mine)
 	}
 	if err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
 	}
 	return nil
 }

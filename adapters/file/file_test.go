@@ -17,7 +17,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 func readLines(t *testing.T, path string) []file.Line {
@@ -95,9 +96,9 @@ func TestCase_C13_AuditLineRoundTrips(t *testing.T) {
 		body, err := json.Marshal(map[string]any{"event": "issue.critical", "id": title, "timestamp": "2026-01-01T00:00:00Z",
 			"data": map[string]any{"scan_id": "s", "issue_id": "i", "severity": "critical", "title": title}})
 		require.NoError(t, err)
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		require.NoError(t, err)
-		require.NoError(t, n.Notify(context.Background(), &core.Message{DeliveryID: "d", Event: ev, Events: []*core.Event{ev}}))
+		require.NoError(t, n.Notify(context.Background(), &notify.Message{DeliveryID: "d", Event: ev, Events: []*event.Event{ev}}))
 	}
 	lines := readLines(t, path)
 	require.Len(t, lines, len(titles))
@@ -130,7 +131,7 @@ func TestNotifyHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err = n.Notify(ctx, adaptertest.Message(t))
-	var de *core.DeliveryError
+	var de *notify.DeliveryError
 	require.ErrorAs(t, err, &de)
 	require.True(t, de.Retryable)
 	require.Empty(t, readLines(t, path))
@@ -163,9 +164,9 @@ func TestLineKeepsMarkup(t *testing.T) {
 	n, err := file.New(&file.Config{Path: path})
 	require.NoError(t, err)
 	defer n.Close()
-	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"a<b&c","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	ev, err := event.Parse([]byte(`{"event":"x","id":"a<b&c","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 	require.NoError(t, err)
-	require.NoError(t, n.Notify(context.Background(), &core.Message{DeliveryID: "d", Event: ev, Events: []*core.Event{ev}}))
+	require.NoError(t, n.Notify(context.Background(), &notify.Message{DeliveryID: "d", Event: ev, Events: []*event.Event{ev}}))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"id":"a<b&c"`)
@@ -212,17 +213,17 @@ func TestLineIsWhatTheEncoderWrites(t *testing.T) {
 			n, err := file.New(&file.Config{Path: path})
 			require.NoError(t, err)
 			defer n.Close()
-			ev := &core.Event{ID: "e1", Raw: []byte(tt.raw), ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)}
-			msg := &core.Message{DeliveryID: tt.deliveryID, Target: "audit\t<x>", Route: tt.route, Event: ev, Events: []*core.Event{ev}}
+			ev := &event.Event{ID: "e1", Raw: []byte(tt.raw), ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)}
+			msg := &notify.Message{DeliveryID: tt.deliveryID, Target: "audit\t<x>", Route: tt.route, Event: ev, Events: []*event.Event{ev}}
 			err = n.Notify(context.Background(), msg)
 			got, rerr := os.ReadFile(path)
 			require.NoError(t, rerr)
 
 			var compact bytes.Buffer
 			if json.Compact(&compact, ev.Raw) != nil {
-				var de *core.DeliveryError
+				var de *notify.DeliveryError
 				require.ErrorAs(t, err, &de, "json.Compact refuses it")
-				require.Equal(t, core.ReasonClientError, de.Reason)
+				require.Equal(t, notify.ReasonClientError, de.Reason)
 				require.Empty(t, got)
 				return
 			}
@@ -241,9 +242,9 @@ func TestLineIsWhatTheEncoderWrites(t *testing.T) {
 // JSON cannot hold, is a client error and writes nothing.
 func TestNotifyRefusesUnwritableLines(t *testing.T) {
 	t.Parallel()
-	tests := map[string]func(ev *core.Event){
-		"raw not JSON":      func(ev *core.Event) { ev.Raw = []byte(`{"a":`) },
-		"year out of range": func(ev *core.Event) { ev.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+	tests := map[string]func(ev *event.Event){
+		"raw not JSON":      func(ev *event.Event) { ev.Raw = []byte(`{"a":`) },
+		"year out of range": func(ev *event.Event) { ev.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
 	}
 	for name, spoil := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -255,9 +256,9 @@ func TestNotifyRefusesUnwritableLines(t *testing.T) {
 			msg := adaptertest.Message(t)
 			spoil(msg.Event)
 			err = n.Notify(context.Background(), msg)
-			var de *core.DeliveryError
+			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
-			require.Equal(t, core.ReasonClientError, de.Reason)
+			require.Equal(t, notify.ReasonClientError, de.Reason)
 			require.False(t, de.Retryable)
 			require.Empty(t, readLines(t, path))
 		})

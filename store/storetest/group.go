@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 func groupTests() map[string]func(t *testing.T, s core.Store) {
@@ -28,7 +29,7 @@ func groupTests() map[string]func(t *testing.T, s core.Store) {
 // held ingests an event received at received, held in the group (hook, r, key).
 func held(t *testing.T, s core.Store, id, key string, received time.Time, closes bool) {
 	t.Helper()
-	ev := event(t, id)
+	ev := newEvent(t, id)
 	ev.ReceivedAt = received
 	ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: key, Member: true, Closes: closes}}})
 }
@@ -38,7 +39,7 @@ func fireRequest(t *testing.T, key string, through, lastFired, now time.Time) co
 	id := fmt.Sprintf("group_%s_%d", key, now.UnixNano())
 	body := fmt.Sprintf(`{"event":%q,"id":%q,"timestamp":%q,"data":{"route":"r","target":"hook","key":%q,"policy":"group"}}`,
 		core.GroupEventType, id, now.Format(time.RFC3339Nano), key)
-	ev, err := core.ParseEvent([]byte(body))
+	ev, err := event.Parse([]byte(body))
 	require.NoError(t, err)
 	ev.ReceivedAt = now
 	dl := delivery("hook", core.StatePending, "")
@@ -106,7 +107,7 @@ func testGroupEventsOrder(t *testing.T, s core.Store) {
 	for i, e := range []struct{ id, ts string }{
 		{"a-last", "2026-01-02T03:04:07Z"}, {"z-first", "2026-01-02T03:04:05Z"}, {"m-second", "2026-01-02T03:04:06Z"}, {"b-second", "2026-01-02T03:04:06Z"},
 	} {
-		ev, err := core.ParseEvent(fmt.Appendf(nil, `{"event":"scan.started","id":%q,"timestamp":%q,"data":{"scan_id":"s1"}}`, e.id, e.ts))
+		ev, err := event.Parse(fmt.Appendf(nil, `{"event":"scan.started","id":%q,"timestamp":%q,"data":{"scan_id":"s1"}}`, e.id, e.ts))
 		require.NoError(t, err)
 		ev.ReceivedAt = t0.Add(time.Duration(i) * time.Second)
 		ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Member: true}}})
@@ -170,7 +171,7 @@ func testGroupFireNewer(t *testing.T, s core.Store) {
 
 func testGroupClosersOnly(t *testing.T, s core.Store) {
 	ctx := context.Background()
-	ev := event(t, "closer")
+	ev := newEvent(t, "closer")
 	ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Closes: true}}})
 	g := openGroups(t, s)["k"]
 	require.Zero(t, g.Members)
@@ -204,7 +205,7 @@ func testGroupPrune(t *testing.T, s core.Store) {
 
 func testGroupDuplicate(t *testing.T, s core.Store) {
 	held(t, s, "a", "k", t0, false)
-	ev := event(t, "a")
+	ev := newEvent(t, "a")
 	dup := ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Member: true}}})
 	require.Equal(t, []bool{true}, dup)
 	require.Equal(t, 1, openGroups(t, s)["k"].Members)
