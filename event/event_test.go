@@ -140,7 +140,10 @@ func TestRepo(t *testing.T) {
 		"https://gitlab.com/group/sub/project":     "group/sub/project",
 		"git@github.com:owner/name.git":            "owner/name",
 		"ssh://git@bitbucket.org/team/service.git": "team/service",
-		"": "",
+		"git@github.com:":                          "",
+		"user@host/owner/name":                     "user@host/owner/name", // no colon: not scp-like
+		"owner:name@x/y":                           "owner:name@x/y",       // the @ after the colon
+		"":                                         "",
 	} {
 		require.Equal(t, want, event.Repo(in), in)
 	}
