@@ -127,7 +127,7 @@ func ParseContext(ctx context.Context, body []byte) (*Event, error) {
 	}
 	if d, isObject := data.(map[string]any); !p.hasData {
 		bad("data", "required")
-	} else if !isObject || d == nil {
+	} else if !isObject { // null included; an object is never a nil map (value makes one)
 		bad("data", "must be an object")
 	} else {
 		ev.Data = d

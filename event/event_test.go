@@ -74,6 +74,7 @@ func TestParseEventErrors(t *testing.T) {
 		"timestamp without zone":    {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00","data":{}}`, paths: []string{"timestamp: must be RFC 3339"}},
 		"timestamp as unix seconds": {body: `{"event":"x","id":"e","timestamp":1704110400,"data":{}}`, paths: []string{"timestamp: must be a string"}},
 		"data not object":           {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":[]}`, paths: []string{"data: must be an object"}},
+		"data null":                 {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":null}`, paths: []string{"data: must be an object"}},
 		"missing scan_id":           {body: env(`{"score":1}`), paths: []string{"data.scan_id: required for scan.completed"}},
 		"null scan_id":              {body: env(`{"scan_id":null}`), paths: []string{"data.scan_id: required"}},
 		"score as string":           {body: env(`{"scan_id":"s","score":"85"}`), paths: []string{"data.score: must be a number"}},
