@@ -172,6 +172,17 @@ func TestLineKeepsMarkup(t *testing.T) {
 	require.Contains(t, string(b), `"id":"a<b&c"`)
 }
 
+// newAudit opens a notifier on a new file, closed at the end of the test, and returns it and
+// the file's path.
+func newAudit(t *testing.T) (*file.Notifier, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = n.Close() })
+	return n, path
+}
+
 // TestLineIsWhatTheEncoderWrites: the audit line is byte for byte what json.Encoder (HTML left
 // unescaped) writes for the Line with the event put through json.Compact, whatever the event's
 // whitespace, escapes, numbers, markup, separators or invalid bytes and whatever the route,
@@ -209,13 +220,10 @@ func TestLineIsWhatTheEncoderWrites(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "audit.jsonl")
-			n, err := file.New(&file.Config{Path: path})
-			require.NoError(t, err)
-			defer n.Close()
+			n, path := newAudit(t)
 			ev := &event.Event{ID: "e1", Raw: []byte(tt.raw), ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)}
 			msg := &notify.Message{DeliveryID: tt.deliveryID, Target: "audit\t<x>", Route: tt.route, Event: ev, Events: []*event.Event{ev}}
-			err = n.Notify(context.Background(), msg)
+			err := n.Notify(context.Background(), msg)
 			got, rerr := os.ReadFile(path)
 			require.NoError(t, rerr)
 
@@ -249,13 +257,10 @@ func TestNotifyRefusesUnwritableLines(t *testing.T) {
 	for name, spoil := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			path := filepath.Join(t.TempDir(), "audit.jsonl")
-			n, err := file.New(&file.Config{Path: path})
-			require.NoError(t, err)
-			defer n.Close()
+			n, path := newAudit(t)
 			msg := adaptertest.Message(t)
 			spoil(msg.Event)
-			err = n.Notify(context.Background(), msg)
+			err := n.Notify(context.Background(), msg)
 			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, notify.ReasonClientError, de.Reason)
