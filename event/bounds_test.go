@@ -165,3 +165,14 @@ func TestParseContextCheckedNowAndThen(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 50.0, ev.Data["score"])
 }
+
+// TestParseNamesAnEarlyEnd: a body that stops before its value ends is told so in those words,
+// whether it is empty or stops inside a string, an object or an array.
+func TestParseNamesAnEarlyEnd(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{``, ` `, `{`, `{"event":`, `{"event":"x`, `{"data":[1,`, `{"data":{"a":1}`} {
+		_, err := event.Parse([]byte(body))
+		require.ErrorIs(t, err, event.ErrInvalidJSON, "%q", body)
+		require.EqualError(t, err, "invalid JSON: the body ends before the JSON value does", "%q", body)
+	}
+}
