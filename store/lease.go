@@ -105,28 +105,17 @@ func deliveryIDs(ds []*core.Delivery) []string {
 
 // loadEvents sets Event on each delivery from the events table.
 func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery, broken map[string]error) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	byID := map[string][]*core.Delivery{}
 	ids := make([]string, 0, len(ds))
 	for _, dl := range ds {
-		if _, ok := byID[dl.EventID]; !ok {
-			ids = append(ids, dl.EventID)
-		}
-		byID[dl.EventID] = append(byID[dl.EventID], dl)
+		ids = append(ids, dl.EventID)
 	}
-	// A claim's deliveries are at most its limit (far below maxListArgs); on Postgres one
-	// statement serves any number of ids.
-	cond, args := d.inList("id", ids)
-	evs, err := d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE `+cond, args...)
+	slices.Sort(ids)
+	byID, err := d.eventsByID(ctx, slices.Compact(ids), broken)
 	if err != nil {
 		return err
 	}
-	for _, ev := range evs {
-		for _, dl := range byID[ev.ID] {
-			dl.Event = ev
-		}
+	for _, dl := range ds {
+		dl.Event = byID[dl.EventID]
 	}
 	return nil
 }

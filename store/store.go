@@ -43,6 +43,7 @@ type DB struct {
 	pg      *postgres    // nil for SQLite
 	close   func() error // closes w and r (and, on Postgres, the listener and pool)
 	stmts   sync.Map     // query → *sql.Stmt prepared once on w, used in its transactions
+	events  eventCache
 }
 
 // Open opens (creating if needed) the database named by driver and dsn and applies pending
