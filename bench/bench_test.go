@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -173,6 +174,7 @@ type fakeBridge struct {
 	audit       *os.File
 	drop        func(id string) bool
 	mu          sync.Mutex
+	dropped     []string // the ids drop said to lose, in the order they came
 }
 
 func (f *fakeBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +188,11 @@ func (f *fakeBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusBadRequest)
 		return
 	}
-	if !f.drop(ev.ID) {
+	if f.drop(ev.ID) {
+		f.mu.Lock()
+		f.dropped = append(f.dropped, ev.ID)
+		f.mu.Unlock()
+	} else {
 		sig, _ := signature.Sign("bench-receiver-secret", body)
 		req, _ := http.NewRequest(http.MethodPost, f.receiverURL, bytes.NewReader(body))
 		req.Header.Set("X-Cortex-Signature", sig)
@@ -201,6 +207,10 @@ func (f *fakeBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(w, `{"deliveries":2,"id":%q,"status":"accepted"}`+"\n", ev.ID)
 }
 
+// TestRunMeasuresARunningBridgeAndFindsLoss: the report's counts agree with what the bridge
+// did. The generator's send count depends on how much CPU it gets (61 of 100 in a second on a
+// loaded 2-core machine), so the test checks the relations between the counts, and loses the
+// first event (seq 0, always sent) so that a loss is always there to find.
 func TestRunMeasuresARunningBridgeAndFindsLoss(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
@@ -210,7 +220,7 @@ func TestRunMeasuresARunningBridgeAndFindsLoss(t *testing.T) {
 	require.NoError(t, err)
 	defer audit.Close()
 	fb := &fakeBridge{t: t, secret: "s", receiverURL: "http://" + recvAddr + "/", audit: audit,
-		drop: func(id string) bool { return strings.HasSuffix(id, "-7") }}
+		drop: func(id string) bool { return strings.HasSuffix(id, "-0") || strings.HasSuffix(id, "-7") }}
 	srv := httptest.NewServer(fb)
 	defer srv.Close()
 
@@ -221,53 +231,89 @@ func TestRunMeasuresARunningBridgeAndFindsLoss(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, rep.Result)
 	r := rep.Result
-	require.EqualValues(t, 100, r.Sent)
-	require.EqualValues(t, 100, r.Accepted)
+	fb.mu.Lock()
+	lost := uint64(len(fb.dropped))
+	fb.mu.Unlock()
+	require.Positive(t, r.Sent)
+	require.LessOrEqual(t, r.Sent, uint64(100), "never more than the rate asks")
+	require.Equal(t, r.Sent, r.Accepted)
 	require.Empty(t, r.Errors)
-	require.EqualValues(t, 1, r.Lost, "the event with id …-7 was never delivered")
-	require.EqualValues(t, 1, *r.LostFile)
-	require.EqualValues(t, 99, r.Delivered)
-	require.EqualValues(t, 99, r.E2E.Count)
+	require.Positive(t, lost, "the first event is always sent, and lost")
+	require.EqualValues(t, lost, r.Lost, "the events the bridge dropped were never delivered: %v", fb.dropped)
+	require.EqualValues(t, lost, *r.LostFile)
+	require.EqualValues(t, r.Sent-lost, r.Delivered)
+	require.EqualValues(t, r.Delivered, r.E2E.Count)
 	require.Greater(t, r.Ack.P50, 0.0)
 	require.GreaterOrEqual(t, r.Ack.Max, r.Ack.P99)
 	require.Greater(t, r.PeakRSSMB, 1.0)
 	require.Greater(t, r.BridgeCPUS, 0.0)
 	require.False(t, r.OK)
-	require.EqualValues(t, 1, rep.Lost)
+	require.EqualValues(t, lost, rep.Lost)
 
 	var text bytes.Buffer
 	require.NoError(t, rep.WriteText(&text))
-	require.Contains(t, text.String(), "lost: 1 (receiver), 1 (audit file)")
+	require.Contains(t, text.String(), fmt.Sprintf("lost: %d (receiver), %d (audit file)", lost, lost))
 	var js bytes.Buffer
 	require.NoError(t, rep.WriteJSON(&js))
 	var back Report
 	require.NoError(t, json.Unmarshal(js.Bytes(), &back))
-	require.EqualValues(t, 1, back.Lost)
+	require.EqualValues(t, lost, back.Lost)
 }
 
+// TestFindMaxAgainstBaseline: the search doubles the rate from StartRate while steps pass, up
+// to MaxRate, and reports the highest rate that passed; a bound of 0.001 ms on ack p99 fails
+// every step, so the search must report that nothing was good instead of a rate.
+//
+// The baseline holds 100 ev/s easily, but a generator starved of CPU may not send at the rate:
+// such a step fails as generator-limited and ends the search with a lower bound (judge). So the
+// test checks the search's relations (rates in order, every step before the last passed, the
+// reported rate is the last passing one) and accepts a generator-limited last step, nothing else.
 func TestFindMaxAgainstBaseline(t *testing.T) {
 	t.Parallel()
-	// The baseline holds 200 ev/s easily; a bound of 0.001 ms on ack p99 fails every step, so
-	// the search must report that nothing was good instead of a rate.
+	const start, maxRate = 50.0, 100.0
 	for _, bound := range []time.Duration{time.Second, time.Microsecond} {
 		url, stop, err := startBaseline("s")
 		require.NoError(t, err)
 		rep, err := Run(context.Background(), Options{
-			URL: url, Secret: "s", ReceiverListen: "off", FindMax: true, StartRate: 100, MaxRate: 200,
+			URL: url, Secret: "s", ReceiverListen: "off", FindMax: true, StartRate: start, MaxRate: maxRate,
 			StepDuration: 500 * time.Millisecond, MaxP99: bound, Refine: -1, Warmup: -1,
 		})
 		stop()
 		require.NoError(t, err)
-		if bound == time.Second {
-			require.Len(t, rep.Steps, 2)
-			require.EqualValues(t, 200, rep.MaxRate)
-			require.True(t, rep.Result.OK)
-			require.Nil(t, rep.Result.E2E)
-		} else {
+		require.NotEmpty(t, rep.Steps)
+		last := rep.Steps[len(rep.Steps)-1]
+		if bound == time.Microsecond {
 			require.Len(t, rep.Steps, 1)
 			require.Zero(t, rep.MaxRate)
 			require.Nil(t, rep.Result)
-			require.Contains(t, rep.Steps[0].Why, "ack p99")
+			require.Contains(t, last.Why, "ack p99")
+			continue
+		}
+		for i, s := range rep.Steps {
+			require.Equal(t, min(start*math.Pow(2, float64(i)), maxRate), s.Rate, "step %d", i+1)
+			if i < len(rep.Steps)-1 {
+				require.True(t, s.OK, "the search went on after a failed step %d: %s", i+1, s.Why)
+			}
+		}
+		if last.OK {
+			require.Equal(t, maxRate, last.Rate, "the search stopped below MaxRate after a passing step")
+			require.Equal(t, maxRate, rep.MaxRate)
+			require.NotNil(t, rep.Result)
+			require.True(t, rep.Result.OK)
+			require.Equal(t, maxRate, rep.Result.Rate)
+			require.Nil(t, rep.Result.E2E)
+			continue
+		}
+		t.Logf("the generator could not hold %.0f ev/s on this machine: %s", last.Rate, last.Why)
+		require.True(t, last.GeneratorLimited, "a step failed against the baseline for another reason: %s", last.Why)
+		require.Equal(t, "generator could not hold the rate", last.Why)
+		require.Contains(t, rep.Notes, "the search stopped because the generator could not hold the rate: the figure is a lower bound")
+		if len(rep.Steps) == 1 {
+			require.Zero(t, rep.MaxRate)
+			require.Nil(t, rep.Result)
+		} else {
+			require.Equal(t, rep.Steps[len(rep.Steps)-2].Rate, rep.MaxRate)
+			require.True(t, rep.Result.OK)
 		}
 	}
 }
@@ -324,12 +370,20 @@ func TestReplicasShareTheLoad(t *testing.T) {
 		Replicas: 2, Secret: "s", Rate: 100, Duration: time.Second, Warmup: -1, Drain: 50 * time.Millisecond, Dir: t.TempDir()}
 	rep, err := Run(context.Background(), opts)
 	require.NoError(t, err)
-	require.EqualValues(t, 100, rep.Result.Accepted)
+	// How many events the generator sends in the second depends on the CPU it gets; each is
+	// accepted, and they alternate between the replicas.
+	r := rep.Result
+	require.GreaterOrEqual(t, r.Sent, uint64(2))
+	require.LessOrEqual(t, r.Sent, uint64(100))
+	require.Equal(t, r.Sent, r.Accepted, "errors: %v", r.Errors)
 	require.Contains(t, rep.Target, "×2")
 	require.Len(t, hits, 2)
-	for addr, n := range hits {
-		require.Equal(t, 50, n, "replica %s", addr)
+	var counts []int
+	for _, n := range hits {
+		counts = append(counts, n)
 	}
+	require.EqualValues(t, r.Sent, counts[0]+counts[1], "every event went to one replica: %v", hits)
+	require.LessOrEqual(t, max(counts[0], counts[1])-min(counts[0], counts[1]), 1, "posted in turn: %v", hits)
 	require.Len(t, cfgs, 2)
 	require.NotEqual(t, cfgs[0], cfgs[1])
 	for _, p := range cfgs {
