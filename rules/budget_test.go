@@ -37,14 +37,17 @@ func TestRuleBudgets(t *testing.T) {
 	tests := map[string]struct {
 		rule string
 		want error  // errors.Is target, or nil
-		msg  string // error text, when want is nil
+		msg  string // error text, when want is nil; both nil and "": either budget
 	}{
 		"in inside a predicate": {rule: `all(data.a, # in data.a)`, want: ErrTimeout},
 		"nested predicates":     {rule: `none(data.a, any(data.a, # == "none"))`, want: ErrTimeout},
 		"huge range":            {rule: `len(1..1000000000) > 0`, msg: "memory budget exceeded"},
 		"map of a range":        {rule: `len(map(1..2000000, # * 2)) > 0`, msg: "memory budget exceeded"},
-		"sort in a predicate":   {rule: `any(data.a, len(sort(data.a)) == 0)`, want: ErrTimeout},
-		"group key style":       {rule: `count(data.a, indexOf(join(data.a, ","), #) < 0) > 0`, want: ErrTimeout},
+		// Each step sorts 9 900 elements: the memory budget trips after about 100 steps, which
+		// take about EvalTimeout under the race detector, so which budget stops it first
+		// depends on the machine's speed. Either is right.
+		"sort in a predicate": {rule: `any(data.a, len(sort(data.a)) == 0)`},
+		"group key style":     {rule: `count(data.a, indexOf(join(data.a, ","), #) < 0) > 0`, want: ErrTimeout},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -56,10 +59,14 @@ func TestRuleBudgets(t *testing.T) {
 			require.False(t, matched)
 			require.Error(t, err)
 			require.True(t, strings.HasPrefix(err.Error(), "rules: "), err.Error())
-			if tc.want != nil {
+			switch {
+			case tc.want != nil:
 				require.ErrorIs(t, err, tc.want)
-			} else {
+			case tc.msg != "":
 				require.ErrorContains(t, err, tc.msg)
+			default:
+				require.True(t, errors.Is(err, ErrTimeout) || strings.Contains(err.Error(), "memory budget exceeded"),
+					"want a budget error, got %v", err)
 			}
 		})
 	}
