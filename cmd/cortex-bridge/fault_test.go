@@ -755,6 +755,7 @@ func faultPruneStall(t *testing.T) {
 
 	stop := make(chan struct{})
 	var lat []time.Duration
+	var spans [][2]time.Time // each commit's start and end
 	var ingestErrs int
 	done := make(chan struct{})
 	go func() {
@@ -774,7 +775,8 @@ func faultPruneStall(t *testing.T) {
 			ictx, cancel := context.WithTimeout(ctx, 10*time.Second) // the bus's bound per commit
 			_, err = db.Ingest(ictx, []core.IngestItem{{Event: ev}})
 			cancel()
-			lat = append(lat, time.Since(t0))
+			t1 := time.Now()
+			lat, spans = append(lat, t1.Sub(t0)), append(spans, [2]time.Time{t0, t1})
 			if err != nil {
 				ingestErrs++
 			}
@@ -790,12 +792,24 @@ func faultPruneStall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(backlog), n)
 	worst := crashPercentile(lat, 100)
-	t.Logf("Prune removed %d events (and their %d deliveries and attempts) in %s; ingest meanwhile: %d commits, "+
-		"p50=%s max=%s, %d failed", n, 2*n, took.Round(time.Millisecond), len(lat), crashPercentile(lat, 50).Round(time.Millisecond),
-		worst.Round(time.Millisecond), ingestErrs)
+	pend := pstart.Add(took)
+	within := 0 // commits that began and ended while the prune ran
+	for _, sp := range spans {
+		if sp[0].After(pstart) && sp[1].Before(pend) {
+			within++
+		}
+	}
+	t.Logf("Prune removed %d events (and their %d deliveries and attempts) in %s; ingest meanwhile: %d commits, %d of them "+
+		"within the prune, p50=%s max=%s, %d failed", n, 2*n, took.Round(time.Millisecond), len(lat), within,
+		crashPercentile(lat, 50).Round(time.Millisecond), worst.Round(time.Millisecond), ingestErrs)
 	assert.Zero(t, ingestErrs, "ingest keeps answering while old events are pruned")
-	// Pruned in batches, ingest commits between two batches: its worst wait is a batch, a small
-	// part of the whole prune. One DELETE for the whole backlog makes it wait for all of it.
-	assert.Less(t, worst, max(took/3, 200*time.Millisecond),
-		"ingest waited %s of the prune's %s: old rows must be pruned in batches, ingest committing in between", worst, took)
+	// Pruned in batches (backlog/pruneBatch = 10), ingest commits between two batches: its wait
+	// is a batch, and it commits again and again while the prune runs. One DELETE for the whole
+	// backlog holds the writer throughout: only the one commit it blocked can end within it (the
+	// next starts 10 ms after that one ends, when the prune has returned).
+	// Counted, not timed: how long a starved goroutine waits depends on the machine (390 ms of
+	// an 822 ms prune under load), the interleaving does not.
+	assert.GreaterOrEqual(t, within, 2,
+		"ingest committed %d times during the prune's %s (worst wait %s): old rows must be pruned in batches, ingest committing in between",
+		within, took, worst)
 }
