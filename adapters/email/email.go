@@ -136,18 +136,27 @@ var errClosed = errors.New("email target is shutting down; not sent")
 // (base64, multipart/mixed). It waits for the server's answer
 // to this message or for ctx, whichever comes first; failures are *core.DeliveryError.
 func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+	_, err := n.NotifyReply(ctx, msg)
+	return err
+}
+
+// NotifyReply is Notify that also returns, when the message was accepted, the server's reply
+// to its data: "250 " and the reply's text ("250 2.0.0 Ok: queued as 4F2A"), without the
+// password, as `cortex-bridge test --target` prints it. Failures carry their reply in the
+// *core.DeliveryError instead.
+func (n *Notifier) NotifyReply(ctx context.Context, msg *core.Message) (string, error) {
 	m, err := n.build(msg)
 	if err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+		return "", &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
 	}
 	if err := ctx.Err(); err != nil {
-		return timeoutError(err, false)
+		return "", timeoutError(err, false)
 	}
 	r := &request{ctx: ctx, msg: m, done: make(chan error, 1)}
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return &core.DeliveryError{Err: errClosed, Reason: core.ReasonNetwork, Retryable: true}
+		return "", &core.DeliveryError{Err: errClosed, Reason: core.ReasonNetwork, Retryable: true}
 	}
 	n.pending = append(n.pending, r)
 	n.mu.Unlock()
@@ -157,9 +166,15 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	}
 	select {
 	case err := <-r.done:
-		return err
+		if err != nil {
+			return "", err
+		}
+		// go-mail accepts only 250 after the data (RFC 5321 §4.3.2) and keeps the text alone;
+		// the sender loop set it before handing over the result.
+		reply := strings.TrimSpace("250 " + m.ServerResponse())
+		return clip(n.redactString(reply), core.MaxResponseBytes), nil
 	case <-ctx.Done():
-		return r.cancel(ctx.Err())
+		return "", r.cancel(ctx.Err())
 	}
 }
 
