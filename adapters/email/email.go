@@ -165,17 +165,17 @@ func (n *Notifier) NotifyReply(ctx context.Context, msg *core.Message) (string, 
 	default: // already signalled
 	}
 	select {
-	case err := <-r.done:
-		if err != nil {
-			return "", err
-		}
-		// go-mail accepts only 250 after the data (RFC 5321 §4.3.2) and keeps the text alone;
-		// the sender loop set it before handing over the result.
-		reply := strings.TrimSpace("250 " + m.ServerResponse())
-		return clip(n.redactString(reply), core.MaxResponseBytes), nil
+	case err = <-r.done:
 	case <-ctx.Done():
-		return "", r.cancel(ctx.Err())
+		err = r.cancel(ctx.Err()) // the result, when it was being handed over
 	}
+	if err != nil {
+		return "", err
+	}
+	// go-mail accepts only 250 after the data (RFC 5321 §4.3.2) and keeps the text alone; the
+	// sender loop set it before handing over the result.
+	reply := strings.TrimSpace("250 " + m.ServerResponse())
+	return clip(n.redactString(reply), core.MaxResponseBytes), nil
 }
 
 // build turns msg into a go-mail message. Header values go through go-mail's RFC 2047 encoder,
