@@ -6,6 +6,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/email"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -39,7 +40,7 @@ func (rt *Runtime) checkAlertTemplates(targets map[string]*core.Target) []error 
 		if err != nil {
 			return []error{err}
 		}
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			return []error{fmt.Errorf("sample %s: %w", typ, err)}
 		}

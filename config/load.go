@@ -19,7 +19,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // KeyError is one problem in the config, named by its key path ("targets[2].webhook_url") and,
@@ -94,7 +94,7 @@ func Parse(data []byte, opts Options) (*Config, error) {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			if l = strings.TrimSpace(l); l != "" {
-				c.Ingest.Secrets = append(c.Ingest.Secrets, core.Secret(l))
+				c.Ingest.Secrets = append(c.Ingest.Secrets, notify.Secret(l))
 			}
 		}
 	}
@@ -431,7 +431,7 @@ func resolvePath(dir, p string) string {
 // secretRef is a secret key with its <key>_file sibling.
 type secretRef struct {
 	path  string // key path of the secret, e.g. targets[1].secret
-	value *core.Secret
+	value *notify.Secret
 	file  string
 }
 
@@ -446,7 +446,7 @@ func (s secretRef) resolve(dir string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s_file: %w", s.path[strings.LastIndex(s.path, ".")+1:], err)
 	}
-	*s.value = core.Secret(strings.TrimRight(string(b), "\r\n"))
+	*s.value = notify.Secret(strings.TrimRight(string(b), "\r\n"))
 	return nil
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -24,7 +26,7 @@ var builtinTargets = []*core.Target{
 	{Name: "compliance-mail", Type: "email", Format: core.FormatEmail},
 }
 
-func render(t *testing.T, tgt *core.Target, ev *core.Event) *core.Message {
+func render(t *testing.T, tgt *core.Target, ev *event.Event) *notify.Message {
 	t.Helper()
 	e, err := templates.New("")
 	require.NoError(t, err)
@@ -45,7 +47,7 @@ func TestBuiltinGolden(t *testing.T) {
 				t.Parallel()
 				body, err := samples.Get(typ)
 				require.NoError(t, err)
-				ev, err := core.ParseEvent(body)
+				ev, err := event.Parse(body)
 				require.NoError(t, err)
 				msg := render(t, tgt, ev)
 				var got bytes.Buffer
@@ -67,13 +69,13 @@ func TestBuiltinGolden(t *testing.T) {
 	}
 }
 
-func issue(t *testing.T, title string) *core.Event {
+func issue(t *testing.T, title string) *event.Event {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"event": "issue.critical", "id": "evt_1", "timestamp": "2026-01-01T00:00:00Z",
 		"data": map[string]any{"scan_id": "scan_1", "issue_id": "i", "severity": "critical", "title": title,
 			"description": title, "file": "a<b>.go", "line": 7, "repo_url": "https://github.com/o/r"}})
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }

@@ -7,6 +7,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -15,7 +17,7 @@ import (
 // the default, the bridge alert's and, with a second event, the group's) for Slack, Discord,
 // email and the webhook presets, with fuzzed event data. A valid event must always render: no
 // panic, no budget error, and JSON for the JSON targets; an event of one of the six Cortex
-// types (whose fields core.ParseEvent checks) must render without any error. Other types
+// types (whose fields event.Parse checks) must render without any error. Other types
 // (accepted when ingest.strict_events is false) may carry fields of any type, so a template
 // error is allowed for them, recorded like any: it names the template.
 func FuzzBuiltinTemplates(f *testing.F) {
@@ -37,24 +39,24 @@ func FuzzBuiltinTemplates(f *testing.F) {
 	}
 	second, err := samples.Get("scan.failed")
 	require.NoError(f, err)
-	other, err := core.ParseEvent(second)
+	other, err := event.Parse(second)
 	require.NoError(f, err)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			return
 		}
 		for _, tgt := range targets {
-			for _, events := range [][]*core.Event{{ev}, {other, ev}} {
-				msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: tgt.Name, Route: "r", Event: ev, Events: events}
+			for _, events := range [][]*event.Event{{ev}, {other, ev}} {
+				msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: tgt.Name, Route: "r", Event: ev, Events: events}
 				if len(events) > 1 {
-					msg.Group = &core.GroupRun{Route: "r", Target: tgt.Name, Count: len(events)}
+					msg.Group = &notify.GroupRun{Route: "r", Target: tgt.Name, Count: len(events)}
 				}
 				err := renderer.Render(msg, tgt, &core.Route{Name: "r"})
 				require.NotErrorIs(t, err, templates.ErrStepLimit)
 				require.NotErrorIs(t, err, templates.ErrOutputLimit)
-				if !core.IsKnownEventType(ev.Type) && err != nil {
+				if !event.IsKnownType(ev.Type) && err != nil {
 					require.Contains(t, err.Error(), "template ", "the error names the template")
 					continue
 				}

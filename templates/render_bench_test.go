@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -24,7 +26,7 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -40,7 +42,7 @@ func BenchmarkRender(b *testing.B) {
 		b.Run(t.Type, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: route.Name, Event: ev, Events: []*core.Event{ev}}
+				msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: route.Name, Event: ev, Events: []*event.Event{ev}}
 				if err := renderer.Render(msg, t, route); err != nil {
 					b.Fatal(err)
 				}
@@ -55,16 +57,16 @@ func BenchmarkRender(b *testing.B) {
 // groupEvents returns n events for a group: the six sample types in turn, each issue with its
 // own file and every tenth event in another repository, so the templates' per-event work and
 // their "shared repository/scan" checks both run.
-func groupEvents(tb testing.TB, n int) []*core.Event {
+func groupEvents(tb testing.TB, n int) []*event.Event {
 	tb.Helper()
 	types := samples.Types()
-	events := make([]*core.Event, n)
+	events := make([]*event.Event, n)
 	for i := range events {
 		body, err := samples.Get(types[i%len(types)])
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -97,8 +99,8 @@ func BenchmarkRenderGroup(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d", t.Type, n), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: "r", Event: events[n-1], Events: events,
-						Group: &core.GroupRun{Route: "r", Target: t.Name, Count: n}}
+					msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: "r", Event: events[n-1], Events: events,
+						Group: &notify.GroupRun{Route: "r", Target: t.Name, Count: n}}
 					if err := renderer.Render(msg, t, &core.Route{Name: "r"}); err != nil {
 						b.Fatal(err)
 					}

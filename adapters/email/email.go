@@ -18,7 +18,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Notifier sends each message as one multipart/alternative email (text, and HTML when the
@@ -47,7 +47,7 @@ type Notifier struct {
 	beforeBatch func()
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
 // Option adjusts a Notifier beyond its YAML.
 type Option func(*Notifier)
@@ -134,8 +134,8 @@ var errClosed = errors.New("email target is shutting down; not sent")
 // Notify sends msg as one email: Subject = subject_prefix + msg.Subject (on one line), the text
 // part msg.Body and, when msg.HTML is set, an HTML alternative; msg.Attachments are attached
 // (base64, multipart/mixed). It waits for the server's answer
-// to this message or for ctx, whichever comes first; failures are *core.DeliveryError.
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+// to this message or for ctx, whichever comes first; failures are *notify.DeliveryError.
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	_, err := n.NotifyReply(ctx, msg)
 	return err
 }
@@ -143,11 +143,11 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 // NotifyReply is Notify that also returns, when the message was accepted, the server's reply
 // to its data: "250 " and the reply's text ("250 2.0.0 Ok: queued as 4F2A"), without the
 // password, as `cortex-bridge test --target` prints it. Failures carry their reply in the
-// *core.DeliveryError instead.
-func (n *Notifier) NotifyReply(ctx context.Context, msg *core.Message) (string, error) {
+// *notify.DeliveryError instead.
+func (n *Notifier) NotifyReply(ctx context.Context, msg *notify.Message) (string, error) {
 	m, err := n.build(msg)
 	if err != nil {
-		return "", &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+		return "", &notify.DeliveryError{Err: err, Reason: notify.ReasonConfig}
 	}
 	if err := ctx.Err(); err != nil {
 		return "", timeoutError(err, false)
@@ -156,7 +156,7 @@ func (n *Notifier) NotifyReply(ctx context.Context, msg *core.Message) (string, 
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return "", &core.DeliveryError{Err: errClosed, Reason: core.ReasonNetwork, Retryable: true}
+		return "", &notify.DeliveryError{Err: errClosed, Reason: notify.ReasonNetwork, Retryable: true}
 	}
 	n.pending = append(n.pending, r)
 	n.mu.Unlock()
@@ -175,12 +175,12 @@ func (n *Notifier) NotifyReply(ctx context.Context, msg *core.Message) (string, 
 	// go-mail accepts only 250 after the data (RFC 5321 §4.3.2) and keeps the text alone; the
 	// sender loop set it before handing over the result.
 	reply := strings.TrimSpace("250 " + m.ServerResponse())
-	return clip(n.redactString(reply), core.MaxResponseBytes), nil
+	return clip(n.redactString(reply), notify.MaxResponseBytes), nil
 }
 
 // build turns msg into a go-mail message. Header values go through go-mail's RFC 2047 encoder,
 // which encodes any control character, so no event text can start a header of its own.
-func (n *Notifier) build(msg *core.Message) (*gomail.Msg, error) {
+func (n *Notifier) build(msg *notify.Message) (*gomail.Msg, error) {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent()) // UTF-8, quoted-printable parts
 	m.FromMailAddress(n.from)
 	m.ToMailAddress(n.to...)

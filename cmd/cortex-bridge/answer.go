@@ -12,7 +12,7 @@ import (
 	"sync"
 
 	"github.com/cortexbridge/cortex-bridge/config"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // answer is what a receiver said to the test command's message: the HTTP status and the start
@@ -24,7 +24,7 @@ type answer struct {
 }
 
 // recorder is the test command's HTTP transport: it passes each request on to next and keeps
-// the status and the first core.MaxResponseBytes of the last answer, whether or not the target
+// the status and the first notify.MaxResponseBytes of the last answer, whether or not the target
 // reads the body; the target still reads the whole answer as sent.
 type recorder struct {
 	next http.RoundTripper
@@ -38,7 +38,7 @@ func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	// A read error stays in resp.Body, so the target sees it after the head.
-	head, _ := io.ReadAll(io.LimitReader(resp.Body, core.MaxResponseBytes))
+	head, _ := io.ReadAll(io.LimitReader(resp.Body, notify.MaxResponseBytes))
 	r.mu.Lock()
 	r.last = answer{status: resp.StatusCode, body: string(head)}
 	r.mu.Unlock()
@@ -58,12 +58,12 @@ func (r *recorder) answer() answer {
 // replyNotifier is a Notifier that returns the receiver's answer to an accepted message
 // (the email target's SMTP reply, which no HTTP transport sees).
 type replyNotifier interface {
-	NotifyReply(ctx context.Context, msg *core.Message) (string, error)
+	NotifyReply(ctx context.Context, msg *notify.Message) (string, error)
 }
 
 // notifyAnswer sends msg once through n and returns the receiver's answer as rec or n recorded
-// it; on failure the *core.DeliveryError has it too.
-func notifyAnswer(ctx context.Context, n core.Notifier, rec *recorder, msg *core.Message) (answer, error) {
+// it; on failure the *notify.DeliveryError has it too.
+func notifyAnswer(ctx context.Context, n notify.Notifier, rec *recorder, msg *notify.Message) (answer, error) {
 	if rn, ok := n.(replyNotifier); ok {
 		reply, err := rn.NotifyReply(ctx, msg)
 		if err != nil {
@@ -76,12 +76,12 @@ func notifyAnswer(ctx context.Context, n core.Notifier, rec *recorder, msg *core
 	return rec.answer(), err
 }
 
-// credentials returns the credentials in t's configuration, for core.SecretForms: every
-// core.Secret, and a webhook's URL and header values, which the webhook target keeps out of its
+// credentials returns the credentials in t's configuration, for notify.SecretForms: every
+// notify.Secret, and a webhook's URL and header values, which the webhook target keeps out of its
 // errors too (a preset's URL can be the credential, a header can carry an API key).
 func credentials(t *config.Target) []string {
 	var out []string
-	secret := reflect.TypeFor[core.Secret]()
+	secret := reflect.TypeFor[notify.Secret]()
 	var walk func(v reflect.Value)
 	walk = func(v reflect.Value) {
 		switch v.Kind() {
@@ -119,13 +119,13 @@ func credentials(t *config.Target) []string {
 	return out
 }
 
-// scrub removes every form of creds from an answer's text (core.Scrub, as the targets do
+// scrub removes every form of creds from an answer's text (notify.Scrub, as the targets do
 // with their errors).
 func scrub(text string, creds []string) string {
 	if text == "" {
 		return ""
 	}
-	return core.Scrub(errors.New(text), core.SecretForms(creds...)).Error()
+	return notify.Scrub(errors.New(text), notify.SecretForms(creds...)).Error()
 }
 
 // printable is an answer's body for one line of output: "(empty)" for none, trailing space

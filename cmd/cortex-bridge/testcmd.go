@@ -10,6 +10,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -36,7 +38,7 @@ nothing is retried.`,
 			if err != nil {
 				return err
 			}
-			ev, err := core.ParseEvent(body)
+			ev, err := event.Parse(body)
 			if err != nil {
 				return err
 			}
@@ -47,7 +49,7 @@ nothing is retried.`,
 		},
 	}
 	c.Flags().StringVar(&target, "target", "", "target name (required)")
-	c.Flags().StringVar(&sample, "sample", core.EventIssueCritical, "sample event type")
+	c.Flags().StringVar(&sample, "sample", event.IssueCritical, "sample event type")
 	_ = c.MarkFlagRequired("target")
 	return c
 }
@@ -64,7 +66,7 @@ func findTarget(rt *config.Runtime, name string) (*core.Target, error) {
 
 // sendOnce renders msg for t, sends it once through a fresh Notifier and prints the outcome; it
 // fails when the message was not delivered.
-func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.Message, what string) error {
+func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notify.Message, what string) error {
 	var ct *config.Target
 	for i := range rt.Config.Targets {
 		if rt.Config.Targets[i].Name == t.Name {
@@ -75,7 +77,7 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.
 		return fmt.Errorf("target %s is disabled: %s", t.Name, why)
 	}
 	// The recorder sees the receiver's answer, which a target keeps only when it fails.
-	client := core.NewHTTPClient()
+	client := notify.NewHTTPClient()
 	rec := &recorder{next: client.Transport}
 	client.Transport = rec
 	n, err := config.NewNotifier(ct, config.BuildOptions{Version: version, Client: client})
@@ -108,7 +110,7 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.
 		}
 		return nil
 	}
-	de := core.AsDeliveryError(err)
+	de := notify.AsDeliveryError(err)
 	fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", what, t.Name, t.Type, took, de.Error())
 	if de.Response != "" {
 		fmt.Fprintf(out, "answer: %s\n", printable(de.Response))
