@@ -150,11 +150,13 @@ func TestShippedConfig(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, "127.0.0.1:8080", c.Server.Listen)
 				require.Empty(t, c.Server.PublicURL)
+				require.Equal(t, "sqlite", c.Storage.Driver)
 				require.True(t, strings.HasSuffix(c.Storage.DSN, "/data/cortex-bridge.db"), "relative to the config file: %s", c.Storage.DSN)
 				require.True(t, filepath.IsAbs(c.Storage.DSN))
 				require.Equal(t, []string{"dev-secret-change-me"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 587, c.Targets[2].Email.SMTP.Port)
-				require.Equal(t, "starttls", c.Targets[2].Email.SMTP.TLS)
+				require.Equal(t, "starttls", c.Targets[2].Email.SMTP.TLS, "SMTP_TLS unset: the default")
+				require.Equal(t, "starttls", c.Targets[5].Email.SMTP.TLS)
 				require.Equal(t, "Cortex Bridge <alerts@example.com>", c.Targets[2].Email.From)
 				require.Equal(t, []string{"compliance@example.com"}, c.Targets[2].Email.To)
 				require.Equal(t, "https://siem.example.com/hooks/cortex", c.Targets[3].Webhook.URL)
@@ -176,6 +178,27 @@ func TestShippedConfig(t *testing.T) {
 				require.Equal(t, "to is empty (its variable is unset)", c.Targets[5].Disabled())
 			},
 		},
+		"PostgreSQL from the environment (replicas)": {
+			env: map[string]string{
+				"CORTEX_BRIDGE_DB_DRIVER": "postgres",
+				"CORTEX_BRIDGE_DB":        "postgres://bridge@db:5432/bridge?sslmode=disable",
+			},
+			disabled: []string{"security-slack", "dev-discord", "compliance-mail", "siem", "ops-mail"},
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "postgres", c.Storage.Driver)
+				require.Equal(t, "postgres://bridge@db:5432/bridge?sslmode=disable", c.Storage.DSN, "a URL is not made relative")
+			},
+		},
+		"SMTP_TLS=none: a plaintext local relay": {
+			env:      map[string]string{"SMTP_HOST": "localhost", "SMTP_PORT": "25", "SMTP_TLS": "none", "OPS_EMAIL": "ops@example.com"},
+			disabled: []string{"security-slack", "dev-discord", "siem"},
+			check: func(t *testing.T, c *config.Config) {
+				for _, i := range []int{2, 5} { // compliance-mail, ops-mail
+					require.Equal(t, 25, c.Targets[i].Email.SMTP.Port, c.Targets[i].Name)
+					require.Equal(t, "none", c.Targets[i].Email.SMTP.TLS, c.Targets[i].Name)
+				}
+			},
+		},
 		"every variable set": {
 			env: map[string]string{
 				"CORTEX_WEBHOOK_SECRET": "prod-ingest-secret",
@@ -193,6 +216,7 @@ func TestShippedConfig(t *testing.T) {
 				require.Equal(t, []string{"prod-ingest-secret"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 465, c.Targets[2].Email.SMTP.Port)
 				require.Equal(t, "implicit", c.Targets[2].Email.SMTP.TLS)
+				require.Equal(t, "implicit", c.Targets[5].Email.SMTP.TLS)
 			},
 		},
 	}
@@ -259,6 +283,16 @@ func TestShippedConfig_Serve(t *testing.T) {
 	require.False(t, rt.Enabled("security-slack"))
 	require.False(t, rt.Enabled("no-such-target"))
 	require.FileExists(t, auditLog)
+}
+
+// TestShippedConfig_BadSMTPTLS: a mistyped SMTP_TLS is refused with the key it landed in, not
+// taken for the default.
+func TestShippedConfig_BadSMTPTLS(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile(shippedConfig)
+	require.NoError(t, err)
+	_, err = setup(t).parse(t, string(src), map[string]string{"SMTP_HOST": "localhost", "SMTP_TLS": "plain"})
+	require.ErrorContains(t, err, `targets[2].smtp.tls: must be starttls, implicit or none, got "plain"`)
 }
 
 func TestParse_EnvExpansion(t *testing.T) {
