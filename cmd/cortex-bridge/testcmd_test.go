@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
 
 // slackToken and teamToken are the secret parts of the Slack and Discord webhook URLs;
@@ -44,7 +46,7 @@ func TestTestCommandPrintsTheAnswer(t *testing.T) {
 		}
 	}))
 	t.Cleanup(srv.Close)
-	_, smtpPort := startMailbox(t)
+	smtpPort := bridgetest.NewMailbox(t).Port
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(fmt.Sprintf(`
 ingest: {secrets: [s3cret-value]}
