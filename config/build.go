@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -38,6 +39,11 @@ type BuildOptions struct {
 	Log     *slog.Logger
 	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
 	DryRun bool
+	// Preflight, with DryRun, still checks what serve will open, creating nothing: every
+	// enabled file target's path and the SQLite file can be created or appended to (see
+	// file.CheckPath). Secret files and TLS files are read by Load and Validate anyway. It is
+	// what `validate` runs, so a service's pre-start check fails on what would stop serve.
+	Preflight bool
 }
 
 // Build compiles the routes, loads the templates and renders every template a route or target
@@ -77,18 +83,29 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		}
 		if t.Disabled != "" {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
+		} else if opts.DryRun && opts.Preflight {
+			if err := ct.preflight(); err != nil {
+				errs = append(errs, c.targetError(i, err))
+			}
 		} else if !opts.DryRun {
 			n, err := NewNotifier(ct, opts)
-			if err != nil {
-				errs = append(errs, c.keyError(fmt.Sprintf("targets[%d]", i), err.Error()))
-			} else if n == nil {
+			switch {
+			case err != nil:
+				errs = append(errs, c.targetError(i, err))
+			case n == nil:
 				t.Disabled = "delivery for type " + t.Type + " is not available in this version yet"
 				rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
+			default:
+				t.Notifier = n
 			}
-			t.Notifier = n
 		}
 		rt.Targets = append(rt.Targets, t)
 		byName[t.Name] = t
+	}
+	if opts.DryRun && opts.Preflight && c.Storage.Driver == "sqlite" {
+		if err := file.CheckPath(c.Storage.DSN); err != nil {
+			errs = append(errs, c.keyError("storage.dsn", err.Error()))
+		}
 	}
 	for i := range c.Routes {
 		cr := &c.Routes[i]
@@ -129,8 +146,18 @@ var formats = map[string]core.Format{
 }
 
 // NewNotifier builds the adapter for target t (enabled or not: the test command uses it on one
-// target); nil, nil for a type whose delivery is not built yet.
+// target); nil, nil for a type whose delivery is not built yet. On error the Notifier is nil
+// (never an interface holding a nil pointer, whose Close would dereference it). An error
+// names the target's key it is about ("path: mkdir …"), when it knows.
 func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
+	n, err := newNotifier(t, opts)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+func newNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 	switch {
 	case t.Slack != nil:
 		return slack.New(t.Slack, opts.Client, opts.Version)
@@ -272,7 +299,44 @@ func (rt *Runtime) Enabled(name string) bool {
 	return false
 }
 
-// Close releases what the notifiers hold (open audit files).
+// preflight checks, opening nothing, what building t's notifier will need from the machine:
+// a file target's path.
+func (t *Target) preflight() error {
+	if t.File != nil {
+		if err := file.CheckPath(t.File.Path); err != nil {
+			return fmt.Errorf("path: %w", err)
+		}
+	}
+	return nil
+}
+
+// targetError is a *KeyError for err about targets[i]: under the key err starts with when that
+// is one of the target's keys ("path: open …" → targets[2].path), else under targets[i].
+func (c *Config) targetError(i int, err error) *KeyError {
+	p := fmt.Sprintf("targets[%d]", i)
+	key, rest, ok := strings.Cut(err.Error(), ": ")
+	if root, _, _ := strings.Cut(key, "."); ok && targetKeys(&c.Targets[i])[root] {
+		return c.keyError(p+"."+key, rest)
+	}
+	return c.keyError(p, err.Error())
+}
+
+// targetKeys are the YAML keys a target of t's type accepts.
+func targetKeys(t *Target) map[string]bool {
+	keys := map[string]bool{}
+	for k := range yamlFields(reflect.TypeFor[Target]()) {
+		keys[k] = true
+	}
+	if ot := optionTypes[t.Type]; ot != nil {
+		for k := range yamlFields(ot) {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// Close releases what the notifiers hold (open audit files). It is safe on a Runtime whose
+// build failed part-way: targets without a Notifier are skipped.
 func (rt *Runtime) Close() {
 	for _, t := range rt.Targets {
 		if c, ok := t.Notifier.(interface{ Close() error }); ok {
