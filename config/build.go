@@ -12,12 +12,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/discord"
-	"github.com/cortexbridge/cortex-bridge/adapters/email"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/adapters/slack"
-	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -76,8 +73,11 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	byName := map[string]*core.Target{}
 	for i := range c.Targets {
 		ct := &c.Targets[i]
-		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Escape: templates.EscaperFor(ct.Type),
-			Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled(), Fingerprint: ct.fingerprint(c)}
+		t := &core.Target{Name: ct.Name, Type: ct.Type, Template: ct.Template, Concurrency: ct.Concurrency,
+			Disabled: ct.Disabled(), Fingerprint: ct.fingerprint(c)}
+		if kind := ct.kind(); kind != nil {
+			t.Format, t.Escape = kind.Format, kind.Escape
+		}
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
 		}
@@ -140,37 +140,16 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	return rt, nil
 }
 
-var formats = map[string]core.Format{
-	TypeWebhook: core.FormatJSON, TypeSlack: core.FormatJSON, TypeDiscord: core.FormatJSON,
-	TypeEmail: core.FormatEmail, TypeFile: core.FormatNone,
-}
-
 // NewNotifier builds the adapter for target t (enabled or not: the test command uses it on one
 // target); nil, nil for a type whose delivery is not built yet. On error the Notifier is nil
 // (never an interface holding a nil pointer, whose Close would dereference it). An error
 // names the target's key it is about ("path: mkdir …"), when it knows.
 func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
-	n, err := newNotifier(t, opts)
-	if err != nil {
-		return nil, err
+	kind := t.kind()
+	if kind == nil || t.Adapter == nil {
+		return nil, nil
 	}
-	return n, nil
-}
-
-func newNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
-	switch {
-	case t.Slack != nil:
-		return slack.New(t.Slack, opts.Client, opts.Version)
-	case t.Discord != nil:
-		return discord.New(t.Discord, opts.Client, opts.Version)
-	case t.Email != nil:
-		return email.New(t.Email, email.WithVersion(opts.Version))
-	case t.Webhook != nil:
-		return webhook.New(t.Webhook, opts.Client, opts.Version)
-	case t.File != nil:
-		return file.New(t.File, file.WithConcurrency(t.Concurrency))
-	}
-	return nil, nil
+	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency})
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
@@ -299,13 +278,11 @@ func (rt *Runtime) Enabled(name string) bool {
 	return false
 }
 
-// preflight checks, opening nothing, what building t's notifier will need from the machine:
-// a file target's path.
+// preflight checks, opening nothing, what building t's notifier will need from the machine
+// (see notify.Preflighter).
 func (t *Target) preflight() error {
-	if t.File != nil {
-		if err := file.CheckPath(t.File.Path); err != nil {
-			return fmt.Errorf("path: %w", err)
-		}
+	if p, ok := t.Adapter.(notify.Preflighter); ok {
+		return p.Preflight()
 	}
 	return nil
 }
@@ -327,8 +304,8 @@ func targetKeys(t *Target) map[string]bool {
 	for k := range yamlFields(reflect.TypeFor[Target]()) {
 		keys[k] = true
 	}
-	if ot := optionTypes[t.Type]; ot != nil {
-		for k := range yamlFields(ot) {
+	if t.Adapter != nil {
+		for k := range yamlFields(reflect.TypeOf(t.Adapter).Elem()) {
 			keys[k] = true
 		}
 	}
@@ -339,8 +316,6 @@ func targetKeys(t *Target) map[string]bool {
 // build failed part-way: targets without a Notifier are skipped.
 func (rt *Runtime) Close() {
 	for _, t := range rt.Targets {
-		if c, ok := t.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(t.Notifier)
 	}
 }

@@ -254,12 +254,9 @@ func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *core.Even
 	case msg.Body == nil:
 		p.Kind, p.Note = "json", "The original event, unchanged."
 		p.JSON = prettyJSON(ev.Raw)
-	case t.Type == "slack":
-		p.Kind, p.JSON = "slack", prettyJSON(msg.Body)
-		p.Slack = slackPreview(msg.Body)
-	case t.Type == "discord":
-		p.Kind, p.JSON = "discord", prettyJSON(msg.Body)
-		p.Discord = discordPreview(msg.Body)
+	case platformViews[t.Type] != nil:
+		p.Kind, p.JSON = t.Type, prettyJSON(msg.Body)
+		platformViews[t.Type](p, msg.Body)
 	case t.Format == core.FormatEmail:
 		p.Kind = "email"
 		p.Email = &emailView{Subject: msg.Subject, Text: string(msg.Body), HTML: msg.HTML}

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -19,8 +21,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var builtinTargets = []*core.Target{
-	{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-	{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
+	{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
+	{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
 	{Name: "compliance-mail", Type: "email", Format: core.FormatEmail},
 }
 

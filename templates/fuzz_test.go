@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -28,8 +30,8 @@ func FuzzBuiltinTemplates(f *testing.F) {
 	require.NoError(f, err)
 	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
+		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
 		{Name: "email", Type: "email", Format: core.FormatEmail},
 	}
 	for _, preset := range []string{"msteams", "mattermost", "rocketchat", "pagerduty", "opsgenie", "cloudevents", "github-dispatch", "gitlab-pipeline"} {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -29,8 +31,8 @@ func BenchmarkRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
+		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
 		{Name: "email", Type: "email", Format: core.FormatEmail},
 		{Name: "webhook", Type: "webhook", Format: core.FormatJSON},
 		{Name: "file", Type: "file", Format: core.FormatNone},
@@ -87,8 +89,8 @@ func BenchmarkRenderGroup(b *testing.B) {
 	}
 	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
+		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
 		{Name: "email", Type: "email", Format: core.FormatEmail},
 	}
 	for _, n := range []int{1000, 16000} {

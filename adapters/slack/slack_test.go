@@ -33,7 +33,7 @@ func botNotifier(t *testing.T, f *fakeSlack, channel string) *slack.Notifier {
 	return n
 }
 
-var target = &core.Target{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")}
+var target = &core.Target{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape}
 
 // render renders msg with the built-in templates, as the worker does.
 func render(t *testing.T, msg *core.Message) *core.Message {

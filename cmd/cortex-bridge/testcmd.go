@@ -10,6 +10,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -80,9 +81,7 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.
 	if n == nil {
 		return fmt.Errorf("target %s: delivery for type %s is not available in this version yet", t.Name, t.Type)
 	}
-	if c, ok := n.(interface{ Close() error }); ok {
-		defer c.Close()
-	}
+	defer notify.Close(n)
 	if err := rt.Renderer.Render(msg, t, nil); err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/sender"
 )
@@ -62,7 +63,7 @@ func (r *registry) target(w *core.Webhook) (*core.Target, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(w.URL + "\x00" + w.Secret.Reveal() + "\x00" + w.SignatureScheme))
-	return &core.Target{Name: w.ID, Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: 4,
+	return &core.Target{Name: w.ID, Type: webhook.Type.Name, Format: webhook.Type.Format, Notifier: n, Concurrency: webhook.Type.Concurrency,
 		Fingerprint: "webhook:" + hex.EncodeToString(sum[:])}, nil
 }
 
@@ -87,9 +88,7 @@ func (r *registry) replan(ctx context.Context) error {
 	}
 	r.p.metrics.SetTargets(targetNames(plan))
 	for _, t := range r.p.disp.Apply(plan) {
-		if c, ok := t.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(t.Notifier)
 	}
 	r.seen = changed
 	return nil
