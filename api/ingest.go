@@ -23,12 +23,13 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/signature"
 )
 
 // Acceptor stores a verified event with its deliveries (core.Bus).
 type Acceptor interface {
-	Accept(ctx context.Context, ev *core.Event) (core.AcceptResult, error)
+	Accept(ctx context.Context, ev *event.Event) (core.AcceptResult, error)
 }
 
 // IngestConfig is the ingest endpoint's policy (the ingest keys of docs/configuration.md).
@@ -240,7 +241,7 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	if bad != nil {
 		return fail(bad.status, bad.code, bad.msg)
 	}
-	ev, err := core.ParseEventContext(r.Context(), body)
+	ev, err := event.ParseContext(r.Context(), body)
 	if r.Context().Err() != nil {
 		return eventType, "client_gone" // the sender has gone: nothing is stored, it will retry
 	}
@@ -249,7 +250,7 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	}
 	if err != nil {
 		code := CodeInvalidEvent
-		if errors.Is(err, core.ErrInvalidJSON) {
+		if errors.Is(err, event.ErrInvalidJSON) {
 			code = CodeInvalidJSON
 		}
 		return fail(http.StatusBadRequest, code, err.Error())
@@ -260,7 +261,7 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 	if core.IsReservedEventType(ev.Type) {
 		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: type %q is reserved for the bridge's own events (bridge.*, cortex_bridge.*); Cortex cannot send it", ev.Type))
 	}
-	if cfg.StrictEvents && !core.IsKnownEventType(ev.Type) {
+	if cfg.StrictEvents && !event.IsKnownType(ev.Type) {
 		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: unknown type %q (ingest.strict_events is on)", ev.Type))
 	}
 	if skew := start.Sub(ev.Timestamp); skew > cfg.Tolerance || skew < -cfg.Tolerance {

@@ -20,14 +20,14 @@ func TestIngestRefusesBridgeEvents(t *testing.T) {
 		body   func(t *testing.T) []byte
 		strict bool
 	}{
-		"bridge.delivery_dead sample": {body: func(t *testing.T) []byte { return event(t, core.EventDeliveryDead, time.Time{}, nil) }},
+		"bridge.delivery_dead sample": {body: func(t *testing.T) []byte { return eventBody(t, core.EventDeliveryDead, time.Time{}, nil) }},
 		"bridge.target_unhealthy, strict events": {strict: true,
-			body: func(t *testing.T) []byte { return event(t, core.EventTargetUnhealthy, time.Time{}, nil) }},
+			body: func(t *testing.T) []byte { return eventBody(t, core.EventTargetUnhealthy, time.Time{}, nil) }},
 		"a bridge.* type the bridge does not raise": {body: func(t *testing.T) []byte {
-			return event(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = "bridge.anything" })
+			return eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = "bridge.anything" })
 		}},
 		"a digest run": {body: func(t *testing.T) []byte {
-			return event(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = core.DigestEventType })
+			return eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = core.DigestEventType })
 		}},
 	}
 	for name, tc := range tests {
@@ -43,7 +43,7 @@ func TestIngestRefusesBridgeEvents(t *testing.T) {
 	}
 	// Other event types starting alike are Cortex's to use.
 	b := setupIngest(t, nil, nil)
-	body := event(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = "bridges.built" })
+	body := eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = "bridges.built" })
 	res := b.post(t, body)
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 	require.Len(t, b.acc.calls(), 1)

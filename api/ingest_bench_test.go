@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/sender"
 	"github.com/cortexbridge/cortex-bridge/signature"
@@ -20,7 +21,7 @@ import (
 // nopAcceptor accepts every event at once, so the benchmark measures the handler, not storage.
 type nopAcceptor struct{}
 
-func (nopAcceptor) Accept(context.Context, *core.Event) (core.AcceptResult, error) {
+func (nopAcceptor) Accept(context.Context, *event.Event) (core.AcceptResult, error) {
 	return core.AcceptResult{Deliveries: 2}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // TestIngestDefaults: a zero field of IngestConfig takes docs/configuration.md's default (a zero tolerance
@@ -48,10 +49,10 @@ func TestIngestDefaults(t *testing.T) {
 			t.Parallel()
 			b := setupIngest(t, tc.cfg, nil)
 			for i := range tc.requests {
-				res := b.post(t, event(t, "scan.completed", fixedNow.Add(time.Duration(i+1)*time.Millisecond), nil))
+				res := b.post(t, eventBody(t, "scan.completed", fixedNow.Add(time.Duration(i+1)*time.Millisecond), nil))
 				require.Equal(t, http.StatusOK, res.status, "request %d before: %s", i, res.body)
 			}
-			body := event(t, "scan.completed", fixedNow.Add(tc.ts), nil)
+			body := eventBody(t, "scan.completed", fixedNow.Add(tc.ts), nil)
 			if tc.body != nil {
 				body = append(bytes.Clone(tc.body), body...) // leading spaces: still the event
 			}
@@ -73,13 +74,13 @@ func TestIngestDefaults(t *testing.T) {
 func TestIngestHeldDeliveries(t *testing.T) {
 	t.Parallel()
 	for held, want := range map[int]string{0: `{"status":"accepted","id":"%s","deliveries":3}`, 2: `{"status":"accepted","id":"%s","deliveries":3,"held":2}`} {
-		acc := acceptFunc(func(context.Context, *core.Event) (core.AcceptResult, error) {
+		acc := acceptFunc(func(context.Context, *event.Event) (core.AcceptResult, error) {
 			return core.AcceptResult{Deliveries: 3, Held: held}, nil
 		})
 		cfg := defaultConfig()
 		srv := httptest.NewServer(api.NewIngest(cfg, acc, nil))
 		t.Cleanup(srv.Close)
-		body := event(t, "scan.completed", time.Time{}, nil)
+		body := eventBody(t, "scan.completed", time.Time{}, nil)
 		res := send(t, srv.URL+ingestPath, http.MethodPost, body, false)
 		require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 		require.JSONEq(t, fmt.Sprintf(want, idOf(t, body)), string(res.body))
@@ -104,7 +105,7 @@ func TestIngestUpdateKeepsTheRateLimiter(t *testing.T) {
 			t.Parallel()
 			slow := func(c *api.IngestConfig) { c.RatePerSec, c.RateBurst = 0.001, 1 }
 			b := setupHostile(t, slow)
-			valid := event(t, "scan.completed", time.Time{}, nil)
+			valid := eventBody(t, "scan.completed", time.Time{}, nil)
 			require.Equal(t, http.StatusOK, send(t, b.url, http.MethodPost, valid, false).status, "the burst's one token")
 			cfg := defaultConfig()
 			slow(&cfg)
@@ -121,7 +122,7 @@ func TestIngestUpdateKeepsTheRateLimiter(t *testing.T) {
 // changes it starts a new budget of the new size.
 func TestIngestUpdateKeepsTheUnverifiedBudget(t *testing.T) {
 	t.Parallel()
-	valid := event(t, "scan.completed", time.Time{}, nil)
+	valid := eventBody(t, "scan.completed", time.Time{}, nil)
 	tests := map[string]struct {
 		update     func(*api.IngestConfig)
 		wantStatus int
@@ -166,7 +167,7 @@ func TestIngestToleranceBothWays(t *testing.T) {
 		t.Run(skew.String(), func(t *testing.T) {
 			t.Parallel()
 			b := setupIngest(t, nil, nil)
-			res := b.post(t, event(t, "scan.completed", fixedNow.Add(skew), nil))
+			res := b.post(t, eventBody(t, "scan.completed", fixedNow.Add(skew), nil))
 			require.Equal(t, want, res.status, "body: %s", res.body)
 			if want != http.StatusOK {
 				requireErrorBody(t, res, api.CodeStaleTimestamp, "the tolerance is 5m0s")
@@ -180,7 +181,7 @@ func TestIngestToleranceBothWays(t *testing.T) {
 // it, rather than 503 after waiting for budget it does not need.
 func TestIngestEmptyBodyReservesNothing(t *testing.T) {
 	t.Parallel()
-	valid := event(t, "scan.completed", time.Time{}, nil)
+	valid := eventBody(t, "scan.completed", time.Time{}, nil)
 	b := setupHostile(t, func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) })
 	sendHalf(t, b.url, valid)
 	require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond)

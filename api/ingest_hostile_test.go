@@ -18,6 +18,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // hostileBundle is an Ingest handler behind a loopback server, with the handler at hand.
@@ -58,7 +59,7 @@ func gzipped(t *testing.T, b []byte) []byte {
 func TestIngest_ContentEncoding(t *testing.T) {
 	t.Parallel()
 	const limit = 64 << 10
-	plain := event(t, "scan.completed", time.Time{}, nil)
+	plain := eventBody(t, "scan.completed", time.Time{}, nil)
 	gz := gzipped(t, plain)
 	padded := append(bytes.Clone(plain[:len(plain)-1]), append(bytes.Repeat([]byte(" "), limit-len(plain)), '}')...)
 	require.Len(t, padded, limit)
@@ -189,7 +190,7 @@ func TestIngest_UnverifiedBytesBounded(t *testing.T) {
 					mu.Unlock()
 				})
 			}
-			valid := event(t, "scan.completed", time.Time{}, nil)
+			valid := eventBody(t, "scan.completed", time.Time{}, nil)
 			deadline := time.Now().Add(60 * time.Second)
 			for {
 				res := send(t, b.url, http.MethodPost, valid, tc.chunked)
@@ -224,7 +225,7 @@ func TestIngest_UnverifiedBytesBounded(t *testing.T) {
 func TestIngest_ClientGone(t *testing.T) {
 	t.Parallel()
 	b := setupHostile(t, nil)
-	valid := event(t, "scan.completed", time.Time{}, nil)
+	valid := eventBody(t, "scan.completed", time.Time{}, nil)
 
 	conn := sendHalf(t, b.url, valid)
 	require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond,
@@ -287,7 +288,7 @@ func BenchmarkIngestHostile(b *testing.B) {
 		"gzip_bomb_100MiB": {body: bomb.Bytes(), encoding: "gzip"},
 		"br":               {body: []byte(env(`{"scan_id":"s"}`)), encoding: "br"},
 	}
-	acc := acceptFunc(func(context.Context, *core.Event) (core.AcceptResult, error) {
+	acc := acceptFunc(func(context.Context, *event.Event) (core.AcceptResult, error) {
 		return core.AcceptResult{Deliveries: 1}, nil
 	})
 	cfg := defaultConfig()

@@ -15,8 +15,8 @@ import (
 // the body is parsed) and the outcome, and how long the answer took.
 func TestIngestObserve(t *testing.T) {
 	t.Parallel()
-	completed := event(t, "scan.completed", time.Time{}, nil)
-	critical := event(t, "issue.critical", time.Time{}, nil)
+	completed := eventBody(t, "scan.completed", time.Time{}, nil)
+	critical := eventBody(t, "issue.critical", time.Time{}, nil)
 	type observed struct{ eventType, outcome string }
 	tests := map[string]struct {
 		body   []byte
@@ -77,7 +77,7 @@ func TestIngestObserveClientGone(t *testing.T) {
 	b := setupIngest(t, func(c *api.IngestConfig) {
 		c.Observe = func(_, outcome string, _ time.Duration) { outcomes <- outcome }
 	}, nil)
-	valid := event(t, "scan.completed", time.Time{}, nil)
+	valid := eventBody(t, "scan.completed", time.Time{}, nil)
 	conn := sendHalf(t, b.url, valid)
 	require.NoError(t, conn.Close())
 	select {

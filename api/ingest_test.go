@@ -25,6 +25,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/signature"
 	"github.com/cortexbridge/cortex-bridge/store"
@@ -50,7 +52,7 @@ type fakeAcceptor struct {
 
 	mu     sync.Mutex
 	seen   map[string]bool
-	events []*core.Event
+	events []*event.Event
 }
 
 var _ api.Acceptor = (*fakeAcceptor)(nil)
@@ -59,7 +61,7 @@ func newFakeAcceptor(err error) *fakeAcceptor {
 	return &fakeAcceptor{err: err, seen: map[string]bool{}}
 }
 
-func (a *fakeAcceptor) Accept(_ context.Context, ev *core.Event) (core.AcceptResult, error) {
+func (a *fakeAcceptor) Accept(_ context.Context, ev *event.Event) (core.AcceptResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.events = append(a.events, ev)
@@ -73,16 +75,16 @@ func (a *fakeAcceptor) Accept(_ context.Context, ev *core.Event) (core.AcceptRes
 	return core.AcceptResult{Deliveries: fakeDeliveries}, nil
 }
 
-func (a *fakeAcceptor) calls() []*core.Event {
+func (a *fakeAcceptor) calls() []*event.Event {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	return append([]*core.Event(nil), a.events...)
+	return append([]*event.Event(nil), a.events...)
 }
 
 // acceptFunc adapts a function to api.Acceptor.
-type acceptFunc func(ctx context.Context, ev *core.Event) (core.AcceptResult, error)
+type acceptFunc func(ctx context.Context, ev *event.Event) (core.AcceptResult, error)
 
-func (f acceptFunc) Accept(ctx context.Context, ev *core.Event) (core.AcceptResult, error) {
+func (f acceptFunc) Accept(ctx context.Context, ev *event.Event) (core.AcceptResult, error) {
 	return f(ctx, ev)
 }
 
@@ -244,9 +246,9 @@ func sample(t testing.TB, typ string) []byte {
 	return b
 }
 
-// event returns the sample of typ with its timestamp set to ts (fixedNow when zero), after mod
+// eventBody returns the sample of typ with its timestamp set to ts (fixedNow when zero), after mod
 // has changed the envelope env and its data object.
-func event(t testing.TB, typ string, ts time.Time, mod func(env, data map[string]any)) []byte {
+func eventBody(t testing.TB, typ string, ts time.Time, mod func(env, data map[string]any)) []byte {
 	t.Helper()
 	var env map[string]any
 	require.NoError(t, json.Unmarshal(sample(t, typ), &env))
@@ -311,14 +313,14 @@ func requireNoSecret(t *testing.T, text string, secrets ...string) {
 func TestIngest(t *testing.T) {
 	t.Parallel()
 
-	completed := event(t, "scan.completed", time.Time{}, nil)
+	completed := eventBody(t, "scan.completed", time.Time{}, nil)
 	withData := func(typ string, mod func(data map[string]any)) []byte {
-		return event(t, typ, time.Time{}, func(_, data map[string]any) { mod(data) })
+		return eventBody(t, typ, time.Time{}, func(_, data map[string]any) { mod(data) })
 	}
 	withEnv := func(mod func(env map[string]any)) []byte {
-		return event(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { mod(env) })
+		return eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { mod(env) })
 	}
-	at := func(d time.Duration) []byte { return event(t, "scan.completed", fixedNow.Add(d), nil) }
+	at := func(d time.Duration) []byte { return eventBody(t, "scan.completed", fixedNow.Add(d), nil) }
 	hex64 := strings.Repeat("ab", 32)
 
 	type testCase struct {
@@ -369,7 +371,7 @@ func TestIngest(t *testing.T) {
 		"accepted: fractional seconds and an offset": accepted(withEnv(func(env map[string]any) {
 			env["timestamp"] = "2024-01-01T14:02:00.123456789+02:00"
 		})),
-		"accepted: unknown top-level and data fields": accepted(event(t, "scan.completed", time.Time{}, func(env, data map[string]any) {
+		"accepted: unknown top-level and data fields": accepted(eventBody(t, "scan.completed", time.Time{}, func(env, data map[string]any) {
 			env["source"] = "cortex-eu"
 			data["labels"] = map[string]any{"team": "payments"}
 		})),
@@ -558,7 +560,7 @@ func TestIngest(t *testing.T) {
 			wantMsg: []string{"POST"}, wantHeader: map[string]string{"Allow": http.MethodPost}},
 	}
 	for _, typ := range samples.Types() {
-		tests["accepted: sample "+typ+" re-stamped"] = accepted(event(t, typ, time.Time{}, nil))
+		tests["accepted: sample "+typ+" re-stamped"] = accepted(eventBody(t, typ, time.Time{}, nil))
 	}
 
 	for name, tc := range tests {
@@ -622,7 +624,7 @@ func TestIngest(t *testing.T) {
 			require.Equal(t, id, ev.ID)
 			require.Equal(t, eventOf(body), ev.Type)
 			require.Equal(t, body, ev.Raw, "the stored event must be the body byte for byte")
-			wantTS, err := core.ParseEvent(bytes.Clone(body))
+			wantTS, err := event.Parse(bytes.Clone(body))
 			require.NoError(t, err)
 			require.True(t, wantTS.Timestamp.Equal(ev.Timestamp))
 			require.Equal(t, res.sent.Get("X-Cortex-Delivery"), ev.Delivery, "X-Cortex-Delivery is recorded")
@@ -755,7 +757,7 @@ func TestIngest_RateLimitRefills(t *testing.T) {
 		c.NowFunc = func() time.Time { return time.Unix(0, now.Load()).UTC() }
 	}, nil)
 	body := func(id string) []byte {
-		return event(t, "scan.started", time.Time{}, func(env, _ map[string]any) { env["id"] = id })
+		return eventBody(t, "scan.started", time.Time{}, func(env, _ map[string]any) { env["id"] = id })
 	}
 
 	require.Equal(t, http.StatusOK, b.post(t, body("evt_r1")).status)
@@ -779,14 +781,14 @@ func TestIngest_RateLimitRefills(t *testing.T) {
 func TestIngest_ForgedRequestsDoNotUseTheRateLimit(t *testing.T) {
 	t.Parallel()
 	b := setupIngest(t, func(c *api.IngestConfig) { c.RatePerSec, c.RateBurst = 0.001, 1 }, nil)
-	body := event(t, "scan.started", time.Time{}, nil)
+	body := eventBody(t, "scan.started", time.Time{}, nil)
 	for range 5 {
 		require.Equal(t, http.StatusUnauthorized, b.post(t, body, signedWith("wrong-secret")).status)
 		require.Equal(t, http.StatusUnauthorized, b.post(t, body, withoutHeader("X-Cortex-Signature")).status)
 	}
 	res := b.post(t, body)
 	require.Equal(t, http.StatusOK, res.status, "the one token is still there: %s", res.body)
-	require.Equal(t, http.StatusTooManyRequests, b.post(t, event(t, "scan.started", time.Time{}, nil)).status)
+	require.Equal(t, http.StatusTooManyRequests, b.post(t, eventBody(t, "scan.started", time.Time{}, nil)).status)
 }
 
 // countingNotifier counts Notify calls per event id.
@@ -795,9 +797,9 @@ type countingNotifier struct {
 	calls map[string]int
 }
 
-var _ core.Notifier = (*countingNotifier)(nil)
+var _ notify.Notifier = (*countingNotifier)(nil)
 
-func (n *countingNotifier) Notify(_ context.Context, msg *core.Message) error {
+func (n *countingNotifier) Notify(_ context.Context, msg *notify.Message) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.calls == nil {
@@ -835,7 +837,7 @@ func (n *countingNotifier) count(id string) int {
 
 type matchAll struct{}
 
-func (matchAll) Match(*core.Event) (bool, error) { return true, nil }
+func (matchAll) Match(*event.Event) (bool, error) { return true, nil }
 
 // bridge is the real ingest stack: SQLite store, router, dispatcher, bus, Handler on loopback.
 type bridge struct {
@@ -845,12 +847,12 @@ type bridge struct {
 	stop func()
 }
 
-func startBridge(t *testing.T, dbPath, owner string, n core.Notifier) *bridge {
+func startBridge(t *testing.T, dbPath, owner string, n notify.Notifier) *bridge {
 	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	db, err := store.Open(t.Context(), "sqlite", dbPath)
 	require.NoError(t, err)
-	targets := []*core.Target{{Name: "counter", Type: "file", Format: core.FormatNone, Notifier: n, Concurrency: 2}}
+	targets := []*core.Target{{Name: "counter", Type: "file", Format: notify.FormatNone, Notifier: n, Concurrency: 2}}
 	router := &core.Router{Routes: []*core.Route{{Name: "everything", When: matchAll{}, Targets: []string{"counter"}}}, Log: log}
 	disp := core.NewDispatcher(core.DispatcherConfig{Owner: owner, PollInterval: 10 * time.Millisecond, Timeout: 5 * time.Second},
 		db, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{}}, log)
@@ -884,7 +886,7 @@ func TestCase_C05_Duplicates(t *testing.T) {
 	dbPath := filepath.Join(t.TempDir(), "bridge.db")
 	n := &countingNotifier{}
 	fresh := func(id string) []byte {
-		return event(t, "scan.completed", time.Now().UTC(), func(env, _ map[string]any) { env["id"] = id })
+		return eventBody(t, "scan.completed", time.Now().UTC(), func(env, _ map[string]any) { env["id"] = id })
 	}
 	first, concurrent := fresh("evt_c05_seq"), fresh("evt_c05_par")
 
@@ -1004,12 +1006,12 @@ func TestHandler(t *testing.T) {
 }
 
 // FuzzIngest: for any correctly signed body the handler does not panic, answers 200 or 400 (413
-// only over the limit), and answers 200 exactly when core.ParseEvent accepts the body (and the
+// only over the limit), and answers 200 exactly when event.Parse accepts the body (and the
 // timestamp is fresh and the header matches), passing the bytes on unchanged.
 func FuzzIngest(f *testing.F) {
 	for _, typ := range samples.Types() {
 		f.Add(sample(f, typ))
-		f.Add(event(f, typ, time.Time{}, nil))
+		f.Add(eventBody(f, typ, time.Time{}, nil))
 	}
 	for _, s := range []string{
 		``, `null`, `[]`, `{}`, `"x"`, `{"b":1, "a":"x"}`, `{"event":"scan.completed"}{}`,
@@ -1024,8 +1026,8 @@ func FuzzIngest(f *testing.F) {
 	const maxBody = 64 << 10
 	allowed := map[string]bool{api.CodeInvalidJSON: true, api.CodeInvalidEvent: true, api.CodeEventMismatch: true, api.CodeStaleTimestamp: true}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		var got *core.Event
-		acc := acceptFunc(func(_ context.Context, ev *core.Event) (core.AcceptResult, error) {
+		var got *event.Event
+		acc := acceptFunc(func(_ context.Context, ev *event.Event) (core.AcceptResult, error) {
 			got = ev
 			return core.AcceptResult{Deliveries: 1}, nil
 		})
@@ -1048,10 +1050,10 @@ func FuzzIngest(f *testing.F) {
 			require.Equal(t, http.StatusRequestEntityTooLarge, res.status)
 			return
 		}
-		parsed, perr := core.ParseEvent(bytes.Clone(body))
+		parsed, perr := event.Parse(bytes.Clone(body))
 		switch res.status {
 		case http.StatusOK:
-			require.NoError(t, perr, "200 for a body core.ParseEvent rejects")
+			require.NoError(t, perr, "200 for a body event.Parse rejects")
 			require.NotNil(t, got)
 			require.Equal(t, body, got.Raw)
 			require.JSONEq(t, fmt.Sprintf(`{"status":"accepted","id":%s,"deliveries":1}`, mustJSON(t, parsed.ID)), string(res.body))
@@ -1061,11 +1063,11 @@ func FuzzIngest(f *testing.F) {
 			require.NoError(t, json.Unmarshal(res.body, &e))
 			require.True(t, allowed[e.Error.Code], "unexpected code %q", e.Error.Code)
 			switch {
-			case errors.Is(perr, core.ErrInvalidJSON):
+			case errors.Is(perr, event.ErrInvalidJSON):
 				require.Equal(t, api.CodeInvalidJSON, e.Error.Code)
 			case perr != nil:
 				require.Equal(t, api.CodeInvalidEvent, e.Error.Code)
-			default: // core.ParseEvent accepts it: only the checks after parsing may refuse it
+			default: // event.Parse accepts it: only the checks after parsing may refuse it
 				require.Contains(t, []string{api.CodeEventMismatch, api.CodeStaleTimestamp}, e.Error.Code)
 			}
 		default:

@@ -21,6 +21,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // ManagementStore is what the management API needs from storage (core.Store has it).
@@ -188,8 +190,8 @@ func (m *Management) validate(ctx context.Context, in WebhookInput, current *cor
 			bad["events"] = `must not be empty: list event types or ["*"]`
 		}
 		for _, e := range *in.Events {
-			if e != "*" && !core.IsKnownEventType(e) {
-				bad["events"] = fmt.Sprintf("unknown event type %q (want %s or *)", e, strings.Join(core.EventTypes, ", "))
+			if e != "*" && !event.IsKnownType(e) {
+				bad["events"] = fmt.Sprintf("unknown event type %q (want %s or *)", e, strings.Join(event.Types, ", "))
 				break
 			}
 		}
@@ -244,9 +246,9 @@ func (m *Management) CreateWebhook(ctx context.Context, account string, in Webho
 		if hook.SignatureScheme == webhook.SchemeStandardWebhooks {
 			secretOnce = NewStandardSecret()
 		}
-		hook.Secret = core.Secret(secretOnce)
+		hook.Secret = notify.Secret(secretOnce)
 	} else {
-		hook.Secret = core.Secret(*in.Secret)
+		hook.Secret = notify.Secret(*in.Secret)
 	}
 	if in.Active != nil {
 		hook.Active = *in.Active
@@ -382,7 +384,7 @@ func (m *Management) update(ctx context.Context, hook *core.Webhook, in WebhookI
 		hook.Events = dedupe(*in.Events)
 	}
 	if in.Secret != nil {
-		hook.Secret = core.Secret(*in.Secret)
+		hook.Secret = notify.Secret(*in.Secret)
 	}
 	if in.Active != nil {
 		hook.Active = *in.Active
@@ -438,7 +440,7 @@ func (m *Management) test(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in.Event == "" {
-		in.Event = core.EventScanCompleted
+		in.Event = event.ScanCompleted
 	}
 	a, err := m.TestWebhook(r.Context(), hook, in.Event)
 	var bad FieldErrors
@@ -459,8 +461,8 @@ func (m *Management) test(w http.ResponseWriter, r *http.Request) {
 // ErrTestRateLimited past the account's test rate.
 func (m *Management) TestWebhook(ctx context.Context, hook *core.Webhook, eventType string) (core.Attempt, error) {
 	m.defaults()
-	if !core.IsKnownEventType(eventType) {
-		return core.Attempt{}, FieldErrors{"event": fmt.Sprintf("unknown event type %q (want %s)", eventType, strings.Join(core.EventTypes, ", "))}
+	if !event.IsKnownType(eventType) {
+		return core.Attempt{}, FieldErrors{"event": fmt.Sprintf("unknown event type %q (want %s)", eventType, strings.Join(event.Types, ", "))}
 	}
 	if !m.limiter(hook.Account).Allow() {
 		return core.Attempt{}, ErrTestRateLimited

@@ -24,6 +24,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -385,7 +386,7 @@ func TestManagementDeliveries(t *testing.T) {
 	now := time.Now().UTC()
 	var items []core.IngestItem
 	for i := range 3 {
-		ev, err := core.ParseEvent([]byte(fmt.Sprintf(`{"event":"scan.completed","id":"e%d","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`, i)))
+		ev, err := event.Parse([]byte(fmt.Sprintf(`{"event":"scan.completed","id":"e%d","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`, i)))
 		require.NoError(t, err)
 		ev.ReceivedAt = now
 		items = append(items, core.IngestItem{Event: ev, Deliveries: []*core.Delivery{

@@ -92,7 +92,7 @@ func TestReadyzFollowsStorageWrites(t *testing.T) {
 			}
 			post := func(id string) response {
 				return send(t, srv.URL+ingestPath, http.MethodPost,
-					event(t, "scan.started", time.Now().UTC(), func(env, _ map[string]any) { env["id"] = id }), false)
+					eventBody(t, "scan.started", time.Now().UTC(), func(env, _ map[string]any) { env["id"] = id }), false)
 			}
 
 			require.Equal(t, http.StatusOK, post("before").status)

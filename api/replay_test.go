@@ -62,7 +62,7 @@ func TestReplayAfterShortRetention(t *testing.T) {
 			srv := httptest.NewServer(ingest)
 			t.Cleanup(srv.Close)
 
-			body := event(t, "scan.completed", time.Now().Add(tc.ahead).UTC(), func(env, _ map[string]any) { env["id"] = "evt_replay" })
+			body := eventBody(t, "scan.completed", time.Now().Add(tc.ahead).UTC(), func(env, _ map[string]any) { env["id"] = "evt_replay" })
 			res := send(t, srv.URL, http.MethodPost, body, false)
 			require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 			require.Contains(t, string(res.body), `"accepted"`)

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/signature"
 )
 
@@ -33,7 +33,7 @@ func (b *Baseline) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	ev, err := core.ParseEvent(buf.Bytes())
+	ev, err := event.Parse(buf.Bytes())
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return

@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/signature"
 )
 
@@ -34,7 +34,7 @@ func TestSourceMakesValidUniqueEvents(t *testing.T) {
 	ids := map[string]bool{}
 	for seq := range uint64(12) {
 		body, typ := src.Append(nil, seq, now)
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		require.NoError(t, err, "%s", body)
 		require.Equal(t, typ, ev.Type)
 		require.Equal(t, fmt.Sprintf("bench-t-%d", seq), ev.ID)
@@ -82,7 +82,7 @@ func TestLoadEventsJSONL(t *testing.T) {
 	require.NoError(t, err)
 	for seq := range uint64(src.Len()) {
 		body, _ := src.Append(nil, seq, time.Now())
-		_, err := core.ParseEvent(body)
+		_, err := event.Parse(body)
 		require.NoError(t, err, "%s", body)
 	}
 }
@@ -181,7 +181,7 @@ func (f *fakeBridge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusUnauthorized)
 		return
 	}
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	if err != nil {
 		w.WriteHeader(http.StatusBadRequest)
 		return

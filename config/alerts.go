@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -25,7 +26,7 @@ func (rt *Runtime) checkAlertTemplates(targets map[string]*core.Target) []error 
 		if err != nil {
 			return []error{err}
 		}
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			return []error{fmt.Errorf("sample %s: %w", typ, err)}
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -32,7 +33,7 @@ type Runtime struct {
 // BuildOptions are what Build needs besides the config.
 type BuildOptions struct {
 	Version string       // for User-Agent
-	Client  *http.Client // shared by HTTP targets; nil = core.NewHTTPClient()
+	Client  *http.Client // shared by HTTP targets; nil = notify.NewHTTPClient()
 	Log     *slog.Logger
 	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
 	DryRun bool
@@ -144,7 +145,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 // target); nil, nil for a type whose delivery is not built yet. On error the Notifier is nil
 // (never an interface holding a nil pointer, whose Close would dereference it). An error
 // names the target's key it is about ("path: mkdir …"), when it knows.
-func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
+func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
 	kind := t.kind()
 	if kind == nil || t.Adapter == nil {
 		return nil, nil
@@ -155,11 +156,11 @@ func NewNotifier(t *Target, opts BuildOptions) (core.Notifier, error) {
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
 // the message it would send for every sample event and for a group of all of them.
 func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
-	var events []*core.Event
+	var events []*event.Event
 	var errs []error
 	for _, typ := range samples.Types() {
 		body, _ := samples.Get(typ)
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			return []error{fmt.Errorf("sample %s: %w", typ, err)}
 		}
@@ -182,7 +183,7 @@ func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
 		// One error per distinct failure, naming every sample it happened on.
 		var order []string
 		failed := map[string][]string{}
-		try := func(name string, msg *core.Message) {
+		try := func(name string, msg *notify.Message) {
 			if err := rt.Renderer.Render(msg, t, r); err != nil {
 				if failed[err.Error()] == nil {
 					order = append(order, err.Error())
@@ -213,20 +214,20 @@ func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
 	}
 	for i, d := range rt.Router.Digests {
 		t := targets[d.Target]
-		if t == nil || t.Format == core.FormatNone {
+		if t == nil || t.Format == notify.FormatNone {
 			if t != nil {
 				errs = append(errs, fmt.Errorf("digests[%d] (%s): target %s is a %s target, which cannot send digests", i, d.Name, t.Name, t.Type))
 			}
 			continue
 		}
 		msg := core.SampleMessage(events[0], t, nil)
-		msg.Digest = core.NewDigest(d.Name, events[0].Timestamp, events[len(events)-1].Timestamp, events, d.Threshold)
+		msg.Digest = notify.NewDigest(d.Name, events[0].Timestamp, events[len(events)-1].Timestamp, events, d.Threshold)
 		msg.Digest.Template, msg.Events = d.Template, events
 		if err := rt.Renderer.Render(msg, t, nil); err != nil {
 			errs = append(errs, fmt.Errorf("digests[%d] (%s) → target %s: with the samples: %w", i, d.Name, t.Name, err))
 		}
 		empty := core.SampleMessage(events[0], t, nil)
-		empty.Digest = core.NewDigest(d.Name, events[0].Timestamp, events[0].Timestamp, nil, d.Threshold)
+		empty.Digest = notify.NewDigest(d.Name, events[0].Timestamp, events[0].Timestamp, nil, d.Threshold)
 		empty.Digest.Template, empty.Events = d.Template, nil
 		if err := rt.Renderer.Render(empty, t, nil); err != nil {
 			errs = append(errs, fmt.Errorf("digests[%d] (%s) → target %s: with no events: %w", i, d.Name, t.Name, err))

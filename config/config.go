@@ -10,7 +10,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -58,7 +57,7 @@ type Storage struct {
 type Ingest struct {
 	Path string `yaml:"path"` // default /webhooks/cortex
 	// Secrets verify X-Cortex-Signature; any one may match (rotation). Each must be non-empty.
-	Secrets []core.Secret `yaml:"secrets"`
+	Secrets []notify.Secret `yaml:"secrets"`
 	// SecretsFile names a file with one secret per line, added to Secrets.
 	SecretsFile  string        `yaml:"secrets_file"`
 	Tolerance    time.Duration `yaml:"tolerance"`      // max |now - event timestamp|; default 5m
@@ -237,9 +236,9 @@ func (a API) HTTPSOnly() bool { return a.RequireHTTPS == nil || *a.RequireHTTPS 
 
 // APIKey is one account's Bearer key (a secret; also key_file).
 type APIKey struct {
-	Account string      `yaml:"account"`
-	Key     core.Secret `yaml:"key"`
-	KeyFile string      `yaml:"key_file"`
+	Account string        `yaml:"account"`
+	Key     notify.Secret `yaml:"key"`
+	KeyFile string        `yaml:"key_file"`
 	// Role is RoleTenant (the default, "": the account's own webhooks and deliveries) or
 	// RoleAdmin (also POST /-/reload).
 	Role string `yaml:"role"`

@@ -19,6 +19,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -155,7 +157,7 @@ func TestShippedConfig(t *testing.T) {
 				require.Empty(t, c.Server.PublicURL)
 				require.True(t, strings.HasSuffix(c.Storage.DSN, "/data/cortex-bridge.db"), "relative to the config file: %s", c.Storage.DSN)
 				require.True(t, filepath.IsAbs(c.Storage.DSN))
-				require.Equal(t, []string{"dev-secret-change-me"}, core.RevealAll(c.Ingest.Secrets))
+				require.Equal(t, []string{"dev-secret-change-me"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 587, config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.Port)
 				require.Equal(t, "starttls", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS)
 				require.Equal(t, "Cortex Bridge <alerts@example.com>", config.AdapterConfig[*email.Config](&c.Targets[2]).From)
@@ -193,7 +195,7 @@ func TestShippedConfig(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, []string{"ops@example.com"}, config.AdapterConfig[*email.Config](&c.Targets[5]).To)
 				require.Equal(t, "0.0.0.0:9090", c.Server.Listen)
-				require.Equal(t, []string{"prod-ingest-secret"}, core.RevealAll(c.Ingest.Secrets))
+				require.Equal(t, []string{"prod-ingest-secret"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 465, config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.Port)
 				require.Equal(t, "implicit", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS)
 			},
@@ -434,7 +436,7 @@ func TestParse_EnvExpansion(t *testing.T) {
 			src: strings.Replace(minimal, "[test-ingest-secret]", "\n    - ${INGEST_SECRET}\n    - second", 1),
 			env: map[string]string{"INGEST_SECRET": v},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{v, "second"}, core.RevealAll(c.Ingest.Secrets))
+				require.Equal(t, []string{v, "second"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Len(t, c.Targets, 1)
 				require.Len(t, c.Routes, 1)
 			},
@@ -557,14 +559,14 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"ingest": "first\n\n  second  \r\nthird"},
 			src:   strings.Replace(minimal, "  secrets: [test-ingest-secret]\n", "  secrets: [inline]\n  secrets_file: ingest\n", 1),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{"inline", "first", "second", "third"}, core.RevealAll(c.Ingest.Secrets))
+				require.Equal(t, []string{"inline", "first", "second", "third"}, notify.RevealAll(c.Ingest.Secrets))
 			},
 		},
 		"ingest.secrets_file alone": {
 			files: map[string]string{"ingest": "only\n"},
 			src:   strings.Replace(minimal, "  secrets: [test-ingest-secret]\n", "  secrets_file: ingest\n", 1),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{"only"}, core.RevealAll(c.Ingest.Secrets))
+				require.Equal(t, []string{"only"}, notify.RevealAll(c.Ingest.Secrets))
 			},
 		},
 		"missing ingest.secrets_file": {
@@ -925,7 +927,7 @@ func TestBuild_UserTemplates(t *testing.T) {
 			target := rt.Targets[slices.IndexFunc(rt.Targets, func(x *core.Target) bool { return x.Name == tt.target })]
 			body, err := samples.Get("issue.critical")
 			require.NoError(t, err)
-			ev, err := core.ParseEvent(body)
+			ev, err := event.Parse(body)
 			require.NoError(t, err)
 			msg := core.SampleMessage(ev, target, route)
 			require.NoError(t, rt.Renderer.Render(msg, target, route))
@@ -1076,7 +1078,7 @@ func TestParse_Defaults(t *testing.T) {
 func TestConfig_ValidateWithoutYAML(t *testing.T) {
 	t.Parallel()
 	c := &config.Config{
-		Ingest:  config.Ingest{Secrets: []core.Secret{"go-secret"}},
+		Ingest:  config.Ingest{Secrets: []notify.Secret{"go-secret"}},
 		Targets: []config.Target{{Name: "audit", Type: file.Type.Name}},
 		Routes:  []config.Route{{Name: "all", When: "true", Targets: []string{"audit", "gone"}}},
 	}
@@ -1187,7 +1189,7 @@ func TestRetentionAndTolerance(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			c := &config.Config{
-				Ingest:  config.Ingest{Secrets: []core.Secret{"go-secret"}, Tolerance: 5 * time.Minute},
+				Ingest:  config.Ingest{Secrets: []notify.Secret{"go-secret"}, Tolerance: 5 * time.Minute},
 				Storage: config.Storage{Retention: tc.retention},
 				Targets: []config.Target{{Name: "audit", Type: file.Type.Name}},
 				Routes:  []config.Route{{Name: "all", When: "true", Targets: []string{"audit"}}},

@@ -15,7 +15,6 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
@@ -91,7 +90,7 @@ func Parse(data []byte, opts Options) (*Config, error) {
 		}
 		for _, l := range strings.Split(string(b), "\n") {
 			if l = strings.TrimSpace(l); l != "" {
-				c.Ingest.Secrets = append(c.Ingest.Secrets, core.Secret(l))
+				c.Ingest.Secrets = append(c.Ingest.Secrets, notify.Secret(l))
 			}
 		}
 	}
@@ -409,7 +408,7 @@ func resolvePath(dir, p string) string {
 // secretRef is a secret key with its <key>_file sibling.
 type secretRef struct {
 	path  string // key path of the secret, e.g. targets[1].secret
-	value *core.Secret
+	value *notify.Secret
 	file  string
 }
 
@@ -424,7 +423,7 @@ func (s secretRef) resolve(dir string) error {
 	if err != nil {
 		return fmt.Errorf("reading %s_file: %w", s.path[strings.LastIndex(s.path, ".")+1:], err)
 	}
-	*s.value = core.Secret(strings.TrimRight(string(b), "\r\n"))
+	*s.value = notify.Secret(strings.TrimRight(string(b), "\r\n"))
 	return nil
 }
 

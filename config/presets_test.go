@@ -11,6 +11,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -146,7 +147,7 @@ func TestWebhookPresetsBuild(t *testing.T) {
 
 	body, err := samples.Get("issue.critical")
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	require.NoError(t, err)
 	for _, name := range []string{"pd", "genie"} {
 		tgt := rt.Targets[slices.IndexFunc(rt.Targets, func(x *core.Target) bool { return x.Name == name })]
@@ -187,7 +188,7 @@ func TestWebhookPresetOverride(t *testing.T) {
 	tgt := rt.Targets[slices.IndexFunc(rt.Targets, func(x *core.Target) bool { return x.Name == "pd" })]
 	body, err := samples.Get("scan.failed")
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	require.NoError(t, err)
 	msg := core.SampleMessage(ev, tgt, rt.Router.Routes[1])
 	require.NoError(t, rt.Renderer.Render(msg, tgt, rt.Router.Routes[1]))

@@ -14,7 +14,6 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
@@ -221,7 +220,7 @@ func (c *Config) Validate() error {
 			bad(p+".score_threshold", "must be between 0 and 100")
 		}
 	}
-	accounts, keys := map[string]bool{}, map[core.Secret]bool{}
+	accounts, keys := map[string]bool{}, map[notify.Secret]bool{}
 	for i, k := range c.API.Keys {
 		p := fmt.Sprintf("api.keys[%d]", i)
 		if k.Account == "" {

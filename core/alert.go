@@ -14,6 +14,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // BridgeEventPrefix starts the types of the bridge's own alert events. Those events enter the
@@ -81,7 +84,7 @@ func IsReservedEventType(t string) bool {
 
 // Acceptor stores an event with its deliveries (*Bus).
 type Acceptor interface {
-	Accept(ctx context.Context, ev *Event) (AcceptResult, error)
+	Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 }
 
 // AlerterConfig tunes an Alerter. Zero fields take the defaults shown.
@@ -130,7 +133,7 @@ func (c *AlerterConfig) withDefaults() {
 // off. It keeps per-target health in memory, so each replica reports what its own workers see.
 type Alerter struct {
 	cfg   AlerterConfig
-	queue chan *Event
+	queue chan *event.Event
 
 	qmu     sync.Mutex // guards stopped against sends on queue
 	stopped bool
@@ -151,7 +154,7 @@ type targetHealth struct {
 // NewAlerter returns an Alerter; its alerts are stored once Run runs.
 func NewAlerter(cfg AlerterConfig) *Alerter {
 	cfg.withDefaults()
-	return &Alerter{cfg: cfg, queue: make(chan *Event, cfg.QueueSize), targets: map[string]*targetHealth{}}
+	return &Alerter{cfg: cfg, queue: make(chan *event.Event, cfg.QueueSize), targets: map[string]*targetHealth{}}
 }
 
 // Run accepts queued alerts through bus until ctx is done; the alerts still queued then, and any
@@ -180,7 +183,7 @@ func (a *Alerter) Run(ctx context.Context, bus Acceptor) {
 	}
 }
 
-func (a *Alerter) store(ctx context.Context, bus Acceptor, ev *Event) {
+func (a *Alerter) store(ctx context.Context, bus Acceptor, ev *event.Event) {
 	op := func() (AcceptResult, error) {
 		actx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 		defer cancel()
@@ -210,7 +213,7 @@ func (a *Alerter) store(ctx context.Context, bus Acceptor, ev *Event) {
 }
 
 // alertAttrs are the log attributes that say what an alert is about.
-func alertAttrs(ev *Event) []any {
+func alertAttrs(ev *event.Event) []any {
 	var out []any
 	for _, k := range []string{"target", "digest", "delivery_id", "reason"} {
 		if s := ev.String(k); s != "" {
@@ -220,7 +223,7 @@ func alertAttrs(ev *Event) []any {
 	return out
 }
 
-func (a *Alerter) drop(ev *Event, why string) {
+func (a *Alerter) drop(ev *event.Event, why string) {
 	a.cfg.OnAlert(ev.Type, AlertDropped)
 	a.cfg.Log.Warn("bridge alert dropped: "+why, append([]any{"event", ev.Type, "event_id", ev.ID}, alertAttrs(ev)...)...)
 }
@@ -250,12 +253,12 @@ func (a *Alerter) raise(typ, id string, data map[string]any) {
 	}
 }
 
-func newAlertEvent(typ, id string, data map[string]any, now time.Time) (*Event, error) {
+func newAlertEvent(typ, id string, data map[string]any, now time.Time) (*event.Event, error) {
 	body, err := json.Marshal(map[string]any{"event": typ, "id": id, "timestamp": now.UTC().Format(time.RFC3339Nano), "data": data})
 	if err != nil {
 		return nil, err
 	}
-	return ParseEvent(body)
+	return event.Parse(body)
 }
 
 // AttemptLog returns a DispatcherConfig.AttemptLog that calls next (when set), then lets a see
@@ -346,7 +349,7 @@ func (a *Alerter) digestFailed(d *Delivery, at Attempt) {
 // countsAgainst says whether an attempt outcome says something about the target's health: a rate
 // limit is the target working as documented, a template error is ours.
 func countsAgainst(outcome string) bool {
-	return outcome != "success" && outcome != string(ReasonRateLimited) && outcome != string(ReasonTemplate)
+	return outcome != "success" && outcome != string(notify.ReasonRateLimited) && outcome != string(notify.ReasonTemplate)
 }
 
 // health records an attempt at a Cortex event to target.
@@ -435,7 +438,7 @@ func redactError(s string) string {
 		if u, err := url.Parse(m); err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && (u.Path == "" || u.Path == "/") {
 			return m // nothing to hide (or already redacted: "https://host/<redacted>" stops at "<")
 		}
-		return RedactURL(m)
+		return notify.RedactURL(m)
 	})
 	if utf8.RuneCountInString(s) > MaxAlertErrorRunes {
 		s = string([]rune(s)[:MaxAlertErrorRunes-1]) + "…"

@@ -18,6 +18,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -26,7 +28,7 @@ import (
 // bridgeEvents matches the bridge's own alerts (true) or every other event (false).
 type bridgeEvents bool
 
-func (b bridgeEvents) Match(ev *core.Event) (bool, error) {
+func (b bridgeEvents) Match(ev *event.Event) (bool, error) {
 	return core.IsBridgeEvent(ev.Type) == bool(b), nil
 }
 
@@ -95,7 +97,7 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 			newTarget := func(name, url string) *core.Target {
 				n, err := webhook.New(&webhook.Config{URL: url, Secret: "test-secret-value"}, nil, "test")
 				require.NoError(t, err)
-				return &core.Target{Name: name, Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: 1,
+				return &core.Target{Name: name, Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: 1,
 					Breaker: core.BreakerPolicy{Failures: -1}}
 			}
 			engine, err := templates.New("")
@@ -136,7 +138,7 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 			running.Go(func() { sched.Run(ctx) })
 			t.Cleanup(func() { bus.Close(); cancel(); running.Wait(); db.Close() })
 
-			ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"evt_dead_1","timestamp":"2026-01-01T00:00:00Z",` +
+			ev, err := event.Parse([]byte(`{"event":"scan.failed","id":"evt_dead_1","timestamp":"2026-01-01T00:00:00Z",` +
 				`"data":{"scan_id":"scan_9","repo_url":"https://github.com/acme/api","error":"boom"}}`))
 			require.NoError(t, err)
 			res, err := bus.Accept(context.Background(), ev)
@@ -216,13 +218,13 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 // alertSink is a core.Acceptor that records alerts and deduplicates by id like the store.
 type alertSink struct {
 	mu     sync.Mutex
-	events []*core.Event
+	events []*event.Event
 	seen   map[string]bool
 	err    error
 	calls  int
 }
 
-func (s *alertSink) Accept(_ context.Context, ev *core.Event) (core.AcceptResult, error) {
+func (s *alertSink) Accept(_ context.Context, ev *event.Event) (core.AcceptResult, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls++
@@ -240,7 +242,7 @@ func (s *alertSink) Accept(_ context.Context, ev *core.Event) (core.AcceptResult
 	return core.AcceptResult{Deliveries: 1}, nil
 }
 
-func (s *alertSink) got() []*core.Event {
+func (s *alertSink) got() []*event.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.events)
@@ -274,7 +276,7 @@ func setupAlerter(t *testing.T, streak int) *alerterBundle {
 // attempt reports one attempt at an event of typ to target: outcome "success" or a Reason.
 func (b *alerterBundle) attempt(typ, target, outcome string, state core.State) {
 	b.seq++
-	ev, err := core.ParseEvent([]byte(`{"event":"` + typ + `","id":"evt","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s1"}}`))
+	ev, err := event.Parse([]byte(`{"event":"` + typ + `","id":"evt","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s1"}}`))
 	if err != nil {
 		panic(err)
 	}
@@ -288,7 +290,7 @@ func (b *alerterBundle) attempt(typ, target, outcome string, state core.State) {
 }
 
 // wait returns the alerts stored once n are.
-func (b *alerterBundle) wait(t *testing.T, n int) []*core.Event {
+func (b *alerterBundle) wait(t *testing.T, n int) []*event.Event {
 	t.Helper()
 	require.Eventually(t, func() bool { return len(b.sink.got()) >= n }, 30*time.Second, 5*time.Millisecond)
 	return b.sink.got()
@@ -296,11 +298,11 @@ func (b *alerterBundle) wait(t *testing.T, n int) []*core.Event {
 
 // flush makes sure every alert raised so far is stored: alerts are stored in order, so once a
 // marker alert is, the ones before it are too. It returns the alerts, the marker's left out.
-func (b *alerterBundle) flush(t *testing.T) []*core.Event {
+func (b *alerterBundle) flush(t *testing.T) []*event.Event {
 	t.Helper()
 	const marker = "marker-target"
 	b.attempt("scan.marker", marker, "client_error", core.StateDead)
-	var out []*core.Event
+	var out []*event.Event
 	require.Eventually(t, func() bool {
 		out = out[:0]
 		found := false
@@ -316,7 +318,7 @@ func (b *alerterBundle) flush(t *testing.T) []*core.Event {
 	return out
 }
 
-func types(evs []*core.Event) []string {
+func types(evs []*event.Event) []string {
 	out := make([]string, len(evs))
 	for i, ev := range evs {
 		out[i] = ev.Type + " " + ev.String("target") + " " + ev.String("reason")
@@ -434,7 +436,7 @@ func TestAlerterTargetHealthOncePerEpisode(t *testing.T) {
 func TestAlerterDeliveryDead(t *testing.T) {
 	t.Parallel()
 	b := setupAlerter(t, 0)
-	ev, err := core.ParseEvent([]byte(`{"event":"issue.critical","id":"evt_7","timestamp":"2026-01-01T00:00:00Z",` +
+	ev, err := event.Parse([]byte(`{"event":"issue.critical","id":"evt_7","timestamp":"2026-01-01T00:00:00Z",` +
 		`"data":{"scan_id":"scan_1","issue_id":"i","severity":"high","title":"t","repo_url":"https://github.com/acme/api"}}`))
 	require.NoError(t, err)
 	d := &core.Delivery{ID: "0194-dl", EventID: ev.ID, Target: "security-slack", Route: "critical-issues", Event: ev}
@@ -464,14 +466,14 @@ func TestAlerterDeliveryDead(t *testing.T) {
 	require.Equal(t, 1, b.counts.get(core.EventDeliveryDead, core.AlertDuplicate))
 
 	// Stored events are parsed again when their deliveries are claimed.
-	again, err := core.ParseEvent(alert.Raw)
+	again, err := event.Parse(alert.Raw)
 	require.NoError(t, err)
 	require.Equal(t, alert.Data, again.Data)
 
 	// Its data fields are the sample's, which templates and `route --sample` use.
 	sample, err := samples.Get(core.EventDeliveryDead)
 	require.NoError(t, err)
-	sev, err := core.ParseEvent(sample)
+	sev, err := event.Parse(sample)
 	require.NoError(t, err)
 	require.ElementsMatch(t, slices.Collect(maps.Keys(sev.Data)), slices.Collect(maps.Keys(alert.Data)))
 }
@@ -503,7 +505,7 @@ func TestAlerterDigestFailed(t *testing.T) {
 		"error": "server_error: SMTP 451 try later", "from": "2026-02-23T08:00:00Z", "to": "2026-03-02T08:00:00Z"}, got[0].Data)
 	sample, err := samples.Get(core.EventDigestFailed)
 	require.NoError(t, err)
-	sev, err := core.ParseEvent(sample)
+	sev, err := event.Parse(sample)
 	require.NoError(t, err)
 	require.ElementsMatch(t, slices.Collect(maps.Keys(sev.Data)), slices.Collect(maps.Keys(got[0].Data)))
 }
@@ -515,7 +517,7 @@ func TestAlerterNeverBlocks(t *testing.T) {
 	counts := &alertCounts{}
 	alerter := core.NewAlerter(core.AlerterConfig{QueueSize: 1, OnAlert: counts.add, Log: slog.New(slog.DiscardHandler)})
 	log := alerter.AttemptLog(nil)
-	ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"e","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
+	ev, err := event.Parse([]byte(`{"event":"scan.failed","id":"e","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
 	require.NoError(t, err)
 	for i := range 3 {
 		d := &core.Delivery{ID: "d" + string(rune('0'+i)), EventID: "e", Target: "x", Route: "r", Event: ev}
@@ -572,14 +574,14 @@ func TestAlertsPassBackpressure(t *testing.T) {
 	require.Equal(t, 1, accept(t, b, "evt_first").Deliveries) // its delivery hangs: 1 unfinished
 	require.Equal(t, 1, accept(t, b, "evt_next").Deliveries)  // 2 unfinished: more than 1
 
-	ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"evt_second","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
+	ev, err := event.Parse([]byte(`{"event":"scan.failed","id":"evt_second","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
 	require.NoError(t, err)
 	_, err = b.bus.Accept(context.Background(), ev)
 	require.ErrorIs(t, err, core.ErrQueueFull)
 
 	body, err := samples.Get(core.EventTargetUnhealthy)
 	require.NoError(t, err)
-	alert, err := core.ParseEvent(body)
+	alert, err := event.Parse(body)
 	require.NoError(t, err)
 	res, err := b.bus.Accept(context.Background(), alert)
 	require.NoError(t, err)
@@ -591,8 +593,8 @@ func TestAlertsPassBackpressure(t *testing.T) {
 func TestAlerterDeadGroup(t *testing.T) {
 	t.Parallel()
 	b := setupAlerter(t, 0)
-	group := func(id string, bridge bool) *core.Event {
-		ev, err := core.ParseEvent([]byte(fmt.Sprintf(`{"event":%q,"id":%q,"timestamp":"2026-01-01T00:00:00Z",`+
+	group := func(id string, bridge bool) *event.Event {
+		ev, err := event.Parse([]byte(fmt.Sprintf(`{"event":%q,"id":%q,"timestamp":"2026-01-01T00:00:00Z",`+
 			`"data":{"route":"critical","target":"chat","key":"scan-1","policy":"group","bridge":%t}}`, core.GroupEventType, id, bridge)))
 		require.NoError(t, err)
 		return ev

@@ -8,6 +8,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/cenkalti/backoff/v5"
+
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // attempt makes one try of dl with p's target under the plan in force when it starts, queues the
@@ -16,7 +19,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	plan := d.plan.Load()
 	t := p.target
 	route := plan.Router.Route(dl.Route)
-	msg := &Message{DeliveryID: dl.ID, Attempt: dl.Attempts + 1, Target: t.Name, Route: dl.Route, Event: dl.Event, Events: []*Event{dl.Event}}
+	msg := &notify.Message{DeliveryID: dl.ID, Attempt: dl.Attempts + 1, Target: t.Name, Route: dl.Route, Event: dl.Event, Events: []*event.Event{dl.Event}}
 	start := d.cfg.NowFunc()
 	err := d.send(ctx, plan, t, route, msg)
 	end := d.cfg.NowFunc()
@@ -27,9 +30,9 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 		DeliveryID: dl.ID, Number: msg.Attempt, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
 	}, State: StateSucceeded}
 	if err != nil {
-		de := AsDeliveryError(err)
+		de := notify.AsDeliveryError(err)
 		c.Attempt.Outcome, c.Attempt.StatusCode, c.Attempt.Error = string(de.Reason), de.StatusCode, de.Error()
-		c.Attempt.Response = truncateUTF8(de.Response, MaxResponseBytes)
+		c.Attempt.Response = truncateUTF8(de.Response, notify.MaxResponseBytes)
 		c.LastError = de.Error()
 		switch {
 		case !de.Retryable || msg.Attempt-dl.RetryBase >= plan.Retry.MaxAttempts:
@@ -38,7 +41,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 			c.State = StatePending
 			c.NextAttemptAt = end.Add(plan.Retry.Delay(msg.Attempt, de.RetryAfter))
 		}
-		if de.Reason == ReasonRateLimited {
+		if de.Reason == notify.ReasonRateLimited {
 			d.pause(p, de, end.Add(min(cmp.Or(de.RetryAfter, plan.Retry.Delay(msg.Attempt, 0)), plan.Retry.Max)))
 		}
 	}
@@ -51,7 +54,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 }
 
 // send renders msg for t and hands it to the target's Notifier, both within delivery.timeout.
-func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *Message) error {
+func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *notify.Message) error {
 	switch msg.Event.Type {
 	case DigestEventType:
 		if err := d.digestMessage(ctx, plan, msg); err != nil {
@@ -60,11 +63,11 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 	case GroupEventType:
 		events, err := d.store.GroupEvents(ctx, msg.Event.ID)
 		if err != nil {
-			return &DeliveryError{Err: err, Reason: ReasonServerError, Retryable: true}
+			return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
 		}
-		envelope := func(m *Message) bool { key, _ := plan.Renderer.TemplateKey(t, route, m); return key == "" }
+		envelope := func(m *notify.Message) bool { key, _ := plan.Renderer.TemplateKey(t, route, m); return key == "" }
 		if err := groupMessage(msg, events, envelope); err != nil {
-			return &DeliveryError{Err: err, Reason: ReasonTemplate}
+			return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 		}
 	}
 	// delivery.timeout bounds rendering and sending together; the drain cancels ctx, which
@@ -74,31 +77,31 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 	if err := plan.Renderer.RenderContext(actx, msg, t, route); err != nil {
 		// Cut off by the drain: retried after the restart, like a cut-off send. Anything else,
 		// delivery.timeout included, would fail the same way again.
-		return &DeliveryError{Err: err, Reason: ReasonTemplate, Retryable: ctx.Err() != nil}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate, Retryable: ctx.Err() != nil}
 	}
 	return t.Notifier.Notify(actx, msg)
 }
 
 // digestMessage loads a digest run's events and computes the digest its template shows; the
 // events also go along as a CSV attachment.
-func (d *Dispatcher) digestMessage(ctx context.Context, plan *Plan, msg *Message) error {
+func (d *Dispatcher) digestMessage(ctx context.Context, plan *Plan, msg *notify.Message) error {
 	run, err := DigestRunOf(msg.Event)
 	if err != nil {
-		return &DeliveryError{Err: fmt.Errorf("digest run %s: %w", msg.Event.ID, err), Reason: ReasonTemplate}
+		return &notify.DeliveryError{Err: fmt.Errorf("digest run %s: %w", msg.Event.ID, err), Reason: notify.ReasonTemplate}
 	}
 	events, err := d.store.DigestEvents(ctx, msg.Event.ID)
 	if err != nil {
-		return &DeliveryError{Err: err, Reason: ReasonServerError, Retryable: true}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
 	}
 	var threshold float64
 	if spec := plan.Router.Digest(run.Digest); spec != nil {
 		threshold = spec.Threshold
 	}
-	dg := NewDigest(run.Digest, run.From, run.To, events, threshold)
+	dg := notify.NewDigest(run.Digest, run.From, run.To, events, threshold)
 	dg.Template = run.Template
 	msg.Digest, msg.Events = dg, events
 	if len(events) > 0 {
-		msg.Attachments = []Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", run.Digest, run.To.UTC().Format("2006-01-02")),
+		msg.Attachments = []notify.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", run.Digest, run.To.UTC().Format("2006-01-02")),
 			ContentType: "text/csv", Data: dg.CSV()}}
 	}
 	return nil

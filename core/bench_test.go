@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -20,7 +22,7 @@ import (
 // nopNotifier accepts every message at once, so the benchmark measures the queue, not a target.
 type nopNotifier struct{ n atomic.Int64 }
 
-func (n *nopNotifier) Notify(context.Context, *core.Message) error { n.n.Add(1); return nil }
+func (n *nopNotifier) Notify(context.Context, *notify.Message) error { n.n.Add(1); return nil }
 
 // BenchmarkIngest measures Bus.Accept on SQLite (WAL, synchronous=FULL) with 64 concurrent
 // senders: each op routes one event to two targets and returns after the group commit. It
@@ -58,7 +60,7 @@ func BenchmarkIngest(b *testing.B) {
 		var mine []time.Duration
 		for pb.Next() {
 			body := fmt.Sprintf(`{"event":"scan.completed","id":"evt_%d","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":80}}`, seq.Add(1))
-			ev, err := core.ParseEvent([]byte(body))
+			ev, err := event.Parse([]byte(body))
 			if err != nil {
 				b.Error(err)
 				return

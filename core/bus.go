@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // MaxIngestBatch is the most events one ingest transaction commits (DESIGN.md: group commit).
@@ -145,7 +147,7 @@ func (b *Bus) recount() {
 // Accept routes ev and stores it with its deliveries. It returns once the transaction has
 // committed (or failed: then an error wrapping ErrUnavailable, and nothing is stored), so a nil
 // error means the event is durable. ev.ReceivedAt is set here.
-func (b *Bus) Accept(ctx context.Context, ev *Event) (AcceptResult, error) {
+func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error) {
 	// The bridge's own alerts pass: a full queue is when they matter, and they are few.
 	if b.QueueFull() && !IsBridgeEvent(ev.Type) {
 		return AcceptResult{}, ErrQueueFull

@@ -18,19 +18,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
-func streamEvents(t testing.TB) []*core.Event {
+func streamEvents(t testing.TB) []*event.Event {
 	t.Helper()
 	f, err := os.Open("../samples/stream.jsonl")
 	require.NoError(t, err)
 	defer f.Close()
-	var out []*core.Event
+	var out []*event.Event
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		ev, err := core.ParseEvent(append([]byte(nil), sc.Bytes()...))
+		ev, err := event.Parse(append([]byte(nil), sc.Bytes()...))
 		require.NoError(t, err)
 		out = append(out, ev)
 	}
@@ -66,7 +68,7 @@ func TestDigestFiguresMatchTheStream(t *testing.T) {
 			issues[ev.String("issue_id")] = true
 		}
 	}
-	d := core.NewDigest("weekly", evs[0].Timestamp, evs[len(evs)-1].Timestamp, evs, 70)
+	d := notify.NewDigest("weekly", evs[0].Timestamp, evs[len(evs)-1].Timestamp, evs, 70)
 	require.Equal(t, counts, d.Counts)
 	require.Len(t, d.Events, len(evs))
 	require.Equal(t, completed, d.Scans.Completed)
@@ -97,10 +99,10 @@ func splitLines(s string) []string {
 
 func TestDigestOfNothing(t *testing.T) {
 	t.Parallel()
-	d := core.NewDigest("quiet", time.Time{}, time.Time{}, nil, 0)
+	d := notify.NewDigest("quiet", time.Time{}, time.Time{}, nil, 0)
 	require.Zero(t, d.Scans.LowestScore)
 	require.Zero(t, d.Scans.AverageScore)
-	require.Equal(t, float64(core.DefaultScoreThreshold), d.Threshold)
+	require.Equal(t, float64(notify.DefaultScoreThreshold), d.Threshold)
 	require.Empty(t, d.CriticalIssues)
 }
 
@@ -131,7 +133,7 @@ func TestSchedulerCoversEachEventOnce(t *testing.T) {
 		return &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return router.Digests }, NowFunc: now, Log: log}
 	}
 	accept := func(id string) {
-		ev, err := core.ParseEvent([]byte(`{"event":"scan.completed","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":50}}`))
+		ev, err := event.Parse([]byte(`{"event":"scan.completed","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":50}}`))
 		require.NoError(t, err)
 		_, err = bus.Accept(context.Background(), ev)
 		require.NoError(t, err)
@@ -177,7 +179,7 @@ func TestSchedulerCoversEachEventOnce(t *testing.T) {
 	require.Equal(t, "2026-03-02T14:00:00Z", st.LastEnd.Format(time.RFC3339))
 }
 
-func eventIDs(evs []*core.Event) []string {
+func eventIDs(evs []*event.Event) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = e.ID
@@ -188,20 +190,20 @@ func eventIDs(evs []*core.Event) []string {
 // captureNotifier keeps every message it is given.
 type captureNotifier struct {
 	mu   sync.Mutex
-	msgs []*core.Message
+	msgs []*notify.Message
 }
 
-func (c *captureNotifier) Notify(_ context.Context, m *core.Message) error {
+func (c *captureNotifier) Notify(_ context.Context, m *notify.Message) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.msgs = append(c.msgs, m)
 	return nil
 }
 
-func (c *captureNotifier) all() []*core.Message {
+func (c *captureNotifier) all() []*notify.Message {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]*core.Message(nil), c.msgs...)
+	return append([]*notify.Message(nil), c.msgs...)
 }
 
 // TestDigestIsDeliveredLikeAnyDelivery: a closed period reaches the digest's target through the
@@ -223,7 +225,7 @@ func TestDigestIsDeliveredLikeAnyDelivery(t *testing.T) {
 	sink := &captureNotifier{}
 	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
 	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db, &core.Plan{
-		Targets: []*core.Target{{Name: "siem", Type: "webhook", Format: core.FormatJSON, Notifier: sink, Concurrency: 1}},
+		Targets: []*core.Target{{Name: "siem", Type: "webhook", Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}},
 		Router:  router, Renderer: &core.Renderer{Engine: engine}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -18,6 +18,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -26,9 +28,9 @@ type matchAll struct{}
 
 type idIs string
 
-func (id idIs) Match(ev *core.Event) (bool, error) { return ev.ID == string(id), nil }
+func (id idIs) Match(ev *event.Event) (bool, error) { return ev.ID == string(id), nil }
 
-func (matchAll) Match(*core.Event) (bool, error) { return true, nil }
+func (matchAll) Match(*event.Event) (bool, error) { return true, nil }
 
 // receiver is a loopback webhook receiver whose answers a test scripts.
 type receiver struct {
@@ -94,7 +96,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	require.NoError(t, err)
 	n, err := webhook.New(&webhook.Config{URL: o.url, Secret: "test-secret-value"}, nil, "test")
 	require.NoError(t, err)
-	target := &core.Target{Name: "hook", Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
+	target := &core.Target{Name: "hook", Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
 	if o.breaker == (core.BreakerPolicy{}) {
 		target.Breaker.Failures = -1 // most tests count exact attempts; the breaker has its own test
 	}
@@ -133,7 +135,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 func accept(t *testing.T, b *bundle, id string) core.AcceptResult {
 	t.Helper()
 	body := fmt.Sprintf(`{"event":"scan.failed","id":%q,"timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","error":"boom"}}`, id)
-	ev, err := core.ParseEvent([]byte(body))
+	ev, err := event.Parse([]byte(body))
 	require.NoError(t, err)
 	res, err := b.bus.Accept(context.Background(), ev)
 	require.NoError(t, err)
@@ -186,7 +188,7 @@ func TestStopEndsRouteEvaluation(t *testing.T) {
 		{Name: "a", When: matchAll{}, Targets: []string{"x"}, Stop: true},
 		{Name: "b", When: matchAll{}, Targets: []string{"y"}},
 	}}
-	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"e","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	ev, err := event.Parse([]byte(`{"event":"x","id":"e","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 	require.NoError(t, err)
 	got := router.Assign(ev, func(string) bool { return true })
 	require.Len(t, got, 1)
@@ -409,7 +411,7 @@ type scriptNotifier struct {
 	answer func(n int) error
 }
 
-func (s *scriptNotifier) Notify(context.Context, *core.Message) error {
+func (s *scriptNotifier) Notify(context.Context, *notify.Message) error {
 	s.mu.Lock()
 	s.calls = append(s.calls, time.Now())
 	n := len(s.calls)
@@ -435,7 +437,7 @@ func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
 	defer db.Close()
 	limited := &scriptNotifier{answer: func(n int) error {
 		if n == 1 {
-			return &core.DeliveryError{Reason: core.ReasonRateLimited, Retryable: true, RetryAfter: time.Second, Global: true, StatusCode: 429}
+			return &notify.DeliveryError{Reason: notify.ReasonRateLimited, Retryable: true, RetryAfter: time.Second, Global: true, StatusCode: 429}
 		}
 		return nil
 	}}
@@ -461,8 +463,8 @@ func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	bus := core.NewBus(db, disp, nil, log)
 	defer bus.Close()
-	ev := func(id string) *core.Event {
-		e, err := core.ParseEvent([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	ev := func(id string) *event.Event {
+		e, err := event.Parse([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 		require.NoError(t, err)
 		return e
 	}
@@ -536,7 +538,7 @@ func TestBackpressure(t *testing.T) {
 	for i := range 3 { // the third is accepted with 2 waiting: the limit is "more than 2"
 		accept(t, b, fmt.Sprint("e", i))
 	}
-	ev, err := core.ParseEvent([]byte(`{"event":"scan.failed","id":"over","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
+	ev, err := event.Parse([]byte(`{"event":"scan.failed","id":"over","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s"}}`))
 	require.NoError(t, err)
 	_, err = b.bus.Accept(context.Background(), ev)
 	require.ErrorIs(t, err, core.ErrQueueFull)

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // A route can hold events back instead of delivering each at once (SPEC §4 routes[]):
@@ -29,7 +32,7 @@ import (
 // Keyer computes the key a route groups or throttles events by (rules.Key implements it). An
 // error counts as a failed rule: the event is delivered on its own.
 type Keyer interface {
-	Value(ev *Event) (string, error)
+	Value(ev *event.Event) (string, error)
 }
 
 // TimeInterval is a recurring window of time (Alertmanager's timeinterval.TimeInterval).
@@ -87,17 +90,9 @@ type GroupItem struct {
 	Closes bool // fire the group now
 }
 
-// Group policies, as group events and templates (.Group.Policy) name them.
-const (
-	PolicyGroup    = "group"
-	PolicyThrottle = "throttle"
-	PolicyHold     = "hold"    // held through quiet hours
-	PolicyRelease  = "release" // the route no longer holds events (config changed): sent at once
-)
-
 // hold decides what happens to ev on its way to target via rt at now: delivered at once
 // (item nil, drop false), held in a group (item set) or dropped by quiet hours.
-func (r *Router) hold(rt *Route, target string, ev *Event, now time.Time) (item *GroupItem, drop bool) {
+func (r *Router) hold(rt *Route, target string, ev *event.Event, now time.Time) (item *GroupItem, drop bool) {
 	muted := rt.Mute.Muted(now)
 	if muted && rt.Mute.Drop {
 		return nil, true
@@ -118,7 +113,7 @@ const bridgeKey = "\x1ebridge\x1e"
 
 // groupKey is ev's key on rt; an error (a key expression failing at run time) is counted and
 // logged.
-func (r *Router) groupKey(rt *Route, ev *Event) (string, error) {
+func (r *Router) groupKey(rt *Route, ev *event.Event) (string, error) {
 	key, err := rt.key(ev)
 	if err != nil {
 		r.logRuleError(rt.Name, ev, err, "group or throttle key failed at run time; the event is sent on its own (logged once a minute)")
@@ -131,7 +126,7 @@ func (r *Router) groupKey(rt *Route, ev *Event) (string, error) {
 }
 
 // closers returns the items by which ev closes open groups of routes it is not a member of.
-func (r *Router) closers(ev *Event, member map[[2]string]bool, enabled func(string) bool) []GroupItem {
+func (r *Router) closers(ev *event.Event, member map[[2]string]bool, enabled func(string) bool) []GroupItem {
 	var out []GroupItem
 	for _, rt := range r.Routes {
 		if rt.Group == nil || rt.Group.CloseOn == nil || !r.closes(rt, ev) {
@@ -150,7 +145,7 @@ func (r *Router) closers(ev *Event, member map[[2]string]bool, enabled func(stri
 	return out
 }
 
-func (r *Router) closes(rt *Route, ev *Event) bool {
+func (r *Router) closes(rt *Route, ev *event.Event) bool {
 	if rt.Group == nil || rt.Group.CloseOn == nil {
 		return false
 	}
@@ -162,7 +157,7 @@ func (r *Router) closes(rt *Route, ev *Event) bool {
 }
 
 // key is ev's group or throttle key on rt ("" when rt has neither: one group per target).
-func (rt *Route) key(ev *Event) (string, error) {
+func (rt *Route) key(ev *event.Event) (string, error) {
 	var keyers []Keyer
 	switch {
 	case rt.Group != nil:
@@ -202,21 +197,21 @@ type OpenGroup struct {
 func groupDue(rt *Route, g OpenGroup, now time.Time) (bool, string) {
 	switch {
 	case rt == nil || rt.Group == nil && rt.Throttle == nil && rt.Mute == nil:
-		return true, PolicyRelease
+		return true, notify.PolicyRelease
 	case rt.Mute.Muted(now) && !rt.Mute.Drop:
-		return false, PolicyHold
+		return false, notify.PolicyHold
 	case g.Members == 0: // only closers: nothing to send, the items are cleared
-		return true, PolicyGroup
+		return true, notify.PolicyGroup
 	case rt.Group != nil:
 		fire := g.Last.Add(rt.Group.Wait)
 		if limit := g.First.Add(rt.Group.MaxWait); rt.Group.MaxWait > 0 && limit.Before(fire) {
 			fire = limit
 		}
-		return g.Closing || !now.Before(fire), PolicyGroup
+		return g.Closing || !now.Before(fire), notify.PolicyGroup
 	case rt.Throttle != nil:
-		return g.LastFired.IsZero() || !now.Before(g.LastFired.Add(rt.Throttle.Interval)), PolicyThrottle
+		return g.LastFired.IsZero() || !now.Before(g.LastFired.Add(rt.Throttle.Interval)), notify.PolicyThrottle
 	default:
-		return true, PolicyHold // quiet hours are over
+		return true, notify.PolicyHold // quiet hours are over
 	}
 }
 
@@ -224,23 +219,9 @@ func groupDue(rt *Route, g OpenGroup, now time.Time) (bool, string) {
 // bridge's own event, delivered to the group's target through the queue like any other.
 const GroupEventType = "cortex_bridge.group"
 
-// GroupRun is the body of a group event (and, with Count, what templates see as .Group).
-type GroupRun struct {
-	Route    string    `json:"route"`
-	Target   string    `json:"target"`
-	Key      string    `json:"key"`
-	Policy   string    `json:"policy"`             // PolicyGroup, PolicyThrottle, PolicyHold or PolicyRelease
-	First    time.Time `json:"first"`              // received_at of the first event in it
-	Last     time.Time `json:"last"`               // …and of the last
-	Previous time.Time `json:"previous,omitzero"`  // throttle: when the previous message of this key went out
-	Interval string    `json:"interval,omitempty"` // throttle: the interval, e.g. "1h0m0s"
-	Count    int       `json:"count,omitempty"`    // events in the group (set when it is delivered)
-	Bridge   bool      `json:"bridge,omitempty"`   // its events are the bridge's own alerts (bridge.*)
-}
-
 // CarriesAlerts reports whether ev is one of the bridge's own alerts, or a group of them: a
 // failure to deliver it raises no further alert.
-func CarriesAlerts(ev *Event) bool {
+func CarriesAlerts(ev *event.Event) bool {
 	if IsBridgeEvent(ev.Type) {
 		return true
 	}
@@ -251,55 +232,22 @@ func CarriesAlerts(ev *Event) bool {
 	return err == nil && run.Bridge
 }
 
-// Note says in a line why a message was held back, for templates ({{ with .Group }}{{ .Note }}
-// {{ end }}): for a throttle "+5 similar since 10:02 UTC · one message per 1h", for quiet hours
-// "held during quiet hours since 22:14 UTC"; "" for a group (its count says it all).
-func (g *GroupRun) Note() string {
-	since := g.First.UTC().Format("15:04 UTC")
-	if g.Last.Sub(g.First) >= 24*time.Hour {
-		since = g.First.UTC().Format("Jan 2 15:04 UTC")
-	}
-	switch g.Policy {
-	case PolicyThrottle:
-		return fmt.Sprintf("+%d similar since %s · one message per %s", g.Count, since, shortDuration(g.Interval))
-	case PolicyHold:
-		return "held during quiet hours since " + since
-	}
-	return ""
-}
-
-// shortDuration drops the zero units of a time.Duration's text: "1h0m0s" → "1h".
-func shortDuration(s string) string {
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return s
-	}
-	out := d.String()
-	if strings.HasSuffix(out, "m0s") {
-		out = strings.TrimSuffix(out, "0s")
-	}
-	if strings.HasSuffix(out, "h0m") {
-		out = strings.TrimSuffix(out, "0m")
-	}
-	return out
-}
-
 // GroupRunOf reads the run a group event carries.
-func GroupRunOf(ev *Event) (GroupRun, error) {
+func GroupRunOf(ev *event.Event) (notify.GroupRun, error) {
 	var wrapper struct {
-		Data GroupRun `json:"data"`
+		Data notify.GroupRun `json:"data"`
 	}
 	err := json.Unmarshal(ev.Raw, &wrapper)
 	return wrapper.Data, err
 }
 
 // newGroupEvent builds the event stored when a group fires.
-func newGroupEvent(id string, run GroupRun, now time.Time) (*Event, error) {
+func newGroupEvent(id string, run notify.GroupRun, now time.Time) (*event.Event, error) {
 	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": id, "timestamp": now.UTC().Format(time.RFC3339Nano), "data": run})
 	if err != nil {
 		return nil, err
 	}
-	ev, err := ParseEvent(body)
+	ev, err := event.Parse(body)
 	if err != nil {
 		return nil, fmt.Errorf("group event: %w", err)
 	}
@@ -315,7 +263,7 @@ func newGroupEvent(id string, run GroupRun, now time.Time) (*Event, error) {
 // reports it: a plain webhook, a file) gets instead one event of GroupEventType whose data holds
 // the run, the count, every event in "events" and the fields all of them share (scan_id,
 // repo_url, …).
-func groupMessage(msg *Message, events []*Event, envelope func(*Message) bool) error {
+func groupMessage(msg *notify.Message, events []*event.Event, envelope func(*notify.Message) bool) error {
 	group := msg.Event
 	run, err := GroupRunOf(group)
 	if err != nil {
@@ -330,7 +278,7 @@ func groupMessage(msg *Message, events []*Event, envelope func(*Message) bool) e
 		return nil
 	}
 	data := map[string]any{}
-	for _, f := range ShortcutFields() {
+	for _, f := range event.ShortcutFields() {
 		if v, ok := sharedValue(events, f.Name); ok {
 			data[f.Name] = v
 		}
@@ -349,7 +297,7 @@ func groupMessage(msg *Message, events []*Event, envelope func(*Message) bool) e
 	if err != nil {
 		return err
 	}
-	ev, err := ParseEvent(body)
+	ev, err := event.Parse(body)
 	if err != nil {
 		return fmt.Errorf("group %s: %w", group.ID, err)
 	}
@@ -359,7 +307,7 @@ func groupMessage(msg *Message, events []*Event, envelope func(*Message) bool) e
 }
 
 // sharedValue returns the value of data field name when every event has the same one.
-func sharedValue(events []*Event, name string) (any, bool) {
+func sharedValue(events []*event.Event, name string) (any, bool) {
 	first, ok := events[0].Data[name]
 	switch first.(type) {
 	case string, float64, int64, bool: // comparable
@@ -392,10 +340,10 @@ func (s *Scheduler) fireGroups(ctx context.Context, plan *Plan) error {
 		if !due {
 			continue
 		}
-		run := GroupRun{Route: g.Route, Target: g.Target, Policy: policy, First: g.First, Last: g.Last}
+		run := notify.GroupRun{Route: g.Route, Target: g.Target, Policy: policy, First: g.First, Last: g.Last}
 		run.Key, run.Bridge = strings.CutPrefix(g.Key, bridgeKey)
 		through := g.Last
-		if policy == PolicyThrottle {
+		if policy == notify.PolicyThrottle {
 			run.Previous, run.Interval = g.LastFired, rt.Throttle.Interval.String()
 			if g.LastFired.IsZero() || g.First.After(g.LastFired.Add(rt.Throttle.Interval)) {
 				// A new interval starts: its first event goes out now, on its own; the ones after
@@ -439,7 +387,7 @@ func (r *Route) Holding(now time.Time) []string {
 		return strings.Join(names, ", ")
 	}
 	if g := r.Group; g != nil {
-		l := fmt.Sprintf("grouped: one message %s %s after the last event, at most %s after the first", perKey(keys(g.By)), shortDuration(g.Wait.String()), shortDuration(g.MaxWait.String()))
+		l := fmt.Sprintf("grouped: one message %s %s after the last event, at most %s after the first", perKey(keys(g.By)), notify.ShortDuration(g.Wait.String()), notify.ShortDuration(g.MaxWait.String()))
 		if g.CloseOn != nil {
 			l += fmt.Sprintf(", or at once on %s", g.CloseOn)
 		}
@@ -450,7 +398,7 @@ func (r *Route) Holding(now time.Time) []string {
 		if th.Key != nil {
 			k = fmt.Sprint(th.Key)
 		}
-		out = append(out, fmt.Sprintf("throttled: at most one message %s every %s; the rest are sent together when it ends", perKey(k), shortDuration(th.Interval.String())))
+		out = append(out, fmt.Sprintf("throttled: at most one message %s every %s; the rest are sent together when it ends", perKey(k), notify.ShortDuration(th.Interval.String())))
 	}
 	if m := r.Mute; m != nil {
 		verb := "held until the window ends"

@@ -15,6 +15,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -80,15 +82,15 @@ func (r *groupRig) start() {
 	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}}), Log: log}
 	var targets []*core.Target
 	for name, sink := range r.sinks {
-		tg := &core.Target{Name: name, Type: name, Format: core.FormatJSON, Notifier: sink, Concurrency: 1}
+		tg := &core.Target{Name: name, Type: name, Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}
 		if kind := adapters.Lookup(name); kind != nil {
 			tg.Escape = kind.Escape
 		}
 		switch name {
 		case "email":
-			tg.Format = core.FormatEmail
+			tg.Format = notify.FormatEmail
 		case "audit":
-			tg.Type, tg.Format = "file", core.FormatNone
+			tg.Type, tg.Format = "file", notify.FormatNone
 		case "hook":
 			tg.Type, tg.Escape = "webhook", nil // no template: the original event, or a group's envelope
 		}
@@ -114,7 +116,7 @@ func (r *groupRig) stop() {
 
 func (r *groupRig) accept(body string) core.AcceptResult {
 	r.t.Helper()
-	ev, err := core.ParseEvent([]byte(body))
+	ev, err := event.Parse([]byte(body))
 	require.NoError(r.t, err)
 	res, err := r.bus.Accept(context.Background(), ev)
 	require.NoError(r.t, err)
@@ -187,8 +189,8 @@ func TestGroupOfFortyFindings(t *testing.T) {
 	r.tick()
 	r.settle(map[string]int{"audit": 41, "slack": 2, "discord": 2, "email": 2, "hook": 2})
 
-	byScan := func(name string) map[string]*core.Message {
-		out := map[string]*core.Message{}
+	byScan := func(name string) map[string]*notify.Message {
+		out := map[string]*notify.Message{}
 		for _, m := range r.sinks[name].all() {
 			out[m.Events[0].String("scan_id")] = m
 		}
@@ -300,7 +302,7 @@ func TestThrottleHoldsBackAndCounts(t *testing.T) {
 	r.settle(map[string]int{"slack": 3})
 	msg := r.sinks["slack"].all()[2]
 	require.Len(t, msg.Events, 5)
-	require.Equal(t, core.PolicyThrottle, msg.Group.Policy)
+	require.Equal(t, notify.PolicyThrottle, msg.Group.Policy)
 	require.Equal(t, "+5 similar since 10:02 UTC · one message per 1h", msg.Group.Note())
 	require.Contains(t, string(msg.Body), "+5 similar since 10:02 UTC")
 	r.advance(time.Hour)
@@ -356,17 +358,17 @@ func TestGroupNoteWording(t *testing.T) {
 	t.Parallel()
 	at := func(s string) time.Time { tm, _ := time.Parse(time.RFC3339, s); return tm }
 	for _, tc := range []struct {
-		run  core.GroupRun
+		run  notify.GroupRun
 		want string
 	}{
-		{core.GroupRun{Policy: core.PolicyThrottle, Count: 5, First: at("2026-03-02T10:02:00Z"), Last: at("2026-03-02T10:50:00Z"), Interval: "1h0m0s"}, "+5 similar since 10:02 UTC · one message per 1h"},
-		{core.GroupRun{Policy: core.PolicyThrottle, Count: 2, First: at("2026-03-02T10:02:00Z"), Last: at("2026-03-04T10:50:00Z"), Interval: "30m0s"}, "+2 similar since Mar 2 10:02 UTC · one message per 30m"},
-		{core.GroupRun{Policy: core.PolicyHold, Count: 3, First: at("2026-03-02T22:14:00Z"), Last: at("2026-03-03T06:00:00Z")}, "held during quiet hours since 22:14 UTC"},
-		{core.GroupRun{Policy: core.PolicyGroup, Count: 40}, ""},
+		{notify.GroupRun{Policy: notify.PolicyThrottle, Count: 5, First: at("2026-03-02T10:02:00Z"), Last: at("2026-03-02T10:50:00Z"), Interval: "1h0m0s"}, "+5 similar since 10:02 UTC · one message per 1h"},
+		{notify.GroupRun{Policy: notify.PolicyThrottle, Count: 2, First: at("2026-03-02T10:02:00Z"), Last: at("2026-03-04T10:50:00Z"), Interval: "30m0s"}, "+2 similar since Mar 2 10:02 UTC · one message per 30m"},
+		{notify.GroupRun{Policy: notify.PolicyHold, Count: 3, First: at("2026-03-02T22:14:00Z"), Last: at("2026-03-03T06:00:00Z")}, "held during quiet hours since 22:14 UTC"},
+		{notify.GroupRun{Policy: notify.PolicyGroup, Count: 40}, ""},
 	} {
 		require.Equal(t, tc.want, tc.run.Note())
 	}
-	require.False(t, strings.Contains((&core.GroupRun{Policy: core.PolicyThrottle, Interval: "1h30m0s"}).Note(), "0s"))
+	require.False(t, strings.Contains((&notify.GroupRun{Policy: notify.PolicyThrottle, Interval: "1h30m0s"}).Note(), "0s"))
 }
 
 // TestRouteHoldingWords pins how route and the dashboard describe a route's holding rules.

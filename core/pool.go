@@ -10,6 +10,8 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/time/rate"
+
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // pool is one target's in-memory queue and workers: each target has its own, so a slow or dead
@@ -95,7 +97,7 @@ func breakerFailure(err error) error {
 	if err == nil {
 		return nil
 	}
-	if de := AsDeliveryError(err); !de.Retryable || de.Reason == ReasonRateLimited {
+	if de := notify.AsDeliveryError(err); !de.Retryable || de.Reason == notify.ReasonRateLimited {
 		return nil
 	}
 	return err
@@ -255,7 +257,7 @@ func (d *Dispatcher) waitTurn(ctx context.Context, p *pool) bool {
 
 // pause holds back every worker of p's target until until (C04: other deliveries to a
 // rate-limited target wait too); a global rate limit pauses every target of the same type.
-func (d *Dispatcher) pause(p *pool, de *DeliveryError, until time.Time) {
+func (d *Dispatcher) pause(p *pool, de *notify.DeliveryError, until time.Time) {
 	d.poolsMu.RLock()
 	defer d.poolsMu.RUnlock()
 	for _, q := range d.pools {

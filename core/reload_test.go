@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -21,7 +23,7 @@ type blockingNotifier struct {
 	closed  chan struct{}
 }
 
-func (b *blockingNotifier) Notify(ctx context.Context, m *core.Message) error {
+func (b *blockingNotifier) Notify(ctx context.Context, m *notify.Message) error {
 	b.started <- m.Event.ID
 	select {
 	case <-b.release:
@@ -60,7 +62,7 @@ func TestApplyReload(t *testing.T) {
 	bus := core.NewBus(db, disp, nil, log)
 	defer bus.Close()
 	accept := func(id string) core.AcceptResult {
-		ev, err := core.ParseEvent([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+		ev, err := event.Parse([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 		require.NoError(t, err)
 		res, err := bus.Accept(context.Background(), ev)
 		require.NoError(t, err)

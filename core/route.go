@@ -6,12 +6,14 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Matcher is a compiled route rule (rules.Rule implements it). Match returns an error only when
 // the rule fails at run time; the event then counts as not matched for that route.
 type Matcher interface {
-	Match(ev *Event) (bool, error)
+	Match(ev *event.Event) (bool, error)
 }
 
 // Route sends matching events to targets (SPEC §4 routes[]). Routes are evaluated in order;
@@ -46,7 +48,7 @@ type Router struct {
 }
 
 // Match returns the routes that match ev, in order, honouring Stop.
-func (r *Router) Match(ev *Event) []*Route {
+func (r *Router) Match(ev *event.Event) []*Route {
 	var out []*Route
 	for _, rt := range r.Routes {
 		ok, err := rt.When.Match(ev)
@@ -66,7 +68,7 @@ func (r *Router) Match(ev *Event) []*Route {
 
 // Assign returns the targets ev goes to: each target once, with the first matching route that
 // named it, in route order. Targets for which enabled returns false are skipped.
-func (r *Router) Assign(ev *Event, enabled func(target string) bool) []Assignment {
+func (r *Router) Assign(ev *event.Event, enabled func(target string) bool) []Assignment {
 	var out []Assignment
 	seen := map[string]bool{}
 	for _, rt := range r.Match(ev) {
@@ -91,13 +93,13 @@ func (r *Router) Route(name string) *Route {
 	return nil
 }
 
-func (r *Router) ruleError(route string, ev *Event, err error) {
+func (r *Router) ruleError(route string, ev *event.Event, err error) {
 	r.logRuleError(route, ev, err, "rule failed at run time; route treated as not matched (logged once a minute)")
 }
 
 // logRuleError counts a run-time rule failure and logs msg about it at most once a minute per
 // route.
-func (r *Router) logRuleError(route string, ev *Event, err error, msg string) {
+func (r *Router) logRuleError(route string, ev *event.Event, err error, msg string) {
 	if r.OnRuleError != nil {
 		r.OnRuleError(route)
 	}

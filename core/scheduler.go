@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Schedule gives the next activation strictly after t (robfig/cron's cron.Schedule).
@@ -179,7 +181,7 @@ func (s *Scheduler) runPeriod(ctx context.Context, spec *DigestSpec, from, to, n
 func DigestRoute(name string) string { return "digest:" + name }
 
 // DigestsFor names the digests whose rule matches ev.
-func (r *Router) DigestsFor(ev *Event) []string {
+func (r *Router) DigestsFor(ev *event.Event) []string {
 	var out []string
 	for _, d := range r.Digests {
 		if d.When == nil {

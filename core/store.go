@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // State is where a delivery is in its life: pending → running → succeeded | pending (retry) | dead.
@@ -34,8 +36,8 @@ type Delivery struct {
 	LastError     string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
-	EventType     string // set in listings
-	Event         *Event // loaded by Claim; nil in listings
+	EventType     string       // set in listings
+	Event         *event.Event // loaded by Claim; nil in listings
 }
 
 // Attempt is the log entry of one try of a delivery (SPEC §5).
@@ -53,7 +55,7 @@ type Attempt struct {
 // IngestItem is one accepted event with the deliveries its routes produced. The deliveries are
 // stored only if the event is new.
 type IngestItem struct {
-	Event      *Event
+	Event      *event.Event
 	Deliveries []*Delivery
 	Digests    []string    // names of the digests the event belongs to
 	Groups     []GroupItem // the groups the event is held in (or closes)
@@ -68,7 +70,7 @@ type FireGroupRequest struct {
 	Target, Route, Key string
 	Through            time.Time
 	LastFired          time.Time
-	Event              *Event
+	Event              *event.Event
 	Delivery           *Delivery
 }
 
@@ -90,7 +92,7 @@ type DigestRunRequest struct {
 	Owner     string // must hold the digest's lease
 	PeriodEnd time.Time
 	NextRun   time.Time
-	Event     *Event
+	Event     *event.Event
 	Delivery  *Delivery
 	SendEmpty bool
 }
@@ -218,17 +220,17 @@ type Store interface {
 	// RunDigest closes a period (see DigestRunRequest) and returns how many events it covers.
 	RunDigest(ctx context.Context, r DigestRunRequest) (int, error)
 	// DigestEvents returns the events of a digest run (by its event id), oldest first.
-	DigestEvents(ctx context.Context, runID string) ([]*Event, error)
+	DigestEvents(ctx context.Context, runID string) ([]*event.Event, error)
 	// DigestWindow returns the events a digest collected with received_at in [from, to], in a
 	// run or not (for ad-hoc reports).
-	DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*Event, error)
+	DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error)
 
 	// OpenGroups lists the groups with items not fired yet.
 	OpenGroups(ctx context.Context) ([]OpenGroup, error)
 	// FireGroup fires a group (see FireGroupRequest) and returns how many events it lists.
 	FireGroup(ctx context.Context, r FireGroupRequest) (int, error)
 	// GroupEvents returns the events a fired group lists (by its event id), oldest first.
-	GroupEvents(ctx context.Context, groupID string) ([]*Event, error)
+	GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error)
 
 	// The dashboard's queries (package dashboard). targets is a set of target names: nil means
 	// every target, empty means none (an account without webhooks).

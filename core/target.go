@@ -10,25 +10,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/templates"
-)
-
-// Format is the kind of payload a target type sends.
-type Format int
-
-// Payload formats.
-const (
-	FormatNone  Format = iota // the adapter builds its own payload (file)
-	FormatJSON                // templates must render valid JSON (webhook, slack, discord)
-	FormatEmail               // text body, "subject" block and optional HTML (email)
 )
 
 // Target is one configured destination at run time.
 type Target struct {
 	Name     string
-	Type     string   // slack | discord | email | webhook | file
-	Format   Format   // what its templates render
-	Notifier Notifier // nil when Disabled
+	Type     string          // slack | discord | email | webhook | file
+	Format   notify.Format   // what its templates render
+	Notifier notify.Notifier // nil when Disabled
 	// Disabled, when not "", says why the target sends nothing (e.g. "SLACK_WEBHOOK_URL is not
 	// set"); routes skip it.
 	Disabled string
@@ -79,8 +71,8 @@ type Renderer struct {
 // TemplateKey returns the engine key for msg to target t via route rt; key is "" when the target
 // uses no template (its adapter's default payload). It fails when a template named in the config
 // does not exist for the target's type.
-func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *Message) (string, error) {
-	if t.Format == FormatNone {
+func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *notify.Message) (string, error) {
+	if t.Format == notify.FormatNone {
 		return "", nil
 	}
 	name := t.Template
@@ -116,14 +108,14 @@ func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *Message) (string, erro
 
 // Render is RenderContext without a context (dry runs, load-time checks): the engine's step
 // and output limits still bound it.
-func (r *Renderer) Render(msg *Message, t *Target, rt *Route) error {
+func (r *Renderer) Render(msg *notify.Message, t *Target, rt *Route) error {
 	return r.RenderContext(context.Background(), msg, t, rt)
 }
 
 // RenderContext fills msg.Body (and Subject, HTML for email) for target t, within ctx and the
 // engine's limits (templates.Limits). Errors name the template, also a render that exceeded a
 // limit or outlived ctx.
-func (r *Renderer) RenderContext(ctx context.Context, msg *Message, t *Target, rt *Route) error {
+func (r *Renderer) RenderContext(ctx context.Context, msg *notify.Message, t *Target, rt *Route) error {
 	key, err := r.TemplateKey(t, rt, msg)
 	if err != nil || key == "" {
 		return err
@@ -135,7 +127,7 @@ func (r *Renderer) RenderContext(ctx context.Context, msg *Message, t *Target, r
 	if err != nil {
 		return err
 	}
-	if t.Format == FormatJSON {
+	if t.Format == notify.FormatJSON {
 		if !json.Valid(out.Body) {
 			return fmt.Errorf("template %s (%s) did not render valid JSON: %.200s", key, r.Engine.Origin(key), out.Body)
 		}
@@ -149,7 +141,7 @@ func (r *Renderer) RenderContext(ctx context.Context, msg *Message, t *Target, r
 }
 
 // eventsSayAll reports whether every nil marker in out also appears in msg's events.
-func eventsSayAll(msg *Message, out *templates.Output) bool {
+func eventsSayAll(msg *notify.Message, out *templates.Output) bool {
 	for _, m := range templates.NilMarkers {
 		shown := bytes.Contains(out.Body, []byte(m)) || strings.Contains(out.Subject, m) ||
 			strings.Contains(out.HTML, html.EscapeString(m))
@@ -161,7 +153,7 @@ func eventsSayAll(msg *Message, out *templates.Output) bool {
 }
 
 // eventsSay reports whether any event of msg contains text.
-func eventsSay(msg *Message, text string) bool {
+func eventsSay(msg *notify.Message, text string) bool {
 	for _, ev := range msg.Events {
 		if bytes.Contains(ev.Raw, []byte(text)) {
 			return true
@@ -174,7 +166,7 @@ func eventsSay(msg *Message, text string) bool {
 // at top level (nil when the event lacks it; strings passed through escape when it is set) with
 // .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
 // digests), .Digest, and .Group (the *GroupRun of a fired group, with Count; nil otherwise).
-func (r *Renderer) Data(msg *Message, escape func(string) string) map[string]any {
+func (r *Renderer) Data(msg *notify.Message, escape func(string) string) map[string]any {
 	d := eventData(msg.Event, escape)
 	d["Route"], d["Target"], d["PublicURL"] = msg.Route, msg.Target, r.PublicURL
 	events := make([]map[string]any, len(msg.Events))
@@ -189,20 +181,20 @@ func (r *Renderer) Data(msg *Message, escape func(string) string) map[string]any
 
 var shortcutNames = func() []string {
 	var out []string
-	for _, f := range ShortcutFields() {
+	for _, f := range event.ShortcutFields() {
 		out = append(out, f.Name)
 	}
 	return out
 }()
 
-func eventData(ev *Event, escape func(string) string) map[string]any {
+func eventData(ev *event.Event, escape func(string) string) map[string]any {
 	d := make(map[string]any, len(shortcutNames)+8)
 	for _, n := range shortcutNames {
 		d[n] = ev.Data[n]
 	}
 	d["repo"] = nil
 	if u := ev.String("repo_url"); u != "" {
-		d["repo"] = Repo(u)
+		d["repo"] = event.Repo(u)
 	}
 	if escape != nil {
 		for k, v := range d {
@@ -217,8 +209,8 @@ func eventData(ev *Event, escape func(string) string) map[string]any {
 
 // SampleMessage builds the message a delivery of ev to t via rt would carry, for dry runs and
 // load-time checks.
-func SampleMessage(ev *Event, t *Target, rt *Route) *Message {
-	m := &Message{DeliveryID: "dry-run", Attempt: 1, Target: t.Name, Event: ev, Events: []*Event{ev}}
+func SampleMessage(ev *event.Event, t *Target, rt *Route) *notify.Message {
+	m := &notify.Message{DeliveryID: "dry-run", Attempt: 1, Target: t.Name, Event: ev, Events: []*event.Event{ev}}
 	if rt != nil {
 		m.Route = rt.Name
 	}

@@ -4,18 +4,21 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Webhook is an endpoint registered through the management API (SPEC §8). It is a webhook target
 // named by its ID: it receives the events it subscribed to, signed with its own secret, under the
 // same delivery rules as configured targets.
 type Webhook struct {
-	ID          string   // "wh_" + a UUIDv7
-	Account     string   // the API key's account that owns it
-	URL         string   // absolute http(s)
-	Events      []string // event types, or ["*"] for every Cortex event
-	Secret      Secret   // at least 16 bytes; never returned by the API after creation
-	Active      bool     // an inactive webhook receives nothing
+	ID          string        // "wh_" + a UUIDv7
+	Account     string        // the API key's account that owns it
+	URL         string        // absolute http(s)
+	Events      []string      // event types, or ["*"] for every Cortex event
+	Secret      notify.Secret // at least 16 bytes; never returned by the API after creation
+	Active      bool          // an inactive webhook receives nothing
 	Description string
 	Version     int // bumped by every change; the API's ETag
 	CreatedAt   time.Time
@@ -49,7 +52,7 @@ const WebhookPrefix = "wh_"
 // webhookMatcher matches the event types a webhook subscribed to.
 type webhookMatcher struct{ w *Webhook }
 
-func (m webhookMatcher) Match(ev *Event) (bool, error) { return m.w.Wants(ev.Type), nil }
+func (m webhookMatcher) Match(ev *event.Event) (bool, error) { return m.w.Wants(ev.Type), nil }
 
 func (m webhookMatcher) String() string { return "event in " + formatList(m.w.Events) }
 

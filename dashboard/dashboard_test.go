@@ -30,6 +30,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dashboard"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
@@ -265,7 +266,7 @@ func seedDelivery(t *testing.T, b *bundle, target, typ string, outcomes ...strin
 	m["id"], m["timestamp"] = "evt_"+uuid.NewString()[:8], now.Format(time.RFC3339)
 	body, err := json.Marshal(m)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	require.NoError(t, err)
 	ev.ReceivedAt = now
 	dl := &core.Delivery{ID: uuid.Must(uuid.NewV7()).String(), Target: target, Route: "r", State: core.StatePending,

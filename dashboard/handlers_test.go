@@ -16,6 +16,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dashboard"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -179,7 +180,7 @@ func TestWebhookFormValidatesBesideEachField(t *testing.T) {
 	br := signedIn(t, b, acmeKey)
 	a := br.get("/ui/webhooks/new")
 	require.Equal(t, http.StatusOK, a.status)
-	for _, e := range core.EventTypes {
+	for _, e := range event.Types {
 		require.Contains(t, a.body, `value="`+e+`"`, "a checkbox per event type")
 	}
 	require.Contains(t, a.body, `<label for="url">URL</label>`)

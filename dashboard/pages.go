@@ -14,6 +14,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // healthWindow is how far back target health looks in the attempt log.
@@ -309,8 +310,8 @@ func friendlier(bad api.FieldErrors, in api.WebhookInput) api.FieldErrors {
 }
 
 func newForm() *webhookForm {
-	return &webhookForm{New: true, Active: true, SecretMode: "generate", Events: map[string]bool{}, EventTypes: core.EventTypes,
-		TestEvent: core.EventScanCompleted}
+	return &webhookForm{New: true, Active: true, SecretMode: "generate", Events: map[string]bool{}, EventTypes: event.Types,
+		TestEvent: event.ScanCompleted}
 }
 
 func formOf(h *core.Webhook) *webhookForm {
@@ -512,7 +513,7 @@ func (d *Dashboard) webhookTest(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &bad):
 		f.TestError, status = "Choose one of the six event types.", http.StatusUnprocessableEntity
-		f.TestEvent = core.EventScanCompleted
+		f.TestEvent = event.ScanCompleted
 	case errors.Is(err, api.ErrTestRateLimited):
 		w.Header().Set("Retry-After", "1")
 		f.TestError, status = "Too many test sends from your account; wait a second and send again.", http.StatusTooManyRequests
@@ -554,7 +555,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: statuses, EventTypes: core.EventTypes,
+	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: statuses, EventTypes: event.Types,
 		First: q.Get("cursor") == "",
 		Filter: deliveryFilter{Status: q.Get("status"), Webhook: q.Get("webhook"), Event: q.Get("event"),
 			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{}}}

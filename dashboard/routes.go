@@ -10,6 +10,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
@@ -152,7 +154,7 @@ func (d *Dashboard) routesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	data.Sample = r.URL.Query().Get("sample")
 	if data.Sample == "" {
-		data.Sample = core.EventIssueCritical
+		data.Sample = event.IssueCritical
 	}
 	body, err := samples.Get(data.Sample)
 	if err != nil {
@@ -181,7 +183,7 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 	case int64(len(data.JSON)) > d.maxEventBytes():
 		data.Error, status = fmt.Sprintf("The event is larger than %d bytes (ingest.max_body_bytes).", d.maxEventBytes()), http.StatusRequestEntityTooLarge
 	default:
-		ev, err := core.ParseEventContext(r.Context(), []byte(data.JSON))
+		ev, err := event.ParseContext(r.Context(), []byte(data.JSON))
 		if err != nil {
 			data.Error, status = "This is not a valid Cortex event: "+err.Error(), http.StatusUnprocessableEntity
 			break
@@ -196,7 +198,7 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 // time does not match; a matching route with stop ends the evaluation; each target gets the
 // event once, from the first route naming it) and renders each target's message, also for
 // disabled targets. Nothing is sent or stored, and rule errors are not counted in metrics.
-func dryRun(rt *config.Runtime, ev *core.Event) *tryResult {
+func dryRun(rt *config.Runtime, ev *event.Event) *tryResult {
 	res := &tryResult{Type: ev.Type, ID: ev.ID}
 	targets := targetsByName(rt)
 	seen := map[string]bool{}
@@ -240,7 +242,7 @@ func dryRun(rt *config.Runtime, ev *core.Event) *tryResult {
 }
 
 // render renders t's message for ev via route into a preview.
-func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *core.Event) *preview {
+func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *event.Event) *preview {
 	p := &preview{Target: targetRef{Name: t.Name, Type: t.Type, Disabled: t.Disabled}}
 	msg := core.SampleMessage(ev, t, route)
 	if err := rt.Renderer.Render(msg, t, route); err != nil {
@@ -248,7 +250,7 @@ func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *core.Even
 		return p
 	}
 	switch {
-	case t.Format == core.FormatNone:
+	case t.Format == notify.FormatNone:
 		p.Kind, p.Note = "file", "An audit record of the original event, one JSON line."
 		p.JSON = prettyJSON(ev.Raw)
 	case msg.Body == nil:
@@ -257,7 +259,7 @@ func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *core.Even
 	case platformViews[t.Type] != nil:
 		p.Kind, p.JSON = t.Type, prettyJSON(msg.Body)
 		platformViews[t.Type](p, msg.Body)
-	case t.Format == core.FormatEmail:
+	case t.Format == notify.FormatEmail:
 		p.Kind = "email"
 		p.Email = &emailView{Subject: msg.Subject, Text: string(msg.Body), HTML: msg.HTML}
 	default:

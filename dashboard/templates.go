@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // parsePages parses each page of templates/ with the layout and the shared partials.
@@ -73,7 +73,7 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return t
 		},
-		"allEvents": func() []string { return append(slices.Clone(core.EventTypes), "*") },
+		"allEvents": func() []string { return append(slices.Clone(event.Types), "*") },
 		"asset":     func(name string) string { return "/ui/assets/" + name + "?v=" + d.cfg.Version },
 	}
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // TestTryAnEventBounds: "Try an event" takes what ingest takes and no more: events up to
@@ -23,7 +23,7 @@ func TestTryAnEventBounds(t *testing.T) {
 		return `{"event":"scan.completed","id":"e1","timestamp":"2024-01-01T12:00:00Z","data":` + data + `}`
 	}
 	deep := env(`{"scan_id":"s","x":` + strings.Repeat(`{"a":`, 200) + `1` + strings.Repeat(`}`, 200) + `}`)
-	many := env(`{"scan_id":"s","l":[` + strings.Repeat(`0,`, core.MaxValues) + `0]}`)
+	many := env(`{"scan_id":"s","l":[` + strings.Repeat(`0,`, event.MaxValues) + `0]}`)
 	padded := env(`{"scan_id":"s","pad":"` + strings.Repeat("x", limit) + `"}`)
 	tests := map[string]struct {
 		form   url.Values
@@ -31,8 +31,8 @@ func TestTryAnEventBounds(t *testing.T) {
 		want   string
 	}{
 		"a valid event":              {form: url.Values{"event": {env(`{"scan_id":"s"}`)}}, status: http.StatusOK, want: "e1"},
-		"nested too deep":            {form: url.Values{"event": {deep}}, status: http.StatusUnprocessableEntity, want: fmt.Sprintf("nest deeper than %d levels", core.MaxNestingDepth)},
-		"too many values":            {form: url.Values{"event": {many}}, status: http.StatusUnprocessableEntity, want: fmt.Sprintf("more than %d values", core.MaxValues)},
+		"nested too deep":            {form: url.Values{"event": {deep}}, status: http.StatusUnprocessableEntity, want: fmt.Sprintf("nest deeper than %d levels", event.MaxNestingDepth)},
+		"too many values":            {form: url.Values{"event": {many}}, status: http.StatusUnprocessableEntity, want: fmt.Sprintf("more than %d values", event.MaxValues)},
 		"a name twice":               {form: url.Values{"event": {env(`{"scan_id":"s","scan_id":"t"}`)}}, status: http.StatusUnprocessableEntity, want: "key data.scan_id appears twice"},
 		"over max_body_bytes":        {form: url.Values{"event": {padded}}, status: http.StatusRequestEntityTooLarge, want: fmt.Sprintf("larger than %d bytes (ingest.max_body_bytes)", limit)},
 		"a form too large":           {form: url.Values{"event": {env(`{"scan_id":"s"}`)}, "other": {strings.Repeat("é", 2*limit)}}, status: http.StatusRequestEntityTooLarge, want: fmt.Sprintf("at most %d bytes", limit)},

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 const namespace = "cortex_bridge"
@@ -101,7 +103,7 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 
 // EventType bounds an event type for use as a label.
 func EventType(t string) string {
-	if core.IsKnownEventType(t) || t == core.DigestEventType {
+	if event.IsKnownType(t) || t == core.DigestEventType {
 		return t
 	}
 	return "other"
@@ -120,7 +122,7 @@ func (m *Metrics) EventReceived(eventType, outcome string, d time.Duration) {
 func (m *Metrics) Attempt(target, outcome string, d time.Duration, state core.State) {
 	m.attempts.WithLabelValues(target, outcome).Inc()
 	m.attemptSeconds.WithLabelValues(target).Observe(d.Seconds())
-	if outcome == string(core.ReasonTemplate) {
+	if outcome == string(notify.ReasonTemplate) {
 		m.templateErrors.WithLabelValues(target).Inc()
 	}
 	if state == core.StateSucceeded || state == core.StateDead {

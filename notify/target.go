@@ -1,12 +1,8 @@
-// Package notify is the contract between the bridge and its target adapters. TargetType is what
-// an adapter declares about its kind of target.
 package notify
 
 import (
 	"io"
 	"net/http"
-
-	"github.com/cortexbridge/cortex-bridge/core"
 )
 
 // TargetType declares one kind of target (the type key of a targets[] entry): how its keys are
@@ -29,9 +25,9 @@ type TargetType struct {
 	// New builds the Notifier from a config of NewConfig's type that passed Validate and is not
 	// disabled. On error the Notifier is nil (see Built) and the error starts with the key it is
 	// about, relative to the target ("path: mkdir …"), when there is one.
-	New func(cfg TargetConfig, deps Deps) (core.Notifier, error)
+	New func(cfg TargetConfig, deps Deps) (Notifier, error)
 	// Format is what the type's templates render.
-	Format core.Format
+	Format Format
 	// Escape, when set, makes user text safe in the type's markup before templates see it
 	// (Slack mrkdwn, Discord markdown); nil when the payload is encoded anyway.
 	Escape func(string) string
@@ -43,6 +39,16 @@ type TargetType struct {
 	Burst     int
 }
 
+// Format is the kind of payload a target type's templates render.
+type Format int
+
+// Payload formats.
+const (
+	FormatNone  Format = iota // the adapter builds its own payload (file)
+	FormatJSON                // templates must render valid JSON (webhook, slack, discord)
+	FormatEmail               // text body, "subject" block and optional HTML (email)
+)
+
 // TargetConfig is a target type's own keys. Validate reports every problem (errors.Join), each
 // error starting with the key it is about, relative to the target ("smtp.port: must be 1–65535").
 type TargetConfig interface {
@@ -51,7 +57,7 @@ type TargetConfig interface {
 
 // Deps are what TargetType.New may use besides the config.
 type Deps struct {
-	Client      *http.Client // shared by HTTP targets; nil: core.NewHTTPClient()
+	Client      *http.Client // shared by HTTP targets; nil: NewHTTPClient()
 	Version     string       // the bridge's version, for User-Agent
 	Concurrency int          // the target's concurrency (attempts at once)
 }
@@ -69,9 +75,9 @@ type SecretFiler interface{ SecretFiles() []SecretFile }
 
 // SecretFile is one secret key and the file it may be read from.
 type SecretFile struct {
-	Key   string       // key relative to the target, e.g. "smtp.password"
-	Value *core.Secret // the value, set from File when File is set
-	File  string       // the <key>_file value; "" when unset
+	Key   string  // key relative to the target, e.g. "smtp.password"
+	Value *Secret // the value, set from File when File is set
+	File  string  // the <key>_file value; "" when unset
 }
 
 // PathResolver is a TargetConfig with file paths, which are relative to the config file's
@@ -91,7 +97,7 @@ type DigestRefuser interface{ RefusesDigests() string }
 
 // Built returns n as a Notifier, or a nil Notifier with err: never an interface holding a nil
 // pointer, whose methods (Close) would dereference it.
-func Built[N core.Notifier](n N, err error) (core.Notifier, error) {
+func Built[N Notifier](n N, err error) (Notifier, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +106,7 @@ func Built[N core.Notifier](n N, err error) (core.Notifier, error) {
 
 // Close releases what n holds (the file target's open file) when it is an io.Closer; a nil n
 // or one without resources is a no-op. It is the one way the bridge closes a Notifier.
-func Close(n core.Notifier) error {
+func Close(n Notifier) error {
 	if c, ok := n.(io.Closer); ok {
 		return c.Close()
 	}

@@ -9,12 +9,12 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // bigEvent is a valid issue.critical event whose data.a holds n distinct strings and data.s a
 // string of n characters: the shape of the hostile events that made rules run for seconds.
-func bigEvent(t testing.TB, n int) *core.Event {
+func bigEvent(t testing.TB, n int) *event.Event {
 	t.Helper()
 	var b strings.Builder
 	b.WriteString(`{"event":"issue.critical","id":"evt_big","timestamp":"2026-01-02T03:04:05Z","data":{"scan_id":"s","repo_url":"https://github.com/o/r","severity":"high","title":"t","file":"f","line":1,"rule_id":"r","issue_id":"i","a":[`)
@@ -29,7 +29,7 @@ func bigEvent(t testing.TB, n int) *core.Event {
 }
 
 // TestRuleBudgets runs rules whose cost grows faster than the event over a 9 900-element array
-// (near the most values an event may hold, core.MaxValues): each must fail with a budget error (a rule error: not matched) instead of running for seconds,
+// (near the most values an event may hold, event.MaxValues): each must fail with a budget error (a rule error: not matched) instead of running for seconds,
 // while linear rules over the same array still evaluate.
 func TestRuleBudgets(t *testing.T) {
 	t.Parallel()

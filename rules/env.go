@@ -5,7 +5,7 @@ import (
 
 	"github.com/expr-lang/expr/types"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // source says where an environment variable's value comes from.
@@ -17,7 +17,7 @@ const (
 	srcTimestamp               // ev.Timestamp
 	srcData                    // ev.Data, the whole map
 	srcDelivery                // ev.Delivery
-	srcRepo                    // core.Repo(data.repo_url)
+	srcRepo                    // event.Repo(data.repo_url)
 	srcString                  // a KindString data field
 	srcNumber                  // a KindNumber data field, as float64
 	srcInt                     // a KindInt data field, as int64
@@ -33,7 +33,7 @@ type envVar struct {
 
 var (
 	// envVars lists the environment in a stable order: envelope first, then repo and the
-	// shortcut fields of core.ShortcutFields.
+	// shortcut fields of event.ShortcutFields.
 	envVars = buildEnvVars()
 	// envIndex maps a name to its position in envVars.
 	envIndex = func() map[string]int {
@@ -65,12 +65,12 @@ func buildEnvVars() []envVar {
 		{name: "delivery", src: srcDelivery},
 		{name: "repo", src: srcRepo, nullable: true},
 	}
-	for _, f := range core.ShortcutFields() {
+	for _, f := range event.ShortcutFields() {
 		v := envVar{name: f.Name, src: srcString, nullable: true}
 		switch f.Kind {
-		case core.KindNumber:
+		case event.KindNumber:
 			v.src = srcNumber
-		case core.KindInt:
+		case event.KindInt:
 			v.src = srcInt
 		}
 		vars = append(vars, v)
@@ -105,7 +105,7 @@ func envTypes(nullableAsAny bool) types.Map {
 // value returns v's value for ev, and false when ev lacks it. A data field whose value does not
 // have the field's kind (possible for event types core does not validate) counts as absent, so
 // the types the rule was checked against hold at run time.
-func (v envVar) value(ev *core.Event) (any, bool) {
+func (v envVar) value(ev *event.Event) (any, bool) {
 	switch v.src {
 	case srcType:
 		return ev.Type, true
@@ -121,7 +121,7 @@ func (v envVar) value(ev *core.Event) (any, bool) {
 		return time.Now().Add(EvalTimeout), true
 	case srcRepo:
 		u, _ := ev.Data["repo_url"].(string)
-		if r := core.Repo(u); r != "" {
+		if r := event.Repo(u); r != "" {
 			return r, true
 		}
 	case srcString:

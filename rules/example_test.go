@@ -3,7 +3,7 @@ package rules_test
 import (
 	"fmt"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -21,7 +21,7 @@ func ExampleCompile() {
 }
 
 func ExampleRule_Match() {
-	ev, err := core.ParseEvent([]byte(`{"event":"issue.critical","id":"evt_1","timestamp":"2024-01-01T12:05:00Z",
+	ev, err := event.Parse([]byte(`{"event":"issue.critical","id":"evt_1","timestamp":"2024-01-01T12:05:00Z",
 		"data":{"scan_id":"scan_1","issue_id":"issue_1","severity":"critical","title":"SQL Injection","file":"api/user.js","line":42}}`))
 	if err != nil {
 		panic(err)

@@ -9,6 +9,7 @@ import (
 	"github.com/expr-lang/expr/parser"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Explanation says how a rule decided for one event: the result Match gives, and the value of
@@ -43,7 +44,7 @@ type Step struct {
 // variable) is shown as one leaf. The tree always agrees with Match: if it did not, Root would be
 // the whole rule as one leaf. Explain is meant for dry runs; it compiles the operands on the
 // first call.
-func (r *Rule) Explain(ev *core.Event) *Explanation {
+func (r *Rule) Explain(ev *event.Event) *Explanation {
 	e := &Explanation{Rule: r.src}
 	e.Matched, e.Err = r.Match(ev)
 	whole := &Step{Expr: strings.TrimSpace(r.src), Evaluated: true, Value: e.Matched, Err: e.Err}
@@ -181,7 +182,7 @@ func flatten(n ast.Node, op string, out []ast.Node) []ast.Node {
 
 // eval evaluates the plan for ev the way expr does: left to right, stopping at the operand that
 // decides an && or ||, and at the first error.
-func (p *node) eval(ev *core.Event) *Step {
+func (p *node) eval(ev *event.Event) *Step {
 	s := &Step{Expr: p.expr, Op: p.op, Evaluated: true}
 	if p.op == "" {
 		s.Value, s.Err = p.leaf.Match(ev)
@@ -283,7 +284,7 @@ type RouteVerdict struct {
 // ExplainRoutes evaluates every route of router for ev the way core.Router.Match does (in
 // order, a rule that fails at run time does not match, a matching route with stop ends the
 // evaluation), with the explanation of each rule evaluated. Nothing is counted or logged.
-func ExplainRoutes(router *core.Router, ev *core.Event) []RouteVerdict {
+func ExplainRoutes(router *core.Router, ev *event.Event) []RouteVerdict {
 	out := make([]RouteVerdict, 0, len(router.Routes))
 	stoppedBy := ""
 	for _, r := range router.Routes {
@@ -301,7 +302,7 @@ func ExplainRoutes(router *core.Router, ev *core.Event) []RouteVerdict {
 }
 
 // ExplainMatcher explains m for ev: a *Rule with its operands, any other Matcher as one value.
-func ExplainMatcher(m core.Matcher, ev *core.Event) *Explanation {
+func ExplainMatcher(m core.Matcher, ev *event.Event) *Explanation {
 	if r, ok := m.(*Rule); ok {
 		return r.Explain(ev)
 	}

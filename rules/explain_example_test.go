@@ -3,12 +3,12 @@ package rules_test
 import (
 	"fmt"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
 func ExampleRule_Explain() {
-	ev, err := core.ParseEvent([]byte(`{"event":"scan.completed","id":"evt_1","timestamp":"2024-01-01T12:00:00Z",
+	ev, err := event.Parse([]byte(`{"event":"scan.completed","id":"evt_1","timestamp":"2024-01-01T12:00:00Z",
 		"data":{"scan_id":"scan_1","repo_url":"https://github.com/acme/api","score":85}}`))
 	if err != nil {
 		panic(err)

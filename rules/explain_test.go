@@ -7,7 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 func TestExplainText(t *testing.T) {
@@ -212,7 +212,7 @@ func TestExplainConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for _, ev := range []*core.Event{evs["scan.completed"], evs[lowScore], evs["issue.critical"]} {
+			for _, ev := range []*event.Event{evs["scan.completed"], evs[lowScore], evs["issue.critical"]} {
 				e := r.Explain(ev)
 				require.Len(t, e.Root.Operands, 2)
 			}

@@ -5,11 +5,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
-// fuzzSafe rules read only top-level fields, whose types core.ParseEvent and the environment
+// fuzzSafe rules read only top-level fields, whose types event.Parse and the environment
 // guarantee, so they must never fail on a valid event, whatever fields it lacks.
 var fuzzSafe = []string{
 	`event == "issue.critical" && severity_at_least(severity, "high")`,
@@ -48,7 +48,7 @@ func FuzzMatch(f *testing.F) {
 	other := compileAll(f, fuzzAny)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			return
 		}

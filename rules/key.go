@@ -10,7 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Key is a compiled key expression: the value a route groups or throttles events by
@@ -45,7 +45,7 @@ func (k *Key) String() string { return k.src }
 // Value evaluates the key for ev as text: a string as is, numbers in their shortest form,
 // times in RFC 3339, nil (a field the event lacks) as "". Errors are run-time failures, as for
 // Rule.Match.
-func (k *Key) Value(ev *core.Event) (s string, err error) {
+func (k *Key) Value(ev *event.Event) (s string, err error) {
 	if ev == nil {
 		return "", errors.New("rules: nil event")
 	}

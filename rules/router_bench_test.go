@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -26,13 +27,13 @@ var routeRules = []string{
 // request: every route's rule evaluated in order, targets deduplicated. One op routes each of
 // the six sample events once (the per-event cost is ns/op ÷ 6).
 func BenchmarkRouterAssign(b *testing.B) {
-	var events []*core.Event
+	var events []*event.Event
 	for _, typ := range samples.Types() {
 		body, err := samples.Get(typ)
 		if err != nil {
 			b.Fatal(err)
 		}
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			b.Fatal(err)
 		}

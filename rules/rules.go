@@ -3,7 +3,7 @@
 //
 // Environment: event (string, the event type), id (string), timestamp (time.Time), data
 // (map[string]any, every data field including unknown ones), delivery (string, the
-// X-Cortex-Delivery header, "" if none); every known data field of core.ShortcutFields at top
+// X-Cortex-Delivery header, "" if none); every known data field of event.ShortcutFields at top
 // level with its Go type (scan_id, severity, title, … string; score, progress, duration_seconds,
 // … float64; issues_count, line int64); repo (string, "owner/name" from repo_url); the helpers
 // severity_at_least(severity, "high") (info < low < medium < high < critical, case-insensitive)
@@ -30,7 +30,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/vm"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Rule is a rule compiled by Compile. It is safe for concurrent use by many goroutines.
@@ -108,7 +108,7 @@ var vmPool = sync.Pool{New: func() any { return new(vm.VM) }}
 // type can cause that: data's contents (`data.x > 1` with x a string, `data.tags[0]` on an empty
 // list) and nil given to a helper or builtin the rewriting does not guard. The caller counts
 // such a rule as not matched. Match never panics; a nil ev is an error.
-func (r *Rule) Match(ev *core.Event) (matched bool, err error) {
+func (r *Rule) Match(ev *event.Event) (matched bool, err error) {
 	if ev == nil {
 		return false, errors.New("rules: nil event")
 	}
@@ -133,7 +133,7 @@ func (r *Rule) Match(ev *core.Event) (matched bool, err error) {
 }
 
 // run evaluates program for ev with the variables vars set, from a map of envs.
-func run(program *vm.Program, vars []envVar, envs *sync.Pool, ev *core.Event) (any, error) {
+func run(program *vm.Program, vars []envVar, envs *sync.Pool, ev *event.Event) (any, error) {
 	env := envs.Get().(map[string]any)
 	for _, v := range vars {
 		if x, ok := v.value(ev); ok {

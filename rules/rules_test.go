@@ -12,7 +12,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -21,11 +21,11 @@ import (
 const lowScore = "scan.completed (score 55)"
 
 // setup returns the six sample events keyed by event type, plus lowScore.
-func setup(t testing.TB) map[string]*core.Event {
+func setup(t testing.TB) map[string]*event.Event {
 	t.Helper()
 	types := samples.Types()
 	require.Len(t, types, 6)
-	events := make(map[string]*core.Event, len(types)+1)
+	events := make(map[string]*event.Event, len(types)+1)
 	for _, typ := range types {
 		body, err := samples.Get(typ)
 		require.NoError(t, err)
@@ -41,9 +41,9 @@ func setup(t testing.TB) map[string]*core.Event {
 	return events
 }
 
-func parse(t testing.TB, body string) *core.Event {
+func parse(t testing.TB, body string) *event.Event {
 	t.Helper()
-	ev, err := core.ParseEvent([]byte(body))
+	ev, err := event.Parse([]byte(body))
 	require.NoError(t, err)
 	return ev
 }
@@ -56,7 +56,7 @@ func mustCompile(t testing.TB, src string) *Rule {
 }
 
 // requireMatch asserts that rule src gives want on ev, without error.
-func requireMatch(t *testing.T, src string, ev *core.Event, want bool) {
+func requireMatch(t *testing.T, src string, ev *event.Event, want bool) {
 	t.Helper()
 	got, err := mustCompile(t, src).Match(ev)
 	require.NoError(t, err, "rule %q on %s", src, ev.Type)
@@ -74,7 +74,7 @@ func TestCase_C11_NilInStringOperators(t *testing.T) {
 	tests := []struct {
 		name string
 		rule string
-		ev   *core.Event
+		ev   *event.Event
 		want bool
 	}{
 		{"labels missing", `data.labels["k8s.ns"] contains "prod"`, events["issue.critical"], false},
@@ -320,7 +320,7 @@ func TestUnpatchedExprFails(t *testing.T) {
 			_, err = expr.Run(p, env)
 			require.Error(t, err)
 
-			got, err := mustCompile(t, rule).Match(&core.Event{Type: "issue.critical", Data: map[string]any{}})
+			got, err := mustCompile(t, rule).Match(&event.Event{Type: "issue.critical", Data: map[string]any{}})
 			require.NoError(t, err)
 			require.Equal(t, rule == `not data.flag`, got)
 		})
@@ -356,17 +356,17 @@ func TestRunTimeErrors(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	t.Parallel()
 	ts := time.Date(2024, 1, 1, 12, 0, 0, 0, time.UTC)
-	handBuilt := &core.Event{Type: "scan.completed", ID: "e1", Timestamp: ts, Delivery: "d-1",
+	handBuilt := &event.Event{Type: "scan.completed", ID: "e1", Timestamp: ts, Delivery: "d-1",
 		Data: map[string]any{"score": 60, "issues_count": 3.0, "line": 2.5, "repo_url": "git@github.com:acme/api.git"}}
 	// An event type core does not validate may carry known names with other types: they are
 	// absent at top level (the checked types hold) and kept in data.
 	custom := parse(t, `{"event":"custom.thing","id":"e2","timestamp":"2024-01-01T12:00:00Z",
 		"data":{"score":"85","severity":5,"line":7,"progress":50}}`)
-	empty := &core.Event{}
+	empty := &event.Event{}
 
 	tests := []struct {
 		rule string
-		ev   *core.Event
+		ev   *event.Event
 		want bool
 	}{
 		{`score == 60.0 && score < 61`, handBuilt, true},
@@ -448,7 +448,7 @@ func TestHelpers(t *testing.T) {
 	})
 	t.Run("pattern from data", func(t *testing.T) {
 		t.Parallel()
-		ev := &core.Event{Type: "x", Data: map[string]any{"repo_url": "https://github.com/a/b", "p": "a/[", "sev": "HIGH"}}
+		ev := &event.Event{Type: "x", Data: map[string]any{"repo_url": "https://github.com/a/b", "p": "a/[", "sev": "HIGH"}}
 		requireMatch(t, `glob(repo, data.p)`, ev, false)
 		requireMatch(t, `severity_at_least(data.sev, "medium")`, ev, true)
 		requireMatch(t, `severity_at_least("high", data.missing)`, ev, false)

@@ -13,7 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -26,7 +26,7 @@ func TestSamplesParse(t *testing.T) {
 			t.Parallel()
 			b, err := samples.Get(typ)
 			require.NoError(t, err)
-			ev, err := core.ParseEvent(b)
+			ev, err := event.Parse(b)
 			require.NoError(t, err)
 			require.Equal(t, typ, ev.Type)
 			require.Equal(t, b, ev.Raw)
@@ -99,11 +99,11 @@ func TestStreamIsADayOfValidTraffic(t *testing.T) {
 	sc.Buffer(nil, 1<<20)
 	seen := map[string]int{}
 	byType := map[string]int{}
-	var prev *core.Event
+	var prev *event.Event
 	line := 0
 	for sc.Scan() {
 		line++
-		ev, err := core.ParseEvent(bytes.Clone(sc.Bytes()))
+		ev, err := event.Parse(bytes.Clone(sc.Bytes()))
 		require.NoError(t, err, "line %d", line)
 		require.Contains(t, samples.Types(), ev.Type, "line %d", line)
 		first, dup := seen[ev.ID]

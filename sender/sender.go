@@ -16,7 +16,7 @@ import (
 	"github.com/cenkalti/backoff/v5"
 	"github.com/google/uuid"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/signature"
 )
 
@@ -91,7 +91,7 @@ func (c *Client) Send(ctx context.Context, body []byte) (Result, error) {
 		res.StatusCode, res.Status, res.Code, res.Message, res.Deliveries = resp.StatusCode, a.Status, a.Error.Code, a.Error.Message, a.Deliveries
 		res.Held = a.Held
 		if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-			if after := core.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); after > 0 {
+			if after := notify.ParseRetryAfter(resp.Header.Get("Retry-After"), time.Now()); after > 0 {
 				return res, &backoff.RetryAfterError{Duration: after}
 			}
 			return res, fmt.Errorf("HTTP %d %s", resp.StatusCode, a.Error.Code)

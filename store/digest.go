@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // SyncDigests implements core.Store.
@@ -146,7 +147,7 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 
 // insertOwnEvent stores one of the bridge's own events (a digest run, a fired group) with its
 // delivery, and wakes the idle replicas.
-func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *core.Event, dl *core.Delivery) error {
+func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *event.Event, dl *core.Delivery) error {
 	if _, err := d.exec(ctx, tx, insertEventSQL, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw); err != nil {
 		return err
 	}
@@ -165,13 +166,13 @@ func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *core.Event, dl 
 }
 
 // DigestEvents implements core.Store.
-func (d *DB) DigestEvents(ctx context.Context, runID string) ([]*core.Event, error) {
+func (d *DB) DigestEvents(ctx context.Context, runID string) ([]*event.Event, error) {
 	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.run_id = ? ORDER BY e.occurred_at_ms, e.id`, runID)
 }
 
 // DigestWindow implements core.Store.
-func (d *DB) DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*core.Event, error) {
+func (d *DB) DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error) {
 	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.digest = ? AND di.received_at_ms >= ? AND di.received_at_ms <= ? ORDER BY e.occurred_at_ms, e.id`, name, ms(from), ms(to))
 }

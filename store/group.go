@@ -6,12 +6,13 @@ import (
 	"errors"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 const insertGroupItemSQL = `INSERT INTO group_items
 	(target, route, group_key, event_id, received_at_ms, member, closes) VALUES (?, ?, ?, ?, ?, ?, ?)`
 
-func insertGroupItems(ctx context.Context, stmt *stmt, ev *core.Event, items []core.GroupItem) error {
+func insertGroupItems(ctx context.Context, stmt *stmt, ev *event.Event, items []core.GroupItem) error {
 	for _, g := range items {
 		if _, err := stmt.exec(ctx, g.Target, g.Route, g.Key, ev.ID, ms(ev.ReceivedAt), flag(g.Member), flag(g.Closes)); err != nil {
 			return err
@@ -106,7 +107,7 @@ func (d *DB) FireGroup(ctx context.Context, r core.FireGroupRequest) (int, error
 }
 
 // GroupEvents implements core.Store.
-func (d *DB) GroupEvents(ctx context.Context, groupID string) ([]*core.Event, error) {
+func (d *DB) GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error) {
 	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM group_items gi JOIN events e ON e.id = gi.event_id
 		WHERE gi.group_id = ? AND gi.member = 1 ORDER BY e.occurred_at_ms, e.id`, groupID)
 }

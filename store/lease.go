@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // claimSQL leases the due deliveries of one target. The redundant state IN (…) lets the
@@ -117,7 +118,7 @@ func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery, broken map[str
 		}
 		byID[dl.EventID] = append(byID[dl.EventID], dl)
 	}
-	var evs []*core.Event
+	var evs []*event.Event
 	var err error
 	if d.dialect == dialectPostgres {
 		// One statement for any number of ids (an IN list would be a new statement per length).

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/store/storetest"
 )
@@ -118,11 +119,11 @@ func TestPostgres(t *testing.T) {
 
 var pgT0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func pgEvent(t testing.TB, id string) *core.Event {
+func pgEvent(t testing.TB, id string) *event.Event {
 	t.Helper()
 	jid, err := json.Marshal(id)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(fmt.Appendf(nil, `{"event":"scan.started","id":%s,"timestamp":"2026-01-02T03:04:05Z","data":{"scan_id":"s1"}}`, jid))
+	ev, err := event.Parse(fmt.Appendf(nil, `{"event":"scan.started","id":%s,"timestamp":"2026-01-02T03:04:05Z","data":{"scan_id":"s1"}}`, jid))
 	require.NoError(t, err)
 	ev.ReceivedAt = pgT0
 	return ev

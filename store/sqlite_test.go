@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/store/storetest"
 )
@@ -30,7 +31,7 @@ func TestSQLiteReopenKeepsData(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "sub", "bridge.db")
 	db, err := store.Open(context.Background(), "sqlite", path)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	ev, err := event.Parse([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 	require.NoError(t, err)
 	dup, err := db.Ingest(context.Background(), []core.IngestItem{{Event: ev}})
 	require.NoError(t, err)
@@ -108,7 +109,7 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 			db, err := store.Open(context.Background(), "sqlite", path)
 			require.NoError(t, err)
 			defer db.Close()
-			ev, err := core.ParseEvent([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+			ev, err := event.Parse([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 			require.NoError(t, err)
 			_, err = db.Ingest(context.Background(), []core.IngestItem{{Event: ev}}) // the WAL exists now
 			require.NoError(t, err)

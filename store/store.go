@@ -26,6 +26,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 //go:embed migrations
@@ -404,13 +405,13 @@ const eventColumns = `id, received_at_ms, sender_delivery, body`
 // queryEvents runs q, which selects eventColumns, and parses each stored body. A body that no
 // longer parses (a stricter validation after an upgrade, a hand-edited database) is left out and
 // its id and error are put in broken when broken is not nil.
-func (d *DB) queryEvents(ctx context.Context, broken map[string]error, q string, args ...any) ([]*core.Event, error) {
+func (d *DB) queryEvents(ctx context.Context, broken map[string]error, q string, args ...any) ([]*event.Event, error) {
 	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
 		return nil, unavailable("load events", err)
 	}
 	defer rows.Close()
-	var out []*core.Event
+	var out []*event.Event
 	for rows.Next() {
 		var id, sender string
 		var received int64
@@ -418,7 +419,7 @@ func (d *DB) queryEvents(ctx context.Context, broken map[string]error, q string,
 		if err := rows.Scan(&id, &received, &sender, &body); err != nil {
 			return nil, unavailable("load events", err)
 		}
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			if broken != nil {
 				broken[id] = err

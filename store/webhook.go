@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 const webhookColumns = `id, account, url, events, secret, active, description, version, created_at_ms, updated_at_ms, signature_scheme`
@@ -23,7 +24,7 @@ func scanWebhook(row interface{ Scan(...any) error }) (*core.Webhook, error) {
 	if err := json.Unmarshal([]byte(events), &w.Events); err != nil {
 		return nil, fmt.Errorf("webhook %s: stored events: %w", w.ID, err)
 	}
-	w.Secret, w.Active, w.CreatedAt, w.UpdatedAt = core.Secret(secret), active == 1, fromMS(created), fromMS(updated)
+	w.Secret, w.Active, w.CreatedAt, w.UpdatedAt = notify.Secret(secret), active == 1, fromMS(created), fromMS(updated)
 	return w, nil
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -26,11 +28,11 @@ func TestBuiltinAlertGolden(t *testing.T) {
 				t.Parallel()
 				body, err := samples.Get(typ)
 				require.NoError(t, err)
-				ev, err := core.ParseEvent(body)
+				ev, err := event.Parse(body)
 				require.NoError(t, err)
 				msg := render(t, tgt, ev)
 				var got bytes.Buffer
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
 				} else {
 					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
@@ -59,7 +61,7 @@ func TestAlertReadable(t *testing.T) {
 	env["data"].(map[string]any)["last_error"] = "client_error (status 400): <!channel> *bold* & more"
 	body, err = json.Marshal(env)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	require.NoError(t, err)
 
 	const head = "Delivery to security-slack failed permanently after 4 attempts"
@@ -97,7 +99,7 @@ func TestAlertReadable(t *testing.T) {
 // field, on every target type, and a user's <type>/bridge.tmpl replaces the built-in one.
 func TestAlertTemplateFallback(t *testing.T) {
 	t.Parallel()
-	ev, err := core.ParseEvent([]byte(`{"event":"bridge.something_new","id":"bridge.something_new:1","timestamp":"2026-01-01T00:00:00Z","data":{"target":"siem","detail":"x<y"}}`))
+	ev, err := event.Parse([]byte(`{"event":"bridge.something_new","id":"bridge.something_new:1","timestamp":"2026-01-01T00:00:00Z","data":{"target":"siem","detail":"x<y"}}`))
 	require.NoError(t, err)
 	for _, tgt := range builtinTargets {
 		msg := render(t, tgt, ev)
@@ -117,7 +119,7 @@ func TestAlertTemplateFallback(t *testing.T) {
 
 	cortex, err := samples.Get("scan.failed")
 	require.NoError(t, err)
-	sev, err := core.ParseEvent(cortex)
+	sev, err := event.Parse(cortex)
 	require.NoError(t, err)
 	key, err := r.TemplateKey(builtinTargets[0], nil, core.SampleMessage(sev, builtinTargets[0], nil))
 	require.NoError(t, err)

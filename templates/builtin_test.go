@@ -14,6 +14,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -21,12 +23,12 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var builtinTargets = []*core.Target{
-	{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
-	{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
-	{Name: "compliance-mail", Type: "email", Format: core.FormatEmail},
+	{Name: "security-slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+	{Name: "dev-discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+	{Name: "compliance-mail", Type: "email", Format: notify.FormatEmail},
 }
 
-func render(t *testing.T, tgt *core.Target, ev *core.Event) *core.Message {
+func render(t *testing.T, tgt *core.Target, ev *event.Event) *notify.Message {
 	t.Helper()
 	e, err := templates.New("")
 	require.NoError(t, err)
@@ -47,11 +49,11 @@ func TestBuiltinGolden(t *testing.T) {
 				t.Parallel()
 				body, err := samples.Get(typ)
 				require.NoError(t, err)
-				ev, err := core.ParseEvent(body)
+				ev, err := event.Parse(body)
 				require.NoError(t, err)
 				msg := render(t, tgt, ev)
 				var got bytes.Buffer
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
 				} else {
 					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
@@ -69,13 +71,13 @@ func TestBuiltinGolden(t *testing.T) {
 	}
 }
 
-func issue(t *testing.T, title string) *core.Event {
+func issue(t *testing.T, title string) *event.Event {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"event": "issue.critical", "id": "evt_1", "timestamp": "2026-01-01T00:00:00Z",
 		"data": map[string]any{"scan_id": "scan_1", "issue_id": "i", "severity": "critical", "title": title,
 			"description": title, "file": "a<b>.go", "line": 7, "repo_url": "https://github.com/o/r"}})
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
@@ -22,10 +24,10 @@ func TestDigestGolden(t *testing.T) {
 	f, err := os.Open("../samples/stream.jsonl")
 	require.NoError(t, err)
 	defer f.Close()
-	var evs []*core.Event
+	var evs []*event.Event
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		ev, err := core.ParseEvent(append([]byte(nil), sc.Bytes()...))
+		ev, err := event.Parse(append([]byte(nil), sc.Bytes()...))
 		require.NoError(t, err)
 		evs = append(evs, ev)
 	}
@@ -37,20 +39,20 @@ func TestDigestGolden(t *testing.T) {
 		builtinTargets[2],
 		builtinTargets[0],
 		builtinTargets[1],
-		{Name: "siem", Type: "webhook", Format: core.FormatJSON},
+		{Name: "siem", Type: "webhook", Format: notify.FormatJSON},
 	}
 	for _, tgt := range targets {
-		for name, events := range map[string][]*core.Event{"stream": evs, "empty": nil} {
+		for name, events := range map[string][]*event.Event{"stream": evs, "empty": nil} {
 			t.Run(tgt.Type+"/"+name, func(t *testing.T) {
 				t.Parallel()
 				digestEv, err := core.NewDigestEvent("digest_weekly", core.DigestRun{Digest: "weekly-compliance", From: from, To: to}, to)
 				require.NoError(t, err)
 				msg := core.SampleMessage(digestEv, tgt, nil)
-				msg.Digest = core.NewDigest("weekly-compliance", from, to, events, 70)
+				msg.Digest = notify.NewDigest("weekly-compliance", from, to, events, 70)
 				msg.Digest.Template, msg.Events = "compliance-digest", events
 				require.NoError(t, r.Render(msg, tgt, nil))
 				var got bytes.Buffer
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
 				} else {
 					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)

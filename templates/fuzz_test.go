@@ -9,6 +9,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -17,7 +19,7 @@ import (
 // the default, the bridge alert's and, with a second event, the group's) for Slack, Discord,
 // email and the webhook presets, with fuzzed event data. A valid event must always render: no
 // panic, no budget error, and JSON for the JSON targets; an event of one of the six Cortex
-// types (whose fields core.ParseEvent checks) must render without any error. Other types
+// types (whose fields event.Parse checks) must render without any error. Other types
 // (accepted when ingest.strict_events is false) may carry fields of any type, so a template
 // error is allowed for them, recorded like any: it names the template.
 func FuzzBuiltinTemplates(f *testing.F) {
@@ -30,38 +32,38 @@ func FuzzBuiltinTemplates(f *testing.F) {
 	require.NoError(f, err)
 	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
-		{Name: "email", Type: "email", Format: core.FormatEmail},
+		{Name: "slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+		{Name: "email", Type: "email", Format: notify.FormatEmail},
 	}
 	for _, preset := range []string{"msteams", "mattermost", "rocketchat", "pagerduty", "opsgenie", "cloudevents", "github-dispatch", "gitlab-pipeline"} {
-		targets = append(targets, &core.Target{Name: preset, Type: "webhook", Format: core.FormatJSON, Template: preset})
+		targets = append(targets, &core.Target{Name: preset, Type: "webhook", Format: notify.FormatJSON, Template: preset})
 	}
 	second, err := samples.Get("scan.failed")
 	require.NoError(f, err)
-	other, err := core.ParseEvent(second)
+	other, err := event.Parse(second)
 	require.NoError(f, err)
 
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			return
 		}
 		for _, tgt := range targets {
-			for _, events := range [][]*core.Event{{ev}, {other, ev}} {
-				msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: tgt.Name, Route: "r", Event: ev, Events: events}
+			for _, events := range [][]*event.Event{{ev}, {other, ev}} {
+				msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: tgt.Name, Route: "r", Event: ev, Events: events}
 				if len(events) > 1 {
-					msg.Group = &core.GroupRun{Route: "r", Target: tgt.Name, Count: len(events)}
+					msg.Group = &notify.GroupRun{Route: "r", Target: tgt.Name, Count: len(events)}
 				}
 				err := renderer.Render(msg, tgt, &core.Route{Name: "r"})
 				require.NotErrorIs(t, err, templates.ErrStepLimit)
 				require.NotErrorIs(t, err, templates.ErrOutputLimit)
-				if !core.IsKnownEventType(ev.Type) && err != nil {
+				if !event.IsKnownType(ev.Type) && err != nil {
 					require.Contains(t, err.Error(), "template ", "the error names the template")
 					continue
 				}
 				require.NoError(t, err, "target %s, %d events", tgt.Name, len(events))
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.True(t, json.Valid(msg.Body), "target %s: %s", tgt.Name, msg.Body)
 				}
 			}

@@ -7,6 +7,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -26,27 +28,27 @@ func BenchmarkRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	if err != nil {
 		b.Fatal(err)
 	}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
-		{Name: "email", Type: "email", Format: core.FormatEmail},
-		{Name: "webhook", Type: "webhook", Format: core.FormatJSON},
-		{Name: "file", Type: "file", Format: core.FormatNone},
+		{Name: "slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+		{Name: "email", Type: "email", Format: notify.FormatEmail},
+		{Name: "webhook", Type: "webhook", Format: notify.FormatJSON},
+		{Name: "file", Type: "file", Format: notify.FormatNone},
 	}
 	route := &core.Route{Name: "critical"}
 	for _, t := range targets {
 		b.Run(t.Type, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: route.Name, Event: ev, Events: []*core.Event{ev}}
+				msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: route.Name, Event: ev, Events: []*event.Event{ev}}
 				if err := renderer.Render(msg, t, route); err != nil {
 					b.Fatal(err)
 				}
-				if t.Format != core.FormatNone && t.Type != "webhook" && len(msg.Body) == 0 {
+				if t.Format != notify.FormatNone && t.Type != "webhook" && len(msg.Body) == 0 {
 					b.Fatal("empty body")
 				}
 			}
@@ -57,16 +59,16 @@ func BenchmarkRender(b *testing.B) {
 // groupEvents returns n events for a group: the six sample types in turn, each issue with its
 // own file and every tenth event in another repository, so the templates' per-event work and
 // their "shared repository/scan" checks both run.
-func groupEvents(tb testing.TB, n int) []*core.Event {
+func groupEvents(tb testing.TB, n int) []*event.Event {
 	tb.Helper()
 	types := samples.Types()
-	events := make([]*core.Event, n)
+	events := make([]*event.Event, n)
 	for i := range events {
 		body, err := samples.Get(types[i%len(types)])
 		if err != nil {
 			tb.Fatal(err)
 		}
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -89,9 +91,9 @@ func BenchmarkRenderGroup(b *testing.B) {
 	}
 	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape},
-		{Name: "email", Type: "email", Format: core.FormatEmail},
+		{Name: "slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+		{Name: "email", Type: "email", Format: notify.FormatEmail},
 	}
 	for _, n := range []int{1000, 16000} {
 		events := groupEvents(b, n)
@@ -99,8 +101,8 @@ func BenchmarkRenderGroup(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/%d", t.Type, n), func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: "r", Event: events[n-1], Events: events,
-						Group: &core.GroupRun{Route: "r", Target: t.Name, Count: n}}
+					msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: t.Name, Route: "r", Event: events[n-1], Events: events,
+						Group: &notify.GroupRun{Route: "r", Target: t.Name, Count: n}}
 					if err := renderer.Render(msg, t, &core.Route{Name: "r"}); err != nil {
 						b.Fatal(err)
 					}

@@ -1,5 +1,5 @@
 // Package adaptertest is the conformance suite every HTTP adapter passes: status
-// classification (core.ClassifyStatus), Retry-After, the receiver's answer recorded, secrets kept
+// classification (notify.ClassifyStatus), Retry-After, the receiver's answer recorded, secrets kept
 // out of errors and recorded answers also when the receiver echoes them (SecretEchoed), the
 // context honoured, redirects not followed and bodies drained so connections are reused. Each adapter's test calls Run with a factory that points it at a loopback receiver.
 package adaptertest
@@ -21,7 +21,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -29,7 +30,7 @@ import (
 type Suite struct {
 	// New returns a Notifier that sends to baseURL (a loopback receiver), with Secret somewhere in
 	// its configuration (URL token, signing secret, bot token).
-	New func(t *testing.T, baseURL string) core.Notifier
+	New func(t *testing.T, baseURL string) notify.Notifier
 	// Secret must never appear in an error the adapter returns, nor in the answer it records,
 	// nor in the notes it adds to the message (which are logged).
 	Secret string
@@ -41,14 +42,14 @@ type Suite struct {
 }
 
 // Message returns a message for the issue.critical sample, as the worker would hand it over.
-func Message(t *testing.T) *core.Message {
+func Message(t *testing.T) *notify.Message {
 	t.Helper()
-	b, err := samples.Get(core.EventIssueCritical)
+	b, err := samples.Get(event.IssueCritical)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
-	return &core.Message{DeliveryID: "0190d2a8-0000-7000-8000-000000000001", Attempt: 1, Target: "t", Route: "r",
-		Event: ev, Events: []*core.Event{ev}}
+	return &notify.Message{DeliveryID: "0190d2a8-0000-7000-8000-000000000001", Attempt: 1, Target: "t", Route: "r",
+		Event: ev, Events: []*event.Event{ev}}
 }
 
 // Run runs the suite.
@@ -81,7 +82,7 @@ func (s Suite) requireNoSecret(t *testing.T, err error) {
 	}
 	for _, secret := range s.secrets() {
 		require.NotContains(t, err.Error(), secret, "an error leaks a secret")
-		var de *core.DeliveryError
+		var de *notify.DeliveryError
 		if errors.As(err, &de) {
 			require.NotContains(t, de.Response, secret, "the recorded answer leaks a secret")
 		}
@@ -172,10 +173,10 @@ func (s Suite) SecretEchoed(t *testing.T) {
 	}
 }
 
-func deliveryError(t *testing.T, err error) *core.DeliveryError {
+func deliveryError(t *testing.T, err error) *notify.DeliveryError {
 	t.Helper()
-	var de *core.DeliveryError
-	require.ErrorAs(t, err, &de, "adapters classify every failure with *core.DeliveryError")
+	var de *notify.DeliveryError
+	require.ErrorAs(t, err, &de, "adapters classify every failure with *notify.DeliveryError")
 	return de
 }
 
@@ -183,17 +184,17 @@ func (s Suite) statusClassification(t *testing.T) {
 	tests := map[int]struct {
 		ok        bool
 		retryable bool
-		reason    core.Reason
+		reason    notify.Reason
 	}{
 		200: {ok: true}, 201: {ok: true}, 202: {ok: true}, 204: {ok: true},
-		301: {reason: core.ReasonRedirect}, 302: {reason: core.ReasonRedirect}, 307: {reason: core.ReasonRedirect}, 308: {reason: core.ReasonRedirect},
-		400: {reason: core.ReasonClientError}, 401: {reason: core.ReasonClientError}, 403: {reason: core.ReasonClientError},
-		404: {reason: core.ReasonClientError}, 410: {reason: core.ReasonClientError}, 413: {reason: core.ReasonClientError},
-		422: {reason: core.ReasonClientError},
-		408: {retryable: true, reason: core.ReasonServerError}, 425: {retryable: true, reason: core.ReasonServerError},
-		429: {retryable: true, reason: core.ReasonRateLimited},
-		500: {retryable: true, reason: core.ReasonServerError}, 502: {retryable: true, reason: core.ReasonServerError},
-		503: {retryable: true, reason: core.ReasonServerError}, 504: {retryable: true, reason: core.ReasonServerError},
+		301: {reason: notify.ReasonRedirect}, 302: {reason: notify.ReasonRedirect}, 307: {reason: notify.ReasonRedirect}, 308: {reason: notify.ReasonRedirect},
+		400: {reason: notify.ReasonClientError}, 401: {reason: notify.ReasonClientError}, 403: {reason: notify.ReasonClientError},
+		404: {reason: notify.ReasonClientError}, 410: {reason: notify.ReasonClientError}, 413: {reason: notify.ReasonClientError},
+		422: {reason: notify.ReasonClientError},
+		408: {retryable: true, reason: notify.ReasonServerError}, 425: {retryable: true, reason: notify.ReasonServerError},
+		429: {retryable: true, reason: notify.ReasonRateLimited},
+		500: {retryable: true, reason: notify.ReasonServerError}, 502: {retryable: true, reason: notify.ReasonServerError},
+		503: {retryable: true, reason: notify.ReasonServerError}, 504: {retryable: true, reason: notify.ReasonServerError},
 	}
 	for code, tc := range tests {
 		t.Run(http.StatusText(code), func(t *testing.T) {
@@ -237,16 +238,16 @@ func (s Suite) retryAfter(t *testing.T) {
 		header  string
 		min     time.Duration
 		max     time.Duration
-		reasonn core.Reason
+		reasonn notify.Reason
 	}{
-		"429 seconds":           {429, "3", 3 * time.Second, 3 * time.Second, core.ReasonRateLimited},
-		"429 fractional":        {429, "1.5", 1500 * time.Millisecond, 1500 * time.Millisecond, core.ReasonRateLimited},
-		"429 HTTP-date":         {429, inNinetySeconds, 80 * time.Second, 91 * time.Second, core.ReasonRateLimited},
-		"429 missing":           {429, "", 0, 0, core.ReasonRateLimited},
-		"429 garbage":           {429, "soon", 0, 0, core.ReasonRateLimited},
-		"503 seconds":           {503, "7", 7 * time.Second, 7 * time.Second, core.ReasonServerError},
-		"503 date in the past":  {503, "Mon, 01 Jan 2024 00:00:00 GMT", 0, 0, core.ReasonServerError},
-		"429 negative is unset": {429, "-5", 0, 0, core.ReasonRateLimited},
+		"429 seconds":           {429, "3", 3 * time.Second, 3 * time.Second, notify.ReasonRateLimited},
+		"429 fractional":        {429, "1.5", 1500 * time.Millisecond, 1500 * time.Millisecond, notify.ReasonRateLimited},
+		"429 HTTP-date":         {429, inNinetySeconds, 80 * time.Second, 91 * time.Second, notify.ReasonRateLimited},
+		"429 missing":           {429, "", 0, 0, notify.ReasonRateLimited},
+		"429 garbage":           {429, "soon", 0, 0, notify.ReasonRateLimited},
+		"503 seconds":           {503, "7", 7 * time.Second, 7 * time.Second, notify.ReasonServerError},
+		"503 date in the past":  {503, "Mon, 01 Jan 2024 00:00:00 GMT", 0, 0, notify.ReasonServerError},
+		"429 negative is unset": {429, "-5", 0, 0, notify.ReasonRateLimited},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -280,7 +281,7 @@ func (s Suite) responseRecorded(t *testing.T) {
 	de := deliveryError(t, s.New(t, srv.URL).Notify(context.Background(), Message(t)))
 	require.False(t, de.Retryable)
 	require.True(t, strings.HasPrefix(de.Response, "invalid_payload"), "the receiver's answer goes into the attempt: %q", de.Response[:40])
-	require.LessOrEqual(t, len(de.Response), core.MaxResponseBytes)
+	require.LessOrEqual(t, len(de.Response), notify.MaxResponseBytes)
 }
 
 func (s Suite) networkError(t *testing.T) {
@@ -291,7 +292,7 @@ func (s Suite) networkError(t *testing.T) {
 	err = s.New(t, "http://"+addr).Notify(context.Background(), Message(t))
 	de := deliveryError(t, err)
 	require.True(t, de.Retryable)
-	require.Equal(t, core.ReasonNetwork, de.Reason)
+	require.Equal(t, notify.ReasonNetwork, de.Reason)
 	s.requireNoSecret(t, err)
 }
 
@@ -315,7 +316,7 @@ func (s Suite) timeout(t *testing.T) {
 	require.Less(t, time.Since(start), 5*time.Second, "the attempt ends when its context does")
 	de := deliveryError(t, err)
 	require.True(t, de.Retryable)
-	require.Equal(t, core.ReasonTimeout, de.Reason)
+	require.Equal(t, notify.ReasonTimeout, de.Reason)
 	require.Contains(t, de.Error(), "possibly delivered")
 	require.Equal(t, int32(1), hits.Load(), "no retry inside the adapter")
 	s.requireNoSecret(t, err)
@@ -342,7 +343,7 @@ func (s Suite) redirect(t *testing.T) {
 	err := s.New(t, srv.URL).Notify(context.Background(), Message(t))
 	de := deliveryError(t, err)
 	require.False(t, de.Retryable)
-	require.Equal(t, core.ReasonRedirect, de.Reason)
+	require.Equal(t, notify.ReasonRedirect, de.Reason)
 	require.Equal(t, int32(1), hits.Load(), "redirects are not followed")
 	s.requireNoSecret(t, err)
 }

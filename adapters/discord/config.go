@@ -11,7 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Config is a discord target's YAML (targets[] with type: discord). The webhook URL carries the
@@ -21,8 +21,8 @@ type Config struct {
 	// used as given — scheme, host and any path before /webhooks/ — so a proxy or a
 	// Discord-compatible server works; a query in it (e.g. thread_id) is kept. Empty disables the
 	// target.
-	WebhookURL     core.Secret `yaml:"webhook_url"`
-	WebhookURLFile string      `yaml:"webhook_url_file"`
+	WebhookURL     notify.Secret `yaml:"webhook_url"`
+	WebhookURLFile string        `yaml:"webhook_url_file"`
 	// Username replaces the webhook's name for every message (at most 80 characters; Discord
 	// refuses names containing "discord" or "clyde"). Empty keeps the name set in Discord.
 	Username string `yaml:"username"`
@@ -75,7 +75,7 @@ type endpoint struct {
 }
 
 func parseWebhookURL(raw string) (*endpoint, error) {
-	bad := fmt.Errorf("webhook_url: want https://discord.com/api/webhooks/{id}/{token}, got %q", core.RedactURL(raw))
+	bad := fmt.Errorf("webhook_url: want https://discord.com/api/webhooks/{id}/{token}, got %q", notify.RedactURL(raw))
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.Fragment != "" ||
 		!webhookPath.MatchString(u.Path) {

@@ -14,7 +14,8 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
@@ -27,9 +28,9 @@ type Notifier struct {
 	nowFunc   func() time.Time
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier. client nil means core.NewHTTPClient(); its transport carries the
+// New builds a Notifier. client nil means notify.NewHTTPClient(); its transport carries the
 // requests, each attempt bounded by its context. version goes into the User-Agent. It fails
 // when cfg is invalid or its webhook_url empty; errors never contain the token.
 func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
@@ -44,7 +45,7 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 		return nil, err
 	}
 	if client == nil {
-		client = core.NewHTTPClient()
+		client = notify.NewHTTPClient()
 	}
 	next := client.Transport
 	if next == nil {
@@ -82,10 +83,10 @@ func (n *Notifier) session() *discordgo.Session {
 // Notify sends msg.Body (a Discord execute-webhook payload rendered by the template; nil means a
 // minimal embed for msg.Event) with ?wait=true, after applying username/avatar_url, forcing
 // "allowed_mentions":{"parse":[]} and fitting it into Discord's limits. Failures are
-// *core.DeliveryError: 2xx is success; 429 is retryable after Discord's retry_after (Global for
+// *notify.DeliveryError: 2xx is success; 429 is retryable after Discord's retry_after (Global for
 // a global limit); 404 (webhook deleted), 401, 403 and 400 (Discord's error JSON recorded) are
 // permanent; 5xx, 408 and network errors retryable.
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	params, err := n.params(msg)
 	if err != nil {
 		return err
@@ -101,12 +102,12 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 }
 
 // params decodes and fits the payload.
-func (n *Notifier) params(msg *core.Message) (*discordgo.WebhookParams, error) {
+func (n *Notifier) params(msg *notify.Message) (*discordgo.WebhookParams, error) {
 	var p discordgo.WebhookParams
 	if msg.Body == nil {
 		p = defaultParams(msg.Event)
 	} else if err := json.Unmarshal(msg.Body, &p); err != nil {
-		return nil, &core.DeliveryError{Err: fmt.Errorf("the template's output is not a Discord webhook payload: %w", err), Reason: core.ReasonTemplate}
+		return nil, &notify.DeliveryError{Err: fmt.Errorf("the template's output is not a Discord webhook payload: %w", err), Reason: notify.ReasonTemplate}
 	}
 	if n.cfg.Username != "" {
 		p.Username = n.cfg.Username
@@ -120,7 +121,7 @@ func (n *Notifier) params(msg *core.Message) (*discordgo.WebhookParams, error) {
 	notes, err := fit(&p)
 	msg.Notes = append(msg.Notes, notes...)
 	if err != nil {
-		return nil, &core.DeliveryError{Err: fmt.Errorf("payload over Discord's limits: %w", err), Reason: core.ReasonLimit}
+		return nil, &notify.DeliveryError{Err: fmt.Errorf("payload over Discord's limits: %w", err), Reason: notify.ReasonLimit}
 	}
 	return &p, nil
 }
@@ -141,16 +142,16 @@ func (n *Notifier) classify(ctx context.Context, ans *answer, err error) error {
 		var uerr *url.Error
 		if errors.As(err, &uerr) {
 			c := *uerr
-			c.URL = n.cfg.WebhookURL.Reveal() // discordgo's URL names discord.com; core.RequestError redacts it
+			c.URL = n.cfg.WebhookURL.Reveal() // discordgo's URL names discord.com; notify.RequestError redacts it
 			err = &c
 		}
-		return core.RequestError(ctx, err)
+		return notify.RequestError(ctx, err)
 	}
 	if ans.status >= 200 && ans.status < 300 {
 		return nil // whatever discordgo thought of the body (a 204, or not a message object)
 	}
 	resp := &http.Response{StatusCode: ans.status, Header: ans.header, Body: io.NopCloser(bytes.NewReader(ans.body))}
-	de := core.AsDeliveryError(core.CheckResponse(resp, n.nowFunc()))
+	de := notify.AsDeliveryError(notify.CheckResponse(resp, n.nowFunc()))
 	var body apiError
 	_ = json.Unmarshal(ans.body, &body)
 	text := fmt.Sprintf("HTTP %d %s", ans.status, http.StatusText(ans.status))
@@ -184,15 +185,15 @@ func (n *Notifier) classify(ctx context.Context, ans *answer, err error) error {
 	return de
 }
 
-// redact removes the webhook token and URL in every form core.SecretForms knows from an error's
+// redact removes the webhook token and URL in every form notify.SecretForms knows from an error's
 // text and recorded answer (C07), in case the receiver or a library echoed them.
 func (n *Notifier) redact(err error) error {
-	return core.Scrub(err, core.SecretForms(n.endpoint.token, n.cfg.WebhookURL.Reveal()))
+	return notify.Scrub(err, notify.SecretForms(n.endpoint.token, n.cfg.WebhookURL.Reveal()))
 }
 
 // defaultParams is the payload for a message without a rendered body: one embed naming the
 // event, its title and scan.
-func defaultParams(ev *core.Event) discordgo.WebhookParams {
+func defaultParams(ev *event.Event) discordgo.WebhookParams {
 	title := ev.Type
 	if t := ev.String("title"); t != "" {
 		title += ": " + t

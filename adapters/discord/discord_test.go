@@ -23,6 +23,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/discord"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -31,7 +33,7 @@ const token = "FAKE-DISCORD-TOKEN"
 
 func newNotifier(t *testing.T, webhookURL string, opts ...func(*discord.Config)) *discord.Notifier {
 	t.Helper()
-	cfg := &discord.Config{WebhookURL: core.Secret(webhookURL)}
+	cfg := &discord.Config{WebhookURL: notify.Secret(webhookURL)}
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -42,11 +44,11 @@ func newNotifier(t *testing.T, webhookURL string, opts ...func(*discord.Config))
 
 var engine = sync.OnceValues(func() (*templates.Engine, error) { return templates.New("") })
 
-var target = &core.Target{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: discord.Type.Escape}
+var target = &core.Target{Name: "dev-discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape}
 
 // render builds the message a delivery of events to a discord target carries, through the real
 // core.Renderer and the built-in templates (discord/group for several events).
-func render(t *testing.T, events ...*core.Event) *core.Message {
+func render(t *testing.T, events ...*event.Event) *notify.Message {
 	t.Helper()
 	e, err := engine()
 	require.NoError(t, err)
@@ -57,16 +59,16 @@ func render(t *testing.T, events ...*core.Event) *core.Message {
 	return msg
 }
 
-func sample(t *testing.T, typ string) *core.Event {
+func sample(t *testing.T, typ string) *event.Event {
 	t.Helper()
 	b, err := samples.Get(typ)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
 
-func issue(t *testing.T, data map[string]any) *core.Event {
+func issue(t *testing.T, data map[string]any) *event.Event {
 	t.Helper()
 	d := map[string]any{"scan_id": "scan_1", "issue_id": "issue_1", "severity": "critical", "title": "t",
 		"repo_url": "https://github.com/acme/api", "file": "src/db.go", "line": 12}
@@ -75,14 +77,14 @@ func issue(t *testing.T, data map[string]any) *core.Event {
 	}
 	b, err := json.Marshal(map[string]any{"event": "issue.critical", "id": "evt_1", "timestamp": "2026-01-01T00:00:00Z", "data": d})
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
 
-func deliveryError(t *testing.T, err error) *core.DeliveryError {
+func deliveryError(t *testing.T, err error) *notify.DeliveryError {
 	t.Helper()
-	var de *core.DeliveryError
+	var de *notify.DeliveryError
 	require.ErrorAs(t, err, &de)
 	return de
 }
@@ -90,7 +92,7 @@ func deliveryError(t *testing.T, err error) *core.DeliveryError {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	adaptertest.Run(t, adaptertest.Suite{
-		New: func(t *testing.T, baseURL string) core.Notifier {
+		New: func(t *testing.T, baseURL string) notify.Notifier {
 			return newNotifier(t, baseURL+"/api/webhooks/123/"+token)
 		},
 		Secret: token,
@@ -106,7 +108,7 @@ func TestConformance(t *testing.T) {
 func TestNotifyExecutesWebhook(t *testing.T) {
 	t.Parallel()
 	f := newFake(t)
-	msg := render(t, sample(t, core.EventIssueCritical))
+	msg := render(t, sample(t, event.IssueCritical))
 	require.NoError(t, newNotifier(t, f.URL()).Notify(context.Background(), msg))
 
 	reqs := f.requests()
@@ -156,7 +158,7 @@ func TestWebhookURLUsedAsGiven(t *testing.T) {
 				opts = append(opts, tc.cfg)
 			}
 			n := newNotifier(t, f.srv.URL+tc.path+tc.query, opts...)
-			require.NoError(t, n.Notify(context.Background(), render(t, sample(t, core.EventScanCompleted))))
+			require.NoError(t, n.Notify(context.Background(), render(t, sample(t, event.ScanCompleted))))
 			r := f.requests()[0]
 			require.Equal(t, tc.wantPath, r.Path)
 			require.Equal(t, "true", r.Query.Get("wait"))
@@ -178,7 +180,7 @@ func TestStatusCodes(t *testing.T) {
 	tests := map[string]struct {
 		reply      reply
 		ok         bool
-		reason     core.Reason
+		reason     notify.Reason
 		retryable  bool
 		retryAfter time.Duration
 		global     bool
@@ -190,31 +192,31 @@ func TestStatusCodes(t *testing.T) {
 		"204":          {reply: reply{Status: 204}, ok: true},
 		"400 invalid form body": {
 			reply:  reply{Status: 400, Body: `{"message": "Invalid Form Body", "code": 50035, "errors": {"embeds": {"0": {"title": {"_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 256 or fewer in length."}]}}}}}`},
-			reason: core.ReasonClientError, errText: "Invalid Form Body (code 50035)", response: "BASE_TYPE_MAX_LENGTH",
+			reason: notify.ReasonClientError, errText: "Invalid Form Body (code 50035)", response: "BASE_TYPE_MAX_LENGTH",
 		},
-		"401": {reply: reply{Status: 401, Body: discordErr(50027, "Invalid Webhook Token")}, reason: core.ReasonClientError, errText: "Invalid Webhook Token"},
-		"403": {reply: reply{Status: 403, Body: discordErr(50013, "Missing Permissions")}, reason: core.ReasonClientError, errText: "token is not accepted"},
-		"404 unknown webhook": {reply: reply{Status: 404, Body: discordErr(10015, "Unknown Webhook")}, reason: core.ReasonClientError,
+		"401": {reply: reply{Status: 401, Body: discordErr(50027, "Invalid Webhook Token")}, reason: notify.ReasonClientError, errText: "Invalid Webhook Token"},
+		"403": {reply: reply{Status: 403, Body: discordErr(50013, "Missing Permissions")}, reason: notify.ReasonClientError, errText: "token is not accepted"},
+		"404 unknown webhook": {reply: reply{Status: 404, Body: discordErr(10015, "Unknown Webhook")}, reason: notify.ReasonClientError,
 			errText: "Unknown Webhook (code 10015) — the webhook is gone"},
 		"429 retry_after": {
 			reply:  reply{Status: 429, Body: `{"message": "You are being rate limited.", "retry_after": 1.5, "global": false}`, Header: map[string]string{"Retry-After": "2", "X-RateLimit-Scope": "user"}},
-			reason: core.ReasonRateLimited, retryable: true, retryAfter: 1500 * time.Millisecond, errText: "retry after 1.5s",
+			reason: notify.ReasonRateLimited, retryable: true, retryAfter: 1500 * time.Millisecond, errText: "retry after 1.5s",
 		},
 		"429 global in body": {
 			reply:  reply{Status: 429, Body: `{"message": "You are being rate limited.", "retry_after": 0.25, "global": true}`, Header: map[string]string{"Retry-After": "1", "X-RateLimit-Global": "true"}},
-			reason: core.ReasonRateLimited, retryable: true, retryAfter: 250 * time.Millisecond, global: true, errText: "global",
+			reason: notify.ReasonRateLimited, retryable: true, retryAfter: 250 * time.Millisecond, global: true, errText: "global",
 		},
 		"429 global header only": {
 			reply:  reply{Status: 429, Body: `{"message": "You are being rate limited.", "retry_after": 3}`, Header: map[string]string{"X-RateLimit-Global": "true"}},
-			reason: core.ReasonRateLimited, retryable: true, retryAfter: 3 * time.Second, global: true,
+			reason: notify.ReasonRateLimited, retryable: true, retryAfter: 3 * time.Second, global: true,
 		},
 		"429 header only": {
 			reply:  reply{Status: 429, Body: `<html>slow down</html>`, Header: map[string]string{"Retry-After": "4"}},
-			reason: core.ReasonRateLimited, retryable: true, retryAfter: 4 * time.Second,
+			reason: notify.ReasonRateLimited, retryable: true, retryAfter: 4 * time.Second,
 		},
-		"500": {reply: reply{Status: 500, Body: `{"message": "500: Internal Server Error", "code": 0}`}, reason: core.ReasonServerError, retryable: true},
-		"502": {reply: reply{Status: 502, Body: `bad gateway`}, reason: core.ReasonServerError, retryable: true},
-		"503 Retry-After": {reply: reply{Status: 503, Header: map[string]string{"Retry-After": "7"}}, reason: core.ReasonServerError, retryable: true,
+		"500": {reply: reply{Status: 500, Body: `{"message": "500: Internal Server Error", "code": 0}`}, reason: notify.ReasonServerError, retryable: true},
+		"502": {reply: reply{Status: 502, Body: `bad gateway`}, reason: notify.ReasonServerError, retryable: true},
+		"503 Retry-After": {reply: reply{Status: 503, Header: map[string]string{"Retry-After": "7"}}, reason: notify.ReasonServerError, retryable: true,
 			retryAfter: 7 * time.Second},
 	}
 	for name, tc := range tests {
@@ -222,7 +224,7 @@ func TestStatusCodes(t *testing.T) {
 			t.Parallel()
 			f := newFake(t)
 			f.script(tc.reply)
-			err := newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, core.EventIssueCritical)))
+			err := newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, event.IssueCritical)))
 			require.Len(t, f.requests(), 1, "one request per attempt: no retries inside the adapter")
 			if tc.ok {
 				require.NoError(t, err)
@@ -252,9 +254,9 @@ func TestRateLimit429(t *testing.T) {
 			f.script(reply{Status: 429, Body: fmt.Sprintf(`{"message":"You are being rate limited.","retry_after":1.5,"global":%t}`, global),
 				Header: map[string]string{"Retry-After": "2"}})
 			start := time.Now()
-			de := deliveryError(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, core.EventIssueCritical))))
+			de := deliveryError(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, event.IssueCritical))))
 			require.Less(t, time.Since(start), time.Second, "the adapter does not sleep: the queue waits")
-			require.Equal(t, core.ReasonRateLimited, de.Reason)
+			require.Equal(t, notify.ReasonRateLimited, de.Reason)
 			require.True(t, de.Retryable)
 			require.Equal(t, 1500*time.Millisecond, de.RetryAfter)
 			require.Equal(t, global, de.Global)
@@ -271,9 +273,9 @@ func TestTimeoutIsPossiblyDelivered(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	de := deliveryError(t, newNotifier(t, f.URL()).Notify(ctx, render(t, sample(t, core.EventIssueCritical))))
+	de := deliveryError(t, newNotifier(t, f.URL()).Notify(ctx, render(t, sample(t, event.IssueCritical))))
 	require.Less(t, time.Since(start), 2*time.Second)
-	require.Equal(t, core.ReasonTimeout, de.Reason)
+	require.Equal(t, notify.ReasonTimeout, de.Reason)
 	require.True(t, de.Retryable)
 	require.Contains(t, de.Error(), "possibly delivered")
 	require.NotContains(t, de.Error(), token)
@@ -293,7 +295,7 @@ func TestRateLimitHeadersDoNotBlock(t *testing.T) {
 	n := newNotifier(t, f.URL())
 	start := time.Now()
 	for range 3 {
-		require.NoError(t, n.Notify(context.Background(), render(t, sample(t, core.EventScanCompleted))))
+		require.NoError(t, n.Notify(context.Background(), render(t, sample(t, event.ScanCompleted))))
 	}
 	require.Less(t, time.Since(start), 2*time.Second)
 	require.Len(t, f.requests(), 3)
@@ -321,7 +323,7 @@ func TestConcurrentNotify(t *testing.T) {
 	defer cancel()
 	errs := make(chan error, workers)
 	for range workers {
-		go func() { errs <- n.Notify(ctx, render(t, sample(t, core.EventScanStarted))) }()
+		go func() { errs <- n.Notify(ctx, render(t, sample(t, event.ScanStarted))) }()
 	}
 	for range workers {
 		require.NoError(t, <-errs, "all requests are in flight at once")
@@ -366,7 +368,7 @@ func TestCase_C01_DiscordLengthLimits(t *testing.T) {
 		msg := render(t, issue(t, map[string]any{"title": longTitle, "description": longDesc}))
 		de := deliveryError(t, newNotifier(t, f.URL()).Notify(context.Background(), msg))
 		require.False(t, de.Retryable, "a 400 is permanent: one attempt")
-		require.Equal(t, core.ReasonClientError, de.Reason)
+		require.Equal(t, notify.ReasonClientError, de.Reason)
 		require.Equal(t, 400, de.StatusCode)
 		require.Contains(t, de.Response, "Must be 4096 or fewer in length.", "Discord's error is recorded in the attempt")
 		require.Contains(t, de.Error(), "Invalid Form Body")
@@ -398,32 +400,32 @@ func requireC01(t *testing.T, p wirePayload, titlePrefix string) {
 func TestCase_C03_MentionInjection(t *testing.T) {
 	t.Parallel()
 	title := "user=@everyone role=<@&112233445566778899> @here <!channel>"
-	bodies := map[string]func(t *testing.T) *core.Message{
-		"built-in template": func(t *testing.T) *core.Message {
+	bodies := map[string]func(t *testing.T) *notify.Message{
+		"built-in template": func(t *testing.T) *notify.Message {
 			return render(t, issue(t, map[string]any{"title": title, "description": "ping <@112233445566778899> @everyone"}))
 		},
-		"group template": func(t *testing.T) *core.Message {
+		"group template": func(t *testing.T) *notify.Message {
 			return render(t, issue(t, map[string]any{"title": title}), issue(t, map[string]any{"title": "@here"}))
 		},
-		"template allows everything": func(t *testing.T) *core.Message {
+		"template allows everything": func(t *testing.T) *notify.Message {
 			m := adaptertest.Message(t)
 			m.Body = []byte(`{"content":"@everyone <@&112233445566778899>","allowed_mentions":{"parse":["everyone","roles","users"],"roles":["112233445566778899"],"users":["1"],"replied_user":true}}`)
 			return m
 		},
-		"template omits allowed_mentions": func(t *testing.T) *core.Message {
+		"template omits allowed_mentions": func(t *testing.T) *notify.Message {
 			m := adaptertest.Message(t)
 			m.Body = []byte(`{"content":"@here @everyone","embeds":[{"title":"@everyone"}]}`)
 			return m
 		},
-		"template sets parse null": func(t *testing.T) *core.Message {
+		"template sets parse null": func(t *testing.T) *notify.Message {
 			m := adaptertest.Message(t)
 			m.Body = []byte(`{"content":"@everyone","allowed_mentions":{"parse":null}}`)
 			return m
 		},
-		"no body (adapter default)": func(t *testing.T) *core.Message {
+		"no body (adapter default)": func(t *testing.T) *notify.Message {
 			m := adaptertest.Message(t)
 			m.Event = issue(t, map[string]any{"title": title})
-			m.Events = []*core.Event{m.Event}
+			m.Events = []*event.Event{m.Event}
 			return m
 		},
 	}
@@ -461,7 +463,7 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 		require.Error(t, err)
 		require.NotContains(t, err.Error(), token)
 		require.NotContains(t, fmt.Sprintf("%+v %#v", err, err), token)
-		var de *core.DeliveryError
+		var de *notify.DeliveryError
 		if errors.As(err, &de) {
 			require.NotContains(t, de.Response, token)
 		}
@@ -469,10 +471,10 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 	t.Run("connection refused", func(t *testing.T) {
 		t.Parallel()
 		n := newNotifier(t, "http://127.0.0.1:1/api/webhooks/1/"+token)
-		err := n.Notify(context.Background(), render(t, sample(t, core.EventIssueCritical)))
+		err := n.Notify(context.Background(), render(t, sample(t, event.IssueCritical)))
 		requireClean(t, err)
 		de := deliveryError(t, err)
-		require.Equal(t, core.ReasonNetwork, de.Reason)
+		require.Equal(t, notify.ReasonNetwork, de.Reason)
 		require.Contains(t, de.Error(), "http://127.0.0.1:1/<redacted>", "the error names the configured host")
 	})
 	for _, status := range []int{400, 404, 429, 500} {
@@ -480,14 +482,14 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 			t.Parallel()
 			f := newFake(t)
 			f.script(reply{Status: status, Body: fmt.Sprintf(`{"message":"no webhook at /api/webhooks/123/%s","code":10015,"retry_after":1}`, token)})
-			requireClean(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, core.EventIssueCritical))))
+			requireClean(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, event.IssueCritical))))
 		})
 	}
 	t.Run("redirect", func(t *testing.T) {
 		t.Parallel()
 		f := newFake(t)
 		f.script(reply{Status: 301, Header: map[string]string{"Location": f.srv.URL + "/api/v9/webhooks/123/" + token}})
-		requireClean(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, core.EventIssueCritical))))
+		requireClean(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, sample(t, event.IssueCritical))))
 	})
 	t.Run("config errors", func(t *testing.T) {
 		t.Parallel()
@@ -499,7 +501,7 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 			"discord.com/api/webhooks/1/" + token,
 			"https://discord.com/api/webhooks/1/" + token + "#x",
 		} {
-			_, err := discord.New(&discord.Config{WebhookURL: core.Secret(u)}, nil, "test")
+			_, err := discord.New(&discord.Config{WebhookURL: notify.Secret(u)}, nil, "test")
 			requireClean(t, err)
 			require.ErrorContains(t, err, "webhook_url:", u)
 		}
@@ -510,13 +512,13 @@ func TestCase_C07_SecretsNotLeaked(t *testing.T) {
 // built-in templates is accepted by the fake Discord (which enforces the limits).
 func TestSamplesAccepted(t *testing.T) {
 	t.Parallel()
-	var all []*core.Event
+	var all []*event.Event
 	for _, typ := range samples.Types() {
 		all = append(all, sample(t, typ))
 	}
-	cases := map[string][]*core.Event{"group of all samples": all}
+	cases := map[string][]*event.Event{"group of all samples": all}
 	for _, ev := range all {
-		cases[ev.Type] = []*core.Event{ev}
+		cases[ev.Type] = []*event.Event{ev}
 	}
 	for name, events := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -545,7 +547,7 @@ func TestSamplesAccepted(t *testing.T) {
 // listed and "…and 36 more", within every limit.
 func TestGroupOverflow(t *testing.T) {
 	t.Parallel()
-	var events []*core.Event
+	var events []*event.Event
 	for i := range 60 {
 		events = append(events, issue(t, map[string]any{"title": fmt.Sprintf("%03d %s", i, strings.Repeat("t", 116)),
 			"file": strings.Repeat("d/", 100) + "f.go"}))
@@ -598,7 +600,7 @@ func TestBodyErrors(t *testing.T) {
 			msg.Body = []byte(body)
 			de := deliveryError(t, newNotifier(t, f.URL()).Notify(context.Background(), msg))
 			require.False(t, de.Retryable)
-			require.Contains(t, []core.Reason{core.ReasonTemplate, core.ReasonLimit}, de.Reason)
+			require.Contains(t, []notify.Reason{notify.ReasonTemplate, notify.ReasonLimit}, de.Reason)
 			require.Empty(t, f.requests())
 		})
 	}
@@ -611,14 +613,14 @@ func TestConfigValidate(t *testing.T) {
 		cfg  discord.Config
 		want string
 	}{
-		"valid":               {discord.Config{WebhookURL: core.Secret(good), Username: "Cortex", AvatarURL: "https://x/a.png", ThreadID: "123"}, ""},
+		"valid":               {discord.Config{WebhookURL: notify.Secret(good), Username: "Cortex", AvatarURL: "https://x/a.png", ThreadID: "123"}, ""},
 		"empty is disabled":   {discord.Config{}, ""},
 		"versioned with v10":  {discord.Config{WebhookURL: "https://discord.com/api/v10/webhooks/123/" + token}, ""},
 		"not a webhook":       {discord.Config{WebhookURL: "https://discord.com/channels/1/2"}, "webhook_url: want https://discord.com/api/webhooks/{id}/{token}"},
-		"username too long":   {discord.Config{WebhookURL: core.Secret(good), Username: strings.Repeat("n", 81)}, "username: at most 80"},
-		"username discord":    {discord.Config{WebhookURL: core.Secret(good), Username: "My Discord Bot"}, `username: Discord refuses webhook names containing "discord"`},
-		"avatar not absolute": {discord.Config{WebhookURL: core.Secret(good), AvatarURL: "/a.png"}, "avatar_url: must be an absolute"},
-		"thread not an id":    {discord.Config{WebhookURL: core.Secret(good), ThreadID: "general"}, "thread_id: must be a Discord id"},
+		"username too long":   {discord.Config{WebhookURL: notify.Secret(good), Username: strings.Repeat("n", 81)}, "username: at most 80"},
+		"username discord":    {discord.Config{WebhookURL: notify.Secret(good), Username: "My Discord Bot"}, `username: Discord refuses webhook names containing "discord"`},
+		"avatar not absolute": {discord.Config{WebhookURL: notify.Secret(good), AvatarURL: "/a.png"}, "avatar_url: must be an absolute"},
+		"thread not an id":    {discord.Config{WebhookURL: notify.Secret(good), ThreadID: "general"}, "thread_id: must be a Discord id"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -656,10 +658,10 @@ func TestRedirectNotFollowedEvenWithAFollowingClient(t *testing.T) {
 		http.Redirect(w, r, "/elsewhere", http.StatusTemporaryRedirect)
 	}))
 	t.Cleanup(srv.Close)
-	n, err := discord.New(&discord.Config{WebhookURL: core.Secret(srv.URL + "/api/webhooks/1/" + token)}, &http.Client{}, "test")
+	n, err := discord.New(&discord.Config{WebhookURL: notify.Secret(srv.URL + "/api/webhooks/1/" + token)}, &http.Client{}, "test")
 	require.NoError(t, err)
 	de := deliveryError(t, n.Notify(context.Background(), adaptertest.Message(t)))
-	require.Equal(t, core.ReasonRedirect, de.Reason)
+	require.Equal(t, notify.ReasonRedirect, de.Reason)
 	require.Equal(t, int32(1), hits.Load())
 }
 
@@ -674,7 +676,7 @@ func TestUsesTheGivenClientTransport(t *testing.T) {
 		used.Add(1)
 		return base.RoundTrip(r)
 	})}
-	n, err := discord.New(&discord.Config{WebhookURL: core.Secret(f.URL())}, client, "test")
+	n, err := discord.New(&discord.Config{WebhookURL: notify.Secret(f.URL())}, client, "test")
 	require.NoError(t, err)
 	require.NoError(t, n.Notify(context.Background(), adaptertest.Message(t)))
 	require.Equal(t, int32(1), used.Load())
@@ -718,7 +720,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // (go test ./adapters/discord -run GroupGolden -update rewrites it).
 func TestGroupGolden(t *testing.T) {
 	t.Parallel()
-	var all []*core.Event
+	var all []*event.Event
 	for _, typ := range samples.Types() {
 		all = append(all, sample(t, typ))
 	}
@@ -748,9 +750,9 @@ func TestOddEventsAccepted(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			ev, err := core.ParseEvent([]byte(raw))
+			ev, err := event.Parse([]byte(raw))
 			require.NoError(t, err)
-			for _, events := range [][]*core.Event{{ev}, {ev, ev}} {
+			for _, events := range [][]*event.Event{{ev}, {ev, ev}} {
 				f := newFake(t)
 				require.NoError(t, newNotifier(t, f.URL()).Notify(context.Background(), render(t, events...)))
 				require.Empty(t, f.requests()[0].Problems)

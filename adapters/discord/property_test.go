@@ -10,7 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // pieces random text is made of: mentions, markdown, multi-byte and combining characters,
@@ -48,12 +49,12 @@ func TestProperty_PayloadsWithinLimits(t *testing.T) {
 	f := newFake(t)
 	n := newNotifier(t, f.URL())
 	for i := range 500 {
-		var msg *core.Message
+		var msg *notify.Message
 		switch i % 3 {
 		case 0:
 			msg = render(t, randomIssue(t, r))
 		case 1:
-			events := make([]*core.Event, 1+r.IntN(30))
+			events := make([]*event.Event, 1+r.IntN(30))
 			for j := range events {
 				events[j] = randomIssue(t, r)
 			}
@@ -71,7 +72,7 @@ func TestProperty_PayloadsWithinLimits(t *testing.T) {
 	require.Len(t, f.requests(), 500)
 }
 
-func randomIssue(t *testing.T, r *rand.Rand) *core.Event {
+func randomIssue(t *testing.T, r *rand.Rand) *event.Event {
 	t.Helper()
 	data := map[string]any{
 		"title":       "T" + randomText(r, 400),

@@ -1,7 +1,6 @@
 package discord
 
 import (
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -12,10 +11,10 @@ import (
 var Type = notify.TargetType{
 	Name:      "discord",
 	NewConfig: func() notify.TargetConfig { return &Config{} },
-	New: func(cfg notify.TargetConfig, d notify.Deps) (core.Notifier, error) {
+	New: func(cfg notify.TargetConfig, d notify.Deps) (notify.Notifier, error) {
 		return notify.Built(New(cfg.(*Config), d.Client, d.Version))
 	},
-	Format:      core.FormatJSON,
+	Format:      notify.FormatJSON,
 	Escape:      func(s string) string { return templates.DiscordEscape(s) },
 	Concurrency: 4,
 	RateLimit:   2.5,

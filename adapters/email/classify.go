@@ -15,7 +15,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Classification (SPEC §5), in one place:
@@ -32,37 +32,37 @@ import (
 //	connection lost after the message's final "."  timeout       yes        0   "possibly delivered"
 //	caller's deadline before DATA / after DATA     timeout       yes        0   "not delivered" / "possibly delivered"
 //
-// Response is the server's reply (at most core.MaxResponseBytes); no text carries the password.
+// Response is the server's reply (at most notify.MaxResponseBytes); no text carries the password.
 
 // classifyDial classifies a failure to connect, say hello, start TLS or authenticate.
-func (n *Notifier) classifyDial(err error, c *conn) *core.DeliveryError {
+func (n *Notifier) classifyDial(err error, c *conn) *notify.DeliveryError {
 	addr := n.addr()
 	var tp *textproto.Error
 	hasReply := errors.As(err, &tp)
 	switch {
 	case strings.HasPrefix(err.Error(), "SMTP AUTH failed"):
 		if hasReply && tp.Code >= 400 && tp.Code < 500 {
-			return n.replyError(fmt.Errorf("%s: authentication temporarily refused", addr), tp, core.ReasonServerError, true)
+			return n.replyError(fmt.Errorf("%s: authentication temporarily refused", addr), tp, notify.ReasonServerError, true)
 		}
 		if hasReply {
-			return n.replyError(fmt.Errorf("%s: authentication failed: check smtp.username and smtp.password", addr), tp, core.ReasonConfig, false)
+			return n.replyError(fmt.Errorf("%s: authentication failed: check smtp.username and smtp.password", addr), tp, notify.ReasonConfig, false)
 		}
 		if isNetwork(err) {
 			return n.networkError(fmt.Errorf("%s: connection lost during authentication: %w", addr, err))
 		}
-		return &core.DeliveryError{Err: n.redact(fmt.Errorf("%s: authentication failed: %w", addr, err)), Reason: core.ReasonConfig}
+		return &notify.DeliveryError{Err: n.redact(fmt.Errorf("%s: authentication failed: %w", addr, err)), Reason: notify.ReasonConfig}
 	case errors.Is(err, gomail.ErrNoSupportedAuthDiscovered) || strings.Contains(err.Error(), "does not support SMTP AUTH"):
 		offered := c.authMechanisms()
 		if offered == "" {
 			offered = "none"
 		}
-		return &core.DeliveryError{Reason: core.ReasonConfig, Err: fmt.Errorf(
+		return &notify.DeliveryError{Reason: notify.ReasonConfig, Err: fmt.Errorf(
 			"%s: no usable AUTH mechanism (server offers: %s; PLAIN and LOGIN are used over TLS only): check smtp.tls and smtp.username", addr, offered)}
 	case strings.Contains(err.Error(), "does not support STARTTLS"):
-		return &core.DeliveryError{Reason: core.ReasonConfig, Err: fmt.Errorf(
+		return &notify.DeliveryError{Reason: notify.ReasonConfig, Err: fmt.Errorf(
 			"%s does not offer STARTTLS, so nothing was sent (no AUTH, no mail in plaintext): use tls: implicit for an SMTPS port such as 465, or tls: none explicitly for a trusted relay", addr)}
 	case isTLSFailure(err):
-		return &core.DeliveryError{Reason: core.ReasonConfig, Err: n.redact(fmt.Errorf(
+		return &notify.DeliveryError{Reason: notify.ReasonConfig, Err: n.redact(fmt.Errorf(
 			"%s: TLS with smtp.tls %q failed (check smtp.tls, smtp.port and the server's certificate): %w", addr, n.cfg.SMTP.TLS, err))}
 	case hasReply:
 		reason, retry := replyClass(tp.Code)
@@ -91,24 +91,24 @@ func (n *Notifier) classifySend(r *request, err error, c *conn) error {
 		reason, retry := replyClass(code)
 		tp := &textproto.Error{Code: code, Msg: replyText(se, code)}
 		if code == 530 || code == 534 || code == 535 {
-			return n.replyError(fmt.Errorf("%s: %s: authentication required or refused: check smtp.username and smtp.password", n.addr(), se.Reason), tp, core.ReasonConfig, false)
+			return n.replyError(fmt.Errorf("%s: %s: authentication required or refused: check smtp.username and smtp.password", n.addr(), se.Reason), tp, notify.ReasonConfig, false)
 		}
 		return n.replyError(fmt.Errorf("%s: %s", n.addr(), se.Reason), tp, reason, retry)
 	}
 	if se.Reason == gomail.ErrSMTPDataClose {
 		// The final "." may have reached the server; its answer did not reach us.
-		return &core.DeliveryError{Reason: core.ReasonTimeout, Retryable: true,
+		return &notify.DeliveryError{Reason: notify.ReasonTimeout, Retryable: true,
 			Err: n.redact(fmt.Errorf("%s: no answer after the message was sent, possibly delivered: %s", n.addr(), se.Error()))}
 	}
 	return n.networkError(fmt.Errorf("%s: %s", n.addr(), se.Error()))
 }
 
 // replyClass is SPEC §5 for an SMTP reply code: 4xx retryable, 5xx permanent.
-func replyClass(code int) (core.Reason, bool) {
+func replyClass(code int) (notify.Reason, bool) {
 	if code >= 400 && code < 500 {
-		return core.ReasonServerError, true
+		return notify.ReasonServerError, true
 	}
-	return core.ReasonClientError, false
+	return notify.ReasonClientError, false
 }
 
 // replyText is the server's reply within a go-mail SendError, which keeps it only in its text:
@@ -130,14 +130,14 @@ func replyText(se *gomail.SendError, code int) string {
 	return s
 }
 
-func (n *Notifier) replyError(what error, tp *textproto.Error, reason core.Reason, retry bool) *core.DeliveryError {
+func (n *Notifier) replyError(what error, tp *textproto.Error, reason notify.Reason, retry bool) *notify.DeliveryError {
 	reply := n.redactString(fmt.Sprintf("%d %s", tp.Code, tp.Msg))
-	return &core.DeliveryError{Reason: reason, Retryable: retry, StatusCode: tp.Code,
-		Response: clip(reply, core.MaxResponseBytes), Err: n.redact(fmt.Errorf("%w: %s", what, clip(reply, 200)))}
+	return &notify.DeliveryError{Reason: reason, Retryable: retry, StatusCode: tp.Code,
+		Response: clip(reply, notify.MaxResponseBytes), Err: n.redact(fmt.Errorf("%w: %s", what, clip(reply, 200)))}
 }
 
-func (n *Notifier) networkError(err error) *core.DeliveryError {
-	return &core.DeliveryError{Err: n.redact(err), Reason: core.ReasonNetwork, Retryable: true}
+func (n *Notifier) networkError(err error) *notify.DeliveryError {
+	return &notify.DeliveryError{Err: n.redact(err), Reason: notify.ReasonNetwork, Retryable: true}
 }
 
 func isNetwork(err error) bool {
@@ -168,7 +168,7 @@ func isTLSFailure(err error) bool {
 	return errors.As(err, &he) && !isNetwork(he.err) && !errors.Is(he.err, context.DeadlineExceeded)
 }
 
-// redact removes the password from an error, in every form core.SecretForms knows (as
+// redact removes the password from an error, in every form notify.SecretForms knows (as
 // written, base64 as AUTH LOGIN sends it, escaped) and as the AUTH PLAIN blob
 // (base64 of "\x00user\x00password") a server may echo, keeping the error chain.
 func (n *Notifier) redact(err error) error {
@@ -187,8 +187,8 @@ func (n *Notifier) redactString(s string) string {
 	if p == "" {
 		return s
 	}
-	forms := core.SecretForms(p, "\x00"+n.cfg.SMTP.Username+"\x00"+p)
-	if len(p) < core.MinSecretLen { // SecretForms drops short values; a password is always hidden
+	forms := notify.SecretForms(p, "\x00"+n.cfg.SMTP.Username+"\x00"+p)
+	if len(p) < notify.MinSecretLen { // SecretForms drops short values; a password is always hidden
 		forms = append(forms, p, base64.StdEncoding.EncodeToString([]byte(p)))
 	}
 	pairs := make([]string, 0, 2*len(forms))

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // TLS modes of SMTP.TLS.
@@ -36,8 +36,8 @@ type SMTP struct {
 	// are used over TLS only, so with tls: none only CRAM-MD5 and SCRAM can authenticate.
 	Username string `yaml:"username"`
 	// Password is a secret (also settable as password_file); it never appears in errors or logs.
-	Password     core.Secret `yaml:"password"`
-	PasswordFile string      `yaml:"password_file"`
+	Password     notify.Secret `yaml:"password"`
+	PasswordFile string        `yaml:"password_file"`
 	// DialTimeout bounds connecting: TCP, TLS, greeting, EHLO, STARTTLS and AUTH together
 	// (default 10s). Sending each message is bounded by the attempt's deadline (delivery.timeout).
 	DialTimeout time.Duration `yaml:"dial_timeout"`

@@ -18,7 +18,7 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Notifier sends each message as one multipart/alternative email (text, and HTML when the
@@ -47,7 +47,7 @@ type Notifier struct {
 	beforeBatch func()
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
 // Option adjusts a Notifier beyond its YAML.
 type Option func(*Notifier)
@@ -134,11 +134,11 @@ var errClosed = errors.New("email target is shutting down; not sent")
 // Notify sends msg as one email: Subject = subject_prefix + msg.Subject (on one line), the text
 // part msg.Body and, when msg.HTML is set, an HTML alternative; msg.Attachments are attached
 // (base64, multipart/mixed). It waits for the server's answer
-// to this message or for ctx, whichever comes first; failures are *core.DeliveryError.
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+// to this message or for ctx, whichever comes first; failures are *notify.DeliveryError.
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	m, err := n.build(msg)
 	if err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonConfig}
 	}
 	if err := ctx.Err(); err != nil {
 		return timeoutError(err, false)
@@ -147,7 +147,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return &core.DeliveryError{Err: errClosed, Reason: core.ReasonNetwork, Retryable: true}
+		return &notify.DeliveryError{Err: errClosed, Reason: notify.ReasonNetwork, Retryable: true}
 	}
 	n.pending = append(n.pending, r)
 	n.mu.Unlock()
@@ -165,7 +165,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 
 // build turns msg into a go-mail message. Header values go through go-mail's RFC 2047 encoder,
 // which encodes any control character, so no event text can start a header of its own.
-func (n *Notifier) build(msg *core.Message) (*gomail.Msg, error) {
+func (n *Notifier) build(msg *notify.Message) (*gomail.Msg, error) {
 	m := gomail.NewMsg(gomail.WithNoDefaultUserAgent()) // UTF-8, quoted-printable parts
 	m.FromMailAddress(n.from)
 	m.ToMailAddress(n.to...)

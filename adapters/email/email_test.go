@@ -22,6 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -56,12 +58,12 @@ func newNotifier(t *testing.T, cfg *Config, srv *testServer, opts ...Option) *No
 
 // render builds the message the worker would hand over for ev to an email target, with the
 // built-in templates.
-func render(t *testing.T, events ...*core.Event) *core.Message {
+func render(t *testing.T, events ...*event.Event) *notify.Message {
 	t.Helper()
 	e, err := templates.New("")
 	require.NoError(t, err)
 	r := &core.Renderer{Engine: e}
-	tgt := &core.Target{Name: "mail", Type: "email", Format: core.FormatEmail, Escape: Type.Escape}
+	tgt := &core.Target{Name: "mail", Type: "email", Format: notify.FormatEmail, Escape: Type.Escape}
 	msg := core.SampleMessage(events[0], tgt, nil)
 	msg.DeliveryID = "0190d2a8-0000-7000-8000-000000000001"
 	msg.Events = events
@@ -69,31 +71,31 @@ func render(t *testing.T, events ...*core.Event) *core.Message {
 	return msg
 }
 
-func sample(t *testing.T, typ string) *core.Event {
+func sample(t *testing.T, typ string) *event.Event {
 	t.Helper()
 	b, err := samples.Get(typ)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
 
 // issue is an issue.critical event with the given title (and description).
-func issue(t *testing.T, title string) *core.Event {
+func issue(t *testing.T, title string) *event.Event {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"event": "issue.critical", "id": "evt_c13", "timestamp": "2026-01-01T00:00:00Z",
 		"data": map[string]any{"scan_id": "scan_1", "issue_id": "i1", "severity": "critical", "title": title,
 			"description": title, "file": "a<b>.go", "line": 7, "repo_url": "https://github.com/o/r"}})
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
 
 // plainMessage is a hand-made message (no templates).
-func plainMessage(t *testing.T, subject, text, html string) *core.Message {
+func plainMessage(t *testing.T, subject, text, html string) *notify.Message {
 	ev := sample(t, "issue.critical")
-	return &core.Message{DeliveryID: "d-1", Attempt: 1, Target: "mail", Event: ev, Events: []*core.Event{ev},
+	return &notify.Message{DeliveryID: "d-1", Attempt: 1, Target: "mail", Event: ev, Events: []*event.Event{ev},
 		Subject: subject, Body: []byte(text), HTML: html}
 }
 
@@ -176,14 +178,14 @@ func textOf(b []byte) string {
 	return strings.TrimSuffix(strings.ReplaceAll(string(b), "\r\n", "\n"), "\n")
 }
 
-func deliveryError(t *testing.T, err error) *core.DeliveryError {
+func deliveryError(t *testing.T, err error) *notify.DeliveryError {
 	t.Helper()
-	var de *core.DeliveryError
-	require.ErrorAs(t, err, &de, "failures are *core.DeliveryError")
+	var de *notify.DeliveryError
+	require.ErrorAs(t, err, &de, "failures are *notify.DeliveryError")
 	return de
 }
 
-func hasEvent(evs []event, what string) bool {
+func hasEvent(evs []smtpEvent, what string) bool {
 	for _, e := range evs {
 		if e.What == what {
 			return true
@@ -192,7 +194,7 @@ func hasEvent(evs []event, what string) bool {
 	return false
 }
 
-func whats(evs []event) []string {
+func whats(evs []smtpEvent) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = e.What
@@ -463,7 +465,7 @@ func TestCase_C08_TLSModes(t *testing.T) {
 		require.Less(t, time.Since(start), 2*time.Second)
 		de := deliveryError(t, err)
 		require.False(t, de.Retryable)
-		require.Equal(t, core.ReasonConfig, de.Reason)
+		require.Equal(t, notify.ReasonConfig, de.Reason)
 		require.ErrorContains(t, err, "does not offer STARTTLS")
 		require.ErrorContains(t, err, "nothing was sent")
 		evs := srv.allEvents()
@@ -478,7 +480,7 @@ func TestCase_C08_TLSModes(t *testing.T) {
 		n := newNotifier(t, srv.config(TLSNone), srv)
 		err := n.Notify(context.Background(), plainMessage(t, "s", "b", ""))
 		de := deliveryError(t, err)
-		require.Equal(t, core.ReasonConfig, de.Reason)
+		require.Equal(t, notify.ReasonConfig, de.Reason)
 		require.False(t, de.Retryable)
 		require.ErrorContains(t, err, "server offers: PLAIN LOGIN")
 		require.Equal(t, []string{"EHLO"}, whats(srv.allEvents()))
@@ -500,35 +502,35 @@ func TestCase_C08_TLSModes(t *testing.T) {
 		server    func(t *testing.T) (host string, port int)
 		tls       string
 		noCA      bool
-		reason    core.Reason
+		reason    notify.Reason
 		retryable bool
 		contains  string
 	}{
 		"server never greets": {
 			server: func(t *testing.T) (string, int) { return rawServer(t, func(net.Conn) {}) },
-			tls:    TLSStartTLS, reason: core.ReasonNetwork, retryable: true, contains: "dial_timeout",
+			tls:    TLSStartTLS, reason: notify.ReasonNetwork, retryable: true, contains: "dial_timeout",
 		},
 		"implicit TLS to a server that never answers the handshake": {
 			server: func(t *testing.T) (string, int) { return rawServer(t, func(net.Conn) {}) },
-			tls:    TLSImplicit, reason: core.ReasonNetwork, retryable: true, contains: "dial_timeout",
+			tls:    TLSImplicit, reason: notify.ReasonNetwork, retryable: true, contains: "dial_timeout",
 		},
 		"implicit TLS to a plaintext SMTP server": {
 			server: func(t *testing.T) (string, int) { s := startServer(t, serverOpts{}); return s.host, s.port },
-			tls:    TLSImplicit, reason: core.ReasonConfig, contains: "check smtp.tls",
+			tls:    TLSImplicit, reason: notify.ReasonConfig, contains: "check smtp.tls",
 		},
 		"STARTTLS with an untrusted certificate": {
 			server: func(t *testing.T) (string, int) {
 				s := startServer(t, serverOpts{TLS: serveStartTLS})
 				return s.host, s.port
 			},
-			tls: TLSStartTLS, noCA: true, reason: core.ReasonConfig, contains: "certificate",
+			tls: TLSStartTLS, noCA: true, reason: notify.ReasonConfig, contains: "certificate",
 		},
 		"implicit TLS with an untrusted certificate": {
 			server: func(t *testing.T) (string, int) {
 				s := startServer(t, serverOpts{TLS: serveImplicit})
 				return s.host, s.port
 			},
-			tls: TLSImplicit, noCA: true, reason: core.ReasonConfig, contains: "certificate",
+			tls: TLSImplicit, noCA: true, reason: notify.ReasonConfig, contains: "certificate",
 		},
 		"connection refused": {
 			server: func(t *testing.T) (string, int) {
@@ -538,7 +540,7 @@ func TestCase_C08_TLSModes(t *testing.T) {
 				require.NoError(t, ln.Close())
 				return "127.0.0.1", port
 			},
-			tls: TLSStartTLS, reason: core.ReasonNetwork, retryable: true, contains: "refused",
+			tls: TLSStartTLS, reason: notify.ReasonNetwork, retryable: true, contains: "refused",
 		},
 	}
 	for name, tc := range failures {
@@ -672,30 +674,30 @@ func TestClassification(t *testing.T) {
 		so        serverOpts
 		raw       func(t *testing.T) (string, int)
 		status    int
-		reason    core.Reason
+		reason    notify.Reason
 		retryable bool
 		response  string
 	}{
-		"421 greeting": {raw: greet421, status: 421, reason: core.ReasonServerError, retryable: true, response: "421 4.3.2 Service not available, closing channel"},
-		"554 greeting": {raw: greet554, status: 554, reason: core.ReasonClientError, response: "554 5.7.1 No SMTP service here"},
+		"421 greeting": {raw: greet421, status: 421, reason: notify.ReasonServerError, retryable: true, response: "421 4.3.2 Service not available, closing channel"},
+		"554 greeting": {raw: greet554, status: 554, reason: notify.ReasonClientError, response: "554 5.7.1 No SMTP service here"},
 		"451 MAIL": {so: serverOpts{Mail: func(string) error { return replyErr(451, "4.7.1 Greylisted, try again") }},
-			status: 451, reason: core.ReasonServerError, retryable: true, response: "451 4.7.1 Greylisted, try again"},
+			status: 451, reason: notify.ReasonServerError, retryable: true, response: "451 4.7.1 Greylisted, try again"},
 		"550 MAIL": {so: serverOpts{Mail: func(string) error { return replyErr(550, "5.7.1 Sender rejected") }},
-			status: 550, reason: core.ReasonClientError, response: "550 5.7.1 Sender rejected"},
+			status: 550, reason: notify.ReasonClientError, response: "550 5.7.1 Sender rejected"},
 		"450 RCPT": {so: serverOpts{Rcpt: func(string) error { return replyErr(450, "4.2.1 Mailbox busy") }},
-			status: 450, reason: core.ReasonServerError, retryable: true, response: "450 4.2.1 Mailbox busy"},
+			status: 450, reason: notify.ReasonServerError, retryable: true, response: "450 4.2.1 Mailbox busy"},
 		"550 RCPT": {so: serverOpts{Rcpt: func(string) error { return replyErr(550, "5.1.1 No such user") }},
-			status: 550, reason: core.ReasonClientError, response: "550 5.1.1 No such user"},
+			status: 550, reason: notify.ReasonClientError, response: "550 5.1.1 No such user"},
 		"452 DATA": {so: serverOpts{Data: func([]byte) error { return replyErr(452, "4.3.1 Insufficient storage") }},
-			status: 452, reason: core.ReasonServerError, retryable: true, response: "452 4.3.1 Insufficient storage"},
+			status: 452, reason: notify.ReasonServerError, retryable: true, response: "452 4.3.1 Insufficient storage"},
 		"554 DATA": {so: serverOpts{Data: func([]byte) error { return replyErr(554, "5.6.0 Message rejected as spam") }},
-			status: 554, reason: core.ReasonClientError, response: "554 5.6.0 Message rejected as spam"},
+			status: 554, reason: notify.ReasonClientError, response: "554 5.6.0 Message rejected as spam"},
 		"530 MAIL (authentication required)": {so: serverOpts{Mail: func(string) error { return replyErr(530, "5.7.0 Authentication required") }},
-			status: 530, reason: core.ReasonConfig, response: "530 5.7.0 Authentication required"},
+			status: 530, reason: notify.ReasonConfig, response: "530 5.7.0 Authentication required"},
 		"535 AUTH": {so: serverOpts{TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "right"},
-			status: 535, reason: core.ReasonConfig, response: "535 5.7.8 Authentication failed"},
+			status: 535, reason: notify.ReasonConfig, response: "535 5.7.8 Authentication failed"},
 		"454 AUTH": {so: serverOpts{TLS: serveStartTLS, Mechs: []string{"PLAIN"}, User: "bridge", Pass: "right", AuthErr: replyErr(454, "4.7.0 Temporary authentication failure")},
-			status: 454, reason: core.ReasonServerError, retryable: true, response: "454 4.7.0 Temporary authentication failure"},
+			status: 454, reason: notify.ReasonServerError, retryable: true, response: "454 4.7.0 Temporary authentication failure"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -725,7 +727,7 @@ func TestClassification(t *testing.T) {
 			require.Equal(t, tc.retryable, de.Retryable, "%v", err)
 			require.Equal(t, tc.response, de.Response)
 			require.ErrorContains(t, err, tc.response)
-			if tc.reason == core.ReasonConfig {
+			if tc.reason == notify.ReasonConfig {
 				require.ErrorContains(t, err, "check smtp.username and smtp.password")
 			}
 		})
@@ -866,13 +868,13 @@ func TestCallerDeadline(t *testing.T) {
 	wg.Wait()
 
 	de := deliveryError(t, results[0].err)
-	require.Equal(t, core.ReasonTimeout, de.Reason)
+	require.Equal(t, notify.ReasonTimeout, de.Reason)
 	require.True(t, de.Retryable)
 	require.ErrorContains(t, results[0].err, "possibly delivered")
 	require.Less(t, results[0].elapsed, time.Second, "the caller is not held by the server")
 
 	de = deliveryError(t, results[1].err)
-	require.Equal(t, core.ReasonTimeout, de.Reason)
+	require.Equal(t, notify.ReasonTimeout, de.Reason)
 	require.ErrorContains(t, results[1].err, "not delivered")
 	require.Less(t, results[1].elapsed, time.Second)
 
@@ -891,7 +893,7 @@ func TestCancelledBeforeSend(t *testing.T) {
 	cancel()
 	err := b.n.Notify(ctx, plainMessage(t, "s", "b", ""))
 	de := deliveryError(t, err)
-	require.Equal(t, core.ReasonTimeout, de.Reason)
+	require.Equal(t, notify.ReasonTimeout, de.Reason)
 	require.ErrorContains(t, err, "not delivered")
 	require.ErrorIs(t, err, context.Canceled)
 	time.Sleep(50 * time.Millisecond)
@@ -1014,7 +1016,7 @@ func TestAttachments(t *testing.T) {
 	b := setup(t, serverOpts{}, TLSNone)
 	msg := plainMessage(t, "digest", "see attached", "<p>see attached</p>")
 	csv := "event,id\nissue.critical,evt_1\n"
-	msg.Attachments = []core.Attachment{{Name: "cortex-digest-weekly-2026-03-02.csv", ContentType: "text/csv", Data: []byte(csv)}}
+	msg.Attachments = []notify.Attachment{{Name: "cortex-digest-weekly-2026-03-02.csv", ContentType: "text/csv", Data: []byte(csv)}}
 	require.NoError(t, b.n.Notify(context.Background(), msg))
 	p := parseMail(t, b.srv.received()[0].Data)
 	require.Equal(t, "multipart/mixed", p.Type)
@@ -1030,13 +1032,13 @@ func TestAttachments(t *testing.T) {
 func TestGroupTemplate(t *testing.T) {
 	t.Parallel()
 	b := setup(t, serverOpts{}, TLSNone)
-	var all []*core.Event
+	var all []*event.Event
 	for _, typ := range samples.Types() {
 		all = append(all, sample(t, typ))
 	}
 	require.NoError(t, b.n.Notify(context.Background(), render(t, all...)))
 
-	var findings []*core.Event
+	var findings []*event.Event
 	for i := range 105 {
 		findings = append(findings, issue(t, fmt.Sprintf("<script>finding %d</script>", i+1)))
 	}

@@ -14,7 +14,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 	"github.com/wneessen/go-mail/log"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // maxBatch is the most messages sent over one connection. Exchange's receive connectors accept
@@ -67,13 +67,13 @@ func (r *request) cancel(cause error) error {
 	return <-r.done // finished: the loop is handing over the result right now
 }
 
-func timeoutError(cause error, dataSent bool) *core.DeliveryError {
+func timeoutError(cause error, dataSent bool) *notify.DeliveryError {
 	if dataSent {
-		return &core.DeliveryError{Err: fmt.Errorf("timed out after the message was sent, possibly delivered: %w", cause),
-			Reason: core.ReasonTimeout, Retryable: true}
+		return &notify.DeliveryError{Err: fmt.Errorf("timed out after the message was sent, possibly delivered: %w", cause),
+			Reason: notify.ReasonTimeout, Retryable: true}
 	}
-	return &core.DeliveryError{Err: fmt.Errorf("timed out before the message was sent, not delivered: %w", cause),
-		Reason: core.ReasonTimeout, Retryable: true}
+	return &notify.DeliveryError{Err: fmt.Errorf("timed out before the message was sent, not delivered: %w", cause),
+		Reason: notify.ReasonTimeout, Retryable: true}
 }
 
 // loop is the notifier's only sender: each time work is pending it takes everything waiting (no
@@ -89,7 +89,7 @@ func (n *Notifier) loop() {
 			n.pending = nil
 			n.mu.Unlock()
 			for _, r := range left {
-				r.finish(&core.DeliveryError{Err: errClosed, Reason: core.ReasonNetwork, Retryable: true})
+				r.finish(&notify.DeliveryError{Err: errClosed, Reason: notify.ReasonNetwork, Retryable: true})
 			}
 			return
 		}
@@ -128,7 +128,7 @@ func (n *Notifier) sendOnConn(batch []*request) []*request {
 	}
 	if n.ctx.Err() != nil { // closed
 		for _, r := range live {
-			r.finish(&core.DeliveryError{Err: errClosed, Reason: core.ReasonNetwork, Retryable: true})
+			r.finish(&notify.DeliveryError{Err: errClosed, Reason: notify.ReasonNetwork, Retryable: true})
 		}
 		return nil
 	}
@@ -143,7 +143,7 @@ func (n *Notifier) sendOnConn(batch []*request) []*request {
 	client, err := gomail.NewClient(n.cfg.SMTP.Host, n.clientOptions(c)...)
 	if err != nil {
 		for _, r := range live {
-			r.finish(&core.DeliveryError{Err: n.redact(err), Reason: core.ReasonConfig})
+			r.finish(&notify.DeliveryError{Err: n.redact(err), Reason: notify.ReasonConfig})
 		}
 		return nil
 	}
@@ -198,7 +198,7 @@ func broken(err error) bool {
 	if err == nil {
 		return false
 	}
-	de, ok := err.(*core.DeliveryError)
+	de, ok := err.(*notify.DeliveryError)
 	return !ok || de.StatusCode == 0 || de.StatusCode == 421
 }
 

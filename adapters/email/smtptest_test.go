@@ -21,7 +21,7 @@ import (
 	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // A small SMTP server on loopback, built on emersion/go-smtp, that records what clients do.
@@ -47,8 +47,8 @@ type serverOpts struct {
 	Data              func(msg []byte) error
 }
 
-// event is one thing a client did on a connection, with whether TLS was up at that moment.
-type event struct {
+// smtpEvent is one thing a client did on a connection, with whether TLS was up at that moment.
+type smtpEvent struct {
 	What string // "EHLO", "AUTH PLAIN", "AUTH LOGIN", "AUTH XOAUTH2", "MAIL", "RCPT", "DATA"
 	TLS  bool
 }
@@ -57,7 +57,7 @@ type event struct {
 type connRecord struct {
 	remote    string
 	firstByte byte // the first byte the client sent (0x16: a TLS handshake)
-	events    []event
+	events    []smtpEvent
 }
 
 // received is one accepted message.
@@ -146,7 +146,7 @@ func startServer(t *testing.T, opts serverOpts) *testServer {
 // config returns a target config for this server: tls as given, a 2s dial timeout.
 func (s *testServer) config(tlsMode string) *Config {
 	return &Config{
-		SMTP: SMTP{Host: s.host, Port: s.port, TLS: tlsMode, Username: s.opts.User, Password: core.Secret(s.opts.Pass), DialTimeout: 2 * time.Second},
+		SMTP: SMTP{Host: s.host, Port: s.port, TLS: tlsMode, Username: s.opts.User, Password: notify.Secret(s.opts.Pass), DialTimeout: 2 * time.Second},
 		From: "Cortex Bridge <alerts@example.com>",
 		To:   []string{"ops@example.com"},
 	}
@@ -158,7 +158,7 @@ func (s *testServer) connections() []connRecord {
 	out := make([]connRecord, len(s.conns))
 	for i, c := range s.conns {
 		out[i] = *c
-		out[i].events = append([]event(nil), c.events...)
+		out[i].events = append([]smtpEvent(nil), c.events...)
 	}
 	return out
 }
@@ -170,8 +170,8 @@ func (s *testServer) received() []received {
 }
 
 // allEvents lists every event on every connection.
-func (s *testServer) allEvents() []event {
-	var out []event
+func (s *testServer) allEvents() []smtpEvent {
+	var out []smtpEvent
 	for _, c := range s.connections() {
 		out = append(out, c.events...)
 	}
@@ -183,7 +183,7 @@ func (s *testServer) record(c *smtp.Conn, what string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rec := s.byRemote[c.Conn().RemoteAddr().String()]; rec != nil {
-		rec.events = append(rec.events, event{What: what, TLS: isTLS})
+		rec.events = append(rec.events, smtpEvent{What: what, TLS: isTLS})
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Config is a file target's YAML (targets[] with type: file).
@@ -69,7 +69,7 @@ type Notifier struct {
 	waits    uint64     // fsyncs delayed for the spacing so far (tests)
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
 // Option configures a Notifier.
 type Option func(*Notifier)
@@ -135,19 +135,19 @@ func (n *Notifier) current() (*os.File, error) {
 // Notify appends one line for msg and returns once it is fsynced. A write or sync error is
 // retryable (disk full may clear); the partial line, if any, is left for readers to skip as
 // invalid JSON, and a retried line carries the same delivery_id.
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	var ev bytes.Buffer
 	if err := json.Compact(&ev, msg.Event.Raw); err != nil {
-		return &core.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: core.ReasonClientError}
+		return &notify.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: notify.ReasonClientError}
 	}
 	var line bytes.Buffer
 	enc := json.NewEncoder(&line) // ends the line with "\n"
 	enc.SetEscapeHTML(false)      // keep the event's text as sent (no \u003c for "<")
 	if err := enc.Encode(Line{ReceivedAt: msg.Event.ReceivedAt, Event: ev.Bytes(), Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID}); err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonClientError}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonClientError}
 	}
 	if err := ctx.Err(); err != nil {
-		return core.AsDeliveryError(err)
+		return notify.AsDeliveryError(err)
 	}
 	n.mu.Lock()
 	f, err := n.current()
@@ -161,7 +161,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 		err = n.syncThrough(mine)
 	}
 	if err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonServerError, Retryable: true}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
 	}
 	return nil
 }

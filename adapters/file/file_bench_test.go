@@ -7,7 +7,8 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkNotify(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ev, err := core.ParseEvent(body)
+	ev, err := event.Parse(body)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +34,7 @@ func BenchmarkNotify(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer n.Close()
-			msg := &core.Message{DeliveryID: "d", Attempt: 1, Target: "audit", Route: "r", Event: ev, Events: []*core.Event{ev}}
+			msg := &notify.Message{DeliveryID: "d", Attempt: 1, Target: "audit", Route: "r", Event: ev, Events: []*event.Event{ev}}
 			b.ReportAllocs()
 			b.SetParallelism(workers)
 			if workers == 1 {

@@ -14,7 +14,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 func readLines(t *testing.T, path string) []file.Line {
@@ -92,9 +93,9 @@ func TestCase_C13_AuditLineRoundTrips(t *testing.T) {
 		body, err := json.Marshal(map[string]any{"event": "issue.critical", "id": title, "timestamp": "2026-01-01T00:00:00Z",
 			"data": map[string]any{"scan_id": "s", "issue_id": "i", "severity": "critical", "title": title}})
 		require.NoError(t, err)
-		ev, err := core.ParseEvent(body)
+		ev, err := event.Parse(body)
 		require.NoError(t, err)
-		require.NoError(t, n.Notify(context.Background(), &core.Message{DeliveryID: "d", Event: ev, Events: []*core.Event{ev}}))
+		require.NoError(t, n.Notify(context.Background(), &notify.Message{DeliveryID: "d", Event: ev, Events: []*event.Event{ev}}))
 	}
 	lines := readLines(t, path)
 	require.Len(t, lines, len(titles))
@@ -127,7 +128,7 @@ func TestNotifyHonoursCancelledContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	err = n.Notify(ctx, adaptertest.Message(t))
-	var de *core.DeliveryError
+	var de *notify.DeliveryError
 	require.ErrorAs(t, err, &de)
 	require.True(t, de.Retryable)
 	require.Empty(t, readLines(t, path))
@@ -160,9 +161,9 @@ func TestLineKeepsMarkup(t *testing.T) {
 	n, err := file.New(&file.Config{Path: path})
 	require.NoError(t, err)
 	defer n.Close()
-	ev, err := core.ParseEvent([]byte(`{"event":"x","id":"a<b&c","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	ev, err := event.Parse([]byte(`{"event":"x","id":"a<b&c","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 	require.NoError(t, err)
-	require.NoError(t, n.Notify(context.Background(), &core.Message{DeliveryID: "d", Event: ev, Events: []*core.Event{ev}}))
+	require.NoError(t, n.Notify(context.Background(), &notify.Message{DeliveryID: "d", Event: ev, Events: []*event.Event{ev}}))
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"id":"a<b&c"`)

@@ -3,7 +3,6 @@ package file
 import (
 	"fmt"
 
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
@@ -13,10 +12,10 @@ import (
 var Type = notify.TargetType{
 	Name:      "file",
 	NewConfig: func() notify.TargetConfig { return &Config{} },
-	New: func(cfg notify.TargetConfig, d notify.Deps) (core.Notifier, error) {
+	New: func(cfg notify.TargetConfig, d notify.Deps) (notify.Notifier, error) {
 		return notify.Built(New(cfg.(*Config), WithConcurrency(d.Concurrency)))
 	},
-	Format:      core.FormatNone,
+	Format:      notify.FormatNone,
 	Concurrency: 64,
 }
 

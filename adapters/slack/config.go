@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"net/url"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // DefaultAPIURL is Slack's Web API base, used in bot-token mode.
@@ -14,12 +14,12 @@ const DefaultAPIURL = "https://slack.com/api/"
 // Config is a slack target's YAML (targets[] with type: slack). Either WebhookURL, or Token with
 // Channel. The webhook URL and the token are secrets (also settable as *_file).
 type Config struct {
-	WebhookURL     core.Secret `yaml:"webhook_url"`
-	WebhookURLFile string      `yaml:"webhook_url_file"`
-	Token          core.Secret `yaml:"token"`
-	TokenFile      string      `yaml:"token_file"`
-	Channel        string      `yaml:"channel"`
-	APIURL         string      `yaml:"api_url"` // default DefaultAPIURL; for proxies and tests
+	WebhookURL     notify.Secret `yaml:"webhook_url"`
+	WebhookURLFile string        `yaml:"webhook_url_file"`
+	Token          notify.Secret `yaml:"token"`
+	TokenFile      string        `yaml:"token_file"`
+	Channel        string        `yaml:"channel"`
+	APIURL         string        `yaml:"api_url"` // default DefaultAPIURL; for proxies and tests
 }
 
 // Credential is the secret whose absence disables the target.
@@ -50,7 +50,7 @@ func (c *Config) Validate() error {
 func checkURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return fmt.Errorf("must be an absolute http(s) URL, got %q", core.RedactURL(raw))
+		return fmt.Errorf("must be an absolute http(s) URL, got %q", notify.RedactURL(raw))
 	}
 	return nil
 }

@@ -16,7 +16,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Notifier posts to one Slack incoming webhook or one channel.
@@ -25,14 +25,14 @@ type Notifier struct {
 	client  *http.Client
 	api     *slack.Client // bot-token mode; nil for incoming webhooks
 	nowFunc func() time.Time
-	// secrets are the forms of the webhook URL and the bot token (core.SecretForms) removed from
+	// secrets are the forms of the webhook URL and the bot token (notify.SecretForms) removed from
 	// every error and recorded answer: a receiver or proxy may echo them.
 	secrets []string
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier. client nil means core.NewHTTPClient() (no redirects; each attempt is
+// New builds a Notifier. client nil means notify.NewHTTPClient() (no redirects; each attempt is
 // bounded by its context, unlike slack-go's default client, which has no timeout). Its requests,
 // in both modes, carry "User-Agent: cortex-bridge/<version>". It fails when cfg is invalid or
 // has neither webhook_url nor token.
@@ -44,11 +44,11 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 		return nil, errors.New("webhook_url or token: required")
 	}
 	if client == nil {
-		client = core.NewHTTPClient()
+		client = notify.NewHTTPClient()
 	}
 	client = withUserAgent(client, "cortex-bridge/"+version)
 	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now,
-		secrets: core.SecretForms(cfg.WebhookURL.Reveal(), cfg.Token.Reveal())}
+		secrets: notify.SecretForms(cfg.WebhookURL.Reveal(), cfg.Token.Reveal())}
 	if cfg.Token != "" {
 		apiURL := cfg.APIURL
 		if apiURL == "" {
@@ -64,19 +64,19 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 
 // Notify decodes msg.Body (Block Kit JSON from the template), fits it into Slack's limits and
 // posts it. Its errors and recorded answers never hold the webhook URL's token or the bot token,
-// even when the receiver echoes them (core.Scrub).
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
-	return core.Scrub(n.notify(ctx, msg), n.secrets)
+// even when the receiver echoes them (notify.Scrub).
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
+	return notify.Scrub(n.notify(ctx, msg), n.secrets)
 }
 
-func (n *Notifier) notify(ctx context.Context, msg *core.Message) error {
+func (n *Notifier) notify(ctx context.Context, msg *notify.Message) error {
 	var m slack.WebhookMessage
 	if err := json.Unmarshal(msg.Body, &m); err != nil {
-		return &core.DeliveryError{Err: fmt.Errorf("template output is not a Slack message: %w", err), Reason: core.ReasonTemplate}
+		return &notify.DeliveryError{Err: fmt.Errorf("template output is not a Slack message: %w", err), Reason: notify.ReasonTemplate}
 	}
 	msg.Notes = append(msg.Notes, fit(&m)...)
 	if m.Text == "" && (m.Blocks == nil || len(m.Blocks.BlockSet) == 0) && len(m.Attachments) == 0 {
-		return &core.DeliveryError{Err: errors.New("template rendered an empty Slack message"), Reason: core.ReasonTemplate}
+		return &notify.DeliveryError{Err: errors.New("template rendered an empty Slack message"), Reason: notify.ReasonTemplate}
 	}
 	if n.api != nil {
 		return n.postMessage(ctx, &m)
@@ -112,18 +112,18 @@ func (u userAgent) RoundTrip(r *http.Request) (*http.Response, error) {
 func (n *Notifier) postWebhook(ctx context.Context, m *slack.WebhookMessage) error {
 	body, err := json.Marshal(m)
 	if err != nil {
-		return &core.DeliveryError{Err: err, Reason: core.ReasonTemplate}
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.cfg.WebhookURL.Reveal(), bytes.NewReader(body))
 	if err != nil {
-		return &core.DeliveryError{Err: errors.New("cannot build a request for " + core.RedactURL(n.cfg.WebhookURL.Reveal())), Reason: core.ReasonConfig}
+		return &notify.DeliveryError{Err: errors.New("cannot build a request for " + notify.RedactURL(n.cfg.WebhookURL.Reveal())), Reason: notify.ReasonConfig}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return core.RequestError(ctx, err)
+		return notify.RequestError(ctx, err)
 	}
-	return core.CheckResponse(resp, n.nowFunc())
+	return notify.CheckResponse(resp, n.nowFunc())
 }
 
 // postMessage calls chat.postMessage with slack-go.
@@ -150,14 +150,14 @@ func (n *Notifier) postMessage(ctx context.Context, m *slack.WebhookMessage) err
 	)
 	switch {
 	case errors.As(err, &rate):
-		return &core.DeliveryError{Err: errors.New("chat.postMessage: rate limited"), Reason: core.ReasonRateLimited,
+		return &notify.DeliveryError{Err: errors.New("chat.postMessage: rate limited"), Reason: notify.ReasonRateLimited,
 			Retryable: true, RetryAfter: rate.RetryAfter, StatusCode: http.StatusTooManyRequests}
 	case errors.As(err, &apiErr):
 		return apiError(apiErr)
 	case errors.As(err, &status) && !deadline:
 		return statusError(status)
 	}
-	return core.RequestError(ctx, err)
+	return notify.RequestError(ctx, err)
 }
 
 // retryableAPIErrors are chat.postMessage's "ok": false answers that may succeed later
@@ -169,12 +169,12 @@ var retryableAPIErrors = map[string]bool{
 }
 
 func apiError(e slack.SlackErrorResponse) error {
-	de := &core.DeliveryError{Err: fmt.Errorf("chat.postMessage: %s", e.Err), Reason: core.ReasonClientError,
+	de := &notify.DeliveryError{Err: fmt.Errorf("chat.postMessage: %s", e.Err), Reason: notify.ReasonClientError,
 		StatusCode: http.StatusOK, Response: e.Err}
 	if retryableAPIErrors[e.Err] {
-		de.Retryable, de.Reason = true, core.ReasonServerError
+		de.Retryable, de.Reason = true, notify.ReasonServerError
 		if strings.HasPrefix(e.Err, "rate") {
-			de.Reason = core.ReasonRateLimited
+			de.Reason = notify.ReasonRateLimited
 		}
 	}
 	return de
@@ -182,6 +182,6 @@ func apiError(e slack.SlackErrorResponse) error {
 
 // statusError classifies a non-200 answer to chat.postMessage like any HTTP answer.
 func statusError(e slack.StatusCodeError) error {
-	reason, retryable := core.ClassifyStatus(e.Code)
-	return &core.DeliveryError{Err: fmt.Errorf("chat.postMessage: HTTP %s", e.Status), StatusCode: e.Code, Reason: reason, Retryable: retryable}
+	reason, retryable := notify.ClassifyStatus(e.Code)
+	return &notify.DeliveryError{Err: fmt.Errorf("chat.postMessage: HTTP %s", e.Status), StatusCode: e.Code, Reason: reason, Retryable: retryable}
 }

@@ -15,28 +15,30 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
 func webhookNotifier(t *testing.T, url string) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(&slack.Config{WebhookURL: core.Secret(url)}, nil, "test")
+	n, err := slack.New(&slack.Config{WebhookURL: notify.Secret(url)}, nil, "test")
 	require.NoError(t, err)
 	return n
 }
 
 func botNotifier(t *testing.T, f *fakeSlack, channel string) *slack.Notifier {
 	t.Helper()
-	n, err := slack.New(&slack.Config{Token: core.Secret(f.token), Channel: channel, APIURL: f.apiURL()}, nil, "test")
+	n, err := slack.New(&slack.Config{Token: notify.Secret(f.token), Channel: channel, APIURL: f.apiURL()}, nil, "test")
 	require.NoError(t, err)
 	return n
 }
 
-var target = &core.Target{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: slack.Type.Escape}
+var target = &core.Target{Name: "security-slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape}
 
 // render renders msg with the built-in templates, as the worker does.
-func render(t *testing.T, msg *core.Message) *core.Message {
+func render(t *testing.T, msg *notify.Message) *notify.Message {
 	t.Helper()
 	e, err := templates.New("")
 	require.NoError(t, err)
@@ -45,22 +47,22 @@ func render(t *testing.T, msg *core.Message) *core.Message {
 	return msg
 }
 
-func sampleMessage(t *testing.T, typ string) *core.Message {
+func sampleMessage(t *testing.T, typ string) *notify.Message {
 	t.Helper()
 	b, err := samples.Get(typ)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return render(t, core.SampleMessage(ev, target, &core.Route{Name: "critical-issues"}))
 }
 
-func issueEvent(t *testing.T, id, title string) *core.Event {
+func issueEvent(t *testing.T, id, title string) *event.Event {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"event": "issue.critical", "id": id, "timestamp": "2026-01-01T00:00:00Z",
 		"data": map[string]any{"scan_id": "scan_1", "issue_id": id, "severity": "critical", "title": title,
 			"description": title, "file": "src/" + title + ".go", "line": 7, "repo_url": "https://github.com/o/r"}})
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
@@ -68,9 +70,9 @@ func issueEvent(t *testing.T, id, title string) *core.Event {
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	adaptertest.Run(t, adaptertest.Suite{
-		New: func(t *testing.T, base string) core.Notifier {
+		New: func(t *testing.T, base string) notify.Notifier {
 			n := webhookNotifier(t, base+"/services/T000/B000/FAKE-SECRET-123")
-			return notifyWithBody{n, sampleMessage(t, core.EventIssueCritical).Body}
+			return notifyWithBody{n, sampleMessage(t, event.IssueCritical).Body}
 		},
 		Secret:  "FAKE-SECRET-123",
 		Secrets: []string{"/services/T000/B000/FAKE-SECRET-123"},
@@ -84,10 +86,10 @@ func TestConformanceBotToken(t *testing.T) {
 	t.Parallel()
 	const token = "xoxb-FAKE-BOT-TOKEN-4821"
 	s := adaptertest.Suite{
-		New: func(t *testing.T, base string) core.Notifier {
+		New: func(t *testing.T, base string) notify.Notifier {
 			n, err := slack.New(&slack.Config{Token: token, Channel: "C123", APIURL: base + "/api/"}, nil, "test")
 			require.NoError(t, err)
-			return notifyWithBody{n, sampleMessage(t, core.EventIssueCritical).Body}
+			return notifyWithBody{n, sampleMessage(t, event.IssueCritical).Body}
 		},
 		Secret: token,
 	}
@@ -96,11 +98,11 @@ func TestConformanceBotToken(t *testing.T) {
 
 // notifyWithBody lets the generic suite's messages carry a rendered Slack body.
 type notifyWithBody struct {
-	n    core.Notifier
+	n    notify.Notifier
 	body []byte
 }
 
-func (w notifyWithBody) Notify(ctx context.Context, msg *core.Message) error {
+func (w notifyWithBody) Notify(ctx context.Context, msg *notify.Message) error {
 	m := *msg
 	m.Body = w.body
 	return w.n.Notify(ctx, &m)
@@ -132,7 +134,7 @@ func TestEverySampleFitsSlack(t *testing.T) {
 func TestCase_C02_SizeLimits(t *testing.T) {
 	t.Parallel()
 	f := newFakeSlack(t)
-	var events []*core.Event
+	var events []*event.Event
 	for i := range 60 {
 		events = append(events, issueEvent(t, fmt.Sprintf("evt_%02d", i), strings.Repeat(string(rune('a'+i%26)), 120)))
 	}
@@ -209,7 +211,7 @@ func TestCase_C03_MentionInjection(t *testing.T) {
 	f := newFakeSlack(t)
 	title := "user=@everyone role=<@&112233445566778899> @here <!channel>"
 	ev := issueEvent(t, "evt_1", title)
-	for _, msg := range []*core.Message{core.SampleMessage(ev, target, nil), {Event: ev, Events: []*core.Event{ev, ev}}} {
+	for _, msg := range []*notify.Message{core.SampleMessage(ev, target, nil), {Event: ev, Events: []*event.Event{ev, ev}}} {
 		render(t, msg)
 		require.NoError(t, webhookNotifier(t, f.webhookURL()).Notify(context.Background(), msg))
 	}
@@ -288,7 +290,7 @@ func TestWebhookErrorsAreRecorded(t *testing.T) {
 			f := newFakeSlack(t)
 			f.answer = func(_ int, w http.ResponseWriter, _ bool) bool { http.Error(w, tc.body, tc.status); return true }
 			err := webhookNotifier(t, f.webhookURL()).Notify(context.Background(), sampleMessage(t, "scan.failed"))
-			var de *core.DeliveryError
+			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, tc.status, de.StatusCode)
 			require.Equal(t, tc.retryable, de.Retryable)
@@ -311,23 +313,23 @@ func TestBotTokenMode(t *testing.T) {
 	tests := map[string]struct {
 		answer     func(w http.ResponseWriter)
 		retryable  bool
-		reason     core.Reason
+		reason     notify.Reason
 		status     int
 		response   string
 		retryAfter float64
 	}{
-		"channel_not_found": {answer: func(w http.ResponseWriter) { writeAPI(w, "channel_not_found") }, reason: core.ReasonClientError, status: 200, response: "channel_not_found"},
-		"not_in_channel":    {answer: func(w http.ResponseWriter) { writeAPI(w, "not_in_channel") }, reason: core.ReasonClientError, status: 200, response: "not_in_channel"},
-		"invalid_auth":      {answer: func(w http.ResponseWriter) { writeAPI(w, "invalid_auth") }, reason: core.ReasonClientError, status: 200, response: "invalid_auth"},
-		"ok false ratelimited": {answer: func(w http.ResponseWriter) { writeAPI(w, "ratelimited") }, retryable: true, reason: core.ReasonRateLimited,
+		"channel_not_found": {answer: func(w http.ResponseWriter) { writeAPI(w, "channel_not_found") }, reason: notify.ReasonClientError, status: 200, response: "channel_not_found"},
+		"not_in_channel":    {answer: func(w http.ResponseWriter) { writeAPI(w, "not_in_channel") }, reason: notify.ReasonClientError, status: 200, response: "not_in_channel"},
+		"invalid_auth":      {answer: func(w http.ResponseWriter) { writeAPI(w, "invalid_auth") }, reason: notify.ReasonClientError, status: 200, response: "invalid_auth"},
+		"ok false ratelimited": {answer: func(w http.ResponseWriter) { writeAPI(w, "ratelimited") }, retryable: true, reason: notify.ReasonRateLimited,
 			status: 200, response: "ratelimited"},
-		"internal_error": {answer: func(w http.ResponseWriter) { writeAPI(w, "internal_error") }, retryable: true, reason: core.ReasonServerError, status: 200},
+		"internal_error": {answer: func(w http.ResponseWriter) { writeAPI(w, "internal_error") }, retryable: true, reason: notify.ReasonServerError, status: 200},
 		"429 with Retry-After": {answer: func(w http.ResponseWriter) {
 			w.Header().Set("Retry-After", "4")
 			w.WriteHeader(http.StatusTooManyRequests)
-		}, retryable: true, reason: core.ReasonRateLimited, status: 429, retryAfter: 4},
-		"503": {answer: func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) }, retryable: true, reason: core.ReasonServerError, status: 503},
-		"404": {answer: func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) }, reason: core.ReasonClientError, status: 404},
+		}, retryable: true, reason: notify.ReasonRateLimited, status: 429, retryAfter: 4},
+		"503": {answer: func(w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) }, retryable: true, reason: notify.ReasonServerError, status: 503},
+		"404": {answer: func(w http.ResponseWriter) { w.WriteHeader(http.StatusNotFound) }, reason: notify.ReasonClientError, status: 404},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -335,7 +337,7 @@ func TestBotTokenMode(t *testing.T) {
 			f := newFakeSlack(t)
 			f.answer = func(_ int, w http.ResponseWriter, _ bool) bool { tc.answer(w); return true }
 			err := botNotifier(t, f, "C123").Notify(context.Background(), sampleMessage(t, "issue.critical"))
-			var de *core.DeliveryError
+			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, tc.retryable, de.Retryable)
 			require.Equal(t, tc.reason, de.Reason)
@@ -382,10 +384,10 @@ func TestNotifyRejectsNonSlackBody(t *testing.T) {
 	for _, body := range []string{`[]`, `{}`, `"text"`} {
 		msg.Body = []byte(body)
 		err := webhookNotifier(t, f.webhookURL()).Notify(context.Background(), msg)
-		var de *core.DeliveryError
+		var de *notify.DeliveryError
 		require.ErrorAs(t, err, &de, body)
 		require.False(t, de.Retryable)
-		require.Equal(t, core.ReasonTemplate, de.Reason)
+		require.Equal(t, notify.ReasonTemplate, de.Reason)
 	}
 	require.Empty(t, f.received())
 }
@@ -394,16 +396,16 @@ func TestNotifyRejectsNonSlackBody(t *testing.T) {
 // every event has them (the top level is the latest event, not the group's).
 func TestGroupNamesOnlyWhatItsEventsShare(t *testing.T) {
 	t.Parallel()
-	other, err := core.ParseEvent([]byte(`{"event":"issue.critical","id":"e2","timestamp":"2026-01-01T00:00:00Z",` +
+	other, err := event.Parse([]byte(`{"event":"issue.critical","id":"e2","timestamp":"2026-01-01T00:00:00Z",` +
 		`"data":{"scan_id":"scan_2","issue_id":"i2","severity":"high","title":"t2","repo_url":"https://github.com/o/other"}}`))
 	require.NoError(t, err)
 	for name, tc := range map[string]struct {
-		events []*core.Event
+		events []*event.Event
 		want   string
 		scan   bool
 	}{
-		"one repository and scan": {[]*core.Event{issueEvent(t, "e1", "a"), issueEvent(t, "e3", "b")}, "2 critical findings in o/r", true},
-		"two repositories":        {[]*core.Event{issueEvent(t, "e1", "a"), other}, "2 critical findings:", false},
+		"one repository and scan": {[]*event.Event{issueEvent(t, "e1", "a"), issueEvent(t, "e3", "b")}, "2 critical findings in o/r", true},
+		"two repositories":        {[]*event.Event{issueEvent(t, "e1", "a"), other}, "2 critical findings:", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Guard keeps registered webhooks (URLs that API users choose) away from the bridge's own
@@ -216,21 +216,21 @@ func (l *Live) CheckURL(ctx context.Context, raw string, requireHTTPS bool) erro
 	return l.Guard().CheckURL(ctx, raw, requireHTTPS)
 }
 
-// Client returns an HTTP client for registered webhooks: core.NewHTTPClient's behaviour (no
+// Client returns an HTTP client for registered webhooks: notify.NewHTTPClient's behaviour (no
 // redirects, attempt-bounded) and no proxy (a proxy would dial for us, past the guard, so
 // HTTP_PROXY and HTTPS_PROXY are ignored). Every dial resolves the host with the guard in
 // force and refuses guarded addresses, so a name that later resolves to 127.0.0.1 or
 // 169.254.169.254 is still refused; the connected address is checked again as the socket
 // connects. After Set, the client's next request opens new connections.
 func (l *Live) Client() *http.Client {
-	c := core.NewHTTPClient()
+	c := notify.NewHTTPClient()
 	c.Transport = &liveTransport{l: l, gen: l.gen.Load(), tr: l.transport()}
 	return c
 }
 
-// transport is core.NewHTTPClient's transport, dialing through l.
+// transport is notify.NewHTTPClient's transport, dialing through l.
 func (l *Live) transport() *http.Transport {
-	tr := core.NewHTTPClient().Transport.(*http.Transport)
+	tr := notify.NewHTTPClient().Transport.(*http.Transport)
 	dialer := l.dialer()
 	tr.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
 		host, port, err := net.SplitHostPort(address)

@@ -14,7 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Preset names (Config.Preset). "" is the plain signed webhook.
@@ -341,7 +341,7 @@ func githubRateLimited(code int, h http.Header, now time.Time) (bool, time.Durat
 	if ra == "" && !exhausted {
 		return false, 0
 	}
-	if d := core.ParseRetryAfter(ra, now); d > 0 {
+	if d := notify.ParseRetryAfter(ra, now); d > 0 {
 		return true, d
 	}
 	if reset, err := strconv.ParseInt(h.Get("X-Ratelimit-Reset"), 10, 64); err == nil {

@@ -25,6 +25,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -301,20 +303,20 @@ var presetCases = []presetCase{
 	}, func(request) (int, string) { return 200, "ok" }},
 }
 
-func sampleEvent(t *testing.T, typ string) *core.Event {
+func sampleEvent(t *testing.T, typ string) *event.Event {
 	t.Helper()
 	b, err := samples.Get(typ)
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
 
-func eventWith(t *testing.T, typ string, data map[string]any) *core.Event {
+func eventWith(t *testing.T, typ string, data map[string]any) *event.Event {
 	t.Helper()
 	b, err := json.Marshal(map[string]any{"event": typ, "id": "evt_test_1", "timestamp": "2026-01-02T03:04:05Z", "data": data})
 	require.NoError(t, err)
-	ev, err := core.ParseEvent(b)
+	ev, err := event.Parse(b)
 	require.NoError(t, err)
 	return ev
 }
@@ -322,11 +324,11 @@ func eventWith(t *testing.T, typ string, data map[string]any) *core.Event {
 var engine = sync.OnceValues(func() (*templates.Engine, error) { return templates.New("") })
 
 // renderFor renders ev as the worker would for a webhook target with cfg (its preset's template).
-func renderFor(t *testing.T, cfg *webhook.Config, ev *core.Event, publicURL string) *core.Message {
+func renderFor(t *testing.T, cfg *webhook.Config, ev *event.Event, publicURL string) *notify.Message {
 	t.Helper()
 	e, err := engine()
 	require.NoError(t, err)
-	tgt := &core.Target{Name: "t", Type: "webhook", Format: core.FormatJSON, Template: cfg.DefaultTemplate()}
+	tgt := &core.Target{Name: "t", Type: "webhook", Format: notify.FormatJSON, Template: cfg.DefaultTemplate()}
 	r := &core.Renderer{Engine: e, PublicURL: publicURL}
 	msg := core.SampleMessage(ev, tgt, nil)
 	msg.DeliveryID = "0190d2a8-0000-7000-8000-000000000001"
@@ -335,7 +337,7 @@ func renderFor(t *testing.T, cfg *webhook.Config, ev *core.Event, publicURL stri
 }
 
 // send renders ev for the preset, posts it to the preset's fake and returns what the fake got.
-func send(t *testing.T, pc presetCase, ev *core.Event, tweak func(*webhook.Config)) (request, error) {
+func send(t *testing.T, pc presetCase, ev *event.Event, tweak func(*webhook.Config)) (request, error) {
 	t.Helper()
 	f := newFake(t, pc.check)
 	cfg := pc.config(f.srv.URL)
@@ -394,15 +396,15 @@ func TestPresetGolden(t *testing.T) {
 // text full of markup still give a payload each fake accepts.
 func TestPresetsRenderAnyEvent(t *testing.T) {
 	t.Parallel()
-	events := map[string]func(t *testing.T) *core.Event{
-		"unknown type, no data": func(t *testing.T) *core.Event { return eventWith(t, "repo.archived", map[string]any{}) },
-		"unknown type, odd data": func(t *testing.T) *core.Event {
+	events := map[string]func(t *testing.T) *event.Event{
+		"unknown type, no data": func(t *testing.T) *event.Event { return eventWith(t, "repo.archived", map[string]any{}) },
+		"unknown type, odd data": func(t *testing.T) *event.Event {
 			return eventWith(t, "x.y", map[string]any{"scan_id": 5, "nested": map[string]any{"a": []any{1, "b"}}, "weird key!": true})
 		},
-		"minimal issue": func(t *testing.T) *core.Event {
+		"minimal issue": func(t *testing.T) *event.Event {
 			return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i", "severity": "HIGH", "title": "t"})
 		},
-		"markup everywhere": func(t *testing.T) *core.Event {
+		"markup everywhere": func(t *testing.T) *event.Event {
 			return eventWith(t, "issue.critical", map[string]any{"scan_id": "s<1>", "issue_id": "i&2", "severity": "critical",
 				"title": `"q" <!channel> @here [x](http://e) ` + strings.Repeat("long ", 400), "description": "a\nb\t<c>",
 				"file": "a b/c(d).go", "line": 3, "repo_url": "https://github.com/o/r"})
@@ -441,31 +443,31 @@ func TestPagerDuty(t *testing.T) {
 	t.Run("severity and dedup by event", func(t *testing.T) {
 		t.Parallel()
 		tests := map[string]struct {
-			ev       func(t *testing.T) *core.Event
+			ev       func(t *testing.T) *event.Event
 			severity string
 			dedup    string
 		}{
-			"critical issue": {func(t *testing.T) *core.Event { return sampleEvent(t, "issue.critical") }, "critical", "cortex/issue/issue_xyz789"},
-			"high issue": {func(t *testing.T) *core.Event {
+			"critical issue": {func(t *testing.T) *event.Event { return sampleEvent(t, "issue.critical") }, "critical", "cortex/issue/issue_xyz789"},
+			"high issue": {func(t *testing.T) *event.Event {
 				return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i9", "severity": "high", "title": "t"})
 			}, "error", "cortex/issue/i9"},
-			"medium issue": {func(t *testing.T) *core.Event {
+			"medium issue": {func(t *testing.T) *event.Event {
 				return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i9", "severity": "Medium", "title": "t"})
 			}, "warning", "cortex/issue/i9"},
-			"low issue": {func(t *testing.T) *core.Event {
+			"low issue": {func(t *testing.T) *event.Event {
 				return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i9", "severity": "low", "title": "t"})
 			}, "info", "cortex/issue/i9"},
-			"odd severity": {func(t *testing.T) *core.Event {
+			"odd severity": {func(t *testing.T) *event.Event {
 				return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i9", "severity": "blocker", "title": "t"})
 			}, "critical", "cortex/issue/i9"},
-			"failed scan":    {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.failed") }, "error", "cortex/scan/scan_def456"},
-			"timed-out scan": {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.timeout") }, "warning", "cortex/scan/scan_ghi789"},
-			"good score":     {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.completed") }, "info", "cortex/scan/scan_abc123"},
-			"low score": {func(t *testing.T) *core.Event {
+			"failed scan":    {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.failed") }, "error", "cortex/scan/scan_def456"},
+			"timed-out scan": {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.timeout") }, "warning", "cortex/scan/scan_ghi789"},
+			"good score":     {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.completed") }, "info", "cortex/scan/scan_abc123"},
+			"low score": {func(t *testing.T) *event.Event {
 				return eventWith(t, "scan.completed", map[string]any{"scan_id": "s7", "score": 55})
 			}, "warning", "cortex/scan/s7"},
-			"no scan id":      {func(t *testing.T) *core.Event { return eventWith(t, "repo.archived", map[string]any{}) }, "info", "cortex/event/evt_test_1"},
-			"started is info": {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.started") }, "info", "cortex/scan/scan_abc123"},
+			"no scan id":      {func(t *testing.T) *event.Event { return eventWith(t, "repo.archived", map[string]any{}) }, "info", "cortex/event/evt_test_1"},
+			"started is info": {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.started") }, "info", "cortex/scan/scan_abc123"},
 		}
 		for name, tc := range tests {
 			t.Run(name, func(t *testing.T) {
@@ -527,29 +529,29 @@ func TestOpsgenie(t *testing.T) {
 	t.Parallel()
 	pc := caseFor(t, webhook.PresetOpsgenie)
 	tests := map[string]struct {
-		ev       func(t *testing.T) *core.Event
+		ev       func(t *testing.T) *event.Event
 		priority string
 		alias    string
 	}{
-		"critical issue": {func(t *testing.T) *core.Event { return sampleEvent(t, "issue.critical") }, "P1", "cortex/issue/issue_xyz789"},
-		"high issue": {func(t *testing.T) *core.Event {
+		"critical issue": {func(t *testing.T) *event.Event { return sampleEvent(t, "issue.critical") }, "P1", "cortex/issue/issue_xyz789"},
+		"high issue": {func(t *testing.T) *event.Event {
 			return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i", "severity": "high", "title": "t"})
 		}, "P2", "cortex/issue/i"},
-		"medium issue": {func(t *testing.T) *core.Event {
+		"medium issue": {func(t *testing.T) *event.Event {
 			return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i", "severity": "medium", "title": "t"})
 		}, "P3", "cortex/issue/i"},
-		"low issue": {func(t *testing.T) *core.Event {
+		"low issue": {func(t *testing.T) *event.Event {
 			return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i", "severity": "low", "title": "t"})
 		}, "P4", "cortex/issue/i"},
-		"info issue": {func(t *testing.T) *core.Event {
+		"info issue": {func(t *testing.T) *event.Event {
 			return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i", "severity": "info", "title": "t"})
 		}, "P5", "cortex/issue/i"},
-		"failed scan": {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.failed") }, "P2", "cortex/scan/scan_def456"},
-		"timeout":     {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.timeout") }, "P3", "cortex/scan/scan_ghi789"},
-		"low score": {func(t *testing.T) *core.Event {
+		"failed scan": {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.failed") }, "P2", "cortex/scan/scan_def456"},
+		"timeout":     {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.timeout") }, "P3", "cortex/scan/scan_ghi789"},
+		"low score": {func(t *testing.T) *event.Event {
 			return eventWith(t, "scan.completed", map[string]any{"scan_id": "s", "score": 12.5})
 		}, "P3", "cortex/scan/s"},
-		"good score": {func(t *testing.T) *core.Event { return sampleEvent(t, "scan.completed") }, "P5", "cortex/scan/scan_abc123"},
+		"good score": {func(t *testing.T) *event.Event { return sampleEvent(t, "scan.completed") }, "P5", "cortex/scan/scan_abc123"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -625,7 +627,7 @@ func TestMSTeams(t *testing.T) {
 
 func TestMattermostAndRocketChatDefuseMentions(t *testing.T) {
 	t.Parallel()
-	ev := func(t *testing.T) *core.Event {
+	ev := func(t *testing.T) *event.Event {
 		return eventWith(t, "issue.critical", map[string]any{"scan_id": "s", "issue_id": "i", "severity": "critical",
 			"title": "@channel <!here> a&b <@U123> mail a@b.c", "description": "@all look"})
 	}
@@ -689,14 +691,14 @@ func TestGitHubDispatch(t *testing.T) {
 			header    map[string]string
 			code      int
 			retryable bool
-			reason    core.Reason
+			reason    notify.Reason
 			minAfter  time.Duration
 		}{
-			"primary limit":   {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 403, true, core.ReasonRateLimited, 60 * time.Second},
-			"secondary limit": {map[string]string{"Retry-After": "30"}, 403, true, core.ReasonRateLimited, 30 * time.Second},
-			"429 with reset":  {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 429, true, core.ReasonRateLimited, 60 * time.Second},
-			"plain 403":       {map[string]string{"X-RateLimit-Remaining": "4999"}, 403, false, core.ReasonClientError, 0},
-			"404":             {nil, 404, false, core.ReasonClientError, 0},
+			"primary limit":   {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 403, true, notify.ReasonRateLimited, 60 * time.Second},
+			"secondary limit": {map[string]string{"Retry-After": "30"}, 403, true, notify.ReasonRateLimited, 30 * time.Second},
+			"429 with reset":  {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 429, true, notify.ReasonRateLimited, 60 * time.Second},
+			"plain 403":       {map[string]string{"X-RateLimit-Remaining": "4999"}, 403, false, notify.ReasonClientError, 0},
+			"404":             {nil, 404, false, notify.ReasonClientError, 0},
 		}
 		for name, tc := range tests {
 			t.Run(name, func(t *testing.T) {
@@ -805,7 +807,7 @@ func TestPresetConformance(t *testing.T) {
 		t.Run(pc.name, func(t *testing.T) {
 			t.Parallel()
 			adaptertest.Run(t, adaptertest.Suite{
-				New: func(t *testing.T, base string) core.Notifier {
+				New: func(t *testing.T, base string) notify.Notifier {
 					cfg := pc.config(base)
 					n, err := webhook.New(&cfg, nil, "test")
 					require.NoError(t, err)
@@ -850,9 +852,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 }
 
-func requireDeliveryError(t *testing.T, err error) *core.DeliveryError {
+func requireDeliveryError(t *testing.T, err error) *notify.DeliveryError {
 	t.Helper()
-	var de *core.DeliveryError
+	var de *notify.DeliveryError
 	require.ErrorAs(t, err, &de)
 	return de
 }

@@ -18,7 +18,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // newStandardSecret returns a Standard Webhooks secret: whsec_ and the base64 of n random bytes.
@@ -99,7 +99,7 @@ func TestStandardWebhooksInterop(t *testing.T) {
 			}
 			srv := httptest.NewServer(rc)
 			t.Cleanup(srv.Close)
-			n, err := webhook.New(&webhook.Config{URL: srv.URL + "/hooks", Secret: core.Secret(tc.secret),
+			n, err := webhook.New(&webhook.Config{URL: srv.URL + "/hooks", Secret: notify.Secret(tc.secret),
 				SignatureScheme: webhook.SchemeStandardWebhooks}, nil, "test")
 			require.NoError(t, err)
 
@@ -173,7 +173,7 @@ func TestStandardWebhooksSecretForm(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			_, err := webhook.New(&webhook.Config{URL: "https://example.com/hook", Secret: core.Secret(tc.secret), SignatureScheme: tc.scheme}, nil, "test")
+			_, err := webhook.New(&webhook.Config{URL: "https://example.com/hook", Secret: notify.Secret(tc.secret), SignatureScheme: tc.scheme}, nil, "test")
 			if tc.want == "" {
 				require.NoError(t, err)
 				return
@@ -192,8 +192,8 @@ func TestStandardWebhooksConformance(t *testing.T) {
 	t.Parallel()
 	secret := "whsec_" + base64.StdEncoding.EncodeToString([]byte("FAKE-STANDARD-KEY-0123456789abcdef"))
 	adaptertest.Run(t, adaptertest.Suite{
-		New: func(t *testing.T, url string) core.Notifier {
-			n, err := webhook.New(&webhook.Config{URL: url + "/hooks", Secret: core.Secret(secret), SignatureScheme: webhook.SchemeStandardWebhooks}, nil, "test")
+		New: func(t *testing.T, url string) notify.Notifier {
+			n, err := webhook.New(&webhook.Config{URL: url + "/hooks", Secret: notify.Secret(secret), SignatureScheme: webhook.SchemeStandardWebhooks}, nil, "test")
 			require.NoError(t, err)
 			return n
 		},

@@ -3,7 +3,6 @@ package webhook
 import (
 	"fmt"
 
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
@@ -11,10 +10,10 @@ import (
 var Type = notify.TargetType{
 	Name:      "webhook",
 	NewConfig: func() notify.TargetConfig { return &Config{} },
-	New: func(cfg notify.TargetConfig, d notify.Deps) (core.Notifier, error) {
+	New: func(cfg notify.TargetConfig, d notify.Deps) (notify.Notifier, error) {
 		return notify.Built(New(cfg.(*Config), d.Client, d.Version))
 	},
-	Format:      core.FormatJSON,
+	Format:      notify.FormatJSON,
 	Concurrency: 4,
 }
 

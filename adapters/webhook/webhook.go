@@ -18,7 +18,7 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/signature"
 )
 
@@ -31,8 +31,8 @@ type Config struct {
 	// Secret signs each body (X-Cortex-Signature: sha256=<hex HMAC-SHA256>). Required without a
 	// preset and for generic-json and cloudevents (empty disables the target); optional for the
 	// other presets, which authenticate with their own credential. Also settable as secret_file.
-	Secret     core.Secret `yaml:"secret"`
-	SecretFile string      `yaml:"secret_file"`
+	Secret     notify.Secret `yaml:"secret"`
+	SecretFile string        `yaml:"secret_file"`
 	// SignatureScheme is how the body is signed: "cortex" (default; X-Cortex-Signature over the
 	// body, as Cortex signs) or "standard-webhooks" (webhook-id, webhook-timestamp and
 	// webhook-signature over id.timestamp.body, so receivers can refuse replays by age; Secret
@@ -49,17 +49,17 @@ type Config struct {
 	Preset string `yaml:"preset"`
 	// RoutingKey is the PagerDuty Events API v2 integration key (pagerduty; required), sent as
 	// the body's routing_key. Also routing_key_file.
-	RoutingKey     core.Secret `yaml:"routing_key"`
-	RoutingKeyFile string      `yaml:"routing_key_file"`
+	RoutingKey     notify.Secret `yaml:"routing_key"`
+	RoutingKeyFile string        `yaml:"routing_key_file"`
 	// APIKey is the Opsgenie API integration key (opsgenie; required), sent as
 	// "Authorization: GenieKey <key>". Also api_key_file.
-	APIKey     core.Secret `yaml:"api_key"`
-	APIKeyFile string      `yaml:"api_key_file"`
+	APIKey     notify.Secret `yaml:"api_key"`
+	APIKeyFile string        `yaml:"api_key_file"`
 	// Token is a GitHub token allowed to write the repository's contents (github-dispatch; sent as
 	// "Authorization: Bearer <token>") or a GitLab pipeline trigger token (gitlab-pipeline; sent
 	// as the body's token). Required for those presets. Also token_file.
-	Token     core.Secret `yaml:"token"`
-	TokenFile string      `yaml:"token_file"`
+	Token     notify.Secret `yaml:"token"`
+	TokenFile string        `yaml:"token_file"`
 	// Repo is owner/name of the repository to dispatch to (github-dispatch; required unless URL
 	// is set).
 	Repo string `yaml:"repo"`
@@ -87,7 +87,7 @@ func (c *Config) Validate() error {
 	case endpoint == "":
 		errs = append(errs, errors.New("url: required"))
 	case err != nil || !u.IsAbs() || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https"):
-		errs = append(errs, fmt.Errorf("url: must be an absolute http(s) URL, got %q", core.RedactURL(endpoint)))
+		errs = append(errs, fmt.Errorf("url: must be an absolute http(s) URL, got %q", notify.RedactURL(endpoint)))
 	}
 	for k := range c.Headers {
 		if http.CanonicalHeaderKey(k) != "" && isReserved(k) {
@@ -116,14 +116,14 @@ type Notifier struct {
 	nowFunc   func() time.Time
 	// signers sign under the standard-webhooks scheme (one per secret); nil for the cortex scheme.
 	signers []*standardwebhooks.Webhook
-	// secrets are the forms of the credential values (core.SecretForms) kept out of every
+	// secrets are the forms of the credential values (notify.SecretForms) kept out of every
 	// error, also when a receiver echoes them in its answer.
 	secrets []string
 }
 
-var _ core.Notifier = (*Notifier)(nil)
+var _ notify.Notifier = (*Notifier)(nil)
 
-// New builds a Notifier. client nil means core.NewHTTPClient(); version goes into the
+// New builds a Notifier. client nil means notify.NewHTTPClient(); version goes into the
 // User-Agent ("cortex-bridge/<version>"). It fails when cfg is invalid or its credential empty
 // (signature.ErrEmptySecret for a target that needs the signing secret), and, with the
 // standard-webhooks scheme, when the secret is not one or more whsec_<base64 of 24–64 bytes>
@@ -140,7 +140,7 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 		return nil, fmt.Errorf("%s: required for preset %s", key, p.name)
 	}
 	if client == nil {
-		client = core.NewHTTPClient()
+		client = notify.NewHTTPClient()
 	}
 	n := &Notifier{cfg: *cfg, preset: p, endpoint: cfg.Endpoint(), client: client, userAgent: "cortex-bridge/" + version, nowFunc: time.Now}
 	secrets := []string{cfg.Secret.Reveal(), cfg.RoutingKey.Reveal(), cfg.APIKey.Reveal(), cfg.Token.Reveal()}
@@ -150,14 +150,14 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	for _, v := range cfg.Headers { // an Authorization or API-key header the user configured
 		secrets = append(secrets, v)
 	}
-	n.secrets = core.SecretForms(secrets...)
+	n.secrets = notify.SecretForms(secrets...)
 	if cfg.SignatureScheme == SchemeStandardWebhooks && cfg.Secret != "" {
 		var err error
 		if n.signers, err = StandardSigners(cfg.Secret.Reveal()); err != nil {
 			return nil, fmt.Errorf("secret: %w", err)
 		}
 		for _, f := range strings.Fields(cfg.Secret.Reveal()) { // each secret of a rotation
-			n.secrets = append(n.secrets, core.SecretForms(f)...)
+			n.secrets = append(n.secrets, notify.SecretForms(f)...)
 		}
 	}
 	return n, nil
@@ -167,7 +167,7 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 // delivery and configured headers, the signature when the target has a secret, and the
 // preset's auth headers and body fields (its secrets are added here, never rendered by a
 // template), and classifies the answer by SPEC §5.
-func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
+func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	body := msg.Body
 	if body == nil {
 		body = msg.Event.Raw
@@ -176,14 +176,14 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 		if fields := n.preset.fields(&n.cfg); len(fields) > 0 {
 			b, err := setFields(body, fields)
 			if err != nil {
-				return &core.DeliveryError{Err: fmt.Errorf("preset %s: %w", n.preset.name, err), Reason: core.ReasonTemplate}
+				return &notify.DeliveryError{Err: fmt.Errorf("preset %s: %w", n.preset.name, err), Reason: notify.ReasonTemplate}
 			}
 			body = b
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint, bytes.NewReader(body))
 	if err != nil {
-		return &core.DeliveryError{Err: errors.New("cannot build request for " + core.RedactURL(n.endpoint)), Reason: core.ReasonConfig}
+		return &notify.DeliveryError{Err: errors.New("cannot build request for " + notify.RedactURL(n.endpoint)), Reason: notify.ReasonConfig}
 	}
 	for k, v := range n.cfg.Headers {
 		req.Header.Set(k, v)
@@ -198,12 +198,12 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	req.Header.Set("X-Cortex-Delivery", msg.DeliveryID)
 	if n.signers != nil {
 		if err := signStandard(req, n.signers, msg.DeliveryID, n.nowFunc(), body); err != nil {
-			return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+			return &notify.DeliveryError{Err: err, Reason: notify.ReasonConfig}
 		}
 	} else if n.cfg.Secret != "" {
 		sig, err := signature.Sign(n.cfg.Secret.Reveal(), body)
 		if err != nil {
-			return &core.DeliveryError{Err: err, Reason: core.ReasonConfig}
+			return &notify.DeliveryError{Err: err, Reason: notify.ReasonConfig}
 		}
 		req.Header.Set("X-Cortex-Signature", sig)
 	}
@@ -214,23 +214,23 @@ func (n *Notifier) Notify(ctx context.Context, msg *core.Message) error {
 	}
 	resp, err := n.client.Do(req)
 	if err != nil {
-		return n.scrub(core.RequestError(ctx, err))
+		return n.scrub(notify.RequestError(ctx, err))
 	}
 	now := n.nowFunc()
 	code, header := resp.StatusCode, resp.Header
-	err = core.CheckResponse(resp, now)
-	var de *core.DeliveryError
+	err = notify.CheckResponse(resp, now)
+	var de *notify.DeliveryError
 	if n.preset.retryable != nil && errors.As(err, &de) {
 		if ok, after := n.preset.retryable(code, header, now); ok {
-			de.Reason, de.Retryable, de.RetryAfter = core.ReasonRateLimited, true, max(after, de.RetryAfter)
+			de.Reason, de.Retryable, de.RetryAfter = notify.ReasonRateLimited, true, max(after, de.RetryAfter)
 		}
 	}
 	return n.scrub(err)
 }
 
-// scrub removes the target's credentials (core.SecretForms of its secret, key or token, its URL
+// scrub removes the target's credentials (notify.SecretForms of its secret, key or token, its URL
 // when the URL is the credential, and its configured header values) from err's text and
 // recorded answer.
 func (n *Notifier) scrub(err error) error {
-	return core.Scrub(err, n.secrets)
+	return notify.Scrub(err, n.secrets)
 }

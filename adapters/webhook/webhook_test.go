@@ -14,7 +14,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/adaptertest"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 const secret = "FAKE-WEBHOOK-SECRET-123"
@@ -29,7 +29,7 @@ func newNotifier(t *testing.T, url string, headers map[string]string) *webhook.N
 func TestConformance(t *testing.T) {
 	t.Parallel()
 	adaptertest.Run(t, adaptertest.Suite{
-		New:    func(t *testing.T, url string) core.Notifier { return newNotifier(t, url, nil) },
+		New:    func(t *testing.T, url string) notify.Notifier { return newNotifier(t, url, nil) },
 		Secret: secret,
 	})
 }
@@ -41,7 +41,7 @@ func TestConformanceConfiguredHeaderSecret(t *testing.T) {
 	t.Parallel()
 	const apiKey = "FAKE-HEADER-API-KEY-5512"
 	adaptertest.Suite{
-		New: func(t *testing.T, url string) core.Notifier {
+		New: func(t *testing.T, url string) notify.Notifier {
 			return newNotifier(t, url, map[string]string{"Authorization": "Bearer " + apiKey, "X-Api-Key": apiKey})
 		},
 		Secret: apiKey,

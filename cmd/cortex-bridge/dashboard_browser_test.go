@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
@@ -138,7 +139,7 @@ func seedHistory(t *testing.T, dsn string) {
 			m["id"], m["timestamp"] = fmt.Sprintf("evt_hist_%04d", n), at.Format(time.RFC3339)
 			body, err := json.Marshal(m)
 			require.NoError(t, err)
-			ev, err := core.ParseEvent(body)
+			ev, err := event.Parse(body)
 			require.NoError(t, err)
 			ev.ReceivedAt = at
 			var ds []*core.Delivery

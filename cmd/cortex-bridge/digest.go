@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -68,10 +69,10 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 			}
 			msg := core.SampleMessage(ev, t, nil)
 			msg.DeliveryID = "manual-" + spec.Name
-			msg.Digest = core.NewDigest(spec.Name, start, end, events, spec.Threshold)
+			msg.Digest = notify.NewDigest(spec.Name, start, end, events, spec.Threshold)
 			msg.Digest.Template, msg.Events = spec.Template, events
 			if len(events) > 0 {
-				msg.Attachments = []core.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", spec.Name, end.Format("2006-01-02")),
+				msg.Attachments = []notify.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", spec.Name, end.Format("2006-01-02")),
 					ContentType: "text/csv", Data: msg.Digest.CSV()}}
 			}
 			if dryRun {

@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/signature"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
@@ -763,7 +764,7 @@ func faultPruneStall(t *testing.T) {
 				return
 			case <-time.After(10 * time.Millisecond):
 			}
-			ev, err := core.ParseEvent(faultEvent("scan.started", fmt.Sprint("new-", i)))
+			ev, err := event.Parse(faultEvent("scan.started", fmt.Sprint("new-", i)))
 			if err != nil {
 				panic(err)
 			}

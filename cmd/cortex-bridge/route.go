@@ -12,6 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
@@ -35,7 +37,7 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			if err != nil {
 				return err
 			}
-			ev, err := core.ParseEvent(body)
+			ev, err := event.Parse(body)
 			if err != nil {
 				return err
 			}
@@ -135,7 +137,7 @@ func writeRouteVerdict(out io.Writer, v rules.RouteVerdict, indent string) {
 }
 
 // writeDigestVerdict prints whether digest d collects ev, with its rule's explanation.
-func writeDigestVerdict(out io.Writer, d *core.DigestSpec, ev *core.Event, indent string) {
+func writeDigestVerdict(out io.Writer, d *core.DigestSpec, ev *event.Event, indent string) {
 	if d.When == nil {
 		fmt.Fprintf(out, "%sdigest %s: collects this event (no when: rule, it collects every event)\n", indent, d.Name)
 		return
@@ -167,13 +169,13 @@ func eventInput(file, sample string) ([]byte, error) {
 	return nil, fmt.Errorf("--event FILE or --sample TYPE is required (samples: %v)", samples.Types())
 }
 
-func printMessage(out io.Writer, t *core.Target, msg *core.Message) {
+func printMessage(out io.Writer, t *core.Target, msg *notify.Message) {
 	if msg.Subject != "" {
 		fmt.Fprintf(out, "    subject: %s\n", msg.Subject)
 	}
 	body := msg.Body
 	switch {
-	case body == nil && t.Format == core.FormatNone:
+	case body == nil && t.Format == notify.FormatNone:
 		fmt.Fprintln(out, "    (audit record of the original event)")
 		return
 	case body == nil:
@@ -181,7 +183,7 @@ func printMessage(out io.Writer, t *core.Target, msg *core.Message) {
 		fmt.Fprintln(out, "    body: the original event, unchanged")
 	}
 	var pretty bytes.Buffer
-	if t.Format == core.FormatJSON && json.Indent(&pretty, body, "    ", "  ") == nil {
+	if t.Format == notify.FormatJSON && json.Indent(&pretty, body, "    ", "  ") == nil {
 		fmt.Fprintf(out, "    %s\n", pretty.Bytes())
 	} else {
 		for _, l := range bytes.Split(bytes.TrimRight(body, "\n"), []byte("\n")) {

@@ -22,6 +22,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/metrics"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -238,7 +239,7 @@ loop:
 
 func (b *process) ingestConfig(cfg *config.Config) api.IngestConfig {
 	return api.IngestConfig{
-		Secrets: core.RevealAll(cfg.Ingest.Secrets), Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
+		Secrets: notify.RevealAll(cfg.Ingest.Secrets), Tolerance: cfg.Ingest.Tolerance, MaxBodyBytes: cfg.Ingest.MaxBodyBytes,
 		RatePerSec: cfg.Ingest.RateLimit.PerSecond, RateBurst: cfg.Ingest.RateLimit.Burst, StrictEvents: cfg.Ingest.StrictEvents,
 		Observe: b.metrics.EventReceived, MaxUnverifiedBytes: cfg.Ingest.MaxUnverifiedBytes,
 	}

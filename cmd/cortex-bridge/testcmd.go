@@ -10,6 +10,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
@@ -36,7 +37,7 @@ stored and nothing is retried.`,
 			if err != nil {
 				return err
 			}
-			ev, err := core.ParseEvent(body)
+			ev, err := event.Parse(body)
 			if err != nil {
 				return err
 			}
@@ -47,7 +48,7 @@ stored and nothing is retried.`,
 		},
 	}
 	c.Flags().StringVar(&target, "target", "", "target name (required)")
-	c.Flags().StringVar(&sample, "sample", core.EventIssueCritical, "sample event type")
+	c.Flags().StringVar(&sample, "sample", event.IssueCritical, "sample event type")
 	_ = c.MarkFlagRequired("target")
 	return c
 }
@@ -64,7 +65,7 @@ func findTarget(rt *config.Runtime, name string) (*core.Target, error) {
 
 // sendOnce renders msg for t, sends it once through a fresh Notifier and prints the outcome; it
 // fails when the message was not delivered.
-func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.Message, what string) error {
+func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notify.Message, what string) error {
 	var ct *config.Target
 	for i := range rt.Config.Targets {
 		if rt.Config.Targets[i].Name == t.Name {
@@ -95,7 +96,7 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *core.
 		fmt.Fprintf(out, "sent %s to %s (%s) in %s: delivered\n", what, t.Name, t.Type, took)
 		return nil
 	}
-	de := core.AsDeliveryError(err)
+	de := notify.AsDeliveryError(err)
 	fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", what, t.Name, t.Type, took, de.Error())
 	if de.Response != "" {
 		fmt.Fprintf(out, "answer: %s\n", de.Response)

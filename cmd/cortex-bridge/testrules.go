@@ -22,6 +22,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
@@ -129,7 +131,7 @@ type ruleCase struct {
 
 	file string
 	line int
-	ev   *core.Event
+	ev   *event.Event
 }
 
 // eventSource is exactly one of a built-in sample, a JSON file and an inline event.
@@ -404,7 +406,7 @@ func validPath(p string) bool {
 
 // buildEvent reads the case's event, applies set and unset, and parses it as the ingest endpoint
 // does. An inline event without timestamp gets the current time, and one without id gets one.
-func (c *ruleCase) buildEvent(dir string) (*core.Event, error) {
+func (c *ruleCase) buildEvent(dir string) (*event.Event, error) {
 	var body []byte
 	var err error
 	switch {
@@ -434,7 +436,7 @@ func (c *ruleCase) buildEvent(dir string) (*core.Event, error) {
 			return nil, err
 		}
 	}
-	return core.ParseEvent(body)
+	return event.Parse(body)
 }
 
 // patchEvent sets and removes fields of a JSON event by dotted path (data.severity), creating
@@ -731,7 +733,7 @@ func orEmpty(s []string) []string {
 
 // checkMessage renders the message target gets for ev (from the first route that names it) and
 // checks the snippets.
-func checkMessage(rt *config.Runtime, t *core.Target, name string, from map[string]core.Assignment, ev *core.Event, want textExpects) (caseDiff, bool) {
+func checkMessage(rt *config.Runtime, t *core.Target, name string, from map[string]core.Assignment, ev *event.Event, want textExpects) (caseDiff, bool) {
 	d := caseDiff{Key: "messages." + name}
 	a, ok := from[name]
 	switch {
@@ -771,7 +773,7 @@ func checkMessage(rt *config.Runtime, t *core.Target, name string, from map[stri
 // messageText is what contains/not_contains look in: the subject, the body as sent (the event
 // itself when the target sends it unchanged), the HTML part, and for a JSON body every string in
 // it, decoded (so a snippet with quotes or non-ASCII text matches however JSON escaped it).
-func messageText(t *core.Target, msg *core.Message) []string {
+func messageText(t *core.Target, msg *notify.Message) []string {
 	body := msg.Body
 	if body == nil {
 		body = msg.Event.Raw

@@ -13,6 +13,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/sender"
@@ -121,25 +122,25 @@ func (r *registry) watch(ctx context.Context, interval time.Duration) {
 func (r *registry) test(ctx context.Context, w *core.Webhook, eventType string) core.Attempt {
 	a := core.Attempt{DeliveryID: "test_" + uuid.NewString(), Number: 1, StartedAt: time.Now().UTC(), Outcome: "success"}
 	fail := func(err error) core.Attempt {
-		de := core.AsDeliveryError(err)
+		de := notify.AsDeliveryError(err)
 		a.Outcome, a.StatusCode, a.Error, a.Response = string(de.Reason), de.StatusCode, de.Error(), de.Response
 		a.Duration = time.Since(a.StartedAt)
 		return a
 	}
 	t, err := r.target(w)
 	if err != nil {
-		return fail(&core.DeliveryError{Err: err, Reason: core.ReasonConfig})
+		return fail(&notify.DeliveryError{Err: err, Reason: notify.ReasonConfig})
 	}
 	body, err := samples.Get(eventType)
 	if err == nil {
 		body, err = sender.Restamp(body, a.StartedAt)
 	}
-	var ev *core.Event
+	var ev *event.Event
 	if err == nil {
-		ev, err = core.ParseEvent(body)
+		ev, err = event.Parse(body)
 	}
 	if err != nil {
-		return fail(&core.DeliveryError{Err: err, Reason: core.ReasonTemplate})
+		return fail(&notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate})
 	}
 	ev.ReceivedAt = a.StartedAt
 	r.p.mu.Lock()
@@ -147,7 +148,7 @@ func (r *registry) test(ctx context.Context, w *core.Webhook, eventType string) 
 	r.p.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	err = t.Notifier.Notify(ctx, &core.Message{DeliveryID: a.DeliveryID, Attempt: 1, Target: w.ID, Route: "test", Event: ev, Events: []*core.Event{ev}})
+	err = t.Notifier.Notify(ctx, &notify.Message{DeliveryID: a.DeliveryID, Attempt: 1, Target: w.ID, Route: "test", Event: ev, Events: []*event.Event{ev}})
 	if err != nil {
 		return fail(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // dashboardTests are the dashboard's queries: counts by status, activity buckets and target
@@ -43,11 +44,11 @@ func testDeliveryCounts(t *testing.T, s core.Store) {
 	old, other := mk("a", t0.Add(-2*time.Hour)), mk("b", t0)
 	waiting.NextAttemptAt, old.NextAttemptAt = t0.Add(time.Hour), t0.Add(time.Hour) // not claimed below
 	ingest(t, s,
-		core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{done1, other}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{done2}},
-		core.IngestItem{Event: event(t, "e3"), Deliveries: []*core.Delivery{done3}},
-		core.IngestItem{Event: event(t, "e4"), Deliveries: []*core.Delivery{waiting}},
-		core.IngestItem{Event: event(t, "e5"), Deliveries: []*core.Delivery{old}},
+		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{done1, other}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{done2}},
+		core.IngestItem{Event: newEvent(t, "e3"), Deliveries: []*core.Delivery{done3}},
+		core.IngestItem{Event: newEvent(t, "e4"), Deliveries: []*core.Delivery{waiting}},
+		core.IngestItem{Event: newEvent(t, "e5"), Deliveries: []*core.Delivery{old}},
 	)
 	got := claim(t, s, "me", "a", t0, 10)
 	require.Len(t, got, 3)
@@ -85,16 +86,16 @@ func testActivity(t *testing.T, s core.Store) {
 	// Events received 2h50m, 1h30m (two) and 10m before t0, one at t0 (outside [from, t0)),
 	// one 4h before (outside), and a digest run and an alert of the bridge's (not received).
 	for i, ago := range []time.Duration{170 * time.Minute, 90 * time.Minute, 90 * time.Minute, 10 * time.Minute, 0, 4 * time.Hour} {
-		ev := event(t, fmt.Sprint("e", i))
+		ev := newEvent(t, fmt.Sprint("e", i))
 		ev.ReceivedAt = t0.Add(-ago)
 		d := delivery("a", core.StatePending, "")
 		ds = append(ds, d)
 		items = append(items, core.IngestItem{Event: ev, Deliveries: []*core.Delivery{d, delivery("b", core.StatePending, "")}})
 	}
-	run, err := core.ParseEvent([]byte(`{"event":"` + core.DigestEventType + `","id":"run1","timestamp":"2026-01-02T03:04:05Z","data":{}}`))
+	run, err := event.Parse([]byte(`{"event":"` + core.DigestEventType + `","id":"run1","timestamp":"2026-01-02T03:04:05Z","data":{}}`))
 	require.NoError(t, err)
 	run.ReceivedAt = t0.Add(-time.Hour)
-	alert, err := core.ParseEvent([]byte(`{"event":"bridge.delivery_dead","id":"alert1","timestamp":"2026-01-02T03:04:05Z","data":{}}`))
+	alert, err := event.Parse([]byte(`{"event":"bridge.delivery_dead","id":"alert1","timestamp":"2026-01-02T03:04:05Z","data":{}}`))
 	require.NoError(t, err)
 	alert.ReceivedAt = t0.Add(-time.Hour)
 	items = append(items, core.IngestItem{Event: run}, core.IngestItem{Event: alert})
@@ -140,7 +141,7 @@ func testTargetHealth(t *testing.T, s core.Store) {
 	var items []core.IngestItem
 	da, db, dc := delivery("a", core.StatePending, ""), delivery("b", core.StatePending, ""), delivery("c", core.StatePending, "")
 	dOld := delivery("old", core.StatePending, "")
-	items = append(items, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{da, db, dc, dOld}})
+	items = append(items, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{da, db, dc, dOld}})
 	ingest(t, s, items...)
 	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
 	// a: failed, succeeded, then failed twice: streak 2.

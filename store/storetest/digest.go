@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 func digestTests() map[string]func(t *testing.T, s core.Store) {
@@ -23,8 +24,8 @@ func digestTests() map[string]func(t *testing.T, s core.Store) {
 	}
 }
 
-func digestEvent(t *testing.T, id string, received time.Time) *core.Event {
-	ev := event(t, id)
+func digestEvent(t *testing.T, id string, received time.Time) *event.Event {
+	ev := newEvent(t, id)
 	ev.ReceivedAt = received
 	return ev
 }
@@ -48,7 +49,7 @@ func claimDigests(t *testing.T, s core.Store, owner string, now time.Time) []str
 	return names
 }
 
-func eventIDs(evs []*core.Event) []string {
+func eventIDs(evs []*event.Event) []string {
 	out := make([]string, len(evs))
 	for i, e := range evs {
 		out[i] = e.ID

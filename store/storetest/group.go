@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 func groupTests() map[string]func(t *testing.T, s core.Store) {
@@ -27,7 +28,7 @@ func groupTests() map[string]func(t *testing.T, s core.Store) {
 // held ingests an event received at received, held in the group (hook, r, key).
 func held(t *testing.T, s core.Store, id, key string, received time.Time, closes bool) {
 	t.Helper()
-	ev := event(t, id)
+	ev := newEvent(t, id)
 	ev.ReceivedAt = received
 	ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: key, Member: true, Closes: closes}}})
 }
@@ -37,7 +38,7 @@ func fireRequest(t *testing.T, key string, through, lastFired, now time.Time) co
 	id := fmt.Sprintf("group_%s_%d", key, now.UnixNano())
 	body := fmt.Sprintf(`{"event":%q,"id":%q,"timestamp":%q,"data":{"route":"r","target":"hook","key":%q,"policy":"group"}}`,
 		core.GroupEventType, id, now.Format(time.RFC3339Nano), key)
-	ev, err := core.ParseEvent([]byte(body))
+	ev, err := event.Parse([]byte(body))
 	require.NoError(t, err)
 	ev.ReceivedAt = now
 	dl := delivery("hook", core.StatePending, "")
@@ -146,7 +147,7 @@ func testGroupFireNewer(t *testing.T, s core.Store) {
 
 func testGroupClosersOnly(t *testing.T, s core.Store) {
 	ctx := context.Background()
-	ev := event(t, "closer")
+	ev := newEvent(t, "closer")
 	ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Closes: true}}})
 	g := openGroups(t, s)["k"]
 	require.Zero(t, g.Members)
@@ -180,7 +181,7 @@ func testGroupPrune(t *testing.T, s core.Store) {
 
 func testGroupDuplicate(t *testing.T, s core.Store) {
 	held(t, s, "a", "k", t0, false)
-	ev := event(t, "a")
+	ev := newEvent(t, "a")
 	dup := ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Member: true}}})
 	require.Equal(t, []bool{true}, dup)
 	require.Equal(t, 1, openGroups(t, s)["k"].Members)

@@ -71,7 +71,7 @@ func testCompleteOnlyOwnRunning(t *testing.T, s core.Store) {
 	}
 	for name, tc := range tests {
 		d := delivery(name, tc.state, tc.owner)
-		ingest(t, s, core.IngestItem{Event: event(t, name), Deliveries: []*core.Delivery{d}})
+		ingest(t, s, core.IngestItem{Event: newEvent(t, name), Deliveries: []*core.Delivery{d}})
 		want := tc.state
 		if tc.setup != nil {
 			want = tc.setup(t, d)
@@ -98,9 +98,9 @@ func testRenewOnlyRunningLeasesOfTheOwner(t *testing.T, s core.Store) {
 	ctx := context.Background()
 	mine, yours := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	stalePending, staleDead := delivery("b", core.StatePending, "me"), delivery("c", core.StateDead, "me")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{mine}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{yours}},
-		core.IngestItem{Event: event(t, "e3"), Deliveries: []*core.Delivery{stalePending, staleDead}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{mine}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{yours}},
+		core.IngestItem{Event: newEvent(t, "e3"), Deliveries: []*core.Delivery{stalePending, staleDead}})
 	require.Equal(t, []string{mine.ID}, ids(claim(t, s, "me", "a", t0, 1)))
 	require.Equal(t, []string{yours.ID}, ids(claim(t, s, "you", "a", t0, 1)))
 	before := byID(t, s)
@@ -125,7 +125,7 @@ func testRenewMany(t *testing.T, s core.Store) {
 	const n = 1234
 	var items []core.IngestItem
 	for i := range n {
-		items = append(items, core.IngestItem{Event: event(t, fmt.Sprint("e", i)), Deliveries: []*core.Delivery{delivery("a", core.StatePending, "")}})
+		items = append(items, core.IngestItem{Event: newEvent(t, fmt.Sprint("e", i)), Deliveries: []*core.Delivery{delivery("a", core.StatePending, "")}})
 	}
 	ingest(t, s, items...)
 	got := claim(t, s, "me", "a", t0, n)
@@ -147,7 +147,7 @@ func testClaimOrder(t *testing.T, s core.Store) {
 		d.NextAttemptAt = t0.Add(-ago * time.Second)
 		d.CreatedAt = t0.Add(-time.Hour)
 		ds = append(ds, d)
-		ingest(t, s, core.IngestItem{Event: event(t, fmt.Sprint("e", ago)), Deliveries: []*core.Delivery{d}})
+		ingest(t, s, core.IngestItem{Event: newEvent(t, fmt.Sprint("e", ago)), Deliveries: []*core.Delivery{d}})
 	}
 	got := claim(t, s, "me", "a", t0, 3)
 	require.Equal(t, []string{ds[2].ID, ds[3].ID, ds[1].ID}, ids(got), "5, 4 and 3 seconds overdue, in that order")

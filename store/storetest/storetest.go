@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Open returns a fresh, empty store for one test; the suite closes it.
@@ -67,10 +68,10 @@ func Run(t *testing.T, open Open) {
 
 var t0 = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func event(t *testing.T, id string) *core.Event {
+func newEvent(t *testing.T, id string) *event.Event {
 	t.Helper()
 	body := fmt.Sprintf(`{"event":"scan.started","id":%q,"timestamp":"2026-01-02T03:04:05Z","data":{"scan_id":"s1", "x":[1,2]}}`, id)
-	ev, err := core.ParseEvent([]byte(body))
+	ev, err := event.Parse([]byte(body))
 	require.NoError(t, err)
 	ev.ReceivedAt = t0
 	ev.Delivery = "sender-" + id
@@ -114,11 +115,11 @@ func ids(ds []*core.Delivery) []string {
 func testIngestDuplicates(t *testing.T, s core.Store) {
 	d1 := delivery("a", core.StatePending, "")
 	dup := ingest(t, s,
-		core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{d1}},
-		core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{delivery("b", core.StatePending, "")}},
+		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{d1}},
+		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{delivery("b", core.StatePending, "")}},
 	)
 	require.Equal(t, []bool{false, true}, dup, "the same id twice in one batch: the second is a duplicate")
-	dup = ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{delivery("c", core.StatePending, "")}})
+	dup = ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{delivery("c", core.StatePending, "")}})
 	require.Equal(t, []bool{true}, dup)
 
 	all, err := s.Deliveries(context.Background(), core.DeliveryFilter{})
@@ -127,7 +128,7 @@ func testIngestDuplicates(t *testing.T, s core.Store) {
 }
 
 func testIngestKeepsRawBody(t *testing.T, s core.Store) {
-	ev := event(t, "raw")
+	ev := newEvent(t, "raw")
 	ingest(t, s, core.IngestItem{Event: ev, Deliveries: []*core.Delivery{delivery("a", core.StatePending, "")}})
 	got := claim(t, s, "o", "a", t0, 10)
 	require.Len(t, got, 1)
@@ -144,9 +145,9 @@ func testClaimOnlyDue(t *testing.T, s core.Store) {
 	later.NextAttemptAt = t0.Add(time.Hour)
 	leased := delivery("a", core.StateRunning, "someone")
 	ingest(t, s,
-		core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{due}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{later}},
-		core.IngestItem{Event: event(t, "e3"), Deliveries: []*core.Delivery{leased}},
+		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{due}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{later}},
+		core.IngestItem{Event: newEvent(t, "e3"), Deliveries: []*core.Delivery{leased}},
 	)
 	got := claim(t, s, "me", "a", t0, 10)
 	require.Equal(t, []string{due.ID}, ids(got))
@@ -159,7 +160,7 @@ func testClaimOnlyDue(t *testing.T, s core.Store) {
 
 func testClaimExpiredLease(t *testing.T, s core.Store) {
 	leased := delivery("a", core.StateRunning, "crashed")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{leased}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{leased}})
 	require.Empty(t, claim(t, s, "me", "a", t0.Add(59*time.Second), 10))
 	got := claim(t, s, "me", "a", t0.Add(61*time.Second), 10)
 	require.Equal(t, []string{leased.ID}, ids(got))
@@ -169,7 +170,7 @@ func testClaimExpiredLease(t *testing.T, s core.Store) {
 func testClaimLimit(t *testing.T, s core.Store) {
 	var items []core.IngestItem
 	for i := range 5 {
-		items = append(items, core.IngestItem{Event: event(t, fmt.Sprint("e", i)),
+		items = append(items, core.IngestItem{Event: newEvent(t, fmt.Sprint("e", i)),
 			Deliveries: []*core.Delivery{delivery("a", core.StatePending, ""), delivery("b", core.StatePending, "")}})
 	}
 	ingest(t, s, items...)
@@ -188,7 +189,7 @@ func testClaimExclusive(t *testing.T, s core.Store) {
 	const n = 200
 	var items []core.IngestItem
 	for i := range n {
-		items = append(items, core.IngestItem{Event: event(t, fmt.Sprint("e", i)),
+		items = append(items, core.IngestItem{Event: newEvent(t, fmt.Sprint("e", i)),
 			Deliveries: []*core.Delivery{delivery("a", core.StatePending, "")}})
 	}
 	ingest(t, s, items...)
@@ -230,9 +231,9 @@ func attempt(d *core.Delivery, n int, outcome string) core.Attempt {
 func testComplete(t *testing.T, s core.Store) {
 	ok, retry, dead := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s,
-		core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{ok}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{retry}},
-		core.IngestItem{Event: event(t, "e3"), Deliveries: []*core.Delivery{dead}},
+		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{ok}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{retry}},
+		core.IngestItem{Event: newEvent(t, "e3"), Deliveries: []*core.Delivery{dead}},
 	)
 	require.Len(t, claim(t, s, "me", "a", t0, 10), 3)
 	next := t0.Add(5 * time.Second)
@@ -271,7 +272,7 @@ func testComplete(t *testing.T, s core.Store) {
 
 func testCompleteLostLease(t *testing.T, s core.Store) {
 	d := delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{d}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{d}})
 	require.Len(t, claim(t, s, "slow", "a", t0, 1), 1)
 	require.Len(t, claim(t, s, "fast", "a", t0.Add(2*time.Minute), 1), 1, "the slow owner's lease expired")
 	require.NoError(t, s.Complete(context.Background(), []core.Completion{
@@ -288,8 +289,8 @@ func testCompleteLostLease(t *testing.T, s core.Store) {
 
 func testRenewRelease(t *testing.T, s core.Store) {
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{a}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{b}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{a}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{b}})
 	mine := claim(t, s, "me", "a", t0, 1)
 	require.Len(t, mine, 1)
 	require.Len(t, claim(t, s, "you", "a", t0, 1), 1)
@@ -313,7 +314,7 @@ func testRenewRelease(t *testing.T, s core.Store) {
 func testDueTargets(t *testing.T, s core.Store) {
 	later := delivery("later", core.StatePending, "")
 	later.NextAttemptAt = t0.Add(time.Hour)
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{
 		delivery("a", core.StatePending, ""), delivery("b", core.StateRunning, "x"), later,
 	}})
 	got, err := s.DueTargets(context.Background(), t0)
@@ -326,8 +327,8 @@ func testDueTargets(t *testing.T, s core.Store) {
 
 func testPrune(t *testing.T, s core.Store) {
 	done, open := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "done"), Deliveries: []*core.Delivery{done}},
-		core.IngestItem{Event: event(t, "open"), Deliveries: []*core.Delivery{open}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "done"), Deliveries: []*core.Delivery{done}},
+		core.IngestItem{Event: newEvent(t, "open"), Deliveries: []*core.Delivery{open}})
 	got := claim(t, s, "me", "a", t0, 10)
 	require.Len(t, got, 2)
 	require.NoError(t, s.Complete(context.Background(), []core.Completion{
@@ -340,7 +341,7 @@ func testPrune(t *testing.T, s core.Store) {
 	require.NoError(t, err)
 	require.Equal(t, int64(1), n, "only the finished event is pruned")
 
-	dup := ingest(t, s, core.IngestItem{Event: event(t, "open")}, core.IngestItem{Event: event(t, "done")})
+	dup := ingest(t, s, core.IngestItem{Event: newEvent(t, "open")}, core.IngestItem{Event: newEvent(t, "done")})
 	require.Equal(t, []bool{true, false}, dup, "a pruned id is forgotten; a kept one is still a duplicate")
 	atts, err := s.Attempts(context.Background(), done.ID)
 	require.NoError(t, err)
@@ -350,7 +351,7 @@ func testPrune(t *testing.T, s core.Store) {
 func testDeliveriesFilter(t *testing.T, s core.Store) {
 	var items []core.IngestItem
 	for i := range 4 {
-		ev := event(t, fmt.Sprint("e", i))
+		ev := newEvent(t, fmt.Sprint("e", i))
 		d1, d2 := delivery("a", core.StatePending, ""), delivery("b", core.StatePending, "")
 		d1.CreatedAt = t0.Add(time.Duration(i) * time.Second)
 		d2.CreatedAt = d1.CreatedAt
@@ -369,8 +370,8 @@ func testDeliveriesFilter(t *testing.T, s core.Store) {
 
 func testReleaseSome(t *testing.T, s core.Store) {
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{a}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{b}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{a}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{b}})
 	require.Len(t, claim(t, s, "me", "a", t0, 10), 2)
 	n, err := s.ReleaseLeases(context.Background(), "me", []string{a.ID, "unknown"}, t0)
 	require.NoError(t, err)
@@ -384,9 +385,9 @@ func testReleaseSome(t *testing.T, s core.Store) {
 func testCancel(t *testing.T, s core.Store) {
 	kept, gone, leased, done := delivery("kept", core.StatePending, ""), delivery("gone", core.StatePending, ""),
 		delivery("gone", core.StateRunning, "x"), delivery("gone", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{kept, gone}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{leased}},
-		core.IngestItem{Event: event(t, "e3"), Deliveries: []*core.Delivery{done}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{kept, gone}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{leased}},
+		core.IngestItem{Event: newEvent(t, "e3"), Deliveries: []*core.Delivery{done}})
 	got := claim(t, s, "me", "gone", t0, 1)
 	require.Len(t, got, 1)
 	require.NoError(t, s.Complete(context.Background(), []core.Completion{{LeaseOwner: "me", Attempt: attempt(got[0], 1, "success"), State: core.StateSucceeded}}))
@@ -410,9 +411,9 @@ func testCancel(t *testing.T, s core.Store) {
 // with the reason, and the other deliveries of the batch are returned.
 func testClaimUnloadable(t *testing.T, s core.Store) {
 	good, bad := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
-	broken := event(t, "broken")
+	broken := newEvent(t, "broken")
 	broken.Raw = []byte(`{"event":"scan.started","id":"broken"}`) // stored as is; it no longer parses
-	ingest(t, s, core.IngestItem{Event: event(t, "fine"), Deliveries: []*core.Delivery{good}},
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "fine"), Deliveries: []*core.Delivery{good}},
 		core.IngestItem{Event: broken, Deliveries: []*core.Delivery{bad}})
 	got := claim(t, s, "me", "a", t0, 10)
 	require.Equal(t, []string{good.ID}, ids(got))

@@ -88,7 +88,7 @@ func testDeliveryPages(t *testing.T, s core.Store) {
 	ctx := context.Background()
 	var items []core.IngestItem
 	for i := range 7 {
-		ev := event(t, fmt.Sprint("e", i))
+		ev := newEvent(t, fmt.Sprint("e", i))
 		d1, d2 := delivery("wh_a", core.StatePending, ""), delivery("wh_b", core.StatePending, "")
 		d1.CreatedAt, d2.CreatedAt = t0.Add(time.Duration(i)*time.Second), t0.Add(time.Duration(i)*time.Second)
 		items = append(items, core.IngestItem{Event: ev, Deliveries: []*core.Delivery{d1, d2}})
@@ -139,7 +139,7 @@ func testDeliveryPages(t *testing.T, s core.Store) {
 func testRetryDelivery(t *testing.T, s core.Store) {
 	ctx := context.Background()
 	d := delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{d}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{d}})
 	got := claim(t, s, "me", "a", t0, 1)
 	require.ErrorIs(t, s.RetryDelivery(ctx, d.ID, t0), core.ErrConflict, "not while an attempt runs")
 	require.NoError(t, s.Complete(ctx, []core.Completion{{LeaseOwner: "me", Attempt: attempt(got[0], 4, "server_error"), State: core.StateDead}}))
@@ -155,8 +155,8 @@ func testRetryDelivery(t *testing.T, s core.Store) {
 func testAttemptsOf(t *testing.T, s core.Store) {
 	ctx := context.Background()
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
-	ingest(t, s, core.IngestItem{Event: event(t, "e1"), Deliveries: []*core.Delivery{a}},
-		core.IngestItem{Event: event(t, "e2"), Deliveries: []*core.Delivery{b}})
+	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{a}},
+		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{b}})
 	require.Len(t, claim(t, s, "me", "a", t0, 2), 2)
 	require.NoError(t, s.Complete(ctx, []core.Completion{
 		{LeaseOwner: "me", Attempt: attempt(a, 1, "server_error"), State: core.StatePending, NextAttemptAt: t0},

@@ -1,4 +1,4 @@
-package core
+package notify
 
 import "log/slog"
 
@@ -22,7 +22,7 @@ func (s Secret) String() string {
 }
 
 // GoString hides the value from %#v.
-func (s Secret) GoString() string { return `core.Secret("` + s.String() + `")` }
+func (s Secret) GoString() string { return `notify.Secret("` + s.String() + `")` }
 
 // MarshalJSON hides the value.
 func (s Secret) MarshalJSON() ([]byte, error) { return []byte(`"` + s.String() + `"`), nil }

@@ -1,4 +1,4 @@
-package core_test
+package notify_test
 
 import (
 	"encoding/base64"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // TestScrub: every form in which a receiver or a library may echo a credential is replaced in
@@ -19,7 +19,7 @@ func TestScrub(t *testing.T) {
 	t.Parallel()
 	const token = "FAKE-TOKEN/with+odd&chars=1"
 	const hook = "https://hooks.example.com/services/T0001/B0001/FAKE-WEBHOOK-TOKEN-24ch?key=FAKE-QUERY-KEY-77"
-	forms := core.SecretForms(token, hook, "short")
+	forms := notify.SecretForms(token, hook, "short")
 	tests := map[string]string{
 		"as given":           token,
 		"path-escaped":       url.PathEscape(token),
@@ -37,19 +37,19 @@ func TestScrub(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cause := errors.New("dial: " + leak)
-			de := &core.DeliveryError{Err: cause, Reason: core.ReasonServerError, Retryable: true, StatusCode: 500,
+			de := &notify.DeliveryError{Err: cause, Reason: notify.ReasonServerError, Retryable: true, StatusCode: 500,
 				Response: "you sent " + leak + " and short"}
-			err := core.Scrub(fmt.Errorf("wrapped: %w", de), forms)
+			err := notify.Scrub(fmt.Errorf("wrapped: %w", de), forms)
 			require.NotContains(t, err.Error(), leak)
 			require.NotContains(t, de.Response, leak)
 			require.Contains(t, de.Response, "<redacted>")
-			require.Contains(t, de.Response, "short", "a value under core.MinSecretLen is not a credential")
+			require.Contains(t, de.Response, "short", "a value under notify.MinSecretLen is not a credential")
 			require.ErrorIs(t, err, cause, "the chain is kept")
 			require.True(t, de.Retryable)
 
-			plain := core.Scrub(errors.New("plain "+leak), forms)
+			plain := notify.Scrub(errors.New("plain "+leak), forms)
 			require.NotContains(t, plain.Error(), leak)
 		})
 	}
-	require.NoError(t, core.Scrub(nil, forms))
+	require.NoError(t, notify.Scrub(nil, forms))
 }

@@ -1,4 +1,4 @@
-package core
+package notify
 
 import (
 	"encoding/base64"

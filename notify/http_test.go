@@ -1,4 +1,4 @@
-package core_test
+package notify_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // secretPath stands for the token a Slack or Discord webhook URL carries in its path.
@@ -44,9 +44,9 @@ func post(t *testing.T, a answer, now time.Time) error {
 		_, _ = io.WriteString(w, a.body)
 	}))
 	t.Cleanup(srv.Close)
-	resp, err := core.NewHTTPClient().Post(srv.URL+secretPath, "application/json", strings.NewReader(`{}`))
+	resp, err := notify.NewHTTPClient().Post(srv.URL+secretPath, "application/json", strings.NewReader(`{}`))
 	require.NoError(t, err)
-	return core.CheckResponse(resp, now)
+	return notify.CheckResponse(resp, now)
 }
 
 // TestCheckResponse covers every class of HTTP answer over a real connection: which statuses
@@ -54,10 +54,10 @@ func post(t *testing.T, a answer, now time.Time) error {
 func TestCheckResponse(t *testing.T) {
 	t.Parallel()
 	now := time.Now()
-	long := strings.Repeat("a", core.MaxResponseBytes) + "TAIL"
+	long := strings.Repeat("a", notify.MaxResponseBytes) + "TAIL"
 	tests := map[string]struct {
 		answer     answer
-		reason     core.Reason // "" for success
+		reason     notify.Reason // "" for success
 		retryable  bool
 		retryAfter time.Duration
 		errText    string // part of the error's text
@@ -67,34 +67,34 @@ func TestCheckResponse(t *testing.T) {
 		"201 with a Location":         {answer: answer{code: 201, headers: map[string]string{"Location": "https://x.example/a"}}},
 		"204":                         {answer: answer{code: 204}},
 		"299":                         {answer: answer{code: 299}},
-		"300":                         {answer: answer{code: 300}, reason: core.ReasonRedirect, errText: "HTTP 300 Multiple Choices"},
-		"301 to a secret URL":         {answer: answer{code: 301, headers: map[string]string{"Location": "https://hooks.example" + secretPath}}, reason: core.ReasonRedirect, errText: "HTTP 301 redirect to https://hooks.example/<redacted> (redirects are not followed)"},
-		"302 without a Location":      {answer: answer{code: 302}, reason: core.ReasonRedirect, errText: "HTTP 302 Found"},
-		"307 with a Retry-After":      {answer: answer{code: 307, headers: map[string]string{"Location": "/x", "Retry-After": "9"}}, reason: core.ReasonRedirect, errText: "redirect to <redacted>"},
-		"399":                         {answer: answer{code: 399}, reason: core.ReasonRedirect},
-		"400 with a body":             {answer: answer{code: 400, body: `{"error":"bad"}`}, reason: core.ReasonClientError, errText: "HTTP 400 Bad Request", response: `{"error":"bad"}`},
-		"400 with a Location":         {answer: answer{code: 400, headers: map[string]string{"Location": "https://x.example/a"}}, reason: core.ReasonClientError, errText: "HTTP 400 Bad Request"},
-		"400 with a Retry-After":      {answer: answer{code: 400, headers: map[string]string{"Retry-After": "9"}}, reason: core.ReasonClientError},
-		"401":                         {answer: answer{code: 401}, reason: core.ReasonClientError},
-		"404":                         {answer: answer{code: 404}, reason: core.ReasonClientError},
-		"407":                         {answer: answer{code: 407}, reason: core.ReasonClientError},
-		"408 with a Retry-After":      {answer: answer{code: 408, headers: map[string]string{"Retry-After": "7"}}, reason: core.ReasonServerError, retryable: true, retryAfter: 7 * time.Second},
-		"409":                         {answer: answer{code: 409}, reason: core.ReasonClientError},
-		"424":                         {answer: answer{code: 424}, reason: core.ReasonClientError},
-		"425":                         {answer: answer{code: 425}, reason: core.ReasonServerError, retryable: true, errText: "HTTP 425 Too Early"},
-		"426":                         {answer: answer{code: 426}, reason: core.ReasonClientError},
-		"428":                         {answer: answer{code: 428}, reason: core.ReasonClientError},
-		"429 with seconds":            {answer: answer{code: 429, headers: map[string]string{"Retry-After": "3"}}, reason: core.ReasonRateLimited, retryable: true, retryAfter: 3 * time.Second},
-		"429 with a date":             {answer: answer{code: 429, headers: map[string]string{"Retry-After": now.Add(time.Hour).UTC().Format(http.TimeFormat)}}, reason: core.ReasonRateLimited, retryable: true, retryAfter: time.Hour - time.Duration(now.Nanosecond())},
-		"429 with a huge Retry-After": {answer: answer{code: 429, headers: map[string]string{"Retry-After": "99999999999999999999"}}, reason: core.ReasonRateLimited, retryable: true, retryAfter: core.MaxRetryAfter},
-		"429 without a Retry-After":   {answer: answer{code: 429}, reason: core.ReasonRateLimited, retryable: true},
-		"431":                         {answer: answer{code: 431}, reason: core.ReasonClientError},
-		"499":                         {answer: answer{code: 499}, reason: core.ReasonClientError},
-		"500":                         {answer: answer{code: 500}, reason: core.ReasonServerError, retryable: true, errText: "HTTP 500 Internal Server Error"},
-		"501":                         {answer: answer{code: 501}, reason: core.ReasonServerError, retryable: true},
-		"503 with a Retry-After":      {answer: answer{code: 503, headers: map[string]string{"Retry-After": "2"}}, reason: core.ReasonServerError, retryable: true, retryAfter: 2 * time.Second},
-		"599":                         {answer: answer{code: 599}, reason: core.ReasonServerError, retryable: true},
-		"a long answer is cut":        {answer: answer{code: 502, body: long}, reason: core.ReasonServerError, retryable: true, response: long[:core.MaxResponseBytes]},
+		"300":                         {answer: answer{code: 300}, reason: notify.ReasonRedirect, errText: "HTTP 300 Multiple Choices"},
+		"301 to a secret URL":         {answer: answer{code: 301, headers: map[string]string{"Location": "https://hooks.example" + secretPath}}, reason: notify.ReasonRedirect, errText: "HTTP 301 redirect to https://hooks.example/<redacted> (redirects are not followed)"},
+		"302 without a Location":      {answer: answer{code: 302}, reason: notify.ReasonRedirect, errText: "HTTP 302 Found"},
+		"307 with a Retry-After":      {answer: answer{code: 307, headers: map[string]string{"Location": "/x", "Retry-After": "9"}}, reason: notify.ReasonRedirect, errText: "redirect to <redacted>"},
+		"399":                         {answer: answer{code: 399}, reason: notify.ReasonRedirect},
+		"400 with a body":             {answer: answer{code: 400, body: `{"error":"bad"}`}, reason: notify.ReasonClientError, errText: "HTTP 400 Bad Request", response: `{"error":"bad"}`},
+		"400 with a Location":         {answer: answer{code: 400, headers: map[string]string{"Location": "https://x.example/a"}}, reason: notify.ReasonClientError, errText: "HTTP 400 Bad Request"},
+		"400 with a Retry-After":      {answer: answer{code: 400, headers: map[string]string{"Retry-After": "9"}}, reason: notify.ReasonClientError},
+		"401":                         {answer: answer{code: 401}, reason: notify.ReasonClientError},
+		"404":                         {answer: answer{code: 404}, reason: notify.ReasonClientError},
+		"407":                         {answer: answer{code: 407}, reason: notify.ReasonClientError},
+		"408 with a Retry-After":      {answer: answer{code: 408, headers: map[string]string{"Retry-After": "7"}}, reason: notify.ReasonServerError, retryable: true, retryAfter: 7 * time.Second},
+		"409":                         {answer: answer{code: 409}, reason: notify.ReasonClientError},
+		"424":                         {answer: answer{code: 424}, reason: notify.ReasonClientError},
+		"425":                         {answer: answer{code: 425}, reason: notify.ReasonServerError, retryable: true, errText: "HTTP 425 Too Early"},
+		"426":                         {answer: answer{code: 426}, reason: notify.ReasonClientError},
+		"428":                         {answer: answer{code: 428}, reason: notify.ReasonClientError},
+		"429 with seconds":            {answer: answer{code: 429, headers: map[string]string{"Retry-After": "3"}}, reason: notify.ReasonRateLimited, retryable: true, retryAfter: 3 * time.Second},
+		"429 with a date":             {answer: answer{code: 429, headers: map[string]string{"Retry-After": now.Add(time.Hour).UTC().Format(http.TimeFormat)}}, reason: notify.ReasonRateLimited, retryable: true, retryAfter: time.Hour - time.Duration(now.Nanosecond())},
+		"429 with a huge Retry-After": {answer: answer{code: 429, headers: map[string]string{"Retry-After": "99999999999999999999"}}, reason: notify.ReasonRateLimited, retryable: true, retryAfter: notify.MaxRetryAfter},
+		"429 without a Retry-After":   {answer: answer{code: 429}, reason: notify.ReasonRateLimited, retryable: true},
+		"431":                         {answer: answer{code: 431}, reason: notify.ReasonClientError},
+		"499":                         {answer: answer{code: 499}, reason: notify.ReasonClientError},
+		"500":                         {answer: answer{code: 500}, reason: notify.ReasonServerError, retryable: true, errText: "HTTP 500 Internal Server Error"},
+		"501":                         {answer: answer{code: 501}, reason: notify.ReasonServerError, retryable: true},
+		"503 with a Retry-After":      {answer: answer{code: 503, headers: map[string]string{"Retry-After": "2"}}, reason: notify.ReasonServerError, retryable: true, retryAfter: 2 * time.Second},
+		"599":                         {answer: answer{code: 599}, reason: notify.ReasonServerError, retryable: true},
+		"a long answer is cut":        {answer: answer{code: 502, body: long}, reason: notify.ReasonServerError, retryable: true, response: long[:notify.MaxResponseBytes]},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -104,7 +104,7 @@ func TestCheckResponse(t *testing.T) {
 				require.NoError(t, err)
 				return
 			}
-			var de *core.DeliveryError
+			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, tc.answer.code, de.StatusCode)
 			require.Equal(t, tc.reason, de.Reason)
@@ -121,19 +121,19 @@ func TestCheckResponse(t *testing.T) {
 func TestClassifyStatusEveryCode(t *testing.T) {
 	t.Parallel()
 	for code := 300; code < 1000; code++ {
-		reason, retryable := core.ClassifyStatus(code)
+		reason, retryable := notify.ClassifyStatus(code)
 		switch {
 		case code == 429:
-			require.Equal(t, core.ReasonRateLimited, reason, code)
+			require.Equal(t, notify.ReasonRateLimited, reason, code)
 			require.True(t, retryable, code)
 		case code == 408 || code == 425 || code >= 500:
-			require.Equal(t, core.ReasonServerError, reason, code)
+			require.Equal(t, notify.ReasonServerError, reason, code)
 			require.True(t, retryable, code)
 		case code < 400:
-			require.Equal(t, core.ReasonRedirect, reason, code)
+			require.Equal(t, notify.ReasonRedirect, reason, code)
 			require.False(t, retryable, code)
 		default:
-			require.Equal(t, core.ReasonClientError, reason, code)
+			require.Equal(t, notify.ReasonClientError, reason, code)
 			require.False(t, retryable, code)
 		}
 	}
@@ -162,12 +162,12 @@ func TestCheckResponseDrainIsBounded(t *testing.T) {
 	t.Parallel()
 	for _, code := range []int{200, 503} {
 		body := &countingBody{size: 64 << 20}
-		_ = core.CheckResponse(&http.Response{StatusCode: code, Header: http.Header{}, Body: body}, time.Now())
-		require.Equal(t, core.MaxResponseBytes+1<<20, body.read, "status %d", code)
+		_ = notify.CheckResponse(&http.Response{StatusCode: code, Header: http.Header{}, Body: body}, time.Now())
+		require.Equal(t, notify.MaxResponseBytes+1<<20, body.read, "status %d", code)
 		require.True(t, body.closed, "status %d", code)
 	}
 	small := &countingBody{size: 5000}
-	_ = core.CheckResponse(&http.Response{StatusCode: 500, Header: http.Header{}, Body: small}, time.Now())
+	_ = notify.CheckResponse(&http.Response{StatusCode: 500, Header: http.Header{}, Body: small}, time.Now())
 	require.Equal(t, 5000, small.read, "a short answer is read to its end")
 }
 
@@ -180,7 +180,7 @@ func TestCheckResponseReusesTheConnection(t *testing.T) {
 		_, _ = w.Write(bytes.Repeat([]byte("x"), 64<<10))
 	}))
 	t.Cleanup(srv.Close)
-	client := core.NewHTTPClient()
+	client := notify.NewHTTPClient()
 	var reused []bool
 	for range 3 {
 		ctx := httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
@@ -190,7 +190,7 @@ func TestCheckResponseReusesTheConnection(t *testing.T) {
 		require.NoError(t, err)
 		resp, err := client.Do(req)
 		require.NoError(t, err)
-		require.Error(t, core.CheckResponse(resp, time.Now()))
+		require.Error(t, notify.CheckResponse(resp, time.Now()))
 	}
 	require.Equal(t, []bool{false, true, true}, reused)
 }
@@ -216,24 +216,24 @@ func TestRequestError(t *testing.T) {
 	tests := map[string]struct {
 		ctx    context.Context
 		err    error
-		reason core.Reason
+		reason notify.Reason
 		is     error // the error chain keeps it
 		text   string
 	}{
-		"the error is a deadline":              {context.Background(), urlErr(context.DeadlineExceeded), core.ReasonTimeout, context.DeadlineExceeded, `timed out, possibly delivered: Post https://hooks.example/<redacted>: context deadline exceeded`},
-		"the context's deadline passed":        {expired, urlErr(io.ErrUnexpectedEOF), core.ReasonTimeout, io.ErrUnexpectedEOF, "timed out, possibly delivered"},
-		"a net.Error that is a timeout":        {context.Background(), urlErr(&net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}}), core.ReasonTimeout, nil, "timed out, possibly delivered"},
-		"a read deadline":                      {context.Background(), urlErr(&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), core.ReasonTimeout, os.ErrDeadlineExceeded, "timed out"},
-		"a net.Error that is not a timeout":    {context.Background(), urlErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), core.ReasonNetwork, syscall.ECONNREFUSED, "Post https://hooks.example/<redacted>: dial tcp: connection refused"},
-		"a cancelled context is not a timeout": {cancelled, urlErr(context.Canceled), core.ReasonNetwork, context.Canceled, "context canceled"},
-		"a TLS failure":                        {context.Background(), urlErr(tls.AlertError(42)), core.ReasonNetwork, nil, "bad certificate"},
-		"an error without a URL":               {context.Background(), errors.New("boom"), core.ReasonNetwork, nil, "boom"},
+		"the error is a deadline":              {context.Background(), urlErr(context.DeadlineExceeded), notify.ReasonTimeout, context.DeadlineExceeded, `timed out, possibly delivered: Post https://hooks.example/<redacted>: context deadline exceeded`},
+		"the context's deadline passed":        {expired, urlErr(io.ErrUnexpectedEOF), notify.ReasonTimeout, io.ErrUnexpectedEOF, "timed out, possibly delivered"},
+		"a net.Error that is a timeout":        {context.Background(), urlErr(&net.OpError{Op: "read", Net: "tcp", Err: timeoutError{}}), notify.ReasonTimeout, nil, "timed out, possibly delivered"},
+		"a read deadline":                      {context.Background(), urlErr(&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}), notify.ReasonTimeout, os.ErrDeadlineExceeded, "timed out"},
+		"a net.Error that is not a timeout":    {context.Background(), urlErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), notify.ReasonNetwork, syscall.ECONNREFUSED, "Post https://hooks.example/<redacted>: dial tcp: connection refused"},
+		"a cancelled context is not a timeout": {cancelled, urlErr(context.Canceled), notify.ReasonNetwork, context.Canceled, "context canceled"},
+		"a TLS failure":                        {context.Background(), urlErr(tls.AlertError(42)), notify.ReasonNetwork, nil, "bad certificate"},
+		"an error without a URL":               {context.Background(), errors.New("boom"), notify.ReasonNetwork, nil, "boom"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			err := core.RequestError(tc.ctx, tc.err)
-			var de *core.DeliveryError
+			err := notify.RequestError(tc.ctx, tc.err)
+			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, tc.reason, de.Reason)
 			require.True(t, de.Retryable)
@@ -266,11 +266,11 @@ func TestRequestErrorOverLoopback(t *testing.T) {
 
 	tests := map[string]struct {
 		url    string
-		reason core.Reason
+		reason notify.Reason
 		text   string
 	}{
-		"no answer before the deadline": {hanging.URL + secretPath, core.ReasonTimeout, "timed out, possibly delivered"},
-		"connection refused":            {closed.URL + secretPath, core.ReasonNetwork, "connection refused"},
+		"no answer before the deadline": {hanging.URL + secretPath, notify.ReasonTimeout, "timed out, possibly delivered"},
+		"connection refused":            {closed.URL + secretPath, notify.ReasonNetwork, "connection refused"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -279,13 +279,13 @@ func TestRequestErrorOverLoopback(t *testing.T) {
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodPost, tc.url, strings.NewReader("{}"))
 			require.NoError(t, err)
-			resp, err := core.NewHTTPClient().Do(req)
+			resp, err := notify.NewHTTPClient().Do(req)
 			if resp != nil {
 				_ = resp.Body.Close()
 			}
 			require.Error(t, err)
-			err = core.RequestError(ctx, err)
-			var de *core.DeliveryError
+			err = notify.RequestError(ctx, err)
+			var de *notify.DeliveryError
 			require.ErrorAs(t, err, &de)
 			require.Equal(t, tc.reason, de.Reason, "%v", err)
 			require.True(t, de.Retryable)
@@ -307,20 +307,20 @@ func TestNewHTTPClientDoesNotFollowRedirects(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, elsewhere.URL+secretPath, code)
 		}))
-		resp, err := core.NewHTTPClient().Post(srv.URL, "application/json", strings.NewReader("{}"))
+		resp, err := notify.NewHTTPClient().Post(srv.URL, "application/json", strings.NewReader("{}"))
 		require.NoError(t, err)
-		err = core.CheckResponse(resp, time.Now())
+		err = notify.CheckResponse(resp, time.Now())
 		srv.Close()
-		var de *core.DeliveryError
+		var de *notify.DeliveryError
 		require.ErrorAs(t, err, &de)
 		require.Equal(t, code, de.StatusCode)
-		require.Equal(t, core.ReasonRedirect, de.Reason)
+		require.Equal(t, notify.ReasonRedirect, de.Reason)
 		require.False(t, de.Retryable)
 		require.NotContains(t, err.Error(), "FAKE-SECRET")
 	}
 	require.Zero(t, followed.Load(), "no redirect was followed")
 
-	c := core.NewHTTPClient()
+	c := notify.NewHTTPClient()
 	require.Zero(t, c.Timeout, "attempts are bounded by their context")
 	tr, ok := c.Transport.(*http.Transport)
 	require.True(t, ok)

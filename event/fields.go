@@ -1,23 +1,23 @@
-package core
+package event
 
-// Known event types (SPEC §1). Other types are accepted unless ingest.strict_events is set.
+// Known event types, as Cortex documents them. Other types are accepted unless ingest.strict_events is set.
 const (
-	EventScanStarted   = "scan.started"
-	EventScanProgress  = "scan.progress"
-	EventScanCompleted = "scan.completed"
-	EventScanFailed    = "scan.failed"
-	EventScanTimeout   = "scan.timeout"
-	EventIssueCritical = "issue.critical"
+	ScanStarted   = "scan.started"
+	ScanProgress  = "scan.progress"
+	ScanCompleted = "scan.completed"
+	ScanFailed    = "scan.failed"
+	ScanTimeout   = "scan.timeout"
+	IssueCritical = "issue.critical"
 )
 
-// EventTypes lists the known event types in the order Cortex documents them.
-var EventTypes = []string{
-	EventScanStarted, EventScanProgress, EventScanCompleted,
-	EventScanFailed, EventScanTimeout, EventIssueCritical,
+// Types lists the known event types in the order Cortex documents them.
+var Types = []string{
+	ScanStarted, ScanProgress, ScanCompleted,
+	ScanFailed, ScanTimeout, IssueCritical,
 }
 
-// IsKnownEventType reports whether t is one of EventTypes.
-func IsKnownEventType(t string) bool {
+// IsKnownType reports whether t is one of Types.
+func IsKnownType(t string) bool {
 	_, ok := eventFields[t]
 	return ok
 }
@@ -32,7 +32,7 @@ const (
 	KindInt
 )
 
-// Field describes one known data field of SPEC §1: its name, JSON kind and, for numbers, the
+// Field describes one known data field of a Cortex event type: its name, JSON kind and, for numbers, the
 // inclusive range it must lie in.
 type Field struct {
 	Name     string
@@ -55,25 +55,25 @@ type eventSpec struct {
 	required map[string]bool
 }
 
-// eventFields is the SPEC §1 table: data fields per event type, required ones marked.
+// eventFields is the table Cortex documents: data fields per event type, required ones marked.
 var eventFields = map[string]eventSpec{
-	EventScanStarted: {required: requiredScan, fields: []Field{
+	ScanStarted: {required: requiredScan, fields: []Field{
 		fScanID, fRepoURL, {Name: "branch", Kind: KindString}, {Name: "commit", Kind: KindString},
 	}},
-	EventScanProgress: {required: requiredScan, fields: []Field{
+	ScanProgress: {required: requiredScan, fields: []Field{
 		fScanID, fRepoURL, fPercent("progress"), {Name: "stage", Kind: KindString},
 	}},
-	EventScanCompleted: {required: requiredScan, fields: []Field{
+	ScanCompleted: {required: requiredScan, fields: []Field{
 		fScanID, fRepoURL, {Name: "status", Kind: KindString}, fPercent("score"),
 		{Name: "issues_count", Kind: KindInt, HasMin: true}, fDuration,
 	}},
-	EventScanFailed: {required: requiredScan, fields: []Field{
+	ScanFailed: {required: requiredScan, fields: []Field{
 		fScanID, fRepoURL, {Name: "error", Kind: KindString}, fDuration,
 	}},
-	EventScanTimeout: {required: requiredScan, fields: []Field{
+	ScanTimeout: {required: requiredScan, fields: []Field{
 		fScanID, fRepoURL, fDuration, {Name: "timeout_seconds", Kind: KindNumber, HasMin: true},
 	}},
-	EventIssueCritical: {required: requiredIssue, fields: []Field{
+	IssueCritical: {required: requiredIssue, fields: []Field{
 		fScanID, {Name: "issue_id", Kind: KindString}, {Name: "severity", Kind: KindString},
 		{Name: "title", Kind: KindString}, {Name: "file", Kind: KindString},
 		{Name: "line", Kind: KindInt, HasMin: true, Min: 1}, fRepoURL,
@@ -88,7 +88,7 @@ var eventFields = map[string]eventSpec{
 func ShortcutFields() []Field {
 	seen := map[string]bool{}
 	var out []Field
-	for _, t := range EventTypes {
+	for _, t := range Types {
 		for _, f := range eventFields[t].fields {
 			if !seen[f.Name] {
 				seen[f.Name] = true

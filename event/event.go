@@ -1,4 +1,4 @@
-package core
+package event
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Event is one Cortex webhook event (SPEC §1). Raw keeps the body exactly as received, so the
+// Event is one Cortex webhook event (README.md, "The ingest endpoint"). Raw keeps the body exactly as received, so the
 // webhook target can pass it on unchanged and unknown fields survive.
 type Event struct {
 	Type       string         // envelope "event", e.g. "scan.completed"
@@ -28,7 +28,7 @@ type Event struct {
 	ReceivedAt time.Time      // when the bridge accepted it (UTC)
 }
 
-// ErrInvalidJSON is returned (wrapped) by ParseEvent when the body is not a JSON object.
+// ErrInvalidJSON is returned (wrapped) by Parse when the body is not a JSON object.
 var ErrInvalidJSON = errors.New("invalid JSON")
 
 // FieldError names one invalid field by its JSON path ("timestamp", "data.score").
@@ -39,14 +39,14 @@ type FieldError struct {
 
 func (e FieldError) Error() string { return e.Field + ": " + e.Msg }
 
-// InvalidEventError lists the problems found in an event's envelope or data fields: the first
+// InvalidError lists the problems found in an event's envelope or data fields: the first
 // 20 in Problems, and how many more there were in More.
-type InvalidEventError struct {
+type InvalidError struct {
 	Problems []FieldError
 	More     int
 }
 
-func (e *InvalidEventError) Error() string {
+func (e *InvalidError) Error() string {
 	parts := make([]string, len(e.Problems))
 	for i, p := range e.Problems {
 		parts[i] = p.Error()
@@ -71,7 +71,7 @@ const MaxNestingDepth = 128
 // with ErrInvalidJSON naming the limit, before the rest is read.
 const MaxValues = 10_000
 
-// maxProblems bounds the problems an InvalidEventError lists (the rest are counted), so a body
+// maxProblems bounds the problems an InvalidError lists (the rest are counted), so a body
 // of 100 000 out-of-range numbers gets a short answer, not one as large as the body.
 const maxProblems = 20
 
@@ -81,20 +81,20 @@ const maxPathBytes = 200
 // ctxCheckTokens is how many tokens are read between checks of the context.
 const ctxCheckTokens = 4096
 
-// ParseEvent parses and validates body as a Cortex event. It returns an error wrapping
+// Parse parses and validates body as a Cortex event. It returns an error wrapping
 // ErrInvalidJSON when body is not a single JSON object (also for invalid UTF-8, a name that
 // appears twice in one object, nesting deeper than MaxNestingDepth and more than MaxValues
 // values), and
-// *InvalidEventError when the envelope or a known data field is missing or has the wrong type
+// *InvalidError when the envelope or a known data field is missing or has the wrong type
 // or range. Unknown fields are kept. The returned Event's Raw aliases body, which is not
 // modified. Time and memory are linear in len(body).
-func ParseEvent(body []byte) (*Event, error) {
-	return ParseEventContext(context.Background(), body)
+func Parse(body []byte) (*Event, error) {
+	return ParseContext(context.Background(), body)
 }
 
-// ParseEventContext is ParseEvent that stops early, returning ctx.Err(), once ctx is done (the
+// ParseContext is Parse that stops early, returning ctx.Err(), once ctx is done (the
 // client that sent the body has gone).
-func ParseEventContext(ctx context.Context, body []byte) (*Event, error) {
+func ParseContext(ctx context.Context, body []byte) (*Event, error) {
 	if !utf8.Valid(body) {
 		return nil, fmt.Errorf("%w: the body is not valid UTF-8", ErrInvalidJSON)
 	}
@@ -139,7 +139,7 @@ func ParseEventContext(ctx context.Context, body []byte) (*Event, error) {
 		checkData(ev.Type, ev.Data, bad)
 	}
 	if len(probs) > 0 {
-		return nil, &InvalidEventError{Problems: probs, More: more}
+		return nil, &InvalidError{Problems: probs, More: more}
 	}
 	return ev, nil
 }
@@ -458,7 +458,7 @@ func envelopeString(env map[string]any, key string, bad func(string, string)) st
 	return s
 }
 
-// checkData validates the known data fields of typ (SPEC §1) and converts them to their kind:
+// checkData validates the known data fields of typ (the table in fields.go) and converts them to their kind:
 // KindNumber fields become float64, KindInt fields int64. A JSON null counts as absent.
 func checkData(typ string, data map[string]any, bad func(string, string)) {
 	spec, ok := eventFields[typ]

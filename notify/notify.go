@@ -1,21 +1,23 @@
-package core
+package notify
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // Message is one rendered notification for one target. The worker renders it from the target's
 // template just before each attempt and hands it to the target's Notifier.
 type Message struct {
-	DeliveryID string   // stable across retries; sent as X-Cortex-Delivery by the webhook target
-	Attempt    int      // 1 for the first try
-	Target     string   // target name
-	Route      string   // the first route that sent the event to this target
-	Event      *Event   // the event; for a group or digest, the first of Events
-	Events     []*Event // every event the message covers (one for a single delivery)
+	DeliveryID string         // stable across retries; sent as X-Cortex-Delivery by the webhook target
+	Attempt    int            // 1 for the first try
+	Target     string         // target name
+	Route      string         // the first route that sent the event to this target
+	Event      *event.Event   // the event; for a group or digest, the first of Events
+	Events     []*event.Event // every event the message covers (one for a single delivery)
 	// Body is the rendered payload: JSON for webhook, slack and discord targets (validated by the
 	// template engine), plain text for email. Nil means "the adapter's default".
 	Body []byte
@@ -72,7 +74,7 @@ type DeliveryError struct {
 	Response   string // the start of the receiver's answer (at most MaxResponseBytes)
 }
 
-// MaxResponseBytes is how much of a receiver's answer an attempt records (SPEC §5: 1 KiB).
+// MaxResponseBytes is how much of a receiver's answer an attempt records: 1 KiB (README.md, "Deliveries").
 const MaxResponseBytes = 1024
 
 func (e *DeliveryError) Error() string {

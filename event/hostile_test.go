@@ -1,4 +1,4 @@
-package core_test
+package event_test
 
 import (
 	"bytes"

@@ -1,4 +1,4 @@
-package core_test
+package event_test
 
 import (
 	"maps"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -22,7 +22,7 @@ func BenchmarkParseEvent(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if _, err := core.ParseEvent(body); err != nil {
+				if _, err := event.Parse(body); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -43,7 +43,7 @@ func BenchmarkParseEventHostile(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				_, _ = core.ParseEvent(body)
+				_, _ = event.Parse(body)
 			}
 		})
 	}
