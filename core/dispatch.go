@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // DispatcherConfig tunes the delivery side of the queue. Zero fields take the defaults shown.
@@ -243,9 +245,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	<-writerDone
 	d.poolsMu.Lock()
 	for _, p := range d.pools {
-		if c, ok := p.target.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(p.target.Notifier)
 	}
 	d.poolsMu.Unlock()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
