@@ -18,7 +18,7 @@ import (
 // Target is one configured destination at run time.
 type Target struct {
 	Name     string
-	Type     string          // slack | discord | email | webhook | file
+	Type     string          // a registered type's name (adapters.Types)
 	Format   notify.Format   // what its templates render
 	Notifier notify.Notifier // nil when Disabled
 	// Disabled, when not "", says why the target sends nothing (e.g. "SLACK_WEBHOOK_URL is not
