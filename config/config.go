@@ -121,7 +121,7 @@ func (t TemplateDir) Limits() templates.Limits {
 }
 
 // Target is one destination. Name and Type are required; the other keys depend on Type and are
-// decoded into the type's config (Options).
+// decoded into the type's config (Adapter).
 type Target struct {
 	Name        string     `yaml:"name"`
 	Type        string     `yaml:"type"`        // one of adapters.Types
