@@ -49,7 +49,7 @@ type Attempt struct {
 	Outcome    string // "success" or a Reason
 	StatusCode int    // HTTP status or SMTP reply code; 0 if none
 	Error      string
-	Response   string // at most MaxResponseBytes of the receiver's answer
+	Response   string // at most notify.MaxResponseBytes of the receiver's answer
 }
 
 // IngestItem is one accepted event with the deliveries its routes produced. The deliveries are
