@@ -155,11 +155,13 @@ func TestShippedConfig(t *testing.T) {
 			check: func(t *testing.T, c *config.Config) {
 				require.Equal(t, "127.0.0.1:8080", c.Server.Listen)
 				require.Empty(t, c.Server.PublicURL)
+				require.Equal(t, "sqlite", c.Storage.Driver)
 				require.True(t, strings.HasSuffix(c.Storage.DSN, "/data/cortex-bridge.db"), "relative to the config file: %s", c.Storage.DSN)
 				require.True(t, filepath.IsAbs(c.Storage.DSN))
 				require.Equal(t, []string{"dev-secret-change-me"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 587, config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.Port)
-				require.Equal(t, "starttls", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS)
+				require.Equal(t, "starttls", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS, "SMTP_TLS unset: the default")
+				require.Equal(t, "starttls", config.AdapterConfig[*email.Config](&c.Targets[5]).SMTP.TLS)
 				require.Equal(t, "Cortex Bridge <alerts@example.com>", config.AdapterConfig[*email.Config](&c.Targets[2]).From)
 				require.Equal(t, []string{"compliance@example.com"}, config.AdapterConfig[*email.Config](&c.Targets[2]).To)
 				require.Equal(t, "https://siem.example.com/hooks/cortex", config.AdapterConfig[*webhook.Config](&c.Targets[3]).URL)
@@ -181,6 +183,27 @@ func TestShippedConfig(t *testing.T) {
 				require.Equal(t, "to is empty (its variable is unset)", c.Targets[5].Disabled())
 			},
 		},
+		"PostgreSQL from the environment (replicas)": {
+			env: map[string]string{
+				"CORTEX_BRIDGE_DB_DRIVER": "postgres",
+				"CORTEX_BRIDGE_DB":        "postgres://bridge@db:5432/bridge?sslmode=disable",
+			},
+			disabled: []string{"security-slack", "dev-discord", "compliance-mail", "siem", "ops-mail"},
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "postgres", c.Storage.Driver)
+				require.Equal(t, "postgres://bridge@db:5432/bridge?sslmode=disable", c.Storage.DSN, "a URL is not made relative")
+			},
+		},
+		"SMTP_TLS=none: a plaintext local relay": {
+			env:      map[string]string{"SMTP_HOST": "localhost", "SMTP_PORT": "25", "SMTP_TLS": "none", "OPS_EMAIL": "ops@example.com"},
+			disabled: []string{"security-slack", "dev-discord", "siem"},
+			check: func(t *testing.T, c *config.Config) {
+				for _, i := range []int{2, 5} { // compliance-mail, ops-mail
+					require.Equal(t, 25, config.AdapterConfig[*email.Config](&c.Targets[i]).SMTP.Port, c.Targets[i].Name)
+					require.Equal(t, "none", config.AdapterConfig[*email.Config](&c.Targets[i]).SMTP.TLS, c.Targets[i].Name)
+				}
+			},
+		},
 		"every variable set": {
 			env: map[string]string{
 				"CORTEX_WEBHOOK_SECRET": "prod-ingest-secret",
@@ -198,6 +221,7 @@ func TestShippedConfig(t *testing.T) {
 				require.Equal(t, []string{"prod-ingest-secret"}, notify.RevealAll(c.Ingest.Secrets))
 				require.Equal(t, 465, config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.Port)
 				require.Equal(t, "implicit", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS)
+				require.Equal(t, "implicit", config.AdapterConfig[*email.Config](&c.Targets[5]).SMTP.TLS)
 			},
 		},
 	}
@@ -264,6 +288,16 @@ func TestShippedConfig_Serve(t *testing.T) {
 	require.False(t, rt.Enabled("security-slack"))
 	require.False(t, rt.Enabled("no-such-target"))
 	require.FileExists(t, auditLog)
+}
+
+// TestShippedConfig_BadSMTPTLS: a mistyped SMTP_TLS is refused with the key it landed in, not
+// taken for the default.
+func TestShippedConfig_BadSMTPTLS(t *testing.T) {
+	t.Parallel()
+	src, err := os.ReadFile(shippedConfig)
+	require.NoError(t, err)
+	_, err = setup(t).parse(t, string(src), map[string]string{"SMTP_HOST": "localhost", "SMTP_TLS": "plain"})
+	require.ErrorContains(t, err, `targets[2].smtp.tls: must be starttls, implicit or none, got "plain"`)
 }
 
 func TestParse_EnvExpansion(t *testing.T) {

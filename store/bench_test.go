@@ -11,6 +11,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 // Benchmarks per driver, to compare them: go test -run x -bench . -benchmem ./store/
@@ -28,7 +29,7 @@ var benchDrivers = []struct {
 		b.Cleanup(func() { _ = db.Close() })
 		return db
 	}},
-	{"postgres", func(b *testing.B) *store.DB { return openPG(b, pgSchema(b)) }},
+	{"postgres", func(b *testing.B) *store.DB { return openPG(b, pgtest.Schema(b, "")) }},
 }
 
 // benchItems makes n new events (ids unique under prefix) with two pending deliveries each.

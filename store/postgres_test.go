@@ -2,102 +2,25 @@ package store_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 	"github.com/cortexbridge/cortex-bridge/store/storetest"
 )
 
-// The Postgres tests need a PostgreSQL server (.ci/run starts this machine's on 127.0.0.1:5432).
-// Each test gets a schema of its own (t_<random>, selected with search_path in the DSN and
-// dropped afterwards), so they run in parallel on one database. Without a server they fail —
-// unless CORTEX_BRIDGE_SKIP_POSTGRES=1 says this machine has none.
-const (
-	pgDSNEnv  = "CORTEX_BRIDGE_TEST_POSTGRES" // the database to create test schemas in
-	pgSkipEnv = "CORTEX_BRIDGE_SKIP_POSTGRES"
-	pgDefault = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-)
-
-var pgAdmin struct {
-	once sync.Once
-	dsn  string
-	pool *pgxpool.Pool
-	err  error
-}
-
-// adminPool connects once per test binary to the database the schemas are made in.
-func adminPool(t testing.TB) (*pgxpool.Pool, string) {
-	t.Helper()
-	if os.Getenv(pgSkipEnv) == "1" {
-		t.Skipf("%s=1: skipping the PostgreSQL tests", pgSkipEnv)
-	}
-	pgAdmin.once.Do(func() {
-		pgAdmin.dsn = os.Getenv(pgDSNEnv)
-		if pgAdmin.dsn == "" {
-			pgAdmin.dsn = pgDefault
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		pgAdmin.pool, pgAdmin.err = pgxpool.New(ctx, pgAdmin.dsn)
-		if pgAdmin.err == nil {
-			if pgAdmin.err = pgAdmin.pool.Ping(ctx); pgAdmin.err != nil {
-				pgAdmin.pool.Close()
-			}
-		}
-	})
-	if pgAdmin.err != nil {
-		t.Fatalf("PostgreSQL is not reachable (%s=%s): %v\n"+
-			"Start it (.ci/run does: pg_ctlcluster <version> main start), point %s at another database, "+
-			"or set %s=1 to skip the PostgreSQL tests on a machine without it.",
-			pgDSNEnv, redact(pgAdmin.dsn), pgAdmin.err, pgDSNEnv, pgSkipEnv)
-	}
-	return pgAdmin.pool, pgAdmin.dsn
-}
-
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable DSN)"
-}
-
-// pgSchema creates an empty schema for t and returns a DSN whose sessions use it.
-func pgSchema(t testing.TB) string {
-	t.Helper()
-	pool, dsn := adminPool(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	_, err := pool.Exec(context.Background(), "CREATE SCHEMA "+schema)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := pool.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("dropping test schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	require.NoError(t, err, "%s must be a postgres:// URL", pgDSNEnv)
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+// The Postgres tests get a schema each from pgtest (this machine's server on 127.0.0.1:5432 by
+// default, which scripts/test starts), so they run in parallel on one database.
 
 // openPG opens a store on dsn (one "replica": its own pool) and closes it after the test.
 func openPG(t testing.TB, dsn string) *store.DB {
@@ -111,7 +34,7 @@ func openPG(t testing.TB, dsn string) *store.DB {
 func TestPostgres(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, func(t *testing.T) core.Store {
-		db, err := store.Open(context.Background(), "postgres", pgSchema(t))
+		db, err := store.Open(context.Background(), "postgres", pgtest.Schema(t, ""))
 		require.NoError(t, err)
 		return db
 	})
@@ -156,7 +79,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 	require.NotContains(t, err.Error(), "s3cret", "the password never shows")
 	require.Contains(t, err.Error(), "127.0.0.1:1/x")
 
-	_, dsn := adminPool(t)
+	_, dsn := pgtest.Admin(t)
 	u, err := url.Parse(dsn)
 	require.NoError(t, err)
 	q := u.Query()
@@ -170,7 +93,7 @@ func TestPostgresOpenErrors(t *testing.T) {
 // one of them, with its lease in the database.
 func TestPostgresReplicasClaimExclusively(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	a, b := openPG(t, dsn), openPG(t, dsn)
 	const n = 600
 	items := pendingItems(t, "e", n, "x")
@@ -225,7 +148,7 @@ func TestPostgresReplicasClaimExclusively(t *testing.T) {
 // expire, another replica claims them, and the dead owner can no longer complete them.
 func TestPostgresKilledReplicaLeasesAreReclaimed(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	survivor := openPG(t, dsn)
 	doomed, err := store.Open(context.Background(), "postgres", dsn)
 	require.NoError(t, err)
@@ -261,7 +184,7 @@ func TestPostgresKilledReplicaLeasesAreReclaimed(t *testing.T) {
 // Replicas starting together on an empty schema migrate it once, one after the other.
 func TestPostgresConcurrentMigrations(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	const replicas = 4
 	dbs := make([]*store.DB, replicas)
 	errs := make([]error, replicas)
@@ -274,7 +197,7 @@ func TestPostgresConcurrentMigrations(t *testing.T) {
 		require.NoError(t, errs[i], "replica %d", i)
 		defer dbs[i].Close()
 	}
-	pool, _ := adminPool(t)
+	pool, _ := pgtest.Admin(t)
 	u, _ := url.Parse(dsn)
 	schema := u.Query().Get("search_path")
 	rows, err := pool.Query(context.Background(), "SELECT version_id FROM "+schema+".goose_db_version ORDER BY id")
@@ -299,7 +222,7 @@ func TestPostgresConcurrentMigrations(t *testing.T) {
 // opposite orders: each event is stored once, and the batches do not deadlock.
 func TestPostgresSameEventsOnTwoReplicas(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	a, b := openPG(t, dsn), openPG(t, dsn)
 	const n = 200
 	for round := range 5 {
@@ -330,7 +253,7 @@ func TestPostgresSameEventsOnTwoReplicas(t *testing.T) {
 // due digest is claimed by one of them.
 func TestPostgresDigestsFireOnce(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	a, b := openPG(t, dsn), openPG(t, dsn)
 	ctx := context.Background()
 	var ds []core.DigestSchedule
@@ -390,7 +313,7 @@ func listening(t *testing.T, db *store.DB, ch <-chan struct{}, n int64) {
 // An idle replica is woken by NOTIFY when another replica commits work that is due now.
 func TestPostgresNotifyWakesOtherReplicas(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	writer, idle := openPG(t, dsn), openPG(t, dsn)
 	ctx := context.Background()
 	wake := idle.Wake()
@@ -413,7 +336,7 @@ func TestPostgresNotifyWakesOtherReplicas(t *testing.T) {
 	require.NoError(t, err)
 	noSignal(t, wake, "duplicates store nothing")
 
-	other := openPG(t, pgSchema(t))
+	other := openPG(t, pgtest.Schema(t, ""))
 	_, err = other.Ingest(ctx, pendingItems(t, "e", 3, "x"))
 	require.NoError(t, err)
 	noSignal(t, wake, "a bridge on another schema of the database is not ours")
@@ -463,13 +386,13 @@ func TestPostgresNotifyWakesOtherReplicas(t *testing.T) {
 // notified meanwhile was missed).
 func TestPostgresListenerReconnects(t *testing.T) {
 	t.Parallel()
-	dsn := pgSchema(t)
+	dsn := pgtest.Schema(t, "")
 	writer, idle := openPG(t, dsn), openPG(t, dsn)
 	wake := idle.Wake()
 	listening(t, idle, wake, 1)
 	pid, _ := store.ListenerState(idle)
 
-	pool, _ := adminPool(t)
+	pool, _ := pgtest.Admin(t)
 	var killed bool
 	require.NoError(t, pool.QueryRow(context.Background(), "SELECT pg_terminate_backend($1)", pid).Scan(&killed))
 	require.True(t, killed)
@@ -486,7 +409,7 @@ func TestPostgresListenerReconnects(t *testing.T) {
 // Postgres store writes them as U+FFFD instead of failing the whole batch, and finds them again.
 func TestPostgresStoresAnyText(t *testing.T) {
 	t.Parallel()
-	db := openPG(t, pgSchema(t))
+	db := openPG(t, pgtest.Schema(t, ""))
 	ctx := context.Background()
 	ev := pgEvent(t, "nul\x00id")
 	ev.Delivery = "bad\xffsender"
@@ -519,7 +442,7 @@ func TestPostgresStoresAnyText(t *testing.T) {
 // id, so its commit writes WAL) and fails, wrapping core.ErrUnavailable, once the store is closed.
 func TestPostgresProbeWrite(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), "postgres", pgSchema(t))
+	db, err := store.Open(context.Background(), "postgres", pgtest.Schema(t, ""))
 	require.NoError(t, err)
 	require.NoError(t, db.ProbeWrite(context.Background()))
 	require.NoError(t, db.Close())

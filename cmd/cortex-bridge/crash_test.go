@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -23,11 +20,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/sender"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 // The crash tests run the real binary as child processes (startChild), send a slice of
@@ -468,7 +465,7 @@ func TestCrashKill9SQLite(t *testing.T) {
 // reaches the receiver and an audit file (each replica writes its own).
 func TestCrashKill9PostgresReplicas(t *testing.T) {
 	t.Parallel()
-	dsn := crashPGSchema(t, "")
+	dsn := pgtest.Schema(t, "")
 	rc := newCrashReceiver(crashDelay)
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
@@ -553,73 +550,4 @@ func TestCrashKill9PostgresReplicas(t *testing.T) {
 	require.NotZero(t, len(accB))
 	crashQueueEmpty(t, "postgres", dsn)
 	b.stop(t, 20*time.Second)
-}
-
-// Postgres schemas for the tests that need one (as store/postgres_test.go does): each test gets
-// a schema t_<random> on CORTEX_BRIDGE_TEST_POSTGRES (default the local server's database
-// test), selected with search_path in the DSN and dropped afterwards. CORTEX_BRIDGE_SKIP_POSTGRES=1
-// skips them on a machine without PostgreSQL.
-
-var crashPG struct {
-	once sync.Once
-	dsn  string
-	pool *pgxpool.Pool
-	err  error
-}
-
-func crashPGAdmin(t *testing.T) (*pgxpool.Pool, string) {
-	t.Helper()
-	if os.Getenv("CORTEX_BRIDGE_SKIP_POSTGRES") == "1" {
-		t.Skip("CORTEX_BRIDGE_SKIP_POSTGRES=1: skipping the PostgreSQL tests")
-	}
-	crashPG.once.Do(func() {
-		crashPG.dsn = os.Getenv("CORTEX_BRIDGE_TEST_POSTGRES")
-		if crashPG.dsn == "" {
-			crashPG.dsn = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		crashPG.pool, crashPG.err = pgxpool.New(ctx, crashPG.dsn)
-		if crashPG.err == nil {
-			if crashPG.err = crashPG.pool.Ping(ctx); crashPG.err != nil {
-				crashPG.pool.Close()
-			}
-		}
-	})
-	if crashPG.err != nil {
-		t.Fatalf("PostgreSQL is not reachable: %v (set CORTEX_BRIDGE_TEST_POSTGRES, or CORTEX_BRIDGE_SKIP_POSTGRES=1 to skip)", crashPG.err)
-	}
-	return crashPG.pool, crashPG.dsn
-}
-
-// crashPGSchema creates a schema for t and returns a DSN whose sessions use it. With user set,
-// the schema belongs to that role and the DSN logs in as it.
-func crashPGSchema(t *testing.T, user string) string {
-	t.Helper()
-	pool, dsn := crashPGAdmin(t)
-	b := make([]byte, 6)
-	_, _ = rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	q := "CREATE SCHEMA " + schema
-	if user != "" {
-		q += " AUTHORIZATION " + user
-	}
-	_, err := pool.Exec(context.Background(), q)
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := pool.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Logf("dropping test schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(dsn)
-	require.NoError(t, err)
-	if user != "" {
-		u.User = url.User(user)
-	}
-	v := u.Query()
-	v.Set("search_path", schema)
-	u.RawQuery = v.Encode()
-	return u.String()
 }

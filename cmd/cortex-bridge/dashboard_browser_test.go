@@ -33,8 +33,8 @@ var screenshots = flag.Bool("screenshots", false, "write the dashboard screensho
 
 const skipBrowserEnv = "CORTEX_BRIDGE_SKIP_BROWSER"
 
-// chromiumPath finds Debian's Chromium (apt-get install -y chromium; .ci/run installs it). The
-// test fails without it, unless CORTEX_BRIDGE_SKIP_BROWSER=1 says this machine has none.
+// chromiumPath finds Debian's Chromium (scripts/test installs it when it is missing). The test
+// fails with one line without it, unless CORTEX_BRIDGE_SKIP_BROWSER=1 says this machine has none.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -45,9 +45,22 @@ func chromiumPath(t *testing.T) string {
 	if os.Getenv(skipBrowserEnv) == "1" {
 		t.Skipf("chromium is not installed and %s=1: skipping the dashboard browser test", skipBrowserEnv)
 	}
-	t.Fatalf("chromium is not installed: run `apt-get install -y chromium` (as .ci/run does), "+
-		"or set %s=1 to skip the browser test on a machine without it", skipBrowserEnv)
+	t.Fatalf("Chromium not found on PATH: run scripts/test, which installs it "+
+		"(or apt-get install -y chromium; %s=1 skips the browser test)", skipBrowserEnv)
 	return ""
+}
+
+// TestBrowserMissingFailsInOneLine runs the browser test in a child process whose PATH has no
+// Chromium: it fails at once, with one line naming the fix.
+func TestBrowserMissingFailsInOneLine(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestDashboardInBrowser$")
+	cmd.Env = append(os.Environ(), "PATH="+t.TempDir(), skipBrowserEnv+"=")
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, "%s", out)
+	require.Equal(t, 1, strings.Count(string(out), "Chromium not found on PATH: run scripts/test, which installs it"), "%s", out)
+	require.Equal(t, 1, strings.Count(string(out), "--- FAIL"), "%s", out)
 }
 
 // browserContext starts headless Chromium with a fresh profile; everything it does must end

@@ -27,6 +27,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/signature"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 // The fault tests run the real binary (startChild) against receivers that fail in the ways
@@ -501,7 +502,7 @@ func TestFaultStorageSQLite(t *testing.T) {
 // while the other tests' sessions are untouched. ALTER ROLE … LOGIN is the server coming back.
 func TestFaultStoragePostgres(t *testing.T) {
 	t.Parallel()
-	pool, _ := crashPGAdmin(t)
+	pool, _ := pgtest.Admin(t)
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	role := "cb_fault_" + hex.EncodeToString(b)
@@ -516,7 +517,7 @@ func TestFaultStoragePostgres(t *testing.T) {
 			t.Logf("dropping test role %s: %v", role, err)
 		}
 	})
-	dsn := crashPGSchema(t, role) // cleaned up before the role: Cleanup runs last-in first-out
+	dsn := pgtest.Schema(t, role) // cleaned up before the role: Cleanup runs last-in first-out
 
 	rc := newCrashReceiver(500 * time.Millisecond)
 	srv := httptest.NewServer(rc)
