@@ -13,7 +13,6 @@ import (
 	"mime"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,12 +23,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
-	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/signature"
-	"github.com/cortexbridge/cortex-bridge/store"
 )
 
 const (
@@ -88,30 +86,12 @@ func (f acceptFunc) Accept(ctx context.Context, ev *event.Event) (core.AcceptRes
 	return f(ctx, ev)
 }
 
-// lockedBuffer collects log output written from handler goroutines.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // ingestBundle is one Ingest handler behind a loopback httptest.Server.
 type ingestBundle struct {
 	cfg  api.IngestConfig
 	acc  *fakeAcceptor
 	url  string
-	logs *lockedBuffer
+	logs *bridgetest.Logs
 	// contentLength is the last request's Content-Length as the server saw it (-1: chunked).
 	contentLength atomic.Int64
 }
@@ -129,7 +109,7 @@ func defaultConfig() api.IngestConfig {
 
 func setupIngest(t *testing.T, mod func(*api.IngestConfig), accErr error) *ingestBundle {
 	t.Helper()
-	b := &ingestBundle{cfg: defaultConfig(), acc: newFakeAcceptor(accErr), logs: &lockedBuffer{}}
+	b := &ingestBundle{cfg: defaultConfig(), acc: newFakeAcceptor(accErr), logs: &bridgetest.Logs{}}
 	if mod != nil {
 		mod(&b.cfg)
 	}
@@ -791,110 +771,42 @@ func TestIngest_ForgedRequestsDoNotUseTheRateLimit(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, b.post(t, eventBody(t, "scan.started", time.Time{}, nil)).status)
 }
 
-// countingNotifier counts Notify calls per event id.
-type countingNotifier struct {
-	mu    sync.Mutex
-	calls map[string]int
-}
+// c05Config is a bridge whose one target, counter, is the harness's webhook receiver.
+const c05Config = `
+ingest: {secrets: ["` + testSecret + `"], tolerance: 5m, max_body_bytes: 1048576, rate_limit: {per_second: 500, burst: 1000}}
+delivery: {timeout: 5s}
+targets:
+  - {name: counter, type: webhook, url: "{{.Webhook}}", secret: "counter-secret-0123456789"}
+routes:
+  - {name: everything, when: "true", targets: [counter]}
+`
 
-var _ notify.Notifier = (*countingNotifier)(nil)
-
-func (n *countingNotifier) Notify(_ context.Context, msg *notify.Message) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.calls == nil {
-		n.calls = map[string]int{}
-	}
-	n.calls[msg.Event.ID]++
-	return nil
-}
-
-func (n *countingNotifier) total() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	sum := 0
-	for _, c := range n.calls {
-		sum += c
-	}
-	return sum
-}
-
-func (n *countingNotifier) snapshot() map[string]int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make(map[string]int, len(n.calls))
-	for k, v := range n.calls {
-		out[k] = v
+// receivedIDs counts the events rc received, by id.
+func receivedIDs(t *testing.T, rc *bridgetest.Receiver) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	for _, p := range rc.Posts() {
+		var ev struct{ ID string }
+		require.NoError(t, json.Unmarshal(p.Body, &ev), "%s", p.Body)
+		out[ev.ID]++
 	}
 	return out
-}
-
-func (n *countingNotifier) count(id string) int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.calls[id]
-}
-
-type matchAll struct{}
-
-func (matchAll) Match(*event.Event) (bool, error) { return true, nil }
-
-// bridge is the real ingest stack: SQLite store, router, dispatcher, bus, Handler on loopback.
-type bridge struct {
-	db   *store.DB
-	disp *core.Dispatcher
-	url  string
-	stop func()
-}
-
-func startBridge(t *testing.T, dbPath, owner string, n notify.Notifier) *bridge {
-	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	db, err := store.Open(t.Context(), "sqlite", dbPath)
-	require.NoError(t, err)
-	targets := []*core.Target{{Name: "counter", Type: "file", Format: notify.FormatNone, Notifier: n, Concurrency: 2}}
-	router := &core.Router{Routes: []*core.Route{{Name: "everything", When: matchAll{}, Targets: []string{"counter"}}}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: owner, PollInterval: 10 * time.Millisecond, Timeout: 5 * time.Second},
-		db, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{}}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	bus := core.NewBus(db, disp, nil, log)
-	ingest := api.NewIngest(api.IngestConfig{
-		Secrets: []string{testSecret}, Tolerance: 5 * time.Minute, MaxBodyBytes: 1 << 20, RatePerSec: 500, RateBurst: 1000,
-	}, bus, log)
-	srv := httptest.NewServer(api.Routes{IngestPath: ingestPath, Ingest: ingest, Ready: map[string]api.Check{"storage": db.Ping}}.Handler())
-	var once sync.Once
-	b := &bridge{db: db, disp: disp, url: srv.URL + ingestPath}
-	b.stop = func() {
-		once.Do(func() {
-			srv.Close()
-			bus.Close()
-			cancel()
-			<-done
-			require.NoError(t, db.Close())
-		})
-	}
-	t.Cleanup(b.stop)
-	return b
 }
 
 // TestCase_C05_Duplicates: the same event id POSTed twice, concurrently, and again after a
 // restart is stored and sent once; every later answer is 200 duplicate.
 func TestCase_C05_Duplicates(t *testing.T) {
 	t.Parallel()
-	dbPath := filepath.Join(t.TempDir(), "bridge.db")
-	n := &countingNotifier{}
 	fresh := func(id string) []byte {
 		return eventBody(t, "scan.completed", time.Now().UTC(), func(env, _ map[string]any) { env["id"] = id })
 	}
 	first, concurrent := fresh("evt_c05_seq"), fresh("evt_c05_par")
 
-	b1 := startBridge(t, dbPath, "test-owner-1", n)
-	res := send(t, b1.url, http.MethodPost, first, false)
+	b1 := bridgetest.Start(t, c05Config, bridgetest.WithOwner("test-owner-1"))
+	res := send(t, b1.IngestURL, http.MethodPost, first, false)
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 	require.JSONEq(t, `{"status":"accepted","id":"evt_c05_seq","deliveries":1}`, string(res.body))
-	res = send(t, b1.url, http.MethodPost, first, false, withHeader("X-Cortex-Delivery", "sender-retry"))
+	res = send(t, b1.IngestURL, http.MethodPost, first, false, withHeader("X-Cortex-Delivery", "sender-retry"))
 	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 	require.JSONEq(t, `{"status":"duplicate","id":"evt_c05_seq"}`, string(res.body))
 
@@ -905,7 +817,7 @@ func TestCase_C05_Duplicates(t *testing.T) {
 	var wg sync.WaitGroup
 	for range parallel {
 		wg.Go(func() {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b1.url, bytes.NewReader(concurrent))
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, b1.IngestURL, bytes.NewReader(concurrent))
 			if err != nil {
 				answers <- err.Error()
 				return
@@ -934,23 +846,23 @@ func TestCase_C05_Duplicates(t *testing.T) {
 	}
 	require.Equal(t, map[string]int{"accepted": 1, "duplicate": parallel - 1}, got)
 
-	require.Eventually(t, func() bool { return n.total() >= 2 }, 5*time.Second, 5*time.Millisecond)
-	require.Eventually(t, b1.disp.Idle, 5*time.Second, 5*time.Millisecond, "completions are written")
-	b1.stop()
-	require.Equal(t, 1, n.count("evt_c05_seq"))
-	require.Equal(t, 1, n.count("evt_c05_par"))
+	require.Eventually(t, func() bool { return b1.Webhook.Count() >= 2 }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, b1.Bridge.Idle, 5*time.Second, 5*time.Millisecond, "completions are written")
+	require.NoError(t, b1.Stop())
+	require.Equal(t, 1, receivedIDs(t, b1.Webhook)["evt_c05_seq"])
+	require.Equal(t, 1, receivedIDs(t, b1.Webhook)["evt_c05_par"])
 
 	// Restart on the same database file: the ids are remembered, nothing is re-sent.
-	b2 := startBridge(t, dbPath, "test-owner-2", n)
+	b2 := bridgetest.Start(t, c05Config, bridgetest.Sharing(b1), bridgetest.WithOwner("test-owner-2"))
 	for _, body := range [][]byte{first, concurrent} {
-		res = send(t, b2.url, http.MethodPost, body, false)
+		res = send(t, b2.IngestURL, http.MethodPost, body, false)
 		require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 		require.JSONEq(t, fmt.Sprintf(`{"status":"duplicate","id":%q}`, idOf(t, body)), string(res.body))
 	}
-	require.Never(t, func() bool { return n.total() != 2 }, 300*time.Millisecond, 10*time.Millisecond,
+	require.Never(t, func() bool { return b2.Webhook.Count() != 2 }, 300*time.Millisecond, 10*time.Millisecond,
 		"no target may receive a duplicate, before or after a restart")
 
-	dls, err := b2.db.Deliveries(t.Context(), core.DeliveryFilter{})
+	dls, err := b2.Store.Deliveries(t.Context(), core.DeliveryFilter{})
 	require.NoError(t, err)
 	require.Len(t, dls, 2, "one delivery per event, none for the duplicates")
 	for _, dl := range dls {
@@ -958,8 +870,8 @@ func TestCase_C05_Duplicates(t *testing.T) {
 		require.Equal(t, "counter", dl.Target)
 		require.Equal(t, 1, dl.Attempts)
 	}
-	b2.stop()
-	require.Equal(t, map[string]int{"evt_c05_seq": 1, "evt_c05_par": 1}, n.snapshot())
+	require.NoError(t, b2.Stop())
+	require.Equal(t, map[string]int{"evt_c05_seq": 1, "evt_c05_par": 1}, receivedIDs(t, b2.Webhook))
 }
 
 type fakePinger struct{ err error }

@@ -15,6 +15,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // FuzzManagementBodies sends arbitrary bodies to POST /webhooks and PATCH /webhooks/{id}: every
@@ -43,10 +44,9 @@ func FuzzManagementBodies(f *testing.F) {
 	require.NoError(f, err)
 	f.Cleanup(func() { db.Close() })
 	guard := webhook.Guard{Resolver: publicResolver{}}
-	mg := &api.Management{
-		Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey}), MaxPerAccount: 1000,
-		CheckURL: func(ctx context.Context, url string) error { return guard.CheckURL(ctx, url, true) },
-	}
+	mg := &api.Management{Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey}),
+		Webhooks: &webhooks.Service{Store: db, MaxPerAccount: 1000,
+			CheckURL: func(ctx context.Context, url string) error { return guard.CheckURL(ctx, url, true) }}}
 	mux := http.NewServeMux()
 	mg.Register(mux)
 	do := func(t testing.TB, method, path string, body []byte) (int, map[string]any) {
@@ -75,7 +75,7 @@ func FuzzManagementBodies(f *testing.F) {
 		noSecret := func(ans map[string]any, generated bool) {
 			// A secret too short to be one, or also given as another field that answers may
 			// echo (an event type, the URL), says nothing when it appears.
-			if given.Secret == nil || len(*given.Secret) < api.MinSecretBytes || generated {
+			if given.Secret == nil || len(*given.Secret) < webhooks.MinSecretBytes || generated {
 				return
 			}
 			others, _ := json.Marshal([]any{given.URL, given.Events, given.Description})

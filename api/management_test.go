@@ -23,9 +23,11 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 const (
@@ -45,7 +47,7 @@ func (publicResolver) LookupNetIP(_ context.Context, _, host string) ([]netip.Ad
 type mgmt struct {
 	srv     *httptest.Server
 	db      *store.DB
-	logs    *lockedBuffer
+	logs    *bridgetest.Logs
 	changed int
 	tested  []string
 }
@@ -55,19 +57,20 @@ func setupManagement(t *testing.T, max int) *mgmt {
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	m := &mgmt{db: db, logs: &lockedBuffer{}}
+	m := &mgmt{db: db, logs: &bridgetest.Logs{}}
 	guard := webhook.Guard{Resolver: publicResolver{}}
-	mg := &api.Management{
-		Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey}), MaxPerAccount: max,
-		CheckURL: func(ctx context.Context, url string) error { return guard.CheckURL(ctx, url, true) },
-		Changed:  func() { m.changed++ },
-		Test: func(_ context.Context, w *core.Webhook, ev string) core.Attempt {
-			m.tested = append(m.tested, w.ID+" "+ev)
-			return core.Attempt{Number: 1, Outcome: "success", StatusCode: 204, Duration: 12 * time.Millisecond}
-		},
-		TestRate: rate.Every(time.Hour), TestBurst: 2, // a count, not a race with the refill
-		Log: slog.New(slog.NewJSONHandler(m.logs, nil)),
-	}
+	log := slog.New(slog.NewJSONHandler(m.logs, nil))
+	mg := &api.Management{Store: db, Keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey}), Log: log,
+		Webhooks: &webhooks.Service{Store: db, MaxPerAccount: max,
+			CheckURL: func(ctx context.Context, url string) error { return guard.CheckURL(ctx, url, true) },
+			Changed:  func() { m.changed++ },
+			Test: func(_ context.Context, w *core.Webhook, ev string) core.Attempt {
+				m.tested = append(m.tested, w.ID+" "+ev)
+				return core.Attempt{Number: 1, Outcome: "success", StatusCode: 204, Duration: 12 * time.Millisecond}
+			},
+			TestRate: rate.Every(time.Hour), TestBurst: 2, // a count, not a race with the refill
+			Log: log,
+		}}
 	mux := http.NewServeMux()
 	mg.Register(mux)
 	m.srv = httptest.NewServer(mux)
@@ -451,7 +454,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	ingest := api.NewIngest(api.IngestConfig{Secrets: []string{"s"}}, nil, nil)
-	mg := &api.Management{Keys: api.NewKeys(nil)}
+	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}}
 	handler := api.Routes{IngestPath: "/webhooks/cortex", Ingest: ingest, Metrics: http.NotFoundHandler(), Keys: api.NewKeys(nil),
 		Reload: func(context.Context) error { return nil }, Management: mg}.Handler()
 	mux := handler.(*http.ServeMux)

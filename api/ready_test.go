@@ -5,10 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/bridge"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
@@ -47,7 +46,7 @@ func (s *fullDisk) ProbeWrite(ctx context.Context) error {
 }
 
 // plainStore hides ProbeWrite: a store that cannot make a trial write.
-type plainStore struct{ core.Store }
+type plainStore struct{ bridge.Store }
 
 // TestReadyzFollowsStorageWrites: while storage refuses commits but still answers a ping (a full
 // disk), ingest answers 503 unavailable and /readyz fails on its storage check too; once storage
@@ -64,25 +63,16 @@ func TestReadyzFollowsStorageWrites(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			log := slog.New(slog.DiscardHandler)
-			db, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = db.Close() })
-			fd := &fullDisk{DB: db}
-			var st core.Store = fd
-			if !tc.prober {
-				st = plainStore{fd}
-			}
-			disp := core.NewDispatcher(core.DispatcherConfig{Owner: "ready"}, st,
-				&core.Plan{Router: &core.Router{Log: log}, Renderer: &core.Renderer{}}, log)
-			bus := core.NewBus(st, disp, nil, log)
-			t.Cleanup(bus.Close)
-			ingest := api.NewIngest(api.IngestConfig{Secrets: []string{testSecret}}, bus, log)
-			srv := httptest.NewServer(api.Routes{IngestPath: ingestPath, Ingest: ingest,
-				Ready: map[string]api.Check{"storage": bus.StorageReady}}.Handler())
-			t.Cleanup(srv.Close)
+			var fd *fullDisk
+			b := bridgetest.Start(t, `ingest: {secrets: ["`+testSecret+`"]}`, bridgetest.WithStore(func(db *store.DB) bridge.Store {
+				fd = &fullDisk{DB: db}
+				if !tc.prober {
+					return plainStore{fd}
+				}
+				return fd
+			}))
 			ready := func() (int, string) {
-				resp, err := http.Get(srv.URL + "/readyz")
+				resp, err := http.Get(b.URL + "/readyz")
 				require.NoError(t, err)
 				defer resp.Body.Close()
 				var body struct{ Checks map[string]string }
@@ -91,7 +81,7 @@ func TestReadyzFollowsStorageWrites(t *testing.T) {
 				return resp.StatusCode, body.Checks["storage"]
 			}
 			post := func(id string) response {
-				return send(t, srv.URL+ingestPath, http.MethodPost,
+				return send(t, b.IngestURL, http.MethodPost,
 					eventBody(t, "scan.started", time.Now().UTC(), func(env, _ map[string]any) { env["id"] = id }), false)
 			}
 

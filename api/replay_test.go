@@ -1,10 +1,9 @@
 package api_test
 
 import (
-	"log/slog"
+	"fmt"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,9 +11,14 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/api"
-	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
+
+// replayConfig is a bridge with no targets; %s is storage.retention.
+const replayConfig = `
+ingest: {secrets: ["` + testSecret + `"], tolerance: 5m}
+storage: {retention: %s}
+`
 
 // TestReplayAfterShortRetention: with storage.retention far shorter than twice ingest.tolerance,
 // a byte-identical request sent again while its timestamp is still fresh is answered
@@ -47,35 +51,21 @@ func TestReplayAfterShortRetention(t *testing.T) {
 			t.Parallel()
 			var offset atomic.Int64 // the fake clock: real time plus this
 			now := func() time.Time { return time.Now().Add(time.Duration(offset.Load())) }
-			log := slog.New(slog.DiscardHandler)
-			db, err := store.Open(t.Context(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-			require.NoError(t, err)
-			t.Cleanup(func() { _ = db.Close() })
-			cfg := api.IngestConfig{Secrets: []string{testSecret}, Tolerance: 5 * time.Minute, NowFunc: now}
-			var ingest *api.Ingest
-			disp := core.NewDispatcher(core.DispatcherConfig{Owner: "replay", Retention: tc.retention, NowFunc: now,
-				ReplayWindow: func() time.Duration { return ingest.ReplayWindow() }},
-				db, &core.Plan{Router: &core.Router{Log: log}, Renderer: &core.Renderer{}}, log)
-			bus := core.NewBus(db, disp, nil, log)
-			t.Cleanup(bus.Close)
-			ingest = api.NewIngest(cfg, bus, log)
-			srv := httptest.NewServer(ingest)
-			t.Cleanup(srv.Close)
-
+			b := bridgetest.Start(t, fmt.Sprintf(replayConfig, tc.retention), bridgetest.WithNow(now))
 			body := eventBody(t, "scan.completed", time.Now().Add(tc.ahead).UTC(), func(env, _ map[string]any) { env["id"] = "evt_replay" })
-			res := send(t, srv.URL, http.MethodPost, body, false)
+			res := send(t, b.IngestURL, http.MethodPost, body, false)
 			require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
 			require.Contains(t, string(res.body), `"accepted"`)
 
 			if tc.reload != 0 {
-				cfg.Tolerance = tc.reload
-				ingest.Update(cfg)
+				b.WriteConfig(strings.Replace(fmt.Sprintf(replayConfig, tc.retention), "tolerance: 5m", "tolerance: "+tc.reload.String(), 1))
+				require.NoError(t, b.Bridge.Reload(t.Context()))
 			}
 			offset.Store(int64(tc.later))
-			n, err := disp.Prune(t.Context())
+			n, err := b.Bridge.Prune(t.Context())
 			require.NoError(t, err)
 			require.Equal(t, tc.pruned, n)
-			res = send(t, srv.URL, http.MethodPost, body, false)
+			res = send(t, b.IngestURL, http.MethodPost, body, false)
 			require.Equal(t, tc.status, res.status, "body: %s", res.body)
 			require.Contains(t, string(res.body), `"`+tc.answer+`"`)
 		})

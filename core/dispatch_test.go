@@ -500,10 +500,12 @@ func TestCircuitBreakerHoldsDeliveriesWhileOpen(t *testing.T) {
 	require.Eventually(t, func() bool { return rc.count() >= 3 }, 5*time.Second, 5*time.Millisecond)
 	time.Sleep(400 * time.Millisecond)
 	require.Equal(t, 3, rc.count(), "the circuit is open: no more requests until open_for has passed")
+	require.Equal(t, map[string]bool{"hook": true}, b.disp.OpenCircuits())
 	down.Store(false)
 	for i := range 3 {
 		require.Equal(t, core.StateSucceeded, waitDelivery(t, b, fmt.Sprint("e", i), 10*time.Second).State)
 	}
+	require.Empty(t, b.disp.OpenCircuits(), "the probe succeeded: the circuit is closed")
 	require.GreaterOrEqual(t, rc.at(3).Sub(rc.at(2)), 900*time.Millisecond, "the probe came after open_for")
 	require.Equal(t, 6, rc.count(), "three failures, then one success each")
 }
@@ -521,6 +523,7 @@ func TestCircuitBreakerIgnoresClientErrors(t *testing.T) {
 		require.Equal(t, core.StateDead, waitDelivery(t, b, fmt.Sprint("e", i), 5*time.Second).State)
 	}
 	require.Equal(t, 5, rc.count())
+	require.Empty(t, b.disp.OpenCircuits())
 }
 
 // TestBackpressure: with more deliveries waiting than the limit, new events are refused with

@@ -62,6 +62,20 @@ func (d *Dispatcher) newPool(t *Target, size int) *pool {
 	return p
 }
 
+// OpenCircuits returns the targets whose circuit breaker is open or probing (half-open), as
+// the dashboard's target health shows them; targets without a breaker are never in it.
+func (d *Dispatcher) OpenCircuits() map[string]bool {
+	d.poolsMu.RLock()
+	defer d.poolsMu.RUnlock()
+	out := map[string]bool{}
+	for name, p := range d.pools {
+		if p.breaker != nil && p.breaker.State() != gobreaker.StateClosed {
+			out[name] = true
+		}
+	}
+	return out
+}
+
 // admit waits until p's circuit lets an attempt through and returns the callback that reports
 // its outcome; false when the dispatcher or the pool stops first.
 func (d *Dispatcher) admit(ctx context.Context, p *pool) (func(error), bool) {

@@ -6,8 +6,8 @@
 //
 // Pages are rendered on the server with html/template from files embedded in the binary (no
 // build step, no CDN) and work without JavaScript; a small script only adds conveniences. The
-// webhooks, tests and retries go through api.Management, so the dashboard validates and behaves
-// exactly like the management API (SPEC §8).
+// webhooks, tests and retries go through webhooks.Service, as the management API's do, so the
+// dashboard validates and behaves exactly like it (README.md, "Management API").
 //
 // Scope: an account sees only its own webhooks and their deliveries. The config (routes, rules,
 // digests, the configured targets' names, types and health) and the number of events the bridge
@@ -29,6 +29,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 //go:embed templates static
@@ -36,6 +37,7 @@ var files embed.FS
 
 // Store is what the dashboard reads and writes (core.Store has it all).
 type Store interface {
+	webhooks.Store
 	api.ManagementStore
 	QueueStats(ctx context.Context) ([]core.QueueStats, error)
 	DigestState(ctx context.Context, name string) (core.DigestSchedule, bool, error)
@@ -51,9 +53,9 @@ type Store interface {
 // Config is what the dashboard needs from the running bridge.
 type Config struct {
 	Store Store
-	// Management registers, changes, tests and deletes webhooks and retries deliveries, with
+	// Webhooks registers, changes, tests and deletes webhooks and retries deliveries, with
 	// the management API's validation, limits and logging.
-	Management *api.Management
+	Webhooks *webhooks.Service
 	// Keys are the API keys: signing in takes one, and session cookies are signed with a
 	// secret derived from it.
 	Keys *api.Keys

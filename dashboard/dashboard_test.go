@@ -1,7 +1,6 @@
 package dashboard_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"html"
@@ -27,12 +26,14 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 const (
@@ -64,9 +65,9 @@ type bundle struct {
 	dir   string // holds bridge.db
 	srv   *httptest.Server
 	db    *store.DB
-	mgmt  *api.Management
+	hooks *webhooks.Service
 	keys  *api.Keys
-	logs  *lockedBuffer
+	logs  *bridgetest.Logs
 	rt    *config.Runtime
 	clock *clock
 	tests *testSends
@@ -87,23 +88,6 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	c.mu.Unlock()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // testSends records the management API's test sends and answers with a canned attempt.
@@ -136,20 +120,20 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 
-	b := &bundle{dir: dir, db: db, rt: rt, logs: &lockedBuffer{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
+	b := &bundle{dir: dir, db: db, rt: rt, logs: &bridgetest.Logs{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
 		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}
-	b.mgmt = &api.Management{Store: db, Keys: b.keys, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
+	b.hooks = &webhooks.Service{Store: db, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
 		CheckURL: func(ctx context.Context, u string) error { return guard.CheckURL(ctx, u, false) },
 		Test:     b.tests.send}
-	d, err := dashboard.New(dashboard.Config{Store: db, Management: b.mgmt, Keys: b.keys,
+	d, err := dashboard.New(dashboard.Config{Store: db, Webhooks: b.hooks, Keys: b.keys,
 		Runtime:  func() *config.Runtime { return rt },
 		Circuits: func() map[string]bool { return map[string]bool{"siem": true} },
 		NowFunc:  b.clock.Now, Log: log, Version: "test"})
 	require.NoError(t, err)
 	b.srv = httptest.NewServer(api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: b.keys,
-		Management: b.mgmt, Dashboard: d}.Handler())
+		Management: &api.Management{Webhooks: b.hooks, Store: db, Keys: b.keys, Log: log}, Dashboard: d}.Handler())
 	t.Cleanup(b.srv.Close)
 	return b
 }

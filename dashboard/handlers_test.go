@@ -566,7 +566,7 @@ func (b *bundle) replica(t *testing.T) *browser {
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(b.dir, "bridge.db"))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
-	d, err := dashboard.New(dashboard.Config{Store: db, Management: b.mgmt, Keys: b.keys,
+	d, err := dashboard.New(dashboard.Config{Store: db, Webhooks: b.hooks, Keys: b.keys,
 		Runtime: func() *config.Runtime { return b.rt }, NowFunc: b.clock.Now, Version: "test"})
 	require.NoError(t, err)
 	srv := httptest.NewServer(api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: b.keys,

@@ -12,25 +12,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // healthWindow is how far back target health looks in the attempt log.
 const healthWindow = 7 * 24 * time.Hour
-
-// statuses are the delivery statuses in the order pages list them.
-var statuses = []string{"succeeded", "failed", "pending", "running", "dead", "cancelled"}
-
-// deliveryStatus is a delivery's status as the API and the dashboard show it: "failed" for a
-// pending delivery whose last attempt failed.
-func deliveryStatus(d *core.Delivery) string {
-	if d.State == core.StatePending && d.Attempts > d.RetryBase {
-		return "failed"
-	}
-	return string(d.State)
-}
 
 // flashes are the messages a redirect after a form can ask for (?done=…); fixed texts, so a
 // link cannot make the dashboard say something else.
@@ -66,9 +54,9 @@ type statusCount struct {
 }
 
 func countsOf(m map[string]int) ([]statusCount, int) {
-	out := make([]statusCount, 0, len(statuses))
+	out := make([]statusCount, 0, len(core.Statuses))
 	total := 0
-	for _, s := range statuses {
+	for _, s := range core.Statuses {
 		out = append(out, statusCount{s, m[s]})
 		total += m[s]
 	}
@@ -238,8 +226,8 @@ type webhookListData struct {
 }
 
 func (d *Dashboard) maxWebhooks() int {
-	if d.cfg.Management != nil && d.cfg.Management.MaxPerAccount > 0 {
-		return d.cfg.Management.MaxPerAccount
+	if d.cfg.Webhooks != nil {
+		return d.cfg.Webhooks.Limit()
 	}
 	return 10
 }
@@ -272,7 +260,7 @@ type webhookForm struct {
 	Events      map[string]bool
 	Active      bool
 	SecretMode  string // generate, set (create); keep, generate, set (edit)
-	Errors      api.FieldErrors
+	Errors      webhooks.FieldErrors
 	EventTypes  []string
 
 	// The webhook page's other parts (edit only).
@@ -299,7 +287,7 @@ func (f *webhookForm) Problems() []problem {
 
 // friendlier rewords the management API's messages where the form says it better: the API's
 // reader types JSON, the form's user ticks boxes.
-func friendlier(bad api.FieldErrors, in api.WebhookInput) api.FieldErrors {
+func friendlier(bad webhooks.FieldErrors, in webhooks.Input) webhooks.FieldErrors {
 	if in.URL != nil && *in.URL == "" {
 		bad["url"] = "Enter the URL of your endpoint, e.g. https://example.com/hooks/cortex."
 	}
@@ -325,7 +313,7 @@ func formOf(h *core.Webhook) *webhookForm {
 
 // parseForm reads the posted form into f and the management API's input; the secret to show
 // once is returned when the user asked for a generated one on an edit.
-func parseForm(r *http.Request, f *webhookForm) (api.WebhookInput, string) {
+func parseForm(r *http.Request, f *webhookForm) (webhooks.Input, string) {
 	f.URL = strings.TrimSpace(r.PostFormValue("url"))
 	f.Description = strings.TrimSpace(r.PostFormValue("description"))
 	f.Active = r.PostFormValue("active") == "on"
@@ -338,7 +326,7 @@ func parseForm(r *http.Request, f *webhookForm) (api.WebhookInput, string) {
 	if f.Events["*"] {
 		events = []string{"*"}
 	}
-	in := api.WebhookInput{URL: &f.URL, Events: &events, Active: &f.Active, Description: &f.Description}
+	in := webhooks.Input{URL: &f.URL, Events: &events, Active: &f.Active, Description: &f.Description}
 	f.SecretMode = r.PostFormValue("secret_mode")
 	generated := ""
 	switch f.SecretMode {
@@ -347,7 +335,7 @@ func parseForm(r *http.Request, f *webhookForm) (api.WebhookInput, string) {
 		in.Secret = &secret
 	case "generate":
 		if !f.New {
-			generated = api.NewSecret()
+			generated = webhooks.NewSecret()
 			in.Secret = &generated
 		}
 	default:
@@ -374,12 +362,12 @@ func (d *Dashboard) webhookCreate(w http.ResponseWriter, r *http.Request) {
 	f := newForm()
 	in, _ := parseForm(r, f)
 	if f.SecretMode == "set" && *in.Secret == "" {
-		f.Errors = api.FieldErrors{"secret": "Enter a secret, or choose “Generate one for me”."}
+		f.Errors = webhooks.FieldErrors{"secret": "Enter a secret, or choose “Generate one for me”."}
 		d.render(w, r, http.StatusUnprocessableEntity, "webhook_form", page{Title: "Add a webhook", Nav: "webhooks", Data: f})
 		return
 	}
-	hook, secretOnce, err := d.cfg.Management.CreateWebhook(r.Context(), accountOf(r), in)
-	var bad api.FieldErrors
+	hook, secretOnce, err := d.cfg.Webhooks.CreateWebhook(r.Context(), accountOf(r), in)
+	var bad webhooks.FieldErrors
 	switch {
 	case errors.As(err, &bad):
 		f.Errors = friendlier(bad, in)
@@ -446,13 +434,13 @@ func (d *Dashboard) webhookUpdate(w http.ResponseWriter, r *http.Request) {
 	f := formOf(hook)
 	in, generated := parseForm(r, f)
 	if f.SecretMode == "set" && *in.Secret == "" {
-		f.Errors = api.FieldErrors{"secret": "Enter a new secret, or choose “Keep the current secret”."}
+		f.Errors = webhooks.FieldErrors{"secret": "Enter a new secret, or choose “Keep the current secret”."}
 		d.showWebhook(w, r, http.StatusUnprocessableEntity, f, "")
 		return
 	}
 	version, _ := strconv.Atoi(r.PostFormValue("version"))
-	err := d.cfg.Management.UpdateWebhook(r.Context(), hook, in, version)
-	var bad api.FieldErrors
+	err := d.cfg.Webhooks.UpdateWebhook(r.Context(), hook, in, version)
+	var bad webhooks.FieldErrors
 	switch {
 	case errors.As(err, &bad):
 		f.Errors = friendlier(bad, in)
@@ -489,7 +477,7 @@ func (d *Dashboard) webhookDeleteConfirm(w http.ResponseWriter, r *http.Request)
 }
 
 func (d *Dashboard) webhookDelete(w http.ResponseWriter, r *http.Request) {
-	switch err := d.cfg.Management.DeleteWebhook(r.Context(), accountOf(r), r.PathValue("id")); {
+	switch err := d.cfg.Webhooks.DeleteWebhook(r.Context(), accountOf(r), r.PathValue("id")); {
 	case errors.Is(err, core.ErrNotFound):
 		d.fail(w, r, http.StatusNotFound, "Your account has no webhook "+r.PathValue("id")+".")
 		return
@@ -507,14 +495,14 @@ func (d *Dashboard) webhookTest(w http.ResponseWriter, r *http.Request) {
 	}
 	f := formOf(hook)
 	f.TestEvent = r.PostFormValue("event")
-	a, err := d.cfg.Management.TestWebhook(r.Context(), hook, f.TestEvent)
-	var bad api.FieldErrors
+	a, err := d.cfg.Webhooks.TestWebhook(r.Context(), hook, f.TestEvent)
+	var bad webhooks.FieldErrors
 	status := http.StatusOK
 	switch {
 	case errors.As(err, &bad):
 		f.TestError, status = "Choose one of the six event types.", http.StatusUnprocessableEntity
 		f.TestEvent = event.ScanCompleted
-	case errors.Is(err, api.ErrTestRateLimited):
+	case errors.Is(err, webhooks.ErrTestRateLimited):
 		w.Header().Set("Retry-After", "1")
 		f.TestError, status = "Too many test sends from your account; wait a second and send again.", http.StatusTooManyRequests
 	case err != nil:
@@ -555,7 +543,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: statuses, EventTypes: event.Types,
+	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: core.Statuses, EventTypes: event.Types,
 		First: q.Get("cursor") == "",
 		Filter: deliveryFilter{Status: q.Get("status"), Webhook: q.Get("webhook"), Event: q.Get("event"),
 			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{}}}
@@ -564,13 +552,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 	}
 	f := core.DeliveryFilter{Targets: ids, Cursor: q.Get("cursor"), Limit: 25}
 	fl := &data.Filter
-	switch s := fl.Status; {
-	case s == "":
-	case s == "failed":
-		f.Failed = true
-	case slices.Contains(statuses, s):
-		f.State = core.State(s)
-	default:
+	if !f.SetStatus(fl.Status) {
 		fl.Errors["status"] = "Choose a status from the list."
 	}
 	if fl.Webhook != "" {
@@ -658,7 +640,7 @@ func (d *Dashboard) showDelivery(w http.ResponseWriter, r *http.Request, status 
 		d.unavailable(w, r, err)
 		return
 	}
-	st := deliveryStatus(dl)
+	st := dl.Status()
 	d.render(w, r, status, "delivery", page{Title: "Delivery " + dl.ID, Nav: "deliveries", Flash: flash(r), Error: problem,
 		Data: deliveryData{D: dl, Status: st, Hook: hook, Attempts: attempts[dl.ID], CanRetry: retryable(st)}})
 }
@@ -676,11 +658,11 @@ func (d *Dashboard) deliveryRetry(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if !retryable(deliveryStatus(dl)) {
-		d.showDelivery(w, r, http.StatusConflict, dl, hook, "Only dead or failed deliveries can be retried; this one is "+deliveryStatus(dl)+".")
+	if !retryable(dl.Status()) {
+		d.showDelivery(w, r, http.StatusConflict, dl, hook, "Only dead or failed deliveries can be retried; this one is "+dl.Status()+".")
 		return
 	}
-	switch err := d.cfg.Management.RetryDelivery(r.Context(), accountOf(r), dl); {
+	switch err := d.cfg.Webhooks.RetryDelivery(r.Context(), accountOf(r), dl); {
 	case errors.Is(err, core.ErrConflict):
 		d.showDelivery(w, r, http.StatusConflict, dl, hook, "An attempt of this delivery is running; retry once it has finished.")
 		return

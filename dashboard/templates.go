@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
@@ -66,7 +67,7 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return strings.Join(events, ", ")
 		},
-		"deliveryStatus": deliveryStatus,
+		"deliveryStatus": (*core.Delivery).Status,
 		"eventLabel": func(t string) string {
 			if t == "*" {
 				return "All events, also types Cortex adds later (*)"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,32 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 )
-
-// lockedWriter collects the bridge's log from its goroutines.
-type lockedWriter struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (w *lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(p)
-}
-
-func (w *lockedWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
 
 // TestEndToEndDeliveryDeadAlert runs serve with a target that always answers 500: once its
 // delivery is dead, the bridge.delivery_dead alert reaches the ops webhook (signed) and the
@@ -65,7 +46,7 @@ routes:
   - {name: cortex, when: 'not (event startsWith "bridge.")', targets: [down]}
   - {name: bridge-alerts, when: 'event startsWith "bridge."', targets: [ops, audit]}
 `, filepath.Join(dir, "bridge.db"), ingestSecret, down.URL+"/hook?token=s3cr3t-token", targetSecret, opsSrv.URL, targetSecret, audit)), 0o600))
-	logs := &lockedWriter{}
+	logs := &bridgetest.Logs{}
 	b := startBridge(t, cfgPath, logs)
 
 	_, res := sendSample(t, b, "scan.failed", time.Now())

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
@@ -220,7 +221,7 @@ digests:
   - {name: weekly-compliance, schedule: "0 8 * * MON", timezone: UTC, target: compliance-mail, template: compliance-digest, send_empty: true}
 `, ingestSecret, apiKey, siem.URL+"/hooks/cortex")), 0o600))
 	seedHistory(t, filepath.Join(dir, "bridge.db"))
-	var logs lockedBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, cfgPath, &logs)
 	base := "http://" + b.addr
 

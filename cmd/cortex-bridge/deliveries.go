@@ -29,8 +29,8 @@ func newDeliveries() *cobra.Command {
 			}
 			defer db.Close()
 			f := core.DeliveryFilter{Target: target, EventType: event, Limit: limit}
-			if err := setStatus(&f, status); err != nil {
-				return err
+			if !f.SetStatus(status) {
+				return fmt.Errorf("--status: want dead, failed, pending, running, succeeded or cancelled, got %q", status)
 			}
 			page, err := db.DeliveryPage(cmd.Context(), f)
 			if err != nil {
@@ -49,11 +49,7 @@ func newDeliveries() *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "DELIVERY\tTARGET\tEVENT\tEVENT ID\tSTATUS\tATTEMPTS\tCREATED\tLAST ERROR")
 			for _, d := range page.Deliveries {
-				st := string(d.State)
-				if d.State == core.StatePending && d.Attempts > d.RetryBase {
-					st = "failed"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Target, d.EventType, d.EventID, st, d.Attempts,
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", d.ID, d.Target, d.EventType, d.EventID, d.Status(), d.Attempts,
 					d.CreatedAt.Format(time.RFC3339), d.LastError)
 				for _, a := range byID[d.ID] {
 					fmt.Fprintf(w, "\t  attempt %d\t%s\t%d\t%s\t%dms\t%s\t%s\n", a.Number, a.Outcome, a.StatusCode,
@@ -127,19 +123,6 @@ func newDeliveries() *cobra.Command {
 	retry.Flags().StringVar(&target, "target", "", "with --all-dead: only this target's")
 	c.AddCommand(list, retry)
 	return c
-}
-
-func setStatus(f *core.DeliveryFilter, status string) error {
-	switch status {
-	case "":
-	case "failed":
-		f.Failed = true
-	case string(core.StatePending), string(core.StateRunning), string(core.StateSucceeded), string(core.StateDead), string(core.StateCancelled):
-		f.State = core.State(status)
-	default:
-		return fmt.Errorf("--status: want dead, failed, pending, running, succeeded or cancelled, got %q", status)
-	}
-	return nil
 }
 
 // openStore opens the config's storage (it works while serve runs: SQLite in WAL mode and

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,6 +14,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
 
 const discordToken = "FAKE-DISCORD-TOKEN"
@@ -90,7 +91,7 @@ func TestEndToEndDiscord(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, writeDiscordConfig(t, dir, srv.URL+"/api/webhooks/123/"+discordToken), &logs)
 
 	_, res := sendSample(t, b, "issue.critical", time.Now())
@@ -154,7 +155,7 @@ func TestEndToEndDiscordRetryAfter(t *testing.T) {
 	srv := httptest.NewServer(fake)
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	var logs syncBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, writeDiscordConfig(t, dir, srv.URL+"/api/webhooks/123/"+discordToken), &logs)
 
 	_, res := sendSample(t, b, "issue.critical", time.Now())
@@ -189,22 +190,4 @@ func TestEndToEndDiscordBadRequestIsPermanent(t *testing.T) {
 	require.Eventually(t, func() bool { return len(fake.snapshot()) == 1 }, 10*time.Second, 10*time.Millisecond)
 	time.Sleep(time.Second)
 	require.Len(t, fake.snapshot(), 1, "a 400 is permanent: one attempt")
-}
-
-// syncBuffer is a bytes.Buffer safe for the bridge's log writer and the test reading it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -63,7 +63,8 @@ func (rc *receiver) snapshot() []post {
 	return append([]post(nil), rc.posts...)
 }
 
-type bridge struct {
+// instance is a bridge started by startBridge.
+type instance struct {
 	addr string
 	stop func()
 }
@@ -89,7 +90,7 @@ routes:
 	return path
 }
 
-func startBridge(t *testing.T, cfgPath string, logTo io.Writer) *bridge {
+func startBridge(t *testing.T, cfgPath string, logTo io.Writer) *instance {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
@@ -104,7 +105,7 @@ func startBridge(t *testing.T, cfgPath string, logTo io.Writer) *bridge {
 	case <-time.After(30 * time.Second):
 		t.Fatal("bridge did not start")
 	}
-	b := &bridge{addr: addr}
+	b := &instance{addr: addr}
 	stopped := false
 	b.stop = func() {
 		if stopped {
@@ -118,11 +119,11 @@ func startBridge(t *testing.T, cfgPath string, logTo io.Writer) *bridge {
 	return b
 }
 
-func (b *bridge) client() *sender.Client {
+func (b *instance) client() *sender.Client {
 	return &sender.Client{URL: "http://" + b.addr + "/webhooks/cortex", Secret: ingestSecret, MaxElapsed: 10 * time.Second}
 }
 
-func sendSample(t *testing.T, b *bridge, typ string, now time.Time) ([]byte, sender.Result) {
+func sendSample(t *testing.T, b *instance, typ string, now time.Time) ([]byte, sender.Result) {
 	t.Helper()
 	raw, err := samples.Get(typ)
 	require.NoError(t, err)

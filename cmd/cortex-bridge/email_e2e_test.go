@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"mime"
 	"mime/multipart"
 	"net"
@@ -13,78 +12,23 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
 
 const smtpPassword = "FAKE-SMTP-PASS"
-
-// mailbox is an SMTP server on loopback (emersion/go-smtp, plaintext: the bridge's target says
-// tls: none explicitly) that keeps every message it accepts.
-type mailbox struct {
-	mu    sync.Mutex
-	mails []smtpMail
-}
-
-type smtpMail struct {
-	from string
-	to   []string
-	data []byte
-}
-
-func (m *mailbox) NewSession(*smtp.Conn) (smtp.Session, error) { return &mailSession{box: m}, nil }
-
-func (m *mailbox) snapshot() []smtpMail {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]smtpMail(nil), m.mails...)
-}
-
-type mailSession struct {
-	box  *mailbox
-	from string
-	to   []string
-}
-
-func (s *mailSession) Mail(from string, _ *smtp.MailOptions) error { s.from = from; return nil }
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error   { s.to = append(s.to, to); return nil }
-func (s *mailSession) Reset()                                      { s.from, s.to = "", nil }
-func (s *mailSession) Logout() error                               { return nil }
-func (s *mailSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.box.mu.Lock()
-	s.box.mails = append(s.box.mails, smtpMail{s.from, append([]string(nil), s.to...), b})
-	s.box.mu.Unlock()
-	return nil
-}
-
-func startMailbox(t *testing.T) (*mailbox, int) {
-	t.Helper()
-	box := &mailbox{}
-	srv := smtp.NewServer(box)
-	srv.Domain = "mail.test"
-	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
-	srv.ErrorLog = log.New(io.Discard, "", 0)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return box, ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestEndToEndEmail: the seed's issue.critical reaches an SMTP server as one multipart email
 // built from the built-in templates; a second email target whose server refuses connections
 // fails without its SMTP password ever reaching the logs (C07).
 func TestEndToEndEmail(t *testing.T) {
 	t.Parallel()
-	box, port := startMailbox(t)
+	box := bridgetest.NewMailbox(t)
+	port := box.Port
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	refusedPort := closed.Addr().(*net.TCPAddr).Port
@@ -114,26 +58,26 @@ routes:
 `, ingestSecret, port, refusedPort, smtpPassword)
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	var logs lockedBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, path, &logs)
 
 	_, res := sendSample(t, b, "issue.critical", time.Now())
 	require.Equal(t, "accepted", res.Status, res.Message)
 	require.Equal(t, 2, res.Deliveries)
 
-	require.Eventually(t, func() bool { return len(box.snapshot()) >= 1 }, 10*time.Second, 10*time.Millisecond)
+	require.Eventually(t, func() bool { return len(box.Mails()) >= 1 }, 10*time.Second, 10*time.Millisecond)
 	// mail-down fails twice (max_attempts: 2), then the delivery is dead.
 	require.Eventually(t, func() bool { return strings.Count(logs.String(), "connection refused") >= 2 }, 10*time.Second, 20*time.Millisecond)
 	time.Sleep(200 * time.Millisecond)
 	b.stop()
 
-	mails := box.snapshot()
+	mails := box.Mails()
 	require.Len(t, mails, 1, "delivered once")
 	got := mails[0]
-	require.Equal(t, "alerts@example.com", got.from)
-	require.ElementsMatch(t, []string{"security@example.com", "dev@example.com", "audit@example.com"}, got.to)
+	require.Equal(t, "alerts@example.com", got.From)
+	require.ElementsMatch(t, []string{"security@example.com", "dev@example.com", "audit@example.com"}, got.To)
 
-	msg, err := mail.ReadMessage(bytes.NewReader(got.data))
+	msg, err := mail.ReadMessage(bytes.NewReader(got.Data))
 	require.NoError(t, err)
 	subject, err := (&mime.WordDecoder{}).DecodeHeader(msg.Header.Get("Subject"))
 	require.NoError(t, err)

@@ -68,7 +68,7 @@ func configPath(cmd *cobra.Command) string {
 	return "config.yaml"
 }
 
-// newLogger logs as text on a terminal and as JSON otherwise (SPEC §9).
+// newLogger logs as text on a terminal and as JSON otherwise (README.md, "Commands").
 func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
 	var level slog.Level
 	name, _ := cmd.Flags().GetString("log-level")

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
 
 const apiKey = "acme-api-key-0123456789"
@@ -100,7 +102,7 @@ targets:
 routes:
   - {name: everything, when: "true", targets: [audit]}
 `, ingestSecret, apiKey)), 0o600))
-	var logs lockedBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, cfgPath, &logs)
 	base := "http://" + b.addr
 
@@ -211,7 +213,7 @@ routes:
 `, ingestSecret, apiKey, allowPrivate)), 0o600))
 	}
 	writeConfig(true)
-	var logs lockedBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, cfgPath, &logs)
 	base := "http://" + b.addr
 

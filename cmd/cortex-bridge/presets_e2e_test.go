@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
 
 // Fake credentials of the preset targets; none may appear in a log or in route's output.
@@ -113,7 +115,7 @@ func TestEndToEndPresets(t *testing.T) {
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	cfg := writePresetsConfig(t, dir, srv.URL)
-	var logs lockedBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, cfg, &logs)
 
 	body, res := sendSample(t, b, "issue.critical", time.Now())

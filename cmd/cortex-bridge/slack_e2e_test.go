@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -9,12 +8,13 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 )
 
 // slackFake answers 429 with Retry-After: 1 to the first request on each path, then success, in
@@ -76,7 +76,7 @@ routes:
 `, ingestSecret, srv.URL+"/services/T000/B000/E2E-FAKE-SECRET", srv.URL+"/api/")
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	var logs lockedBuffer
+	var logs bridgetest.Logs
 	b := startBridge(t, path, &logs)
 
 	_, res := sendSample(t, b, "issue.critical", time.Now())
@@ -102,22 +102,4 @@ routes:
 	require.NotContains(t, out, "E2E-FAKE-SECRET")
 	require.NotContains(t, out, "E2E-FAKE-TOKEN")
 	require.NotContains(t, out, "B000")
-}
-
-// lockedBuffer is a bytes.Buffer safe for the bridge's concurrent log writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Clone(l.b.String())
 }
