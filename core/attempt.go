@@ -82,8 +82,7 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 	return t.Notifier.Notify(actx, msg)
 }
 
-// digestMessage loads a digest run's events and computes the digest its template shows; the
-// events also go along as a CSV attachment.
+// digestMessage loads a digest run's events and fills msg with them (FillDigest).
 func (d *Dispatcher) digestMessage(ctx context.Context, plan *Plan, msg *notify.Message) error {
 	run, err := DigestRunOf(msg.Event)
 	if err != nil {
@@ -97,13 +96,7 @@ func (d *Dispatcher) digestMessage(ctx context.Context, plan *Plan, msg *notify.
 	if spec := plan.Router.Digest(run.Digest); spec != nil {
 		threshold = spec.Threshold
 	}
-	dg := notify.NewDigest(run.Digest, run.From, run.To, events, threshold)
-	dg.Template = run.Template
-	msg.Digest, msg.Events = dg, events
-	if len(events) > 0 {
-		msg.Attachments = []notify.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", run.Digest, run.To.UTC().Format("2006-01-02")),
-			ContentType: "text/csv", Data: dg.CSV()}}
-	}
+	FillDigest(msg, run, events, threshold)
 	return nil
 }
 

@@ -16,8 +16,8 @@ type Matcher interface {
 	Match(ev *event.Event) (bool, error)
 }
 
-// Route sends matching events to targets (SPEC §4 routes[]). Routes are evaluated in order;
-// every matching route fires unless an earlier matching one has Stop.
+// Route sends matching events to targets (docs/configuration.md, routes). Routes are evaluated
+// in order; every matching route fires unless an earlier matching one has Stop.
 type Route struct {
 	Name     string
 	When     Matcher
@@ -69,9 +69,15 @@ func (r *Router) Match(ev *event.Event) []*Route {
 // Assign returns the targets ev goes to: each target once, with the first matching route that
 // named it, in route order. Targets for which enabled returns false are skipped.
 func (r *Router) Assign(ev *event.Event, enabled func(target string) bool) []Assignment {
+	return AssignMatched(r.Match(ev), enabled)
+}
+
+// AssignMatched is Assign for routes Match returned: each target once, with the first of
+// matched that names it, in route order; targets for which enabled returns false are skipped.
+func AssignMatched(matched []*Route, enabled func(target string) bool) []Assignment {
 	var out []Assignment
 	seen := map[string]bool{}
-	for _, rt := range r.Match(ev) {
+	for _, rt := range matched {
 		for _, t := range rt.Targets {
 			if seen[t] || !enabled(t) {
 				continue
@@ -81,6 +87,19 @@ func (r *Router) Assign(ev *event.Event, enabled func(target string) bool) []Ass
 		}
 	}
 	return out
+}
+
+// Hold says what happens to ev on its way to a.Target at now, as ingest decides it: delivered at
+// once (item nil, drop false), held in a group, throttle or quiet-hours window (item set), or
+// dropped by quiet hours with drop: true.
+func (r *Router) Hold(a Assignment, ev *event.Event, now time.Time) (item *GroupItem, drop bool) {
+	return r.hold(a.Route, a.Target, ev, now)
+}
+
+// Quiet returns a router over the same routes and digests that neither counts nor logs run-time
+// rule errors: dry runs use it so that trying an event leaves no trace in the metrics and log.
+func (r *Router) Quiet() *Router {
+	return &Router{Routes: r.Routes, Digests: r.Digests}
 }
 
 // Route returns the route called name, or nil.

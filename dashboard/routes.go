@@ -1,8 +1,6 @@
 package dashboard
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,9 +8,8 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/event"
-	"github.com/cortexbridge/cortex-bridge/notify"
-	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -62,34 +59,10 @@ type routesData struct {
 	Digests  []digestRow
 	Samples  []string
 	Sample   string // the sample loaded into the box
-	JSON     string
+	JSON     string // the event in the box
+	Omitted  int    // the size of a tried event not shown again in the box (bytes; 0: shown)
 	Error    string // the event could not be read
 	Result   *tryResult
-}
-
-// tryResult is the dry run of one event: what `cortex-bridge route --explain` prints.
-type tryResult struct {
-	Type, ID string
-	Matched  int
-	Routes   []routeVerdict
-	Digests  []digestVerdict
-}
-
-type routeVerdict struct {
-	Name      string
-	When      string
-	Matched   bool
-	Stop      bool
-	StoppedBy string // an earlier matching route with stop: this one was not evaluated
-	Failed    string // the rule failed at run time
-	Step      *rules.Step
-	Targets   []*preview
-}
-
-type digestVerdict struct {
-	Name     string
-	Collects bool
-	Failed   string
 }
 
 func targetsByName(rt *config.Runtime) map[string]*core.Target {
@@ -100,11 +73,17 @@ func targetsByName(rt *config.Runtime) map[string]*core.Target {
 	return m
 }
 
-func refOf(targets map[string]*core.Target, name string) targetRef {
+// refNamed is the reference to the target called name; its type is "?" when the config has no
+// such target.
+func refNamed(targets map[string]*core.Target, name string) targetRef {
 	if t := targets[name]; t != nil {
-		return targetRef{Name: name, Type: t.Type, Disabled: t.Disabled}
+		return refOf(t)
 	}
 	return targetRef{Name: name, Type: "?"}
+}
+
+func refOf(t *core.Target) targetRef {
+	return targetRef{Name: t.Name, Type: t.Type, Disabled: t.Disabled}
 }
 
 // routesData builds the read-only view of the config in force.
@@ -120,12 +99,12 @@ func (d *Dashboard) routesData(r *http.Request) (*routesData, *config.Runtime, e
 		row := routeRow{Name: route.Name, When: ruleText(route.When), Holding: route.Holding(d.cfg.NowFunc()),
 			Template: route.Template, Stop: route.Stop}
 		for _, t := range route.Targets {
-			row.Targets = append(row.Targets, refOf(targets, t))
+			row.Targets = append(row.Targets, refNamed(targets, t))
 		}
 		data.Routes = append(data.Routes, row)
 	}
 	for _, dg := range rt.Router.Digests {
-		row := digestRow{Name: dg.Name, Schedule: dg.Spec, When: ruleText(dg.When), Target: refOf(targets, dg.Target),
+		row := digestRow{Name: dg.Name, Schedule: dg.Spec, When: ruleText(dg.When), Target: refNamed(targets, dg.Target),
 			Template: dg.Template, SendEmpty: dg.SendEmpty}
 		s, ok, err := d.cfg.Store.DigestState(r.Context(), dg.Name)
 		if err != nil {
@@ -188,90 +167,12 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 			data.Error, status = "This is not a valid Cortex event: "+err.Error(), http.StatusUnprocessableEntity
 			break
 		}
-		ev.ReceivedAt = d.cfg.NowFunc().UTC()
-		data.Result = dryRun(rt, ev)
+		now := d.cfg.NowFunc()
+		ev.ReceivedAt = now.UTC()
+		data.Result = tryResultOf(dryrun.Run(rt, ev, dryrun.Options{Now: now}))
+	}
+	if len(data.JSON) > maxEchoBytes {
+		data.Omitted, data.JSON = len(data.JSON), ""
 	}
 	d.render(w, r, status, "routes", page{Title: "Routes", Nav: "routes", Data: data})
-}
-
-// dryRun evaluates every route for ev as the bridge does (in order; a rule that fails at run
-// time does not match; a matching route with stop ends the evaluation; each target gets the
-// event once, from the first route naming it) and renders each target's message, also for
-// disabled targets. Nothing is sent or stored, and rule errors are not counted in metrics.
-func dryRun(rt *config.Runtime, ev *event.Event) *tryResult {
-	res := &tryResult{Type: ev.Type, ID: ev.ID}
-	targets := targetsByName(rt)
-	seen := map[string]bool{}
-	for _, rv := range rules.ExplainRoutes(rt.Router, ev) {
-		route := rv.Route
-		v := routeVerdict{Name: route.Name, When: ruleText(route.When), Stop: route.Stop, StoppedBy: rv.StoppedBy, Matched: rv.Matched}
-		if e := rv.Explanation; e != nil {
-			v.Step = e.Root
-			if e.Err != nil {
-				v.Failed = e.Err.Error()
-			}
-		}
-		if v.Matched {
-			res.Matched++
-			for _, name := range route.Targets {
-				t := targets[name]
-				switch {
-				case t == nil:
-				case seen[name]:
-					v.Targets = append(v.Targets, &preview{Target: refOf(targets, name), Already: true})
-				default:
-					seen[name] = true
-					v.Targets = append(v.Targets, render(rt, t, route, ev))
-				}
-			}
-		}
-		res.Routes = append(res.Routes, v)
-	}
-	for _, dg := range rt.Router.Digests {
-		v := digestVerdict{Name: dg.Name, Collects: true}
-		if dg.When != nil {
-			e := rules.ExplainMatcher(dg.When, ev)
-			v.Collects = e.Matched
-			if e.Err != nil {
-				v.Failed = e.Err.Error()
-			}
-		}
-		res.Digests = append(res.Digests, v)
-	}
-	return res
-}
-
-// render renders t's message for ev via route into a preview.
-func render(rt *config.Runtime, t *core.Target, route *core.Route, ev *event.Event) *preview {
-	p := &preview{Target: targetRef{Name: t.Name, Type: t.Type, Disabled: t.Disabled}}
-	msg := core.SampleMessage(ev, t, route)
-	if err := rt.Renderer.Render(msg, t, route); err != nil {
-		p.Error = err.Error()
-		return p
-	}
-	switch {
-	case t.Format == notify.FormatNone:
-		p.Kind, p.Note = "file", "An audit record of the original event, one JSON line."
-		p.JSON = prettyJSON(ev.Raw)
-	case msg.Body == nil:
-		p.Kind, p.Note = "json", "The original event, unchanged."
-		p.JSON = prettyJSON(ev.Raw)
-	case platformViews[t.Type] != nil:
-		p.Kind, p.JSON = t.Type, prettyJSON(msg.Body)
-		platformViews[t.Type](p, msg.Body)
-	case t.Format == notify.FormatEmail:
-		p.Kind = "email"
-		p.Email = &emailView{Subject: msg.Subject, Text: string(msg.Body), HTML: msg.HTML}
-	default:
-		p.Kind, p.JSON = "json", prettyJSON(msg.Body)
-	}
-	return p
-}
-
-func prettyJSON(b []byte) string {
-	var out bytes.Buffer
-	if json.Indent(&out, b, "", "  ") != nil {
-		return string(b)
-	}
-	return out.String()
 }

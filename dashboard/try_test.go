@@ -50,3 +50,43 @@ func TestTryAnEventBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestTryAnEventBoundsWhatItShows: a tried event over 64 KiB is not written into the page again
+// (a note says so) and a payload over 64 KiB is previewed cut, with the bytes left out counted;
+// a small event is shown again and previewed whole.
+func TestTryAnEventBoundsWhatItShows(t *testing.T) {
+	t.Parallel()
+	padded := func(pad int) string {
+		return `{"event":"scan.completed","id":"e1","timestamp":"2024-01-01T12:00:00Z","data":{"scan_id":"s","pad":"` +
+			strings.Repeat("x", pad) + `"}}`
+	}
+	tests := map[string]struct {
+		event     string
+		echoed    bool
+		cutPrefix string
+	}{
+		"small":    {event: padded(10), echoed: true},
+		"over 64K": {event: padded(100 << 10), cutPrefix: "… ("},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			br := signedIn(t, b, acmeKey)
+			a := br.post("/ui/routes/try", url.Values{"event": {tc.event}})
+			require.Equal(t, http.StatusOK, a.status, "%.500s", a.body)
+			require.Contains(t, a.body, "An audit record of the original event", "the audit target's preview is there")
+			box := regexp1(t, `(?s)<textarea id="event" name="event"[^>]*>(.*?)</textarea>`, a.body)
+			if tc.echoed {
+				require.Equal(t, tc.event, htmlUnescape(box))
+				require.NotContains(t, a.body, "is not shown again")
+				require.NotContains(t, a.body, "more bytes not shown")
+				return
+			}
+			require.Empty(t, box)
+			require.Contains(t, a.body, fmt.Sprintf("The event you tried (%d bytes) is not shown again here", len(tc.event)))
+			require.Contains(t, a.body, fmt.Sprintf("%s%d more bytes not shown)", tc.cutPrefix, len(tc.event)-64<<10))
+			require.Less(t, len(a.body), 3*64<<10+len(tc.event)/2, "the page does not carry the whole event")
+		})
+	}
+}

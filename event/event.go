@@ -125,12 +125,11 @@ func ParseContext(ctx context.Context, body []byte) (*Event, error) {
 		}
 		ev.Timestamp = t
 	}
-	switch d, isObject := data.(map[string]any); {
-	case !p.hasData:
+	if d, isObject := data.(map[string]any); !p.hasData {
 		bad("data", "required")
-	case !isObject || d == nil:
+	} else if !isObject { // null included; an object is never a nil map (value makes one)
 		bad("data", "must be an object")
-	default:
+	} else {
 		ev.Data = d
 		for _, pr := range p.probs {
 			bad(pr.Field, pr.Msg)
@@ -372,15 +371,16 @@ func (p *eventParser) skip(tok jsontext.Token) error {
 // syntaxError says what is wrong with a body in the sender's terms.
 func (p *eventParser) syntaxError(err error) error {
 	var syn *jsontext.SyntacticError
-	switch {
-	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syn):
+	if errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syn) {
 		// Go keeps the last value, other readers the first, so such a body would mean
 		// different things downstream.
 		p.path = append(p.path, pathElem{name: syn.JSONPointer.LastToken(), index: -1})
 		return fmt.Errorf("%w: key %s appears twice (readers would disagree on its value)", ErrInvalidJSON, p.pathString(false))
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		return fmt.Errorf("%w: the body ends before the JSON value does", ErrInvalidJSON)
-	case errors.As(err, &syn):
+	}
+	if errors.As(err, &syn) {
 		return fmt.Errorf("%w: %s (at byte %d)", ErrInvalidJSON, shorten(syn.Err.Error()), syn.ByteOffset)
 	}
 	return fmt.Errorf("%w: %s", ErrInvalidJSON, err)
@@ -394,19 +394,19 @@ func (p *eventParser) pathString(indexes bool) string {
 		if b.Len() > maxPathBytes {
 			break
 		}
-		switch {
-		case e.index >= 0 && indexes:
-			fmt.Fprintf(&b, "[%d]", e.index)
-		case e.index >= 0:
-		default:
-			if b.Len() > 0 {
-				b.WriteString(".")
+		if e.index >= 0 {
+			if indexes {
+				fmt.Fprintf(&b, "[%d]", e.index)
 			}
-			if e.name == "" {
-				b.WriteString(`""`) // an empty name, which JSON allows
-			} else {
-				b.WriteString(e.name)
-			}
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(".")
+		}
+		if e.name == "" {
+			b.WriteString(`""`) // an empty name, which JSON allows
+		} else {
+			b.WriteString(e.name)
 		}
 	}
 	return shorten(b.String())
@@ -485,16 +485,15 @@ func checkData(typ string, data map[string]any, bad func(string, string)) {
 			}
 		case KindNumber, KindInt:
 			n, ok := asFloat(v)
-			switch {
-			case !ok:
+			if !ok {
 				bad(path, "must be a number")
-			case f.Kind == KindInt && (n != math.Trunc(n) || math.Abs(n) > 1<<53):
+			} else if f.Kind == KindInt && (n != math.Trunc(n) || math.Abs(n) > 1<<53) {
 				bad(path, "must be an integer (at most 2^53)")
-			case f.HasMin && n < f.Min, f.Max != 0 && n > f.Max:
+			} else if (f.HasMin && n < f.Min) || (f.Max != 0 && n > f.Max) {
 				bad(path, "must be "+rangeText(f))
-			case f.Kind == KindInt:
+			} else if f.Kind == KindInt {
 				data[f.Name] = int64(n)
-			default:
+			} else {
 				data[f.Name] = n
 			}
 		}
@@ -526,8 +525,8 @@ func Repo(repoURL string) string {
 	path := repoURL
 	if err == nil && u.Host != "" {
 		path = u.Path
-	} else if i := strings.Index(repoURL, ":"); i > 0 && strings.Contains(repoURL[:i], "@") {
-		path = repoURL[i+1:] // scp-like git@host:owner/name.git
+	} else if host, rest, ok := strings.Cut(repoURL, ":"); ok && strings.Contains(host, "@") {
+		path = rest // scp-like git@host:owner/name.git
 	}
 	path = strings.TrimSuffix(strings.Trim(path, "/"), ".git")
 	return path

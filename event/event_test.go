@@ -74,6 +74,7 @@ func TestParseEventErrors(t *testing.T) {
 		"timestamp without zone":    {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00","data":{}}`, paths: []string{"timestamp: must be RFC 3339"}},
 		"timestamp as unix seconds": {body: `{"event":"x","id":"e","timestamp":1704110400,"data":{}}`, paths: []string{"timestamp: must be a string"}},
 		"data not object":           {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":[]}`, paths: []string{"data: must be an object"}},
+		"data null":                 {body: `{"event":"x","id":"e","timestamp":"2024-01-01T12:00:00Z","data":null}`, paths: []string{"data: must be an object"}},
 		"missing scan_id":           {body: env(`{"score":1}`), paths: []string{"data.scan_id: required for scan.completed"}},
 		"null scan_id":              {body: env(`{"scan_id":null}`), paths: []string{"data.scan_id: required"}},
 		"score as string":           {body: env(`{"scan_id":"s","score":"85"}`), paths: []string{"data.score: must be a number"}},
@@ -140,7 +141,10 @@ func TestRepo(t *testing.T) {
 		"https://gitlab.com/group/sub/project":     "group/sub/project",
 		"git@github.com:owner/name.git":            "owner/name",
 		"ssh://git@bitbucket.org/team/service.git": "team/service",
-		"": "",
+		"git@github.com:":                          "",
+		"user@host/owner/name":                     "user@host/owner/name", // no colon: not scp-like
+		"owner:name@x/y":                           "owner:name@x/y",       // the @ after the colon
+		"":                                         "",
 	} {
 		require.Equal(t, want, event.Repo(in), in)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -167,16 +166,12 @@ func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *event.Event, dl
 
 // DigestEvents implements core.Store.
 func (d *DB) DigestEvents(ctx context.Context, runID string) ([]*event.Event, error) {
-	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
+	return d.queryEventsInOrder(ctx, `SELECT e.id FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.run_id = ? ORDER BY e.occurred_at_ms, e.id`, runID)
 }
 
 // DigestWindow implements core.Store.
 func (d *DB) DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error) {
-	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM digest_items di JOIN events e ON e.id = di.event_id
+	return d.queryEventsInOrder(ctx, `SELECT e.id FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.digest = ? AND di.received_at_ms >= ? AND di.received_at_ms <= ? ORDER BY e.occurred_at_ms, e.id`, name, ms(from), ms(to))
-}
-
-func prefixed(alias, cols string) string {
-	return alias + "." + strings.ReplaceAll(cols, ", ", ", "+alias+".")
 }

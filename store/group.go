@@ -108,6 +108,6 @@ func (d *DB) FireGroup(ctx context.Context, r core.FireGroupRequest) (int, error
 
 // GroupEvents implements core.Store.
 func (d *DB) GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error) {
-	return d.queryEvents(ctx, nil, `SELECT `+prefixed("e", eventColumns)+` FROM group_items gi JOIN events e ON e.id = gi.event_id
+	return d.queryEventsInOrder(ctx, `SELECT e.id FROM group_items gi JOIN events e ON e.id = gi.event_id
 		WHERE gi.group_id = ? AND gi.member = 1 ORDER BY e.occurred_at_ms, e.id`, groupID)
 }

@@ -10,11 +10,9 @@ import (
 	"database/sql"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // claimSQL leases the due deliveries of one target. The redundant state IN (…) lets the
@@ -107,36 +105,17 @@ func deliveryIDs(ds []*core.Delivery) []string {
 
 // loadEvents sets Event on each delivery from the events table.
 func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery, broken map[string]error) error {
-	if len(ds) == 0 {
-		return nil
-	}
-	byID := map[string][]*core.Delivery{}
-	args := make([]any, 0, len(ds))
+	ids := make([]string, 0, len(ds))
 	for _, dl := range ds {
-		if _, ok := byID[dl.EventID]; !ok {
-			args = append(args, dl.EventID)
-		}
-		byID[dl.EventID] = append(byID[dl.EventID], dl)
+		ids = append(ids, dl.EventID)
 	}
-	var evs []*event.Event
-	var err error
-	if d.dialect == dialectPostgres {
-		// One statement for any number of ids (an IN list would be a new statement per length).
-		ids := make([]string, len(args))
-		for i, a := range args {
-			ids[i] = a.(string)
-		}
-		evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id = ANY(?)`, ids)
-	} else {
-		evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(args)-1)+`)`, args...)
-	}
+	slices.Sort(ids)
+	byID, err := d.eventsByID(ctx, slices.Compact(ids), broken)
 	if err != nil {
 		return err
 	}
-	for _, ev := range evs {
-		for _, dl := range byID[ev.ID] {
-			dl.Event = ev
-		}
+	for _, dl := range ds {
+		dl.Event = byID[dl.EventID]
 	}
 	return nil
 }

@@ -49,6 +49,7 @@ type DB struct {
 	w, r    *sql.DB
 	pg      *postgres // nil for SQLite
 	stmts   sync.Map  // query → *sql.Stmt prepared once on w, used in its transactions
+	events  eventCache
 }
 
 var _ core.Store = (*DB)(nil)

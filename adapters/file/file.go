@@ -3,7 +3,6 @@
 package file
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -136,15 +135,9 @@ func (n *Notifier) current() (*os.File, error) {
 // retryable (disk full may clear); the partial line, if any, is left for readers to skip as
 // invalid JSON, and a retried line carries the same delivery_id.
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
-	var ev bytes.Buffer
-	if err := json.Compact(&ev, msg.Event.Raw); err != nil {
+	line, err := appendLine(nil, Line{ReceivedAt: msg.Event.ReceivedAt, Event: msg.Event.Raw, Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID})
+	if err != nil {
 		return &notify.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: notify.ReasonClientError}
-	}
-	var line bytes.Buffer
-	enc := json.NewEncoder(&line) // ends the line with "\n"
-	enc.SetEscapeHTML(false)      // keep the event's text as sent (no \u003c for "<")
-	if err := enc.Encode(Line{ReceivedAt: msg.Event.ReceivedAt, Event: ev.Bytes(), Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID}); err != nil {
-		return &notify.DeliveryError{Err: err, Reason: notify.ReasonClientError}
 	}
 	if err := ctx.Err(); err != nil {
 		return notify.AsDeliveryError(err)
@@ -152,7 +145,7 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	n.mu.Lock()
 	f, err := n.current()
 	if err == nil {
-		_, err = f.Write(line.Bytes())
+		_, err = f.Write(line)
 	}
 	n.written++
 	mine := n.written

@@ -2,13 +2,16 @@ package file_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -167,4 +170,102 @@ func TestLineKeepsMarkup(t *testing.T) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Contains(t, string(b), `"id":"a<b&c"`)
+}
+
+// newAudit opens a notifier on a new file, closed at the end of the test, and returns it and
+// the file's path.
+func newAudit(t *testing.T) (*file.Notifier, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	n, err := file.New(&file.Config{Path: path})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = n.Close() })
+	return n, path
+}
+
+// TestLineIsWhatTheEncoderWrites: the audit line is byte for byte what json.Encoder (HTML left
+// unescaped) writes for the Line with the event put through json.Compact, whatever the event's
+// whitespace, escapes, numbers, markup, separators or invalid bytes and whatever the route,
+// target and delivery id hold; a raw event json.Compact refuses is refused, and nothing written.
+func TestLineIsWhatTheEncoderWrites(t *testing.T) {
+	t.Parallel()
+	deep := strings.Repeat(`{"a":`, 200) + "1" + strings.Repeat("}", 200)
+	tests := map[string]struct {
+		raw               string
+		route, deliveryID string
+	}{
+		"pretty-printed": {raw: "{\n  \"event\": \"x\",\n\t\"id\": \"e1\",\r\n \"timestamp\": \"2026-01-01T00:00:00Z\",\n \"data\": { \"n\": 1.50, \"list\": [ 1 , 2 ] }\n}\n",
+			route: "r", deliveryID: "d"},
+		"markup and separators": {raw: `{"event":"x","id":"<a>&amp;` + "\u2028\u2029" + `","data":{"t":"é \u00e9 \" \\ \n \/ \ud800 \uDFFF"}}`,
+			route: "r<&>" + "\u2028", deliveryID: "d\"\n"},
+		"numbers as written":    {raw: `{"n":[-0, 1E+5, 1e-05, 0.10, 123456789012345678901234567890, -1.0e0]}`},
+		"surrounding space":     {raw: " \t\r\n {} \n "},
+		"invalid UTF-8":         {raw: "{\"t\":\"\xff\xfe a\"}"},
+		"duplicate names":       {raw: `{"a":1, "a":2}`},
+		"200 levels":            {raw: deep},
+		"not an object":         {raw: `[1, "two", null, true, false]`},
+		"empty strings":         {raw: `{"":""}`},
+		"refused: truncated":    {raw: `{"a":`},
+		"refused: trailing":     {raw: `{"a":1} x`},
+		"refused: two values":   {raw: `{} {}`},
+		"refused: leading zero": {raw: `{"a":01}`},
+		"refused: comma":        {raw: `[1,]`},
+		"refused: bad escape":   {raw: `{"a":"\x"}`},
+		"refused: short escape": {raw: `{"a":"\u12"}`},
+		"refused: control byte": {raw: "{\"a\":\"\x01\"}"},
+		"refused: bare word":    {raw: `{"a":nul}`},
+		"refused: empty":        {raw: ``},
+		"refused: only space":   {raw: ` `},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n, path := newAudit(t)
+			ev := &event.Event{ID: "e1", Raw: []byte(tt.raw), ReceivedAt: time.Date(2026, 1, 2, 3, 4, 5, 600, time.UTC)}
+			msg := &notify.Message{DeliveryID: tt.deliveryID, Target: "audit\t<x>", Route: tt.route, Event: ev, Events: []*event.Event{ev}}
+			err := n.Notify(context.Background(), msg)
+			got, rerr := os.ReadFile(path)
+			require.NoError(t, rerr)
+
+			var compact bytes.Buffer
+			if json.Compact(&compact, ev.Raw) != nil {
+				var de *notify.DeliveryError
+				require.ErrorAs(t, err, &de, "json.Compact refuses it")
+				require.Equal(t, notify.ReasonClientError, de.Reason)
+				require.Empty(t, got)
+				return
+			}
+			require.NoError(t, err)
+			var want bytes.Buffer
+			enc := json.NewEncoder(&want)
+			enc.SetEscapeHTML(false)
+			require.NoError(t, enc.Encode(file.Line{ReceivedAt: ev.ReceivedAt, Event: compact.Bytes(), Route: msg.Route,
+				Target: msg.Target, DeliveryID: msg.DeliveryID}))
+			require.Equal(t, want.String(), string(got))
+		})
+	}
+}
+
+// TestNotifyRefusesUnwritableLines: an event whose raw body is not JSON, or a received_at
+// JSON cannot hold, is a client error and writes nothing.
+func TestNotifyRefusesUnwritableLines(t *testing.T) {
+	t.Parallel()
+	tests := map[string]func(ev *event.Event){
+		"raw not JSON":      func(ev *event.Event) { ev.Raw = []byte(`{"a":`) },
+		"year out of range": func(ev *event.Event) { ev.ReceivedAt = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC) },
+	}
+	for name, spoil := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n, path := newAudit(t)
+			msg := adaptertest.Message(t)
+			spoil(msg.Event)
+			err := n.Notify(context.Background(), msg)
+			var de *notify.DeliveryError
+			require.ErrorAs(t, err, &de)
+			require.Equal(t, notify.ReasonClientError, de.Reason)
+			require.False(t, de.Retryable)
+			require.Empty(t, readLines(t, path))
+		})
+	}
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/notify"
+	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
@@ -63,18 +63,14 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 			if err != nil {
 				return err
 			}
-			ev, err := core.NewDigestEvent("digest_"+spec.Name+"_manual", core.DigestRun{Digest: spec.Name, Template: spec.Template, From: start, To: end}, now)
+			digestRun := core.DigestRun{Digest: spec.Name, Template: spec.Template, From: start, To: end}
+			ev, err := core.NewDigestEvent("digest_"+spec.Name+"_manual", digestRun, now)
 			if err != nil {
 				return err
 			}
 			msg := core.SampleMessage(ev, t, nil)
 			msg.DeliveryID = "manual-" + spec.Name
-			msg.Digest = notify.NewDigest(spec.Name, start, end, events, spec.Threshold)
-			msg.Digest.Template, msg.Events = spec.Template, events
-			if len(events) > 0 {
-				msg.Attachments = []notify.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", spec.Name, end.Format("2006-01-02")),
-					ContentType: "text/csv", Data: msg.Digest.CSV()}}
-			}
+			core.FillDigest(msg, digestRun, events, spec.Threshold)
 			if dryRun {
 				if err := rt.Renderer.Render(msg, t, nil); err != nil {
 					return err
@@ -82,7 +78,7 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "digest %s → %s (%s), %d events from %s to %s\n", spec.Name, t.Name, t.Type, len(events),
 					start.Format(time.RFC3339), end.Format(time.RFC3339))
-				printMessage(out, t, msg)
+				dryrun.WriteMessage(out, t, msg)
 				for _, a := range msg.Attachments {
 					fmt.Fprintf(out, "    attachment: %s (%s, %d bytes)\n", a.Name, a.ContentType, len(a.Data))
 				}

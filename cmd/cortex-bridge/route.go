@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,10 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/event"
-	"github.com/cortexbridge/cortex-bridge/notify"
-	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
@@ -45,68 +41,7 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			matched := rt.Router.Match(ev)
-			fmt.Fprintf(out, "event %s (%s): %d of %d routes match\n", ev.ID, ev.Type, len(matched), len(rt.Router.Routes))
-			targets := map[string]*core.Target{}
-			for _, t := range rt.Targets {
-				targets[t.Name] = t
-			}
-			isMatched := map[*core.Route]bool{}
-			for _, r := range matched {
-				isMatched[r] = true
-			}
-			var verdicts map[*core.Route]rules.RouteVerdict
-			if explain {
-				verdicts = map[*core.Route]rules.RouteVerdict{}
-				for _, v := range rules.ExplainRoutes(rt.Router, ev) {
-					verdicts[v.Route] = v
-				}
-			}
-			seen := map[string]bool{}
-			for _, r := range rt.Router.Routes {
-				if explain {
-					fmt.Fprintln(out)
-					writeRouteVerdict(out, verdicts[r], "")
-				}
-				if !isMatched[r] {
-					continue
-				}
-				if !explain {
-					fmt.Fprintf(out, "\nroute %s  (when: %s)\n", r.Name, r.When)
-				}
-				for _, l := range r.Holding(time.Now()) {
-					fmt.Fprintf(out, "  (%s)\n", l)
-				}
-				for _, name := range r.Targets {
-					t := targets[name]
-					if seen[name] {
-						fmt.Fprintf(out, "  → %s: already sent by an earlier route (one delivery per target)\n", name)
-						continue
-					}
-					seen[name] = true
-					status := ""
-					if t.Disabled != "" {
-						status = " — skipped, target disabled: " + t.Disabled + "; it would send:"
-					}
-					msg := core.SampleMessage(ev, t, r)
-					if err := rt.Renderer.Render(msg, t, r); err != nil {
-						fmt.Fprintf(out, "  → %s (%s)%s template error: %v\n", name, t.Type, status, err)
-						continue
-					}
-					fmt.Fprintf(out, "  → %s (%s)%s\n", name, t.Type, status)
-					printMessage(out, t, msg)
-				}
-				if r.Stop {
-					fmt.Fprintln(out, "  (stop: later routes are not evaluated)")
-				}
-			}
-			if explain {
-				for _, d := range rt.Router.Digests {
-					fmt.Fprintln(out)
-					writeDigestVerdict(out, d, ev, "")
-				}
-			}
+			writeRoute(cmd.OutOrStdout(), dryrun.Run(rt, ev, dryrun.Options{}), explain)
 			return nil
 		},
 	}
@@ -114,44 +49,6 @@ the operands after it show "not evaluated"); then the digests that collect the e
 	c.Flags().StringVar(&sample, "sample", "", "built-in sample event type (scan.started, …, issue.critical)")
 	c.Flags().BoolVar(&explain, "explain", false, "show every route's rule and which part of it decided")
 	return c
-}
-
-// writeRouteVerdict prints "route NAME: matched" (or why not) and the rule's explanation tree.
-func writeRouteVerdict(out io.Writer, v rules.RouteVerdict, indent string) {
-	r := v.Route
-	switch {
-	case v.StoppedBy != "":
-		fmt.Fprintf(out, "%sroute %s: not evaluated (route %s above matched and has stop: true)\n", indent, r.Name, v.StoppedBy)
-		fmt.Fprintf(out, "%s  when: %s\n", indent, r.When)
-		return
-	case v.Explanation.Err != nil:
-		fmt.Fprintf(out, "%sroute %s: not matched (the rule failed at run time)\n", indent, r.Name)
-	case v.Matched && r.Stop:
-		fmt.Fprintf(out, "%sroute %s: matched (stop: true, later routes are not evaluated)\n", indent, r.Name)
-	case v.Matched:
-		fmt.Fprintf(out, "%sroute %s: matched\n", indent, r.Name)
-	default:
-		fmt.Fprintf(out, "%sroute %s: not matched\n", indent, r.Name)
-	}
-	fmt.Fprint(out, v.Explanation.Text(indent+"  "))
-}
-
-// writeDigestVerdict prints whether digest d collects ev, with its rule's explanation.
-func writeDigestVerdict(out io.Writer, d *core.DigestSpec, ev *event.Event, indent string) {
-	if d.When == nil {
-		fmt.Fprintf(out, "%sdigest %s: collects this event (no when: rule, it collects every event)\n", indent, d.Name)
-		return
-	}
-	e := rules.ExplainMatcher(d.When, ev)
-	switch {
-	case e.Err != nil:
-		fmt.Fprintf(out, "%sdigest %s: does not collect this event (the rule failed at run time)\n", indent, d.Name)
-	case e.Matched:
-		fmt.Fprintf(out, "%sdigest %s: collects this event\n", indent, d.Name)
-	default:
-		fmt.Fprintf(out, "%sdigest %s: does not collect this event\n", indent, d.Name)
-	}
-	fmt.Fprint(out, e.Text(indent+"  "))
 }
 
 // eventInput reads --event FILE ("-" for stdin) or a built-in --sample.
@@ -169,28 +66,58 @@ func eventInput(file, sample string) ([]byte, error) {
 	return nil, fmt.Errorf("--event FILE or --sample TYPE is required (samples: %v)", samples.Types())
 }
 
-func printMessage(out io.Writer, t *core.Target, msg *notify.Message) {
-	if msg.Subject != "" {
-		fmt.Fprintf(out, "    subject: %s\n", msg.Subject)
-	}
-	body := msg.Body
-	switch {
-	case body == nil && t.Format == notify.FormatNone:
-		fmt.Fprintln(out, "    (audit record of the original event)")
-		return
-	case body == nil:
-		body = msg.Event.Raw
-		fmt.Fprintln(out, "    body: the original event, unchanged")
-	}
-	var pretty bytes.Buffer
-	if t.Format == notify.FormatJSON && json.Indent(&pretty, body, "    ", "  ") == nil {
-		fmt.Fprintf(out, "    %s\n", pretty.Bytes())
-	} else {
-		for _, l := range bytes.Split(bytes.TrimRight(body, "\n"), []byte("\n")) {
-			fmt.Fprintf(out, "    %s\n", l)
+// writeRoute prints res: the matching routes (every route with its explanation when explain),
+// with what each of their targets would be sent, then, when explain, the digests.
+func writeRoute(out io.Writer, res *dryrun.Result, explain bool) {
+	ev := res.Event
+	fmt.Fprintf(out, "event %s (%s): %d of %d routes match\n", ev.ID, ev.Type, len(res.Matched), len(res.Routes))
+	for _, r := range res.Routes {
+		if explain {
+			fmt.Fprintln(out)
+			dryrun.WriteRouteVerdict(out, r.RouteVerdict, "")
+		}
+		if !r.Matched {
+			continue
+		}
+		if !explain {
+			fmt.Fprintf(out, "\nroute %s  (when: %s)\n", r.Route.Name, r.Route.When)
+		}
+		for _, l := range r.Route.Holding(time.Now()) {
+			fmt.Fprintf(out, "  (%s)\n", l)
+		}
+		for _, t := range r.Targets {
+			writeTarget(out, t)
+		}
+		if r.Route.Stop {
+			fmt.Fprintln(out, "  (stop: later routes are not evaluated)")
 		}
 	}
-	if msg.HTML != "" {
-		fmt.Fprintf(out, "    html: %d bytes\n", len(msg.HTML))
+	if explain {
+		for _, d := range res.Digests {
+			fmt.Fprintln(out)
+			dryrun.WriteDigestVerdict(out, d, "")
+		}
 	}
+}
+
+// writeTarget prints what one target of a matching route would be sent.
+func writeTarget(out io.Writer, t *dryrun.Target) {
+	if t.Already {
+		fmt.Fprintf(out, "  → %s: already sent by an earlier route (one delivery per target)\n", t.Name)
+		return
+	}
+	if t.Target == nil {
+		fmt.Fprintf(out, "  → %s: no target of that name\n", t.Name)
+		return
+	}
+	status := ""
+	if t.Target.Disabled != "" {
+		status = " — skipped, target disabled: " + t.Target.Disabled + "; it would send:"
+	}
+	if t.Err != nil {
+		fmt.Fprintf(out, "  → %s (%s)%s template error: %v\n", t.Name, t.Target.Type, status, t.Err)
+		return
+	}
+	fmt.Fprintf(out, "  → %s (%s)%s\n", t.Name, t.Target.Type, status)
+	dryrun.WriteMessage(out, t.Target, t.Message)
 }

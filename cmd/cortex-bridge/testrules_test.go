@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cortexbridge/cortex-bridge/ruletest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -29,9 +30,9 @@ func TestTestRulesShippedConfig(t *testing.T) {
 // is used.
 func TestTestRulesShippedCasesCoverTheConfig(t *testing.T) {
 	t.Parallel()
-	suite, err := loadRuleTests("../../rules_test.yaml")
+	suite, err := ruletest.Load("../../rules_test.yaml")
 	require.NoError(t, err)
-	rt, err := loadRuntime(suite.configPath(""))
+	rt, err := loadRuntime(suite.ConfigPath(""))
 	require.NoError(t, err)
 	matched, unmatched, samplesUsed := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	for _, c := range suite.Cases {
@@ -130,7 +131,7 @@ func TestTestRulesFailsWhenARuleChanges(t *testing.T) {
 	require.ErrorIs(t, err, errSilent)
 	var report struct {
 		Passed, Failed int
-		Cases          []caseResult
+		Cases          []ruletest.Result
 	}
 	require.NoError(t, json.Unmarshal([]byte(out), &report))
 	require.Equal(t, 0, report.Passed)

@@ -17,6 +17,7 @@ func groupTests() map[string]func(t *testing.T, s core.Store) {
 	return map[string]func(t *testing.T, s core.Store){
 		"GroupItemsAreListedUntilFired":   testGroupOpen,
 		"GroupFireListsItsEventsOnce":     testGroupFire,
+		"GroupEventsInTimestampOrder":     testGroupEventsOrder,
 		"GroupFireIsExclusive":            testGroupFireExclusive,
 		"GroupFireYieldsToANewerGroup":    testGroupFireNewer,
 		"GroupOfClosersOnlySendsNothing":  testGroupClosersOnly,
@@ -97,6 +98,29 @@ func testGroupFire(t *testing.T, s core.Store) {
 	n, err = s.FireGroup(ctx, fireRequest(t, "k", t0.Add(time.Second), time.Time{}, now.Add(time.Second)))
 	require.NoError(t, err)
 	require.Zero(t, n, "fired items are not fired again")
+}
+
+// testGroupEventsOrder: a group's events come in the order of their envelope timestamps, then
+// of their ids, whatever the order they were received in or their ids alone would give.
+func testGroupEventsOrder(t *testing.T, s core.Store) {
+	ctx := context.Background()
+	for i, e := range []struct{ id, ts string }{
+		{"a-last", "2026-01-02T03:04:07Z"}, {"z-first", "2026-01-02T03:04:05Z"}, {"m-second", "2026-01-02T03:04:06Z"}, {"b-second", "2026-01-02T03:04:06Z"},
+	} {
+		ev, err := event.Parse(fmt.Appendf(nil, `{"event":"scan.started","id":%q,"timestamp":%q,"data":{"scan_id":"s1"}}`, e.id, e.ts))
+		require.NoError(t, err)
+		ev.ReceivedAt = t0.Add(time.Duration(i) * time.Second)
+		ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Member: true}}})
+	}
+	req := fireRequest(t, "k", t0.Add(time.Minute), time.Time{}, t0.Add(time.Minute))
+	n, err := s.FireGroup(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	evs, err := s.GroupEvents(ctx, req.Event.ID)
+	require.NoError(t, err)
+	require.Equal(t, []string{"z-first", "b-second", "m-second", "a-last"}, eventIDs(evs))
+	require.Equal(t, "2026-01-02T03:04:05Z", evs[0].Timestamp.Format(time.RFC3339), "the events are parsed")
+	require.True(t, t0.Add(time.Second).Equal(evs[0].ReceivedAt))
 }
 
 // testGroupFireExclusive: replicas firing the same group at once send it once.
