@@ -10,9 +10,12 @@ import (
 	"github.com/robfig/cron/v3"
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
+	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/templates"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // Config is the whole file. Zero values are replaced by the defaults named on each field.
@@ -74,6 +77,10 @@ type Ingest struct {
 	MaxPending int `yaml:"max_pending"`
 }
 
+// DefaultDrainTimeout is delivery.drain_timeout's default, whatever delivery.timeout is (a
+// core.Dispatcher given none drains for its attempt timeout).
+const DefaultDrainTimeout = 30 * time.Second
+
 // DefaultMaxPending is ingest.max_pending's default.
 const DefaultMaxPending = 1_000_000
 
@@ -89,7 +96,7 @@ type Delivery struct {
 	MaxAttempts int           `yaml:"max_attempts"` // first try included; default 4
 	Backoff     Backoff       `yaml:"backoff"`
 	// DrainTimeout is how long running attempts may go on after SIGTERM before they are cut
-	// off (their deliveries are then retried after the restart); default 30s.
+	// off (their deliveries are then retried after the restart); default DefaultDrainTimeout.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
@@ -259,27 +266,27 @@ func (c *Config) WithDefaults() {
 	}
 	setDefault(&c.Storage.Retention, 720*time.Hour)
 	setDefault(&c.Ingest.Path, "/webhooks/cortex")
-	setDefault(&c.Ingest.Tolerance, 5*time.Minute)
-	setDefault(&c.Ingest.MaxBodyBytes, 1<<20)
-	setDefault(&c.Ingest.MaxUnverifiedBytes, 16<<20)
-	setDefault(&c.Ingest.RateLimit.PerSecond, 500)
-	setDefault(&c.Ingest.RateLimit.Burst, 1000)
+	setDefault(&c.Ingest.Tolerance, api.DefaultTolerance)
+	setDefault(&c.Ingest.MaxBodyBytes, api.DefaultMaxBodyBytes)
+	setDefault(&c.Ingest.MaxUnverifiedBytes, api.DefaultMaxUnverifiedBytes)
+	setDefault(&c.Ingest.RateLimit.PerSecond, api.DefaultRatePerSec)
+	setDefault(&c.Ingest.RateLimit.Burst, api.DefaultRateBurst)
 	setDefault(&c.Ingest.MaxPending, DefaultMaxPending)
-	setDefault(&c.Delivery.Timeout, 30*time.Second)
-	setDefault(&c.Delivery.MaxAttempts, 4)
-	setDefault(&c.Delivery.Backoff.Initial, 5*time.Second)
-	setDefault(&c.Delivery.Backoff.Max, 10*time.Minute)
-	setDefault(&c.Delivery.DrainTimeout, 30*time.Second)
+	setDefault(&c.Delivery.Timeout, core.DefaultTimeout)
+	setDefault(&c.Delivery.MaxAttempts, core.DefaultMaxAttempts)
+	setDefault(&c.Delivery.Backoff.Initial, core.DefaultBackoffInitial)
+	setDefault(&c.Delivery.Backoff.Max, core.DefaultBackoffMax)
+	setDefault(&c.Delivery.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.Templates.Dir, "templates")
 	setDefault(&c.Templates.MaxOutputBytes, templates.DefaultMaxOutputBytes)
 	setDefault(&c.Templates.MaxRenderSteps, templates.DefaultMaxSteps)
 	setDefault(&c.Templates.MaxRenderTime, templates.DefaultMaxRenderTime)
-	setDefault(&c.API.MaxWebhooksPerAccount, 10)
+	setDefault(&c.API.MaxWebhooksPerAccount, webhooks.DefaultMaxWebhooksPerAccount)
 	for i := range c.Digests {
 		d := &c.Digests[i]
 		setDefault(&d.Timezone, "UTC")
 		setDefault(&d.Template, DefaultDigestTemplate)
-		setDefault(&d.ScoreThreshold, 70)
+		setDefault(&d.ScoreThreshold, notify.DefaultScoreThreshold)
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]

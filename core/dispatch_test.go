@@ -72,7 +72,7 @@ func (rc *receiver) at(i int) time.Time {
 }
 
 type bundle struct {
-	store core.Store
+	store *store.DB
 	bus   *core.Bus
 	disp  *core.Dispatcher
 	stop  func()

@@ -31,7 +31,7 @@ type groupRig struct {
 	clock   atomic.Int64
 	routes  []*core.Route
 	sinks   map[string]*captureNotifier
-	store   core.Store
+	store   *store.DB
 	disp    *core.Dispatcher
 	bus     *core.Bus
 	sched   *core.Scheduler

@@ -29,7 +29,8 @@ type Target struct {
 	// .repo, .error, …), so user text is safe in the target's markup by default (Slack mrkdwn,
 	// Discord markdown); .Data and .Event.Data stay raw for templates that need the original.
 	Escape func(string) string
-	// Concurrency is how many attempts to this target may run at once (default 4).
+	// Concurrency is how many attempts to this target may run at once; 0 runs one at a time
+	// (config fills in targets[].concurrency's default, docs/configuration.md).
 	Concurrency int
 	// RateLimit is the most attempts per second (0 = unlimited), with bursts of Burst.
 	RateLimit float64

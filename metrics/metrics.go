@@ -21,7 +21,7 @@ import (
 
 const namespace = "cortex_bridge"
 
-// QueueStatsFunc reads the queue's state per target at scrape time (core.Store.QueueStats).
+// QueueStatsFunc reads the queue's state per target at scrape time (store.DB.QueueStats).
 type QueueStatsFunc func(ctx context.Context) ([]core.QueueStats, error)
 
 // Metrics holds every metric and the registry that serves them.

@@ -18,7 +18,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/sender"
 )
 
-// RegistryStore is what the Registry reads from storage (core.Store has it).
+// RegistryStore is what the Registry reads from storage.
 type RegistryStore interface {
 	// WebhooksChanged returns a value that changes whenever a webhook is created, changed or
 	// deleted, by any replica.
