@@ -44,7 +44,7 @@ func newNotifier(t *testing.T, webhookURL string, opts ...func(*discord.Config))
 
 var engine = sync.OnceValues(func() (*templates.Engine, error) { return templates.New("") })
 
-var target = &core.Target{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")}
+var target = &core.Target{Name: "dev-discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape}
 
 // render builds the message a delivery of events to a discord target carries, through the real
 // core.Renderer and the built-in templates (discord/group for several events).

@@ -63,7 +63,7 @@ func render(t *testing.T, events ...*event.Event) *notify.Message {
 	e, err := templates.New("")
 	require.NoError(t, err)
 	r := &core.Renderer{Engine: e}
-	tgt := &core.Target{Name: "mail", Type: "email", Format: core.FormatEmail, Escape: templates.EscaperFor("email")}
+	tgt := &core.Target{Name: "mail", Type: "email", Format: notify.FormatEmail, Escape: Type.Escape}
 	msg := core.SampleMessage(events[0], tgt, nil)
 	msg.DeliveryID = "0190d2a8-0000-7000-8000-000000000001"
 	msg.Events = events

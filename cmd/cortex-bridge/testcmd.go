@@ -87,9 +87,7 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notif
 	if n == nil {
 		return fmt.Errorf("target %s: delivery for type %s is not available in this version yet", t.Name, t.Type)
 	}
-	if c, ok := n.(interface{ Close() error }); ok {
-		defer c.Close()
-	}
+	defer notify.Close(n)
 	if err := rt.Renderer.Render(msg, t, nil); err != nil {
 		return err
 	}
