@@ -91,6 +91,12 @@ type Preflighter interface{ Preflight() error }
 // TemplateDefaulter is a TargetConfig that names the template a target uses when it sets none.
 type TemplateDefaulter interface{ DefaultTemplate() string }
 
+// Credentialer is a TargetConfig holding credentials that are plain strings rather than Secret
+// values (a webhook's URL, which can carry a token, and its header values, which can carry an API
+// key): Credentials returns them so callers can scrub them from what they print, as the target's
+// own errors do.
+type Credentialer interface{ Credentials() []string }
+
 // DigestRefuser is a TargetConfig whose receiver may not take a digest: RefusesDigests says
 // why ("uses preset pagerduty, whose service …"), or "" when it takes them.
 type DigestRefuser interface{ RefusesDigests() string }

@@ -234,3 +234,14 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 func (n *Notifier) scrub(err error) error {
 	return notify.Scrub(err, n.secrets)
 }
+
+// Credentials returns the URL and the header values: a preset's URL can be the credential and a
+// header can carry an API key, so the target keeps them out of its errors and callers printing a
+// receiver's answer scrub them too (notify.Credentialer).
+func (c *Config) Credentials() []string {
+	out := []string{c.URL}
+	for _, v := range c.Headers {
+		out = append(out, v)
+	}
+	return out
+}

@@ -77,8 +77,8 @@ func notifyAnswer(ctx context.Context, n notify.Notifier, rec *recorder, msg *no
 }
 
 // credentials returns the credentials in t's configuration, for notify.SecretForms: every
-// notify.Secret, and a webhook's URL and header values, which the webhook target keeps out of its
-// errors too (a preset's URL can be the credential, a header can carry an API key).
+// notify.Secret, and what the type's config lists as notify.Credentialer (a webhook's URL and
+// header values).
 func credentials(t *config.Target) []string {
 	var out []string
 	secret := reflect.TypeFor[notify.Secret]()
@@ -110,11 +110,8 @@ func credentials(t *config.Target) []string {
 		}
 	}
 	walk(reflect.ValueOf(t))
-	if t.Webhook != nil {
-		out = append(out, t.Webhook.URL)
-		for _, v := range t.Webhook.Headers {
-			out = append(out, v)
-		}
+	if c, ok := t.Adapter.(notify.Credentialer); ok {
+		out = append(out, c.Credentials()...)
 	}
 	return out
 }
