@@ -1,4 +1,4 @@
-// Package config loads the bridge's YAML (SPEC §4): strict keys with line numbers, ${VAR} and
+// Package config loads the bridge's YAML (docs/configuration.md): strict keys with line numbers, ${VAR} and
 // ${VAR:-default} from the environment, <key>_file secrets, defaults, and validation whose every
 // error names its key path. Build turns a valid Config into the running parts.
 package config
@@ -154,7 +154,7 @@ func AdapterConfig[C notify.TargetConfig](t *Target) C {
 // Route sends events matching When to Targets.
 type Route struct {
 	Name     string   `yaml:"name"`
-	When     string   `yaml:"when"` // expr rule, SPEC §3
+	When     string   `yaml:"when"` // expr rule (README.md, Rules)
 	Targets  []string `yaml:"targets"`
 	Template string   `yaml:"template"`
 	Stop     bool     `yaml:"stop"` // later routes are not evaluated when this one matches
@@ -223,7 +223,7 @@ type Digest struct {
 // DefaultDigestTemplate is the built-in digest template.
 const DefaultDigestTemplate = "compliance-digest"
 
-// API configures the management API (SPEC §8): webhooks registered per account.
+// API configures the management API (docs/api.md): webhooks registered per account.
 type API struct {
 	// Keys are the Bearer keys, one account each; without keys the API answers 401.
 	Keys []APIKey `yaml:"keys"`

@@ -75,7 +75,7 @@ func Parse(data []byte, opts Options) (*Config, error) {
 		w.typeErrors(err)
 	}
 	c.lines = w.lines
-	// Keep going after unknown keys and type errors, so one run lists every problem (SPEC §4):
+	// Keep going after unknown keys and type errors, so one run lists every problem (docs/configuration.md):
 	// what did decode is still resolved, defaulted and validated.
 	errs := w.errs
 	for _, s := range c.secretRefs() {

@@ -163,7 +163,7 @@ func eventsSay(msg *notify.Message, text string) bool {
 	return msg.Event != nil && bytes.Contains(msg.Event.Raw, []byte(text))
 }
 
-// Data is what templates see (SPEC §7): .Event, .Data (= .Event.Data), every known data field
+// Data is what templates see (README.md, Templates): .Event, .Data (= .Event.Data), every known data field
 // at top level (nil when the event lacks it; strings passed through escape when it is set) with
 // .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
 // digests), .Digest, and .Group (the *GroupRun of a fired group, with Count; nil otherwise).

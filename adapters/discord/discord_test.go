@@ -649,7 +649,7 @@ func TestNilBodyDefault(t *testing.T) {
 }
 
 // TestRedirectNotFollowedEvenWithAFollowingClient: a client that follows redirects is not
-// allowed to: SPEC §5 makes a 3xx a failure.
+// allowed to: a 3xx is a failure (docs/security.md).
 func TestRedirectNotFollowedEvenWithAFollowingClient(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
@@ -738,7 +738,7 @@ func TestGroupGolden(t *testing.T) {
 	require.Equal(t, string(want), got.String())
 }
 
-// TestOddEventsAccepted: an event type outside SPEC §1 (whose fields are not type-checked) and
+// TestOddEventsAccepted: an event type outside docs/events.md's table (whose fields are not type-checked) and
 // odd values still render into a payload Discord accepts.
 func TestOddEventsAccepted(t *testing.T) {
 	t.Parallel()

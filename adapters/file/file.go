@@ -1,4 +1,4 @@
-// Package file is the audit-log target (SPEC §6): one JSON object per line, appended and
+// Package file is the audit-log target (docs/configuration.md, targets): one JSON object per line, appended and
 // fsync'd before the delivery counts as done.
 package file
 
