@@ -327,16 +327,19 @@ func (m *Management) ownDelivery(w http.ResponseWriter, r *http.Request) (*core.
 }
 
 func (m *Management) delivery(w http.ResponseWriter, r *http.Request) {
-	d, ok := m.ownDelivery(w, r)
-	if !ok {
-		return
+	if d, ok := m.ownDelivery(w, r); ok {
+		m.writeDelivery(w, r, http.StatusOK, d)
 	}
+}
+
+// writeDelivery answers status with d and every attempt it has made, retried or not.
+func (m *Management) writeDelivery(w http.ResponseWriter, r *http.Request, status int, d *core.Delivery) {
 	attempts, err := m.Store.AttemptsOf(r.Context(), []string{d.ID})
 	if err != nil {
 		m.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toDeliveryJSON(d, attempts[d.ID]))
+	writeJSON(w, status, toDeliveryJSON(d, attempts[d.ID]))
 }
 
 func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
@@ -357,7 +360,9 @@ func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
 		m.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d, nil))
+	// The earlier attempts stay in the answer, as GET shows them: a retry adds to the
+	// delivery's history, it does not start a new one.
+	m.writeDelivery(w, r, http.StatusAccepted, d)
 }
 
 type attemptOut struct {

@@ -119,11 +119,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (b *Bridge, err 
 		log.Warn(w)
 	}
 	b = &Bridge{opts: opts, log: log, db: opts.Store, cfg: cfg, started: cfg, runtime: rt, keys: api.NewKeys(nil)}
+	built := b // the returns below set b to nil
 	defer func() {
 		if err != nil {
 			rt.Close()
-			if b.ownDB {
-				b.db.Close()
+			if built.ownDB {
+				built.db.Close()
 			}
 		}
 	}()

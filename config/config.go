@@ -1,4 +1,4 @@
-// Package config loads the bridge's YAML (SPEC §4): strict keys with line numbers, ${VAR} and
+// Package config loads the bridge's YAML (docs/configuration.md): strict keys with line numbers, ${VAR} and
 // ${VAR:-default} from the environment, <key>_file secrets, defaults, and validation whose every
 // error names its key path. Build turns a valid Config into the running parts.
 package config
@@ -9,11 +9,7 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/robfig/cron/v3"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/discord"
-	"github.com/cortexbridge/cortex-bridge/adapters/email"
-	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/adapters/slack"
-	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/adapters"
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -132,25 +128,33 @@ func (t TemplateDir) Limits() templates.Limits {
 }
 
 // Target is one destination. Name and Type are required; the other keys depend on Type and are
-// decoded into the matching adapter Config.
+// decoded into the type's config (Adapter).
 type Target struct {
 	Name        string     `yaml:"name"`
-	Type        string     `yaml:"type"`        // slack | discord | email | webhook | file
+	Type        string     `yaml:"type"`        // one of adapters.Types
 	Template    string     `yaml:"template"`    // default template name for this target; a webhook preset's by default
-	Concurrency int        `yaml:"concurrency"` // attempts at once; default 4
-	RateLimit   *RateLimit `yaml:"rate_limit"`  // optional per-target limit
+	Concurrency int        `yaml:"concurrency"` // attempts at once; default: the type's (notify.TargetType.Concurrency)
+	RateLimit   *RateLimit `yaml:"rate_limit"`  // optional per-target limit; default: the type's
 
-	Webhook *webhook.Config `yaml:"-"`
-	File    *file.Config    `yaml:"-"`
-	Slack   *slack.Config   `yaml:"-"`
-	Discord *discord.Config `yaml:"-"`
-	Email   *email.Config   `yaml:"-"`
+	// Adapter holds the type's own keys: the *Config of the adapter package named by Type
+	// (nil for an unknown type). AdapterConfig[*webhook.Config](t) returns it typed.
+	Adapter notify.TargetConfig `yaml:"-"`
+}
+
+// kind returns the target's type, or nil when Type names none.
+func (t *Target) kind() *notify.TargetType { return adapters.Lookup(t.Type) }
+
+// AdapterConfig returns t's type-specific config as C (a pointer to an adapter Config, e.g.
+// *email.Config), or nil when t is of another type.
+func AdapterConfig[C notify.TargetConfig](t *Target) C {
+	c, _ := t.Adapter.(C)
+	return c
 }
 
 // Route sends events matching When to Targets.
 type Route struct {
 	Name     string   `yaml:"name"`
-	When     string   `yaml:"when"` // expr rule, SPEC §3
+	When     string   `yaml:"when"` // expr rule (README.md, Rules)
 	Targets  []string `yaml:"targets"`
 	Template string   `yaml:"template"`
 	Stop     bool     `yaml:"stop"` // later routes are not evaluated when this one matches
@@ -219,7 +223,7 @@ type Digest struct {
 // DefaultDigestTemplate is the built-in digest template.
 const DefaultDigestTemplate = "compliance-digest"
 
-// API configures the management API (SPEC §8): webhooks registered per account.
+// API configures the management API (docs/api.md): webhooks registered per account.
 type API struct {
 	// Keys are the Bearer keys, one account each; without keys the API answers 401.
 	Keys []APIKey `yaml:"keys"`
@@ -251,15 +255,6 @@ type APIKey struct {
 const (
 	RoleTenant = "tenant"
 	RoleAdmin  = "admin"
-)
-
-// Target types.
-const (
-	TypeSlack   = "slack"
-	TypeDiscord = "discord"
-	TypeEmail   = "email"
-	TypeWebhook = "webhook"
-	TypeFile    = "file"
 )
 
 // WithDefaults fills every unset field with its default.
@@ -295,28 +290,22 @@ func (c *Config) WithDefaults() {
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		setDefault(&t.Concurrency, defaultConcurrency(t.Type))
-		if t.RateLimit == nil && defaultRateLimits[t.Type] != (RateLimit{}) {
-			rl := defaultRateLimits[t.Type]
-			t.RateLimit = &rl
+		kind := t.kind()
+		if kind == nil {
+			setDefault(&t.Concurrency, 4) // Validate names the unknown type
+			continue
 		}
-		if t.Email != nil {
-			t.Email.WithDefaults()
+		setDefault(&t.Concurrency, kind.Concurrency)
+		if t.RateLimit == nil && kind.RateLimit > 0 {
+			t.RateLimit = &RateLimit{PerSecond: kind.RateLimit, Burst: kind.Burst}
 		}
-		if t.Webhook != nil {
-			setDefault(&t.Template, t.Webhook.DefaultTemplate()) // a preset's template, e.g. webhook/pagerduty.tmpl
+		if d, ok := t.Adapter.(notify.Defaulter); ok {
+			d.WithDefaults()
+		}
+		if d, ok := t.Adapter.(notify.TemplateDefaulter); ok {
+			setDefault(&t.Template, d.DefaultTemplate()) // a preset's template, e.g. webhook/pagerduty.tmpl
 		}
 	}
-}
-
-// defaultRateLimits are the per-target limits of the platforms' docs, used when a target sets
-// none: Slack allows about one message a second per incoming webhook/channel
-// (https://api.slack.com/docs/rate-limits#rate-limits__limits-when-posting-messages); Discord
-// webhooks allow 5 requests per 2 seconds (the X-RateLimit-* bucket its API reports,
-// https://discord.com/developers/docs/topics/rate-limits).
-var defaultRateLimits = map[string]RateLimit{
-	TypeSlack:   {PerSecond: 1, Burst: 3},
-	TypeDiscord: {PerSecond: 2.5, Burst: 5},
 }
 
 // APIKeys maps each account of api.keys to its key (accounts without a key are left out).
@@ -371,14 +360,4 @@ func setDefault[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
-}
-
-// defaultConcurrency is a target's attempts at once when concurrency is not set: 4, and 64 for
-// a file target, whose concurrent attempts share fsyncs spaced by file.SyncInterval (more of
-// them in flight put more lines in each fsync).
-func defaultConcurrency(targetType string) int {
-	if targetType == TypeFile {
-		return 64
-	}
-	return 4
 }

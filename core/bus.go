@@ -14,7 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// MaxIngestBatch is the most events one ingest transaction commits (DESIGN.md: group commit).
+// MaxIngestBatch is the most events one ingest transaction commits (group commit, docs/architecture.md).
 const MaxIngestBatch = 512
 
 // AcceptResult is the outcome of Bus.Accept.

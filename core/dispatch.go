@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Defaults of DispatcherConfig. DefaultTimeout is also delivery.timeout's (docs/configuration.md).
@@ -290,9 +291,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	<-writerDone
 	d.poolsMu.Lock()
 	for _, p := range d.pools {
-		if c, ok := p.target.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(p.target.Notifier)
 	}
 	d.poolsMu.Unlock()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

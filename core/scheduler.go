@@ -17,7 +17,7 @@ type Schedule interface {
 	Next(t time.Time) time.Time
 }
 
-// DigestSpec is a configured digest (SPEC §4 digests[]) at run time.
+// DigestSpec is a configured digest (digests[] in docs/configuration.md) at run time.
 type DigestSpec struct {
 	Name      string
 	Spec      string         // the schedule as configured, with its zone, e.g. "0 8 * * MON UTC"

@@ -40,7 +40,7 @@ type Delivery struct {
 	Event         *event.Event // loaded by Claim; nil in listings
 }
 
-// Attempt is the log entry of one try of a delivery (SPEC §5).
+// Attempt is the log entry of one try of a delivery (docs/architecture.md, the life of a delivery).
 type Attempt struct {
 	DeliveryID string
 	Number     int // 1 for the first try
