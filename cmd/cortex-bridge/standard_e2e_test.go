@@ -81,7 +81,7 @@ func TestEndToEndStandardWebhooks(t *testing.T) {
 server: {listen: "127.0.0.1:0"}
 storage: {dsn: bridge.db}
 ingest: {secrets: [%q]}
-delivery: {timeout: 5s, max_attempts: 3, backoff: {initial: 1100ms, max: 2s}}
+delivery: {timeout: 5s, max_attempts: 3, backoff: {initial: 2100ms, max: 3s}}
 api:
   keys: [{account: acme, key: %q}]
   allow_private_urls: true   # the test's receiver is on loopback
@@ -125,6 +125,8 @@ routes:
 			require.Equal(t, delivery, h.Get("webhook-id"), "%s attempt %d: webhook-id is the delivery id", key, i+1)
 			require.Empty(t, h.Get("X-Cortex-Signature"))
 		}
+		// webhook-timestamp is in whole seconds: the backoff (2.1 s ± 50%, so at least 1.05 s)
+		// puts the retry in a later second.
 		require.Greater(t, hs[1].Get("webhook-timestamp"), hs[0].Get("webhook-timestamp"), "%s: the retry is signed at its own time", key)
 	}
 }
