@@ -1,0 +1,69 @@
+package event
+
+import (
+	"bytes"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/stretchr/testify/require"
+)
+
+// tokenString is what unquote replaces: the string as jsontext's Token.String decodes it, with
+// the decoder options of Parse; ok is false when the decoder refuses raw.
+func tokenString(raw []byte) (string, bool) {
+	if !utf8.Valid(raw) {
+		return "", false
+	}
+	tok, err := jsontext.NewDecoder(bytes.NewBuffer(raw), jsontext.AllowInvalidUTF8(true)).ReadToken()
+	if err != nil || tok.Kind() != '"' {
+		return "", false
+	}
+	return tok.String(), true
+}
+
+// TestUnquote: unquote decodes every kind of escape, surrogate pairs and lone surrogates as
+// Token.String does.
+func TestUnquote(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		raw, want string
+	}{
+		"empty":                     {`""`, ""},
+		"no escapes":                {`"plain é text"`, "plain é text"},
+		"short escapes":             {`"\"\\\/\b\f\n\r\t"`, "\"\\/\b\f\n\r\t"},
+		"unicode escapes":           {`"\u00e9\u00E9x\u20ac\u0000"`, "ééx€\x00"},
+		"text around escapes":       {`"a\nb\u00e9c"`, "a\nbéc"},
+		"surrogate pair":            {`"\ud83d\ude00"`, "😀"},
+		"lone high surrogate":       {`"\ud800x"`, "\uFFFDx"},
+		"lone low surrogate":        {`"\udc00"`, "\uFFFD"},
+		"high then non-surrogate":   {`"\ud800\u0041"`, "\uFFFDA"},
+		"two high surrogates":       {`"\ud800\ud83d\ude00"`, "\uFFFD😀"},
+		"high surrogate at the end": {`"x\ud800"`, "x\uFFFD"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			want, ok := tokenString([]byte(tc.raw))
+			require.True(t, ok, "the decoder takes %s", tc.raw)
+			require.Equal(t, tc.want, want, "the case's expectation is Token.String's")
+			require.Equal(t, tc.want, unquote([]byte(tc.raw)))
+		})
+	}
+}
+
+// FuzzUnquote: for every JSON string the decoder accepts, unquote gives what Token.String gives.
+func FuzzUnquote(f *testing.F) {
+	for _, s := range []string{`""`, `"a\u00e9\n"`, `"\ud83d\ude00"`, `"\ud800\u0041"`, `"\udc00\ud800"`, `"\\\/\""`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		want, ok := tokenString(raw)
+		if !ok {
+			return
+		}
+		v, err := jsontext.NewDecoder(bytes.NewBuffer(raw), jsontext.AllowInvalidUTF8(true)).ReadValue()
+		require.NoError(t, err)
+		require.Equal(t, want, unquote(v))
+	})
+}
