@@ -31,21 +31,35 @@ func unquote(raw []byte) string {
 	var b strings.Builder
 	b.Grow(n)
 	b.Write(s[:first])
+	// Decoded runes and short runs are gathered in chunk, so that the builder is called once per
+	// chunk, not once per escape.
+	var chunk [512]byte
+	c := chunk[:0]
 	for i := first; i < len(s); {
-		j := bytes.IndexByte(s[i:], '\\')
-		switch {
-		case j < 0:
-			j = len(s) - i
-			fallthrough
-		case j > 0:
-			b.Write(s[i : i+j])
-			i += j
+		if len(c) > len(chunk)-utf8.UTFMax {
+			b.Write(c)
+			c = c[:0]
+		}
+		if s[i] == '\\' {
+			r, w := escape(s[i:])
+			c = utf8.AppendRune(c, r)
+			i += w
 			continue
 		}
-		r, w := escape(s[i:])
-		b.WriteRune(r)
-		i += w
+		j := bytes.IndexByte(s[i:], '\\')
+		if j < 0 {
+			j = len(s) - i
+		}
+		if len(c)+j > len(chunk) {
+			b.Write(c)
+			c = c[:0]
+			b.Write(s[i : i+j])
+		} else {
+			c = append(c, s[i:i+j]...)
+		}
+		i += j
 	}
+	b.Write(c)
 	return b.String()
 }
 

@@ -2,6 +2,7 @@ package event
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -63,5 +64,29 @@ func FuzzUnquote(f *testing.F) {
 		v, err := jsontext.NewDecoder(bytes.NewBuffer(raw), jsontext.AllowInvalidUTF8(true)).ReadValue()
 		require.NoError(t, err)
 		require.Equal(t, want, unquote(v))
+	})
+}
+
+// BenchmarkUnquote compares reading a 1 MiB string of \u00e9 escapes (BENCHMARKS.md, hostile input
+// row 20) as the parser does (ReadValue, then unquote) with ReadToken and Token.String.
+func BenchmarkUnquote(b *testing.B) {
+	raw := []byte(`"` + strings.Repeat(`\u00e9`, (1<<20-2)/6) + `"`)
+	b.Run("ReadValue+unquote", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			v, err := jsontext.NewDecoder(bytes.NewBuffer(raw), jsontext.AllowInvalidUTF8(true)).ReadValue()
+			if err != nil {
+				b.Fatal(err)
+			}
+			_ = unquote(v)
+		}
+	})
+	b.Run("ReadToken+Token.String", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(raw)))
+		for b.Loop() {
+			_, _ = tokenString(raw)
+		}
 	})
 }
