@@ -35,9 +35,9 @@ type Acceptor interface {
 // IngestConfig is the ingest endpoint's policy (the ingest keys of docs/configuration.md).
 type IngestConfig struct {
 	Secrets   []string      // any may match X-Cortex-Signature
-	Tolerance time.Duration // max |now - timestamp|
+	Tolerance time.Duration // max |now - timestamp|; default DefaultTolerance
 	// MaxBodyBytes bounds a body as sent and, for Content-Encoding: gzip, also as decompressed
-	// (bytes); default 1 MiB. Over it: 413 body_too_large.
+	// (bytes); default DefaultMaxBodyBytes. Over it: 413 body_too_large.
 	MaxBodyBytes int64
 	// MaxUnverifiedBytes bounds the bytes of bodies being received whose signature is not yet
 	// checked, all requests together (default DefaultMaxUnverifiedBytes), so forged requests
@@ -45,10 +45,13 @@ type IngestConfig struct {
 	// chunked) before its body is read and frees it once the signature is checked; one that
 	// cannot reserve within UnverifiedWait gets 503 unavailable with Retry-After: 1.
 	MaxUnverifiedBytes int64
-	RatePerSec         float64
-	RateBurst          int
-	StrictEvents       bool // reject event types other than the six Cortex sends
-	NowFunc            func() time.Time
+	// RatePerSec and RateBurst are the token bucket of accepted requests: when RatePerSec is
+	// not set, both take the defaults (DefaultRatePerSec, DefaultRateBurst); a RateBurst not
+	// set with a RatePerSec is 1.
+	RatePerSec   float64
+	RateBurst    int
+	StrictEvents bool // reject event types other than the six Cortex sends
+	NowFunc      func() time.Time
 	// Observe, when set, is told every answer: the event type ("" before the body was read),
 	// the outcome ("accepted", "duplicate" or the error code) and the time taken.
 	Observe func(eventType, outcome string, d time.Duration)
@@ -71,6 +74,14 @@ const (
 
 // CodeShuttingDown is the 503 code while the bridge drains before it stops.
 const CodeShuttingDown = "shutting_down"
+
+// Defaults of IngestConfig, which are also the ingest keys' (docs/configuration.md).
+const (
+	DefaultTolerance    = 5 * time.Minute // ingest.tolerance
+	DefaultMaxBodyBytes = 1 << 20         // ingest.max_body_bytes (1 MiB)
+	DefaultRatePerSec   = 500             // ingest.rate_limit.per_second
+	DefaultRateBurst    = 1000            // ingest.rate_limit.burst, with DefaultRatePerSec
+)
 
 // DefaultMaxUnverifiedBytes is IngestConfig.MaxUnverifiedBytes's default (16 MiB): 16 bodies of
 // the default maximum size in flight at once, far above what one Cortex sender needs.
@@ -122,16 +133,16 @@ func (h *Ingest) Update(cfg IngestConfig) {
 		cfg.NowFunc = time.Now
 	}
 	if cfg.Tolerance <= 0 {
-		cfg.Tolerance = 5 * time.Minute
+		cfg.Tolerance = DefaultTolerance
 	}
 	if cfg.MaxBodyBytes <= 0 {
-		cfg.MaxBodyBytes = 1 << 20
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
 	}
 	if cfg.MaxUnverifiedBytes <= 0 {
 		cfg.MaxUnverifiedBytes = DefaultMaxUnverifiedBytes
 	}
 	if cfg.RatePerSec <= 0 {
-		cfg.RatePerSec, cfg.RateBurst = 500, 1000
+		cfg.RatePerSec, cfg.RateBurst = DefaultRatePerSec, DefaultRateBurst
 	}
 	if cfg.RateBurst <= 0 {
 		cfg.RateBurst = 1

@@ -245,14 +245,14 @@ func eventBody(t testing.TB, typ string, ts time.Time, mod func(env, data map[st
 	return b
 }
 
-// requireErrorBody checks the SPEC §2 error shape: a JSON object holding only
+// requireErrorBody checks the error shape of README.md's ingest table: a JSON object holding only
 // {"error":{"code","message"}}, served as application/json, with the wanted code and a message
 // containing each of msgParts.
 func requireErrorBody(t *testing.T, res response, code string, msgParts ...string) {
 	t.Helper()
 	requireJSONContentType(t, res)
 	var got map[string]map[string]string
-	require.NoError(t, json.Unmarshal(res.body, &got), "error body is not the SPEC shape: %s", res.body)
+	require.NoError(t, json.Unmarshal(res.body, &got), "error body is not the documented shape: %s", res.body)
 	require.Len(t, got, 1, "error body: %s", res.body)
 	e, ok := got["error"]
 	require.True(t, ok, "error body: %s", res.body)
@@ -289,7 +289,7 @@ func requireNoSecret(t *testing.T, text string, secrets ...string) {
 	}
 }
 
-// TestIngest is the SPEC §2 table, one row per case.
+// TestIngest is README.md's ingest table, one row per case.
 func TestIngest(t *testing.T) {
 	t.Parallel()
 
@@ -612,7 +612,7 @@ func TestIngest(t *testing.T) {
 	}
 }
 
-// TestIngest_UnsignedRequest: SPEC §2 — an unsigned request such as the seed's
+// TestIngest_UnsignedRequest: README.md's ingest table — an unsigned request such as the seed's
 // `curl -d '{"test":"data"}'` gets 401 missing_signature and nothing is stored, whatever its
 // Content-Type or size.
 func TestIngest_UnsignedRequest(t *testing.T) {

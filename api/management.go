@@ -18,12 +18,19 @@ import (
 )
 
 // ManagementStore is what the management API reads from storage besides the webhooks
-// (core.Store has it).
+// (webhooks.Store): the delivery log. Storage failures wrap core.ErrUnavailable.
 type ManagementStore interface {
+	// DeliveryPage lists one page of deliveries, newest first, with a cursor to the next.
 	DeliveryPage(ctx context.Context, f core.DeliveryFilter) (core.DeliveryPage, error)
+	// Delivery returns one delivery (EventType set), or core.ErrNotFound.
 	Delivery(ctx context.Context, id string) (*core.Delivery, error)
+	// AttemptsOf lists the attempts of several deliveries, by delivery id, oldest first.
 	AttemptsOf(ctx context.Context, ids []string) (map[string][]core.Attempt, error)
 }
+
+// maxPageSize is the largest limit a delivery listing accepts (the default is
+// core.DefaultPageSize).
+const maxPageSize = 500
 
 // Management is the management API (README.md, "Management API"): webhooks registered per
 // account, their tests, delivery logs and replays. Every route needs a Bearer key; an account
@@ -262,15 +269,15 @@ func (m *Management) accountTargets(r *http.Request) ([]string, error) {
 // (pending, running, failed, succeeded, dead, cancelled), event, limit (1–500, default 50), cursor.
 func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
 	q := r.URL.Query()
-	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: 50}
+	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: core.DefaultPageSize}
 	if !f.SetStatus(q.Get("status")) {
 		writeFieldErrors(w, map[string]string{"status": "must be one of pending, running, failed, succeeded, dead, cancelled"})
 		return
 	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 1 || n > 500 {
-			writeFieldErrors(w, map[string]string{"limit": "must be a number from 1 to 500"})
+		if err != nil || n < 1 || n > maxPageSize {
+			writeFieldErrors(w, map[string]string{"limit": fmt.Sprintf("must be a number from 1 to %d", maxPageSize)})
 			return
 		}
 		f.Limit = n
@@ -320,16 +327,19 @@ func (m *Management) ownDelivery(w http.ResponseWriter, r *http.Request) (*core.
 }
 
 func (m *Management) delivery(w http.ResponseWriter, r *http.Request) {
-	d, ok := m.ownDelivery(w, r)
-	if !ok {
-		return
+	if d, ok := m.ownDelivery(w, r); ok {
+		m.writeDelivery(w, r, http.StatusOK, d)
 	}
+}
+
+// writeDelivery answers status with d and every attempt it has made, retried or not.
+func (m *Management) writeDelivery(w http.ResponseWriter, r *http.Request, status int, d *core.Delivery) {
 	attempts, err := m.Store.AttemptsOf(r.Context(), []string{d.ID})
 	if err != nil {
 		m.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toDeliveryJSON(d, attempts[d.ID]))
+	writeJSON(w, status, toDeliveryJSON(d, attempts[d.ID]))
 }
 
 func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
@@ -350,7 +360,9 @@ func (m *Management) retry(w http.ResponseWriter, r *http.Request) {
 		m.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusAccepted, toDeliveryJSON(d, nil))
+	// The earlier attempts stay in the answer, as GET shows them: a retry adds to the
+	// delivery's history, it does not start a new one.
+	m.writeDelivery(w, r, http.StatusAccepted, d)
 }
 
 type attemptOut struct {

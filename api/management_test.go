@@ -433,6 +433,8 @@ func TestManagementDeliveries(t *testing.T) {
 	one := m.do(t, http.MethodGet, "/deliveries/"+got[0].ID, acmeKey, nil)
 	require.Equal(t, http.StatusOK, one.status)
 	require.Len(t, one.body["attempts"], 1)
+	require.Equal(t, one.body["attempts"], r.body["attempts"], "the retry's answer shows the earlier attempts as GET does")
+	require.Equal(t, "oops", r.body["attempts"].([]any)[0].(map[string]any)["response"])
 
 	require.Equal(t, http.StatusUnprocessableEntity, m.do(t, http.MethodGet, "/deliveries?status=bogus", acmeKey, nil).status)
 	require.Equal(t, http.StatusUnprocessableEntity, m.do(t, http.MethodGet, "/deliveries?limit=9999", acmeKey, nil).status)

@@ -39,7 +39,7 @@ type Routes struct {
 	// Keys.
 	Reload func(ctx context.Context) error
 	Keys   *Keys
-	// Management is the webhook registration API (SPEC §8); nil: not served.
+	// Management is the webhook registration API (docs/api.md); nil: not served.
 	Management *Management
 	// Dashboard is the web dashboard, served at GET / and under /ui/; nil: not served.
 	Dashboard http.Handler

@@ -24,6 +24,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/metrics"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/store"
@@ -34,8 +35,14 @@ import (
 // scheduler, the registered webhooks, the management API, the dashboard) and the migrations
 // check of /readyz. *store.DB has it all; tests may wrap one to inject faults.
 type Store interface {
-	core.Store
+	core.BusStore
+	core.DispatcherStore
+	core.SchedulerStore
+	webhooks.RegistryStore
+	dashboard.Store // with the webhook service's and the management API's storage
+	// MigrationsCurrent returns an error unless the schema is at this build's latest migration.
 	MigrationsCurrent(ctx context.Context) error
+	Close() error
 }
 
 // Options are a Bridge's dependencies besides its config; zero fields take the defaults given.
@@ -112,11 +119,12 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (b *Bridge, err 
 		log.Warn(w)
 	}
 	b = &Bridge{opts: opts, log: log, db: opts.Store, cfg: cfg, started: cfg, runtime: rt, keys: api.NewKeys(nil)}
+	built := b // the returns below set b to nil
 	defer func() {
 		if err != nil {
 			rt.Close()
-			if b.ownDB {
-				b.db.Close()
+			if built.ownDB {
+				built.db.Close()
 			}
 		}
 	}()

@@ -4,24 +4,10 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/email"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
-
-// unsetRecipients reports whether an email target lists recipients that are all empty: the
-// variables they come from are unset (`to: ["${OPS_EMAIL}"]`), so the target is disabled like
-// one whose SMTP host is unset. An empty list stays a validation error.
-func unsetRecipients(c *email.Config) bool {
-	all := append(append(append([]string(nil), c.To...), c.CC...), c.BCC...)
-	for _, a := range all {
-		if strings.TrimSpace(a) != "" {
-			return false
-		}
-	}
-	return len(all) > 0
-}
 
 // checkAlertTemplates renders each sample of the bridge's own alerts (bridge.*) for every route
 // whose rule matches it, with each of the route's targets, so that a template that cannot show

@@ -8,14 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"slices"
 	"strings"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/discord"
-	"github.com/cortexbridge/cortex-bridge/adapters/email"
 	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/adapters/slack"
-	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -40,6 +37,11 @@ type BuildOptions struct {
 	Log     *slog.Logger
 	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
 	DryRun bool
+	// Preflight, with DryRun, still checks what serve will open, creating nothing: every
+	// enabled file target's path and the SQLite file can be created or appended to (see
+	// file.CheckPath). Secret files and TLS files are read by Load and Validate anyway. It is
+	// what `validate` runs, so a service's pre-start check fails on what would stop serve.
+	Preflight bool
 }
 
 // Build compiles the routes, loads the templates and renders every template a route or target
@@ -72,25 +74,39 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	byName := map[string]*core.Target{}
 	for i := range c.Targets {
 		ct := &c.Targets[i]
-		t := &core.Target{Name: ct.Name, Type: ct.Type, Format: formats[ct.Type], Escape: templates.EscaperFor(ct.Type),
-			Template: ct.Template, Concurrency: ct.Concurrency, Disabled: ct.Disabled(), Fingerprint: ct.fingerprint(c)}
+		t := &core.Target{Name: ct.Name, Type: ct.Type, Template: ct.Template, Concurrency: ct.Concurrency,
+			Disabled: ct.Disabled(), Fingerprint: ct.fingerprint(c)}
+		if kind := ct.kind(); kind != nil {
+			t.Format, t.Escape = kind.Format, kind.Escape
+		}
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
 		}
 		if t.Disabled != "" {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
+		} else if opts.DryRun && opts.Preflight {
+			if err := ct.preflight(); err != nil {
+				errs = append(errs, c.targetError(i, err))
+			}
 		} else if !opts.DryRun {
 			n, err := NewNotifier(ct, opts)
-			if err != nil {
-				errs = append(errs, c.keyError(fmt.Sprintf("targets[%d]", i), err.Error()))
-			} else if n == nil {
+			switch {
+			case err != nil:
+				errs = append(errs, c.targetError(i, err))
+			case n == nil:
 				t.Disabled = "delivery for type " + t.Type + " is not available in this version yet"
 				rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
+			default:
+				t.Notifier = n
 			}
-			t.Notifier = n
 		}
 		rt.Targets = append(rt.Targets, t)
 		byName[t.Name] = t
+	}
+	if opts.DryRun && opts.Preflight && c.Storage.Driver == "sqlite" {
+		if err := file.CheckPath(c.Storage.DSN); err != nil {
+			errs = append(errs, c.keyError("storage.dsn", err.Error()))
+		}
 	}
 	for i := range c.Routes {
 		cr := &c.Routes[i]
@@ -125,27 +141,16 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	return rt, nil
 }
 
-var formats = map[string]core.Format{
-	TypeWebhook: core.FormatJSON, TypeSlack: core.FormatJSON, TypeDiscord: core.FormatJSON,
-	TypeEmail: core.FormatEmail, TypeFile: core.FormatNone,
-}
-
 // NewNotifier builds the adapter for target t (enabled or not: the test command uses it on one
-// target); nil, nil for a type whose delivery is not built yet.
+// target); nil, nil for a type whose delivery is not built yet. On error the Notifier is nil
+// (never an interface holding a nil pointer, whose Close would dereference it). An error
+// names the target's key it is about ("path: mkdir …"), when it knows.
 func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
-	switch {
-	case t.Slack != nil:
-		return slack.New(t.Slack, opts.Client, opts.Version)
-	case t.Discord != nil:
-		return discord.New(t.Discord, opts.Client, opts.Version)
-	case t.Email != nil:
-		return email.New(t.Email, email.WithVersion(opts.Version))
-	case t.Webhook != nil:
-		return webhook.New(t.Webhook, opts.Client, opts.Version)
-	case t.File != nil:
-		return file.New(t.File, file.WithConcurrency(t.Concurrency))
+	kind := t.kind()
+	if kind == nil || t.Adapter == nil {
+		return nil, nil
 	}
-	return nil, nil
+	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency})
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
@@ -209,7 +214,7 @@ func (rt *Runtime) checkTemplates(targets map[string]*core.Target) []error {
 	}
 	for i, d := range rt.Router.Digests {
 		t := targets[d.Target]
-		if t == nil || t.Format == core.FormatNone {
+		if t == nil || t.Format == notify.FormatNone {
 			if t != nil {
 				errs = append(errs, fmt.Errorf("digests[%d] (%s): target %s is a %s target, which cannot send digests", i, d.Name, t.Name, t.Type))
 			}
@@ -274,11 +279,44 @@ func (rt *Runtime) Enabled(name string) bool {
 	return false
 }
 
-// Close releases what the notifiers hold (open audit files).
+// preflight checks, opening nothing, what building t's notifier will need from the machine
+// (see notify.Preflighter).
+func (t *Target) preflight() error {
+	if p, ok := t.Adapter.(notify.Preflighter); ok {
+		return p.Preflight()
+	}
+	return nil
+}
+
+// targetError is a *KeyError for err about targets[i]: under the key err starts with when that
+// is one of the target's keys ("path: open …" → targets[2].path), else under targets[i].
+func (c *Config) targetError(i int, err error) *KeyError {
+	p := fmt.Sprintf("targets[%d]", i)
+	key, rest, ok := strings.Cut(err.Error(), ": ")
+	if root, _, _ := strings.Cut(key, "."); ok && targetKeys(&c.Targets[i])[root] {
+		return c.keyError(p+"."+key, rest)
+	}
+	return c.keyError(p, err.Error())
+}
+
+// targetKeys are the YAML keys a target of t's type accepts.
+func targetKeys(t *Target) map[string]bool {
+	keys := map[string]bool{}
+	for k := range yamlFields(reflect.TypeFor[Target]()) {
+		keys[k] = true
+	}
+	if t.Adapter != nil {
+		for k := range yamlFields(reflect.TypeOf(t.Adapter).Elem()) {
+			keys[k] = true
+		}
+	}
+	return keys
+}
+
+// Close releases what the notifiers hold (open audit files). It is safe on a Runtime whose
+// build failed part-way: targets without a Notifier are skipped.
 func (rt *Runtime) Close() {
 	for _, t := range rt.Targets {
-		if c, ok := t.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(t.Notifier)
 	}
 }

@@ -1,4 +1,4 @@
-// Package config loads the bridge's YAML (SPEC §4): strict keys with line numbers, ${VAR} and
+// Package config loads the bridge's YAML (docs/configuration.md): strict keys with line numbers, ${VAR} and
 // ${VAR:-default} from the environment, <key>_file secrets, defaults, and validation whose every
 // error names its key path. Build turns a valid Config into the running parts.
 package config
@@ -9,14 +9,13 @@ import (
 	"github.com/prometheus/alertmanager/timeinterval"
 	"github.com/robfig/cron/v3"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/discord"
-	"github.com/cortexbridge/cortex-bridge/adapters/email"
-	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/adapters/slack"
-	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/adapters"
+	"github.com/cortexbridge/cortex-bridge/api"
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 	"github.com/cortexbridge/cortex-bridge/templates"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // Config is the whole file. Zero values are replaced by the defaults named on each field.
@@ -78,6 +77,10 @@ type Ingest struct {
 	MaxPending int `yaml:"max_pending"`
 }
 
+// DefaultDrainTimeout is delivery.drain_timeout's default, whatever delivery.timeout is (a
+// core.Dispatcher given none drains for its attempt timeout).
+const DefaultDrainTimeout = 30 * time.Second
+
 // DefaultMaxPending is ingest.max_pending's default.
 const DefaultMaxPending = 1_000_000
 
@@ -93,7 +96,7 @@ type Delivery struct {
 	MaxAttempts int           `yaml:"max_attempts"` // first try included; default 4
 	Backoff     Backoff       `yaml:"backoff"`
 	// DrainTimeout is how long running attempts may go on after SIGTERM before they are cut
-	// off (their deliveries are then retried after the restart); default 30s.
+	// off (their deliveries are then retried after the restart); default DefaultDrainTimeout.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
 }
 
@@ -125,25 +128,33 @@ func (t TemplateDir) Limits() templates.Limits {
 }
 
 // Target is one destination. Name and Type are required; the other keys depend on Type and are
-// decoded into the matching adapter Config.
+// decoded into the type's config (Adapter).
 type Target struct {
 	Name        string     `yaml:"name"`
-	Type        string     `yaml:"type"`        // slack | discord | email | webhook | file
+	Type        string     `yaml:"type"`        // one of adapters.Types
 	Template    string     `yaml:"template"`    // default template name for this target; a webhook preset's by default
-	Concurrency int        `yaml:"concurrency"` // attempts at once; default 4
-	RateLimit   *RateLimit `yaml:"rate_limit"`  // optional per-target limit
+	Concurrency int        `yaml:"concurrency"` // attempts at once; default: the type's (notify.TargetType.Concurrency)
+	RateLimit   *RateLimit `yaml:"rate_limit"`  // optional per-target limit; default: the type's
 
-	Webhook *webhook.Config `yaml:"-"`
-	File    *file.Config    `yaml:"-"`
-	Slack   *slack.Config   `yaml:"-"`
-	Discord *discord.Config `yaml:"-"`
-	Email   *email.Config   `yaml:"-"`
+	// Adapter holds the type's own keys: the *Config of the adapter package named by Type
+	// (nil for an unknown type). AdapterConfig[*webhook.Config](t) returns it typed.
+	Adapter notify.TargetConfig `yaml:"-"`
+}
+
+// kind returns the target's type, or nil when Type names none.
+func (t *Target) kind() *notify.TargetType { return adapters.Lookup(t.Type) }
+
+// AdapterConfig returns t's type-specific config as C (a pointer to an adapter Config, e.g.
+// *email.Config), or nil when t is of another type.
+func AdapterConfig[C notify.TargetConfig](t *Target) C {
+	c, _ := t.Adapter.(C)
+	return c
 }
 
 // Route sends events matching When to Targets.
 type Route struct {
 	Name     string   `yaml:"name"`
-	When     string   `yaml:"when"` // expr rule, SPEC §3
+	When     string   `yaml:"when"` // expr rule (README.md, Rules)
 	Targets  []string `yaml:"targets"`
 	Template string   `yaml:"template"`
 	Stop     bool     `yaml:"stop"` // later routes are not evaluated when this one matches
@@ -212,7 +223,7 @@ type Digest struct {
 // DefaultDigestTemplate is the built-in digest template.
 const DefaultDigestTemplate = "compliance-digest"
 
-// API configures the management API (SPEC §8): webhooks registered per account.
+// API configures the management API (docs/api.md): webhooks registered per account.
 type API struct {
 	// Keys are the Bearer keys, one account each; without keys the API answers 401.
 	Keys []APIKey `yaml:"keys"`
@@ -246,15 +257,6 @@ const (
 	RoleAdmin  = "admin"
 )
 
-// Target types.
-const (
-	TypeSlack   = "slack"
-	TypeDiscord = "discord"
-	TypeEmail   = "email"
-	TypeWebhook = "webhook"
-	TypeFile    = "file"
-)
-
 // WithDefaults fills every unset field with its default.
 func (c *Config) WithDefaults() {
 	setDefault(&c.Server.Listen, "127.0.0.1:8080")
@@ -264,52 +266,46 @@ func (c *Config) WithDefaults() {
 	}
 	setDefault(&c.Storage.Retention, 720*time.Hour)
 	setDefault(&c.Ingest.Path, "/webhooks/cortex")
-	setDefault(&c.Ingest.Tolerance, 5*time.Minute)
-	setDefault(&c.Ingest.MaxBodyBytes, 1<<20)
-	setDefault(&c.Ingest.MaxUnverifiedBytes, 16<<20)
-	setDefault(&c.Ingest.RateLimit.PerSecond, 500)
-	setDefault(&c.Ingest.RateLimit.Burst, 1000)
+	setDefault(&c.Ingest.Tolerance, api.DefaultTolerance)
+	setDefault(&c.Ingest.MaxBodyBytes, api.DefaultMaxBodyBytes)
+	setDefault(&c.Ingest.MaxUnverifiedBytes, api.DefaultMaxUnverifiedBytes)
+	setDefault(&c.Ingest.RateLimit.PerSecond, api.DefaultRatePerSec)
+	setDefault(&c.Ingest.RateLimit.Burst, api.DefaultRateBurst)
 	setDefault(&c.Ingest.MaxPending, DefaultMaxPending)
-	setDefault(&c.Delivery.Timeout, 30*time.Second)
-	setDefault(&c.Delivery.MaxAttempts, 4)
-	setDefault(&c.Delivery.Backoff.Initial, 5*time.Second)
-	setDefault(&c.Delivery.Backoff.Max, 10*time.Minute)
-	setDefault(&c.Delivery.DrainTimeout, 30*time.Second)
+	setDefault(&c.Delivery.Timeout, core.DefaultTimeout)
+	setDefault(&c.Delivery.MaxAttempts, core.DefaultMaxAttempts)
+	setDefault(&c.Delivery.Backoff.Initial, core.DefaultBackoffInitial)
+	setDefault(&c.Delivery.Backoff.Max, core.DefaultBackoffMax)
+	setDefault(&c.Delivery.DrainTimeout, DefaultDrainTimeout)
 	setDefault(&c.Templates.Dir, "templates")
 	setDefault(&c.Templates.MaxOutputBytes, templates.DefaultMaxOutputBytes)
 	setDefault(&c.Templates.MaxRenderSteps, templates.DefaultMaxSteps)
 	setDefault(&c.Templates.MaxRenderTime, templates.DefaultMaxRenderTime)
-	setDefault(&c.API.MaxWebhooksPerAccount, 10)
+	setDefault(&c.API.MaxWebhooksPerAccount, webhooks.DefaultMaxWebhooksPerAccount)
 	for i := range c.Digests {
 		d := &c.Digests[i]
 		setDefault(&d.Timezone, "UTC")
 		setDefault(&d.Template, DefaultDigestTemplate)
-		setDefault(&d.ScoreThreshold, 70)
+		setDefault(&d.ScoreThreshold, notify.DefaultScoreThreshold)
 	}
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		setDefault(&t.Concurrency, defaultConcurrency(t.Type))
-		if t.RateLimit == nil && defaultRateLimits[t.Type] != (RateLimit{}) {
-			rl := defaultRateLimits[t.Type]
-			t.RateLimit = &rl
+		kind := t.kind()
+		if kind == nil {
+			setDefault(&t.Concurrency, 4) // Validate names the unknown type
+			continue
 		}
-		if t.Email != nil {
-			t.Email.WithDefaults()
+		setDefault(&t.Concurrency, kind.Concurrency)
+		if t.RateLimit == nil && kind.RateLimit > 0 {
+			t.RateLimit = &RateLimit{PerSecond: kind.RateLimit, Burst: kind.Burst}
 		}
-		if t.Webhook != nil {
-			setDefault(&t.Template, t.Webhook.DefaultTemplate()) // a preset's template, e.g. webhook/pagerduty.tmpl
+		if d, ok := t.Adapter.(notify.Defaulter); ok {
+			d.WithDefaults()
+		}
+		if d, ok := t.Adapter.(notify.TemplateDefaulter); ok {
+			setDefault(&t.Template, d.DefaultTemplate()) // a preset's template, e.g. webhook/pagerduty.tmpl
 		}
 	}
-}
-
-// defaultRateLimits are the per-target limits of the platforms' docs, used when a target sets
-// none: Slack allows about one message a second per incoming webhook/channel
-// (https://api.slack.com/docs/rate-limits#rate-limits__limits-when-posting-messages); Discord
-// webhooks allow 5 requests per 2 seconds (the X-RateLimit-* bucket its API reports,
-// https://discord.com/developers/docs/topics/rate-limits).
-var defaultRateLimits = map[string]RateLimit{
-	TypeSlack:   {PerSecond: 1, Burst: 3},
-	TypeDiscord: {PerSecond: 2.5, Burst: 5},
 }
 
 // APIKeys maps each account of api.keys to its key (accounts without a key are left out).
@@ -364,14 +360,4 @@ func setDefault[T comparable](p *T, v T) {
 	if *p == zero {
 		*p = v
 	}
-}
-
-// defaultConcurrency is a target's attempts at once when concurrency is not set: 4, and 64 for
-// a file target, whose concurrent attempts share fsyncs spaced by file.SyncInterval (more of
-// them in flight put more lines in each fsync).
-func defaultConcurrency(targetType string) int {
-	if targetType == TypeFile {
-		return 64
-	}
-	return 4
 }

@@ -12,6 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/email"
+	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -154,21 +159,21 @@ func TestShippedConfig(t *testing.T) {
 				require.True(t, strings.HasSuffix(c.Storage.DSN, "/data/cortex-bridge.db"), "relative to the config file: %s", c.Storage.DSN)
 				require.True(t, filepath.IsAbs(c.Storage.DSN))
 				require.Equal(t, []string{"dev-secret-change-me"}, notify.RevealAll(c.Ingest.Secrets))
-				require.Equal(t, 587, c.Targets[2].Email.SMTP.Port)
-				require.Equal(t, "starttls", c.Targets[2].Email.SMTP.TLS, "SMTP_TLS unset: the default")
-				require.Equal(t, "starttls", c.Targets[5].Email.SMTP.TLS)
-				require.Equal(t, "Cortex Bridge <alerts@example.com>", c.Targets[2].Email.From)
-				require.Equal(t, []string{"compliance@example.com"}, c.Targets[2].Email.To)
-				require.Equal(t, "https://siem.example.com/hooks/cortex", c.Targets[3].Webhook.URL)
-				require.Empty(t, c.Targets[3].Webhook.Secret)
-				require.True(t, strings.HasSuffix(c.Targets[4].File.Path, "/data/audit.jsonl"), c.Targets[4].File.Path)
+				require.Equal(t, 587, config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.Port)
+				require.Equal(t, "starttls", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS, "SMTP_TLS unset: the default")
+				require.Equal(t, "starttls", config.AdapterConfig[*email.Config](&c.Targets[5]).SMTP.TLS)
+				require.Equal(t, "Cortex Bridge <alerts@example.com>", config.AdapterConfig[*email.Config](&c.Targets[2]).From)
+				require.Equal(t, []string{"compliance@example.com"}, config.AdapterConfig[*email.Config](&c.Targets[2]).To)
+				require.Equal(t, "https://siem.example.com/hooks/cortex", config.AdapterConfig[*webhook.Config](&c.Targets[3]).URL)
+				require.Empty(t, config.AdapterConfig[*webhook.Config](&c.Targets[3]).Secret)
+				require.True(t, strings.HasSuffix(config.AdapterConfig[*file.Config](&c.Targets[4]).Path, "/data/audit.jsonl"), config.AdapterConfig[*file.Config](&c.Targets[4]).Path)
 			},
 		},
 		"SIEM_WEBHOOK_SECRET set": {
 			env:      map[string]string{"SIEM_WEBHOOK_SECRET": "siem-test-secret"},
 			disabled: []string{"security-slack", "dev-discord", "compliance-mail", "ops-mail"},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-test-secret", c.Targets[3].Webhook.Secret.Reveal())
+				require.Equal(t, "siem-test-secret", config.AdapterConfig[*webhook.Config](&c.Targets[3]).Secret.Reveal())
 			},
 		},
 		"SMTP_HOST set without OPS_EMAIL": {
@@ -194,8 +199,8 @@ func TestShippedConfig(t *testing.T) {
 			disabled: []string{"security-slack", "dev-discord", "siem"},
 			check: func(t *testing.T, c *config.Config) {
 				for _, i := range []int{2, 5} { // compliance-mail, ops-mail
-					require.Equal(t, 25, c.Targets[i].Email.SMTP.Port, c.Targets[i].Name)
-					require.Equal(t, "none", c.Targets[i].Email.SMTP.TLS, c.Targets[i].Name)
+					require.Equal(t, 25, config.AdapterConfig[*email.Config](&c.Targets[i]).SMTP.Port, c.Targets[i].Name)
+					require.Equal(t, "none", config.AdapterConfig[*email.Config](&c.Targets[i]).SMTP.TLS, c.Targets[i].Name)
 				}
 			},
 		},
@@ -211,12 +216,12 @@ func TestShippedConfig(t *testing.T) {
 				"OPS_EMAIL":             "ops@example.com",
 			},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, []string{"ops@example.com"}, c.Targets[5].Email.To)
+				require.Equal(t, []string{"ops@example.com"}, config.AdapterConfig[*email.Config](&c.Targets[5]).To)
 				require.Equal(t, "0.0.0.0:9090", c.Server.Listen)
 				require.Equal(t, []string{"prod-ingest-secret"}, notify.RevealAll(c.Ingest.Secrets))
-				require.Equal(t, 465, c.Targets[2].Email.SMTP.Port)
-				require.Equal(t, "implicit", c.Targets[2].Email.SMTP.TLS)
-				require.Equal(t, "implicit", c.Targets[5].Email.SMTP.TLS)
+				require.Equal(t, 465, config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.Port)
+				require.Equal(t, "implicit", config.AdapterConfig[*email.Config](&c.Targets[2]).SMTP.TLS)
+				require.Equal(t, "implicit", config.AdapterConfig[*email.Config](&c.Targets[5]).SMTP.TLS)
 			},
 		},
 	}
@@ -300,7 +305,7 @@ func TestParse_EnvExpansion(t *testing.T) {
 	publicURL := func(v string) string { return minimal + "server:\n  public_url: " + v + "\n" }
 	secretIs := func(want string) func(*testing.T, *config.Config) {
 		return func(t *testing.T, c *config.Config) {
-			require.Equal(t, want, c.Targets[1].Webhook.Secret.Reveal())
+			require.Equal(t, want, config.AdapterConfig[*webhook.Config](&c.Targets[1]).Secret.Reveal())
 			require.Empty(t, c.Targets[1].Disabled())
 		}
 	}
@@ -371,20 +376,20 @@ func TestParse_EnvExpansion(t *testing.T) {
 			src: minimal + siemTarget("    secret: s\n    headers:\n      X-${HEADER}: ${VALUE}\n"),
 			env: map[string]string{"HEADER": "Team", "VALUE": "security"},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, map[string]string{"X-${HEADER}": "security"}, c.Targets[1].Webhook.Headers)
+				require.Equal(t, map[string]string{"X-${HEADER}": "security"}, config.AdapterConfig[*webhook.Config](&c.Targets[1]).Headers)
 			},
 		},
 		"port: ${SMTP_PORT:-587} is the int 587": {
 			src: minimal + mailTarget("      port: ${SMTP_PORT:-587}\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, 587, c.Targets[1].Email.SMTP.Port)
+				require.Equal(t, 587, config.AdapterConfig[*email.Config](&c.Targets[1]).SMTP.Port)
 			},
 		},
 		"port: ${SMTP_PORT:-587} with SMTP_PORT set": {
 			src: minimal + mailTarget("      port: ${SMTP_PORT:-587}\n"),
 			env: map[string]string{"SMTP_PORT": "2525"},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, 2525, c.Targets[1].Email.SMTP.Port)
+				require.Equal(t, 2525, config.AdapterConfig[*email.Config](&c.Targets[1]).SMTP.Port)
 			},
 		},
 		"port: ${SMTP_PORT} that is not a number": {
@@ -501,7 +506,7 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"secrets/siem": "siem-file-secret\n"},
 			src:   minimal + siemTarget("    secret_file: secrets/siem\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret.Reveal())
+				require.Equal(t, "siem-file-secret", config.AdapterConfig[*webhook.Config](&c.Targets[1]).Secret.Reveal())
 				require.Empty(t, c.Targets[1].Disabled())
 			},
 		},
@@ -509,7 +514,7 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"siem": "siem-file-secret\r\n"},
 			src:   minimal + siemTarget("    secret_file: siem\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret.Reveal())
+				require.Equal(t, "siem-file-secret", config.AdapterConfig[*webhook.Config](&c.Targets[1]).Secret.Reveal())
 			},
 		},
 		"secret_file absolute, named by a variable": {
@@ -517,14 +522,14 @@ func TestParse_SecretFiles(t *testing.T) {
 			src:   minimal + siemTarget("    secret_file: ${SIEM_SECRET_FILE}\n"),
 			env:   map[string]string{"SIEM_SECRET_FILE": "{{DIR}}/abs/siem"},
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "siem-file-secret", c.Targets[1].Webhook.Secret.Reveal())
+				require.Equal(t, "siem-file-secret", config.AdapterConfig[*webhook.Config](&c.Targets[1]).Secret.Reveal())
 			},
 		},
 		"slack webhook_url_file": {
 			files: map[string]string{"slack": "https://hooks.slack.com/services/T000/B000/XXXX\n"},
 			src:   minimal + "  - name: chat\n    type: slack\n    webhook_url_file: slack\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "https://hooks.slack.com/services/T000/B000/XXXX", c.Targets[1].Slack.WebhookURL.Reveal())
+				require.Equal(t, "https://hooks.slack.com/services/T000/B000/XXXX", config.AdapterConfig[*slack.Config](&c.Targets[1]).WebhookURL.Reveal())
 				require.Empty(t, c.Targets[1].Disabled())
 			},
 		},
@@ -532,21 +537,21 @@ func TestParse_SecretFiles(t *testing.T) {
 			files: map[string]string{"token": "xoxb-test\n"},
 			src:   minimal + "  - name: chat\n    type: slack\n    token_file: token\n    channel: '#alerts'\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "xoxb-test", c.Targets[1].Slack.Token.Reveal())
+				require.Equal(t, "xoxb-test", config.AdapterConfig[*slack.Config](&c.Targets[1]).Token.Reveal())
 			},
 		},
 		"discord webhook_url_file": {
 			files: map[string]string{"discord": "https://discord.com/api/webhooks/1/tok\n"},
 			src:   minimal + "  - name: dev\n    type: discord\n    webhook_url_file: discord\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "https://discord.com/api/webhooks/1/tok", c.Targets[1].Discord.WebhookURL.Reveal())
+				require.Equal(t, "https://discord.com/api/webhooks/1/tok", config.AdapterConfig[*discord.Config](&c.Targets[1]).WebhookURL.Reveal())
 			},
 		},
 		"smtp.password_file": {
 			files: map[string]string{"smtp": "smtp-file-pass\n"},
 			src:   minimal + mailTarget("      password_file: smtp\n"),
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "smtp-file-pass", c.Targets[1].Email.SMTP.Password.Reveal())
+				require.Equal(t, "smtp-file-pass", config.AdapterConfig[*email.Config](&c.Targets[1]).SMTP.Password.Reveal())
 			},
 		},
 		"api.keys[0].key_file": {
@@ -1068,14 +1073,14 @@ func TestParse_Defaults(t *testing.T) {
 		"email on port 465 is implicit TLS": {
 			src: minimal + mailTarget("      port: 465\n"),
 			check: func(t *testing.T, c *config.Config, _ string) {
-				require.Equal(t, "implicit", c.Targets[1].Email.SMTP.TLS)
-				require.Equal(t, 10*time.Second, c.Targets[1].Email.SMTP.DialTimeout)
+				require.Equal(t, "implicit", config.AdapterConfig[*email.Config](&c.Targets[1]).SMTP.TLS)
+				require.Equal(t, 10*time.Second, config.AdapterConfig[*email.Config](&c.Targets[1]).SMTP.DialTimeout)
 			},
 		},
 		"email with implicit TLS defaults to port 465": {
 			src: minimal + mailTarget("      tls: implicit\n"),
 			check: func(t *testing.T, c *config.Config, _ string) {
-				require.Equal(t, 465, c.Targets[1].Email.SMTP.Port)
+				require.Equal(t, 465, config.AdapterConfig[*email.Config](&c.Targets[1]).SMTP.Port)
 			},
 		},
 		"templates.dir is relative to the config's folder": {
@@ -1108,7 +1113,7 @@ func TestConfig_ValidateWithoutYAML(t *testing.T) {
 	t.Parallel()
 	c := &config.Config{
 		Ingest:  config.Ingest{Secrets: []notify.Secret{"go-secret"}},
-		Targets: []config.Target{{Name: "audit", Type: config.TypeFile}},
+		Targets: []config.Target{{Name: "audit", Type: file.Type.Name}},
 		Routes:  []config.Route{{Name: "all", When: "true", Targets: []string{"audit", "gone"}}},
 	}
 	c.Delivery.Backoff.Initial = time.Hour
@@ -1220,7 +1225,7 @@ func TestRetentionAndTolerance(t *testing.T) {
 			c := &config.Config{
 				Ingest:  config.Ingest{Secrets: []notify.Secret{"go-secret"}, Tolerance: 5 * time.Minute},
 				Storage: config.Storage{Retention: tc.retention},
-				Targets: []config.Target{{Name: "audit", Type: config.TypeFile}},
+				Targets: []config.Target{{Name: "audit", Type: file.Type.Name}},
 				Routes:  []config.Route{{Name: "all", When: "true", Targets: []string{"audit"}}},
 			}
 			c.WithDefaults()

@@ -14,11 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/discord"
-	"github.com/cortexbridge/cortex-bridge/adapters/email"
-	"github.com/cortexbridge/cortex-bridge/adapters/file"
-	"github.com/cortexbridge/cortex-bridge/adapters/slack"
-	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/adapters"
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
@@ -79,7 +75,7 @@ func Parse(data []byte, opts Options) (*Config, error) {
 		w.typeErrors(err)
 	}
 	c.lines = w.lines
-	// Keep going after unknown keys and type errors, so one run lists every problem (SPEC §4):
+	// Keep going after unknown keys and type errors, so one run lists every problem (docs/configuration.md):
 	// what did decode is still resolved, defaulted and validated.
 	errs := w.errs
 	for _, s := range c.secretRefs() {
@@ -283,18 +279,12 @@ func (w *walker) typeErrors(err error) {
 func targetOptions(n *yaml.Node) reflect.Type {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		if n.Content[i].Value == "type" {
-			return optionTypes[n.Content[i+1].Value]
+			if kind := adapters.Lookup(n.Content[i+1].Value); kind != nil {
+				return reflect.TypeOf(kind.NewConfig()).Elem()
+			}
 		}
 	}
 	return nil
-}
-
-var optionTypes = map[string]reflect.Type{
-	TypeWebhook: reflect.TypeFor[webhook.Config](),
-	TypeFile:    reflect.TypeFor[file.Config](),
-	TypeSlack:   reflect.TypeFor[slack.Config](),
-	TypeDiscord: reflect.TypeFor[discord.Config](),
-	TypeEmail:   reflect.TypeFor[email.Config](),
 }
 
 // UnmarshalYAML decodes the common keys, then the type-specific ones into the adapter's Config.
@@ -303,27 +293,12 @@ func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 	if err := n.Decode((*common)(t)); err != nil {
 		return err
 	}
-	var opts any
-	switch t.Type {
-	case TypeWebhook:
-		t.Webhook = &webhook.Config{}
-		opts = t.Webhook
-	case TypeFile:
-		t.File = &file.Config{}
-		opts = t.File
-	case TypeSlack:
-		t.Slack = &slack.Config{}
-		opts = t.Slack
-	case TypeDiscord:
-		t.Discord = &discord.Config{}
-		opts = t.Discord
-	case TypeEmail:
-		t.Email = &email.Config{}
-		opts = t.Email
-	default:
+	kind := t.kind()
+	if kind == nil {
 		return nil // Validate names the unknown type
 	}
-	return n.Decode(opts)
+	t.Adapter = kind.NewConfig()
+	return n.Decode(t.Adapter)
 }
 
 // yamlFields maps a struct's yaml keys to field types, following ",inline".
@@ -412,8 +387,10 @@ func (c *Config) resolvePaths(dir string) {
 	c.Server.TLS.CertFile = resolvePath(dir, c.Server.TLS.CertFile)
 	c.Server.TLS.KeyFile = resolvePath(dir, c.Server.TLS.KeyFile)
 	for _, t := range c.Targets {
-		if t.File != nil {
-			t.File.Path = resolvePath(dir, t.File.Path)
+		if r, ok := t.Adapter.(notify.PathResolver); ok {
+			for _, p := range r.Paths() {
+				*p = resolvePath(dir, *p)
+			}
 		}
 	}
 }
@@ -455,20 +432,10 @@ func (c *Config) secretRefs() []secretRef {
 	var out []secretRef
 	for i := range c.Targets {
 		t := &c.Targets[i]
-		p := fmt.Sprintf("targets[%d].", i)
-		switch {
-		case t.Webhook != nil:
-			out = append(out, secretRef{p + "secret", &t.Webhook.Secret, t.Webhook.SecretFile},
-				secretRef{p + "routing_key", &t.Webhook.RoutingKey, t.Webhook.RoutingKeyFile},
-				secretRef{p + "api_key", &t.Webhook.APIKey, t.Webhook.APIKeyFile},
-				secretRef{p + "token", &t.Webhook.Token, t.Webhook.TokenFile})
-		case t.Slack != nil:
-			out = append(out, secretRef{p + "webhook_url", &t.Slack.WebhookURL, t.Slack.WebhookURLFile},
-				secretRef{p + "token", &t.Slack.Token, t.Slack.TokenFile})
-		case t.Discord != nil:
-			out = append(out, secretRef{p + "webhook_url", &t.Discord.WebhookURL, t.Discord.WebhookURLFile})
-		case t.Email != nil:
-			out = append(out, secretRef{p + "smtp.password", &t.Email.SMTP.Password, t.Email.SMTP.PasswordFile})
+		if s, ok := t.Adapter.(notify.SecretFiler); ok {
+			for _, f := range s.SecretFiles() {
+				out = append(out, secretRef{fmt.Sprintf("targets[%d].%s", i, f.Key), f.Value, f.File})
+			}
 		}
 	}
 	for i := range c.API.Keys {

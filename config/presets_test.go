@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -32,7 +33,7 @@ func TestWebhookPresets(t *testing.T) {
 			files:  map[string]string{"pd.key": pdKey + "\n"},
 			target: "  - {name: pd, type: webhook, preset: pagerduty, routing_key_file: pd.key}\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, pdKey, c.Targets[1].Webhook.RoutingKey.Reveal())
+				require.Equal(t, pdKey, config.AdapterConfig[*webhook.Config](&c.Targets[1]).RoutingKey.Reveal())
 				require.Empty(t, c.Targets[1].Disabled(), "the routing key replaces secret")
 			},
 			template: "pagerduty",
@@ -48,8 +49,8 @@ func TestWebhookPresets(t *testing.T) {
 			files:  map[string]string{"genie": "genie-key-123456", "gh": "ghp_token_123456"},
 			target: "  - {name: genie, type: webhook, preset: opsgenie, api_key_file: genie}\n  - {name: ci, type: webhook, preset: github-dispatch, repo: acme/app, token_file: gh}\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "genie-key-123456", c.Targets[1].Webhook.APIKey.Reveal())
-				require.Equal(t, "ghp_token_123456", c.Targets[2].Webhook.Token.Reveal())
+				require.Equal(t, "genie-key-123456", config.AdapterConfig[*webhook.Config](&c.Targets[1]).APIKey.Reveal())
+				require.Equal(t, "ghp_token_123456", config.AdapterConfig[*webhook.Config](&c.Targets[2]).Token.Reveal())
 				require.Empty(t, c.Targets[2].Disabled())
 				require.Equal(t, "github-dispatch", c.Targets[2].Template)
 			},
@@ -83,7 +84,7 @@ func TestWebhookPresets(t *testing.T) {
 		"standard-webhooks scheme with a rotation": {
 			target: "  - {name: siem, type: webhook, url: https://siem.example.com/h, signature_scheme: standard-webhooks, secret: \"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw whsec_c2VjcmV0LXJvdGF0aW9uLWtleS0xMjM0NTY3OA==\"}\n",
 			check: func(t *testing.T, c *config.Config) {
-				require.Equal(t, "standard-webhooks", c.Targets[1].Webhook.SignatureScheme)
+				require.Equal(t, "standard-webhooks", config.AdapterConfig[*webhook.Config](&c.Targets[1]).SignatureScheme)
 			},
 		},
 		"standard-webhooks secret in the wrong form": {

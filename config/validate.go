@@ -13,6 +13,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/cortexbridge/cortex-bridge/adapters"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
@@ -130,9 +131,9 @@ func (c *Config) Validate() error {
 			targets[t.Name] = t
 		}
 		if t.Type == "" {
-			bad(p+".type", "required (slack, discord, email, webhook or file)")
-		} else if optionTypes[t.Type] == nil {
-			bad(p+".type", "unknown type %q (want slack, discord, email, webhook or file)", t.Type)
+			bad(p+".type", "required (%s)", typeNames())
+		} else if t.kind() == nil {
+			bad(p+".type", "unknown type %q (want %s)", t.Type, typeNames())
 		}
 		positive(p+".concurrency", t.Concurrency > 0)
 		if t.RateLimit != nil {
@@ -141,8 +142,8 @@ func (c *Config) Validate() error {
 				bad(p+".rate_limit.burst", "must not be negative")
 			}
 		}
-		if o := t.options(); o != nil && t.Disabled() == "" {
-			wrap(p, o.Validate()) // a disabled target is checked once its credential is set
+		if t.Adapter != nil && t.Disabled() == "" {
+			wrap(p, t.Adapter.Validate()) // a disabled target is checked once its credential is set
 		}
 	}
 
@@ -191,8 +192,8 @@ func (c *Config) Validate() error {
 		digests[d.Name] = true
 		if t := targets[d.Target]; t == nil {
 			bad(p+".target", "no target named %q%s", d.Target, known(targets))
-		} else if t.Webhook != nil && !t.Webhook.CarriesDigests() {
-			bad(p+".target", "target %q uses preset %s, whose service would refuse a digest or not show it (send digests to an email, slack, discord or plain webhook target)", d.Target, t.Webhook.Preset)
+		} else if r, ok := t.Adapter.(notify.DigestRefuser); ok && r.RefusesDigests() != "" {
+			bad(p+".target", "target %q %s", d.Target, r.RefusesDigests())
 		}
 		loc, err := time.LoadLocation(d.Timezone)
 		if err != nil {
@@ -247,24 +248,10 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// validator is what every adapter Config offers.
-type validator interface{ Validate() error }
-
-// options returns the target's adapter Config, or nil for an unknown type.
-func (t *Target) options() validator {
-	switch {
-	case t.Webhook != nil:
-		return t.Webhook
-	case t.File != nil:
-		return t.File
-	case t.Slack != nil:
-		return t.Slack
-	case t.Discord != nil:
-		return t.Discord
-	case t.Email != nil:
-		return t.Email
-	}
-	return nil
+// typeNames lists the target types for messages: "slack, discord, email, webhook or file".
+func typeNames() string {
+	names := adapters.Names()
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 func flatten(err error) []error {
@@ -291,21 +278,11 @@ func known(targets map[string]*Target) string {
 }
 
 // Disabled says why target t sends nothing, or "" when it is usable: a target whose credential
-// (its secret, URL or SMTP host; for a webhook preset its own key, see webhook.Config.Disabled)
-// is empty, typically because its variable is unset; so is an email target whose recipients
-// are all empty strings (`to: ["${OPS_EMAIL}"]` with OPS_EMAIL unset).
+// (its secret, URL or SMTP host; for a webhook preset its own key) is empty, typically because
+// its variable is unset (see notify.Disabler).
 func (t *Target) Disabled() string {
-	switch {
-	case t.Webhook != nil && t.Webhook.Disabled() != "":
-		return t.Webhook.Disabled()
-	case t.Slack != nil && t.Slack.Credential() == "":
-		return "webhook_url (or token) is empty"
-	case t.Discord != nil && t.Discord.Credential() == "":
-		return "webhook_url is empty"
-	case t.Email != nil && t.Email.Credential() == "":
-		return "smtp.host is empty"
-	case t.Email != nil && unsetRecipients(t.Email):
-		return "to is empty (its variable is unset)"
+	if d, ok := t.Adapter.(notify.Disabler); ok {
+		return d.Disabled()
 	}
 	return ""
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
@@ -96,7 +97,7 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 			newTarget := func(name, url string) *core.Target {
 				n, err := webhook.New(&webhook.Config{URL: url, Secret: "test-secret-value"}, nil, "test")
 				require.NoError(t, err)
-				return &core.Target{Name: name, Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: 1,
+				return &core.Target{Name: name, Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: 1,
 					Breaker: core.BreakerPolicy{Failures: -1}}
 			}
 			engine, err := templates.New("")

@@ -14,7 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// MaxIngestBatch is the most events one ingest transaction commits (DESIGN.md: group commit).
+// MaxIngestBatch is the most events one ingest transaction commits (group commit, docs/architecture.md).
 const MaxIngestBatch = 512
 
 // AcceptResult is the outcome of Bus.Accept.
@@ -39,11 +39,25 @@ const pendingRefresh = 2 * time.Second
 // after it tries again.
 const storageRetry = time.Second
 
+// BusStore is what the Bus needs from storage: the ingest commit, the queue's length for its
+// limit, and a health check for readiness. A store that is also a WriteProber lets StorageReady
+// see storage recover by itself.
+type BusStore interface {
+	// Ingest stores each new event with its deliveries in one transaction and reports, per item,
+	// whether its event id was already stored (then nothing of it is written). Its errors wrap
+	// ErrUnavailable.
+	Ingest(ctx context.Context, items []IngestItem) (duplicate []bool, err error)
+	// Unfinished counts the pending and running deliveries of every target (the queue's length).
+	Unfinished(ctx context.Context) (int, error)
+	// Ping reports whether storage answers (an error wrapping ErrUnavailable when not).
+	Ping(ctx context.Context) error
+}
+
 // Bus accepts verified events: it routes each one, then a single writer goroutine stores events
 // and their deliveries in group-committed transactions and answers every waiting request only
 // after the commit. New deliveries go straight to the dispatcher's workers.
 type Bus struct {
-	store Store
+	store BusStore
 	disp  *Dispatcher
 	now   func() time.Time
 	log   *slog.Logger
@@ -77,7 +91,7 @@ type acceptResp struct {
 }
 
 // NewBus starts the ingest writer; Close stops it. Events are routed with disp's plan in force.
-func NewBus(store Store, disp *Dispatcher, now func() time.Time, log *slog.Logger) *Bus {
+func NewBus(store BusStore, disp *Dispatcher, now func() time.Time, log *slog.Logger) *Bus {
 	if now == nil {
 		now = time.Now
 	}

@@ -225,7 +225,7 @@ func TestDigestIsDeliveredLikeAnyDelivery(t *testing.T) {
 	sink := &captureNotifier{}
 	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
 	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db, &core.Plan{
-		Targets: []*core.Target{{Name: "siem", Type: "webhook", Format: core.FormatJSON, Notifier: sink, Concurrency: 1}},
+		Targets: []*core.Target{{Name: "siem", Type: "webhook", Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}},
 		Router:  router, Renderer: &core.Renderer{Engine: engine}}, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -6,17 +6,32 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
+)
+
+// Defaults of DispatcherConfig. DefaultTimeout is also delivery.timeout's (docs/configuration.md).
+const (
+	DefaultTimeout      = 30 * time.Second       // per attempt
+	DefaultPollInterval = 250 * time.Millisecond // between claims of due rows
+	DefaultQueueSize    = 1024                   // in-memory deliveries per target
+	DefaultBatchSize    = 512                    // completions per transaction
+	// DefaultLeaseMargin is what a default lease adds to the attempt timeout: time for the
+	// completion writer to record the outcome before another replica may claim the delivery.
+	DefaultLeaseMargin = 15 * time.Second
 )
 
 // DispatcherConfig tunes the delivery side of the queue. Zero fields take the defaults shown.
 type DispatcherConfig struct {
 	Owner        string        // lease owner id of this process (required, unique per process)
-	Timeout      time.Duration // per attempt (default 30s)
+	Timeout      time.Duration // per attempt (default DefaultTimeout)
 	DrainTimeout time.Duration // how long running attempts may finish after a stop (default Timeout)
-	PollInterval time.Duration // how often due rows are claimed (default 250ms)
-	QueueSize    int           // in-memory deliveries per target (default 1024)
-	// Lease is how long a claim lasts without renewal (default Timeout+15s); leases are renewed
-	// every Lease/3 while this process runs, so only a dead process's deliveries are reclaimed.
+	PollInterval time.Duration // how often due rows are claimed (default DefaultPollInterval)
+	QueueSize    int           // in-memory deliveries per target (default DefaultQueueSize)
+	// Lease is how long a claim lasts without renewal (default Timeout+DefaultLeaseMargin);
+	// leases are renewed every Lease/3 while this process runs, so only a dead process's
+	// deliveries are reclaimed.
 	Lease time.Duration
 	// Retention: finished events older than this are pruned a minute after Run starts, then
 	// hourly (0: keep forever).
@@ -26,7 +41,7 @@ type DispatcherConfig struct {
 	// margin). Prune never removes an event younger than that, even when Retention is shorter:
 	// a pruned id would let a byte-identical request in again while its timestamp is fresh.
 	ReplayWindow func() time.Duration
-	BatchSize    int // completions per transaction (default 512)
+	BatchSize    int // completions per transaction (default DefaultBatchSize)
 	NowFunc      func() time.Time
 	AttemptLog   func(d *Delivery, a Attempt, state State) // optional: called after each attempt
 	Observer     Observer                                  // optional: measurements (metrics)
@@ -34,22 +49,22 @@ type DispatcherConfig struct {
 
 func (c *DispatcherConfig) withDefaults() {
 	if c.Timeout <= 0 {
-		c.Timeout = 30 * time.Second
+		c.Timeout = DefaultTimeout
 	}
 	if c.DrainTimeout <= 0 {
 		c.DrainTimeout = c.Timeout
 	}
 	if c.PollInterval <= 0 {
-		c.PollInterval = 250 * time.Millisecond
+		c.PollInterval = DefaultPollInterval
 	}
 	if c.QueueSize <= 0 {
-		c.QueueSize = 1024
+		c.QueueSize = DefaultQueueSize
 	}
 	if c.Lease <= 0 {
-		c.Lease = c.Timeout + 15*time.Second
+		c.Lease = c.Timeout + DefaultLeaseMargin
 	}
 	if c.BatchSize <= 0 {
-		c.BatchSize = 512
+		c.BatchSize = DefaultBatchSize
 	}
 	if c.NowFunc == nil {
 		c.NowFunc = time.Now
@@ -73,14 +88,47 @@ func (p *Plan) withDefaults() {
 		p.Router = &Router{}
 	}
 	if p.Retry.MaxAttempts <= 0 {
-		p.Retry.MaxAttempts = 4
+		p.Retry.MaxAttempts = DefaultMaxAttempts
 	}
 	if p.Retry.Initial <= 0 {
-		p.Retry.Initial = 5 * time.Second
+		p.Retry.Initial = DefaultBackoffInitial
 	}
 	if p.Retry.Max <= 0 {
-		p.Retry.Max = 10 * time.Minute
+		p.Retry.Max = DefaultBackoffMax
 	}
+}
+
+// DispatcherStore is what the Dispatcher needs from storage: the delivery queue (claim, lease,
+// complete), the events of digest runs and groups it renders, and pruning. Every method that
+// writes runs in one transaction; errors wrap ErrUnavailable. A store that is also a Waker
+// lets the poller claim at once what another replica stored.
+type DispatcherStore interface {
+	// DueTargets names the targets that have deliveries ready to claim at now.
+	DueTargets(ctx context.Context, now time.Time) ([]string, error)
+	// Claim leases due deliveries to r.Owner until r.Now+r.Lease and returns them with Event set,
+	// the longest due (earliest next_attempt_at) first.
+	// A delivery whose event is gone or no longer parses is marked dead instead (no attempt could
+	// succeed) and left out.
+	Claim(ctx context.Context, r ClaimRequest) ([]*Delivery, error)
+	// RenewLeases extends to until the leases owner holds on the deliveries ids (the ones this
+	// process is working on); it returns how many. Leases of anything else owner claimed expire.
+	RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
+	// ReleaseLeases returns owner's running deliveries with the given ids (all of owner's when
+	// ids is nil) to pending, due at now: shutdown, or a worker pool retired by a reload.
+	ReleaseLeases(ctx context.Context, owner string, ids []string, now time.Time) (int, error)
+	// CancelDeliveries cancels the pending deliveries (and running ones whose lease expired) of
+	// every target not named in keep, recording reason as their last error; it returns how
+	// many. Running attempts are left to finish and record their outcome.
+	CancelDeliveries(ctx context.Context, keep []string, reason string, now time.Time) (int, error)
+	// Complete records attempts and the resulting delivery states.
+	Complete(ctx context.Context, cs []Completion) error
+	// Prune deletes events received before cutoff whose deliveries are all finished, with their
+	// deliveries and attempts; it returns the number of events deleted.
+	Prune(ctx context.Context, cutoff time.Time) (int64, error)
+	// DigestEvents returns the events of a digest run (by its event id), oldest first.
+	DigestEvents(ctx context.Context, runID string) ([]*event.Event, error)
+	// GroupEvents returns the events a fired group lists (by its event id), oldest first.
+	GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error)
 }
 
 // Dispatcher works the delivery queue: per-target worker pools fed directly by ingest (no
@@ -89,7 +137,7 @@ func (p *Plan) withDefaults() {
 // results.
 type Dispatcher struct {
 	cfg   DispatcherConfig
-	store Store
+	store DispatcherStore
 	log   *slog.Logger
 	plan  atomic.Pointer[Plan]
 
@@ -111,7 +159,7 @@ type runState struct {
 }
 
 // NewDispatcher builds the pools for plan's enabled targets. Run starts it.
-func NewDispatcher(cfg DispatcherConfig, store Store, plan *Plan, log *slog.Logger) *Dispatcher {
+func NewDispatcher(cfg DispatcherConfig, store DispatcherStore, plan *Plan, log *slog.Logger) *Dispatcher {
 	cfg.withDefaults()
 	d := &Dispatcher{
 		cfg: cfg, store: store, log: log,
@@ -243,9 +291,7 @@ func (d *Dispatcher) Run(ctx context.Context) {
 	<-writerDone
 	d.poolsMu.Lock()
 	for _, p := range d.pools {
-		if c, ok := p.target.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(p.target.Notifier)
 	}
 	d.poolsMu.Unlock()
 	rctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -72,7 +72,7 @@ func (rc *receiver) at(i int) time.Time {
 }
 
 type bundle struct {
-	store core.Store
+	store *store.DB
 	bus   *core.Bus
 	disp  *core.Dispatcher
 	stop  func()
@@ -96,7 +96,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	require.NoError(t, err)
 	n, err := webhook.New(&webhook.Config{URL: o.url, Secret: "test-secret-value"}, nil, "test")
 	require.NoError(t, err)
-	target := &core.Target{Name: "hook", Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
+	target := &core.Target{Name: "hook", Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
 	if o.breaker == (core.BreakerPolicy{}) {
 		target.Breaker.Failures = -1 // most tests count exact attempts; the breaker has its own test
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
-// A route can hold events back instead of delivering each at once (SPEC §4 routes[]):
+// A route can hold events back instead of delivering each at once (routes[] in docs/configuration.md):
 //
 //   - group: events with the same key go out together as one message, wait after the last one
 //     (at most max_wait after the first), or at once when a close_on event arrives;

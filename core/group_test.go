@@ -13,6 +13,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -30,7 +31,7 @@ type groupRig struct {
 	clock   atomic.Int64
 	routes  []*core.Route
 	sinks   map[string]*captureNotifier
-	store   core.Store
+	store   *store.DB
 	disp    *core.Dispatcher
 	bus     *core.Bus
 	sched   *core.Scheduler
@@ -81,12 +82,15 @@ func (r *groupRig) start() {
 	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}}), Log: log}
 	var targets []*core.Target
 	for name, sink := range r.sinks {
-		tg := &core.Target{Name: name, Type: name, Format: core.FormatJSON, Notifier: sink, Concurrency: 1, Escape: templates.EscaperFor(name)}
+		tg := &core.Target{Name: name, Type: name, Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}
+		if kind := adapters.Lookup(name); kind != nil {
+			tg.Escape = kind.Escape
+		}
 		switch name {
 		case "email":
-			tg.Format = core.FormatEmail
+			tg.Format = notify.FormatEmail
 		case "audit":
-			tg.Type, tg.Format = "file", core.FormatNone
+			tg.Type, tg.Format = "file", notify.FormatNone
 		case "hook":
 			tg.Type, tg.Escape = "webhook", nil // no template: the original event, or a group's envelope
 		}

@@ -205,9 +205,7 @@ func (d *Dispatcher) retire(p *pool, configured []string) {
 			d.handBack(ids...)
 		}
 		p.workers.Wait()
-		if c, ok := p.target.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(p.target.Notifier)
 		if !slices.Contains(configured, p.target.Name) {
 			d.cancelUnconfigured(configured)
 		}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
@@ -15,7 +16,7 @@ func TestRenderAcceptsNoValueFromTheEvent(t *testing.T) {
 	e, err := templates.New("")
 	require.NoError(t, err)
 	r := &core.Renderer{Engine: e}
-	tgt := &core.Target{Name: "mail", Type: "email", Format: core.FormatEmail}
+	tgt := &core.Target{Name: "mail", Type: "email", Format: notify.FormatEmail}
 	ev, err := event.Parse([]byte(`{"event":"issue.critical","id":"e","timestamp":"2026-01-01T00:00:00Z",
 		"data":{"scan_id":"s","issue_id":"i","severity":"high","title":"field shows <no value>"}}`))
 	require.NoError(t, err)

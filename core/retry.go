@@ -6,6 +6,14 @@ import (
 	"github.com/cenkalti/backoff/v5"
 )
 
+// Defaults of RetryPolicy, which a Plan without them gets; also delivery.max_attempts' and
+// delivery.backoff's (docs/configuration.md).
+const (
+	DefaultMaxAttempts    = 4
+	DefaultBackoffInitial = 5 * time.Second
+	DefaultBackoffMax     = 10 * time.Minute
+)
+
 // RetryPolicy decides when a failed delivery is tried again (delivery.max_attempts and delivery.backoff in docs/configuration.md).
 type RetryPolicy struct {
 	MaxAttempts int           // attempts in all, first try included; then the delivery is dead

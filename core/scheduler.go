@@ -17,7 +17,7 @@ type Schedule interface {
 	Next(t time.Time) time.Time
 }
 
-// DigestSpec is a configured digest (SPEC §4 digests[]) at run time.
+// DigestSpec is a configured digest (digests[] in docs/configuration.md) at run time.
 type DigestSpec struct {
 	Name      string
 	Spec      string         // the schedule as configured, with its zone, e.g. "0 8 * * MON UTC"
@@ -36,17 +36,41 @@ type DigestSpec struct {
 // next returns the first activation after t, read in the digest's zone.
 func (s *DigestSpec) next(t time.Time) time.Time { return s.Schedule.Next(t.In(s.Location)).UTC() }
 
+// SchedulerStore is what the Scheduler needs from storage: digest schedules claimed with a
+// lease and their periods closed, and open groups fired. Each write runs in one transaction;
+// errors wrap ErrUnavailable.
+type SchedulerStore interface {
+	// SyncDigests records the configured digests: new ones are added as given, a changed
+	// schedule gets the given NextRun (LastEnd is kept), and digests no longer configured are
+	// removed with the events they were still collecting.
+	SyncDigests(ctx context.Context, ds []DigestSchedule) error
+	// ClaimDigests leases the digests due at now to owner and returns their schedules.
+	ClaimDigests(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]DigestSchedule, error)
+	// RunDigest closes a period (see DigestRunRequest) and returns how many events it covers.
+	RunDigest(ctx context.Context, r DigestRunRequest) (int, error)
+	// OpenGroups lists the groups with items not fired yet.
+	OpenGroups(ctx context.Context) ([]OpenGroup, error)
+	// FireGroup fires a group (see FireGroupRequest) and returns how many events it lists.
+	FireGroup(ctx context.Context, r FireGroupRequest) (int, error)
+}
+
+// Defaults of Scheduler.
+const (
+	DefaultScheduleLease    = time.Minute // how long a claimed digest schedule is held
+	DefaultScheduleInterval = time.Second // how often due digests and groups are looked for
+)
+
 // Scheduler runs digests and groups: at each due activation it closes the digest's period in
 // one transaction, storing a digest run event with a delivery to the digest's target, which the
 // dispatcher then delivers like any other. The schedule rows are claimed with a lease, so a
 // digest fires once even with several replicas. Due groups fire the same way (group.go).
 type Scheduler struct {
-	Store    Store
+	Store    SchedulerStore
 	Owner    string
 	Digests  func() []*DigestSpec // the digests in force (they change on a config reload)
 	Plan     func() *Plan         // the plan in force, for its routes' groups; nil: no groups
-	Lease    time.Duration        // default 1m
-	Interval time.Duration        // how often due digests are looked for; default 1s
+	Lease    time.Duration        // default DefaultScheduleLease
+	Interval time.Duration        // how often due digests are looked for; default DefaultScheduleInterval
 	NowFunc  func() time.Time
 	Log      *slog.Logger
 	Observer Observer // optional: counts digest runs
@@ -76,7 +100,7 @@ func (s *Scheduler) Sync(ctx context.Context) error {
 func (s *Scheduler) Run(ctx context.Context) {
 	interval := s.Interval
 	if interval <= 0 {
-		interval = time.Second
+		interval = DefaultScheduleInterval
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -120,7 +144,7 @@ func (s *Scheduler) runDigests(ctx context.Context) error {
 	}
 	lease := s.Lease
 	if lease <= 0 {
-		lease = time.Minute
+		lease = DefaultScheduleLease
 	}
 	now := s.now()
 	due, err := s.Store.ClaimDigests(ctx, s.Owner, now, lease)

@@ -15,21 +15,11 @@ import (
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
-// Format is the kind of payload a target type sends.
-type Format int
-
-// Payload formats.
-const (
-	FormatNone  Format = iota // the adapter builds its own payload (file)
-	FormatJSON                // templates must render valid JSON (webhook, slack, discord)
-	FormatEmail               // text body, "subject" block and optional HTML (email)
-)
-
 // Target is one configured destination at run time.
 type Target struct {
 	Name     string
-	Type     string          // slack | discord | email | webhook | file
-	Format   Format          // what its templates render
+	Type     string          // a registered type's name (adapters.Types)
+	Format   notify.Format   // what its templates render
 	Notifier notify.Notifier // nil when Disabled
 	// Disabled, when not "", says why the target sends nothing (e.g. "SLACK_WEBHOOK_URL is not
 	// set"); routes skip it.
@@ -39,7 +29,8 @@ type Target struct {
 	// .repo, .error, …), so user text is safe in the target's markup by default (Slack mrkdwn,
 	// Discord markdown); .Data and .Event.Data stay raw for templates that need the original.
 	Escape func(string) string
-	// Concurrency is how many attempts to this target may run at once (default 4).
+	// Concurrency is how many attempts to this target may run at once; 0 runs one at a time
+	// (config fills in targets[].concurrency's default, docs/configuration.md).
 	Concurrency int
 	// RateLimit is the most attempts per second (0 = unlimited), with bursts of Burst.
 	RateLimit float64
@@ -82,7 +73,7 @@ type Renderer struct {
 // uses no template (its adapter's default payload). It fails when a template named in the config
 // does not exist for the target's type.
 func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *notify.Message) (string, error) {
-	if t.Format == FormatNone {
+	if t.Format == notify.FormatNone {
 		return "", nil
 	}
 	name := t.Template
@@ -137,7 +128,7 @@ func (r *Renderer) RenderContext(ctx context.Context, msg *notify.Message, t *Ta
 	if err != nil {
 		return err
 	}
-	if t.Format == FormatJSON {
+	if t.Format == notify.FormatJSON {
 		if !json.Valid(out.Body) {
 			return fmt.Errorf("template %s (%s) did not render valid JSON: %.200s", key, r.Engine.Origin(key), out.Body)
 		}
@@ -172,7 +163,7 @@ func eventsSay(msg *notify.Message, text string) bool {
 	return msg.Event != nil && bytes.Contains(msg.Event.Raw, []byte(text))
 }
 
-// Data is what templates see (SPEC §7): .Event, .Data (= .Event.Data), every known data field
+// Data is what templates see (README.md, Templates): .Event, .Data (= .Event.Data), every known data field
 // at top level (nil when the event lacks it; strings passed through escape when it is set) with
 // .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
 // digests), .Digest, and .Group (the *GroupRun of a fired group, with Count; nil otherwise).

@@ -18,7 +18,7 @@ type Waker interface {
 //
 // Signals can come with every commit of every replica when the queue is backed up, so polls they
 // trigger are at least interval/5 apart: a signal within that gap is served at its end.
-func pollEvery(ctx context.Context, interval time.Duration, store Store, poll func(context.Context)) {
+func pollEvery(ctx context.Context, interval time.Duration, store DispatcherStore, poll func(context.Context)) {
 	var wake <-chan struct{}
 	if w, ok := store.(Waker); ok {
 		wake = w.Wake()

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// wakeStore is a Store (methods unused) that is a Waker.
+// wakeStore is a DispatcherStore (methods unused) that is a Waker.
 type wakeStore struct {
-	Store
+	DispatcherStore
 	ch chan struct{}
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
-// Webhook is an endpoint registered through the management API (SPEC §8). It is a webhook target
+// Webhook is an endpoint registered through the management API (docs/api.md). It is a webhook target
 // named by its ID: it receives the events it subscribed to, signed with its own secret, under the
 // same delivery rules as configured targets.
 type Webhook struct {

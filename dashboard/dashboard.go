@@ -35,18 +35,34 @@ import (
 //go:embed templates static
 var files embed.FS
 
-// Store is what the dashboard reads and writes (core.Store has it all).
+// Store is what the dashboard reads and writes: what the management API uses, the queue's
+// and digests' state, its own charts' queries and signed-out sessions. targets is a set of
+// target names: nil means every target, empty means none (an account without webhooks).
 type Store interface {
 	webhooks.Store
 	api.ManagementStore
+	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]core.QueueStats, error)
-	DigestState(ctx context.Context, name string) (core.DigestSchedule, bool, error)
+	// DigestState returns a digest's schedule row; ok is false when it is not recorded yet.
+	DigestState(ctx context.Context, name string) (s core.DigestSchedule, ok bool, err error)
+	// DeliveryCounts counts the deliveries to targets created at or after since, by status: the
+	// State, except "failed" for pending ones whose last attempt failed (as listings show them).
 	DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error)
+	// Activity splits [from, to) into buckets of step (the last one may be shorter) and counts
+	// in each the events received (every one, not only the targets'; not the bridge's own:
+	// digest runs, groups, alerts) and the attempts to targets that started in it, failed ones
+	// apart.
 	Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]core.ActivityBucket, error)
+	// TargetHealth reports, for each of targets with an attempt that ended at or after since,
+	// its last success and its failure streak (the attempts that failed after that success),
+	// computed from the attempt log. Targets without such attempts are left out.
 	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error)
-	// RevokeSession and SessionRevoked keep signed-out sessions, for every replica and across
-	// restarts (core.Store).
+	// RevokeSession records that the session id was signed out: SessionRevoked reports it
+	// until expires (when no copy of the session's cookie can still be valid), for every
+	// replica and across restarts; records that expired before now are deleted.
 	RevokeSession(ctx context.Context, id string, expires, now time.Time) error
+	// SessionRevoked reports whether the session id was signed out and its record has not
+	// expired at now.
 	SessionRevoked(ctx context.Context, id string, now time.Time) (bool, error)
 }
 

@@ -130,6 +130,13 @@ type slackMessageJSON struct {
 	} `json:"attachments"`
 }
 
+// platformViews draw a payload the way its platform shows it, by target type; other JSON
+// payloads show as JSON. The page template has one layout per Kind they set.
+var platformViews = map[string]func(p *preview, body []byte){
+	"slack":   func(p *preview, body []byte) { p.Slack = slackPreview(body) },
+	"discord": func(p *preview, body []byte) { p.Discord = discordPreview(body) },
+}
+
 func slackPreview(body []byte) *slackView {
 	var m slackMessageJSON
 	if json.Unmarshal(body, &m) != nil {

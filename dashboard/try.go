@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"unicode/utf8"
 
-	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
@@ -82,19 +82,16 @@ func previewOf(t *dryrun.Target, ev *event.Event) *preview {
 	}
 	msg := t.Message
 	switch tg := t.Target; {
-	case tg.Format == core.FormatNone:
+	case tg.Format == notify.FormatNone:
 		p.Kind, p.Note = "file", "An audit record of the original event, one JSON line."
 		p.JSON = prettyJSON(ev.Raw)
 	case msg.Body == nil:
 		p.Kind, p.Note = "json", "The original event, unchanged."
 		p.JSON = prettyJSON(ev.Raw)
-	case tg.Type == "slack":
-		p.Kind, p.JSON = "slack", prettyJSON(msg.Body)
-		p.Slack = slackPreview(msg.Body)
-	case tg.Type == "discord":
-		p.Kind, p.JSON = "discord", prettyJSON(msg.Body)
-		p.Discord = discordPreview(msg.Body)
-	case tg.Format == core.FormatEmail:
+	case platformViews[tg.Type] != nil:
+		p.Kind, p.JSON = tg.Type, prettyJSON(msg.Body)
+		platformViews[tg.Type](p, msg.Body)
+	case tg.Format == notify.FormatEmail:
 		p.Kind = "email"
 		p.Email = &emailView{Subject: msg.Subject, Text: cut(msg.Body, maxPreviewBytes), HTML: msg.HTML}
 	default:

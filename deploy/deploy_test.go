@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/file"
+	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/config"
 )
 
@@ -144,9 +146,9 @@ func TestDockerfile(t *testing.T) {
 	cfg := loadShipped(t, read(t, shippedConfig), "/etc/cortex-bridge", env)
 	require.Equal(t, "0.0.0.0:8080", cfg.Server.Listen)
 	require.Equal(t, "/data/cortex-bridge.db", cfg.Storage.DSN)
-	for _, tgt := range cfg.Targets {
-		if tgt.File != nil {
-			require.True(t, strings.HasPrefix(tgt.File.Path, "/data/"), "%s writes %s, outside the volume", tgt.Name, tgt.File.Path)
+	for i, tgt := range cfg.Targets {
+		if f := config.AdapterConfig[*file.Config](&cfg.Targets[i]); f != nil {
+			require.True(t, strings.HasPrefix(f.Path, "/data/"), "%s writes %s, outside the volume", tgt.Name, f.Path)
 		}
 	}
 }
@@ -249,6 +251,6 @@ func TestSystemdUnit(t *testing.T) {
 	i := slices.IndexFunc(cfg.Targets, func(tgt config.Target) bool { return tgt.Name == "siem" })
 	require.GreaterOrEqual(t, i, 0)
 	siem := cfg.Targets[i]
-	require.Equal(t, "from-credential", siem.Webhook.Secret.Reveal())
+	require.Equal(t, "from-credential", config.AdapterConfig[*webhook.Config](&siem).Secret.Reveal())
 	require.Empty(t, siem.Disabled())
 }

@@ -60,7 +60,7 @@ func WriteMessage(out io.Writer, t *core.Target, msg *notify.Message) {
 	}
 	body := msg.Body
 	switch {
-	case body == nil && t.Format == core.FormatNone:
+	case body == nil && t.Format == notify.FormatNone:
 		fmt.Fprintln(out, "    (audit record of the original event)")
 		return
 	case body == nil:
@@ -68,7 +68,7 @@ func WriteMessage(out io.Writer, t *core.Target, msg *notify.Message) {
 		fmt.Fprintln(out, "    body: the original event, unchanged")
 	}
 	var pretty bytes.Buffer
-	if t.Format == core.FormatJSON && json.Indent(&pretty, body, "    ", "  ") == nil {
+	if t.Format == notify.FormatJSON && json.Indent(&pretty, body, "    ", "  ") == nil {
 		fmt.Fprintf(out, "    %s\n", pretty.Bytes())
 	} else {
 		for _, l := range bytes.Split(bytes.TrimRight(body, "\n"), []byte("\n")) {

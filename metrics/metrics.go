@@ -1,5 +1,5 @@
 // Package metrics exposes the bridge's Prometheus metrics (client_golang), all prefixed
-// cortex_bridge_. Label values are bounded: event types outside SPEC §1 count as "other", and
+// cortex_bridge_. Label values are bounded: event types outside docs/events.md's table count as "other", and
 // targets, routes and digests come from the config; no event ids or URLs.
 package metrics
 
@@ -21,7 +21,7 @@ import (
 
 const namespace = "cortex_bridge"
 
-// QueueStatsFunc reads the queue's state per target at scrape time (core.Store.QueueStats).
+// QueueStatsFunc reads the queue's state per target at scrape time (store.DB.QueueStats).
 type QueueStatsFunc func(ctx context.Context) ([]core.QueueStats, error)
 
 // Metrics holds every metric and the registry that serves them.

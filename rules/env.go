@@ -24,7 +24,7 @@ const (
 	srcDeadline                // now + EvalTimeout (budget.go), for programs with predicates
 )
 
-// envVar is one top-level name of the rule environment (SPEC §3).
+// envVar is one top-level name of the rule environment (README.md, Rules).
 type envVar struct {
 	name     string
 	src      source

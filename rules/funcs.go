@@ -8,7 +8,7 @@ import (
 	"github.com/expr-lang/expr"
 )
 
-// severities is the order severity_at_least compares by, lowest first (SPEC §3).
+// severities is the order severity_at_least compares by, lowest first (README.md, Rules).
 var severities = [...]string{"info", "low", "medium", "high", "critical"}
 
 // severityRank returns 1 for info … 5 for critical, case-insensitively, and 0 for anything else.

@@ -6,7 +6,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 )
 
-// nilSafe is the expr.Patch visitor that gives rules SPEC §3's nil semantics: a field the event
+// nilSafe is the expr.Patch visitor that gives rules their nil semantics (README.md, Rules): a field the event
 // lacks is nil, and an ordering comparison, `in` or string operator involving nil is false
 // instead of a run-time error. It runs on the program that is executed, compiled against
 // runEnv (nullable fields typed unknown); the type check that rejects `score >= "7"` is done

@@ -1,4 +1,4 @@
-// Package rules compiles and evaluates the boolean routing rules of SPEC §3, written in
+// Package rules compiles and evaluates the boolean routing rules described in README.md (Rules), written in
 // expr-lang/expr, against Cortex events.
 //
 // Environment: event (string, the event type), id (string), timestamp (time.Time), data

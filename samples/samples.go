@@ -1,5 +1,5 @@
 // Package samples embeds the Cortex sample events: scan.completed.json and issue.critical.json
-// are the Cortex documentation's examples byte for byte; the other four follow SPEC §1. They are
+// are the Cortex documentation's examples byte for byte; the other four follow docs/events.md. They are
 // what `route --sample`, `send --sample` and the load-time template checks use. stream.jsonl (a
 // day of traffic, ~1 800 events) sits beside them for `send --file` and tests; it is not embedded.
 // bridge/ holds one example of each of the bridge's own alert events (bridge.*, see core/alert.go):

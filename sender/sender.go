@@ -7,6 +7,8 @@ package sender
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -110,12 +112,36 @@ func (c *Client) Send(ctx context.Context, body []byte) (Result, error) {
 // events pass the bridge's tolerance. The other fields keep their values; keys are re-encoded in
 // sorted order.
 func Restamp(body []byte, now time.Time) ([]byte, error) {
+	return setEnvelope(body, map[string]string{"timestamp": stamp(now)})
+}
+
+// Reissue returns body as a new event: its "id" set to id and its "timestamp" to now, so the
+// bridge takes it for an event it has not seen rather than a duplicate (NewEventID makes an id).
+// The other fields keep their values, as with Restamp.
+func Reissue(body []byte, id string, now time.Time) ([]byte, error) {
+	return setEnvelope(body, map[string]string{"id": id, "timestamp": stamp(now)})
+}
+
+// NewEventID returns a random event id shaped like Cortex's: "evt_" and 20 hex digits.
+func NewEventID() string {
+	b := make([]byte, 10)
+	_, _ = rand.Read(b) // never fails (crypto/rand)
+	return "evt_" + hex.EncodeToString(b)
+}
+
+// stamp formats now as the events' timestamps: RFC 3339, UTC, milliseconds.
+func stamp(now time.Time) string { return now.UTC().Format("2006-01-02T15:04:05.000Z07:00") }
+
+// setEnvelope returns the JSON object body with the string fields set; the other values keep
+// their bytes and keys are re-encoded in sorted order.
+func setEnvelope(body []byte, fields map[string]string) ([]byte, error) {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, fmt.Errorf("not a JSON object: %w", err)
 	}
-	ts, _ := json.Marshal(now.UTC().Format("2006-01-02T15:04:05.000Z07:00"))
-	m["timestamp"] = ts
+	for k, v := range fields {
+		m[k], _ = json.Marshal(v)
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // keep "<", ">" and "&" as sent

@@ -29,6 +29,25 @@ func TestRestamp(t *testing.T) {
 	require.Error(t, err)
 }
 
+func TestReissue(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 11, 29, 23, 45, 1, 234e6, time.UTC)
+	in := []byte(`{"event":"x","id":"e","timestamp":"2024-01-01T00:00:00Z","data":{"n":1.50,"s":"a<b"}}`)
+	id1, id2 := sender.NewEventID(), sender.NewEventID()
+	require.Regexp(t, `^evt_[0-9a-f]{20}$`, id1)
+	require.NotEqual(t, id1, id2)
+	out, err := sender.Reissue(in, id1, now)
+	require.NoError(t, err)
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(out, &m))
+	require.Equal(t, id1, m["id"])
+	require.Equal(t, "2026-11-29T23:45:01.234Z", m["timestamp"])
+	require.Equal(t, "x", m["event"])
+	require.Contains(t, string(out), `"data":{"n":1.50,"s":"a<b"}`, "other values keep their bytes")
+	_, err = sender.Reissue([]byte(`"e"`), id1, now)
+	require.Error(t, err)
+}
+
 // TestSendRetriesLikeCortex: 429 waits for Retry-After, 503 is retried, the delivery id stays.
 func TestSendRetriesLikeCortex(t *testing.T) {
 	t.Parallel()

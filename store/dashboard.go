@@ -24,7 +24,7 @@ func (d *DB) targetCond(col string, targets []string) (string, []any, bool) {
 	return ` AND ` + cond, args, true
 }
 
-// DeliveryCounts implements core.Store.
+// DeliveryCounts implements dashboard.Store.
 func (d *DB) DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error) {
 	out := map[string]int{}
 	cond, cargs, some := d.targetCond("target", targets)
@@ -51,7 +51,7 @@ func (d *DB) DeliveryCounts(ctx context.Context, targets []string, since time.Ti
 	return out, nil
 }
 
-// Activity implements core.Store.
+// Activity implements dashboard.Store.
 func (d *DB) Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]core.ActivityBucket, error) {
 	if !to.After(from) {
 		return nil, nil
@@ -107,7 +107,7 @@ func (d *DB) Activity(ctx context.Context, targets []string, from, to time.Time,
 	return out, nil
 }
 
-// TargetHealth implements core.Store. One statement: the attempts in the window (t), each
+// TargetHealth implements dashboard.Store. One statement: the attempts in the window (t), each
 // target's last success (ok) and last attempt (last, by end time then insertion order), and the
 // failures that ended after the last success.
 func (d *DB) TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error) {

@@ -10,7 +10,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// SyncDigests implements core.Store.
+// SyncDigests implements core.SchedulerStore.
 func (d *DB) SyncDigests(ctx context.Context, ds []core.DigestSchedule) error {
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
 		keep := map[string]bool{}
@@ -64,7 +64,7 @@ func (d *DB) SyncDigests(ctx context.Context, ds []core.DigestSchedule) error {
 	return nil
 }
 
-// DigestState implements core.Store.
+// DigestState implements dashboard.Store.
 func (d *DB) DigestState(ctx context.Context, name string) (core.DigestSchedule, bool, error) {
 	s := core.DigestSchedule{Name: name}
 	var last, next int64
@@ -79,7 +79,7 @@ func (d *DB) DigestState(ctx context.Context, name string) (core.DigestSchedule,
 	return s, true, nil
 }
 
-// ClaimDigests implements core.Store.
+// ClaimDigests implements core.SchedulerStore.
 func (d *DB) ClaimDigests(ctx context.Context, owner string, now time.Time, lease time.Duration) ([]core.DigestSchedule, error) {
 	// On Postgres a concurrent claim of the same row waits for this one's commit, then re-checks
 	// the WHERE against the new lease and skips the row: each digest goes to one replica.
@@ -106,7 +106,7 @@ func (d *DB) ClaimDigests(ctx context.Context, owner string, now time.Time, leas
 	return out, nil
 }
 
-// RunDigest implements core.Store.
+// RunDigest implements core.SchedulerStore.
 func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error) {
 	var n int64
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
@@ -164,13 +164,14 @@ func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *event.Event, dl
 	return d.notify(ctx, tx)
 }
 
-// DigestEvents implements core.Store.
+// DigestEvents implements core.DispatcherStore.
 func (d *DB) DigestEvents(ctx context.Context, runID string) ([]*event.Event, error) {
 	return d.queryEventsInOrder(ctx, `SELECT e.id FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.run_id = ? ORDER BY e.occurred_at_ms, e.id`, runID)
 }
 
-// DigestWindow implements core.Store.
+// DigestWindow returns the events digest name collected with received_at in [from, to], in a
+// run or not (the digest command's ad-hoc reports), oldest first.
 func (d *DB) DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error) {
 	return d.queryEventsInOrder(ctx, `SELECT e.id FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.digest = ? AND di.received_at_ms >= ? AND di.received_at_ms <= ? ORDER BY e.occurred_at_ms, e.id`, name, ms(from), ms(to))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/event"
 )
@@ -17,18 +16,9 @@ func (d *DB) eventsByID(ctx context.Context, ids []string, broken map[string]err
 	return d.events.load(ctx, ids, func(ids []string) (map[string]*event.Event, error) {
 		out := make(map[string]*event.Event, len(ids))
 		for chunk := range slices.Chunk(ids, maxListArgs) {
-			var evs []*event.Event
-			var err error
-			if d.dialect == dialectPostgres {
-				// One statement for any number of ids (an IN list would be a new statement per length).
-				evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id = ANY(?)`, chunk)
-			} else {
-				args := make([]any, len(chunk))
-				for i, id := range chunk {
-					args[i] = id
-				}
-				evs, err = d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
-			}
+			// On Postgres one statement for any number of ids (dialect.inList).
+			cond, args := d.inList("id", chunk)
+			evs, err := d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE `+cond, args...)
 			if err != nil {
 				return nil, err
 			}

@@ -35,4 +35,4 @@ func QueryPlan(db *DB, query string, args ...any) (string, error) {
 const DueTargetsSQL = dueTargetsSQL
 
 // ClaimSQLite exposes SQLite's claim statement to the tests.
-var ClaimSQLite = claimSQL[dialectSQLite]
+const ClaimSQLite = claimSQLite

@@ -28,7 +28,7 @@ func flag(b bool) int32 {
 	return 0
 }
 
-// OpenGroups implements core.Store.
+// OpenGroups implements core.SchedulerStore.
 func (d *DB) OpenGroups(ctx context.Context) ([]core.OpenGroup, error) {
 	rows, err := d.query(ctx, d.r, `SELECT gi.target, gi.route, gi.group_key, SUM(gi.member), MIN(gi.received_at_ms),
 			MAX(gi.received_at_ms), MAX(gi.closes),
@@ -59,7 +59,7 @@ func (d *DB) OpenGroups(ctx context.Context) ([]core.OpenGroup, error) {
 // errGroupTaken rolls a FireGroup back when another replica fired the key first.
 var errGroupTaken = errors.New("group fired by another replica")
 
-// FireGroup implements core.Store.
+// FireGroup implements core.SchedulerStore.
 func (d *DB) FireGroup(ctx context.Context, r core.FireGroupRequest) (int, error) {
 	var members int64
 	ev := r.Event
@@ -106,7 +106,7 @@ func (d *DB) FireGroup(ctx context.Context, r core.FireGroupRequest) (int, error
 	return int(members), nil
 }
 
-// GroupEvents implements core.Store.
+// GroupEvents implements core.DispatcherStore.
 func (d *DB) GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error) {
 	return d.queryEventsInOrder(ctx, `SELECT e.id FROM group_items gi JOIN events e ON e.id = gi.event_id
 		WHERE gi.group_id = ? AND gi.member = 1 ORDER BY e.occurred_at_ms, e.id`, groupID)

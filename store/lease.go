@@ -22,28 +22,28 @@ import (
 // another claim holds (FOR UPDATE SKIP LOCKED, in an ARRAY subquery evaluated once, then the
 // update finds the rows by primary key), so concurrent claims on any number of replicas never
 // return the same delivery. Arguments: owner, lease until, now, target, now, now, limit.
-var claimSQL = map[dialect]string{
-	dialectSQLite: `UPDATE deliveries
+const (
+	claimSQLite = `UPDATE deliveries
 		SET state = 'running', lease_owner = ?, lease_until_ms = ?, updated_at_ms = ?
 		WHERE id IN (SELECT id FROM deliveries WHERE target = ? AND state IN ('pending', 'running') AND ` + dueCondition + `
 			ORDER BY next_attempt_at_ms LIMIT ?)
-		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`,
-	dialectPostgres: `UPDATE deliveries
+		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`
+	claimPostgres = `UPDATE deliveries
 		SET state = 'running', lease_owner = $1, lease_until_ms = $2, updated_at_ms = $3
 		WHERE id = ANY(ARRAY(SELECT id FROM deliveries WHERE target = $4 AND state IN ('pending', 'running')
 			AND ((state = 'pending' AND next_attempt_at_ms <= $5) OR (state = 'running' AND lease_until_ms < $6))
 			ORDER BY next_attempt_at_ms LIMIT $7
 			FOR UPDATE SKIP LOCKED))
-		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`,
-}
+		RETURNING id, event_id, target, route, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms`
+)
 
-// Claim implements core.Store.
+// Claim implements core.QueueStore.
 func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, error) {
 	if r.Limit <= 0 {
 		return nil, nil
 	}
 	now := ms(r.Now)
-	rows, err := d.w.QueryContext(ctx, claimSQL[d.dialect], d.args([]any{r.Owner, ms(r.Now.Add(r.Lease)), now, r.Target, now, now, r.Limit})...)
+	rows, err := d.w.QueryContext(ctx, d.dialect.claimSQL, d.args([]any{r.Owner, ms(r.Now.Add(r.Lease)), now, r.Target, now, now, r.Limit})...)
 	if err != nil {
 		return nil, unavailable("claim", err)
 	}
@@ -120,7 +120,7 @@ func (d *DB) loadEvents(ctx context.Context, ds []*core.Delivery, broken map[str
 	return nil
 }
 
-// RenewLeases implements core.Store.
+// RenewLeases implements core.QueueStore.
 func (d *DB) RenewLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
 	total := 0
 	for chunk := range slices.Chunk(ids, maxListArgs) {
@@ -139,25 +139,33 @@ func (d *DB) RenewLeases(ctx context.Context, owner string, ids []string, until 
 	return total, nil
 }
 
-// Complete implements core.Store.
+// Complete implements core.QueueStore: every attempt row, and the delivery updates of the
+// owners that still hold their leases, in one transaction (dialect.complete).
 func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
-	if d.dialect == dialectPostgres {
-		if err := d.pgComplete(ctx, cs); err != nil {
-			return unavailable("complete", err)
-		}
-		return nil
+	if err := d.dialect.complete(d, ctx, cs); err != nil {
+		return unavailable("complete", err)
 	}
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		insAttempt, err := d.prepare(ctx, tx, insertAttemptSQL)
+	return nil
+}
+
+const insertAttemptSQL = `INSERT INTO attempts
+	(delivery_id, number, started_at_ms, duration_ms, outcome, status_code, error, response)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+
+const completeDeliverySQL = `UPDATE deliveries
+	SET state = ?, attempts = ?, next_attempt_at_ms = ?, last_error = ?,
+	    lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = ?
+	WHERE id = ? AND state = 'running' AND lease_owner = ?`
+
+// sqliteComplete runs the statements prepared at open (writerStatements) in one transaction.
+func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) error {
+	return d.inTx(ctx, func(tx *sql.Tx) error {
+		st, closeAll, err := d.prepareAll(ctx, tx, insertAttemptSQL, completeDeliverySQL)
 		if err != nil {
 			return err
 		}
-		defer insAttempt.Close()
-		upd, err := d.prepare(ctx, tx, completeDeliverySQL)
-		if err != nil {
-			return err
-		}
-		defer upd.Close()
+		defer closeAll()
+		insAttempt, upd := st[0], st[1]
 		for _, c := range cs {
 			a := c.Attempt
 			if _, err := insAttempt.exec(ctx, a.DeliveryID, a.Number, ms(a.StartedAt), a.Duration.Milliseconds(),
@@ -172,8 +180,4 @@ func (d *DB) Complete(ctx context.Context, cs []core.Completion) error {
 		}
 		return nil
 	})
-	if err != nil {
-		return unavailable("complete", err)
-	}
-	return nil
 }

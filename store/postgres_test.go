@@ -33,7 +33,7 @@ func openPG(t testing.TB, dsn string) *store.DB {
 
 func TestPostgres(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) core.Store {
+	storetest.Run(t, func(t *testing.T) storetest.Store {
 		db, err := store.Open(context.Background(), "postgres", pgtest.Schema(t, ""))
 		require.NoError(t, err)
 		return db

@@ -25,15 +25,11 @@ func latestMigration(dir string) int64 {
 // MigrationsCurrent returns an error unless the database's schema is at this build's latest
 // migration (it may not be when another replica of a different version migrated it).
 func (d *DB) MigrationsCurrent(ctx context.Context) error {
-	dir := "migrations/sqlite"
-	if d.pg != nil {
-		dir = "migrations/postgres"
-	}
 	var version int64
 	if err := d.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version_id), 0) FROM goose_db_version`).Scan(&version); err != nil {
 		return unavailable("schema version", err)
 	}
-	if want := latestMigration(dir); version != want {
+	if want := latestMigration(d.dialect.migrations); version != want {
 		return fmt.Errorf("schema is at version %d; this build expects %d", version, want)
 	}
 	return nil

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// RevokeSession implements core.Store: it records that dashboard session id was signed out
+// RevokeSession implements dashboard.Store: it records that dashboard session id was signed out
 // (refused until expires) and deletes the records that expired before now.
 func (d *DB) RevokeSession(ctx context.Context, id string, expires, now time.Time) error {
 	if _, err := d.exec(ctx, d.w, `INSERT INTO revoked_sessions (id, expires_at_ms) VALUES (?, ?)
@@ -18,7 +18,7 @@ func (d *DB) RevokeSession(ctx context.Context, id string, expires, now time.Tim
 	return nil
 }
 
-// SessionRevoked implements core.Store: whether session id was signed out and its record has
+// SessionRevoked implements dashboard.Store: whether session id was signed out and its record has
 // not expired at now.
 func (d *DB) SessionRevoked(ctx context.Context, id string, now time.Time) (bool, error) {
 	var n int

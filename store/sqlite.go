@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 )
 
@@ -57,7 +56,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
-	if err := migrate(ctx, w, goose.DialectSQLite3, "migrations/sqlite"); err != nil {
+	if err := migrate(ctx, w, &sqliteDialect); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
@@ -68,7 +67,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	r.SetMaxOpenConns(4)
 	r.SetMaxIdleConns(4)
-	d := &DB{w: w, r: r}
+	d := &DB{dialect: &sqliteDialect, w: w, r: r, close: func() error { return errors.Join(w.Close(), r.Close()) }}
 	if err := d.prepareWriter(ctx); err != nil {
 		_ = d.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/store/storetest"
 )
 
-func openSQLite(t *testing.T) core.Store {
+func openSQLite(t *testing.T) storetest.Store {
 	t.Helper()
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
 	require.NoError(t, err)

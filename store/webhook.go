@@ -35,7 +35,7 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// CreateWebhook implements core.Store.
+// CreateWebhook implements api.ManagementStore.
 func (d *DB) CreateWebhook(ctx context.Context, w *core.Webhook, max int) error {
 	events, err := json.Marshal(w.Events)
 	if err != nil {
@@ -63,7 +63,7 @@ func (d *DB) CreateWebhook(ctx context.Context, w *core.Webhook, max int) error 
 	return nil
 }
 
-// Webhooks implements core.Store.
+// Webhooks implements api.ManagementStore.
 func (d *DB) Webhooks(ctx context.Context, account string) ([]*core.Webhook, error) {
 	q, args := `SELECT `+webhookColumns+` FROM webhooks`, []any{}
 	if account != "" {
@@ -89,7 +89,7 @@ func (d *DB) Webhooks(ctx context.Context, account string) ([]*core.Webhook, err
 	return out, nil
 }
 
-// Webhook implements core.Store.
+// Webhook implements api.ManagementStore.
 func (d *DB) Webhook(ctx context.Context, account, id string) (*core.Webhook, error) {
 	w, err := scanWebhook(d.queryRow(ctx, d.r, `SELECT `+webhookColumns+` FROM webhooks WHERE id = ? AND account = ?`, id, account))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -101,7 +101,7 @@ func (d *DB) Webhook(ctx context.Context, account, id string) (*core.Webhook, er
 	return w, nil
 }
 
-// UpdateWebhook implements core.Store.
+// UpdateWebhook implements api.ManagementStore.
 func (d *DB) UpdateWebhook(ctx context.Context, w *core.Webhook, ifVersion int) error {
 	events, err := json.Marshal(w.Events)
 	if err != nil {
@@ -129,7 +129,7 @@ func (d *DB) UpdateWebhook(ctx context.Context, w *core.Webhook, ifVersion int) 
 	return core.ErrConflict
 }
 
-// DeleteWebhook implements core.Store.
+// DeleteWebhook implements api.ManagementStore.
 func (d *DB) DeleteWebhook(ctx context.Context, account, id string) error {
 	res, err := d.exec(ctx, d.w, `DELETE FROM webhooks WHERE id = ? AND account = ?`, id, account)
 	if err != nil {
@@ -143,8 +143,9 @@ func (d *DB) DeleteWebhook(ctx context.Context, account, id string) error {
 	return nil
 }
 
-// WebhooksChanged implements core.Store: the count, the highest version sum and the latest
-// change time together move on every create, update and delete.
+// WebhooksChanged returns a value that changes whenever any webhook is created, changed or
+// deleted (replicas poll it to pick up other replicas' changes): the count, the highest version
+// sum and the latest change time together move on every create, update and delete.
 func (d *DB) WebhooksChanged(ctx context.Context) (string, error) {
 	var n, versions, latest int64
 	err := d.queryRow(ctx, d.r, `SELECT COUNT(*), COALESCE(SUM(version), 0), COALESCE(MAX(updated_at_ms), 0) FROM webhooks`).Scan(&n, &versions, &latest)

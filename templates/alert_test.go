@@ -11,6 +11,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -31,7 +32,7 @@ func TestBuiltinAlertGolden(t *testing.T) {
 				require.NoError(t, err)
 				msg := render(t, tgt, ev)
 				var got bytes.Buffer
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
 				} else {
 					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -21,9 +23,9 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var builtinTargets = []*core.Target{
-	{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-	{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
-	{Name: "compliance-mail", Type: "email", Format: core.FormatEmail},
+	{Name: "security-slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+	{Name: "dev-discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+	{Name: "compliance-mail", Type: "email", Format: notify.FormatEmail},
 }
 
 func render(t *testing.T, tgt *core.Target, ev *event.Event) *notify.Message {
@@ -51,7 +53,7 @@ func TestBuiltinGolden(t *testing.T) {
 				require.NoError(t, err)
 				msg := render(t, tgt, ev)
 				var got bytes.Buffer
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
 				} else {
 					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)

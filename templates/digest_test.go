@@ -39,7 +39,7 @@ func TestDigestGolden(t *testing.T) {
 		builtinTargets[2],
 		builtinTargets[0],
 		builtinTargets[1],
-		{Name: "siem", Type: "webhook", Format: core.FormatJSON},
+		{Name: "siem", Type: "webhook", Format: notify.FormatJSON},
 	}
 	for _, tgt := range targets {
 		for name, events := range map[string][]*event.Event{"stream": evs, "empty": nil} {
@@ -52,7 +52,7 @@ func TestDigestGolden(t *testing.T) {
 				msg.Digest.Template, msg.Events = "compliance-digest", events
 				require.NoError(t, r.Render(msg, tgt, nil))
 				var got bytes.Buffer
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
 				} else {
 					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)

@@ -39,19 +39,6 @@ var funcs = func() map[string]any {
 	return m
 }()
 
-// EscaperFor returns the function that makes user text safe in a target type's markup before
-// templates see it ("slack": SlackEscape, "discord": DiscordEscape), or nil when the type needs
-// none (webhook and email payloads are encoded, HTML is escaped by html/template).
-func EscaperFor(targetType string) func(string) string {
-	switch targetType {
-	case "slack":
-		return func(s string) string { return SlackEscape(s) }
-	case "discord":
-		return func(s string) string { return DiscordEscape(s) }
-	}
-	return nil
-}
-
 // textFuncs adds a placeholder "include" so templates parse; each parsed template then binds it
 // to itself (see include).
 func textFuncs() ttemplate.FuncMap {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -30,12 +32,12 @@ func FuzzBuiltinTemplates(f *testing.F) {
 	require.NoError(f, err)
 	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
-		{Name: "email", Type: "email", Format: core.FormatEmail},
+		{Name: "slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+		{Name: "email", Type: "email", Format: notify.FormatEmail},
 	}
 	for _, preset := range []string{"msteams", "mattermost", "rocketchat", "pagerduty", "opsgenie", "cloudevents", "github-dispatch", "gitlab-pipeline"} {
-		targets = append(targets, &core.Target{Name: preset, Type: "webhook", Format: core.FormatJSON, Template: preset})
+		targets = append(targets, &core.Target{Name: preset, Type: "webhook", Format: notify.FormatJSON, Template: preset})
 	}
 	second, err := samples.Get("scan.failed")
 	require.NoError(f, err)
@@ -61,7 +63,7 @@ func FuzzBuiltinTemplates(f *testing.F) {
 					continue
 				}
 				require.NoError(t, err, "target %s, %d events", tgt.Name, len(events))
-				if tgt.Format == core.FormatJSON {
+				if tgt.Format == notify.FormatJSON {
 					require.True(t, json.Valid(msg.Body), "target %s: %s", tgt.Name, msg.Body)
 				}
 			}

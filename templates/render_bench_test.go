@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/discord"
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -31,11 +33,11 @@ func BenchmarkRender(b *testing.B) {
 		b.Fatal(err)
 	}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
-		{Name: "email", Type: "email", Format: core.FormatEmail},
-		{Name: "webhook", Type: "webhook", Format: core.FormatJSON},
-		{Name: "file", Type: "file", Format: core.FormatNone},
+		{Name: "slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+		{Name: "email", Type: "email", Format: notify.FormatEmail},
+		{Name: "webhook", Type: "webhook", Format: notify.FormatJSON},
+		{Name: "file", Type: "file", Format: notify.FormatNone},
 	}
 	route := &core.Route{Name: "critical"}
 	for _, t := range targets {
@@ -46,7 +48,7 @@ func BenchmarkRender(b *testing.B) {
 				if err := renderer.Render(msg, t, route); err != nil {
 					b.Fatal(err)
 				}
-				if t.Format != core.FormatNone && t.Type != "webhook" && len(msg.Body) == 0 {
+				if t.Format != notify.FormatNone && t.Type != "webhook" && len(msg.Body) == 0 {
 					b.Fatal("empty body")
 				}
 			}
@@ -89,9 +91,9 @@ func BenchmarkRenderGroup(b *testing.B) {
 	}
 	renderer := &core.Renderer{Engine: engine, PublicURL: "https://bridge.example.com"}
 	targets := []*core.Target{
-		{Name: "slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")},
-		{Name: "discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")},
-		{Name: "email", Type: "email", Format: core.FormatEmail},
+		{Name: "slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape},
+		{Name: "discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape},
+		{Name: "email", Type: "email", Format: notify.FormatEmail},
 	}
 	for _, n := range []int{1000, 16000} {
 		events := groupEvents(b, n)

@@ -18,7 +18,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/sender"
 )
 
-// RegistryStore is what the Registry reads from storage (core.Store has it).
+// RegistryStore is what the Registry reads from storage.
 type RegistryStore interface {
 	// WebhooksChanged returns a value that changes whenever a webhook is created, changed or
 	// deleted, by any replica.
@@ -86,7 +86,7 @@ func (r *Registry) target(w *core.Webhook) (*core.Target, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(w.URL + "\x00" + w.Secret.Reveal() + "\x00" + w.SignatureScheme))
-	return &core.Target{Name: w.ID, Type: "webhook", Format: core.FormatJSON, Notifier: n, Concurrency: 4,
+	return &core.Target{Name: w.ID, Type: webhook.Type.Name, Format: webhook.Type.Format, Notifier: n, Concurrency: webhook.Type.Concurrency,
 		Fingerprint: "webhook:" + hex.EncodeToString(sum[:])}, nil
 }
 
@@ -113,9 +113,7 @@ func (r *Registry) Replan(ctx context.Context) error {
 	}
 	r.cfg.Targets(names)
 	for _, t := range r.cfg.Apply(plan) {
-		if c, ok := t.Notifier.(interface{ Close() error }); ok {
-			_ = c.Close()
-		}
+		_ = notify.Close(t.Notifier)
 	}
 	r.seen = changed
 	return nil

@@ -23,7 +23,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
-// Store is what the service needs from storage (core.Store has it).
+// Store is what the service needs from storage: the registered webhooks, and retries of their
+// deliveries. Storage failures wrap core.ErrUnavailable.
 type Store interface {
 	CreateWebhook(ctx context.Context, w *core.Webhook, max int) error
 	Webhooks(ctx context.Context, account string) ([]*core.Webhook, error)
@@ -33,18 +34,29 @@ type Store interface {
 	RetryDelivery(ctx context.Context, id string, now time.Time) error
 }
 
+// DefaultMaxWebhooksPerAccount is Service.MaxPerAccount's default, and
+// api.max_webhooks_per_account's (docs/configuration.md).
+const DefaultMaxWebhooksPerAccount = 10
+
+// Test sends per account: defaultTestRate a second, in bursts of defaultTestBurst.
+const (
+	defaultTestRate  = 100
+	defaultTestBurst = 100
+)
+
 // Service registers, changes, tests and deletes an account's webhooks and retries their
 // deliveries. Zero fields take the defaults given; Store and CheckURL are required.
 type Service struct {
 	Store         Store
-	MaxPerAccount int // api.max_webhooks_per_account (default 10)
+	MaxPerAccount int // api.max_webhooks_per_account (default DefaultMaxWebhooksPerAccount)
 	// CheckURL vets a URL a user registers (scheme, and the SSRF guard: webhook.Guard.CheckURL).
 	CheckURL func(ctx context.Context, url string) error
 	// Changed is called after a webhook is created, changed or deleted (the plan is rebuilt).
 	Changed func()
 	// Test sends a sample event of eventType to w now and returns the attempt (Registry.Test).
 	Test func(ctx context.Context, w *core.Webhook, eventType string) core.Attempt
-	// TestRate limits test sends per account: the seed's 100 events/s burst (default).
+	// TestRate limits test sends per account (default defaultTestRate, with TestBurst
+	// defaultTestBurst: the seed's 100 events/s burst).
 	TestRate  rate.Limit
 	TestBurst int
 	NowFunc   func() time.Time
@@ -62,10 +74,10 @@ func (s *Service) defaults() {
 			s.NowFunc = time.Now
 		}
 		if s.MaxPerAccount <= 0 {
-			s.MaxPerAccount = 10
+			s.MaxPerAccount = DefaultMaxWebhooksPerAccount
 		}
 		if s.TestRate <= 0 {
-			s.TestRate, s.TestBurst = 100, 100
+			s.TestRate, s.TestBurst = defaultTestRate, defaultTestBurst
 		}
 		if s.Log == nil {
 			s.Log = slog.New(slog.DiscardHandler)

@@ -1,4 +1,4 @@
-// Package discord is the Discord target (SPEC §6): one execute-webhook call per message
+// Package discord is the Discord target (docs/configuration.md, targets): one execute-webhook call per message
 // (github.com/bwmarrin/discordgo, with ?wait=true), an embed with a severity colour, fitted into
 // Discord's limits, mentions never parsed, and every failure classified for the delivery queue.
 package discord

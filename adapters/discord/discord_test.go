@@ -44,7 +44,7 @@ func newNotifier(t *testing.T, webhookURL string, opts ...func(*discord.Config))
 
 var engine = sync.OnceValues(func() (*templates.Engine, error) { return templates.New("") })
 
-var target = &core.Target{Name: "dev-discord", Type: "discord", Format: core.FormatJSON, Escape: templates.EscaperFor("discord")}
+var target = &core.Target{Name: "dev-discord", Type: "discord", Format: notify.FormatJSON, Escape: discord.Type.Escape}
 
 // render builds the message a delivery of events to a discord target carries, through the real
 // core.Renderer and the built-in templates (discord/group for several events).
@@ -649,7 +649,7 @@ func TestNilBodyDefault(t *testing.T) {
 }
 
 // TestRedirectNotFollowedEvenWithAFollowingClient: a client that follows redirects is not
-// allowed to: SPEC §5 makes a 3xx a failure.
+// allowed to: a 3xx is a failure (docs/security.md).
 func TestRedirectNotFollowedEvenWithAFollowingClient(t *testing.T) {
 	t.Parallel()
 	var hits atomic.Int32
@@ -738,7 +738,7 @@ func TestGroupGolden(t *testing.T) {
 	require.Equal(t, string(want), got.String())
 }
 
-// TestOddEventsAccepted: an event type outside SPEC §1 (whose fields are not type-checked) and
+// TestOddEventsAccepted: an event type outside docs/events.md's table (whose fields are not type-checked) and
 // odd values still render into a payload Discord accepts.
 func TestOddEventsAccepted(t *testing.T) {
 	t.Parallel()

@@ -93,7 +93,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// noRedirect keeps a 3xx as the answer (SPEC §5: redirects are not followed).
+// noRedirect keeps a 3xx as the answer (redirects are not followed: docs/security.md).
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // withAnswer returns ctx carrying a fresh answer for the transport to fill.

@@ -18,7 +18,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
-// Classification (SPEC §5), in one place:
+// Classification (docs/architecture.md, the life of a delivery), in one place:
 //
 //	what                                           reason        retryable  StatusCode
 //	reply 4xx (greeting, EHLO, MAIL, RCPT, DATA)   server_error  yes        the code
@@ -103,7 +103,7 @@ func (n *Notifier) classifySend(r *request, err error, c *conn) error {
 	return n.networkError(fmt.Errorf("%s: %s", n.addr(), se.Error()))
 }
 
-// replyClass is SPEC §5 for an SMTP reply code: 4xx retryable, 5xx permanent.
+// replyClass classifies an SMTP reply code: 4xx retryable, 5xx permanent.
 func replyClass(code int) (notify.Reason, bool) {
 	if code >= 400 && code < 500 {
 		return notify.ReasonServerError, true

@@ -1,4 +1,4 @@
-// Package email is the email target (SPEC §6): SMTP via go-mail, multipart text + HTML, for single
+// Package email is the email target (docs/configuration.md, targets): SMTP via go-mail, multipart text + HTML, for single
 // alerts, groups and digests.
 package email
 

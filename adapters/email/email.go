@@ -136,18 +136,27 @@ var errClosed = errors.New("email target is shutting down; not sent")
 // (base64, multipart/mixed). It waits for the server's answer
 // to this message or for ctx, whichever comes first; failures are *notify.DeliveryError.
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
+	_, err := n.NotifyReply(ctx, msg)
+	return err
+}
+
+// NotifyReply is Notify that also returns, when the message was accepted, the server's reply
+// to its data: "250 " and the reply's text ("250 2.0.0 Ok: queued as 4F2A"), without the
+// password, as `cortex-bridge test --target` prints it. Failures carry their reply in the
+// *notify.DeliveryError instead.
+func (n *Notifier) NotifyReply(ctx context.Context, msg *notify.Message) (string, error) {
 	m, err := n.build(msg)
 	if err != nil {
-		return &notify.DeliveryError{Err: err, Reason: notify.ReasonConfig}
+		return "", &notify.DeliveryError{Err: err, Reason: notify.ReasonConfig}
 	}
 	if err := ctx.Err(); err != nil {
-		return timeoutError(err, false)
+		return "", timeoutError(err, false)
 	}
 	r := &request{ctx: ctx, msg: m, done: make(chan error, 1)}
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
-		return &notify.DeliveryError{Err: errClosed, Reason: notify.ReasonNetwork, Retryable: true}
+		return "", &notify.DeliveryError{Err: errClosed, Reason: notify.ReasonNetwork, Retryable: true}
 	}
 	n.pending = append(n.pending, r)
 	n.mu.Unlock()
@@ -156,11 +165,17 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	default: // already signalled
 	}
 	select {
-	case err := <-r.done:
-		return err
+	case err = <-r.done:
 	case <-ctx.Done():
-		return r.cancel(ctx.Err())
+		err = r.cancel(ctx.Err()) // the result, when it was being handed over
 	}
+	if err != nil {
+		return "", err
+	}
+	// go-mail accepts only 250 after the data (RFC 5321 §4.3.2) and keeps the text alone; the
+	// sender loop set it before handing over the result.
+	reply := strings.TrimSpace("250 " + m.ServerResponse())
+	return clip(n.redactString(reply), notify.MaxResponseBytes), nil
 }
 
 // build turns msg into a go-mail message. Header values go through go-mail's RFC 2047 encoder,

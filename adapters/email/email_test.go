@@ -63,7 +63,7 @@ func render(t *testing.T, events ...*event.Event) *notify.Message {
 	e, err := templates.New("")
 	require.NoError(t, err)
 	r := &core.Renderer{Engine: e}
-	tgt := &core.Target{Name: "mail", Type: "email", Format: core.FormatEmail, Escape: templates.EscaperFor("email")}
+	tgt := &core.Target{Name: "mail", Type: "email", Format: notify.FormatEmail, Escape: Type.Escape}
 	msg := core.SampleMessage(events[0], tgt, nil)
 	msg.DeliveryID = "0190d2a8-0000-7000-8000-000000000001"
 	msg.Events = events
@@ -282,6 +282,24 @@ func TestNotifyTextOnly(t *testing.T) {
 	require.Equal(t, "text/plain", p.Type)
 	require.Equal(t, "just text", p.Parts[0].Body)
 	require.Equal(t, "Cortex issue.critical", p.Subject)
+}
+
+// TestNotifyReply: an accepted message returns the server's reply to its data, code first; a
+// refused one returns no reply and the refusal, with its reply, as the error.
+func TestNotifyReply(t *testing.T) {
+	t.Parallel()
+	b := setup(t, serverOpts{}, TLSNone)
+	reply, err := b.n.NotifyReply(context.Background(), plainMessage(t, "s", "b", ""))
+	require.NoError(t, err)
+	require.Equal(t, "250 2.0.0 OK: queued", reply)
+	require.Len(t, b.srv.received(), 1)
+
+	refused := setup(t, serverOpts{Data: func([]byte) error { return replyErr(554, "5.7.1 rejected as spam") }}, TLSNone)
+	reply, err = refused.n.NotifyReply(context.Background(), plainMessage(t, "s", "b", ""))
+	require.Empty(t, reply)
+	de := deliveryError(t, err)
+	require.Equal(t, 554, de.StatusCode)
+	require.Contains(t, de.Response, "rejected as spam")
 }
 
 // TestSubjectEncoding: subjects decode back exactly, whatever they hold.

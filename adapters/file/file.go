@@ -1,4 +1,4 @@
-// Package file is the audit-log target (SPEC §6): one JSON object per line, appended and
+// Package file is the audit-log target (docs/configuration.md, targets): one JSON object per line, appended and
 // fsync'd before the delivery counts as done.
 package file
 
@@ -185,5 +185,11 @@ func (n *Notifier) syncThrough(line uint64) error {
 	return nil
 }
 
-// Close closes the file.
-func (n *Notifier) Close() error { return n.f.Close() }
+// Close closes the file. It is safe on a nil Notifier (what a failed New returns), so cleanup
+// after a partial start needs no check.
+func (n *Notifier) Close() error {
+	if n == nil {
+		return nil
+	}
+	return n.f.Close()
+}

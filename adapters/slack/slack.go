@@ -1,4 +1,4 @@
-// Package slack is the Slack target (SPEC §6): a Block Kit message posted to an incoming webhook,
+// Package slack is the Slack target (docs/configuration.md, targets): a Block Kit message posted to an incoming webhook,
 // or with a bot token through chat.postMessage (github.com/slack-go/slack). Messages are fitted
 // into Slack's limits before they are sent, user text arrives escaped for mrkdwn (see
 // templates.SlackEscape), and every failure is classified for the delivery queue.

@@ -35,7 +35,7 @@ func botNotifier(t *testing.T, f *fakeSlack, channel string) *slack.Notifier {
 	return n
 }
 
-var target = &core.Target{Name: "security-slack", Type: "slack", Format: core.FormatJSON, Escape: templates.EscaperFor("slack")}
+var target = &core.Target{Name: "security-slack", Type: "slack", Format: notify.FormatJSON, Escape: slack.Type.Escape}
 
 // render renders msg with the built-in templates, as the worker does.
 func render(t *testing.T, msg *notify.Message) *notify.Message {

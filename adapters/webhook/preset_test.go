@@ -328,7 +328,7 @@ func renderFor(t *testing.T, cfg *webhook.Config, ev *event.Event, publicURL str
 	t.Helper()
 	e, err := engine()
 	require.NoError(t, err)
-	tgt := &core.Target{Name: "t", Type: "webhook", Format: core.FormatJSON, Template: cfg.DefaultTemplate()}
+	tgt := &core.Target{Name: "t", Type: "webhook", Format: notify.FormatJSON, Template: cfg.DefaultTemplate()}
 	r := &core.Renderer{Engine: e, PublicURL: publicURL}
 	msg := core.SampleMessage(ev, tgt, nil)
 	msg.DeliveryID = "0190d2a8-0000-7000-8000-000000000001"

@@ -1,4 +1,4 @@
-// Package webhook is the generic signed HTTP target (SPEC §6): it POSTs the original event, or a
+// Package webhook is the generic signed HTTP target (docs/configuration.md, targets): it POSTs the original event, or a
 // template's JSON, signed exactly like Cortex signs what it sends, so one receiver's
 // verifySignature code works for both, or, with signature_scheme standard-webhooks, by the
 // Standard Webhooks scheme, whose signed timestamp lets receivers refuse replays. Presets (Config.Preset) shape it for one service:
@@ -166,7 +166,7 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 // Notify POSTs msg.Body (or, when nil, the event exactly as Cortex sent it) with the event,
 // delivery and configured headers, the signature when the target has a secret, and the
 // preset's auth headers and body fields (its secrets are added here, never rendered by a
-// template), and classifies the answer by SPEC §5.
+// template), and classifies the answer (docs/architecture.md, the life of a delivery).
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	body := msg.Body
 	if body == nil {
@@ -233,4 +233,15 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 // recorded answer.
 func (n *Notifier) scrub(err error) error {
 	return notify.Scrub(err, n.secrets)
+}
+
+// Credentials returns the URL and the header values: a preset's URL can be the credential and a
+// header can carry an API key, so the target keeps them out of its errors and callers printing a
+// receiver's answer scrub them too (notify.Credentialer).
+func (c *Config) Credentials() []string {
+	out := []string{c.URL}
+	for _, v := range c.Headers {
+		out = append(out, v)
+	}
+	return out
 }

@@ -23,13 +23,16 @@ func newSend() *cobra.Command {
 	var (
 		url, secret, file, sample string
 		perSecond                 float64
-		keepTimestamps, quiet     bool
+		keepTimestamps, fresh     bool
+		quiet                     bool
 	)
 	c := &cobra.Command{
-		Use:   "send [--url URL --secret S] (--sample TYPE | --file F.json | --file F.jsonl)",
+		Use:   "send [--url URL --secret S] (--sample TYPE | --file F.json | --file F.jsonl) [--fresh]",
 		Short: "Sign and POST events like Cortex does, and print each answer and a summary",
 		Long: `Sign and POST events like Cortex does. Each event's timestamp is set to now unless
---keep-timestamps is given (recorded samples would otherwise be rejected as stale).
+--keep-timestamps is given (recorded samples would otherwise be rejected as stale). The bridge
+answers "duplicate" to an event id it has seen: --fresh gives each event a new random id
+(evt_ and 20 hex digits) so a sample can be sent again as a new event.
 429 answers are retried after their Retry-After and 503 or network errors with backoff, so no
 event of a file is dropped. --url and --secret default to the config's listen address, ingest
 path and first secret.`,
@@ -66,10 +69,14 @@ path and first secret.`,
 				if err := limiter.Wait(cmd.Context()); err != nil {
 					return err
 				}
-				if !keepTimestamps {
-					if body, err = sender.Restamp(body, time.Now()); err != nil {
-						return err
-					}
+				switch {
+				case fresh:
+					body, err = sender.Reissue(body, sender.NewEventID(), time.Now())
+				case !keepTimestamps:
+					body, err = sender.Restamp(body, time.Now())
+				}
+				if err != nil {
+					return err
 				}
 				res, err := client.Send(cmd.Context(), body)
 				sum.add(res, err)
@@ -91,7 +98,9 @@ path and first secret.`,
 	f.StringVar(&sample, "sample", "", "a built-in sample event type: "+strings.Join(samples.Types(), ", "))
 	f.Float64Var(&perSecond, "rate", 0, "events per second (default: as fast as answered)")
 	f.BoolVar(&keepTimestamps, "keep-timestamps", false, "send timestamps unchanged (byte-exact bodies)")
+	f.BoolVar(&fresh, "fresh", false, "send each event as a new one: a new random id and the timestamp now (not a duplicate of an earlier send)")
 	f.BoolVar(&quiet, "quiet", false, "print only the summary")
+	c.MarkFlagsMutuallyExclusive("fresh", "keep-timestamps")
 	return c
 }
 

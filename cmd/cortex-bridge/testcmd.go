@@ -21,8 +21,9 @@ func newTest() *cobra.Command {
 		Use:   "test --target NAME [--sample TYPE]",
 		Short: "Send one sample event through a configured target for real and print the outcome",
 		Long: `Send one sample event through a configured target for real, with the target's own
-template, and print the outcome (the status and the receiver's answer on failure). Nothing is
-stored and nothing is retried.`,
+template, and print the outcome: the receiver's HTTP status or SMTP reply code, and its answer
+(at most 1 KiB of the body, or the SMTP reply; credentials removed). Nothing is stored and
+nothing is retried.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			rt, err := loadRuntime(configPath(cmd))
@@ -75,33 +76,42 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notif
 	if why := ct.Disabled(); why != "" {
 		return fmt.Errorf("target %s is disabled: %s", t.Name, why)
 	}
-	n, err := config.NewNotifier(ct, config.BuildOptions{Version: version})
+	// The recorder sees the receiver's answer, which a target keeps only when it fails.
+	client := notify.NewHTTPClient()
+	rec := &recorder{next: client.Transport}
+	client.Transport = rec
+	n, err := config.NewNotifier(ct, config.BuildOptions{Version: version, Client: client})
 	if err != nil {
 		return fmt.Errorf("target %s: %w", t.Name, err)
 	}
 	if n == nil {
 		return fmt.Errorf("target %s: delivery for type %s is not available in this version yet", t.Name, t.Type)
 	}
-	if c, ok := n.(interface{ Close() error }); ok {
-		defer c.Close()
-	}
+	defer notify.Close(n)
 	if err := rt.Renderer.Render(msg, t, nil); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(cmd.Context(), rt.Config.Delivery.Timeout)
 	defer cancel()
 	start := time.Now()
-	err = n.Notify(ctx, msg)
+	ans, err := notifyAnswer(ctx, n, rec, msg)
 	took := time.Since(start).Round(time.Millisecond)
 	out := cmd.OutOrStdout()
 	if err == nil {
-		fmt.Fprintf(out, "sent %s to %s (%s) in %s: delivered\n", what, t.Name, t.Type, took)
+		outcome := "delivered"
+		if ans.status != 0 {
+			outcome += fmt.Sprintf(" (status %d)", ans.status)
+		}
+		fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", what, t.Name, t.Type, took, outcome)
+		if ans.status != 0 {
+			fmt.Fprintf(out, "answer: %s\n", printable(scrub(ans.body, credentials(ct))))
+		}
 		return nil
 	}
 	de := notify.AsDeliveryError(err)
 	fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", what, t.Name, t.Type, took, de.Error())
 	if de.Response != "" {
-		fmt.Fprintf(out, "answer: %s\n", de.Response)
+		fmt.Fprintf(out, "answer: %s\n", printable(de.Response))
 	}
 	if de.Retryable {
 		fmt.Fprintln(out, "the bridge would retry this failure")

@@ -16,13 +16,14 @@ func newValidate() *cobra.Command {
 		Use:   "validate [--format text|json]",
 		Short: "Check the config, its rules and templates (rendered against every sample event)",
 		Long: `Check the config file: keys, values, rules, digests and every template a route, target or
-digest uses, rendered against every sample event. Exit status 1 lists every problem with its key
-path and line. --format json prints {"valid", "warnings", "errors": [{"path","line","message"}]}
+digest uses, rendered against every sample event, and what serve will open: file targets' and
+the SQLite file's paths must be creatable (nothing is created), secret and TLS files readable.
+Exit status 1 lists every problem with its key path and line. --format json prints {"valid", "warnings", "errors": [{"path","line","message"}]}
 for CI pipelines that keep the config in git.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			path := configPath(cmd)
-			rt, err := loadRuntime(path)
+			rt, err := buildRuntime(path, config.BuildOptions{Version: version, DryRun: true, Preflight: true})
 			switch format {
 			case "text":
 			case "json":
@@ -115,12 +116,17 @@ func leaves(err error) []error {
 
 // loadRuntime loads and checks the config without opening anything (dry run).
 func loadRuntime(path string) (*config.Runtime, error) {
+	return buildRuntime(path, config.BuildOptions{Version: version, DryRun: true})
+}
+
+// buildRuntime loads the config at path and builds it with opts.
+func buildRuntime(path string, opts config.BuildOptions) (*config.Runtime, error) {
 	cfg, err := config.Load(path)
 	if cfg == nil {
 		return nil, fmt.Errorf("%s is invalid:\n%w", path, err)
 	}
 	// Build adds the template problems to Load's, so one run lists everything.
-	rt, err := config.Build(cfg, config.BuildOptions{Version: version, DryRun: true})
+	rt, err := config.Build(cfg, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s is invalid:\n%w", path, err)
 	}

@@ -14,8 +14,8 @@ import (
 
 // dashboardTests are the dashboard's queries: counts by status, activity buckets and target
 // health from the attempt log.
-func dashboardTests() map[string]func(t *testing.T, s core.Store) {
-	return map[string]func(t *testing.T, s core.Store){
+func dashboardTests() map[string]func(t *testing.T, s Store) {
+	return map[string]func(t *testing.T, s Store){
 		"DeliveryCountsByStatus": testDeliveryCounts,
 		"ActivityBuckets":        testActivity,
 		"TargetHealthStreaks":    testTargetHealth,
@@ -24,7 +24,7 @@ func dashboardTests() map[string]func(t *testing.T, s core.Store) {
 
 // record stores attempts of d without touching its state: Complete keeps an attempt row even
 // when the lease is not held (here: never claimed).
-func record(t *testing.T, s core.Store, d *core.Delivery, at time.Time, outcome string) {
+func record(t *testing.T, s Store, d *core.Delivery, at time.Time, outcome string) {
 	t.Helper()
 	a := core.Attempt{DeliveryID: d.ID, Number: 1, StartedAt: at, Duration: time.Second, Outcome: outcome}
 	if outcome != "success" {
@@ -33,7 +33,7 @@ func record(t *testing.T, s core.Store, d *core.Delivery, at time.Time, outcome 
 	require.NoError(t, s.Complete(context.Background(), []core.Completion{{LeaseOwner: "nobody", Attempt: a, State: core.StateDead}}))
 }
 
-func testDeliveryCounts(t *testing.T, s core.Store) {
+func testDeliveryCounts(t *testing.T, s Store) {
 	ctx := context.Background()
 	mk := func(target string, created time.Time) *core.Delivery {
 		d := delivery(target, core.StatePending, "")
@@ -78,7 +78,7 @@ func testDeliveryCounts(t *testing.T, s core.Store) {
 	require.Empty(t, counts, "no targets: nothing")
 }
 
-func testActivity(t *testing.T, s core.Store) {
+func testActivity(t *testing.T, s Store) {
 	ctx := context.Background()
 	from := t0.Add(-3 * time.Hour)
 	var items []core.IngestItem
@@ -136,7 +136,7 @@ func testActivity(t *testing.T, s core.Store) {
 	require.Equal(t, []core.ActivityBucket{{Start: from, Events: 4, Attempts: 4, FailedAttempts: 2}}, buckets, "step 0: one bucket")
 }
 
-func testTargetHealth(t *testing.T, s core.Store) {
+func testTargetHealth(t *testing.T, s Store) {
 	ctx := context.Background()
 	var items []core.IngestItem
 	da, db, dc := delivery("a", core.StatePending, ""), delivery("b", core.StatePending, ""), delivery("c", core.StatePending, "")

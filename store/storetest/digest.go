@@ -13,8 +13,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-func digestTests() map[string]func(t *testing.T, s core.Store) {
-	return map[string]func(t *testing.T, s core.Store){
+func digestTests() map[string]func(t *testing.T, s Store) {
+	return map[string]func(t *testing.T, s Store){
 		"DigestRunsCoverEachEventOnce":   testDigestRuns,
 		"DigestEmptyPeriod":              testDigestEmpty,
 		"DigestClaimIsExclusive":         testDigestClaim,
@@ -39,7 +39,7 @@ func runRequest(t *testing.T, name, owner string, end time.Time, sendEmpty bool)
 	return core.DigestRunRequest{Name: name, Owner: owner, PeriodEnd: end, NextRun: end.Add(time.Hour), Event: ev, Delivery: dl, SendEmpty: sendEmpty}
 }
 
-func claimDigests(t *testing.T, s core.Store, owner string, now time.Time) []string {
+func claimDigests(t *testing.T, s Store, owner string, now time.Time) []string {
 	ds, err := s.ClaimDigests(context.Background(), owner, now, time.Minute)
 	require.NoError(t, err)
 	var names []string
@@ -57,7 +57,7 @@ func eventIDs(evs []*event.Event) []string {
 	return out
 }
 
-func testDigestRuns(t *testing.T, s core.Store) {
+func testDigestRuns(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncDigests(ctx, []core.DigestSchedule{{Name: "weekly", Schedule: "x", LastEnd: t0, NextRun: t0.Add(time.Hour)}}))
 	ingest(t, s,
@@ -104,7 +104,7 @@ func testDigestRuns(t *testing.T, s core.Store) {
 	require.Equal(t, []string{"a"}, eventIDs(win))
 }
 
-func testDigestEmpty(t *testing.T, s core.Store) {
+func testDigestEmpty(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncDigests(ctx, []core.DigestSchedule{
 		{Name: "quiet", Schedule: "x", LastEnd: t0, NextRun: t0}, {Name: "proof", Schedule: "x", LastEnd: t0, NextRun: t0},
@@ -133,7 +133,7 @@ func testDigestEmpty(t *testing.T, s core.Store) {
 	require.Len(t, ds, 1, "but nothing is sent for a disabled target")
 }
 
-func testDigestClaim(t *testing.T, s core.Store) {
+func testDigestClaim(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncDigests(ctx, []core.DigestSchedule{{Name: "d", Schedule: "x", LastEnd: t0, NextRun: t0}}))
 	require.Equal(t, []string{"d"}, claimDigests(t, s, "one", t0))
@@ -141,7 +141,7 @@ func testDigestClaim(t *testing.T, s core.Store) {
 	require.Equal(t, []string{"d"}, claimDigests(t, s, "two", t0.Add(2*time.Minute)), "the lease expired")
 }
 
-func testDigestLostLease(t *testing.T, s core.Store) {
+func testDigestLostLease(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncDigests(ctx, []core.DigestSchedule{{Name: "d", Schedule: "x", LastEnd: t0, NextRun: t0}}))
 	ingest(t, s, core.IngestItem{Event: digestEvent(t, "a", t0), Digests: []string{"d"}})
@@ -154,7 +154,7 @@ func testDigestLostLease(t *testing.T, s core.Store) {
 	require.Equal(t, 1, n, "the lost run changed nothing")
 }
 
-func testDigestSync(t *testing.T, s core.Store) {
+func testDigestSync(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncDigests(ctx, []core.DigestSchedule{
 		{Name: "keep", Schedule: "a", LastEnd: t0, NextRun: t0.Add(time.Hour)},
@@ -184,7 +184,7 @@ func testDigestSync(t *testing.T, s core.Store) {
 	require.True(t, later.Equal(st.LastEnd))
 }
 
-func testDigestPrune(t *testing.T, s core.Store) {
+func testDigestPrune(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.SyncDigests(ctx, []core.DigestSchedule{{Name: "d", Schedule: "x", LastEnd: t0, NextRun: t0}}))
 	ingest(t, s, core.IngestItem{Event: digestEvent(t, "waiting", t0), Digests: []string{"d"}})

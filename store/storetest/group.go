@@ -13,8 +13,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-func groupTests() map[string]func(t *testing.T, s core.Store) {
-	return map[string]func(t *testing.T, s core.Store){
+func groupTests() map[string]func(t *testing.T, s Store) {
+	return map[string]func(t *testing.T, s Store){
 		"GroupItemsAreListedUntilFired":   testGroupOpen,
 		"GroupFireListsItsEventsOnce":     testGroupFire,
 		"GroupEventsInTimestampOrder":     testGroupEventsOrder,
@@ -27,7 +27,7 @@ func groupTests() map[string]func(t *testing.T, s core.Store) {
 }
 
 // held ingests an event received at received, held in the group (hook, r, key).
-func held(t *testing.T, s core.Store, id, key string, received time.Time, closes bool) {
+func held(t *testing.T, s Store, id, key string, received time.Time, closes bool) {
 	t.Helper()
 	ev := newEvent(t, id)
 	ev.ReceivedAt = received
@@ -47,7 +47,7 @@ func fireRequest(t *testing.T, key string, through, lastFired, now time.Time) co
 	return core.FireGroupRequest{Target: "hook", Route: "r", Key: key, Through: through, LastFired: lastFired, Event: ev, Delivery: dl}
 }
 
-func openGroups(t *testing.T, s core.Store) map[string]core.OpenGroup {
+func openGroups(t *testing.T, s Store) map[string]core.OpenGroup {
 	t.Helper()
 	gs, err := s.OpenGroups(context.Background())
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func openGroups(t *testing.T, s core.Store) map[string]core.OpenGroup {
 	return out
 }
 
-func testGroupOpen(t *testing.T, s core.Store) {
+func testGroupOpen(t *testing.T, s Store) {
 	held(t, s, "a1", "scan-a", t0, false)
 	held(t, s, "a2", "scan-a", t0.Add(time.Second), false)
 	held(t, s, "b1", "scan-b", t0.Add(2*time.Second), true)
@@ -75,7 +75,7 @@ func testGroupOpen(t *testing.T, s core.Store) {
 	require.True(t, gs["scan-b"].Closing)
 }
 
-func testGroupFire(t *testing.T, s core.Store) {
+func testGroupFire(t *testing.T, s Store) {
 	ctx := context.Background()
 	held(t, s, "a1", "k", t0, false)
 	held(t, s, "a2", "k", t0.Add(time.Second), false)
@@ -102,7 +102,7 @@ func testGroupFire(t *testing.T, s core.Store) {
 
 // testGroupEventsOrder: a group's events come in the order of their envelope timestamps, then
 // of their ids, whatever the order they were received in or their ids alone would give.
-func testGroupEventsOrder(t *testing.T, s core.Store) {
+func testGroupEventsOrder(t *testing.T, s Store) {
 	ctx := context.Background()
 	for i, e := range []struct{ id, ts string }{
 		{"a-last", "2026-01-02T03:04:07Z"}, {"z-first", "2026-01-02T03:04:05Z"}, {"m-second", "2026-01-02T03:04:06Z"}, {"b-second", "2026-01-02T03:04:06Z"},
@@ -124,7 +124,7 @@ func testGroupEventsOrder(t *testing.T, s core.Store) {
 }
 
 // testGroupFireExclusive: replicas firing the same group at once send it once.
-func testGroupFireExclusive(t *testing.T, s core.Store) {
+func testGroupFireExclusive(t *testing.T, s Store) {
 	for i := range 20 {
 		held(t, s, fmt.Sprintf("e%d", i), "k", t0, false)
 	}
@@ -153,7 +153,7 @@ func testGroupFireExclusive(t *testing.T, s core.Store) {
 
 // testGroupFireNewer: a replica that saw an older state does not fire a key another replica
 // fired since (a throttle allows one message per interval).
-func testGroupFireNewer(t *testing.T, s core.Store) {
+func testGroupFireNewer(t *testing.T, s Store) {
 	ctx := context.Background()
 	held(t, s, "a", "k", t0, false)
 	n, err := s.FireGroup(ctx, fireRequest(t, "k", t0, time.Time{}, t0.Add(time.Second)))
@@ -169,7 +169,7 @@ func testGroupFireNewer(t *testing.T, s core.Store) {
 	require.Equal(t, 1, n)
 }
 
-func testGroupClosersOnly(t *testing.T, s core.Store) {
+func testGroupClosersOnly(t *testing.T, s Store) {
 	ctx := context.Background()
 	ev := newEvent(t, "closer")
 	ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Closes: true}}})
@@ -183,7 +183,7 @@ func testGroupClosersOnly(t *testing.T, s core.Store) {
 	require.Empty(t, claim(t, s, "me", "hook", t0, 10), "nothing to send")
 }
 
-func testGroupPrune(t *testing.T, s core.Store) {
+func testGroupPrune(t *testing.T, s Store) {
 	ctx := context.Background()
 	held(t, s, "a", "k", t0, false)
 	n, err := s.Prune(ctx, t0.Add(time.Hour))
@@ -203,7 +203,7 @@ func testGroupPrune(t *testing.T, s core.Store) {
 	require.Equal(t, int64(2), n, "the event and the group event")
 }
 
-func testGroupDuplicate(t *testing.T, s core.Store) {
+func testGroupDuplicate(t *testing.T, s Store) {
 	held(t, s, "a", "k", t0, false)
 	ev := newEvent(t, "a")
 	dup := ingest(t, s, core.IngestItem{Event: ev, Groups: []core.GroupItem{{Target: "hook", Route: "r", Key: "k", Member: true}}})

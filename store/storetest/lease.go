@@ -13,8 +13,8 @@ import (
 
 // leaseTests pin down who may change a leased delivery: only the owner of a running delivery's
 // lease may complete it or renew the lease, whatever happened to the delivery meanwhile.
-func leaseTests() map[string]func(t *testing.T, s core.Store) {
-	return map[string]func(t *testing.T, s core.Store){
+func leaseTests() map[string]func(t *testing.T, s Store) {
+	return map[string]func(t *testing.T, s Store){
 		"CompleteOnlyRunningLeasesOfTheOwner": testCompleteOnlyOwnRunning,
 		"RenewOnlyRunningLeasesOfTheOwner":    testRenewOnlyRunningLeasesOfTheOwner,
 		"RenewManyLeases":                     testRenewMany,
@@ -23,7 +23,7 @@ func leaseTests() map[string]func(t *testing.T, s core.Store) {
 }
 
 // byID returns the stored deliveries by id.
-func byID(t *testing.T, s core.Store) map[string]*core.Delivery {
+func byID(t *testing.T, s Store) map[string]*core.Delivery {
 	t.Helper()
 	all, err := s.Deliveries(context.Background(), core.DeliveryFilter{})
 	require.NoError(t, err)
@@ -38,7 +38,7 @@ func byID(t *testing.T, s core.Store) map[string]*core.Delivery {
 // taken longer than its lease. Whatever the delivery became meanwhile (cancelled, handed back,
 // completed already, leased to another owner, never running), the late completion changes
 // nothing; its attempt is still logged.
-func testCompleteOnlyOwnRunning(t *testing.T, s core.Store) {
+func testCompleteOnlyOwnRunning(t *testing.T, s Store) {
 	ctx := context.Background()
 	tests := map[string]struct {
 		state core.State // as ingested
@@ -94,7 +94,7 @@ func testCompleteOnlyOwnRunning(t *testing.T, s core.Store) {
 
 // testRenewOnlyRunningLeasesOfTheOwner: renewing names deliveries by id; only those running
 // under the caller's own lease are extended, so a worker cannot keep (or steal) another's.
-func testRenewOnlyRunningLeasesOfTheOwner(t *testing.T, s core.Store) {
+func testRenewOnlyRunningLeasesOfTheOwner(t *testing.T, s Store) {
 	ctx := context.Background()
 	mine, yours := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	stalePending, staleDead := delivery("b", core.StatePending, "me"), delivery("c", core.StateDead, "me")
@@ -121,7 +121,7 @@ func testRenewOnlyRunningLeasesOfTheOwner(t *testing.T, s core.Store) {
 }
 
 // testRenewMany: a renewal of more ids than one statement takes counts every lease it extends.
-func testRenewMany(t *testing.T, s core.Store) {
+func testRenewMany(t *testing.T, s Store) {
 	const n = 1234
 	var items []core.IngestItem
 	for i := range n {
@@ -139,7 +139,7 @@ func testRenewMany(t *testing.T, s core.Store) {
 
 // testClaimOrder: a claim takes the deliveries due longest first, returns them in that order,
 // with their stored fields and the new lease.
-func testClaimOrder(t *testing.T, s core.Store) {
+func testClaimOrder(t *testing.T, s Store) {
 	var ds []*core.Delivery
 	// Stored in another order than due: Postgres returns updated rows in table order.
 	for _, ago := range []time.Duration{1, 3, 5, 4, 2} {

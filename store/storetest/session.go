@@ -6,19 +6,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-
-	"github.com/cortexbridge/cortex-bridge/core"
 )
 
-func sessionTests() map[string]func(t *testing.T, s core.Store) {
-	return map[string]func(t *testing.T, s core.Store){
+func sessionTests() map[string]func(t *testing.T, s Store) {
+	return map[string]func(t *testing.T, s Store){
 		"RevokedSessionsUntilTheyExpire": testRevokedSessions,
 	}
 }
 
 // testRevokedSessions: a signed-out session is reported revoked until its record expires, a
 // second sign-out of it moves the expiry, and expired records are deleted.
-func testRevokedSessions(t *testing.T, s core.Store) {
+func testRevokedSessions(t *testing.T, s Store) {
 	ctx := context.Background()
 	revoked := func(id string, at time.Time) bool {
 		t.Helper()

@@ -1,4 +1,4 @@
-// Package storetest is the conformance suite every core.Store implementation passes: the same
+// Package storetest is the conformance suite every store implementation passes: the same
 // tests for SQLite and PostgreSQL, so a driver cannot drift from the queue's contract.
 package storetest
 
@@ -13,15 +13,39 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
+// Store is what the suite exercises: every consumer's slice of storage (the bus's ingest, the
+// dispatcher's queue, the scheduler's digests and groups, the dashboard's and management API's
+// webhooks, listings, sessions and queries), and the listings and digest and webhook reads the
+// command line uses.
+type Store interface {
+	core.BusStore
+	core.DispatcherStore
+	core.SchedulerStore
+	dashboard.Store
+
+	// Deliveries lists deliveries, newest first (the first page of DeliveryPage).
+	Deliveries(ctx context.Context, f core.DeliveryFilter) ([]*core.Delivery, error)
+	// Attempts lists a delivery's attempts, oldest first.
+	Attempts(ctx context.Context, deliveryID string) ([]core.Attempt, error)
+	// DigestWindow returns the events a digest collected with received_at in [from, to], in a
+	// run or not (for ad-hoc reports).
+	DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error)
+	// WebhooksChanged returns a value that changes whenever any webhook is created, changed or
+	// deleted (replicas poll it to pick up other replicas' changes).
+	WebhooksChanged(ctx context.Context) (string, error)
+	Close() error
+}
+
 // Open returns a fresh, empty store for one test; the suite closes it.
-type Open func(t *testing.T) core.Store
+type Open func(t *testing.T) Store
 
 // Run runs the suite. Tests run in parallel, each on its own store.
 func Run(t *testing.T, open Open) {
-	tests := map[string]func(t *testing.T, s core.Store){
+	tests := map[string]func(t *testing.T, s Store){
 		"IngestDetectsDuplicates":        testIngestDuplicates,
 		"IngestKeepsRawBody":             testIngestKeepsRawBody,
 		"ClaimOnlyDue":                   testClaimOnlyDue,
@@ -89,7 +113,7 @@ func delivery(target string, state core.State, owner string) *core.Delivery {
 	return d
 }
 
-func ingest(t *testing.T, s core.Store, items ...core.IngestItem) []bool {
+func ingest(t *testing.T, s Store, items ...core.IngestItem) []bool {
 	t.Helper()
 	dup, err := s.Ingest(context.Background(), items)
 	require.NoError(t, err)
@@ -97,7 +121,7 @@ func ingest(t *testing.T, s core.Store, items ...core.IngestItem) []bool {
 	return dup
 }
 
-func claim(t *testing.T, s core.Store, owner, target string, now time.Time, limit int) []*core.Delivery {
+func claim(t *testing.T, s Store, owner, target string, now time.Time, limit int) []*core.Delivery {
 	t.Helper()
 	ds, err := s.Claim(context.Background(), core.ClaimRequest{Owner: owner, Target: target, Now: now, Lease: time.Minute, Limit: limit})
 	require.NoError(t, err)
@@ -112,7 +136,7 @@ func ids(ds []*core.Delivery) []string {
 	return out
 }
 
-func testIngestDuplicates(t *testing.T, s core.Store) {
+func testIngestDuplicates(t *testing.T, s Store) {
 	d1 := delivery("a", core.StatePending, "")
 	dup := ingest(t, s,
 		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{d1}},
@@ -127,7 +151,7 @@ func testIngestDuplicates(t *testing.T, s core.Store) {
 	require.Equal(t, []string{d1.ID}, ids(all), "a duplicate's deliveries are not stored")
 }
 
-func testIngestKeepsRawBody(t *testing.T, s core.Store) {
+func testIngestKeepsRawBody(t *testing.T, s Store) {
 	ev := newEvent(t, "raw")
 	ingest(t, s, core.IngestItem{Event: ev, Deliveries: []*core.Delivery{delivery("a", core.StatePending, "")}})
 	got := claim(t, s, "o", "a", t0, 10)
@@ -139,7 +163,7 @@ func testIngestKeepsRawBody(t *testing.T, s core.Store) {
 	require.Equal(t, []any{int64(1), int64(2)}, got[0].Event.Data["x"])
 }
 
-func testClaimOnlyDue(t *testing.T, s core.Store) {
+func testClaimOnlyDue(t *testing.T, s Store) {
 	due := delivery("a", core.StatePending, "")
 	later := delivery("a", core.StatePending, "")
 	later.NextAttemptAt = t0.Add(time.Hour)
@@ -158,7 +182,7 @@ func testClaimOnlyDue(t *testing.T, s core.Store) {
 		"an hour later the retry is due and both leases have expired")
 }
 
-func testClaimExpiredLease(t *testing.T, s core.Store) {
+func testClaimExpiredLease(t *testing.T, s Store) {
 	leased := delivery("a", core.StateRunning, "crashed")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{leased}})
 	require.Empty(t, claim(t, s, "me", "a", t0.Add(59*time.Second), 10))
@@ -167,7 +191,7 @@ func testClaimExpiredLease(t *testing.T, s core.Store) {
 	require.Equal(t, "me", got[0].LeaseOwner)
 }
 
-func testClaimLimit(t *testing.T, s core.Store) {
+func testClaimLimit(t *testing.T, s Store) {
 	var items []core.IngestItem
 	for i := range 5 {
 		items = append(items, core.IngestItem{Event: newEvent(t, fmt.Sprint("e", i)),
@@ -185,7 +209,7 @@ func testClaimLimit(t *testing.T, s core.Store) {
 	require.Empty(t, claim(t, s, "me", "a", t0, 0))
 }
 
-func testClaimExclusive(t *testing.T, s core.Store) {
+func testClaimExclusive(t *testing.T, s Store) {
 	const n = 200
 	var items []core.IngestItem
 	for i := range n {
@@ -228,7 +252,7 @@ func attempt(d *core.Delivery, n int, outcome string) core.Attempt {
 		Outcome: outcome, StatusCode: 503, Error: "boom", Response: `{"error":"x"}`}
 }
 
-func testComplete(t *testing.T, s core.Store) {
+func testComplete(t *testing.T, s Store) {
 	ok, retry, dead := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s,
 		core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{ok}},
@@ -270,7 +294,7 @@ func testComplete(t *testing.T, s core.Store) {
 	require.Equal(t, 1, got[0].Attempts)
 }
 
-func testCompleteLostLease(t *testing.T, s core.Store) {
+func testCompleteLostLease(t *testing.T, s Store) {
 	d := delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{d}})
 	require.Len(t, claim(t, s, "slow", "a", t0, 1), 1)
@@ -287,7 +311,7 @@ func testCompleteLostLease(t *testing.T, s core.Store) {
 	require.Len(t, atts, 1, "the attempt happened and is logged")
 }
 
-func testRenewRelease(t *testing.T, s core.Store) {
+func testRenewRelease(t *testing.T, s Store) {
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{a}},
 		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{b}})
@@ -311,7 +335,7 @@ func testRenewRelease(t *testing.T, s core.Store) {
 	require.Len(t, claim(t, s, "next", "a", t0.Add(31*time.Minute), 10), 1, "a released delivery is due at once")
 }
 
-func testDueTargets(t *testing.T, s core.Store) {
+func testDueTargets(t *testing.T, s Store) {
 	later := delivery("later", core.StatePending, "")
 	later.NextAttemptAt = t0.Add(time.Hour)
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{
@@ -325,7 +349,7 @@ func testDueTargets(t *testing.T, s core.Store) {
 	require.ElementsMatch(t, []string{"a", "b", "later"}, got)
 }
 
-func testPrune(t *testing.T, s core.Store) {
+func testPrune(t *testing.T, s Store) {
 	done, open := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "done"), Deliveries: []*core.Delivery{done}},
 		core.IngestItem{Event: newEvent(t, "open"), Deliveries: []*core.Delivery{open}})
@@ -348,7 +372,7 @@ func testPrune(t *testing.T, s core.Store) {
 	require.Empty(t, atts, "attempts go with their event")
 }
 
-func testDeliveriesFilter(t *testing.T, s core.Store) {
+func testDeliveriesFilter(t *testing.T, s Store) {
 	var items []core.IngestItem
 	for i := range 4 {
 		ev := newEvent(t, fmt.Sprint("e", i))
@@ -368,7 +392,7 @@ func testDeliveriesFilter(t *testing.T, s core.Store) {
 	}
 }
 
-func testReleaseSome(t *testing.T, s core.Store) {
+func testReleaseSome(t *testing.T, s Store) {
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{a}},
 		core.IngestItem{Event: newEvent(t, "e2"), Deliveries: []*core.Delivery{b}})
@@ -382,7 +406,7 @@ func testReleaseSome(t *testing.T, s core.Store) {
 	require.Equal(t, []string{a.ID}, ids(claim(t, s, "next", "a", t0, 10)))
 }
 
-func testCancel(t *testing.T, s core.Store) {
+func testCancel(t *testing.T, s Store) {
 	kept, gone, leased, done := delivery("kept", core.StatePending, ""), delivery("gone", core.StatePending, ""),
 		delivery("gone", core.StateRunning, "x"), delivery("gone", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{kept, gone}},
@@ -409,7 +433,7 @@ func testCancel(t *testing.T, s core.Store) {
 
 // testClaimUnloadable: a delivery whose stored event no longer parses is marked dead by the claim,
 // with the reason, and the other deliveries of the batch are returned.
-func testClaimUnloadable(t *testing.T, s core.Store) {
+func testClaimUnloadable(t *testing.T, s Store) {
 	good, bad := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	broken := newEvent(t, "broken")
 	broken.Raw = []byte(`{"event":"scan.started","id":"broken"}`) // stored as is; it no longer parses

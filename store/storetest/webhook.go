@@ -12,8 +12,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/store"
 )
 
-func webhookTests() map[string]func(t *testing.T, s core.Store) {
-	return map[string]func(t *testing.T, s core.Store){
+func webhookTests() map[string]func(t *testing.T, s Store) {
+	return map[string]func(t *testing.T, s Store){
 		"WebhooksPerAccount":          testWebhooksPerAccount,
 		"WebhookUpdateVersions":       testWebhookUpdate,
 		"DeliveryPagesAndFilters":     testDeliveryPages,
@@ -27,7 +27,7 @@ func webhook(id, account string) *core.Webhook {
 		Secret: "whsec_0123456789abcdef", Active: true, Description: "d", Version: 1, CreatedAt: t0, UpdatedAt: t0}
 }
 
-func testWebhooksPerAccount(t *testing.T, s core.Store) {
+func testWebhooksPerAccount(t *testing.T, s Store) {
 	ctx := context.Background()
 	before, err := s.WebhooksChanged(ctx)
 	require.NoError(t, err)
@@ -56,7 +56,7 @@ func testWebhooksPerAccount(t *testing.T, s core.Store) {
 	require.NotEqual(t, before, after)
 }
 
-func testWebhookUpdate(t *testing.T, s core.Store) {
+func testWebhookUpdate(t *testing.T, s Store) {
 	ctx := context.Background()
 	require.NoError(t, s.CreateWebhook(ctx, webhook("wh_1", "acme"), 10))
 	before, err := s.WebhooksChanged(ctx)
@@ -84,7 +84,7 @@ func testWebhookUpdate(t *testing.T, s core.Store) {
 	require.Equal(t, std, got, "the signature scheme is stored at creation")
 }
 
-func testDeliveryPages(t *testing.T, s core.Store) {
+func testDeliveryPages(t *testing.T, s Store) {
 	ctx := context.Background()
 	var items []core.IngestItem
 	for i := range 7 {
@@ -136,7 +136,7 @@ func testDeliveryPages(t *testing.T, s core.Store) {
 	require.ErrorIs(t, err, core.ErrNotFound)
 }
 
-func testRetryDelivery(t *testing.T, s core.Store) {
+func testRetryDelivery(t *testing.T, s Store) {
 	ctx := context.Background()
 	d := delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{d}})
@@ -152,7 +152,7 @@ func testRetryDelivery(t *testing.T, s core.Store) {
 	require.ErrorIs(t, s.RetryDelivery(ctx, "nope", t0), core.ErrNotFound)
 }
 
-func testAttemptsOf(t *testing.T, s core.Store) {
+func testAttemptsOf(t *testing.T, s Store) {
 	ctx := context.Background()
 	a, b := delivery("a", core.StatePending, ""), delivery("a", core.StatePending, "")
 	ingest(t, s, core.IngestItem{Event: newEvent(t, "e1"), Deliveries: []*core.Delivery{a}},

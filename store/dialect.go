@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/pressly/goose/v3"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+// dialect is everything that differs between SQLite and PostgreSQL, chosen once when the
+// database opens (sqliteDialect, postgresDialect): the statements that are not the shared ?
+// SQL, and the hot paths written differently for each. Methods use its fields and so have one
+// code path for both databases.
+type dialect struct {
+	goose      goose.Dialect
+	migrations string // the embedded migration directory
+	numbered   bool   // placeholders are $1, $2, … (Postgres) instead of ?
+
+	// text makes a string argument storable (Postgres rejects NUL bytes and invalid UTF-8 in
+	// text columns: pgText); identity on SQLite.
+	text func(string) string
+	// inList returns a condition that col is one of vals, with its arguments: an IN list of
+	// placeholders on SQLite, = ANY(array) on Postgres (one statement whatever the length).
+	inList func(col string, vals []string) (string, []any)
+
+	// claimSQL leases the due deliveries of one target (see claimSQLite, claimPostgres).
+	claimSQL string
+	// notifySQL wakes the listening replicas when its transaction commits (Postgres sends one
+	// notification per transaction however often it is run); "" on SQLite, where nobody listens.
+	notifySQL string
+
+	// checkWriter makes sure the writer can take a write lock, beyond answering a ping.
+	checkWriter func(ctx context.Context, w *sql.DB) error
+	// probeWrite runs, in tx, a statement whose commit must reach the database's log.
+	probeWrite func(ctx context.Context, tx *sql.Tx) error
+
+	// ingest and complete are the two hot write paths: SQLite runs prepared statements in one
+	// transaction, Postgres sends a whole batch as arrays in one statement.
+	ingest   func(d *DB, ctx context.Context, items []core.IngestItem) ([]bool, error)
+	complete func(d *DB, ctx context.Context, cs []core.Completion) error
+}
+
+var sqliteDialect = dialect{
+	goose:      goose.DialectSQLite3,
+	migrations: "migrations/sqlite",
+	text:       func(s string) string { return s },
+	inList: func(col string, vals []string) (string, []any) {
+		args := make([]any, len(vals))
+		for i, v := range vals {
+			args[i] = v
+		}
+		return col + ` IN (?` + strings.Repeat(", ?", len(vals)-1) + `)`, args
+	},
+	claimSQL: claimSQLite,
+	// SELECT 1 never touches the file: take the write lock (BEGIN IMMEDIATE) and let go, so a
+	// database another process holds locked, or that cannot be written, is not ready.
+	checkWriter: func(ctx context.Context, w *sql.DB) error {
+		tx, err := w.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		_ = tx.Rollback()
+		return nil
+	},
+	// Rewriting user_version with its own value dirties the header page, so the commit appends
+	// a WAL frame (a full disk fails it); SQLite skips an UPDATE that changes nothing, so a row
+	// update would not do.
+	probeWrite: func(ctx context.Context, tx *sql.Tx) error {
+		var v int64
+		if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", v))
+		return err
+	},
+	ingest:   (*DB).sqliteIngest,
+	complete: (*DB).sqliteComplete,
+}
+
+var postgresDialect = dialect{
+	goose:      goose.DialectPostgres,
+	migrations: "migrations/postgres",
+	numbered:   true,
+	text:       pgText,
+	inList: func(col string, vals []string) (string, []any) {
+		return col + ` = ANY(?)`, []any{pgTexts(vals)}
+	},
+	claimSQL:    claimPostgres,
+	notifySQL:   `SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), ''))`,
+	checkWriter: func(context.Context, *sql.DB) error { return nil },
+	// Taking a transaction id makes the commit write and flush a WAL record.
+	probeWrite: func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "SELECT txid_current()")
+		return err
+	},
+	ingest:   (*DB).pgIngest,
+	complete: (*DB).pgComplete,
+}

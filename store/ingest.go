@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+)
+
+const insertDigestItemSQL = `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`
+
+const insertEventSQL = `INSERT INTO events
+	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
+	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+// Ingest implements core.BusStore: each new event with its deliveries, digest items and group
+// items, all in one transaction (dialect.ingest).
+func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
+	dup, err := d.dialect.ingest(d, ctx, items)
+	if err != nil {
+		return nil, unavailable("ingest", err)
+	}
+	return dup, nil
+}
+
+// sqliteIngest runs the statements prepared at open (writerStatements) in one transaction.
+func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
+	dup := make([]bool, len(items))
+	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		insEvent, insDelivery, insItem, insGroup := st[0], st[1], st[2], st[3]
+		for i, it := range items {
+			ev := it.Event
+			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil {
+				return err
+			} else if n == 0 {
+				dup[i] = true
+				continue
+			}
+			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+				return err
+			}
+			for _, name := range it.Digests {
+				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+					return err
+				}
+			}
+			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return dup, nil
+}
+
+const insertDeliverySQL = `INSERT INTO deliveries
+	(id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
+	 lease_until_ms, last_error, created_at_ms, updated_at_ms)
+	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`
+
+func insertDeliveries(ctx context.Context, stmt *stmt, eventID string, ds []*core.Delivery) error {
+	for _, dl := range ds {
+		var owner, until any
+		if dl.LeaseOwner != "" {
+			owner, until = dl.LeaseOwner, ms(dl.LeaseUntil)
+		}
+		if _, err := stmt.exec(ctx, dl.ID, eventID, dl.Target, dl.Route, string(dl.State),
+			ms(dl.NextAttemptAt), owner, until, dl.LastError, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
