@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -78,7 +79,7 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notif
 	}
 	// The recorder sees the receiver's answer, which a target keeps only when it fails.
 	client := notify.NewHTTPClient()
-	rec := &recorder{next: client.Transport}
+	rec := &notify.AnswerRecorder{Next: client.Transport}
 	client.Transport = rec
 	n, err := config.NewNotifier(ct, config.BuildOptions{Version: version, Client: client})
 	if err != nil {
@@ -94,17 +95,18 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notif
 	ctx, cancel := context.WithTimeout(cmd.Context(), rt.Config.Delivery.Timeout)
 	defer cancel()
 	start := time.Now()
-	ans, err := notifyAnswer(ctx, n, rec, msg)
+	ans, err := notify.NotifyAnswer(ctx, n, rec, msg)
 	took := time.Since(start).Round(time.Millisecond)
 	out := cmd.OutOrStdout()
 	if err == nil {
 		outcome := "delivered"
-		if ans.status != 0 {
-			outcome += fmt.Sprintf(" (status %d)", ans.status)
+		if ans.Status != 0 {
+			outcome += fmt.Sprintf(" (status %d)", ans.Status)
 		}
 		fmt.Fprintf(out, "sent %s to %s (%s) in %s: %s\n", what, t.Name, t.Type, took, outcome)
-		if ans.status != 0 {
-			fmt.Fprintf(out, "answer: %s\n", printable(scrub(ans.body, credentials(ct))))
+		if ans.Status != 0 {
+			scrubbed := notify.Scrub(errors.New(ans.Body), notify.SecretForms(ct.Credentials()...)).Error()
+			fmt.Fprintf(out, "answer: %s\n", printable(scrubbed))
 		}
 		return nil
 	}
@@ -119,4 +121,14 @@ func sendOnce(cmd *cobra.Command, rt *config.Runtime, t *core.Target, msg *notif
 		fmt.Fprintln(out, "the bridge would not retry this failure: the delivery would be dead")
 	}
 	return errors.New("the message was not delivered")
+}
+
+// printable is an answer's body for one line of output: "(empty)" for none, trailing space
+// and invalid UTF-8 (a cut rune) removed.
+func printable(body string) string {
+	body = strings.TrimRight(strings.ToValidUTF8(body, ""), " \t\r\n")
+	if body == "" {
+		return "(empty)"
+	}
+	return body
 }
