@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,13 +28,7 @@ func (openSessions) SessionRevoked(context.Context, string, time.Time) (bool, er
 // form, CSRF) and the handler, for the hostile bodies of the benchmark's dashboard rows
 // (BENCHMARKS.md, hostile input rows 39 and 41), each at ingest.max_body_bytes (1 MiB).
 func BenchmarkTryHostile(b *testing.B) {
-	dir := b.TempDir()
-	path := filepath.Join(dir, "config.yaml")
-	require.NoError(b, os.WriteFile(path, []byte(strings.Replace(fuzzConfig, "max_body_bytes: 65536", "max_body_bytes: 1048576", 1)), 0o600))
-	cfg, err := config.Load(path)
-	require.NoError(b, err)
-	rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
-	require.NoError(b, err)
+	rt := dryRunRuntime(b, strings.Replace(fuzzConfig, "max_body_bytes: 65536", "max_body_bytes: 1048576", 1))
 	d, err := New(Config{Store: openSessions{}, Keys: api.NewKeys(map[string]string{"acme": "acme-bench-key-0123456789"}),
 		Runtime: func() *config.Runtime { return rt }})
 	require.NoError(b, err)
