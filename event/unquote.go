@@ -25,6 +25,12 @@ func unquote(raw []byte) string {
 			n, i = n+1, i+1
 			continue
 		}
+		if s[i+1] == 'u' { // the common case, without the call: a rune of the Basic Multilingual Plane
+			if r := hex4(s[i+2 : i+6]); r >= 0 && !utf16.IsSurrogate(r) {
+				n, i = n+utf8.RuneLen(r), i+6
+				continue
+			}
+		}
 		r, w := escape(s[i:])
 		n, i = n+utf8.RuneLen(r), i+w
 	}
