@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -424,4 +425,23 @@ func TestGroupOfARemovedTargetIsCancelled(t *testing.T) {
 	require.Len(t, ds, 1)
 	require.Equal(t, core.StateCancelled, ds[0].State)
 	require.Equal(t, "target no longer configured", ds[0].LastError)
+}
+
+// captureNotifier keeps every message it is given.
+type captureNotifier struct {
+	mu   sync.Mutex
+	msgs []*notify.Message
+}
+
+func (c *captureNotifier) Notify(_ context.Context, m *notify.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+func (c *captureNotifier) all() []*notify.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*notify.Message(nil), c.msgs...)
 }
