@@ -12,7 +12,6 @@ import (
 	"mime/multipart"
 	"net/mail"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -26,7 +25,6 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/sender"
-	"github.com/cortexbridge/cortex-bridge/store"
 )
 
 func streamEvents(t testing.TB) []*event.Event {
@@ -123,12 +121,10 @@ func TestDigestOfNothing(t *testing.T) {
 
 // TestSchedulerCoversEachEventOnce: events across two periods with a restart between them and
 // missed activations: every event is in exactly one digest run, and the missed activations are
-// caught up once.
+// caught up once. A unit test: it steps the clock and calls the scheduler itself (Sync, RunDue,
+// a new Scheduler for the restart).
 func TestSchedulerCoversEachEventOnce(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
 	var clock atomic.Int64
 	set := func(s string) {
 		ts, err := time.Parse(time.RFC3339, s)
@@ -141,9 +137,8 @@ func TestSchedulerCoversEachEventOnce(t *testing.T) {
 	spec := &core.DigestSpec{Name: "hourly", Spec: "0 * * * * UTC", Schedule: hourly, Location: time.UTC, Target: "mail", Template: "compliance-digest"}
 	log := slog.New(slog.DiscardHandler)
 	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o"}, db, &core.Plan{Router: router}, log)
-	bus := core.NewBus(db, disp, now, log)
-	defer bus.Close()
+	e := startEngine(t, "", core.DispatcherConfig{Owner: "o"}, &core.Plan{Router: router}, now)
+	db, bus := e.store, e.bus
 	newScheduler := func() *core.Scheduler {
 		return &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return router.Digests }, NowFunc: now, Log: log}
 	}

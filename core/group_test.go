@@ -23,9 +23,11 @@ import (
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
-// groupRig runs the bridge's core on a SQLite file with a fake clock for ingest and the
-// scheduler, and targets that keep what they are sent: slack, discord, email with the built-in
-// templates, and an audit target (no template) on its own route.
+// groupRig runs the bridge's core (an engine) on a SQLite file with a fake clock for ingest
+// and the scheduler, and targets that keep what they are sent: slack, discord, email with the
+// built-in templates, and an audit target (no template) on its own route. It is a unit set-up:
+// its tests step the clock by minutes and tick the scheduler by hand (RunDue), and read the
+// rendered messages and their group notes, which no receiver sees.
 type groupRig struct {
 	t       *testing.T
 	path    string
@@ -75,12 +77,9 @@ func (r *groupRig) idle() {
 // start opens the database and starts dispatcher, bus and scheduler: a process start.
 func (r *groupRig) start() {
 	t := r.t
-	db, err := store.Open(context.Background(), "sqlite", r.path)
-	require.NoError(t, err)
 	engine, err := templates.New("")
 	require.NoError(t, err)
-	log := slog.New(slog.DiscardHandler)
-	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}}), Log: log}
+	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}})}
 	var targets []*core.Target
 	for name, sink := range r.sinks {
 		tg := &core.Target{Name: name, Type: name, Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}
@@ -97,15 +96,12 @@ func (r *groupRig) start() {
 		}
 		targets = append(targets, tg)
 	}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond, NowFunc: r.now}, db,
-		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	r.store, r.disp, r.bus = db, disp, core.NewBus(db, disp, r.now, log)
-	r.sched = &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
-		Plan: disp.Plan, NowFunc: r.now, Log: log}
-	r.stopRun = func() { r.bus.Close(); cancel(); <-done; _ = db.Close(); r.disp = nil }
+	e := startEngine(t, r.path, core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond, NowFunc: r.now},
+		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, r.now)
+	r.store, r.disp, r.bus = e.store, e.disp, e.bus
+	r.sched = &core.Scheduler{Store: e.store, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
+		Plan: e.disp.Plan, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
+	r.stopRun = func() { e.close(); r.disp = nil }
 }
 
 func (r *groupRig) stop() {
