@@ -228,7 +228,9 @@ type alerterBundle struct {
 	seq     int
 }
 
-// setupAlerter runs an Alerter against an alertSink; streak is its FailureStreak.
+// setupAlerter runs an Alerter against an alertSink; streak is its FailureStreak. A unit
+// set-up on purpose: its tests feed attempts by hand with a fixed clock and read the alerts
+// raised; an alert's way to a receiver is TestDeadDeliveryRaisesOneAlert's (bridgetest).
 func setupAlerter(t *testing.T, streak int) *alerterBundle {
 	t.Helper()
 	b := &alerterBundle{sink: &alertSink{}, counts: &alertCounts{}, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
