@@ -234,29 +234,54 @@ func TestGroupOfFortyFindings(t *testing.T) {
 	require.Contains(t, string(mail.Body), "40. CRITICAL: Hard-coded secret #39 — config/app.py:40")
 }
 
+const groupByScan = `
+ingest: {secrets: ["{{.Secret}}"]}
+targets:
+  - {name: hook, type: webhook, url: "{{.Webhook}}/in", secret: "target-secret-0123456789"}
+routes:
+  - name: critical
+    when: 'event == "issue.critical"'
+    targets: [hook]
+    group: {by: [scan_id], wait: 30s, max_wait: 5m}
+`
+
+// groupEnvelope is a fired group as a webhook without a template receives it.
+type groupEnvelope struct {
+	Event string
+	Data  struct {
+		ScanID string `json:"scan_id"`
+		Count  int
+		Events []struct{ ID string }
+	}
+}
+
 // TestOpenGroupSurvivesARestart: events acknowledged into an open group are delivered once after
-// the process restarts, even when two schedulers (replicas) fire it.
+// the bridge restarts, even when two replicas' schedulers fire it.
 func TestOpenGroupSurvivesARestart(t *testing.T) {
 	t.Parallel()
-	route := &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack"},
-		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute}}
-	r := newGroupRig(t, route)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	b := bridgetest.Start(t, groupByScan, bridgetest.WithNow(now))
 	for i := range 5 {
-		r.accept(finding(fmt.Sprintf("f%d", i), "scan-1", "acme/api", i))
+		body, err := sender.Restamp([]byte(finding(fmt.Sprintf("f%d", i), "scan-1", "acme/api", i)), now())
+		require.NoError(t, err)
+		require.Equal(t, "accepted", b.Send(body).Status)
 	}
-	r.tick()
-	r.stop() // crash or restart inside the open group
-	r.advance(time.Minute)
-	r.start()
-	other := &core.Scheduler{Store: r.store, Owner: "replica-2", Digests: func() []*core.DigestSpec { return nil },
-		Plan: r.sched.Plan, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
-	done := make(chan error)
-	go func() { done <- other.RunDue(context.Background()) }()
-	r.tick()
-	require.NoError(t, <-done)
-	r.tick()
-	r.settle(map[string]int{"slack": 1})
-	require.Len(t, r.sinks["slack"].all()[0].Events, 5)
+	b.WaitIdle(5 * time.Second)
+	require.NoError(t, b.Stop()) // crash or restart inside the open group
+	require.Zero(t, b.Webhook.Count())
+	clock.Add(int64(time.Minute))
+	bridgetest.Start(t, groupByScan, bridgetest.Sharing(b), bridgetest.WithNow(now), bridgetest.WithOwner("replica-1"))
+	bridgetest.Start(t, groupByScan, bridgetest.Sharing(b), bridgetest.WithNow(now), bridgetest.WithOwner("replica-2"))
+	posts := b.Webhook.Wait(t, 1, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond) // a scheduler pass (1 s) more: a second firing would show
+	require.Len(t, b.Webhook.Posts(), 1)
+	var env groupEnvelope
+	require.NoError(t, json.Unmarshal(posts[0].Body, &env))
+	require.Equal(t, core.GroupEventType, env.Event)
+	require.Equal(t, 5, env.Data.Count)
+	require.Len(t, env.Data.Events, 5)
 }
 
 const groupClosesEarly = `
@@ -289,13 +314,7 @@ func TestGroupClosesEarly(t *testing.T) {
 	posts := b.Webhook.Wait(t, 1, 10*time.Second)
 	time.Sleep(1500 * time.Millisecond) // a scheduler pass (1 s) more: a stray group would show
 	require.Len(t, b.Webhook.Posts(), 1)
-	var env struct {
-		Event string
-		Data  struct {
-			ScanID string `json:"scan_id"`
-			Events []struct{ ID string }
-		}
-	}
+	var env groupEnvelope
 	require.NoError(t, json.Unmarshal(posts[0].Body, &env))
 	require.Equal(t, core.GroupEventType, env.Event)
 	require.Equal(t, "scan-1", env.Data.ScanID)
