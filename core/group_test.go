@@ -255,6 +255,19 @@ type groupEnvelope struct {
 	}
 }
 
+// onlyGroup waits for the one post b's webhook receiver gets, and a scheduler pass (1 s) more
+// for a second or stray one to show, and returns it as a group's envelope.
+func onlyGroup(t *testing.T, b *bridgetest.Bundle) groupEnvelope {
+	t.Helper()
+	posts := b.Webhook.Wait(t, 1, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	require.Len(t, b.Webhook.Posts(), 1)
+	var env groupEnvelope
+	require.NoError(t, json.Unmarshal(posts[0].Body, &env))
+	require.Equal(t, core.GroupEventType, env.Event)
+	return env
+}
+
 // TestOpenGroupSurvivesARestart: events acknowledged into an open group are delivered once after
 // the bridge restarts, even when two replicas' schedulers fire it.
 func TestOpenGroupSurvivesARestart(t *testing.T) {
@@ -274,26 +287,14 @@ func TestOpenGroupSurvivesARestart(t *testing.T) {
 	clock.Add(int64(time.Minute))
 	bridgetest.Start(t, groupByScan, bridgetest.Sharing(b), bridgetest.WithNow(now), bridgetest.WithOwner("replica-1"))
 	bridgetest.Start(t, groupByScan, bridgetest.Sharing(b), bridgetest.WithNow(now), bridgetest.WithOwner("replica-2"))
-	posts := b.Webhook.Wait(t, 1, 10*time.Second)
-	time.Sleep(1500 * time.Millisecond) // a scheduler pass (1 s) more: a second firing would show
-	require.Len(t, b.Webhook.Posts(), 1)
-	var env groupEnvelope
-	require.NoError(t, json.Unmarshal(posts[0].Body, &env))
-	require.Equal(t, core.GroupEventType, env.Event)
+	env := onlyGroup(t, b)
 	require.Equal(t, 5, env.Data.Count)
 	require.Len(t, env.Data.Events, 5)
 }
 
-const groupClosesEarly = `
-ingest: {secrets: ["{{.Secret}}"]}
-targets:
-  - {name: hook, type: webhook, url: "{{.Webhook}}/in", secret: "target-secret-0123456789"}
-routes:
-  - name: critical
-    when: 'event == "issue.critical"'
-    targets: [hook]
-    group: {by: [scan_id], wait: 1h, max_wait: 1h, close_on: 'event == "scan.completed"'}
-`
+// groupClosesEarly is groupByScan with groups that wait an hour unless the scan completes.
+var groupClosesEarly = strings.Replace(groupByScan, "{by: [scan_id], wait: 30s, max_wait: 5m}",
+	`{by: [scan_id], wait: 1h, max_wait: 1h, close_on: 'event == "scan.completed"'}`, 1)
 
 // TestGroupClosesEarly: on a running bridge, scan.completed for the scan fires its group at
 // once, without being listed in it (it does not match the route); the other scan's group
@@ -311,12 +312,7 @@ func TestGroupClosesEarly(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "accepted", b.Send(stamped).Status)
 	}
-	posts := b.Webhook.Wait(t, 1, 10*time.Second)
-	time.Sleep(1500 * time.Millisecond) // a scheduler pass (1 s) more: a stray group would show
-	require.Len(t, b.Webhook.Posts(), 1)
-	var env groupEnvelope
-	require.NoError(t, json.Unmarshal(posts[0].Body, &env))
-	require.Equal(t, core.GroupEventType, env.Event)
+	env := onlyGroup(t, b)
 	require.Equal(t, "scan-1", env.Data.ScanID)
 	var ids []string
 	for _, ev := range env.Data.Events {
