@@ -104,7 +104,7 @@ func TestIngestUpdateKeepsTheRateLimiter(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			slow := func(c *api.IngestConfig) { c.RatePerSec, c.RateBurst = 0.001, 1 }
-			b := setupHostile(t, slow)
+			b := setupIngest(t, slow, nil)
 			valid := eventBody(t, "scan.completed", time.Time{}, nil)
 			require.Equal(t, http.StatusOK, send(t, b.url, http.MethodPost, valid, false).status, "the burst's one token")
 			cfg := defaultConfig()
@@ -134,7 +134,7 @@ func TestIngestUpdateKeepsTheUnverifiedBudget(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			budget := func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) }
-			b := setupHostile(t, budget)
+			b := setupIngest(t, budget, nil)
 			// A body half sent holds the whole budget.
 			sendHalf(t, b.url, valid)
 			require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond)
@@ -182,7 +182,7 @@ func TestIngestToleranceBothWays(t *testing.T) {
 func TestIngestEmptyBodyReservesNothing(t *testing.T) {
 	t.Parallel()
 	valid := eventBody(t, "scan.completed", time.Time{}, nil)
-	b := setupHostile(t, func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) })
+	b := setupIngest(t, func(c *api.IngestConfig) { c.MaxUnverifiedBytes = int64(len(valid)) }, nil)
 	sendHalf(t, b.url, valid)
 	require.Eventually(t, func() bool { now, _ := b.h.UnverifiedBytes(); return now == int64(len(valid)) }, 10*time.Second, 5*time.Millisecond)
 

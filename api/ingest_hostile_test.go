@@ -21,27 +21,6 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// hostileBundle is an Ingest handler behind a loopback server, with the handler at hand.
-type hostileBundle struct {
-	h   *api.Ingest
-	acc *fakeAcceptor
-	url string
-}
-
-func setupHostile(t *testing.T, mod func(*api.IngestConfig)) *hostileBundle {
-	t.Helper()
-	cfg := defaultConfig()
-	if mod != nil {
-		mod(&cfg)
-	}
-	b := &hostileBundle{acc: newFakeAcceptor(nil)}
-	b.h = api.NewIngest(cfg, b.acc, nil)
-	srv := httptest.NewServer(b.h)
-	t.Cleanup(srv.Close)
-	b.url = srv.URL + ingestPath
-	return b
-}
-
 func gzipped(t *testing.T, b []byte) []byte {
 	t.Helper()
 	var buf bytes.Buffer
@@ -102,7 +81,7 @@ func TestIngest_ContentEncoding(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := setupHostile(t, func(c *api.IngestConfig) { c.MaxBodyBytes = limit })
+			b := setupIngest(t, func(c *api.IngestConfig) { c.MaxBodyBytes = limit }, nil)
 			opts := []reqOpt{withHeader("X-Cortex-Event", "scan.completed"), func(_ *testing.T, r *http.Request, _ []byte) {
 				for _, e := range tc.encodings {
 					r.Header.Add("Content-Encoding", e)
@@ -159,7 +138,7 @@ func TestIngest_UnverifiedBytesBounded(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			b := setupHostile(t, func(c *api.IngestConfig) { c.MaxBodyBytes, c.MaxUnverifiedBytes = maxBody, budget })
+			b := setupIngest(t, func(c *api.IngestConfig) { c.MaxBodyBytes, c.MaxUnverifiedBytes = maxBody, budget }, nil)
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			statuses, retryAfter := map[int]int{}, map[string]int{}
@@ -224,7 +203,7 @@ func TestIngest_UnverifiedBytesBounded(t *testing.T) {
 // a request whose context has ended by the time its body is verified is not parsed or stored.
 func TestIngest_ClientGone(t *testing.T) {
 	t.Parallel()
-	b := setupHostile(t, nil)
+	b := setupIngest(t, nil, nil)
 	valid := eventBody(t, "scan.completed", time.Time{}, nil)
 
 	conn := sendHalf(t, b.url, valid)

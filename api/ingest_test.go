@@ -86,8 +86,10 @@ func (f acceptFunc) Accept(ctx context.Context, ev *event.Event) (core.AcceptRes
 	return f(ctx, ev)
 }
 
-// ingestBundle is one Ingest handler behind a loopback httptest.Server.
+// ingestBundle is one Ingest handler behind a loopback httptest.Server, with the handler at
+// hand.
 type ingestBundle struct {
+	h    *api.Ingest
 	cfg  api.IngestConfig
 	acc  *fakeAcceptor
 	url  string
@@ -107,16 +109,20 @@ func defaultConfig() api.IngestConfig {
 	}
 }
 
+// setupIngest serves an Ingest handler with defaultConfig changed by mod, in front of a fake
+// acceptor answering accErr. A unit set-up on purpose: its tests check the handler's answers,
+// logs and limits with a clock fixed by hand and an acceptor that fails on demand; an ingested
+// event's way to a receiver is tested on a whole bridge (bridge/bridgetest).
 func setupIngest(t *testing.T, mod func(*api.IngestConfig), accErr error) *ingestBundle {
 	t.Helper()
 	b := &ingestBundle{cfg: defaultConfig(), acc: newFakeAcceptor(accErr), logs: &bridgetest.Logs{}}
 	if mod != nil {
 		mod(&b.cfg)
 	}
-	h := api.NewIngest(b.cfg, b.acc, slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	b.h = api.NewIngest(b.cfg, b.acc, slog.New(slog.NewTextHandler(b.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b.contentLength.Store(r.ContentLength)
-		h.ServeHTTP(w, r)
+		b.h.ServeHTTP(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	b.url = srv.URL + ingestPath

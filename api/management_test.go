@@ -52,6 +52,10 @@ type mgmt struct {
 	tested  []string
 }
 
+// setupManagement serves the management API on a SQLite store with max webhooks per account.
+// A unit set-up on purpose: its tests check the API's answers, with a resolver that makes any
+// host public and a test send that records instead of sending; registered webhooks receiving
+// events on a whole bridge are bridge.TestRegisteredWebhookIsDelivered's and the cmd e2e tests'.
 func setupManagement(t *testing.T, max int) *mgmt {
 	t.Helper()
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))

@@ -4,33 +4,25 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"html/template"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
-	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
-	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
-	"github.com/cortexbridge/cortex-bridge/store"
-	"github.com/cortexbridge/cortex-bridge/templates"
+	"github.com/cortexbridge/cortex-bridge/sender"
 )
-
-// bridgeEvents matches the bridge's own alerts (true) or every other event (false).
-type bridgeEvents bool
-
-func (b bridgeEvents) Match(ev *event.Event) (bool, error) {
-	return core.IsBridgeEvent(ev.Type) == bool(b), nil
-}
 
 // alertCounts records AlerterConfig.OnAlert calls.
 type alertCounts struct {
@@ -53,15 +45,25 @@ func (c *alertCounts) get(typ, outcome string) int {
 	return c.n[[2]string{typ, outcome}]
 }
 
-type deadCall struct {
-	d     *core.Delivery
-	a     core.Attempt
-	state core.State
-}
+// deadAlertConfig: target a (the webhook receiver's /a) fails, b (its /b) answers; Cortex
+// events go to a, the bridge's alerts to {{.Alert}}. Two attempts: a's four failures in a row
+// stay under its circuit breaker (5) and the alerter's failure streak (10), which would raise
+// alerts of their own.
+const deadAlertConfig = `
+ingest: {secrets: ["{{"{{.Secret}}"}}"]}
+delivery: {max_attempts: 2, backoff: {initial: 20ms, max: 100ms}}
+targets:
+  - {name: a, type: webhook, url: "{{"{{.Webhook}}"}}/a", secret: "target-secret-0123456789"}
+  - {name: b, type: webhook, url: "{{"{{.Webhook}}"}}/b", secret: "target-secret-0123456789"}
+routes:
+  - {name: cortex, when: 'not (event startsWith "bridge.")', targets: [a]}
+  - {name: bridge-alerts, when: 'event startsWith "bridge."', targets: [{{.Alert}}]{{.Throttle}}}
+`
 
 // TestDeadDeliveryRaisesOneAlert is issue 12's "done when": target a answers 500 until its
 // delivery is dead; exactly one bridge.delivery_dead is delivered to the alert route's target,
-// and when that target is a itself, the alert's own death raises nothing more.
+// and when that target is a itself, the alert's own death raises nothing more. (The same
+// completion seen twice making one alert is TestAlerterDeliveryDead's.)
 func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 	t.Parallel()
 	tests := map[string]struct {
@@ -75,120 +77,66 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			stopDraining := make(chan struct{})
-			t.Cleanup(func() { close(stopDraining) }) // after the servers close: cleanups run last first
-			failing, failingURL := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
-				http.Error(w, "down", http.StatusInternalServerError)
-			})
-			ops, opsURL := newReceiver(t, nil)
-			for _, rc := range []*receiver{failing, ops} {
-				go func() { // newReceiver's channel holds 1000 requests; a looping bug must fail, not hang
-					for {
-						select {
-						case <-rc.received:
-						case <-stopDraining:
-							return
-						}
-					}
-				}()
-			}
-			db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-			require.NoError(t, err)
-			newTarget := func(name, url string) *core.Target {
-				n, err := webhook.New(&webhook.Config{URL: url, Secret: "test-secret-value"}, nil, "test")
-				require.NoError(t, err)
-				return &core.Target{Name: name, Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: 1,
-					Breaker: core.BreakerPolicy{Failures: -1}}
-			}
-			engine, err := templates.New("")
-			require.NoError(t, err)
-			log := slog.New(slog.NewTextHandler(io.Discard, nil))
-			router := &core.Router{Log: log, Routes: []*core.Route{
-				{Name: "cortex", When: bridgeEvents(false), Targets: []string{"a"}},
-				{Name: "bridge-alerts", When: bridgeEvents(true), Targets: []string{tc.alertTarget}},
-			}}
+			var yaml strings.Builder
+			throttle := ""
 			if tc.throttle {
-				router.Routes[1].Throttle = &core.ThrottlePolicy{Interval: time.Hour}
+				throttle = ", throttle: {interval: 1h}"
 			}
-			counts := &alertCounts{}
-			alerter := core.NewAlerter(core.AlerterConfig{Log: log, OnAlert: counts.add})
-			var mu sync.Mutex
-			var dead []deadCall
-			disp := core.NewDispatcher(core.DispatcherConfig{
-				Owner: "test-" + t.Name(), PollInterval: 20 * time.Millisecond,
-				AttemptLog: alerter.AttemptLog(func(d *core.Delivery, a core.Attempt, s core.State) {
-					if s == core.StateDead {
-						mu.Lock()
-						dead = append(dead, deadCall{d, a, s})
-						mu.Unlock()
+			require.NoError(t, template.Must(template.New("").Parse(deadAlertConfig)).Execute(&yaml,
+				map[string]string{"Alert": tc.alertTarget, "Throttle": throttle}))
+			b := bridgetest.Start(t, yaml.String())
+			b.Webhook.Answer(func(_ int, w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/a" {
+					http.Error(w, "down", http.StatusInternalServerError)
+				}
+			})
+			posts := func(path string) (out []bridgetest.Post) {
+				for _, p := range b.Webhook.Posts() {
+					if p.Path == path {
+						out = append(out, p)
 					}
-				}),
-				Observer: alerter.Observer(nil),
-			}, db, &core.Plan{
-				Targets: []*core.Target{newTarget("a", failingURL), newTarget("b", opsURL)}, Router: router,
-				Renderer: &core.Renderer{Engine: engine}, Retry: core.RetryPolicy{MaxAttempts: 3, Initial: 20 * time.Millisecond, Max: 100 * time.Millisecond},
-			}, log)
-			bus := core.NewBus(db, disp, nil, log)
-			ctx, cancel := context.WithCancel(context.Background())
-			var running sync.WaitGroup
-			running.Go(func() { disp.Run(ctx) })
-			running.Go(func() { alerter.Run(ctx, bus) })
-			sched := &core.Scheduler{Store: db, Owner: "test", Digests: func() []*core.DigestSpec { return nil }, Plan: disp.Plan,
-				Interval: 20 * time.Millisecond, Log: log}
-			running.Go(func() { sched.Run(ctx) })
-			t.Cleanup(func() { bus.Close(); cancel(); running.Wait(); db.Close() })
+				}
+				return out
+			}
 
-			ev, err := event.Parse([]byte(`{"event":"scan.failed","id":"evt_dead_1","timestamp":"2026-01-01T00:00:00Z",` +
-				`"data":{"scan_id":"scan_9","repo_url":"https://github.com/acme/api","error":"boom"}}`))
+			body, err := sender.Restamp([]byte(`{"event":"scan.failed","id":"evt_dead_1","timestamp":"2026-01-01T00:00:00Z",`+
+				`"data":{"scan_id":"scan_9","repo_url":"https://github.com/acme/api","error":"boom"}}`), time.Now())
 			require.NoError(t, err)
-			res, err := bus.Accept(context.Background(), ev)
-			require.NoError(t, err)
+			res := b.Send(body)
+			require.Equal(t, "accepted", res.Status)
 			require.Equal(t, 1, res.Deliveries)
 
 			if tc.alertTarget == "b" {
-				require.Eventually(t, func() bool { return ops.count() == 1 }, 30*time.Second, 10*time.Millisecond)
+				require.Eventually(t, func() bool { return len(posts("/b")) == 1 }, 30*time.Second, 10*time.Millisecond)
 				var got struct {
 					Event string         `json:"event"`
 					ID    string         `json:"id"`
 					Data  map[string]any `json:"data"`
 				}
-				ops.mu.Lock()
-				require.NoError(t, json.Unmarshal(ops.bodies[0], &got))
-				ops.mu.Unlock()
+				require.NoError(t, json.Unmarshal(posts("/b")[0].Body, &got))
 				require.Equal(t, core.EventDeliveryDead, got.Event)
 				require.Equal(t, "a", got.Data["target"])
 				require.Equal(t, "cortex", got.Data["route"])
 				require.Equal(t, "evt_dead_1", got.Data["event_id"])
 				require.Equal(t, "scan.failed", got.Data["event"])
-				require.EqualValues(t, 3, got.Data["attempts"])
+				require.EqualValues(t, 2, got.Data["attempts"])
 				require.Equal(t, "server_error", got.Data["reason"])
 				require.EqualValues(t, 500, got.Data["status_code"])
 				require.Contains(t, got.Data["last_error"], "HTTP 500")
 				require.Equal(t, "scan_9", got.Data["scan_id"])
 				require.Equal(t, "https://github.com/acme/api", got.Data["repo_url"])
-				require.Equal(t, core.EventDeliveryDead+":"+got.Data["delivery_id"].(string)+":3", got.ID)
-				require.Equal(t, 3, failing.count())
+				require.Equal(t, core.EventDeliveryDead+":"+got.Data["delivery_id"].(string)+":2", got.ID)
+				require.Len(t, posts("/a"), 2)
 			} else {
 				// The alert is delivered to a, fails like everything else there and dies: that
 				// death is suppressed, not reported.
-				require.Eventually(t, func() bool { return counts.get(core.EventDeliveryDead, core.AlertSuppressed) == 1 },
+				require.Eventually(t, func() bool { return alertCount(t, b, core.EventDeliveryDead, core.AlertSuppressed) == 1 },
 					30*time.Second, 10*time.Millisecond)
-				require.Equal(t, 6, failing.count(), "3 attempts at the event, 3 at its alert")
+				require.Len(t, posts("/a"), 4, "2 attempts at the event, 2 at its alert")
 			}
 
-			// The same completion seen again (a retried completion, another replica) is the same
-			// alert id: the store says duplicate. Alerts are stored in order, so once it is,
-			// anything raised before it is stored too.
-			mu.Lock()
-			first := dead[0]
-			mu.Unlock()
-			require.Equal(t, "evt_dead_1", first.d.EventID)
-			alerter.AttemptLog(nil)(first.d, first.a, first.state)
-			require.Eventually(t, func() bool { return counts.get(core.EventDeliveryDead, core.AlertDuplicate) == 1 },
-				30*time.Second, 10*time.Millisecond)
-
-			require.Eventually(t, disp.Idle, 30*time.Second, 10*time.Millisecond)
-			all, err := db.Deliveries(context.Background(), core.DeliveryFilter{})
+			b.WaitIdle(30 * time.Second)
+			all, err := b.Store.Deliveries(context.Background(), core.DeliveryFilter{})
 			require.NoError(t, err)
 			byType := map[string][]*core.Delivery{}
 			for _, d := range all {
@@ -203,16 +151,38 @@ func TestDeadDeliveryRaisesOneAlert(t *testing.T) {
 			require.Len(t, byType[alertType], 1, "exactly one alert")
 			require.Equal(t, tc.alertTarget, byType[alertType][0].Target)
 			require.Len(t, all, 2, "nothing else: no alert about the alert")
-			require.Equal(t, 1, counts.get(core.EventDeliveryDead, core.AlertRaised))
+			require.Equal(t, 1, alertCount(t, b, core.EventDeliveryDead, core.AlertRaised))
 			if tc.alertTarget == "b" {
 				require.Equal(t, core.StateSucceeded, byType[core.EventDeliveryDead][0].State)
-				require.Equal(t, 1, ops.count())
+				require.Len(t, posts("/b"), 1)
 			} else {
 				require.Equal(t, core.StateDead, byType[alertType][0].State)
-				require.Equal(t, 0, ops.count())
+				require.Empty(t, posts("/b"))
 			}
 		})
 	}
+}
+
+// alertCount is the bridge's cortex_bridge_alerts_total for an alert type and outcome.
+func alertCount(t *testing.T, b *bridgetest.Bundle, typ, outcome string) int {
+	t.Helper()
+	families, err := b.Bridge.Metrics().Registry().Gather()
+	require.NoError(t, err)
+	for _, f := range families {
+		if f.GetName() != "cortex_bridge_alerts_total" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["type"] == typ && labels["outcome"] == outcome {
+				return int(m.GetCounter().GetValue())
+			}
+		}
+	}
+	return 0
 }
 
 // alertSink is a core.Acceptor that records alerts and deduplicates by id like the store.
@@ -258,7 +228,9 @@ type alerterBundle struct {
 	seq     int
 }
 
-// setupAlerter runs an Alerter against an alertSink; streak is its FailureStreak.
+// setupAlerter runs an Alerter against an alertSink; streak is its FailureStreak. A unit
+// set-up on purpose: its tests feed attempts by hand with a fixed clock and read the alerts
+// raised; an alert's way to a receiver is TestDeadDeliveryRaisesOneAlert's (bridgetest).
 func setupAlerter(t *testing.T, streak int) *alerterBundle {
 	t.Helper()
 	b := &alerterBundle{sink: &alertSink{}, counts: &alertCounts{}, now: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}

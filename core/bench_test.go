@@ -3,9 +3,6 @@ package core_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -15,7 +12,6 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
-	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
@@ -28,11 +24,6 @@ func (n *nopNotifier) Notify(context.Context, *notify.Message) error { n.n.Add(1
 // senders: each op routes one event to two targets and returns after the group commit. It
 // reports the ack latency p50/p99 and how many deliveries the workers completed meanwhile.
 func BenchmarkIngest(b *testing.B) {
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
 	engine, err := templates.New("")
 	if err != nil {
 		b.Fatal(err)
@@ -42,13 +33,9 @@ func BenchmarkIngest(b *testing.B) {
 		{Name: "a", Type: "file", Notifier: sink, Concurrency: 4},
 		{Name: "b", Type: "file", Notifier: sink, Concurrency: 4},
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	router := &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"a", "b"}}}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "bench"}, db, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	bus := core.NewBus(db, disp, nil, log)
+	router := &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"a", "b"}}}}
+	e := startEngine(b, "", core.DispatcherConfig{Owner: "bench"}, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, nil)
+	bus := e.bus
 
 	var seq atomic.Int64
 	var mu sync.Mutex
@@ -77,9 +64,7 @@ func BenchmarkIngest(b *testing.B) {
 		mu.Unlock()
 	})
 	b.StopTimer()
-	bus.Close()
-	cancel()
-	<-done
+	e.stop()
 	slices.Sort(lat)
 	if len(lat) > 0 {
 		b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")

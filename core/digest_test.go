@@ -2,14 +2,17 @@ package core_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
+	"encoding/base64"
+	"io"
 	"log/slog"
 	"math"
+	"mime"
+	"mime/multipart"
+	"net/mail"
 	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -17,24 +20,34 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
-	"github.com/cortexbridge/cortex-bridge/store"
-	"github.com/cortexbridge/cortex-bridge/templates"
+	"github.com/cortexbridge/cortex-bridge/sender"
 )
 
 func streamEvents(t testing.TB) []*event.Event {
 	t.Helper()
+	var out []*event.Event
+	for _, line := range streamLines(t) {
+		ev, err := event.Parse(line)
+		require.NoError(t, err)
+		out = append(out, ev)
+	}
+	return out
+}
+
+// streamLines is samples/stream.jsonl, one event body per line.
+func streamLines(t testing.TB) [][]byte {
+	t.Helper()
 	f, err := os.Open("../samples/stream.jsonl")
 	require.NoError(t, err)
 	defer f.Close()
-	var out []*event.Event
+	var out [][]byte
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		ev, err := event.Parse(append([]byte(nil), sc.Bytes()...))
-		require.NoError(t, err)
-		out = append(out, ev)
+		out = append(out, append([]byte(nil), sc.Bytes()...))
 	}
 	require.NoError(t, sc.Err())
 	return out
@@ -108,12 +121,10 @@ func TestDigestOfNothing(t *testing.T) {
 
 // TestSchedulerCoversEachEventOnce: events across two periods with a restart between them and
 // missed activations: every event is in exactly one digest run, and the missed activations are
-// caught up once.
+// caught up once. A unit test: it steps the clock and calls the scheduler itself (Sync, RunDue,
+// a new Scheduler for the restart).
 func TestSchedulerCoversEachEventOnce(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
 	var clock atomic.Int64
 	set := func(s string) {
 		ts, err := time.Parse(time.RFC3339, s)
@@ -126,9 +137,8 @@ func TestSchedulerCoversEachEventOnce(t *testing.T) {
 	spec := &core.DigestSpec{Name: "hourly", Spec: "0 * * * * UTC", Schedule: hourly, Location: time.UTC, Target: "mail", Template: "compliance-digest"}
 	log := slog.New(slog.DiscardHandler)
 	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o"}, db, &core.Plan{Router: router}, log)
-	bus := core.NewBus(db, disp, now, log)
-	defer bus.Close()
+	e := startEngine(t, "", core.DispatcherConfig{Owner: "o"}, &core.Plan{Router: router}, now)
+	db, bus := e.store, e.bus
 	newScheduler := func() *core.Scheduler {
 		return &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return router.Digests }, NowFunc: now, Log: log}
 	}
@@ -187,74 +197,65 @@ func eventIDs(evs []*event.Event) []string {
 	return out
 }
 
-// captureNotifier keeps every message it is given.
-type captureNotifier struct {
-	mu   sync.Mutex
-	msgs []*notify.Message
-}
+const digestToMail = `
+ingest: {secrets: ["{{.Secret}}"]}
+targets:
+  - name: siem
+    type: email
+    smtp: {host: "{{.SMTPHost}}", port: {{.SMTPPort}}, tls: none}
+    from: "Cortex Bridge <bridge@example.com>"
+    to: ["siem@example.com"]
+routes: []
+digests:
+  - {name: siem-daily, schedule: "@every 1h", timezone: UTC, target: siem, template: compliance-digest}
+`
 
-func (c *captureNotifier) Notify(_ context.Context, m *notify.Message) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.msgs = append(c.msgs, m)
-	return nil
-}
-
-func (c *captureNotifier) all() []*notify.Message {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return append([]*notify.Message(nil), c.msgs...)
-}
-
-// TestDigestIsDeliveredLikeAnyDelivery: a closed period reaches the digest's target through the
+// TestDigestIsDeliveredLikeAnyDelivery: forty events posted to a running bridge; when the
+// period closes (on the bridge's clock) the digest reaches the target's relay through the
 // queue, rendered with the digest template, with every event attached as CSV.
 func TestDigestIsDeliveredLikeAnyDelivery(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
 	var clock atomic.Int64
-	clock.Store(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC).UnixNano())
+	start := time.Now().UTC()
+	clock.Store(start.UnixNano())
 	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
-	every, err := cron.ParseStandard("@every 1h")
-	require.NoError(t, err)
-	spec := &core.DigestSpec{Name: "siem-daily", Spec: "@every 1h UTC", Schedule: every, Location: time.UTC, Target: "siem", Template: "compliance-digest"}
-	log := slog.New(slog.DiscardHandler)
-	engine, err := templates.New("")
-	require.NoError(t, err)
-	sink := &captureNotifier{}
-	router := &core.Router{Digests: []*core.DigestSpec{spec}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db, &core.Plan{
-		Targets: []*core.Target{{Name: "siem", Type: "webhook", Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}},
-		Router:  router, Renderer: &core.Renderer{Engine: engine}}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	bus := core.NewBus(db, disp, now, log)
-	defer bus.Close()
-	sched := &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return router.Digests }, NowFunc: now, Log: log}
-	require.NoError(t, sched.Sync(context.Background()))
-	for _, ev := range streamEvents(t)[:40] {
-		_, err := bus.Accept(context.Background(), ev)
+	b := bridgetest.Start(t, digestToMail, bridgetest.WithNow(now))
+	for _, raw := range streamLines(t)[:40] {
+		body, err := sender.Restamp(raw, now())
 		require.NoError(t, err)
+		require.Equal(t, "accepted", b.Send(body).Status)
 	}
+	b.WaitIdle(5 * time.Second)
 	clock.Add(int64(time.Hour + time.Second))
-	require.NoError(t, sched.RunDue(context.Background()))
-	require.Eventually(t, func() bool { return len(sink.all()) == 1 }, 5*time.Second, 10*time.Millisecond)
-	msg := sink.all()[0]
-	require.NotNil(t, msg.Digest)
-	require.Len(t, msg.Digest.Events, 40)
-	require.Len(t, msg.Attachments, 1)
-	require.Equal(t, "text/csv", msg.Attachments[0].ContentType)
-	require.Equal(t, "cortex-digest-siem-daily-2026-03-02.csv", msg.Attachments[0].Name)
-	var body struct {
-		Digest string         `json:"digest"`
-		Events int            `json:"events"`
-		Counts map[string]int `json:"counts"`
+	mail := b.Mail.Wait(t, 1, 10*time.Second)[0].Data
+	require.Len(t, b.Mail.Mails(), 1)
+	require.Contains(t, string(mail), "Events (40)", "rendered with the digest template")
+	name, csv := mailAttachment(t, mail)
+	require.Equal(t, "cortex-digest-siem-daily-"+start.Format(time.DateOnly)+".csv", name)
+	require.Len(t, strings.Split(strings.TrimSpace(csv), "\n"), 41, "a header and every event")
+	ds := b.WaitFinal(core.DeliveryFilter{Target: "siem"}, 1, 5*time.Second)
+	require.Len(t, ds, 1)
+	require.Equal(t, core.StateSucceeded, ds[0].State)
+	evs, err := b.Store.DigestEvents(context.Background(), ds[0].EventID)
+	require.NoError(t, err)
+	require.Len(t, evs, 40)
+}
+
+// mailAttachment is the file name and the decoded content of the text/csv part of a mail.
+func mailAttachment(t *testing.T, raw []byte) (name, content string) {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	require.NoError(t, err)
+	_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	parts := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := parts.NextPart()
+		require.NoError(t, err, "no text/csv part")
+		if strings.HasPrefix(p.Header.Get("Content-Type"), "text/csv") {
+			b, err := io.ReadAll(base64.NewDecoder(base64.StdEncoding, p))
+			require.NoError(t, err)
+			return p.FileName(), string(b)
+		}
 	}
-	require.NoError(t, json.Unmarshal(msg.Body, &body))
-	require.Equal(t, "siem-daily", body.Digest)
-	require.Equal(t, 40, body.Events)
-	require.Equal(t, msg.Digest.Counts, body.Counts)
 }

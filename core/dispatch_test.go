@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,7 +21,6 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
-	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
@@ -73,12 +71,10 @@ func (rc *receiver) at(i int) time.Time {
 	return rc.times[i]
 }
 
-type bundle struct {
-	store *store.DB
-	bus   *core.Bus
-	disp  *core.Dispatcher
-	stop  func()
-}
+// bundle is setup's engine. setup is a unit set-up on purpose: its tests count the
+// dispatcher's attempts and time its retries against one webhook target whose breaker, queue
+// size, concurrency and drain timeout they choose, which a config does not set.
+type bundle = engine
 
 type setupOpts struct {
 	url         string
@@ -111,8 +107,6 @@ func calledFrom(fn string) bool {
 
 func setup(t *testing.T, o setupOpts) *bundle {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
 	n, err := webhook.New(&webhook.Config{URL: o.url, Secret: "test-secret-value"}, nil, "test")
 	require.NoError(t, err)
 	target := &core.Target{Name: "hook", Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
@@ -127,29 +121,9 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	}
 	engine, err := templates.New(o.templateDir)
 	require.NoError(t, err)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	router := &core.Router{Routes: o.routes, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{
-		Owner: "test-" + t.Name(), Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize, DrainTimeout: o.drain,
-		NowFunc: o.nowFunc,
-	}, db, &core.Plan{Targets: []*core.Target{target}, Router: router, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, log)
-	bus := core.NewBus(db, disp, nil, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	stopped := false
-	b := &bundle{store: db, bus: bus, disp: disp}
-	b.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		bus.Close()
-		cancel()
-		<-done
-	}
-	t.Cleanup(func() { b.stop(); db.Close() })
-	return b
+	return startEngine(t, "", core.DispatcherConfig{
+		Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize, DrainTimeout: o.drain, NowFunc: o.nowFunc,
+	}, &core.Plan{Targets: []*core.Target{target}, Router: &core.Router{Routes: o.routes}, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, nil)
 }
 
 func accept(t *testing.T, b *bundle, id string) core.AcceptResult {
@@ -471,9 +445,6 @@ func (s *scriptNotifier) times() []time.Time {
 // the other targets of that type, and not targets of other types.
 func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
 	limited := &scriptNotifier{answer: func(n int) error {
 		if n == 1 {
 			return &notify.DeliveryError{Reason: notify.ReasonRateLimited, Retryable: true, RetryAfter: time.Second, Global: true, StatusCode: 429}
@@ -488,20 +459,12 @@ func TestGlobalRateLimitPausesEveryTargetOfTheType(t *testing.T) {
 	}
 	engine, err := templates.New("")
 	require.NoError(t, err)
-	log := slog.New(slog.DiscardHandler)
-	router := &core.Router{Routes: []*core.Route{
-		{Name: "first", When: idIs("e1"), Targets: []string{"d1"}},
-		{Name: "second", When: idIs("e2"), Targets: []string{"d2", "w"}},
-	}, Log: log}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 20 * time.Millisecond}, db,
-		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine},
-			Retry: core.RetryPolicy{MaxAttempts: 3, Initial: 10 * time.Millisecond, Max: 5 * time.Second}}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	bus := core.NewBus(db, disp, nil, log)
-	defer bus.Close()
+	bus := startEngine(t, "", core.DispatcherConfig{PollInterval: 20 * time.Millisecond}, &core.Plan{Targets: targets,
+		Router: &core.Router{Routes: []*core.Route{
+			{Name: "first", When: idIs("e1"), Targets: []string{"d1"}},
+			{Name: "second", When: idIs("e2"), Targets: []string{"d2", "w"}},
+		}},
+		Renderer: &core.Renderer{Engine: engine}, Retry: core.RetryPolicy{MaxAttempts: 3, Initial: 10 * time.Millisecond, Max: 5 * time.Second}}, nil).bus
 	ev := func(id string) *event.Event {
 		e, err := event.Parse([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 		require.NoError(t, err)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,17 +15,21 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
+	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
+	"github.com/cortexbridge/cortex-bridge/sender"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
-// groupRig runs the bridge's core on a SQLite file with a fake clock for ingest and the
-// scheduler, and targets that keep what they are sent: slack, discord, email with the built-in
-// templates, and an audit target (no template) on its own route.
+// groupRig runs the bridge's core (an engine) on a SQLite file with a fake clock for ingest
+// and the scheduler, and targets that keep what they are sent: slack, discord, email with the
+// built-in templates, and an audit target (no template) on its own route. It is a unit set-up:
+// its tests step the clock by minutes and tick the scheduler by hand (RunDue), and read the
+// rendered messages and their group notes, which no receiver sees.
 type groupRig struct {
 	t       *testing.T
 	path    string
@@ -74,12 +79,9 @@ func (r *groupRig) idle() {
 // start opens the database and starts dispatcher, bus and scheduler: a process start.
 func (r *groupRig) start() {
 	t := r.t
-	db, err := store.Open(context.Background(), "sqlite", r.path)
-	require.NoError(t, err)
 	engine, err := templates.New("")
 	require.NoError(t, err)
-	log := slog.New(slog.DiscardHandler)
-	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}}), Log: log}
+	router := &core.Router{Routes: append(r.routes, &core.Route{Name: "audit", When: matchAll{}, Targets: []string{"audit"}})}
 	var targets []*core.Target
 	for name, sink := range r.sinks {
 		tg := &core.Target{Name: name, Type: name, Format: notify.FormatJSON, Notifier: sink, Concurrency: 1}
@@ -96,15 +98,12 @@ func (r *groupRig) start() {
 		}
 		targets = append(targets, tg)
 	}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond, NowFunc: r.now}, db,
-		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	r.store, r.disp, r.bus = db, disp, core.NewBus(db, disp, r.now, log)
-	r.sched = &core.Scheduler{Store: db, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
-		Plan: disp.Plan, NowFunc: r.now, Log: log}
-	r.stopRun = func() { r.bus.Close(); cancel(); <-done; _ = db.Close(); r.disp = nil }
+	e := startEngine(t, r.path, core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond, NowFunc: r.now},
+		&core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, r.now)
+	r.store, r.disp, r.bus = e.store, e.disp, e.bus
+	r.sched = &core.Scheduler{Store: e.store, Owner: "o", Digests: func() []*core.DigestSpec { return nil },
+		Plan: e.disp.Plan, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
+	r.stopRun = func() { e.close(); r.disp = nil }
 }
 
 func (r *groupRig) stop() {
@@ -235,46 +234,91 @@ func TestGroupOfFortyFindings(t *testing.T) {
 	require.Contains(t, string(mail.Body), "40. CRITICAL: Hard-coded secret #39 — config/app.py:40")
 }
 
-// TestOpenGroupSurvivesARestart: events acknowledged into an open group are delivered once after
-// the process restarts, even when two schedulers (replicas) fire it.
-func TestOpenGroupSurvivesARestart(t *testing.T) {
-	t.Parallel()
-	route := &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack"},
-		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute}}
-	r := newGroupRig(t, route)
-	for i := range 5 {
-		r.accept(finding(fmt.Sprintf("f%d", i), "scan-1", "acme/api", i))
+const groupByScan = `
+ingest: {secrets: ["{{.Secret}}"]}
+targets:
+  - {name: hook, type: webhook, url: "{{.Webhook}}/in", secret: "target-secret-0123456789"}
+routes:
+  - name: critical
+    when: 'event == "issue.critical"'
+    targets: [hook]
+    group: {by: [scan_id], wait: 30s, max_wait: 5m}
+`
+
+// groupEnvelope is a fired group as a webhook without a template receives it.
+type groupEnvelope struct {
+	Event string
+	Data  struct {
+		ScanID string `json:"scan_id"`
+		Count  int
+		Events []struct{ ID string }
 	}
-	r.tick()
-	r.stop() // crash or restart inside the open group
-	r.advance(time.Minute)
-	r.start()
-	other := &core.Scheduler{Store: r.store, Owner: "replica-2", Digests: func() []*core.DigestSpec { return nil },
-		Plan: r.sched.Plan, NowFunc: r.now, Log: slog.New(slog.DiscardHandler)}
-	done := make(chan error)
-	go func() { done <- other.RunDue(context.Background()) }()
-	r.tick()
-	require.NoError(t, <-done)
-	r.tick()
-	r.settle(map[string]int{"slack": 1})
-	require.Len(t, r.sinks["slack"].all()[0].Events, 5)
 }
 
-// TestGroupClosesEarly: scan.completed for the scan fires its group at once, without being
-// listed in it (it does not match the route).
+// onlyGroup waits for the one post b's webhook receiver gets, and a scheduler pass (1 s) more
+// for a second or stray one to show, and returns it as a group's envelope.
+func onlyGroup(t *testing.T, b *bridgetest.Bundle) groupEnvelope {
+	t.Helper()
+	posts := b.Webhook.Wait(t, 1, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	require.Len(t, b.Webhook.Posts(), 1)
+	var env groupEnvelope
+	require.NoError(t, json.Unmarshal(posts[0].Body, &env))
+	require.Equal(t, core.GroupEventType, env.Event)
+	return env
+}
+
+// TestOpenGroupSurvivesARestart: events acknowledged into an open group are delivered once after
+// the bridge restarts, even when two replicas' schedulers fire it.
+func TestOpenGroupSurvivesARestart(t *testing.T) {
+	t.Parallel()
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()).UTC() }
+	b := bridgetest.Start(t, groupByScan, bridgetest.WithNow(now))
+	for i := range 5 {
+		body, err := sender.Restamp([]byte(finding(fmt.Sprintf("f%d", i), "scan-1", "acme/api", i)), now())
+		require.NoError(t, err)
+		require.Equal(t, "accepted", b.Send(body).Status)
+	}
+	b.WaitIdle(5 * time.Second)
+	require.NoError(t, b.Stop()) // crash or restart inside the open group
+	require.Zero(t, b.Webhook.Count())
+	clock.Add(int64(time.Minute))
+	bridgetest.Start(t, groupByScan, bridgetest.Sharing(b), bridgetest.WithNow(now), bridgetest.WithOwner("replica-1"))
+	bridgetest.Start(t, groupByScan, bridgetest.Sharing(b), bridgetest.WithNow(now), bridgetest.WithOwner("replica-2"))
+	env := onlyGroup(t, b)
+	require.Equal(t, 5, env.Data.Count)
+	require.Len(t, env.Data.Events, 5)
+}
+
+// groupClosesEarly is groupByScan with groups that wait an hour unless the scan completes.
+var groupClosesEarly = strings.Replace(groupByScan, "{by: [scan_id], wait: 30s, max_wait: 5m}",
+	`{by: [scan_id], wait: 1h, max_wait: 1h, close_on: 'event == "scan.completed"'}`, 1)
+
+// TestGroupClosesEarly: on a running bridge, scan.completed for the scan fires its group at
+// once, without being listed in it (it does not match the route); the other scan's group
+// stays open.
 func TestGroupClosesEarly(t *testing.T) {
 	t.Parallel()
-	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack"},
-		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: time.Hour, MaxWait: time.Hour,
-			CloseOn: rule(t, `event == "scan.completed"`)}})
-	r.accept(finding("f1", "scan-1", "acme/api", 1))
-	r.accept(finding("f2", "scan-1", "acme/api", 2))
-	r.accept(finding("g1", "scan-2", "acme/api", 3))
-	r.accept(`{"event":"scan.completed","id":"done-1","timestamp":"2026-03-02T10:00:00Z","data":{"scan_id":"scan-1","score":40}}`)
-	r.tick()
-	r.settle(map[string]int{"slack": 1})
-	msg := r.sinks["slack"].all()[0]
-	require.Equal(t, []string{"f1", "f2"}, eventIDs(msg.Events))
+	b := bridgetest.Start(t, groupClosesEarly)
+	for _, body := range []string{
+		finding("f1", "scan-1", "acme/api", 1),
+		finding("f2", "scan-1", "acme/api", 2),
+		finding("g1", "scan-2", "acme/api", 3),
+		`{"event":"scan.completed","id":"done-1","timestamp":"2026-03-02T10:00:00Z","data":{"scan_id":"scan-1","score":40}}`,
+	} {
+		stamped, err := sender.Restamp([]byte(body), time.Now())
+		require.NoError(t, err)
+		require.Equal(t, "accepted", b.Send(stamped).Status)
+	}
+	env := onlyGroup(t, b)
+	require.Equal(t, "scan-1", env.Data.ScanID)
+	var ids []string
+	for _, ev := range env.Data.Events {
+		ids = append(ids, ev.ID)
+	}
+	require.Equal(t, []string{"f1", "f2"}, ids)
 }
 
 // TestThrottleHoldsBackAndCounts: one message per repo per hour; what arrives in between goes out
@@ -424,4 +468,23 @@ func TestGroupOfARemovedTargetIsCancelled(t *testing.T) {
 	require.Len(t, ds, 1)
 	require.Equal(t, core.StateCancelled, ds[0].State)
 	require.Equal(t, "target no longer configured", ds[0].LastError)
+}
+
+// captureNotifier keeps every message it is given.
+type captureNotifier struct {
+	mu   sync.Mutex
+	msgs []*notify.Message
+}
+
+func (c *captureNotifier) Notify(_ context.Context, m *notify.Message) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.msgs = append(c.msgs, m)
+	return nil
+}
+
+func (c *captureNotifier) all() []*notify.Message {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*notify.Message(nil), c.msgs...)
 }

@@ -37,12 +37,11 @@ func (b *blockingNotifier) Close() error { close(b.closed); return nil }
 
 // TestApplyReload: on a reload an unchanged target keeps its pool, a removed target's running
 // attempt finishes with the old config while its waiting deliveries are cancelled, and a new
-// target starts working at once.
+// target starts working at once. A unit test of Apply: blocking and scripted notifiers show
+// which pool ran each attempt and when the old notifier is closed (the whole reload is
+// bridge.TestBridgeReload's).
 func TestApplyReload(t *testing.T) {
 	t.Parallel()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
 	engine, err := templates.New("")
 	require.NoError(t, err)
 	log := slog.New(slog.DiscardHandler)
@@ -54,13 +53,8 @@ func TestApplyReload(t *testing.T) {
 		Router:   &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"keep", "gone", "new"}}}, Log: log},
 		Renderer: &core.Renderer{Engine: engine},
 	}
-	disp := core.NewDispatcher(core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, db, plan1, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { disp.Run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	bus := core.NewBus(db, disp, nil, log)
-	defer bus.Close()
+	e := startEngine(t, "", core.DispatcherConfig{Owner: "o", PollInterval: 10 * time.Millisecond}, plan1, nil)
+	db, disp, bus := e.store, e.disp, e.bus
 	accept := func(id string) core.AcceptResult {
 		ev, err := event.Parse([]byte(`{"event":"x","id":"` + id + `","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 		require.NoError(t, err)
@@ -101,6 +95,7 @@ func TestApplyReload(t *testing.T) {
 
 // TestApplySamePlanTwice: applying a plan whose targets are already in force keeps them and
 // returns nothing to close (the caller would otherwise close Notifiers still in use).
+// It needs no running engine: Apply on a dispatcher that has not started.
 func TestApplySamePlanTwice(t *testing.T) {
 	t.Parallel()
 	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))

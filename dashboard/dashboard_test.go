@@ -107,6 +107,10 @@ func (s *testSends) send(_ context.Context, w *core.Webhook, eventType string) c
 	return a
 }
 
+// setup serves the dashboard (with the management API beside it) on a SQLite store, a config
+// built dry (no notifier), a clock the test moves and recorded test sends. A unit set-up on
+// purpose: its tests check pages and forms, which need no dispatch; the dashboard of a running
+// bridge is cmd's browser test's.
 func setup(t *testing.T) *bundle {
 	t.Helper()
 	dir := t.TempDir()

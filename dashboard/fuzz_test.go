@@ -33,13 +33,7 @@ routes:
 // testdata/fuzz/FuzzTryAnEvent: the samples and hostile bodies (deep, wide, names repeated,
 // invalid UTF-8).
 func FuzzTryAnEvent(f *testing.F) {
-	dir := f.TempDir()
-	path := filepath.Join(dir, "config.yaml")
-	require.NoError(f, os.WriteFile(path, []byte(fuzzConfig), 0o600))
-	cfg, err := config.Load(path)
-	require.NoError(f, err)
-	rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
-	require.NoError(f, err)
+	rt := dryRunRuntime(f, fuzzConfig)
 	d, err := New(Config{Runtime: func() *config.Runtime { return rt }})
 	require.NoError(f, err)
 	f.Add(`{"event":"issue.critical","id":"e","timestamp":"2024-01-01T12:00:00Z","data":{"scan_id":"s","issue_id":"i","severity":"high","title":"<script>alert(1)</script>"}}`)
@@ -55,4 +49,16 @@ func FuzzTryAnEvent(f *testing.F) {
 			require.NotContains(t, w.Body.String(), "<script>alert", "the paste is escaped")
 		}
 	})
+}
+
+// dryRunRuntime loads the config text yaml as the dashboard's tests see it (built for dry runs).
+func dryRunRuntime(tb testing.TB, yaml string) *config.Runtime {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "config.yaml")
+	require.NoError(tb, os.WriteFile(path, []byte(yaml), 0o600))
+	cfg, err := config.Load(path)
+	require.NoError(tb, err)
+	rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
+	require.NoError(tb, err)
+	return rt
 }

@@ -200,7 +200,7 @@ func (d *Dashboard) signedIn(h http.HandlerFunc) http.HandlerFunc {
 		if r.Method == http.MethodPost {
 			r.Body = http.MaxBytesReader(w, r.Body, d.maxFormBytes())
 			var tooBig *http.MaxBytesError
-			if err := r.ParseForm(); errors.As(err, &tooBig) {
+			if err := readForm(r, d.maxFormBytes()); errors.As(err, &tooBig) {
 				d.fail(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("This form is larger than %d bytes; an event may be at most %d bytes (ingest.max_body_bytes).", tooBig.Limit, d.maxEventBytes()))
 				return
 			}

@@ -93,7 +93,7 @@ func previewOf(t *dryrun.Target, ev *event.Event) *preview {
 		platformViews[tg.Type](p, msg.Body)
 	case tg.Format == notify.FormatEmail:
 		p.Kind = "email"
-		p.Email = &emailView{Subject: msg.Subject, Text: cut(string(msg.Body), maxPreviewBytes), HTML: msg.HTML}
+		p.Email = &emailView{Subject: msg.Subject, Text: cut(msg.Body, maxPreviewBytes), HTML: msg.HTML}
 	default:
 		p.Kind, p.JSON = "json", prettyJSON(msg.Body)
 	}
@@ -112,7 +112,7 @@ const maxPreviewBytes = 64 << 10
 // prettyJSON indents b for a preview, or cuts it to maxPreviewBytes when it is larger.
 func prettyJSON(b []byte) string {
 	if len(b) > maxPreviewBytes {
-		return cut(string(b), maxPreviewBytes)
+		return cut(b, maxPreviewBytes)
 	}
 	var out bytes.Buffer
 	if json.Indent(&out, b, "", "  ") != nil {
@@ -122,10 +122,11 @@ func prettyJSON(b []byte) string {
 }
 
 // cut returns s when it has at most n bytes, else its first n bytes (whole UTF-8 sequences)
-// and a line saying how many were left out.
-func cut(s string, n int) string {
+// and a line saying how many were left out. A payload is cut as it is, not copied whole into a
+// string first (a 1 MiB event was, for each preview).
+func cut[T string | []byte](s T, n int) string {
 	if len(s) <= n {
-		return s
+		return string(s)
 	}
 	for n > 0 && !utf8.RuneStart(s[n]) {
 		n--

@@ -233,11 +233,8 @@ type notString struct{}
 // token reads the next token, checking the context now and then and the nesting depth at
 // every object or array start.
 func (p *eventParser) token() (jsontext.Token, error) {
-	p.tokens++
-	if p.tokens%ctxCheckTokens == 0 {
-		if err := p.ctx.Err(); err != nil {
-			return jsontext.Token{}, err
-		}
+	if err := p.tick(); err != nil {
+		return jsontext.Token{}, err
 	}
 	tok, err := p.dec.ReadToken()
 	if err != nil {
@@ -248,6 +245,35 @@ func (p *eventParser) token() (jsontext.Token, error) {
 			ErrInvalidJSON, MaxNestingDepth, p.pathString(true))
 	}
 	return tok, nil
+}
+
+// tick counts one more token, checking the context every ctxCheckTokens.
+func (p *eventParser) tick() error {
+	p.tokens++
+	if p.tokens%ctxCheckTokens == 0 {
+		return p.ctx.Err()
+	}
+	return nil
+}
+
+// next reads the next value as value does. A string is read whole and decoded by unquote, not
+// through a token (Token.String's copies: see unquote).
+func (p *eventParser) next() (any, error) {
+	if p.dec.PeekKind() == '"' {
+		if err := p.tick(); err != nil {
+			return nil, err
+		}
+		raw, err := p.dec.ReadValue()
+		if err != nil {
+			return nil, p.syntaxError(err)
+		}
+		return unquote(raw), nil
+	}
+	tok, err := p.token()
+	if err != nil {
+		return nil, err
+	}
+	return p.value(tok)
 }
 
 // counted counts one more value against MaxValues.
@@ -279,10 +305,7 @@ func (p *eventParser) value(tok jsontext.Token) (any, error) {
 			if err := p.counted(); err != nil {
 				return nil, err
 			}
-			if tok, err = p.token(); err != nil {
-				return nil, err
-			}
-			v, err := p.value(tok)
+			v, err := p.next()
 			if err != nil {
 				return nil, err
 			}
@@ -293,6 +316,17 @@ func (p *eventParser) value(tok jsontext.Token) (any, error) {
 		a := []any{}
 		p.path = append(p.path, pathElem{index: 0})
 		for i := 0; ; i++ {
+			if p.dec.PeekKind() == '"' {
+				v, err := p.next()
+				if err != nil {
+					return nil, err
+				}
+				if err := p.counted(); err != nil {
+					return nil, err
+				}
+				a = append(a, v)
+				continue
+			}
 			tok, err := p.token()
 			if err != nil {
 				return nil, err

@@ -56,6 +56,9 @@ func (b *registryBundle) last() (*core.Plan, []string, int) {
 	return b.plans[len(b.plans)-1], b.names[len(b.names)-1], len(b.plans)
 }
 
+// setupRegistry builds a Registry on an in-memory hookStore that records the plans it applies.
+// A unit set-up on purpose: its tests check which plan is put in force and when, which a
+// running bridge does not show.
 func setupRegistry(t *testing.T, https bool) *registryBundle {
 	t.Helper()
 	b := &registryBundle{store: &hookStore{}}
