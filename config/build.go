@@ -77,7 +77,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		t := &core.Target{Name: ct.Name, Type: ct.Type, Template: ct.Template, Concurrency: ct.Concurrency,
 			Disabled: ct.Disabled(), Fingerprint: ct.fingerprint(c)}
 		if kind := ct.kind(); kind != nil {
-			t.Format, t.Escape = kind.Format, kind.Escape
+			t.Format, t.Escape, t.Payload = kind.Format, kind.Escape, kind.Payload
 		}
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst

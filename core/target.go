@@ -20,6 +20,7 @@ type Target struct {
 	Name     string
 	Type     string          // a registered type's name (adapters.Types)
 	Format   notify.Format   // what its templates render
+	Payload  string          // the schema its messages follow (notify.TargetType.Payload)
 	Notifier notify.Notifier // nil when Disabled
 	// Disabled, when not "", says why the target sends nothing (e.g. "SLACK_WEBHOOK_URL is not
 	// set"); routes skip it.

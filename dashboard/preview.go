@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // The previews show a rendered message approximately as its platform would: Slack blocks and
@@ -130,11 +132,15 @@ type slackMessageJSON struct {
 	} `json:"attachments"`
 }
 
-// platformViews draw a payload the way its platform shows it, by target type; other JSON
-// payloads show as JSON. The page template has one layout per Kind they set.
-var platformViews = map[string]func(p *preview, body []byte){
-	"slack":   func(p *preview, body []byte) { p.Slack = slackPreview(body) },
-	"discord": func(p *preview, body []byte) { p.Discord = discordPreview(body) },
+// platformViews draw a payload the way its platform shows it, by payload schema
+// (notify.TargetType.Payload); other JSON payloads show as JSON. The page template has one
+// layout per Kind they set.
+var platformViews = map[string]struct {
+	kind string
+	draw func(p *preview, body []byte)
+}{
+	notify.PayloadSlack:   {"slack", func(p *preview, body []byte) { p.Slack = slackPreview(body) }},
+	notify.PayloadDiscord: {"discord", func(p *preview, body []byte) { p.Discord = discordPreview(body) }},
 }
 
 func slackPreview(body []byte) *slackView {

@@ -88,9 +88,10 @@ func previewOf(t *dryrun.Target, ev *event.Event) *preview {
 	case msg.Body == nil:
 		p.Kind, p.Note = "json", "The original event, unchanged."
 		p.JSON = prettyJSON(ev.Raw)
-	case platformViews[tg.Type] != nil:
-		p.Kind, p.JSON = tg.Type, prettyJSON(msg.Body)
-		platformViews[tg.Type](p, msg.Body)
+	case tg.Payload != "" && platformViews[tg.Payload].draw != nil:
+		v := platformViews[tg.Payload]
+		p.Kind, p.JSON = v.kind, prettyJSON(msg.Body)
+		v.draw(p, msg.Body)
 	case tg.Format == notify.FormatEmail:
 		p.Kind = "email"
 		p.Email = &emailView{Subject: msg.Subject, Text: cut(msg.Body, maxPreviewBytes), HTML: msg.HTML}

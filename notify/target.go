@@ -28,6 +28,10 @@ type TargetType struct {
 	New func(cfg TargetConfig, deps Deps) (Notifier, error)
 	// Format is what the type's templates render.
 	Format Format
+	// Payload names the schema a rendered message follows when a viewer can draw it the way
+	// its platform shows it (PayloadSlack, PayloadDiscord); "" for any other payload, which
+	// viewers show as it is.
+	Payload string
 	// Escape, when set, makes user text safe in the type's markup before templates see it
 	// (Slack mrkdwn, Discord markdown); nil when the payload is encoded anyway.
 	Escape func(string) string
@@ -38,6 +42,12 @@ type TargetType struct {
 	RateLimit float64
 	Burst     int
 }
+
+// Payload schemas a viewer (the dashboard's previews) can draw as the platform would.
+const (
+	PayloadSlack   = "slack-blocks"   // a Slack message: text, Block Kit blocks, attachments
+	PayloadDiscord = "discord-embeds" // a Discord execute-webhook body: content and embeds
+)
 
 // Format is the kind of payload a target type's templates render.
 type Format int

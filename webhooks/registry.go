@@ -86,7 +86,7 @@ func (r *Registry) target(w *core.Webhook) (*core.Target, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256([]byte(w.URL + "\x00" + w.Secret.Reveal() + "\x00" + w.SignatureScheme))
-	return &core.Target{Name: w.ID, Type: webhook.Type.Name, Format: webhook.Type.Format, Notifier: n, Concurrency: webhook.Type.Concurrency,
+	return &core.Target{Name: w.ID, Type: webhook.Type.Name, Format: webhook.Type.Format, Payload: webhook.Type.Payload, Notifier: n, Concurrency: webhook.Type.Concurrency,
 		Fingerprint: "webhook:" + hex.EncodeToString(sum[:])}, nil
 }
 

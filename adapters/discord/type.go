@@ -15,6 +15,7 @@ var Type = notify.TargetType{
 		return notify.Built(New(cfg.(*Config), d.Client, d.Version))
 	},
 	Format:      notify.FormatJSON,
+	Payload:     notify.PayloadDiscord,
 	Escape:      func(s string) string { return templates.DiscordEscape(s) },
 	Concurrency: 4,
 	RateLimit:   2.5,

@@ -15,6 +15,7 @@ var Type = notify.TargetType{
 		return notify.Built(New(cfg.(*Config), d.Client, d.Version))
 	},
 	Format:      notify.FormatJSON,
+	Payload:     notify.PayloadSlack,
 	Escape:      func(s string) string { return templates.SlackEscape(s) },
 	Concurrency: 4,
 	RateLimit:   1,
