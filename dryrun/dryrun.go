@@ -24,6 +24,10 @@ type Options struct {
 	// Render says which targets' messages to render; nil renders every target that gets a
 	// delivery. A target not rendered has a nil Message and Err.
 	Render func(target string) bool
+	// Scans are the scan contexts the messages may use (notify.Message.Scans), by scan id: what
+	// the bridge recorded from earlier events of the event's scan (a store's Scans). Nil renders
+	// the event with only what it holds.
+	Scans map[string]event.Scan
 }
 
 // Result is what the bridge would do with one event.
@@ -103,7 +107,7 @@ func Run(rt *config.Runtime, ev *event.Event, opts Options) *Result {
 				if !t.Already {
 					t.Held, t.Dropped = router.Hold(a, ev, now)
 					if t.Target != nil && (opts.Render == nil || opts.Render(name)) {
-						t.Message, t.Err = Render(rt.Renderer, ev, t.Target, v.Route)
+						t.Message, t.Err = render(rt.Renderer, ev, t.Target, v.Route, opts.Scans)
 					}
 				}
 				r.Targets = append(r.Targets, t)
@@ -128,7 +132,12 @@ func Run(rt *config.Runtime, ev *event.Event, opts Options) *Result {
 // Render renders the message a delivery of ev to t via route would carry (route may be nil), as
 // the dispatcher does; the message is nil when the template fails.
 func Render(r *core.Renderer, ev *event.Event, t *core.Target, route *core.Route) (*notify.Message, error) {
+	return render(r, ev, t, route, nil)
+}
+
+func render(r *core.Renderer, ev *event.Event, t *core.Target, route *core.Route, scans map[string]event.Scan) (*notify.Message, error) {
 	msg := core.SampleMessage(ev, t, route)
+	msg.Scans = scans
 	if err := r.Render(msg, t, route); err != nil {
 		return nil, err
 	}

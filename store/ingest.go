@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 const insertDigestItemSQL = `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`
@@ -13,8 +14,19 @@ const insertEventSQL = `INSERT INTO events
 	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
 	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
 
-// Ingest implements core.BusStore: each new event with its deliveries, digest items and group
-// items, all in one transaction (dialect.ingest).
+// upsertScanSQL records the scan context one new event carries (event.ScanOf): the first value
+// given for each field is kept (docs/architecture.md, Storage).
+const upsertScanSQL = `INSERT INTO scans (scan_id, repo_url, branch, commit_id, first_seen_ms, last_seen_ms)
+	VALUES (?, NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), ?, ?)
+	ON CONFLICT (scan_id) DO UPDATE SET
+		repo_url = COALESCE(scans.repo_url, excluded.repo_url),
+		branch = COALESCE(scans.branch, excluded.branch),
+		commit_id = COALESCE(scans.commit_id, excluded.commit_id),
+		first_seen_ms = min(scans.first_seen_ms, excluded.first_seen_ms),
+		last_seen_ms = max(scans.last_seen_ms, excluded.last_seen_ms)`
+
+// Ingest implements core.BusStore: each new event with its deliveries, digest items, group
+// items and scan context, all in one transaction (dialect.ingest).
 func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup, err := d.dialect.ingest(d, ctx, items)
 	if err != nil {
@@ -27,12 +39,12 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL)
+		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL)
 		if err != nil {
 			return err
 		}
 		defer closeAll()
-		insEvent, insDelivery, insItem, insGroup := st[0], st[1], st[2], st[3]
+		insEvent, insDelivery, insItem, insGroup, upScan := st[0], st[1], st[2], st[3], st[4]
 		for i, it := range items {
 			ev := it.Event
 			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
@@ -55,6 +67,11 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 			}
 			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
 				return err
+			}
+			if sc, ok := event.ScanOf(ev); ok {
+				if _, err := upScan.exec(ctx, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
