@@ -58,9 +58,12 @@ type BusStore interface {
 // after the commit. New deliveries go straight to the dispatcher's workers.
 type Bus struct {
 	store BusStore
-	disp  *Dispatcher
-	now   func() time.Time
-	log   *slog.Logger
+	// findings is store when it reads finding statuses (FindingStatusReader): issue.critical
+	// events then get finding_status at ingest.
+	findings FindingStatusReader
+	disp     *Dispatcher
+	now      func() time.Time
+	log      *slog.Logger
 
 	reqs      chan *acceptReq
 	mu        sync.RWMutex
@@ -96,6 +99,7 @@ func NewBus(store BusStore, disp *Dispatcher, now func() time.Time, log *slog.Lo
 		now = time.Now
 	}
 	b := &Bus{store: store, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2), stop: make(chan struct{})}
+	b.findings, _ = store.(FindingStatusReader)
 	b.writerWG.Go(b.write)
 	b.writerWG.Go(b.countPending)
 	return b
@@ -171,33 +175,18 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	}
 	now := b.now().UTC()
 	ev.ReceivedAt = now
-	router := b.disp.Plan().Router
-	assigned := router.Assign(ev, b.disp.Enabled)
-	req := &acceptReq{item: IngestItem{Event: ev, Digests: router.DigestsFor(ev)}, done: make(chan acceptResp, 1)}
-	var member map[[2]string]bool
-	for _, a := range assigned {
-		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
-			continue
-		} else if g != nil {
-			req.item.Groups = append(req.item.Groups, *g)
-			if member == nil {
-				member = map[[2]string]bool{}
-			}
-			member[[2]string{a.Target, a.Route.Name}] = true
-			continue
+	plan := b.disp.Plan()
+	finding := plan.Findings.FindingOf(ev)
+	if finding != nil && b.findings != nil {
+		status, err := b.findings.FindingStatus(ctx, finding.ScanID, finding.Fingerprint)
+		if err != nil {
+			return AcceptResult{}, fmt.Errorf("%w: finding status: %v", ErrUnavailable, err)
 		}
-		dl := &Delivery{
-			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-			State: StatePending, NextAttemptAt: now, CreatedAt: now, Event: ev,
-		}
-		p := b.disp.reserve(a.Target)
-		if p != nil {
-			dl.State, dl.LeaseOwner, dl.LeaseUntil = StateRunning, b.disp.Owner(), now.Add(b.disp.Lease())
-		}
-		req.reserved = append(req.reserved, p)
-		req.item.Deliveries = append(req.item.Deliveries, dl)
+		ev.FindingStatus = status
 	}
-	req.item.Groups = append(req.item.Groups, router.closers(ev, member, b.disp.Enabled)...)
+	req := &acceptReq{done: make(chan acceptResp, 1)}
+	req.item, req.reserved = b.disp.ingestItem(plan, ev, now, true)
+	req.item.Finding = finding
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -318,6 +307,46 @@ func (b *Bus) commit(batch []*acceptReq) {
 			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries), Held: held}}
 		}
 	}
+}
+
+// ingestItem routes ev as ingest does at now (ev.ReceivedAt): its deliveries, digests, groups
+// and the comparison a scan.completed asks for (findings). With reserve, a delivery whose target's pool has room is
+// leased to this replica at once (reserved holds that pool, to hand it off after the commit);
+// without, every delivery is pending for the poller.
+func (d *Dispatcher) ingestItem(plan *Plan, ev *event.Event, now time.Time, reserve bool) (item IngestItem, reserved []*pool) {
+	router := plan.Router
+	assigned := router.Assign(ev, d.Enabled)
+	item = IngestItem{Event: ev, Digests: router.DigestsFor(ev)}
+	if scan, _ := ev.Data["scan_id"].(string); ev.Type == event.ScanCompleted && len(scan) <= event.MaxScanIDBytes {
+		item.ScanCompleted, item.CompareAt = scan, now.Add(plan.Findings.settle())
+	}
+	var member map[[2]string]bool
+	for _, a := range assigned {
+		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
+			continue
+		} else if g != nil {
+			item.Groups = append(item.Groups, *g)
+			if member == nil {
+				member = map[[2]string]bool{}
+			}
+			member[[2]string{a.Target, a.Route.Name}] = true
+			continue
+		}
+		dl := &Delivery{
+			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
+			State: StatePending, NextAttemptAt: now, CreatedAt: now, Event: ev,
+		}
+		if reserve {
+			p := d.reserve(a.Target)
+			if p != nil {
+				dl.State, dl.LeaseOwner, dl.LeaseUntil = StateRunning, d.Owner(), now.Add(d.Lease())
+			}
+			reserved = append(reserved, p)
+		}
+		item.Deliveries = append(item.Deliveries, dl)
+	}
+	item.Groups = append(item.Groups, router.closers(ev, member, d.Enabled)...)
+	return item, reserved
 }
 
 func (b *Bus) releaseAll(r *acceptReq) {

@@ -42,6 +42,14 @@ type dialect struct {
 	// transaction, Postgres sends a whole batch as arrays in one statement.
 	ingest   func(d *DB, ctx context.Context, items []core.IngestItem) ([]bool, error)
 	complete func(d *DB, ctx context.Context, cs []core.Completion) error
+	// ingestTx is ingest inside a transaction that also writes other rows (a scan comparison's
+	// derived events).
+	ingestTx func(d *DB, ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error)
+
+	// forUpdate locks the rows a SELECT reads until the transaction ends (Postgres); "" on
+	// SQLite, whose one writer connection runs one transaction at a time. skipLocked also skips
+	// rows another transaction holds.
+	forUpdate, skipLocked string
 }
 
 var sqliteDialect = dialect{
@@ -79,6 +87,7 @@ var sqliteDialect = dialect{
 	},
 	ingest:   (*DB).sqliteIngest,
 	complete: (*DB).sqliteComplete,
+	ingestTx: (*DB).sqliteIngestTx,
 }
 
 var postgresDialect = dialect{
@@ -99,4 +108,9 @@ var postgresDialect = dialect{
 	},
 	ingest:   (*DB).pgIngest,
 	complete: (*DB).pgComplete,
+	ingestTx: func(d *DB, ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
+		return d.pgIngestIn(ctx, tx, items)
+	},
+	forUpdate:  " FOR UPDATE",
+	skipLocked: " FOR UPDATE SKIP LOCKED",
 }

@@ -35,49 +35,76 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 	return dup, nil
 }
 
+// insertScanFindingSQL records a finding an issue.critical event reports as a member of its
+// scan; the same fingerprint again in the scan changes nothing (it counts once).
+const insertScanFindingSQL = `INSERT INTO scan_findings (scan_id, fingerprint, title, file, line, severity, received_at_ms)
+	VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scan_id, fingerprint) DO NOTHING`
+
+// insertFindingScanSQL queues the comparison of a completed scan (once per scan_id).
+const insertFindingScanSQL = `INSERT INTO finding_scans (scan_id, received_at_ms, due_at_ms)
+	VALUES (?, ?, ?) ON CONFLICT (scan_id) DO NOTHING`
+
 // sqliteIngest runs the statements prepared at open (writerStatements) in one transaction.
 func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
-	dup := make([]bool, len(items))
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL)
-		if err != nil {
-			return err
-		}
-		defer closeAll()
-		insEvent, insDelivery, insItem, insGroup, upScan := st[0], st[1], st[2], st[3], st[4]
-		for i, it := range items {
-			ev := it.Event
-			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				dup[i] = true
-				continue
-			}
-			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
-				return err
-			}
-			for _, name := range it.Digests {
-				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
-					return err
-				}
-			}
-			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
-				return err
-			}
-			if sc, ok := event.ScanOf(ev); ok {
-				if _, err := upScan.exec(ctx, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	var dup []bool
+	err := d.inTx(ctx, func(tx *sql.Tx) (err error) {
+		dup, err = d.sqliteIngestTx(ctx, tx, items)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return dup, nil
+}
+
+// sqliteIngestTx is sqliteIngest in tx.
+func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
+	dup := make([]bool, len(items))
+	st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL,
+		insertScanFindingSQL, insertFindingScanSQL)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAll()
+	insEvent, insDelivery, insItem, insGroup, upScan, insFinding, insCompare := st[0], st[1], st[2], st[3], st[4], st[5], st[6]
+	for i, it := range items {
+		ev := it.Event
+		res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			dup[i] = true
+			continue
+		}
+		if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+			return nil, err
+		}
+		for _, name := range it.Digests {
+			if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+				return nil, err
+			}
+		}
+		if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+			return nil, err
+		}
+		if sc, ok := event.ScanOf(ev); ok {
+			if _, err := upScan.exec(ctx, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
+				return nil, err
+			}
+		}
+		if f := it.Finding; f != nil {
+			if _, err := insFinding.exec(ctx, f.ScanID, f.Fingerprint, f.Title, f.File, f.Line, f.Severity, ms(ev.ReceivedAt)); err != nil {
+				return nil, err
+			}
+		}
+		if it.ScanCompleted != "" {
+			if _, err := insCompare.exec(ctx, it.ScanCompleted, ms(ev.ReceivedAt), ms(it.CompareAt)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return dup, nil
 }
