@@ -81,7 +81,11 @@ func TestFindingsEndToEnd(t *testing.T) {
 	for _, body := range scanBodies("scan-1", repo, "main", [3]any{"SQL injection", "api/user.js", 42}, [3]any{"XSS", "web/page.js", 7}) {
 		require.Equal(t, "accepted", b.Send(body).Status)
 	}
-	t.Cleanup(func() { if t.Failed() { t.Log(b.Logs.String()) } })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(b.Logs.String())
+		}
+	})
 	require.ElementsMatch(t, []string{"finding.new SQL injection", "finding.new XSS"}, values(findingPosts(t, b.Webhook.Wait(t, 2, 15*time.Second))))
 	require.Equal(t, 2, b.Slack.Count(), "both issues are new")
 
