@@ -1,0 +1,115 @@
+package templates_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
+	"github.com/cortexbridge/cortex-bridge/samples"
+)
+
+// TestBuiltinFindingGolden renders the derived finding events (finding.*) with each chat and
+// email target's built-in "finding" template; go test ./templates -update rewrites the golden
+// files.
+func TestBuiltinFindingGolden(t *testing.T) {
+	t.Parallel()
+	require.ElementsMatch(t, core.FindingEventTypes, samples.FindingTypes(), "every finding event type has a sample")
+	for _, tgt := range builtinTargets {
+		for _, typ := range samples.FindingTypes() {
+			t.Run(tgt.Type+"/"+typ, func(t *testing.T) {
+				t.Parallel()
+				body, err := samples.Get(typ)
+				require.NoError(t, err)
+				ev, err := event.Parse(body)
+				require.NoError(t, err)
+				msg := render(t, tgt, ev)
+				var got bytes.Buffer
+				if tgt.Format == notify.FormatJSON {
+					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
+				} else {
+					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
+				}
+				golden := filepath.Join("testdata", tgt.Type, typ+".golden")
+				if *update {
+					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
+				}
+				want, err := os.ReadFile(golden)
+				require.NoError(t, err, "run go test ./templates -update to create it")
+				require.Equal(t, string(want), got.String())
+			})
+		}
+	}
+}
+
+// TestFindingTemplatesEscape: a finding's text comes from Cortex events (attacker-influenced):
+// it cannot add markup, mentions or JSON structure in any target's message, and each names
+// what happened and where.
+func TestFindingTemplatesEscape(t *testing.T) {
+	t.Parallel()
+	hostile := map[string]any{
+		"repo_url": "https://github.com/acme/app", "branch": "main <!channel>", "scan_id": "s2", "previous_scan_id": "<@U123> s1",
+		"fingerprint": "*bold* @everyone", "title": "<script>x</script> <!here> @everyone [a](https://evil.example)",
+		"file": "a`b|c>.js", "line": int64(3), "severity": "critical", "first_seen": "2024-01-01T00:00:00Z", "last_seen": "2024-01-02T00:00:00Z",
+	}
+	body, err := json.Marshal(map[string]any{"event": "finding.regressed", "id": "finding.regressed:x", "timestamp": "2024-01-02T00:00:00Z", "data": hostile})
+	require.NoError(t, err)
+	ev, err := event.Parse(body)
+	require.NoError(t, err)
+	for _, tgt := range builtinTargets {
+		t.Run(tgt.Type, func(t *testing.T) {
+			t.Parallel()
+			msg := render(t, tgt, ev)
+			out := string(msg.Body) + msg.Subject + msg.HTML
+			require.Contains(t, out, "Regressed")
+			switch tgt.Type {
+			case "slack":
+				require.True(t, json.Valid(msg.Body))
+				require.NotContains(t, out, "<!channel>")
+				require.NotContains(t, out, "<!here>")
+				require.NotContains(t, out, "<@U123>")
+			case "discord":
+				require.True(t, json.Valid(msg.Body))
+				require.Contains(t, out, `"allowed_mentions":{"parse":[]}`)
+			case "email":
+				require.NotContains(t, msg.HTML, "<script>")
+				require.False(t, strings.ContainsAny(msg.Subject, "\r\n"))
+			}
+		})
+	}
+}
+
+// TestWebhookPresetsRenderFindings: every webhook preset's template renders each finding
+// event as valid JSON naming the finding.
+func TestWebhookPresetsRenderFindings(t *testing.T) {
+	t.Parallel()
+	entries, err := os.ReadDir(filepath.Join("builtin", "webhook"))
+	require.NoError(t, err)
+	for _, e := range entries {
+		name := strings.TrimSuffix(e.Name(), ".tmpl")
+		if name == "compliance-digest" {
+			continue
+		}
+		for _, typ := range samples.FindingTypes() {
+			t.Run(name+"/"+typ, func(t *testing.T) {
+				t.Parallel()
+				body, err := samples.Get(typ)
+				require.NoError(t, err)
+				ev, err := event.Parse(body)
+				require.NoError(t, err)
+				tgt := &core.Target{Name: "hook", Type: "webhook", Template: name, Format: notify.FormatJSON}
+				msg := render(t, tgt, ev)
+				require.True(t, json.Valid(msg.Body), "%s", msg.Body)
+				require.Contains(t, string(msg.Body), "SQL Injection vulnerability")
+			})
+		}
+	}
+}
