@@ -462,13 +462,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	ingest := api.NewIngest(api.IngestConfig{Secrets: []string{"s"}}, nil, nil)
 	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}}
 	handler := api.Routes{IngestPath: "/webhooks/cortex", Ingest: ingest, Metrics: http.NotFoundHandler(), Keys: api.NewKeys(nil),
-		Reload: func(context.Context) error { return nil }, Management: mg}.Handler()
+		Reload: func(context.Context) error { return nil }, Management: mg, Findings: &api.Findings{Keys: api.NewKeys(nil)}}.Handler()
 	mux := handler.(*http.ServeMux)
 	var served []string
 	for _, route := range []string{
 		"POST /webhooks/cortex", "GET /healthz", "GET /readyz", "GET /metrics", "POST /-/reload", "GET /openapi.json",
 		"POST /webhooks", "GET /webhooks", "GET /webhooks/{id}", "PATCH /webhooks/{id}", "DELETE /webhooks/{id}",
 		"POST /webhooks/{id}/test", "GET /webhooks/{id}/deliveries", "GET /deliveries", "GET /deliveries/{id}", "POST /deliveries/{id}/retry",
+		"GET /findings",
 	} {
 		method, path, _ := strings.Cut(route, " ")
 		req := httptest.NewRequest(method, regexp.MustCompile(`\{id\}`).ReplaceAllString(path, "x1"), nil)

@@ -41,6 +41,8 @@ type Routes struct {
 	Keys   *Keys
 	// Management is the webhook registration API (docs/api.md); nil: not served.
 	Management *Management
+	// Findings is GET /findings (docs/api.md); nil: not served.
+	Findings *Findings
 	// Dashboard is the web dashboard, served at GET / and under /ui/; nil: not served.
 	Dashboard http.Handler
 }
@@ -56,6 +58,9 @@ func (rt Routes) Handler() http.Handler {
 	}
 	if rt.Management != nil {
 		rt.Management.Register(mux)
+	}
+	if rt.Findings != nil {
+		rt.Findings.Register(mux)
 	}
 	if rt.Dashboard != nil {
 		mux.Handle("GET /{$}", rt.Dashboard)

@@ -39,6 +39,7 @@ type Store interface {
 	core.DispatcherStore
 	core.SchedulerStore
 	core.FindingStore
+	api.FindingStore
 	webhooks.RegistryStore
 	dashboard.Store // with the webhook service's and the management API's storage
 	// MigrationsCurrent returns an error unless the schema is at this build's latest migration.

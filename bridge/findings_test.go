@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -23,6 +25,10 @@ const findingsConfig = `
 ingest: {secrets: ["{{.Secret}}"]}
 delivery: {timeout: 2s, max_attempts: 3, backoff: {initial: 20ms, max: 50ms}}
 findings: {settle: 100ms}
+api:
+  keys:
+    - {account: sec, key: "sec-admin-key-0123456789abcdef", role: admin}
+    - {account: acme, key: "acme-tenant-key-0123456789abcdef"}
 targets:
   - {name: hook, type: webhook, url: "{{.Webhook}}/in", secret: "target-secret-0123456789"}
   - {name: chat, type: slack, webhook_url: "{{.Slack}}/services/T/B/X"}
@@ -115,6 +121,41 @@ func TestFindingsEndToEnd(t *testing.T) {
 	fs, err := b.Store.Findings(context.Background(), core.FindingFilter{})
 	require.NoError(t, err)
 	require.Len(t, fs, 2)
+
+	// GET /findings: admins only; filters by repository, branch and status.
+	get := func(key, query string) (int, []map[string]any) {
+		req, err := http.NewRequest(http.MethodGet, b.URL+"/findings"+query, nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		var out struct{ Data []map[string]any }
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp.StatusCode, out.Data
+	}
+	const admin, tenant = "sec-admin-key-0123456789abcdef", "acme-tenant-key-0123456789abcdef"
+	code, list := get(admin, "?repo="+url.QueryEscape(repo)+"&branch=main")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, list, 2)
+	code, list = get(admin, "?status=fixed")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, list, 1)
+	require.Equal(t, "XSS", list[0]["title"])
+	require.Equal(t, "scan-1", list[0]["last_scan_id"])
+	require.NotEmpty(t, list[0]["fixed_at"])
+	code, list = get(admin, "?status=open")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, list, 1)
+	require.EqualValues(t, 48, list[0]["line"], "the line follows the latest scan")
+	code, _ = get(admin, "?branch=dev")
+	require.Equal(t, http.StatusOK, code)
+	code, _ = get(admin, "?status=gone")
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	code, _ = get(tenant, "")
+	require.Equal(t, http.StatusForbidden, code)
+	code, _ = get("wrong-key", "")
+	require.Equal(t, http.StatusUnauthorized, code)
 }
 
 // TestFindingsTwoReplicasPostgres: two bridges on one PostgreSQL database take the events of

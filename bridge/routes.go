@@ -32,6 +32,7 @@ func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 		Reload:     b.Reload,
 		Keys:       b.keys,
 		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log},
+		Findings:   &api.Findings{Store: b.db, Keys: b.keys, Log: b.log},
 		Dashboard:  d,
 		Ready: map[string]api.Check{
 			// The store answering is not enough: a full disk still answers SELECT 1. Ready
