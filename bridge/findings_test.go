@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -210,4 +211,25 @@ func TestFindingsTwoReplicasPostgres(t *testing.T) {
 		count[v]++
 	}
 	require.Equal(t, map[string]int{"finding.new A": repos, "finding.new B": repos, "finding.fixed B": repos, "finding.regressed B": repos}, count)
+}
+
+// TestFindingsBaselineQuiet: with findings.baseline: quiet the first completed scan of a
+// branch sends nothing (its findings are recorded); the next one sends what changed.
+func TestFindingsBaselineQuiet(t *testing.T) {
+	t.Parallel()
+	b := bridgetest.Start(t, strings.Replace(findingsConfig, "findings: {settle: 100ms}", "findings: {settle: 100ms, baseline: quiet}", 1))
+	const repo = "https://github.com/acme/quiet"
+	for _, body := range scanBodies("q-1", repo, "main", [3]any{"SQL injection", "api/user.js", 42}) {
+		require.Equal(t, "accepted", b.Send(body).Status)
+	}
+	require.Eventually(t, func() bool {
+		fs, err := b.Store.Findings(context.Background(), core.FindingFilter{RepoURL: repo})
+		return err == nil && len(fs) == 1
+	}, 15*time.Second, 20*time.Millisecond, "the baseline's findings are recorded")
+	for _, body := range scanBodies("q-2", repo, "main", [3]any{"SQL injection", "api/user.js", 42}, [3]any{"XSS", "web/page.js", 7}) {
+		require.Equal(t, "accepted", b.Send(body).Status)
+	}
+	got := findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))
+	b.WaitIdle(10 * time.Second)
+	require.Equal(t, []string{"finding.new XSS"}, values(findingPosts(t, b.Webhook.Posts())), "%v", got)
 }
