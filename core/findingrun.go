@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Finding is one finding of a scope as the store keeps it: the latest values its scans
@@ -62,6 +63,14 @@ type FindingStatusReader interface {
 	// FindingStatusNew, FindingStatusRecurring or FindingStatusRegressed for fingerprint in it.
 	// Errors wrap ErrUnavailable.
 	FindingStatus(ctx context.Context, scanID, fingerprint string) (string, error)
+}
+
+// OpenFindingsReader summarises the open findings for a digest run (Scheduler): a store that
+// has it gives every digest its open findings' age.
+type OpenFindingsReader interface {
+	// OpenFindings returns, per repository and branch with open findings, how many and the
+	// oldest first_seen, oldest first, at most limit of them. Errors wrap ErrUnavailable.
+	OpenFindings(ctx context.Context, limit int) ([]notify.OpenFindings, error)
 }
 
 // FindingStore is what the FindingsRunner needs from storage. Errors wrap ErrUnavailable.

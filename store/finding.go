@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // The findings (docs/events.md, "Findings"): scan_findings and finding_scans are written at
@@ -276,6 +277,30 @@ func (d *DB) Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("findings", err)
+	}
+	return out, nil
+}
+
+// OpenFindings implements core.OpenFindingsReader.
+func (d *DB) OpenFindings(ctx context.Context, limit int) ([]notify.OpenFindings, error) {
+	rows, err := d.query(ctx, d.r, `SELECT repo_url, branch, count(*), min(first_seen_ms) FROM findings
+		WHERE state <> 'fixed' GROUP BY repo_url, branch ORDER BY 4, 1, 2 LIMIT ?`, limit)
+	if err != nil {
+		return nil, unavailable("open findings", err)
+	}
+	defer rows.Close()
+	var out []notify.OpenFindings
+	for rows.Next() {
+		var o notify.OpenFindings
+		var oldest int64
+		if err := rows.Scan(&o.RepoURL, &o.Branch, &o.Open, &oldest); err != nil {
+			return nil, unavailable("open findings", err)
+		}
+		o.Oldest = fromMS(oldest)
+		out = append(out, o)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("open findings", err)
 	}
 	return out, nil
 }

@@ -3,10 +3,12 @@ package templates_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
+	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
 // TestBuiltinFindingGolden renders the derived finding events (finding.*) with each chat and
@@ -111,5 +114,68 @@ func TestWebhookPresetsRenderFindings(t *testing.T) {
 				require.Contains(t, string(msg.Body), "SQL Injection vulnerability")
 			})
 		}
+	}
+}
+
+// TestDigestShowsFindings: the compliance digest counts the period's finding events per
+// repository and branch and lists the open findings' age from the run (core.FillDigest), for
+// email and Slack.
+func TestDigestShowsFindings(t *testing.T) {
+	t.Parallel()
+	from, to := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 8, 0, 0, 0, 0, time.UTC)
+	var evs []*event.Event
+	for _, x := range []struct{ typ, repo, branch string }{
+		{"finding.new", "https://github.com/acme/payments", "main"},
+		{"finding.new", "https://github.com/acme/payments", "main"},
+		{"finding.fixed", "https://github.com/acme/payments", "main"},
+		{"finding.regressed", "https://github.com/acme/web", "dev"},
+	} {
+		body, err := samples.Get(x.typ)
+		require.NoError(t, err)
+		var env map[string]any
+		require.NoError(t, json.Unmarshal(body, &env))
+		env["id"] = fmt.Sprintf("%s-%d", x.typ, len(evs))
+		data := env["data"].(map[string]any)
+		data["repo_url"], data["branch"] = x.repo, x.branch
+		body, err = json.Marshal(env)
+		require.NoError(t, err)
+		ev, err := event.Parse(body)
+		require.NoError(t, err)
+		evs = append(evs, ev)
+	}
+	run := core.DigestRun{Digest: "weekly", Template: "compliance-digest", From: from, To: to, OpenFindings: []notify.OpenFindings{
+		{RepoURL: "https://github.com/acme/payments", Branch: "main", Open: 3, Oldest: to.Add(-45 * 24 * time.Hour)},
+	}}
+	dg := notify.NewDigest("weekly", from, to, evs, 70)
+	require.Equal(t, []notify.RepoFindings{
+		{RepoURL: "https://github.com/acme/payments", Repo: "acme/payments", Branch: "main", New: 2, Fixed: 1},
+		{RepoURL: "https://github.com/acme/web", Repo: "acme/web", Branch: "dev", Regressed: 1},
+	}, dg.Findings)
+	e, err := templates.New("")
+	require.NoError(t, err)
+	r := &core.Renderer{Engine: e}
+	for _, tgt := range builtinTargets {
+		if tgt.Type == "discord" {
+			continue // its digest shows counts per event type only
+		}
+		t.Run(tgt.Type, func(t *testing.T) {
+			t.Parallel()
+			digestEv, err := core.NewDigestEvent("digest_weekly", run, to)
+			require.NoError(t, err)
+			msg := core.SampleMessage(digestEv, tgt, nil)
+			core.FillDigest(msg, run, evs, 70)
+			require.Equal(t, 45, msg.Digest.OpenFindings[0].AgeDays)
+			require.NoError(t, r.Render(msg, tgt, nil))
+			out := string(msg.Body) + msg.HTML
+			for _, want := range []string{"acme/payments", "acme/web", "45 days"} {
+				require.Contains(t, out, want)
+			}
+			if tgt.Type == "email" {
+				require.Contains(t, string(msg.Body), "acme/payments (main)                        2    1    0")
+				require.Contains(t, string(msg.Body), "acme/web (dev)                              0    0    1")
+			} else {
+				require.Contains(t, out, "2 new, 1 fixed, 0 regressed")
+			}
+		})
 	}
 }

@@ -25,6 +25,7 @@ func findingTests() map[string]func(t *testing.T, s Store) {
 		"FindingsStatusAtIngest":     testFindingsStatus,
 		"FindingsPrunedAfterFixed":   testFindingsPrune,
 		"FindingsEventsLikeIngested": testFindingsEventsStored,
+		"FindingsOpenSummary":        testFindingsOpenSummary,
 	}
 }
 
@@ -313,4 +314,24 @@ func testFindingsEventsStored(t *testing.T, s Store) {
 		require.Equal(t, want, ev.Data[k], k)
 	}
 	require.NotEmpty(t, ev.Data["fingerprint"])
+}
+
+func testFindingsOpenSummary(t *testing.T, s Store) {
+	p := core.FindingsPolicy{}
+	const repoB = "https://github.com/acme/web"
+	scanRun(t, s, p, "a1", repoA, "main", t0, false, issue{"A", "a.js", 1}, issue{"B", "b.js", 1})
+	scanRun(t, s, p, "b1", repoB, "main", t0.Add(time.Hour), false, issue{"C", "c.js", 1})
+	compareDue(t, s, p, t0.Add(2*time.Hour))
+	scanRun(t, s, p, "a2", repoA, "main", t0.Add(3*time.Hour), false, issue{"A", "a.js", 1})
+	compareDue(t, s, p, t0.Add(4*time.Hour))
+	got, err := s.OpenFindings(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, repoA, got[0].RepoURL, "oldest first")
+	require.Equal(t, 1, got[0].Open, "B was fixed")
+	require.True(t, got[0].Oldest.Equal(t0.Add(4*time.Second)), "%s", got[0].Oldest)
+	require.Equal(t, repoB, got[1].RepoURL)
+	got, err = s.OpenFindings(context.Background(), 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
 }

@@ -26,6 +26,7 @@ type Store interface {
 	core.DispatcherStore
 	core.SchedulerStore
 	core.FindingStore
+	core.OpenFindingsReader
 	dashboard.Store
 
 	// Findings lists findings, most recently seen first.
