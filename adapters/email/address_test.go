@@ -168,17 +168,21 @@ func TestAddressValidate(t *testing.T) {
 		wantErr   string // "" = valid
 		wantWarns []string
 	}{
-		"unicode domain":            {edit: func(c *Config) { c.To = []string{"secops@bücher.example"} }},
-		"a-label domain":            {edit: func(c *Config) { c.To = []string{"secops@xn--bcher-kva.example"} }},
-		"address literal":           {edit: func(c *Config) { c.To = []string{"secops@[192.0.2.1]"} }},
-		"ascii domain kept as is":   {edit: func(c *Config) { c.To = []string{"a@Mail_Relay.local"} }},
-		"underscore in idn":         {edit: func(c *Config) { c.To = []string{"a@bü_cher.example"} }, wantErr: `to[0]: "a@bü_cher.example": the domain "bü_cher.example" is not a valid international domain name`},
-		"leading hyphen in idn":     {edit: func(c *Config) { c.CC = []string{"ok@example.com", "a@-bücher.example"} }, wantErr: "cc[1]: "},
-		"bad a-label":               {edit: func(c *Config) { c.BCC = []string{"a@xn--a.example"} }, wantErr: "bcc[0]: "},
-		"idn label too long":        {edit: func(c *Config) { c.ReplyTo = "a@" + strings.Repeat("ü", 60) + ".example" }, wantErr: "reply_to: "},
-		"bidi rule":                 {edit: func(c *Config) { c.From = "a@\u05d0a.example" }, wantErr: "from: "},
-		"unicode local part in to":  {edit: func(c *Config) { c.To = []string{"ops@example.com", "jörg@bücher.example"} }, wantWarns: []string{`to[1]: "jörg@xn--bcher-kva.example" has a non-ASCII local part`}},
-		"unicode local part in all": {edit: func(c *Config) { c.From = "Ä <ä@example.com>"; c.BCC = []string{"é@example.com"}; c.ReplyTo = "ü@example.com" }, wantWarns: []string{"from: ", "bcc[0]: ", "reply_to: "}},
+		"unicode domain":           {edit: func(c *Config) { c.To = []string{"secops@bücher.example"} }},
+		"a-label domain":           {edit: func(c *Config) { c.To = []string{"secops@xn--bcher-kva.example"} }},
+		"address literal":          {edit: func(c *Config) { c.To = []string{"secops@[192.0.2.1]"} }},
+		"ascii domain kept as is":  {edit: func(c *Config) { c.To = []string{"a@Mail_Relay.local"} }},
+		"underscore in idn":        {edit: func(c *Config) { c.To = []string{"a@bü_cher.example"} }, wantErr: `to[0]: "a@bü_cher.example": the domain "bü_cher.example" is not a valid international domain name`},
+		"leading hyphen in idn":    {edit: func(c *Config) { c.CC = []string{"ok@example.com", "a@-bücher.example"} }, wantErr: "cc[1]: "},
+		"bad a-label":              {edit: func(c *Config) { c.BCC = []string{"a@xn--a.example"} }, wantErr: "bcc[0]: "},
+		"idn label too long":       {edit: func(c *Config) { c.ReplyTo = "a@" + strings.Repeat("ü", 60) + ".example" }, wantErr: "reply_to: "},
+		"bidi rule":                {edit: func(c *Config) { c.From = "a@\u05d0a.example" }, wantErr: "from: "},
+		"unicode local part in to": {edit: func(c *Config) { c.To = []string{"ops@example.com", "jörg@bücher.example"} }, wantWarns: []string{`to[1]: "jörg@xn--bcher-kva.example" has a non-ASCII local part`}},
+		"unicode local part in all": {edit: func(c *Config) {
+			c.From = "Ä <ä@example.com>"
+			c.BCC = []string{"é@example.com"}
+			c.ReplyTo = "ü@example.com"
+		}, wantWarns: []string{"from: ", "bcc[0]: ", "reply_to: "}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
