@@ -62,9 +62,6 @@ func fixedTimes(spec string) bool {
 	return len(f) == 5 && !wild(f[0]) && !wild(f[1])
 }
 
-// Location is the zone the schedule is read in.
-func (s *ZoneSchedule) Location() *time.Location { return s.loc }
-
 // lookback is how far before t's local time Next starts looking for local times: more than
 // any daylight-saving shift (at most 2 hours, Antarctica/Troll), so that a local time the
 // clock has just shown again is found and recognised as already run.

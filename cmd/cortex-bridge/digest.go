@@ -32,7 +32,7 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 			}
 			spec := rt.Router.Digest(args[0])
 			if spec == nil {
-				return fmt.Errorf("no digest named %q in %s", args[0], path)
+				return fmt.Errorf("no digest named %q in %s%s", args[0], path, digestNames(rt.Router.Digests))
 			}
 			db, err := store.Open(cmd.Context(), rt.Config.Storage.Driver, rt.Config.Storage.DSN)
 			if err != nil {
