@@ -108,7 +108,7 @@ func (c *Config) Warnings() []string {
 	for _, k := range c.addressKeys() {
 		for j, v := range k.values {
 			if a, err := parseAddress(v); err == nil && a.utf8Local {
-				out = append(out, fmt.Sprintf("%s: %q has a non-ASCII local part: it can only be sent to an SMTP server that offers SMTPUTF8 (RFC 6531); others are refused without sending", k.name(j), a.Address.Address))
+				out = append(out, fmt.Sprintf("%s: %q has a non-ASCII local part: it can only be sent to an SMTP server that offers SMTPUTF8 (RFC 6531); others are refused without sending", k.name(j), v))
 			}
 		}
 	}
