@@ -113,7 +113,8 @@ func TestZoneScheduleOncePerLocalDay(t *testing.T) {
 		{"America/New_York", "30 2 * * *"},
 		{"America/Havana", "@daily"},
 		{"America/Santiago", "0 0 * * *"},
-		{"Australia/Lord_Howe", "45 1 * * *"},
+		{"Australia/Lord_Howe", "45 1 * * *"}, // in the repeated half hour in April
+		{"Australia/Lord_Howe", "15 2 * * *"}, // in the skipped half hour in October
 		{"Asia/Tehran", "30 2 * * *"},
 	}
 	for _, tc := range tests {
