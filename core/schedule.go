@@ -16,10 +16,10 @@ import (
 //     (02:30 when 02:00 jumps to 03:00) runs at the moment of the jump; a time the clock shows
 //     twice (01:30 when 02:00 falls back to 01:00) runs at its first occurrence only. Skipped
 //     times that meet at the same moment run once.
-//   - Any other schedule (*/15 * * * *, 0 * * * *, @hourly, @every 1h) follows real time, as
-//     cron(8) runs wildcard jobs: a 15-minute schedule runs every 15 minutes through the
-//     change, nothing is repeated or left out, and hours the clock skips or repeats are simply
-//     the hours the clock shows.
+//   - Any other schedule (*/15 * * * *, 0 * * * *, @hourly) runs at the times the clock
+//     shows, as cron(8) runs wildcard jobs: an hour the clock skips has no runs, an hour it
+//     shows twice has its runs twice, which keeps */15 * * * * and 0 * * * * at even steps of
+//     real time through the change. @every counts real time from the previous run.
 //
 // The cron syntax is robfig/cron's standard parser; ZoneSchedule only maps its local times to
 // instants. Safe for concurrent use.

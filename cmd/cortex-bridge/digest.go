@@ -107,8 +107,8 @@ func newDigestSchedule() *cobra.Command {
 		Long: `Print the next N run times of a digest (default 10) after --from (an RFC 3339 time; default
 now), one per line, RFC 3339 in the digest's timezone with its offset. Across daylight-saving
 changes a schedule at fixed local times runs once on every local day: a time the clock skips runs
-at the jump, a time it shows twice runs at the first one; sub-daily schedules follow real time
-(docs/configuration.md, digests). Reads the config only.`,
+at the jump, a time it shows twice runs at the first one; sub-daily schedules run at the times
+the clock shows (docs/configuration.md, digests). Reads the config only.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			start := time.Now()
