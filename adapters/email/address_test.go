@@ -116,7 +116,7 @@ func TestInternationalAddresses(t *testing.T) {
 			require.Equal(t, tc.wantUTF8, got[0].UTF8)
 			hdr := headerBlock(got[0].Data)
 			if !tc.wantUTF8 {
-				require.True(t, asciiOnly(string(hdr)), "headers without SMTPUTF8 must be ASCII:\n%s", hdr)
+				require.True(t, isASCII(string(hdr)), "headers without SMTPUTF8 must be ASCII:\n%s", hdr)
 			}
 			m, err := mail.ReadMessage(bytes.NewReader(got[0].Data))
 			require.NoError(t, err)
@@ -125,7 +125,7 @@ func TestInternationalAddresses(t *testing.T) {
 			}
 			require.Empty(t, m.Header.Get("Bcc"))
 			id := m.Header.Get("Message-Id")
-			require.True(t, asciiOnly(id), id)
+			require.True(t, isASCII(id), id)
 		})
 	}
 }

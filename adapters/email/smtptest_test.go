@@ -209,15 +209,6 @@ type session struct {
 // errNeedsSMTPUTF8 is a relay's refusal of a non-ASCII address sent without SMTPUTF8.
 var errNeedsSMTPUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "non-ASCII address requires SMTPUTF8"}
 
-func asciiOnly(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}
-
 var _ smtp.AuthSession = (*session)(nil)
 
 func (x *session) AuthMechanisms() []string { return x.s.opts.Mechs }
@@ -245,7 +236,7 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 	x.s.record(x.c, "MAIL")
 	x.utf8 = opts != nil && opts.UTF8
-	if !x.utf8 && !asciiOnly(from) {
+	if !x.utf8 && !isASCII(from) {
 		return errNeedsSMTPUTF8
 	}
 	x.from = from
@@ -257,7 +248,7 @@ func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.record(x.c, "RCPT")
-	if !x.utf8 && !asciiOnly(to) {
+	if !x.utf8 && !isASCII(to) {
 		return errNeedsSMTPUTF8
 	}
 	if x.s.opts.Rcpt != nil {
