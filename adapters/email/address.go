@@ -38,6 +38,9 @@ func parseAddress(s string) (address, error) {
 		return address{}, fmt.Errorf("%q is not an address: %v", s, err)
 	}
 	at := strings.LastIndexByte(a.Address, '@')
+	if at < 0 { // net/mail requires one; kept for safety
+		return address{}, fmt.Errorf("%q is not an address: no @", s)
+	}
 	local, domain := a.Address[:at], a.Address[at+1:]
 	if needsIDNA(domain) {
 		ascii, err := idnaProfile.ToASCII(domain)
