@@ -41,6 +41,7 @@ var files embed.FS
 type Store interface {
 	webhooks.Store
 	api.ManagementStore
+	api.FindingStore
 	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]core.QueueStats, error)
 	// DigestState returns a digest's schedule row; ok is false when it is not recorded yet.
@@ -146,6 +147,7 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("POST /ui/deliveries/{id}/retry", d.signedIn(d.deliveryRetry))
 	m.HandleFunc("GET /ui/routes", d.signedIn(d.routesPage))
 	m.HandleFunc("POST /ui/routes/try", d.signedIn(d.routesTry))
+	m.HandleFunc("GET /ui/findings", d.signedIn(d.findingsPage))
 	m.HandleFunc("/", d.notFound)
 }
 
