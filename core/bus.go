@@ -177,7 +177,7 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	ev.ReceivedAt = now
 	plan := b.disp.Plan()
 	finding := plan.Findings.FindingOf(ev)
-	if finding != nil && b.findings != nil {
+	if finding != nil && b.findings != nil && plan.Router.UsesFindingStatus() {
 		status, err := b.findings.FindingStatus(ctx, finding.ScanID, finding.Fingerprint)
 		if err != nil {
 			return AcceptResult{}, fmt.Errorf("%w: finding status: %v", ErrUnavailable, err)

@@ -56,6 +56,9 @@ func (m webhookMatcher) Match(ev *event.Event) (bool, error) { return m.w.Wants(
 
 func (m webhookMatcher) String() string { return "event in " + formatList(m.w.Events) }
 
+// Uses implements VarUser: a registered webhook's filter reads the event type only.
+func (webhookMatcher) Uses(string) bool { return false }
+
 func formatList(ss []string) string {
 	out := "["
 	for i, s := range ss {
