@@ -12,17 +12,17 @@ import (
 type source uint8
 
 const (
-	srcType      source = iota // ev.Type
-	srcID                      // ev.ID
-	srcTimestamp               // ev.Timestamp
-	srcData                    // ev.Data, the whole map
-	srcDelivery                // ev.Delivery
-	srcRepo                    // event.Repo(data.repo_url)
-	srcString                  // a KindString data field
-	srcNumber                  // a KindNumber data field, as float64
-	srcInt                     // a KindInt data field, as int64
-	srcDeadline                // now + EvalTimeout (budget.go), for programs with predicates
-	srcFindingStatus           // ev.FindingStatus: issue.critical at ingest (docs/events.md, Findings)
+	srcType          source = iota // ev.Type
+	srcID                          // ev.ID
+	srcTimestamp                   // ev.Timestamp
+	srcData                        // ev.Data, the whole map
+	srcDelivery                    // ev.Delivery
+	srcRepo                        // event.Repo(data.repo_url)
+	srcString                      // a KindString data field
+	srcNumber                      // a KindNumber data field, as float64
+	srcInt                         // a KindInt data field, as int64
+	srcDeadline                    // now + EvalTimeout (budget.go), for programs with predicates
+	srcFindingStatus               // ev.FindingStatus: issue.critical at ingest (docs/events.md, Findings)
 )
 
 // envVar is one top-level name of the rule environment (README.md, Rules).
