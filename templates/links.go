@@ -32,17 +32,18 @@ import (
 const MaxLinkURLBytes = 1000
 
 // linkSafe reports whether b may stay as is in an encoded URL's path, query or fragment: RFC
-// 3986 unreserved characters and the delimiters URLs need (/ : @ = + , ; & ?). Everything else
+// 3986 unreserved characters and the delimiters URLs need (/ : = + , ; & ?). Everything else
 // is percent-encoded: space, controls, | < > ( ) [ ] { } " ' ` \ ^ * ! $ and non-ASCII bytes are
 // each a delimiter or formatting character of some target syntax (Slack <url|label>, markdown
-// [label](url), HTML attributes, plain text line breaks). & stays: each syntax escapes it
-// (Slack &amp;, HTML &amp;) or needs nothing (markdown, JSON).
+// [label](url), HTML attributes, plain text line breaks), and @ starts a mention in Mattermost
+// and Rocket.Chat. & stays: each syntax escapes it (Slack &amp;, HTML &amp;) or needs nothing
+// (markdown, JSON).
 func linkSafe(b byte) bool {
 	switch {
 	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
 		return true
 	}
-	return strings.IndexByte("-._~/:@=+,;&?", b) >= 0
+	return strings.IndexByte("-._~/:=+,;&?", b) >= 0
 }
 
 // encodeLink percent-encodes s (an already encoded URL component) so that only linkSafe bytes
@@ -157,7 +158,7 @@ func parseLink(v any) (*url.URL, string, bool) {
 // UTF-8 anywhere, and at most MaxLinkURLBytes once encoded; "javascript:", "data:", relative
 // and scheme-less ("//evil.example") values are refused. The result has the scheme and host in
 // lowercase, an IDN host in punycode, and every byte of path, query and fragment outside
-// A–Z a–z 0–9 - . _ ~ / : @ = + , ; & ? percent-encoded (existing %XX escapes kept). Template
+// A–Z a–z 0–9 - . _ ~ / : = + , ; & ? percent-encoded (existing %XX escapes kept). Template
 // use: {{ link_url .Raw.repo_url }}.
 func LinkURL(v any) string {
 	_, s, ok := parseLink(v)
