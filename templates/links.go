@@ -342,3 +342,12 @@ func lineNumber(v any) (int64, bool) {
 	}
 	return 0, false
 }
+
+// NoLinks keeps text from making links in markups that parse links in any text (Mattermost,
+// Rocket.Chat, Microsoft Teams facts) and have no escape for them that all of them honour: a
+// zero-width space (U+200B) goes between "]" and "(" of a markdown link and after the "<" of
+// a Slack-style <url|label> link, so "[docs](https://evil.example)" shows as written instead
+// of as a link labelled "docs". Nil gives "".
+func NoLinks(s any) string { return noLinks.Replace(str(s)) }
+
+var noLinks = strings.NewReplacer("](", "]\u200b(", "<", "<\u200b")
