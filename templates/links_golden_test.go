@@ -3,10 +3,10 @@ package templates_test
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"html"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
