@@ -2,6 +2,7 @@ package templates
 
 import (
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"unicode"
@@ -346,8 +347,12 @@ func lineNumber(v any) (int64, bool) {
 // NoLinks keeps text from making links in markups that parse links in any text (Mattermost,
 // Rocket.Chat, Microsoft Teams facts) and have no escape for them that all of them honour: a
 // zero-width space (U+200B) goes between "]" and "(" of a markdown link and after the "<" of
-// a Slack-style <url|label> link, so "[docs](https://evil.example)" shows as written instead
-// of as a link labelled "docs". Nil gives "".
-func NoLinks(s any) string { return noLinks.Replace(str(s)) }
+// a Slack-style <scheme:…|label> link, so "[docs](https://evil.example)" shows as written
+// instead of as a link labelled "docs". Other text, "<!here>" included, is unchanged. Nil gives
+// "".
+func NoLinks(s any) string {
+	return slackStyleLink.ReplaceAllString(strings.ReplaceAll(str(s), "](", "]\u200b("), "<\u200b$1")
+}
 
-var noLinks = strings.NewReplacer("](", "]\u200b(", "<", "<\u200b")
+// slackStyleLink is the start of a <scheme:…> link.
+var slackStyleLink = regexp.MustCompile(`<([a-zA-Z][a-zA-Z0-9+.-]*:)`)

@@ -246,3 +246,19 @@ func FuzzLinks(f *testing.F) {
 		}
 	})
 }
+
+func TestNoLinks(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ in, want string }{
+		{"[docs](https://evil.example)", "[docs]\u200b(https://evil.example)"},
+		{"<https://evil.example|github.com>", "<\u200bhttps://evil.example|github.com>"},
+		{"plain (text) [x] a<b <!here> <@U1>", "plain (text) [x] a<b <!here> <@U1>"},
+		{"<JavaScript:alert(1)|x>", "<\u200bJavaScript:alert(1)|x>"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		require.Equal(t, tc.want, templates.NoLinks(tc.in))
+		require.NotRegexp(t, mdLinkRE, templates.NoLinks(tc.in))
+	}
+	require.Empty(t, templates.NoLinks(nil))
+}
