@@ -45,6 +45,10 @@ type Target struct {
 	// decides whether the circuit closes again. Zero values: 5 failures, 30 s; Failures < 0
 	// turns the breaker off.
 	Breaker BreakerPolicy
+	// Preview, when set, returns exactly what the target would send for a rendered message
+	// without sending it (notify.Previewer); the dry run prints it. Nil when the target cannot
+	// say (disabled, or a dry run built without previews).
+	Preview func(ctx context.Context, msg *notify.Message) (*notify.Preview, error)
 }
 
 // BreakerPolicy configures a target's circuit breaker (sony/gobreaker).

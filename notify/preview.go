@@ -27,6 +27,13 @@ type Previewer interface {
 	Preview(ctx context.Context, msg *Message) (*Preview, error)
 }
 
+// ConfigPreviewer is a TargetConfig that can preview a message without a Notifier: a type whose
+// New opens or creates something (a file target opens its file) implements it, so a dry run
+// shows its bytes while opening nothing. Preview is what Notifier.Preview would return.
+type ConfigPreviewer interface {
+	Preview(msg *Message) (*Preview, error)
+}
+
 // Capture records the one request a Notifier makes through a CaptureClient.
 type Capture struct {
 	mu          sync.Mutex

@@ -7,11 +7,21 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
-var _ notify.Previewer = (*Notifier)(nil)
+var (
+	_ notify.Previewer       = (*Notifier)(nil)
+	_ notify.ConfigPreviewer = (*Config)(nil)
+)
 
 // Preview implements notify.Previewer: the line Notify would append for msg (one JSON object
 // and a newline, Line), without writing anything.
 func (n *Notifier) Preview(_ context.Context, msg *notify.Message) (*notify.Preview, error) {
+	var c *Config
+	return c.Preview(msg)
+}
+
+// Preview implements notify.ConfigPreviewer: the line a target of this config would append,
+// without opening its file (the line does not depend on the config).
+func (c *Config) Preview(msg *notify.Message) (*notify.Preview, error) {
 	line, err := lineOf(msg)
 	if err != nil {
 		return nil, err
