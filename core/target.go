@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"maps"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ type Target struct {
 	// decides whether the circuit closes again. Zero values: 5 failures, 30 s; Failures < 0
 	// turns the breaker off.
 	Breaker BreakerPolicy
+	// Preview, when set, returns exactly what the target would send for a rendered message
+	// without sending it (notify.Previewer); the dry run prints it. Nil when the target cannot
+	// say (disabled, or a dry run built without previews).
+	Preview func(ctx context.Context, msg *notify.Message) (*notify.Preview, error)
 }
 
 // BreakerPolicy configures a target's circuit breaker (sony/gobreaker).
@@ -173,7 +178,9 @@ func eventsSay(msg *notify.Message, text string) bool {
 // .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
 // digests), .Digest, and .Group (the *GroupRun of a fired group, with Count; nil otherwise).
 // Each event's .Scan is its scan context from msg.Scans (an event.Scan; nil when unknown), and
-// .repo_url, .branch and .commit an event lacks are taken from it.
+// .repo_url, .branch and .commit an event lacks are taken from it. .Raw holds the same top-level
+// fields unescaped (with the scan's values filled in), for the link functions
+// (templates/links.go), which need the original text: {{ slack_link .Raw.repo_url "" }}.
 func (r *Renderer) Data(msg *notify.Message, escape func(string) string) map[string]any {
 	d := eventData(msg.Event, escape, msg.Scans)
 	d["Route"], d["Target"], d["PublicURL"] = msg.Route, msg.Target, r.PublicURL
@@ -213,6 +220,7 @@ func eventData(ev *event.Event, escape func(string) string, scans map[string]eve
 	if u, _ := d["repo_url"].(string); u != "" {
 		d["repo"] = event.Repo(u)
 	}
+	raw := maps.Clone(d)
 	if escape != nil {
 		for k, v := range d {
 			if s, ok := v.(string); ok {
@@ -220,7 +228,7 @@ func eventData(ev *event.Event, escape func(string) string, scans map[string]eve
 			}
 		}
 	}
-	d["Event"], d["Data"] = ev, ev.Data // .Data is short for .Event.Data
+	d["Event"], d["Data"], d["Raw"] = ev, ev.Data, raw // .Data is short for .Event.Data
 	return d
 }
 

@@ -8,6 +8,7 @@
 package dryrun
 
 import (
+	"context"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/config"
@@ -69,6 +70,12 @@ type Target struct {
 	// the audit file, its record of it); nil when Already, not rendered or Err.
 	Message *notify.Message
 	Err     error // the template failed for this target; the rest of the run stands
+	// Sent is exactly what the target would send for Message (core.Target.Preview: the request
+	// body, the email, the audit line), credentials redacted; nil when the target is disabled,
+	// the runtime was built without previews, or SendErr is set. SendErr is what stops the target before sending
+	// (a payload over a platform limit). What fitting the limits changed is in Message.Notes.
+	Sent    *notify.Preview
+	SendErr error
 }
 
 // Digest is whether one digest collects the event.
@@ -108,6 +115,9 @@ func Run(rt *config.Runtime, ev *event.Event, opts Options) *Result {
 					t.Held, t.Dropped = router.Hold(a, ev, now)
 					if t.Target != nil && (opts.Render == nil || opts.Render(name)) {
 						t.Message, t.Err = render(rt.Renderer, ev, t.Target, v.Route, opts.Scans)
+						if t.Err == nil {
+							t.Sent, t.SendErr = preview(t.Target, t.Message)
+						}
 					}
 				}
 				r.Targets = append(r.Targets, t)
@@ -142,6 +152,15 @@ func render(r *core.Renderer, ev *event.Event, t *core.Target, route *core.Route
 		return nil, err
 	}
 	return msg, nil
+}
+
+// preview returns what t would send for msg (core.Target.Preview; nil when it cannot say). It
+// adds to msg.Notes what fitting the platform's limits changed.
+func preview(t *core.Target, msg *notify.Message) (*notify.Preview, error) {
+	if t.Preview == nil {
+		return nil, nil
+	}
+	return t.Preview(context.Background(), msg)
 }
 
 // Delivery returns the entry of the route that delivers ev to the named target, or nil when no

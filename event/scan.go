@@ -52,28 +52,3 @@ func ScanOf(ev *Event) (s Scan, ok bool) {
 	}
 	return s, true
 }
-
-// Merge returns s with what later, a context of the same scan from events received after s's,
-// adds: each field s lacks ("") is taken from later, FirstSeen is the earlier and LastSeen the
-// later of the two.
-func (s Scan) Merge(later Scan) Scan {
-	if s.ID == "" {
-		return later
-	}
-	if s.RepoURL == "" {
-		s.RepoURL = later.RepoURL
-	}
-	if s.Branch == "" {
-		s.Branch = later.Branch
-	}
-	if s.Commit == "" {
-		s.Commit = later.Commit
-	}
-	if !later.FirstSeen.IsZero() && (s.FirstSeen.IsZero() || later.FirstSeen.Before(s.FirstSeen)) {
-		s.FirstSeen = later.FirstSeen
-	}
-	if later.LastSeen.After(s.LastSeen) {
-		s.LastSeen = later.LastSeen
-	}
-	return s
-}
