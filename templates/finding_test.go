@@ -59,7 +59,7 @@ func TestBuiltinFindingGolden(t *testing.T) {
 func TestFindingTemplatesEscape(t *testing.T) {
 	t.Parallel()
 	hostile := map[string]any{
-		"repo_url": "https://github.com/acme/app", "branch": "main <!channel>", "scan_id": "s2", "previous_scan_id": "<@U123> s1",
+		"repo_url": "https://evil.example/p|github.com/acme/payments", "branch": "main <!channel>", "scan_id": "s2", "previous_scan_id": "<@U123> s1",
 		"fingerprint": "*bold* @everyone", "title": "<script>x</script> <!here> @everyone [a](https://evil.example)",
 		"file": "a`b|c>.js", "line": int64(3), "severity": "critical", "first_seen": "2024-01-01T00:00:00Z", "last_seen": "2024-01-02T00:00:00Z",
 	}
@@ -79,6 +79,7 @@ func TestFindingTemplatesEscape(t *testing.T) {
 				require.NotContains(t, out, "<!channel>")
 				require.NotContains(t, out, "<!here>")
 				require.NotContains(t, out, "<@U123>")
+				require.NotContains(t, out, "|github.com/acme/payments>", "a link's label shows its real host")
 			case "discord":
 				require.True(t, json.Valid(msg.Body))
 				require.Contains(t, out, `"allowed_mentions":{"parse":[]}`)
