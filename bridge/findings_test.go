@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -159,21 +160,47 @@ func TestFindingsEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusUnauthorized, code)
 }
 
+// crashingCompares is a store whose first comparisons die half-way, as a process killed in the
+// middle would: the comparison is worked out (events routed, deliveries made), then the
+// transaction's connection goes away before the commit.
+type crashingCompares struct {
+	*store.DB
+	left atomic.Int32
+}
+
+func (c *crashingCompares) CompareScan(ctx context.Context, scanID string, fn func(*core.ScanComparison) (*core.ScanResult, error)) (bool, error) {
+	if c.left.Add(-1) < 0 {
+		return c.DB.CompareScan(ctx, scanID, fn)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	return c.DB.CompareScan(ctx, scanID, func(sc *core.ScanComparison) (*core.ScanResult, error) {
+		res, err := fn(sc)
+		cancel() // dies before its writes
+		return res, err
+	})
+}
+
 // TestFindingsTwoReplicasPostgres: two bridges on one PostgreSQL database take the events of
-// scans of several repositories alternately; each derived event is delivered exactly once.
+// scans of several repositories alternately, and replica A's first comparisons die half-way;
+// each derived event is delivered exactly once.
 func TestFindingsTwoReplicasPostgres(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.Schema(t, "")
 	var dbs []*store.DB
-	pg := bridgetest.WithStore(func(*store.DB) bridge.Store {
-		db, err := store.Open(context.Background(), "postgres", dsn)
-		require.NoError(t, err)
-		t.Cleanup(func() { _ = db.Close() })
-		dbs = append(dbs, db)
-		return db
-	})
-	a := bridgetest.Start(t, findingsConfig, pg, bridgetest.WithOwner("replica-a"))
-	b := bridgetest.Start(t, findingsConfig, bridgetest.Sharing(a), pg, bridgetest.WithOwner("replica-b"))
+	open := func(crashes int32) bridgetest.Option {
+		return bridgetest.WithStore(func(*store.DB) bridge.Store {
+			db, err := store.Open(context.Background(), "postgres", dsn)
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			dbs = append(dbs, db)
+			c := &crashingCompares{DB: db}
+			c.left.Store(crashes)
+			return c
+		})
+	}
+	a := bridgetest.Start(t, findingsConfig, open(6), bridgetest.WithOwner("replica-a"))
+	b := bridgetest.Start(t, findingsConfig, bridgetest.Sharing(a), open(0), bridgetest.WithOwner("replica-b"))
 	const repos = 4
 	send := func(round int, issues ...[3]any) {
 		var wg sync.WaitGroup
@@ -211,6 +238,7 @@ func TestFindingsTwoReplicasPostgres(t *testing.T) {
 		count[v]++
 	}
 	require.Equal(t, map[string]int{"finding.new A": repos, "finding.new B": repos, "finding.fixed B": repos, "finding.regressed B": repos}, count)
+	require.True(t, a.Logs.Contains("findings: comparing scans failed; will retry"), "replica A's comparisons died")
 }
 
 // TestFindingsBaselineQuiet: with findings.baseline: quiet the first completed scan of a
