@@ -120,6 +120,19 @@ func (p FindingsPolicy) FindingOf(ev *event.Event) *FindingRecord {
 	}
 }
 
+// FingerprintOf returns the fingerprint of the finding ev reports or is about: for issue.critical
+// as FindingOf computes it; for a derived finding event (finding.*) its data.fingerprint; ""
+// for other events. Silences and other features that follow a finding across scans key on it.
+func (p FindingsPolicy) FingerprintOf(ev *event.Event) string {
+	switch {
+	case ev.Type == event.IssueCritical:
+		return p.fingerprint(ev.Data)
+	case IsFindingEvent(ev.Type):
+		return str(ev.Data, "fingerprint")
+	}
+	return ""
+}
+
 // fingerprint identifies a finding within its scope: data.fingerprint when Cortex sent one
 // (hashed when longer than MaxFingerprintBytes), else a hash of the configured fields' values
 // (FindingsPolicy.Fingerprint) as 32 hex digits. The line is not part of the default, so a
