@@ -371,7 +371,7 @@ func TestRouteExplain(t *testing.T) {
 	t.Parallel()
 	out, _, err := run(t, "route", "--config", "../../config.yaml", "--sample", "scan.completed", "--explain")
 	require.NoError(t, err)
-	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 6 routes match
+	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 7 routes match
 
 route siem: not matched
   event == "issue.critical" && severity_at_least(severity, "high") || event in ["scan.failed", "scan.timeout"] || event == "scan.completed" && score < 70
@@ -396,6 +396,9 @@ route low-scores: not matched
   ├─ event == "scan.completed" → true
   └─ score < 70 → false   ← decided
 
+route what-changed: not matched
+  event in ["finding.new", "finding.regressed"] → false
+
 route bridge-alerts: not matched
   event startsWith "bridge." → false
 
@@ -405,7 +408,7 @@ route everything-to-audit: matched
 `)
 	require.Contains(t, out, `
 digest weekly-compliance: collects this event
-  event in ["scan.completed", "scan.failed", "scan.timeout", "issue.critical"] → true
+  event in ["scan.completed", "scan.failed", "scan.timeout", "issue.critical", "finding.new", "finding.fixed", "finding.regressed"] → true
 `)
 
 	// stop: the routes after a matching route with stop are shown as not evaluated.
