@@ -27,6 +27,7 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := statementContext(ctx)
 		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL)
 		if err != nil {
 			return err

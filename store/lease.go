@@ -160,6 +160,7 @@ const completeDeliverySQL = `UPDATE deliveries
 // sqliteComplete runs the statements prepared at open (writerStatements) in one transaction.
 func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) error {
 	return d.inTx(ctx, func(tx *sql.Tx) error {
+		ctx := statementContext(ctx)
 		st, closeAll, err := d.prepareAll(ctx, tx, insertAttemptSQL, completeDeliverySQL)
 		if err != nil {
 			return err

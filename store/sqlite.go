@@ -23,6 +23,16 @@ var sqlitePragmas = []string{
 	"foreign_keys(ON)",
 }
 
+// statementContext is the context the statements of a SQLite write transaction (ingest,
+// completions) run under: ctx without its cancellation and deadline. modernc.org/sqlite starts a
+// goroutine to watch the context of every statement that can be cancelled (interruptOnDone in its
+// sqlite.go), 4 of the 10 goroutines an event with two deliveries started at one event per commit
+// (BENCHMARKS.md, "Issue 23: allocation profiles"). These statements insert or update a few rows
+// each; the transaction itself still begins under ctx (the wait for the writer connection and
+// for SQLite's lock end with ctx, and database/sql rolls it back when ctx ends), and no interrupt
+// could stop the fsync of its commit anyway.
+func statementContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
 // sqliteDSN builds the modernc DSN for path; readOnly connections refuse writes.
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
