@@ -43,3 +43,10 @@ func WriterSynchronous(db *DB) (int, error) {
 	err := db.w.QueryRow("PRAGMA synchronous").Scan(&v)
 	return v, err
 }
+
+// ReaderCacheSize returns PRAGMA cache_size of one of db's SQLite read connections.
+func ReaderCacheSize(db *DB) (int, error) {
+	var v int
+	err := db.r.QueryRow("PRAGMA cache_size").Scan(&v)
+	return v, err
+}

@@ -33,6 +33,14 @@ var sqlitePragmas = []string{
 // could stop the fsync of its commit anyway.
 func statementContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
 
+// sqliteReaderCache is each read connection's page cache (PRAGMA cache_size, negative: KiB), a
+// quarter of SQLite's default 2 000 KiB. The readers mostly read event bodies (claims, group and
+// digest loads, listings), whose pages serve once: with the default, reading ten 1 MiB bodies
+// filled the four readers' caches with 8 MB that stayed for the life of the process, a fifth of
+// what hostile-input rows 18 and 20 added to the RSS (BENCHMARKS.md). The queue's hot path
+// (ingest, completions) is on the writer, which keeps the default.
+const sqliteReaderCache = "cache_size(-512)"
+
 // sqliteDSN builds the modernc DSN for path; readOnly connections refuse writes.
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
@@ -41,6 +49,7 @@ func sqliteDSN(path string, readOnly bool) string {
 	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", sqliteReaderCache)
 	} else {
 		q.Set("_txlock", "immediate")
 	}

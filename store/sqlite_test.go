@@ -180,3 +180,16 @@ func TestSQLiteCompletionLeavesIngestDurable(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, core.StateSucceeded, got.State)
 }
+
+// TestSQLiteReaderCacheIsSmall: read connections keep a 512 KiB page cache, not SQLite's 2 000
+// KiB: the event bodies they read would otherwise stay in it for the life of the process.
+func TestSQLiteReaderCacheIsSmall(t *testing.T) {
+	t.Parallel()
+	db := openSQLite(t).(*store.DB)
+	size, err := store.ReaderCacheSize(db)
+	require.NoError(t, err)
+	require.Equal(t, -512, size)
+	w, err := store.WriterSynchronous(db)
+	require.NoError(t, err)
+	require.Equal(t, 2, w, "the writer keeps synchronous=FULL")
+}
