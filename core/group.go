@@ -283,24 +283,35 @@ func groupMessage(msg *notify.Message, events []*event.Event, envelope func(*not
 			data[f.Name] = v
 		}
 	}
-	raw := make([]json.RawMessage, len(events))
-	for i, ev := range events {
-		raw[i] = ev.Raw
-	}
 	data["route"], data["target"], data["key"], data["policy"] = run.Route, run.Target, run.Key, run.Policy
-	data["count"], data["first"], data["last"], data["events"] = run.Count, run.First, run.Last, raw
+	data["count"], data["first"], data["last"] = run.Count, run.First, run.Last
 	if !run.Previous.IsZero() {
 		data["previous"] = run.Previous
 	}
-	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": group.ID,
-		"timestamp": group.Timestamp.UTC().Format(time.RFC3339Nano), "data": data})
+	env := map[string]any{"event": GroupEventType, "id": group.ID,
+		"timestamp": group.Timestamp.UTC().Format(time.RFC3339Nano), "data": data}
+	// The envelope without its events is parsed as any event (its Data as templates and rules
+	// see values); the events are added to it as they were stored and parsed. The whole body
+	// is not parsed again: a group of 1 000 events holds more values than event.MaxValues
+	// allows a body from a sender, and every event in it passed that limit already.
+	head, err := json.Marshal(env)
 	if err != nil {
 		return err
 	}
-	ev, err := event.Parse(body)
+	ev, err := event.Parse(head)
 	if err != nil {
 		return fmt.Errorf("group %s: %w", group.ID, err)
 	}
+	raw, items := make([]json.RawMessage, len(events)), make([]any, len(events))
+	for i, e := range events {
+		raw[i] = e.Raw
+		items[i] = map[string]any{"event": e.Type, "id": e.ID, "timestamp": e.Timestamp.UTC().Format(time.RFC3339Nano), "data": e.Data}
+	}
+	data["events"] = raw
+	if ev.Raw, err = json.Marshal(env); err != nil {
+		return err
+	}
+	ev.Data["events"] = items
 	ev.ReceivedAt = group.ReceivedAt
 	msg.Event = ev
 	return nil
