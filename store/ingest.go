@@ -57,18 +57,44 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 	return dup, nil
 }
 
-// sqliteIngestTx is sqliteIngest in tx.
+// sqliteIngestTx is sqliteIngest in tx, binding to it only the statements the batch uses:
+// binding one costs about a dozen allocations (database/sql's Tx.StmtContext), and most batches
+// have no digest or group items (BENCHMARKS.md, "Issue 23: allocation profiles").
 func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
-	st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL,
-		insertScanFindingSQL, insertFindingScanSQL)
-	if err != nil {
-		return nil, err
+	ctx = statementContext(ctx)
+	var bound []*stmt
+	defer func() {
+		for _, s := range bound {
+			_ = s.Close()
+		}
+	}()
+	stmts := map[string]*stmt{}
+	use := func(q string) (*stmt, error) {
+		if s := stmts[q]; s != nil {
+			return s, nil
+		}
+		s, err := d.prepare(ctx, tx, q)
+		if err != nil {
+			return nil, err
+		}
+		stmts[q], bound = s, append(bound, s)
+		return s, nil
 	}
-	defer closeAll()
-	insEvent, insDelivery, insItem, insGroup, upScan, insFinding, insCompare := st[0], st[1], st[2], st[3], st[4], st[5], st[6]
+	exec := func(q string, args ...any) error {
+		s, err := use(q)
+		if err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, args...)
+		return err
+	}
 	for i, it := range items {
 		ev := it.Event
+		insEvent, err := use(insertEventSQL)
+		if err != nil {
+			return nil, err
+		}
 		res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
 		if err != nil {
 			return nil, err
@@ -79,29 +105,41 @@ func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.Ingest
 			dup[i] = true
 			continue
 		}
-		if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
-			return nil, err
-		}
-		for _, name := range it.Digests {
-			if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+		if len(it.Deliveries) > 0 {
+			insDelivery, err := use(insertDeliverySQL)
+			if err != nil {
+				return nil, err
+			}
+			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
 				return nil, err
 			}
 		}
-		if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
-			return nil, err
+		for _, name := range it.Digests {
+			if err := exec(insertDigestItemSQL, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+				return nil, err
+			}
+		}
+		if len(it.Groups) > 0 {
+			insGroup, err := use(insertGroupItemSQL)
+			if err != nil {
+				return nil, err
+			}
+			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+				return nil, err
+			}
 		}
 		if sc, ok := event.ScanOf(ev); ok {
-			if _, err := upScan.exec(ctx, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
+			if err := exec(upsertScanSQL, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
 				return nil, err
 			}
 		}
 		if f := it.Finding; f != nil {
-			if _, err := insFinding.exec(ctx, f.ScanID, f.Fingerprint, f.Title, f.File, f.Line, f.Severity, ms(ev.ReceivedAt)); err != nil {
+			if err := exec(insertScanFindingSQL, f.ScanID, f.Fingerprint, f.Title, f.File, f.Line, f.Severity, ms(ev.ReceivedAt)); err != nil {
 				return nil, err
 			}
 		}
 		if it.ScanCompleted != "" {
-			if _, err := insCompare.exec(ctx, it.ScanCompleted, ms(ev.ReceivedAt), ms(it.CompareAt)); err != nil {
+			if err := exec(insertFindingScanSQL, it.ScanCompleted, ms(ev.ReceivedAt), ms(it.CompareAt)); err != nil {
 				return nil, err
 			}
 		}
