@@ -51,8 +51,8 @@ type Store interface {
 	DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error)
 	// Activity splits [from, to) into buckets of step (the last one may be shorter) and counts
 	// in each the events received (every one, not only the targets'; not the bridge's own:
-	// digest runs, groups, alerts) and the attempts to targets that started in it, failed ones
-	// apart.
+	// digest runs, groups, alerts, finding.* events) and the attempts to targets that started in
+	// it, failed ones apart.
 	Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]core.ActivityBucket, error)
 	// TargetHealth reports, for each of targets with an attempt that ended at or after since,
 	// its last success and its failure streak (the attempts that failed after that success),
