@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -260,4 +261,34 @@ func TestFindingsBaselineQuiet(t *testing.T) {
 	got := findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))
 	b.WaitIdle(10 * time.Second)
 	require.Equal(t, []string{"finding.new XSS"}, values(findingPosts(t, b.Webhook.Posts())), "%v", got)
+}
+
+// failingScan is a store on which one scan's comparison always fails.
+type failingScan struct {
+	*store.DB
+	bad string
+}
+
+func (f *failingScan) CompareScan(ctx context.Context, scanID string, fn func(*core.ScanComparison) (*core.ScanResult, error)) (bool, error) {
+	if scanID == f.bad {
+		return false, errors.New("this scan cannot be compared")
+	}
+	return f.DB.CompareScan(ctx, scanID, fn)
+}
+
+// TestFindingsOneBadScanDoesNotBlock: a scan whose comparison keeps failing is retried and
+// logged, and the scans due after it are still compared.
+func TestFindingsOneBadScanDoesNotBlock(t *testing.T) {
+	t.Parallel()
+	b := bridgetest.Start(t, findingsConfig, bridgetest.WithStore(func(db *store.DB) bridge.Store {
+		return &failingScan{DB: db, bad: "bad-1"}
+	}))
+	for _, body := range scanBodies("bad-1", "https://github.com/acme/bad", "main", [3]any{"A", "a.js", 1}) {
+		require.Equal(t, "accepted", b.Send(body).Status)
+	}
+	for _, body := range scanBodies("good-1", "https://github.com/acme/good", "main", [3]any{"B", "b.js", 1}) {
+		require.Equal(t, "accepted", b.Send(body).Status)
+	}
+	require.Equal(t, []string{"finding.new B"}, values(findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))))
+	require.Eventually(t, func() bool { return b.Logs.Contains(`scan \"bad-1\": this scan cannot be compared`) }, 10*time.Second, 20*time.Millisecond)
 }

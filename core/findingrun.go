@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -213,7 +214,7 @@ func (r *FindingsRunner) now() time.Time {
 // Run runs due comparisons every Interval, and forgets old fixed findings every hour, until
 // ctx is done. Storage errors are logged and retried at the next tick.
 func (r *FindingsRunner) Run(ctx context.Context) {
-	t := time.NewTicker(cmpOr(r.Interval, DefaultFindingsInterval))
+	t := time.NewTicker(orDefault(r.Interval, DefaultFindingsInterval))
 	defer t.Stop()
 	for {
 		if err := r.RunDue(ctx); err != nil && ctx.Err() == nil {
@@ -227,7 +228,8 @@ func (r *FindingsRunner) Run(ctx context.Context) {
 	}
 }
 
-func cmpOr(d, def time.Duration) time.Duration {
+// orDefault returns d, or def when d is not positive.
+func orDefault(d, def time.Duration) time.Duration {
 	if d <= 0 {
 		return def
 	}
@@ -239,7 +241,7 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 	now := r.now()
 	if now.Sub(r.lastPrune) >= findingsPruneEvery {
 		policy := r.Disp.Plan().Findings
-		n, err := r.Store.PruneFindings(ctx, now.Add(-cmpOr(policy.Retention, DefaultFindingsRetention)))
+		n, err := r.Store.PruneFindings(ctx, now.Add(-orDefault(policy.Retention, DefaultFindingsRetention)))
 		if err != nil {
 			return err
 		}
@@ -248,23 +250,26 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 			r.Log.Info("findings: forgot findings fixed longer than findings.retention", "count", n)
 		}
 	}
+	var errs []error
 	for {
 		scans, err := r.Store.DueScans(ctx, now, findingsBatch)
 		if err != nil {
-			return err
+			return errors.Join(append(errs, err)...)
 		}
 		ran := 0
 		for _, id := range scans {
+			// One scan that cannot be compared does not hold up the others.
 			ok, err := r.compare(ctx, id)
 			if err != nil {
-				return err
+				errs = append(errs, fmt.Errorf("scan %q: %w", id, err))
+				continue
 			}
 			if ok {
 				ran++
 			}
 		}
 		if len(scans) < findingsBatch || ran == 0 {
-			return nil
+			return errors.Join(errs...)
 		}
 	}
 }
