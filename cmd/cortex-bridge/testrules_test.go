@@ -435,3 +435,52 @@ digest weekly: does not collect this event
 	require.NotContains(t, out, "critical-issues")
 	require.Contains(t, out, "route everything-to-audit  (when: true)")
 }
+
+// TestTestRulesFindingStatus: a case gives an issue.critical the finding_status ingest would,
+// so a route on it can be tested; a bad value or another event type is refused.
+func TestTestRulesFindingStatus(t *testing.T) {
+	t.Parallel()
+	dir := writeTestRules(t, `
+config: config.yaml
+cases:
+  - name: a recurring issue is not paged again
+    event: {sample: issue.critical}
+    finding_status: recurring
+    expect: {routes: [audit]}
+  - name: a regressed one is
+    event: {sample: issue.critical}
+    finding_status: regressed
+    expect: {routes: [page, audit]}
+  - name: without a status (a dry run) it is nil
+    event: {sample: issue.critical}
+    expect: {routes: [page, audit]}
+`)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`
+ingest: {secrets: [s]}
+targets:
+  - {name: log, type: file, path: audit.jsonl}
+routes:
+  - {name: page, when: 'event == "issue.critical" && finding_status != "recurring"', targets: [log]}
+  - {name: audit, when: 'true', targets: [log]}
+`), 0o600))
+	out, stderr, err := run(t, "test-rules", filepath.Join(dir, "tests.yaml"))
+	require.NoError(t, err, "%s\n%s", out, stderr)
+	require.Contains(t, out, "PASS: 3 cases\n")
+
+	dir = writeTestRules(t, `
+config: config.yaml
+cases:
+  - name: bad value
+    event: {sample: issue.critical}
+    finding_status: old
+    expect: {routes: []}
+  - name: not an issue
+    event: {sample: scan.completed}
+    finding_status: new
+    expect: {routes: []}
+`)
+	_, stderr, err = run(t, "test-rules", filepath.Join(dir, "tests.yaml"))
+	require.Error(t, err)
+	require.Contains(t, stderr+err.Error(), `finding_status: want new, recurring, regressed or unknown, got "old"`)
+	require.Contains(t, stderr+err.Error(), "finding_status: only issue.critical events have one (this is scan.completed)")
+}
