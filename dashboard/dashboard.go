@@ -195,6 +195,7 @@ type page struct {
 	Title   string
 	Nav     string // the nav entry to mark current
 	Account string
+	Admin   bool // the account has role admin (the nav shows admin pages)
 	CSRF    string
 	Version string
 	Flash   string
@@ -207,6 +208,7 @@ type page struct {
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if s := sessionOf(r); s != nil {
 		p.Account, p.CSRF = s.Account, s.csrf
+		p.Admin = d.cfg.Keys.Admin(s.Account)
 	}
 	p.Version = d.cfg.Version
 	t := d.pages[name]

@@ -77,6 +77,8 @@ func TestFindingsPage(t *testing.T) {
 	require.Contains(t, a.body, "No findings fixed.")
 	require.Equal(t, http.StatusBadRequest, br.get("/ui/findings?status=gone").status)
 
+	require.Contains(t, br.get("/").body, `href="/ui/findings"`, "admins have it in the menu")
 	tenant := signedIn(t, b, betaKey)
 	require.Equal(t, http.StatusForbidden, tenant.get("/ui/findings").status, "tenants do not see findings")
+	require.NotContains(t, tenant.get("/").body, `href="/ui/findings"`, "nor in the menu")
 }
