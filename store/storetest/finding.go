@@ -26,6 +26,7 @@ func findingTests() map[string]func(t *testing.T, s Store) {
 		"FindingsPrunedAfterFixed":   testFindingsPrune,
 		"FindingsEventsLikeIngested": testFindingsEventsStored,
 		"FindingsOpenSummary":        testFindingsOpenSummary,
+		"FindingsLateIssues":         testFindingsLateIssues,
 	}
 }
 
@@ -334,4 +335,25 @@ func testFindingsOpenSummary(t *testing.T, s Store) {
 	got, err = s.OpenFindings(context.Background(), 1)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
+}
+
+// An issue.critical after its scan's scan.completed counts while the comparison waits
+// (findings.settle); after the comparison ran it is recorded but changes nothing until the next
+// scan (docs/events.md, Findings: order).
+func testFindingsLateIssues(t *testing.T, s Store) {
+	p := core.FindingsPolicy{}
+	late := func(scan, id, title string, at time.Time) {
+		ev := scanEvent(t, id, event.IssueCritical, map[string]any{"scan_id": scan, "issue_id": id, "severity": "critical",
+			"title": title, "file": title + ".js"}, 0)
+		ev.ReceivedAt = at
+		ingest(t, s, core.IngestItem{Event: ev, Finding: p.FindingOf(ev)})
+	}
+	scanRun(t, s, p, "s1", repoA, "main", t0, false, issue{"A", "A.js", 1})
+	late("s1", "late-before", "B", t0.Add(10*time.Second)) // before the comparison: it counts
+	require.Equal(t, []string{"finding.new A", "finding.new B"}, compareDue(t, s, p, t0.Add(time.Hour)))
+	late("s1", "late-after", "C", t0.Add(2*time.Hour)) // after it: recorded for s1, compared later
+	require.Empty(t, compareDue(t, s, p, t0.Add(3*time.Hour)))
+	require.NotContains(t, findings(t, s, core.FindingFilter{}), "C")
+	scanRun(t, s, p, "s2", repoA, "main", t0.Add(4*time.Hour), false, issue{"A", "A.js", 1}, issue{"B", "B.js", 1}, issue{"C", "C.js", 1})
+	require.Equal(t, []string{"finding.new C"}, compareDue(t, s, p, t0.Add(5*time.Hour)))
 }
