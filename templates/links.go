@@ -85,9 +85,15 @@ func upperHex(c byte) byte {
 // IDN, a host with characters no DNS name has (%, \, _, spaces…), and IPv6 literals, whose
 // brackets are delimiters of markdown.
 func linkHost(host string) (string, bool) {
+	if !utf8.ValidString(host) || strings.ContainsRune(host, utf8.RuneError) {
+		return "", false
+	}
 	a, err := idna.Lookup.ToASCII(host)
 	if err != nil || len(a) > 253 {
 		return "", false
+	}
+	if again, err := idna.Lookup.ToASCII(a); err != nil || again != a {
+		return "", false // an A-label that does not decode to a valid name
 	}
 	for label := range strings.SplitSeq(strings.TrimSuffix(a, "."), ".") {
 		if label == "" || len(label) > 63 {
@@ -112,7 +118,7 @@ func parseLink(v any) (*url.URL, string, bool) {
 		return nil, "", false
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" {
+	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || strings.Contains(u.Host, "%") {
 		return nil, "", false
 	}
 	scheme := strings.ToLower(u.Scheme)

@@ -100,6 +100,8 @@ var hostileLinks = []struct {
 	{"port out of range", "https://github.com:99999/", "", "", "https[:]//github.com:99999/", "https\\[:\\]//github.com:99999/", "https[:]//github.com:99999/"},
 	{"broken escape", "https://github.com/a%zz", "", "", "https[:]//github.com/a%zz", "https\\[:\\]//github.com/a%zz", "https[:]//github.com/a%zz"},
 	{"invalid IDN", "https://xn--.com/", "", "", "https[:]//xn--.com/", "https\\[:\\]//xn--.com/", "https[:]//xn--.com/"},
+	{"percent-encoded host", "https://g%69thub.com/a", "", "", "https[:]//g%69thub.com/a", "https\\[:\\]//g%69thub.com/a", "https[:]//g%69thub.com/a"},
+	{"percent-encoded invalid byte as host (found by FuzzLinks)", "http://%80", "", "", "http[:]//%80", "http\\[:\\]//%80", "http[:]//%80"},
 	{"empty", "", "", "", "", "", ""},
 }
 
