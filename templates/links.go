@@ -285,7 +285,7 @@ var fileHosts = map[string]struct{ blob, line string }{
 // FileURL returns the address of file at ref in the repository repoURL, at line when it is a
 // positive integer: https://github.com/o/r/blob/REF/a/b.go#L42 (GitLab: /-/blob/, Bitbucket:
 // /src/ and #lines-). ref is the scan's commit; "" gives HEAD (the default branch). It returns
-// "" when repoURL is not a link (LinkURL) on github.com, gitlab.com or bitbucket.org, or file
+// "" when repoURL is not a link (LinkURL) on github.com, gitlab.com or bitbucket.org (no port), or file
 // is empty, absolute-looking with a scheme, or has a "." or ".." segment (which would leave the
 // repository). Each segment of ref and file is percent-encoded, so "/", "?" and "#" inside them
 // cannot change which page opens.
@@ -294,7 +294,7 @@ func FileURL(repoURL, ref, file, line any) string {
 	if !ok || u.RawQuery != "" || u.Fragment != "" {
 		return ""
 	}
-	host, ok := fileHosts[u.Hostname()]
+	host, ok := fileHosts[u.Host] // the code host itself: no port
 	f := strings.Trim(str(file), "/")
 	if !ok || f == "" || len(f) > MaxLinkURLBytes || strings.Contains(f, "://") {
 		return ""

@@ -169,6 +169,7 @@ func TestFileURL(t *testing.T) {
 		{"userinfo", "https://github.com@evil.example/a/b", "", "x", nil, ""},
 		{"pipe in the repository", "https://evil.example/p|github.com/acme/payments", "", "x", nil, ""},
 		{"unknown host", "https://git.internal/a/b", "", "x", nil, ""},
+		{"code host with a port (found by FuzzLinks)", "http://githuB.Com:1/a/b", "", "x", nil, ""},
 		{"repository with a query", "https://github.com/a/b?x=1", "", "x", nil, ""},
 		{"no file", "https://github.com/a/b", "", "", int64(1), ""},
 		{"file is a URL", "https://github.com/a/b", "", "https://evil.example/x", nil, ""},
