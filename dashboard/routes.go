@@ -170,8 +170,11 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 		now := d.cfg.NowFunc()
 		ev.ReceivedAt = now.UTC()
 		// What earlier events of the event's scan told, as a delivery would render it; without
-		// it (storage unavailable) the event renders with what it holds.
-		scans, _ := d.cfg.Store.Scans(r.Context(), core.ScanIDs([]*event.Event{ev}))
+		// it (no store, storage unavailable) the event renders with what it holds.
+		var scans map[string]event.Scan
+		if d.cfg.Store != nil {
+			scans, _ = d.cfg.Store.Scans(r.Context(), core.ScanIDs([]*event.Event{ev}))
+		}
 		data.Result = tryResultOf(dryrun.Run(rt, ev, dryrun.Options{Now: now, Scans: scans}))
 	}
 	if len(data.JSON) > maxEchoBytes {
