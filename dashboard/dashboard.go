@@ -29,6 +29,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -57,6 +58,14 @@ type Store interface {
 	// its last success and its failure streak (the attempts that failed after that success),
 	// computed from the attempt log. Targets without such attempts are left out.
 	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error)
+	// Event returns one stored event by id; core.ErrNotFound when there is none.
+	Event(ctx context.Context, id string) (*event.Event, error)
+	// EventDeliveries lists every delivery of one event, to every target, oldest first.
+	EventDeliveries(ctx context.Context, eventID string) ([]*core.Delivery, error)
+	// Resend queues the event for target again: its delivery to target back to pending with a
+	// fresh budget of attempts, or a new delivery via route when it has none; core.ErrNotFound
+	// when the event is gone, core.ErrConflict while an attempt of that delivery runs.
+	Resend(ctx context.Context, eventID, target, route string, now time.Time) (*core.Delivery, error)
 	// RevokeSession records that the session id was signed out: SessionRevoked reports it
 	// until expires (when no copy of the session's cookie can still be valid), for every
 	// replica and across restarts; records that expired before now are deleted.
