@@ -154,6 +154,12 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /ui/deliveries/{id}", d.signedIn(d.deliveryDetail))
 	m.HandleFunc("POST /ui/deliveries/{id}/retry", d.signedIn(d.deliveryRetry))
 	m.HandleFunc("GET /ui/routes", d.signedIn(d.routesPage))
+	// The event pages are at the paths the built-in templates link to (api.Routes sends a
+	// request for them here unless it asks for JSON).
+	m.HandleFunc("GET /events", d.signedIn(d.eventList))
+	m.HandleFunc("GET /events/{id}", d.signedIn(d.eventPage))
+	m.HandleFunc("POST /ui/events/{id}/retry", d.signedIn(d.eventRetry))
+	m.HandleFunc("POST /ui/events/{id}/resend", d.signedIn(d.eventResend))
 	m.HandleFunc("POST /ui/routes/try", d.signedIn(d.routesTry))
 	m.HandleFunc("/", d.notFound)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -74,8 +75,9 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return t
 		},
-		"allEvents": func() []string { return append(slices.Clone(event.Types), "*") },
-		"asset":     func(name string) string { return "/ui/assets/" + name + "?v=" + d.cfg.Version },
+		"allEvents":  func() []string { return append(slices.Clone(event.Types), "*") },
+		"pathEscape": url.PathEscape,
+		"asset":      func(name string) string { return "/ui/assets/" + name + "?v=" + d.cfg.Version },
 	}
 }
 
