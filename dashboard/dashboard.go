@@ -58,10 +58,18 @@ type Store interface {
 	// its last success and its failure streak (the attempts that failed after that success),
 	// computed from the attempt log. Targets without such attempts are left out.
 	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error)
+	// Events lists one page of the events f selects, newest received first.
+	Events(ctx context.Context, f core.EventFilter) (core.EventPage, error)
 	// Event returns one stored event by id; core.ErrNotFound when there is none.
 	Event(ctx context.Context, id string) (*event.Event, error)
-	// EventDeliveries lists every delivery of one event, to every target, oldest first.
-	EventDeliveries(ctx context.Context, eventID string) ([]*core.Delivery, error)
+	// EventDeliveries lists the deliveries of one event to targets (nil: every target),
+	// oldest first.
+	EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error)
+	// EventHolds lists the holds of one event recorded at ingest, limited to targets (nil: all).
+	EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error)
+	// RetryDeliveries gives the dead deliveries f selects a fresh budget of attempts, due at
+	// now; it returns how many, and more is true when MaxBulkRetry stopped it.
+	RetryDeliveries(ctx context.Context, f core.RetryFilter, now time.Time) (n int, more bool, err error)
 	// Resend queues the event for target again: its delivery to target back to pending with a
 	// fresh budget of attempts, or a new delivery via route when it has none; core.ErrNotFound
 	// when the event is gone, core.ErrConflict while an attempt of that delivery runs.
@@ -151,6 +159,7 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("POST /ui/webhooks/{id}/delete", d.signedIn(d.webhookDelete))
 	m.HandleFunc("POST /ui/webhooks/{id}/test", d.signedIn(d.webhookTest))
 	m.HandleFunc("GET /ui/deliveries", d.signedIn(d.deliveryList))
+	m.HandleFunc("POST /ui/deliveries/retry", d.signedIn(d.deliveryRetryMany))
 	m.HandleFunc("GET /ui/deliveries/{id}", d.signedIn(d.deliveryDetail))
 	m.HandleFunc("POST /ui/deliveries/{id}/retry", d.signedIn(d.deliveryRetry))
 	m.HandleFunc("GET /ui/routes", d.signedIn(d.routesPage))

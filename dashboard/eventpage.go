@@ -40,11 +40,10 @@ type eventDelivery struct {
 	CanRetry bool
 }
 
-// heldRow is a target a route would hold the event back from.
+// heldRow is a hold of the event recorded at ingest.
 type heldRow struct {
-	Target, Route, Key string
-	Dropped            bool
-	How                []string // the route's group, throttle and quiet hours (core.Route.Holding)
+	core.Hold
+	How []string // the route's group, throttle and quiet hours in the config now (core.Route.Holding)
 }
 
 // resendOption is a target the event can be sent again to.
@@ -83,9 +82,6 @@ func (d *Dashboard) scopeOf(r *http.Request) (scope, error) {
 	return s, nil
 }
 
-// sees reports whether the account may see deliveries to target.
-func (s scope) sees(target string) bool { return s.admin || s.hooks[target] != nil }
-
 // targets is the listing restriction of core.DeliveryFilter.Targets: nil (all) for an admin,
 // else the account's webhook ids (empty: none).
 func (s scope) targets() []string {
@@ -108,7 +104,7 @@ func (d *Dashboard) loadEvent(w http.ResponseWriter, r *http.Request, sc scope) 
 	ev, err := d.cfg.Store.Event(r.Context(), id)
 	var ds []*core.Delivery
 	if err == nil {
-		ds, err = d.cfg.Store.EventDeliveries(r.Context(), id)
+		ds, err = d.cfg.Store.EventDeliveries(r.Context(), id, sc.targets())
 	}
 	switch {
 	case errors.Is(err, core.ErrNotFound):
@@ -118,7 +114,6 @@ func (d *Dashboard) loadEvent(w http.ResponseWriter, r *http.Request, sc scope) 
 		d.unavailable(w, r, err)
 		return nil, nil, false
 	}
-	ds = slices.DeleteFunc(ds, func(dl *core.Delivery) bool { return !sc.sees(dl.Target) })
 	if !sc.admin && len(ds) == 0 {
 		d.fail(w, r, http.StatusNotFound, "There is no event "+id+" delivered to your webhooks.")
 		return nil, nil, false
@@ -178,21 +173,29 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 		for _, rv := range res.Routes {
 			data.Routes = append(data.Routes, verdictOf(rv))
 			for _, t := range rv.Targets {
-				if t.Already {
-					continue
-				}
-				data.Sends[rv.Route.Name] = append(data.Sends[rv.Route.Name], t.Name)
-				if t.Held != nil || t.Dropped {
-					h := heldRow{Target: t.Name, Route: rv.Route.Name, Dropped: t.Dropped, How: rv.Route.Holding(ev.ReceivedAt)}
-					if t.Held != nil {
-						h.Key = t.Held.Key
-					}
-					data.Held = append(data.Held, h)
+				if !t.Already {
+					data.Sends[rv.Route.Name] = append(data.Sends[rv.Route.Name], t.Name)
 				}
 			}
 		}
 		for _, dg := range res.Digests {
 			data.Digests = append(data.Digests, digestVerdictOf(dg))
+		}
+	}
+	if sc.admin {
+		holds, err := d.cfg.Store.EventHolds(r.Context(), ev.ID, nil)
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
+		}
+		for _, h := range holds {
+			row := heldRow{Hold: h}
+			if rt != nil {
+				if route := rt.Router.Route(h.Route); route != nil {
+					row.How = route.Holding(ev.ReceivedAt)
+				}
+			}
+			data.Held = append(data.Held, row)
 		}
 	}
 	data.Resend = d.resendOptions(sc, ev, ds)

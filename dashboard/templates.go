@@ -56,6 +56,16 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 		},
 		"statusClass": statusClass,
+		"severityClass": func(severity string) string {
+			switch severity {
+			case "critical", "high":
+				return "bad"
+			case "medium":
+				return "warn"
+			default:
+				return "muted"
+			}
+		},
 		"outcomeClass": func(outcome string) string {
 			if outcome == "success" {
 				return "good"

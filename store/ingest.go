@@ -5,13 +5,20 @@ import (
 	"database/sql"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 const insertDigestItemSQL = `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`
 
 const insertEventSQL = `INSERT INTO events
-	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+// eventArgs are insertEventSQL's arguments for ev.
+func eventArgs(ev *event.Event) []any {
+	sev, repo, scan, title, file := listFields(ev)
+	return []any{ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw, sev, repo, scan, title, file}
+}
 
 // Ingest implements core.BusStore: each new event with its deliveries, digest items and group
 // items, all in one transaction (dialect.ingest).
@@ -35,7 +42,7 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 		insEvent, insDelivery, insItem, insGroup := st[0], st[1], st[2], st[3]
 		for i, it := range items {
 			ev := it.Event
-			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
+			res, err := insEvent.exec(ctx, eventArgs(ev)...)
 			if err != nil {
 				return err
 			}

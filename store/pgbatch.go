@@ -17,8 +17,9 @@ import (
 // new delivery is pending (not handed straight to this replica's workers), a notification for
 // idle replicas. It returns the ids of the new events.
 const pgIngestSQL = `WITH ev AS (
-	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[])
+	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[],
+		$26::text[], $27::text[], $28::text[], $29::text[], $30::text[])
 	ORDER BY 1
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
@@ -54,6 +55,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		evID, evType, evSender                             []string
 		evOccurred, evReceived                             []int64
 		evBody                                             [][]byte
+		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
 		dlNext, dlUntil, dlCreated                         []int64
 		diDigest, diEvent                                  []string
@@ -72,6 +74,9 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		first[id] = i
 		evID, evType, evSender = append(evID, id), append(evType, pgText(ev.Type)), append(evSender, pgText(ev.Delivery))
 		evOccurred, evReceived, evBody = append(evOccurred, ms(ev.Timestamp)), append(evReceived, ms(ev.ReceivedAt)), append(evBody, ev.Raw)
+		sev, repo, scan, title, file := listFields(ev)
+		evSeverity, evRepo, evScan = append(evSeverity, pgText(sev)), append(evRepo, pgText(repo)), append(evScan, pgText(scan))
+		evTitle, evFile = append(evTitle, pgText(title)), append(evFile, pgText(file))
 		for _, dl := range it.Deliveries {
 			var until int64
 			if dl.LeaseOwner != "" {
@@ -93,7 +98,8 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		evID, evType, evOccurred, evReceived, evSender, evBody,
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
 		diDigest, diEvent, diReceived,
-		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses)
+		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
+		evSeverity, evRepo, evScan, evTitle, evFile)
 	if err != nil {
 		return nil, err
 	}

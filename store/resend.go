@@ -1,7 +1,6 @@
 package store
 
-// One event read back with its deliveries (the dashboard's event page), and sending an event
-// again to one target.
+// Sending an event again to one target (the dashboard's event page).
 
 import (
 	"context"
@@ -11,49 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/event"
-)
-
-// Event returns the stored event with id (the stored form the deliveries refer to), its
-// ReceivedAt and Delivery set; core.ErrNotFound when there is none or its body no longer
-// parses (the parse error is wrapped).
-func (d *DB) Event(ctx context.Context, id string) (*event.Event, error) {
-	broken := map[string]error{}
-	byID, err := d.eventsByID(ctx, []string{id}, broken)
-	if err != nil {
-		return nil, err
-	}
-	if ev := byID[id]; ev != nil {
-		return ev, nil
-	}
-	if err := broken[id]; err != nil {
-		return nil, errors.Join(core.ErrNotFound, err)
-	}
-	return nil, core.ErrNotFound
-}
-
-// EventDeliveries lists every delivery of the event with id, to every target (config targets
-// and registered webhooks), oldest first. An event has at most one delivery per target.
-func (d *DB) EventDeliveries(ctx context.Context, eventID string) ([]*core.Delivery, error) {
-	rows, err := d.query(ctx, d.r, `SELECT `+deliveryColumns+` FROM deliveries d JOIN events e ON e.id = d.event_id
-		WHERE d.event_id = ? ORDER BY d.created_at_ms, d.id`, eventID)
-	if err != nil {
-		return nil, unavailable("list event deliveries", err)
-	}
-	defer rows.Close()
-	var out []*core.Delivery
-	for rows.Next() {
-		dl, err := scanDelivery(rows)
-		if err != nil {
-			return nil, unavailable("list event deliveries", err)
-		}
-		out = append(out, dl)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable("list event deliveries", err)
-	}
-	return out, nil
-}
+	)
 
 // resendSQL queues the event for target: a new pending delivery, or the existing one (an event
 // has one delivery per target) back to pending with a fresh budget of attempts, as a manual
@@ -72,7 +29,8 @@ const resendSQL = `INSERT INTO deliveries
 // it. It returns the queued delivery; core.ErrNotFound when the event is gone, core.ErrConflict
 // when an attempt of that delivery is running.
 func (d *DB) Resend(ctx context.Context, eventID, target, route string, now time.Time) (*core.Delivery, error) {
-	res, err := d.exec(ctx, d.w, resendSQL, uuid.Must(uuid.NewV7()).String(), eventID, target, route, ms(now), ms(now), ms(now))
+	eventID, target = d.dialect.text(eventID), d.dialect.text(target)
+	res, err := d.exec(ctx, d.w, resendSQL, uuid.Must(uuid.NewV7()).String(), eventID, target, d.dialect.text(route), ms(now), ms(now), ms(now))
 	if err != nil {
 		if _, gone := d.Event(ctx, eventID); errors.Is(gone, core.ErrNotFound) {
 			return nil, core.ErrNotFound
