@@ -34,7 +34,7 @@ func TestEventPageForAnAdmin(t *testing.T) {
 	a := ops.get("/events/" + ev.ID)
 	require.Equal(t, http.StatusOK, a.status, a.body)
 	for _, want := range []string{
-		"&lt;script&gt;alert(1)&lt;/script&gt; SQL injection", // the title, escaped
+		"&lt;script&gt;alert(1)&lt;/script&gt; SQL injection",           // the title, escaped
 		`id="delivery-` + siem.ID + `"`, `id="delivery-` + own.ID + `"`, // every target's delivery
 		"Attempt 2", "status 503", "upstream &lt;i&gt;busy&lt;/i&gt;", // each attempt, the answer escaped
 		"Raw JSON, as received", "scan_abc123",

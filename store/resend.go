@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	)
+)
 
 // resendSQL queues the event for target: a new pending delivery, or the existing one (an event
 // has one delivery per target) back to pending with a fresh budget of attempts, as a manual
