@@ -282,36 +282,7 @@ digests:
 	}
 	shoot := func(name string) {
 		t.Helper()
-		// Accessible: every control has a label (or a button its text), every image an alt,
-		// and the page one h1.
-		unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(
-				"input:not([type=hidden]), select, textarea, button, img, svg[role=img]")]
-			.filter(e => e.tagName == "BUTTON" ? !e.textContent.trim() && !e.getAttribute("aria-label")
-				: e.tagName == "IMG" ? !e.hasAttribute("alt")
-				: e.tagName == "svg" ? !e.getAttribute("aria-labelledby")
-				: !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
-			.map(e => e.outerHTML.slice(0, 80))
-			.concat(document.querySelectorAll("h1").length == 1 ? [] : ["not one h1"])`))
-		require.NoError(t, err)
-		require.Empty(t, unlabelled, "%s: controls without a label", name)
-		for _, width := range []int64{375, 1440} {
-			do(chromedp.EmulateViewport(width, 900), chromedp.Sleep(100*time.Millisecond))
-			// Readable at this width: nothing sticks out sideways (wide tables and code scroll
-			// inside their own box).
-			// Tables of .responsive become cards on a phone, so they must not scroll there either.
-			wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll("body *")]
-				.filter(e => e.getBoundingClientRect().right > %d + 1 && !e.closest(".table-wrap, pre, iframe"))
-				.concat([...document.querySelectorAll(".table-wrap")].filter(w => w.querySelector("table.responsive") &&
-					w.scrollWidth > w.clientWidth + 1 && %d < 700))
-				.map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40))`, width, width)))
-			require.NoError(t, err)
-			require.Empty(t, wide, "%s at %d px: elements wider than the page", name, width)
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			require.NoError(t, err)
-			require.Greater(t, len(png), 5000, "a screenshot of %s", name)
-			require.NoError(t, os.WriteFile(filepath.Join(shots, fmt.Sprintf("%s-%d.png", name, width)), png, 0o644))
-		}
-		do(chromedp.EmulateViewport(1440, 900))
+		screenshot(t, ctx, shots, name)
 	}
 
 	// Sign in.
@@ -418,4 +389,41 @@ digests:
 	require.NotContains(t, logs.String(), secret, "the secret is never logged")
 	require.NotContains(t, logs.String(), apiKey)
 	t.Logf("browser flow and %d screenshots in %s (to %s)", 16, time.Since(start).Round(100*time.Millisecond), shots)
+}
+
+// screenshot checks the page in ctx is accessible (every control labelled, every image with an
+// alt, one h1) and fits 375 and 1440 px, and writes its screenshots at both widths to
+// dir/name-<width>.png.
+func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	// Accessible: every control has a label (or a button its text), every image an alt,
+	// and the page one h1.
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(
+			"input:not([type=hidden]), select, textarea, button, img, svg[role=img]")]
+		.filter(e => e.tagName == "BUTTON" ? !e.textContent.trim() && !e.getAttribute("aria-label")
+			: e.tagName == "IMG" ? !e.hasAttribute("alt")
+			: e.tagName == "svg" ? !e.getAttribute("aria-labelledby")
+			: !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+		.map(e => e.outerHTML.slice(0, 80))
+		.concat(document.querySelectorAll("h1").length == 1 ? [] : ["not one h1"])`))
+	require.NoError(t, err)
+	require.Empty(t, unlabelled, "%s: controls without a label", name)
+	for _, width := range []int64{375, 1440} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Sleep(100*time.Millisecond)))
+		// Readable at this width: nothing sticks out sideways (wide tables and code scroll
+		// inside their own box).
+		// Tables of .responsive become cards on a phone, so they must not scroll there either.
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll("body *")]
+			.filter(e => e.getBoundingClientRect().right > %d + 1 && !e.closest(".table-wrap, pre, iframe"))
+			.concat([...document.querySelectorAll(".table-wrap")].filter(w => w.querySelector("table.responsive") &&
+				w.scrollWidth > w.clientWidth + 1 && %d < 700))
+			.map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40))`, width, width)))
+		require.NoError(t, err)
+		require.Empty(t, wide, "%s at %d px: elements wider than the page", name, width)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		require.Greater(t, len(png), 5000, "a screenshot of %s", name)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, width)), png, 0o644))
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)))
 }
