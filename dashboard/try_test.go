@@ -43,7 +43,7 @@ func TestTryAnEventBounds(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			b.rt.Config.Ingest.MaxBodyBytes = limit
-			br := signedIn(t, b, acmeKey)
+			br := signedIn(t, b, opsKey)
 			a := br.post("/ui/routes/try", tc.form)
 			require.Equal(t, tc.status, a.status, "%.500s", a.body)
 			require.Contains(t, htmlUnescape(a.body), tc.want)
@@ -72,7 +72,7 @@ func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			br := signedIn(t, b, acmeKey)
+			br := signedIn(t, b, opsKey)
 			a := br.post("/ui/routes/try", url.Values{"event": {tc.event}})
 			require.Equal(t, http.StatusOK, a.status, "%.500s", a.body)
 			require.Contains(t, a.body, "An audit record of the original event", "the audit target's preview is there")

@@ -34,6 +34,9 @@ var screenshots = flag.Bool("screenshots", false, "write the dashboard screensho
 
 const skipBrowserEnv = "CORTEX_BRIDGE_SKIP_BROWSER"
 
+// adminKey is the browser tests' admin account's API key (api.keys[].role: admin).
+const adminKey = "ops-admin-key-for-the-dashboard-0123"
+
 // chromiumPath finds Debian's Chromium (scripts/test installs it when it is missing). The test
 // fails with one line without it, unless CORTEX_BRIDGE_SKIP_BROWSER=1 says this machine has none.
 func chromiumPath(t *testing.T) string {
@@ -204,7 +207,7 @@ storage: {dsn: bridge.db}
 ingest: {secrets: [%q]}
 delivery: {timeout: 2s, max_attempts: 3, backoff: {initial: 50ms, max: 200ms}}
 api:
-  keys: [{account: acme, key: %q}]
+  keys: [{account: acme, key: %q}, {account: ops, key: %q, role: admin}]
   allow_private_urls: true   # the receiver is on loopback
   require_https: false
 targets:
@@ -219,7 +222,7 @@ routes:
   - {name: everything-to-audit, when: "true", targets: [audit]}
 digests:
   - {name: weekly-compliance, schedule: "0 8 * * MON", timezone: UTC, target: compliance-mail, template: compliance-digest, send_empty: true}
-`, ingestSecret, apiKey, siem.URL+"/hooks/cortex")), 0o600))
+`, ingestSecret, apiKey, adminKey, siem.URL+"/hooks/cortex")), 0o600))
 	seedHistory(t, filepath.Join(dir, "bridge.db"))
 	var logs bridgetest.Logs
 	b := startBridge(t, cfgPath, &logs)
@@ -370,7 +373,10 @@ digests:
 	require.Contains(t, page, "siem")
 	shoot("overview")
 
-	// Routes, and "Try an event" with the issue.critical sample.
+	// Routes, and "Try an event" with the issue.critical sample: an admin's pages.
+	require.EqualValues(t, http.StatusOK, submit(`form.signout button`))
+	do(chromedp.SendKeys(chromedp.ID("key"), adminKey))
+	require.EqualValues(t, http.StatusOK, submit(`form[action="/ui/signin"] button[type=submit]`))
 	open("/ui/routes")
 	require.Contains(t, text(), "weekly-compliance")
 	require.EqualValues(t, http.StatusOK, submit(`form[action="/ui/routes/try#result"] button[type=submit]`))
@@ -388,6 +394,7 @@ digests:
 
 	require.NotContains(t, logs.String(), secret, "the secret is never logged")
 	require.NotContains(t, logs.String(), apiKey)
+	require.NotContains(t, logs.String(), adminKey)
 	t.Logf("browser flow and %d screenshots in %s (to %s)", 16, time.Since(start).Round(100*time.Millisecond), shots)
 }
 
