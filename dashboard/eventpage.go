@@ -24,9 +24,14 @@ import (
 // other account sees the event only when it has a delivery to one of the account's webhooks,
 // and then only those deliveries: never the config's targets, their routes or their errors.
 
-// maxFieldChars bounds each data field's value the page shows (bytes of its JSON); the raw
-// event below it is bounded by maxPreviewBytes.
-const maxFieldChars = 2 << 10
+// maxFieldChars bounds each data field's value the page shows (bytes of its JSON), and
+// maxFields how many fields it lists (the first by name); the raw event below them is bounded
+// by maxPreviewBytes. An event is attacker-influenced: a page of it stays under about 1 MiB of
+// HTML whatever it holds.
+const (
+	maxFieldChars = 2 << 10
+	maxFields     = 100
+)
 
 type eventField struct{ Name, Value string }
 
@@ -51,8 +56,10 @@ type resendOption struct{ Name, Label string }
 
 type eventData struct {
 	Ev         *event.Event
+	Title      string // data.title, cut to maxFieldChars
 	Admin      bool
 	Fields     []eventField
+	MoreFields int // fields not listed (see maxFields)
 	Raw        string
 	Deliveries []eventDelivery
 	Routes     []routeVerdict // admins only; each route's Targets are left out
@@ -144,7 +151,10 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 		d.unavailable(w, r, err)
 		return
 	}
-	data := &eventData{Ev: ev, Admin: sc.admin, Fields: fieldsOf(ev), Raw: prettyJSON(ev.Raw)}
+	data := &eventData{Ev: ev, Title: cut(ev.String("title"), maxFieldChars), Admin: sc.admin, Fields: fieldsOf(ev), Raw: prettyJSON(ev.Raw)}
+	if len(data.Fields) > maxFields {
+		data.Fields, data.MoreFields = data.Fields[:maxFields], len(data.Fields)-maxFields
+	}
 	rt := d.runtime()
 	types := map[string]string{}
 	if rt != nil {

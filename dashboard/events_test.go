@@ -1,6 +1,7 @@
 package dashboard_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -249,4 +250,21 @@ func TestDeliveriesOfEveryTargetAndBulkRetry(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, acme.post("/ui/deliveries/retry", nil).status)
 	require.Equal(t, core.StatePending, state(own))
 	require.Equal(t, core.StateDead, state(later))
+}
+
+func TestEventPageBoundsWhatItShows(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	data := map[string]any{"title": strings.Repeat("<b>", 100_000)}
+	for i := range 300 {
+		data[fmt.Sprintf("extra_%03d", i)] = strings.Repeat("x", 1000)
+	}
+	ev, _ := seedEvent(t, b, event.IssueCritical, data, "siem")
+	a := signedIn(t, b, opsKey).get("/events/" + ev.ID)
+	require.Equal(t, http.StatusOK, a.status)
+	require.Less(t, len(a.body), 1<<20, "about 700 KB of event, shown in less than 1 MiB")
+	for _, want := range []string{"more bytes not shown", "206 more fields: see the raw JSON."} { // 300 + the sample's 6
+		require.True(t, strings.Contains(a.body, want), want)
+	}
+	require.False(t, strings.Contains(a.body, "<b><b>"), "escaped")
 }
