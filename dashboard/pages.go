@@ -14,6 +14,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -49,6 +50,7 @@ type overviewData struct {
 	ChartRows    []chartRow
 	Health       []healthRow
 	ShowCircuits bool
+	Admin        bool // the health table lists the config's targets too
 }
 
 type statusCount struct {
@@ -139,7 +141,7 @@ func (d *Dashboard) health(ctx context.Context, hooks []*core.Webhook, withConfi
 	for i := range rows {
 		r := &rows[i]
 		h := byName[r.Name]
-		r.LastSuccess, r.LastAttempt, r.Streak, r.LastError = h.LastSuccess, h.LastAttempt, h.FailureStreak, h.LastError
+		r.LastSuccess, r.LastAttempt, r.Streak, r.LastError = h.LastSuccess, h.LastAttempt, h.FailureStreak, notify.RedactURLsIn(h.LastError)
 		q := queue[r.Name]
 		r.Pending, r.Dead = q.Pending+q.Running, q.Dead
 		if d.cfg.Circuits != nil {
@@ -184,7 +186,9 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	data.HourCounts, data.HourTotal = countsOf(hour)
 	data.DayCounts, data.DayTotal = countsOf(day)
-	if data.Health, err = d.health(ctx, hooks, true); err != nil {
+	// Only admins see the config's targets: their names, health and errors (which name hosts).
+	data.Admin = d.cfg.Keys.Admin(accountOf(r))
+	if data.Health, err = d.health(ctx, hooks, data.Admin); err != nil {
 		d.unavailable(w, r, err)
 		return
 	}

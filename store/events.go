@@ -14,7 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// listFields are the data fields copied into the events table for the list (migration 00009):
+// listFields are the data fields copied into the events table for the list (migration 00010):
 // each a string field's first core.ListFieldChars characters, "" for any other kind.
 func listFields(ev *event.Event) (severity, repository, scanID, title, file string) {
 	f := func(name string) string {
@@ -67,7 +67,7 @@ func (d *DB) eventTextSQL(words []string) (string, any) {
 		for i, w := range words {
 			terms[i] = "'" + w + "':*"
 		}
-		// The expression of the index events_text (migration 00009).
+		// The expression of the index events_text (migration 00010).
 		return `to_tsvector('simple'::regconfig, regexp_replace(e.title || ' ' || e.file, '[[:punct:]]+', ' ', 'g'))
 			@@ to_tsquery('simple'::regconfig, ?)`, strings.Join(terms, " & ")
 	}
@@ -83,7 +83,7 @@ const summaryColumns = `e.id, e.type, e.occurred_at_ms, e.received_at_ms, e.seve
 // Events lists one page of the events f selects, newest received first, with a cursor to the
 // next page (the last row's received time and id: pages stay stable while events arrive). It
 // returns ErrBadCursor for a cursor no listing returned and errors wrapping core.ErrUnavailable
-// when storage fails. Every filter is served by an index (migration 00009); the delivery-state
+// when storage fails. Every filter is served by an index (migration 00010); the delivery-state
 // and tenant filters probe the deliveries of each event walked.
 func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, error) {
 	q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1`
