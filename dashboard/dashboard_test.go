@@ -138,15 +138,8 @@ func setup(t *testing.T) *bundle {
 		Circuits: func() map[string]bool { return map[string]bool{"siem": true} },
 		NowFunc:  b.clock.Now, Log: log, Version: "test"})
 	require.NoError(t, err)
-	routes := api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: b.keys,
-		Management: &api.Management{Webhooks: b.hooks, Store: db, Keys: b.keys, Log: log}, Dashboard: d}.Handler()
-	b.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/events" || strings.HasPrefix(r.URL.Path, "/events/") { // TODO(19api): api.Routes does this
-			d.ServeHTTP(w, r)
-			return
-		}
-		routes.ServeHTTP(w, r)
-	}))
+	b.srv = httptest.NewServer(api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: b.keys,
+		Management: &api.Management{Webhooks: b.hooks, Store: db, Keys: b.keys, Log: log}, Dashboard: d}.Handler())
 	t.Cleanup(b.srv.Close)
 	return b
 }

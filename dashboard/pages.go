@@ -173,7 +173,12 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := d.cfg.NowFunc().UTC()
-	data := overviewData{Webhooks: len(hooks), ShowCircuits: d.cfg.Circuits != nil}
+	// Only admins see the config's targets: their names, health and errors (which name hosts);
+	// their numbers count the deliveries to every target.
+	data := overviewData{Webhooks: len(hooks), ShowCircuits: d.cfg.Circuits != nil, Admin: d.cfg.Keys.Admin(accountOf(r))}
+	if data.Admin {
+		ids = nil
+	}
 	hour, err := d.cfg.Store.DeliveryCounts(ctx, ids, now.Add(-time.Hour))
 	if err != nil {
 		d.unavailable(w, r, err)
@@ -186,8 +191,6 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	data.HourCounts, data.HourTotal = countsOf(hour)
 	data.DayCounts, data.DayTotal = countsOf(day)
-	// Only admins see the config's targets: their names, health and errors (which name hosts).
-	data.Admin = d.cfg.Keys.Admin(accountOf(r))
 	if data.Health, err = d.health(ctx, hooks, data.Admin); err != nil {
 		d.unavailable(w, r, err)
 		return
@@ -197,6 +200,17 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		watched = append(watched, h.Name)
 		if h.Own {
 			data.Dead += h.Dead
+		}
+	}
+	if data.Admin { // every target's, registered webhooks of other accounts too
+		stats, err := d.cfg.Store.QueueStats(ctx)
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
+		}
+		data.Dead = 0
+		for _, s := range stats {
+			data.Dead += s.Dead
 		}
 	}
 	if watched == nil {
