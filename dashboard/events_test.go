@@ -51,11 +51,16 @@ func TestEventPageForAnAdmin(t *testing.T) {
 	require.Contains(t, a.body, "weekly")
 	require.NotContains(t, a.body, "hidden-token-xyz", "configured targets' URLs are never shown")
 
-	// Retry the dead delivery to the config's siem.
+	// Retry the dead delivery to the config's siem: not without the session's form token.
+	a = ops.post("/ui/events/"+ev.ID+"/retry", url.Values{"delivery": {siem.ID}, "csrf": {"forged"}})
+	require.Equal(t, http.StatusForbidden, a.status)
+	got, err := b.db.Delivery(t.Context(), siem.ID)
+	require.NoError(t, err)
+	require.Equal(t, core.StateDead, got.State)
 	a = ops.post("/ui/events/"+ev.ID+"/retry", url.Values{"delivery": {siem.ID}})
 	require.Equal(t, http.StatusSeeOther, a.status, a.body)
 	require.Equal(t, "/events/"+ev.ID+"?done=retried#delivery-"+siem.ID, a.location)
-	got, err := b.db.Delivery(t.Context(), siem.ID)
+	got, err = b.db.Delivery(t.Context(), siem.ID)
 	require.NoError(t, err)
 	require.Equal(t, core.StatePending, got.State)
 	require.Equal(t, 2, got.RetryBase)

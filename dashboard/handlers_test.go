@@ -160,7 +160,8 @@ func TestEveryFormNeedsTheSessionsToken(t *testing.T) {
 	beta := signedIn(t, b, betaKey)
 
 	for _, path := range []string{"/ui/webhooks", "/ui/webhooks/" + id, "/ui/webhooks/" + id + "/delete",
-		"/ui/webhooks/" + id + "/test", "/ui/deliveries/x/retry", "/ui/routes/try", "/ui/signout"} {
+		"/ui/webhooks/" + id + "/test", "/ui/deliveries/x/retry", "/ui/deliveries/retry", "/ui/events/x/retry", "/ui/events/x/resend",
+		"/ui/routes/try", "/ui/signout"} {
 		a := acme.post(path, url.Values{"csrf": {""}})
 		require.Equal(t, http.StatusForbidden, a.status, path)
 		require.Contains(t, a.body, "This form has expired", path)
