@@ -33,6 +33,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -114,6 +115,13 @@ func (s *testSends) send(_ context.Context, w *core.Webhook, eventType string) c
 // bridge is cmd's browser test's.
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupOn(t, "sqlite")
+}
+
+// setupOn is setup on driver: "sqlite", or "postgres" (a fresh schema of the test database,
+// store/pgtest).
+func setupOn(t *testing.T, driver string) *bundle {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(testConfig), 0o600))
@@ -121,7 +129,11 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
 	require.NoError(t, err)
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(dir, "bridge.db"))
+	dsn := filepath.Join(dir, "bridge.db")
+	if driver == "postgres" {
+		dsn = pgtest.Schema(t, "")
+	}
+	db, err := store.Open(context.Background(), driver, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 

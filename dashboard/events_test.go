@@ -14,6 +14,9 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
+// drivers are the databases the event pages are tested on.
+var drivers = []string{"sqlite", "postgres"}
+
 // criticalEvent stores an issue.critical whose title holds markup, delivered to the config's
 // siem (dead after two attempts) and to the webhook hook (succeeded).
 func criticalEvent(t *testing.T, b *bundle, hook string) (*event.Event, *core.Delivery, *core.Delivery) {
@@ -26,7 +29,15 @@ func criticalEvent(t *testing.T, b *bundle, hook string) (*event.Event, *core.De
 
 func TestEventPageForAnAdmin(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testEventPageForAnAdmin(t, setupOn(t, driver))
+		})
+	}
+}
+
+func testEventPageForAnAdmin(t *testing.T, b *bundle) {
 	acme := signedIn(t, b, acmeKey)
 	hook := addWebhook(t, acme, "https://acme.example.com/hook", "*")
 	ev, siem, own := criticalEvent(t, b, hook)
@@ -91,7 +102,15 @@ func TestEventPageForAnAdmin(t *testing.T) {
 
 func TestEventPageForATenant(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testEventPageForATenant(t, setupOn(t, driver))
+		})
+	}
+}
+
+func testEventPageForATenant(t *testing.T, b *bundle) {
 	acme := signedIn(t, b, acmeKey)
 	hook := addWebhook(t, acme, "https://acme.example.com/hook", "*")
 	ev, siem, own := criticalEvent(t, b, hook)
@@ -152,7 +171,15 @@ func TestEventPageSignsInAndComesBack(t *testing.T) {
 
 func TestEventsList(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testEventsList(t, setupOn(t, driver))
+		})
+	}
+}
+
+func testEventsList(t *testing.T, b *bundle) {
 	acme := signedIn(t, b, acmeKey)
 	hook := addWebhook(t, acme, "https://acme.example.com/hook", "*")
 	crit, _, _ := criticalEvent(t, b, hook)
@@ -213,7 +240,15 @@ func TestEventsList(t *testing.T) {
 
 func TestDeliveriesOfEveryTargetAndBulkRetry(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	for _, driver := range drivers {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testDeliveriesOfEveryTargetAndBulkRetry(t, setupOn(t, driver))
+		})
+	}
+}
+
+func testDeliveriesOfEveryTargetAndBulkRetry(t *testing.T, b *bundle) {
 	acme := signedIn(t, b, acmeKey)
 	hook := addWebhook(t, acme, "https://acme.example.com/hook", "*")
 	own := seedDelivery(t, b, hook, event.ScanCompleted, "server_error")
