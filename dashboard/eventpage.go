@@ -117,6 +117,11 @@ func (d *Dashboard) loadEvent(w http.ResponseWriter, r *http.Request, sc scope) 
 	case errors.Is(err, core.ErrNotFound):
 		d.fail(w, r, http.StatusNotFound, "There is no event "+id+". Events are kept for storage.retention; this one may have been pruned.")
 		return nil, nil, false
+	case err != nil && !errors.Is(err, core.ErrUnavailable):
+		// A stored body that no longer parses (a stricter validation after an upgrade).
+		d.cfg.Log.Error("dashboard: stored event unreadable", "event_id", id, "err", err)
+		d.fail(w, r, http.StatusInternalServerError, "The stored event "+id+" can no longer be read; the log has the reason.")
+		return nil, nil, false
 	case err != nil:
 		d.unavailable(w, r, err)
 		return nil, nil, false
@@ -172,13 +177,11 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 		}
 		data.Deliveries = append(data.Deliveries, row)
 	}
-	var res *dryrun.Result
-	if rt == nil {
-		data.NoConfig = true
-	} else {
-		res = dryrun.Run(rt, ev, dryrun.Options{Now: ev.ReceivedAt, Render: func(string) bool { return false }})
-	}
-	if sc.admin && res != nil {
+	data.NoConfig = rt == nil
+	if sc.admin && rt != nil {
+		// Recomputed with the config in force, at the time the event arrived; no message is
+		// rendered.
+		res := dryrun.Run(rt, ev, dryrun.Options{Now: ev.ReceivedAt, Render: func(string) bool { return false }})
 		data.Sends = map[string][]string{}
 		for _, rv := range res.Routes {
 			data.Routes = append(data.Routes, verdictOf(rv))
