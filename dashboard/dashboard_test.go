@@ -268,6 +268,20 @@ func seedDelivery(t *testing.T, b *bundle, target, typ string, outcomes ...strin
 // delivery via route "r" to each of targets.
 func seedEvent(t *testing.T, b *bundle, typ string, data map[string]any, targets ...string) (*event.Event, []*core.Delivery) {
 	t.Helper()
+	ev := sampleEvent(t, b, typ, data)
+	var ds []*core.Delivery
+	for _, target := range targets {
+		ds = append(ds, &core.Delivery{ID: uuid.Must(uuid.NewV7()).String(), Target: target, Route: "r", State: core.StatePending,
+			NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt})
+	}
+	_, err := b.db.Ingest(context.Background(), []core.IngestItem{{Event: ev, Deliveries: ds}})
+	require.NoError(t, err)
+	return ev, ds
+}
+
+// sampleEvent is the sample of type typ with a new id, data's fields set and received now.
+func sampleEvent(t *testing.T, b *bundle, typ string, data map[string]any) *event.Event {
+	t.Helper()
 	now := b.clock.Now()
 	sample, err := samples.Get(typ)
 	require.NoError(t, err)
@@ -282,14 +296,7 @@ func seedEvent(t *testing.T, b *bundle, typ string, data map[string]any, targets
 	ev, err := event.Parse(body)
 	require.NoError(t, err)
 	ev.ReceivedAt = now
-	var ds []*core.Delivery
-	for _, target := range targets {
-		ds = append(ds, &core.Delivery{ID: uuid.Must(uuid.NewV7()).String(), Target: target, Route: "r", State: core.StatePending,
-			NextAttemptAt: now, CreatedAt: now})
-	}
-	_, err = b.db.Ingest(context.Background(), []core.IngestItem{{Event: ev, Deliveries: ds}})
-	require.NoError(t, err)
-	return ev, ds
+	return ev
 }
 
 // attemptsOf records attempts of dl with the given outcomes (the last decides the state:

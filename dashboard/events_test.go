@@ -14,6 +14,17 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
+// heldEvent stores a scan.failed that route failures' throttle held back from siem (a group
+// item instead of a delivery).
+func heldEvent(t *testing.T, b *bundle) *event.Event {
+	t.Helper()
+	ev := sampleEvent(t, b, event.ScanFailed, nil)
+	_, err := b.db.Ingest(t.Context(), []core.IngestItem{{Event: ev,
+		Groups: []core.GroupItem{{Target: "siem", Route: "failures", Key: "github.com/user/other-repo", Member: true}}}})
+	require.NoError(t, err)
+	return ev
+}
+
 // drivers are the databases the event pages are tested on.
 var drivers = []string{"sqlite", "postgres"}
 
@@ -97,6 +108,14 @@ func testEventPageForAnAdmin(t *testing.T, b *bundle) {
 		require.Equal(t, http.StatusUnprocessableEntity, a.status, target)
 		require.Contains(t, a.body, "Choose a target from the list")
 	}
+
+	// A scan.failed the throttle of route failures held back from siem: recorded at ingest.
+	failed := heldEvent(t, b)
+	a = ops.get("/events/" + failed.ID)
+	require.Equal(t, http.StatusOK, a.status)
+	require.Regexp(t, `(?s)Held back.*?<span class="mono">siem</span> by route <span class="mono">failures</span>, key <span class="mono">github.com/user/other-repo</span>:\s*<span class="badge info">held: the group has not fired yet`, a.body)
+	require.Contains(t, a.body, "throttled: at most one message per repo per target every 1h")
+	require.Contains(t, a.body, "No deliveries: no route sent this event to a target, or it is held back (below).")
 	require.Equal(t, http.StatusNotFound, ops.get("/events/evt_none").status)
 }
 
