@@ -15,10 +15,9 @@
 // Roles (api.keys[].role): an admin sees and acts on every event and every delivery, to the
 // config's targets and to every registered webhook, and sees why each route matched. Any other
 // account (a tenant) sees only its own webhooks, their deliveries and the events delivered to
-// them: never a configured target's deliveries, errors or routing. The config's routes and
-// digests (read-only, on the Routes page) and the configured targets' names, types and health
-// on the overview are operator information; target URLs and secrets of the config are never
-// shown to anyone.
+// them: never a configured target's deliveries, errors or routing, the config's routes and
+// digests (the Routes page) or the configured targets' health (the overview). Target URLs and
+// secrets of the config are never shown to anyone.
 package dashboard
 
 import (
