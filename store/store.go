@@ -44,6 +44,8 @@ type DB struct {
 	close   func() error // closes w and r (and, on Postgres, the listener and pool)
 	stmts   sync.Map     // query → *sql.Stmt prepared once on w, used in its transactions
 	events  eventCache
+	// listPlan tunes the events list (zero: the defaults; export_test.go sets it).
+	listPlan listPlan
 }
 
 // Open opens (creating if needed) the database named by driver and dsn and applies pending
