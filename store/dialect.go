@@ -52,9 +52,10 @@ type dialect struct {
 // textQuery is the free-text filter in the forms Events plans with (narrowing); each takes arg.
 type textQuery struct {
 	set, drive, walk string
-	// chunk selects the matching rowids in [?, ?] (SQLite: dense text is walked in chunks); ""
-	// when the walk form is used instead.
-	chunk string
+	// chunk: dense text is walked in chunks and checked in Go (store.textMatches), since a
+	// per-event check of FTS5 costs a lookup each; false: the walk form is cheap (Postgres's
+	// stored tsvector).
+	chunk bool
 	arg   any
 }
 
@@ -77,7 +78,7 @@ var sqliteDialect = dialect{
 		set := `SELECT rowid FROM events_text WHERE events_text MATCH ?`
 		// drive: looked up by rowid; walk: the match set built once (+ keeps it from driving).
 		return textQuery{set: set, drive: `e.rowid IN (` + set + `)`, walk: `+e.rowid IN (` + set + `)`,
-			chunk: set + ` AND rowid BETWEEN ? AND ?`, arg: strings.Join(terms, " ")}
+			chunk: true, arg: strings.Join(terms, " ")}
 	},
 	claimSQL: claimSQLite,
 	// SELECT 1 never touches the file: take the write lock (BEGIN IMMEDIATE) and let go, so a

@@ -5,7 +5,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -46,7 +45,7 @@ func cutField(s string) string {
 // digits, lower-cased, at most core.MaxTextWords of at most core.MaxTextWordBytes each. They hold
 // no quote or operator, so each can be put into a match expression as it is.
 func textWords(text string) []string {
-	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	words := strings.FieldsFunc(strings.ToLower(text), notWordRune)
 	if len(words) > core.MaxTextWords {
 		words = words[:core.MaxTextWords]
 	}
@@ -60,6 +59,22 @@ func textWords(text string) []string {
 		}
 	}
 	return words
+}
+
+// notWordRune splits text into words as the text index does (SQLite FTS5's unicode61 tokenizer
+// without diacritics removal: letters and numbers are word characters).
+func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }
+
+// textMatches reports whether every word (textWords) starts a word of title or file: the text
+// index's match, for the events a dense text filter walks.
+func textMatches(words []string, title, file string) bool {
+	have := strings.FieldsFunc(strings.ToLower(title+" "+file), notWordRune)
+	for _, w := range words {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, w) }) {
+			return false
+		}
+	}
+	return true
 }
 
 const summaryColumns = `e.id, e.type, e.occurred_at_ms, e.received_at_ms, e.severity, e.repository, e.scan_id, e.title, e.file`
@@ -76,16 +91,17 @@ func (p listPlan) orDefaults() listPlan {
 }
 
 // sparseLimit is how many events a filter on deliveries, holds or text may match and still drive
-// the list query: its events are looked up and sorted. A filter matching more is checked on each
-// event walked newest first instead, which fills a page of 50 within about 50·N/sparseLimit
-// events. Both cost a few thousand index lookups at most, whatever N (BENCHMARKS.md, "Issue 19").
-const sparseLimit = 5000
+// the list query: its events are looked up (one random read each) and sorted. A filter matching
+// more is checked on each event walked newest first instead (an index probe each, in index
+// order), which fills a page of 50 within about 50·N/sparseLimit events. The two costs meet near
+// 2 000 at a million events (BENCHMARKS.md, "Issue 19").
+const sparseLimit = 2000
 
 // Dense free text on SQLite is walked in chunks of textChunk events, at most textChunks of them
-// (then the rest of the page is found with the match set materialised once).
+// (then the rest of the page is found with the match set built once).
 const (
-	textChunk  = 500
-	textChunks = 20
+	textChunk  = 1000
+	textChunks = 50
 )
 
 // narrowing is one filter that needs another table (deliveries, group items, the text index):
@@ -93,8 +109,8 @@ const (
 // its condition on e when it drives the query, walk when it is checked per event walked.
 type narrowing struct {
 	set, drive, walk string
-	args             []any  // for each of set, drive and walk
-	chunk            string // SQLite free text: rowids matching in a rowid range (dialect.textMatch)
+	args             []any // for each of set, drive and walk
+	chunk            bool  // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
 }
 
 // Events lists one page of the events f selects, newest received first, with a cursor to the
@@ -195,7 +211,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		case i == driver:
 			base += ` AND ` + n.drive
 			args = append(args, n.args...)
-		case driver < 0 && n.chunk != "":
+		case driver < 0 && n.chunk:
 			chunked = &nars[i]
 		default:
 			walked = append(walked, n)
@@ -210,12 +226,8 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	if driver >= 0 {
 		order = `+e.received_at_ms`
 	}
-	page := func(cursor []any, n int, withRowid bool) (string, []any) {
-		q := `SELECT ` + summaryColumns
-		if withRowid {
-			q += `, e.rowid`
-		}
-		q += ` FROM events e WHERE 1 = 1` + base
+	page := func(cursor []any, n int) (string, []any) {
+		q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1` + base
 		a := slices.Clone(args)
 		if cursor != nil {
 			q += ` AND (` + order + `, e.id) < (?, ?)`
@@ -227,7 +239,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	var out []core.EventSummary
 	if chunked != nil {
 		var err error
-		if out, cursor, err = d.walkText(ctx, chunked, plan, cursor, limit+1, page); err != nil {
+		if out, cursor, err = d.walkText(ctx, words, plan, cursor, limit+1, page); err != nil {
 			return core.EventPage{}, err
 		}
 		if len(out) <= limit && cursor != nil { // the chunks ran out: the rest with the match set
@@ -237,8 +249,8 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		}
 	}
 	if chunked == nil && len(out) <= limit {
-		q, a := page(cursor, limit+1-len(out), false)
-		more, _, err := d.summaries(ctx, q, a, false)
+		q, a := page(cursor, limit+1-len(out))
+		more, err := d.summaries(ctx, q, a)
 		if err != nil {
 			return core.EventPage{}, err
 		}
@@ -253,41 +265,21 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	return result, nil
 }
 
-// walkText finds up to want events of the page query that match n (dense free text on SQLite),
-// textChunk events at a time, newest first: each chunk's rowids bound one range query of the
-// text index. It returns the events found and the cursor after the last event walked, nil when
-// the walk reached the end of the list.
-func (d *DB) walkText(ctx context.Context, n *narrowing, plan listPlan, cursor []any, want int,
-	page func([]any, int, bool) (string, []any)) ([]core.EventSummary, []any, error) {
+// walkText finds up to want events of the page query that match words (dense free text on
+// SQLite), plan.chunk events at a time, newest first, checking each in Go (textMatches) rather
+// than looking the text index up per range. It returns the events found and the cursor after
+// the last event walked, nil when the walk reached the end of the list.
+func (d *DB) walkText(ctx context.Context, words []string, plan listPlan, cursor []any, want int,
+	page func([]any, int) (string, []any)) ([]core.EventSummary, []any, error) {
 	var out []core.EventSummary
 	for range plan.chunks {
-		q, a := page(cursor, plan.chunk, true)
-		rows, rowids, err := d.summaries(ctx, q, a, true)
+		q, a := page(cursor, plan.chunk)
+		rows, err := d.summaries(ctx, q, a)
 		if err != nil {
 			return nil, nil, err
 		}
-		if len(rows) == 0 {
-			return out, nil, nil
-		}
-		lo, hi := slices.Min(rowids), slices.Max(rowids)
-		match := map[int64]bool{}
-		mrows, err := d.query(ctx, d.r, n.chunk, append(slices.Clone(n.args), lo, hi)...)
-		if err != nil {
-			return nil, nil, unavailable("list events", err)
-		}
-		for mrows.Next() {
-			var id int64
-			if err := mrows.Scan(&id); err != nil {
-				mrows.Close()
-				return nil, nil, unavailable("list events", err)
-			}
-			match[id] = true
-		}
-		if err := errors.Join(mrows.Err(), mrows.Close()); err != nil {
-			return nil, nil, unavailable("list events", err)
-		}
-		for i, r := range rows {
-			if !match[rowids[i]] {
+		for _, r := range rows {
+			if !textMatches(words, r.Title, r.File) {
 				continue
 			}
 			out = append(out, r)
@@ -295,42 +287,36 @@ func (d *DB) walkText(ctx context.Context, n *narrowing, plan listPlan, cursor [
 				return out, []any{r.ReceivedAt.UnixMilli(), r.ID}, nil
 			}
 		}
-		last := rows[len(rows)-1]
-		cursor = []any{last.ReceivedAt.UnixMilli(), last.ID}
 		if len(rows) < plan.chunk {
 			return out, nil, nil
 		}
+		last := rows[len(rows)-1]
+		cursor = []any{last.ReceivedAt.UnixMilli(), last.ID}
 	}
 	return out, cursor, nil
 }
 
-// summaries runs q, which selects summaryColumns (and e.rowid when withRowid).
-func (d *DB) summaries(ctx context.Context, q string, args []any, withRowid bool) ([]core.EventSummary, []int64, error) {
+// summaries runs q, which selects summaryColumns.
+func (d *DB) summaries(ctx context.Context, q string, args []any) ([]core.EventSummary, error) {
 	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
-		return nil, nil, unavailable("list events", err)
+		return nil, unavailable("list events", err)
 	}
 	defer rows.Close()
 	var out []core.EventSummary
-	var rowids []int64
 	for rows.Next() {
 		var s core.EventSummary
-		var occurred, received, rowid int64
-		dest := []any{&s.ID, &s.Type, &occurred, &received, &s.Severity, &s.Repository, &s.ScanID, &s.Title, &s.File}
-		if withRowid {
-			dest = append(dest, &rowid)
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return nil, nil, unavailable("list events", err)
+		var occurred, received int64
+		if err := rows.Scan(&s.ID, &s.Type, &occurred, &received, &s.Severity, &s.Repository, &s.ScanID, &s.Title, &s.File); err != nil {
+			return nil, unavailable("list events", err)
 		}
 		s.OccurredAt, s.ReceivedAt = fromMS(occurred), fromMS(received)
 		out = append(out, s)
-		rowids = append(rowids, rowid)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, unavailable("list events", err)
+		return nil, unavailable("list events", err)
 	}
-	return out, rowids, nil
+	return out, nil
 }
 
 // Event returns the stored event id (body parsed, ReceivedAt and Delivery set), core.ErrNotFound
