@@ -6,6 +6,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -44,7 +45,7 @@ func cutField(s string) string {
 // digits, lower-cased, at most core.MaxTextWords of at most core.MaxTextWordBytes each. They hold
 // no quote or operator, so each can be put into a match expression as it is.
 func textWords(text string) []string {
-	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	words := strings.FieldsFunc(strings.ToLower(text), notWordRune)
 	if len(words) > core.MaxTextWords {
 		words = words[:core.MaxTextWords]
 	}
@@ -60,104 +61,250 @@ func textWords(text string) []string {
 	return words
 }
 
-// eventTextSQL is the free-text condition on events e for words (textWords), with its argument.
-func (d *DB) eventTextSQL(words []string) (string, any) {
-	if d.pg != nil {
-		terms := make([]string, len(words))
-		for i, w := range words {
-			terms[i] = "'" + w + "':*"
+// notWordRune splits text into words as the text index does (SQLite FTS5's unicode61 tokenizer
+// without diacritics removal: letters and numbers are word characters).
+func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }
+
+// textMatches reports whether every word (textWords) starts a word of title or file: the text
+// index's match, for the events a dense text filter walks.
+func textMatches(words []string, title, file string) bool {
+	have := strings.FieldsFunc(strings.ToLower(title+" "+file), notWordRune)
+	for _, w := range words {
+		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, w) }) {
+			return false
 		}
-		// The expression of the index events_text (migration 00010).
-		return `to_tsvector('simple'::regconfig, regexp_replace(e.title || ' ' || e.file, '[[:punct:]]+', ' ', 'g'))
-			@@ to_tsquery('simple'::regconfig, ?)`, strings.Join(terms, " & ")
 	}
-	terms := make([]string, len(words))
-	for i, w := range words {
-		terms[i] = `"` + w + `"*`
-	}
-	return `e.rowid IN (SELECT rowid FROM events_text WHERE events_text MATCH ?)`, strings.Join(terms, " ")
+	return true
 }
 
 const summaryColumns = `e.id, e.type, e.occurred_at_ms, e.received_at_ms, e.severity, e.repository, e.scan_id, e.title, e.file`
 
+// listPlan tunes the events list's plans; the zero value takes the constants below (tests set
+// small ones to walk every path on a few events).
+type listPlan struct{ sparse, chunk, chunks int }
+
+func (p listPlan) orDefaults() listPlan {
+	if p == (listPlan{}) {
+		return listPlan{sparseLimit, textChunk, textChunks}
+	}
+	return p
+}
+
+// sparseLimit is how many events a filter on deliveries, holds or text may match and still drive
+// the list query: its events are looked up (one random read each) and sorted. A filter matching
+// more is checked on each event walked newest first instead (an index probe each, in index
+// order), which fills a page of 50 within about 50·N/sparseLimit events. The two costs meet near
+// 2 000 at a million events (BENCHMARKS.md, "Issue 19").
+const sparseLimit = 2000
+
+// Dense free text on SQLite is walked in chunks of textChunk events, at most textChunks of them
+// (then the rest of the page is found with the match set built once).
+const (
+	textChunk  = 1000
+	textChunks = 50
+)
+
+// narrowing is one filter that needs another table (deliveries, group items, the text index):
+// set selects the ids of the events it matches (probed, bounded, to choose the plan; "": not
+// probed, walk is left to the database's planner), drive is its condition on e when it drives
+// the query, walk when it is checked per event walked.
+type narrowing struct {
+	set, drive, walk string
+	args             []any // for each of set, drive and walk
+	chunk            bool  // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
+}
+
 // Events lists one page of the events f selects, newest received first, with a cursor to the
 // next page (the last row's received time and id: pages stay stable while events arrive). It
-// returns ErrBadCursor for a cursor no listing returned and errors wrapping core.ErrUnavailable
-// when storage fails. Every filter is served by an index (migration 00010); the delivery-state
-// and tenant filters probe the deliveries of each event walked.
+// returns ErrBadCursor for a cursor no listing returned, an error naming an unknown
+// f.Delivery, and errors wrapping core.ErrUnavailable when storage fails. The columns filters
+// use an index each with the received order (migration 00010); the filters on deliveries, holds
+// and text are planned by how many events they match (sparseLimit).
 func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, error) {
-	q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1`
-	var args []any
-	eq := func(col, v string) {
-		if v != "" {
-			// col <> '' lets the planner use the partial index on col.
-			q += ` AND e.` + col + ` = ? AND e.` + col + ` <> ''`
-			args = append(args, d.dialect.text(cutField(v)))
-		}
-	}
-	if f.Type != "" {
-		q += ` AND e.type = ?`
-		args = append(args, d.dialect.text(f.Type))
-	}
-	eq("severity", f.Severity)
-	eq("repository", f.Repository)
-	eq("scan_id", f.ScanID)
-	if !f.From.IsZero() {
-		q += ` AND e.received_at_ms >= ?`
-		args = append(args, ms(f.From))
-	}
-	if !f.To.IsZero() {
-		q += ` AND e.received_at_ms <= ?`
-		args = append(args, ms(f.To))
-	}
-	if words := textWords(f.Text); len(words) > 0 {
-		cond, arg := d.eventTextSQL(words)
-		q += ` AND ` + cond
-		args = append(args, arg)
-	} else if strings.TrimSpace(f.Text) != "" {
-		return core.EventPage{}, nil // only punctuation: no word can match
-	}
-	tcond, targs, some := d.targetCond("d.target", f.Targets)
-	if !some {
-		return core.EventPage{}, nil
-	}
-	switch f.Delivery {
-	case "":
-		if f.Targets != nil {
-			q += ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id` + tcond + `)`
-			args = append(args, targs...)
-		}
-	case core.EventsFailed:
-		q += ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state = 'pending' AND d.attempts > d.retry_base` + tcond + `)`
-		args = append(args, targs...)
-	case core.EventsDead:
-		q += ` AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state = 'dead'` + tcond + `)`
-		args = append(args, targs...)
-	case core.EventsHeld:
-		gcond, gargs, _ := d.targetCond("gi.target", f.Targets)
-		q += ` AND EXISTS (SELECT 1 FROM group_items gi WHERE gi.event_id = e.id` + gcond + `)`
-		args = append(args, gargs...)
-	default:
+	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		return core.EventPage{}, fmt.Errorf("delivery state %q: want one of %s", f.Delivery, strings.Join(core.EventDeliveryStates, ", "))
-	}
-	if f.Cursor != "" {
-		received, id, err := parseCursor(f.Cursor)
-		if err != nil {
-			return core.EventPage{}, err
-		}
-		q += ` AND (e.received_at_ms < ? OR (e.received_at_ms = ? AND e.id < ?))`
-		args = append(args, received, received, id)
 	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = core.DefaultPageSize
 	}
 	limit = min(limit, core.MaxEventPageSize)
-	q += ` ORDER BY e.received_at_ms DESC, e.id DESC LIMIT ?`
-	args = append(args, limit+1)
+	var cursor []any
+	if f.Cursor != "" {
+		received, id, err := parseCursor(f.Cursor)
+		if err != nil {
+			return core.EventPage{}, err
+		}
+		cursor = []any{received, id}
+	}
+	words := textWords(f.Text)
+	tcond, targs, some := d.targetCond("d.target", f.Targets)
+	if !some || (len(words) == 0 && strings.TrimSpace(f.Text) != "") {
+		return core.EventPage{}, nil // no webhooks, or text of punctuation only: nothing matches
+	}
+
+	base := ``
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			// col <> '' lets the planner use the partial index on col.
+			base += ` AND e.` + col + ` = ? AND e.` + col + ` <> ''`
+			args = append(args, cutField(v))
+		}
+	}
+	if f.Type != "" {
+		base += ` AND e.type = ?`
+		args = append(args, f.Type)
+	}
+	eq("severity", f.Severity)
+	eq("repository", f.Repository)
+	eq("scan_id", f.ScanID)
+	if !f.From.IsZero() {
+		base += ` AND e.received_at_ms >= ?`
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		base += ` AND e.received_at_ms <= ?`
+		args = append(args, ms(f.To))
+	}
+
+	var nars []narrowing
+	if f.Delivery != "" || f.Targets != nil {
+		var cond string
+		table, col := "deliveries d", "d.event_id"
+		switch f.Delivery {
+		case core.EventsFailed:
+			cond = ` AND d.state = 'pending' AND d.attempts > d.retry_base`
+		case core.EventsDead:
+			cond = ` AND d.state = 'dead'`
+		case core.EventsHeld:
+			table, col = "group_items d", "d.event_id" // held: the routes' holds, on the same targets
+		}
+		set := `SELECT ` + col + ` FROM ` + table + ` WHERE 1 = 1` + cond + tcond
+		nars = append(nars, narrowing{set: set, drive: `e.id IN (` + set + `)`,
+			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs})
+	}
+	if len(words) > 0 {
+		tq := d.dialect.textMatch(words)
+		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk})
+	}
+
+	// The sparsest narrowing that matches at most sparseLimit events drives; the others are
+	// checked per event.
+	plan := d.listPlan.orDefaults()
+	driver, fewest := -1, plan.sparse+1
+	for i, n := range nars {
+		if n.set == "" {
+			continue // the database plans it (Postgres free text)
+		}
+		var count int
+		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), plan.sparse+1)...).Scan(&count); err != nil {
+			return core.EventPage{}, unavailable("list events", err)
+		}
+		if count == 0 {
+			return core.EventPage{}, nil
+		}
+		if count < fewest {
+			driver, fewest = i, count
+		}
+	}
+	var walked []narrowing // checked per event in SQL
+	var chunked *narrowing // dense SQLite text, checked per chunk
+	for i, n := range nars {
+		switch {
+		case i == driver:
+			base += ` AND ` + n.drive
+			args = append(args, n.args...)
+		case driver < 0 && n.chunk:
+			chunked = &nars[i]
+		default:
+			walked = append(walked, n)
+		}
+	}
+	for _, n := range walked {
+		base += ` AND ` + n.walk
+		args = append(args, n.args...)
+	}
+	// A driving set is sorted: + keeps the planner from walking the received index instead.
+	order := `e.received_at_ms`
+	if driver >= 0 {
+		order = `+e.received_at_ms`
+	}
+	page := func(cursor []any, n int) (string, []any) {
+		q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1` + base
+		a := slices.Clone(args)
+		if cursor != nil {
+			q += ` AND (` + order + `, e.id) < (?, ?)`
+			a = append(a, cursor...)
+		}
+		return q + ` ORDER BY ` + order + ` DESC, e.id DESC LIMIT ?`, append(a, n)
+	}
+
+	var out []core.EventSummary
+	if chunked != nil {
+		var err error
+		if out, cursor, err = d.walkText(ctx, words, plan, cursor, limit+1, page); err != nil {
+			return core.EventPage{}, err
+		}
+		if len(out) <= limit && cursor != nil { // the chunks ran out: the rest with the match set
+			base += ` AND ` + chunked.walk
+			args = append(args, chunked.args...)
+			chunked = nil
+		}
+	}
+	if chunked == nil && len(out) <= limit {
+		q, a := page(cursor, limit+1-len(out))
+		more, err := d.summaries(ctx, q, a)
+		if err != nil {
+			return core.EventPage{}, err
+		}
+		out = append(out, more...)
+	}
+	result := core.EventPage{Events: out}
+	if len(out) > limit {
+		result.Events = out[:limit]
+		last := out[limit-1]
+		result.NextCursor = fmt.Sprintf("%d.%s", last.ReceivedAt.UnixMilli(), last.ID)
+	}
+	return result, nil
+}
+
+// walkText finds up to want events of the page query that match words (dense free text on
+// SQLite), plan.chunk events at a time, newest first, checking each in Go (textMatches) rather
+// than looking the text index up per range. It returns the events found and the cursor after
+// the last event walked, nil when the walk reached the end of the list.
+func (d *DB) walkText(ctx context.Context, words []string, plan listPlan, cursor []any, want int,
+	page func([]any, int) (string, []any)) ([]core.EventSummary, []any, error) {
+	var out []core.EventSummary
+	for range plan.chunks {
+		q, a := page(cursor, plan.chunk)
+		rows, err := d.summaries(ctx, q, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rows {
+			if !textMatches(words, r.Title, r.File) {
+				continue
+			}
+			out = append(out, r)
+			if len(out) == want {
+				return out, []any{r.ReceivedAt.UnixMilli(), r.ID}, nil
+			}
+		}
+		if len(rows) < plan.chunk {
+			return out, nil, nil
+		}
+		last := rows[len(rows)-1]
+		cursor = []any{last.ReceivedAt.UnixMilli(), last.ID}
+	}
+	return out, cursor, nil
+}
+
+// summaries runs q, which selects summaryColumns.
+func (d *DB) summaries(ctx context.Context, q string, args []any) ([]core.EventSummary, error) {
 	rows, err := d.query(ctx, d.r, q, args...)
 	if err != nil {
-		return core.EventPage{}, unavailable("list events", err)
+		return nil, unavailable("list events", err)
 	}
 	defer rows.Close()
 	var out []core.EventSummary
@@ -165,21 +312,15 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		var s core.EventSummary
 		var occurred, received int64
 		if err := rows.Scan(&s.ID, &s.Type, &occurred, &received, &s.Severity, &s.Repository, &s.ScanID, &s.Title, &s.File); err != nil {
-			return core.EventPage{}, unavailable("list events", err)
+			return nil, unavailable("list events", err)
 		}
 		s.OccurredAt, s.ReceivedAt = fromMS(occurred), fromMS(received)
 		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
-		return core.EventPage{}, unavailable("list events", err)
+		return nil, unavailable("list events", err)
 	}
-	page := core.EventPage{Events: out}
-	if len(out) > limit {
-		page.Events = out[:limit]
-		last := out[limit-1]
-		page.NextCursor = fmt.Sprintf("%d.%s", last.ReceivedAt.UnixMilli(), last.ID)
-	}
-	return page, nil
+	return out, nil
 }
 
 // Event returns the stored event id (body parsed, ReceivedAt and Delivery set), core.ErrNotFound

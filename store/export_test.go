@@ -36,3 +36,7 @@ const DueTargetsSQL = dueTargetsSQL
 
 // ClaimSQLite exposes SQLite's claim statement to the tests.
 const ClaimSQLite = claimSQLite
+
+// SetListPlan makes db's events list drive from a filter only when it matches at most sparse
+// events, and walk dense free text in chunks of chunk events, at most chunks of them.
+func SetListPlan(db *DB, sparse, chunk, chunks int) { db.listPlan = listPlan{sparse, chunk, chunks} }

@@ -29,7 +29,9 @@ CREATE INDEX deliveries_dead_event ON deliveries (event_id) WHERE state = 'dead'
 -- Free text on title and file: an FTS5 index of the two columns (words, case-insensitive, any
 -- word prefix), kept by triggers. Its rows are the events' rowids; a VACUUM can renumber those,
 -- so after one run: INSERT INTO events_text(events_text) VALUES ('rebuild') (docs/operations.md).
-CREATE VIRTUAL TABLE events_text USING fts5(title, file, content = 'events', content_rowid = 'rowid');
+-- Diacritics are kept (é is not e), as the list's check of the events it walks (store.textMatches) keeps them.
+CREATE VIRTUAL TABLE events_text USING fts5(title, file, content = 'events', content_rowid = 'rowid',
+    tokenize = 'unicode61 remove_diacritics 0');
 INSERT INTO events_text (events_text) VALUES ('rebuild');
 -- +goose StatementBegin
 CREATE TRIGGER events_text_insert AFTER INSERT ON events BEGIN
