@@ -20,12 +20,18 @@ var eventListParams = []string{"q", "type", "severity", "repository", "scan_id",
 type eventListData struct {
 	Filter     map[string]string // the query parameters as given
 	Errors     map[string]string // by parameter
-	Rows       []core.EventSummary
+	Rows       []eventRow
 	Next       string // the next page's URL
 	First      bool
 	Admin      bool
 	EventTypes []string
 	States     []string
+}
+
+// eventRow is one event of the list with its deliveries the account sees, counted by status.
+type eventRow struct {
+	core.EventSummary
+	Deliveries []statusCount // statuses with at least one delivery, in core.Statuses order
 }
 
 // eventList is the events list at /events: an admin sees every event, any other account the
@@ -80,7 +86,26 @@ func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	data.Rows = p.Events
+	// One indexed query per event of the page (at most eventPageSize): where each went.
+	for _, ev := range p.Events {
+		ds, err := d.cfg.Store.EventDeliveries(r.Context(), ev.ID, f.Targets)
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
+		}
+		byStatus := map[string]int{}
+		for _, dl := range ds {
+			byStatus[dl.Status()]++
+		}
+		row := eventRow{EventSummary: ev}
+		counts, _ := countsOf(byStatus)
+		for _, c := range counts {
+			if c.N > 0 {
+				row.Deliveries = append(row.Deliveries, c)
+			}
+		}
+		data.Rows = append(data.Rows, row)
+	}
 	if p.NextCursor != "" {
 		next := url.Values{}
 		for _, k := range eventListParams {

@@ -240,6 +240,8 @@ func testEventsList(t *testing.T, b *bundle) {
 	a = ops.get(htmlUnescape(next))
 	require.Equal(t, 3, strings.Count(a.body, `<a href="/events/`))
 	require.Contains(t, a.body, `href="/events/`+crit.ID+`"`, "the oldest, on the last page")
+	require.Regexp(t, `(?s)`+failed.ID+`.*?<td data-label="Deliveries"><span class="badge bad">dead</span> 1 </td>`, a.body, "where each went")
+	require.Regexp(t, `(?s)`+crit.ID+`.*?<td data-label="Deliveries"><span class="badge good">succeeded</span> 1 <span class="badge bad">dead</span> 1 </td>`, a.body)
 	require.Equal(t, http.StatusBadRequest, ops.get("/events?cursor=bogus").status)
 
 	a = ops.get("/events?type=nope&delivery=maybe&from=yesterday")
@@ -252,6 +254,8 @@ func testEventsList(t *testing.T, b *bundle) {
 	a = acme.get("/events")
 	require.Equal(t, http.StatusOK, a.status)
 	require.Contains(t, a.body, `href="/events/`+crit.ID+`"`)
+	require.Regexp(t, `(?s)`+crit.ID+`.*?<td data-label="Deliveries"><span class="badge good">succeeded</span> 1 </td>`, a.body,
+		"only its own delivery, not the dead one to siem")
 	require.NotContains(t, a.body, failed.ID)
 	require.NotContains(t, a.body, older[0])
 	require.Contains(t, signedIn(t, b, betaKey).get("/events").body, "No events match.")
