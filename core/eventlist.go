@@ -29,7 +29,8 @@ type EventFilter struct {
 	// (among Targets when set) or, for EventsHeld, held back by a route.
 	Delivery string
 	// Text: every word of it (letters and digits; case-insensitive) starts a word of the
-	// event's data.title or data.file. At most MaxTextWords words are used.
+	// event's data.title or data.file (a word of one or two characters must be a whole word).
+	// At most MaxTextWords words are used.
 	Text string
 	// Targets restricts the list to events with a delivery to one of these targets (a tenant's
 	// registered webhooks): nil = all events, empty = none.

@@ -74,7 +74,7 @@ var sqliteDialect = dialect{
 	textMatch: func(words []string) textQuery {
 		terms := make([]string, len(words))
 		for i, w := range words {
-			terms[i] = `"` + w + `"*`
+			terms[i] = `"` + w + `"` + map[bool]string{true: "*"}[prefixWord(w)]
 		}
 		set := `SELECT rowid FROM events_text WHERE events_text MATCH ?`
 		// drive: looked up by rowid; walk: the match set built once (+ keeps it from driving).
@@ -118,7 +118,7 @@ var postgresDialect = dialect{
 	textMatch: func(words []string) textQuery {
 		terms := make([]string, len(words))
 		for i, w := range words {
-			terms[i] = "'" + w + "':*"
+			terms[i] = "'" + w + "'" + map[bool]string{true: ":*"}[prefixWord(w)]
 		}
 		// The column text_words and its index events_text (migration 00010). Not probed: a
 		// count through a GIN index reads a heap page per match, and the planner, which keeps

@@ -61,16 +61,33 @@ func textWords(text string) []string {
 	return words
 }
 
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // notWordRune splits text into words as the text index does (SQLite FTS5's unicode61 tokenizer
 // without diacritics removal: letters and numbers are word characters).
 func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }
 
-// textMatches reports whether every word (textWords) starts a word of title or file: the text
-// index's match, for the events a dense text filter walks.
+// minPrefixRunes is the shortest query word that matches as a prefix; a shorter one ("7", "go")
+// matches whole words only: a one- or two-character prefix would merge the postings of most of
+// the index's words.
+const minPrefixRunes = 3
+
+// prefixWord reports whether query word w matches words it starts (else only itself).
+func prefixWord(w string) bool { return utf8.RuneCountInString(w) >= minPrefixRunes }
+
+// textMatches reports whether every word (textWords) starts a word of title or file (is one, when
+// shorter than minPrefixRunes): the text index's match, for the events a dense text filter walks.
 func textMatches(words []string, title, file string) bool {
 	have := strings.FieldsFunc(strings.ToLower(title+" "+file), notWordRune)
 	for _, w := range words {
-		if !slices.ContainsFunc(have, func(h string) bool { return strings.HasPrefix(h, w) }) {
+		if !slices.ContainsFunc(have, func(h string) bool { return h == w || prefixWord(w) && strings.HasPrefix(h, w) }) {
 			return false
 		}
 	}
@@ -230,9 +247,21 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	if driver >= 0 {
 		order = `+e.received_at_ms`
 	}
+	// While dense text is walked, a necessary condition in SQL keeps most non-matching events
+	// from reaching Go: each ASCII word is a substring of the lower-cased title and file
+	// (SQLite's lower folds ASCII only, so other words are left to textMatches).
+	pre, preArgs := "", []any{}
+	if chunked != nil {
+		for _, w := range words {
+			if isASCII(w) {
+				pre += ` AND instr(lower(e.title || ' ' || e.file), ?) > 0`
+				preArgs = append(preArgs, w)
+			}
+		}
+	}
 	page := func(cursor []any, n int) (string, []any) {
-		q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1` + base
-		a := slices.Clone(args)
+		q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1` + base + pre
+		a := append(slices.Clone(args), preArgs...)
 		if cursor != nil {
 			q += ` AND (` + order + `, e.id) < (?, ?)`
 			a = append(a, cursor...)
@@ -247,6 +276,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			return core.EventPage{}, err
 		}
 		if len(out) <= limit && cursor != nil { // the chunks ran out: the rest with the match set
+			pre, preArgs = "", nil
 			base += ` AND ` + chunked.walk
 			args = append(args, chunked.args...)
 			chunked = nil

@@ -74,15 +74,17 @@ func TestEventsListPlansAgree(t *testing.T) {
 		f    core.EventFilter
 		want func(e planEvent) bool
 	}{
-		"text":            {core.EventFilter{Text: "login"}, func(e planEvent) bool { return hasWord(e.title+" "+e.file, "login") }},
-		"text two words":  {core.EventFilter{Text: "sql auth"}, func(e planEvent) bool { return hasWord(e.title, "sql") && hasWord(e.file, "auth") }},
-		"text+severity":   {core.EventFilter{Text: "weak", Severity: "low"}, func(e planEvent) bool { return hasWord(e.title, "weak") && e.severity == "low" }},
-		"dead":            {core.EventFilter{Delivery: core.EventsDead}, func(e planEvent) bool { return e.dead }},
-		"held":            {core.EventFilter{Delivery: core.EventsHeld}, func(e planEvent) bool { return e.held }},
-		"tenant":          {core.EventFilter{Targets: []string{"wh_a"}}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") }},
-		"tenant+text":     {core.EventFilter{Targets: []string{"wh_a"}, Text: "path"}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") && hasWord(e.title, "path") }},
-		"dead+text+range": {core.EventFilter{Delivery: core.EventsDead, Text: "src", From: t0.Add(3 * time.Millisecond)}, func(e planEvent) bool { return e.dead && !e.received.Before(t0.Add(3*time.Millisecond)) }},
-		"text, none":      {core.EventFilter{Text: "zzz"}, func(planEvent) bool { return false }},
+		"text":             {core.EventFilter{Text: "login"}, func(e planEvent) bool { return hasWord(e.title+" "+e.file, "login") }},
+		"text two words":   {core.EventFilter{Text: "sql auth"}, func(e planEvent) bool { return hasWord(e.title, "sql") && hasWord(e.file, "auth") }},
+		"text+severity":    {core.EventFilter{Text: "weak", Severity: "low"}, func(e planEvent) bool { return hasWord(e.title, "weak") && e.severity == "low" }},
+		"dead":             {core.EventFilter{Delivery: core.EventsDead}, func(e planEvent) bool { return e.dead }},
+		"held":             {core.EventFilter{Delivery: core.EventsHeld}, func(e planEvent) bool { return e.held }},
+		"tenant":           {core.EventFilter{Targets: []string{"wh_a"}}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") }},
+		"tenant+text":      {core.EventFilter{Targets: []string{"wh_a"}, Text: "path"}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") && hasWord(e.title, "path") }},
+		"dead+text+range":  {core.EventFilter{Delivery: core.EventsDead, Text: "src", From: t0.Add(3 * time.Millisecond)}, func(e planEvent) bool { return e.dead && !e.received.Before(t0.Add(3*time.Millisecond)) }},
+		"text, none":       {core.EventFilter{Text: "zzz"}, func(planEvent) bool { return false }},
+		"short word whole": {core.EventFilter{Text: "go"}, func(planEvent) bool { return true }},  // every file ends .go
+		"short prefix":     {core.EventFilter{Text: "lo"}, func(planEvent) bool { return false }}, // "login" does not match "lo"
 	}
 	plans := map[string][3]int{"default": {}, "all walked, chunks of 2, budget 2": {0, 2, 2}, "all walked, one chunk": {0, 1000, 1}, "driven": {1000, 1, 1}}
 	for _, drv := range []string{"sqlite", "postgres"} {
