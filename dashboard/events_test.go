@@ -331,3 +331,27 @@ func TestEventPageBoundsWhatItShows(t *testing.T) {
 	}
 	require.False(t, strings.Contains(a.body, "<b><b>"), "escaped")
 }
+
+func TestEventPageOfAnOddID(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ev := sampleEvent(t, b, event.IssueCritical, nil)
+	raw := strings.Replace(string(ev.Raw), ev.ID, `evt/a b?c#\"<x>`, 1) // JSON: evt/a b?c#"<x>
+	odd, err := event.Parse([]byte(raw))
+	require.NoError(t, err)
+	odd.ReceivedAt = ev.ReceivedAt
+	_, err = b.db.Ingest(t.Context(), []core.IngestItem{{Event: odd, Deliveries: []*core.Delivery{{ID: "d-odd", Target: "siem", Route: "critical",
+		State: core.StatePending, NextAttemptAt: odd.ReceivedAt, CreatedAt: odd.ReceivedAt}}}})
+	require.NoError(t, err)
+	attemptsOf(t, b, &core.Delivery{ID: "d-odd", Target: "siem"}, "server_error")
+
+	ops := signedIn(t, b, opsKey)
+	path := "/events/" + url.PathEscape(odd.ID)
+	a := ops.get(path)
+	require.Equal(t, http.StatusOK, a.status, path)
+	require.Contains(t, a.body, `action="/ui/events/evt%2Fa%20b%3Fc%23%22%3Cx%3E/retry"`)
+	require.Contains(t, ops.get("/events?type=issue.critical").body, `href="`+path+`"`)
+	a = ops.post("/ui/events/"+url.PathEscape(odd.ID)+"/retry", url.Values{"delivery": {"d-odd"}})
+	require.Equal(t, http.StatusSeeOther, a.status, a.body)
+	require.Equal(t, path+"?done=retried#delivery-d-odd", a.location)
+}
