@@ -19,8 +19,9 @@ import (
 // new delivery is pending (not handed straight to this replica's workers), a notification for
 // idle replicas. It returns the ids of the new events.
 const pgIngestSQL = `WITH ev AS (
-	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[])
+	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[],
+		$26::text[], $27::text[], $28::text[], $29::text[], $30::text[])
 	ORDER BY 1
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
@@ -51,7 +52,7 @@ const pgIngestSQL = `WITH ev AS (
 		(array_agg(x.branch ORDER BY x.n) FILTER (WHERE x.branch <> ''))[1],
 		(array_agg(x.commit ORDER BY x.n) FILTER (WHERE x.commit <> ''))[1],
 		min(x.seen), max(x.seen)
-	FROM unnest($26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[]) WITH ORDINALITY
+	FROM unnest($31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::bigint[]) WITH ORDINALITY
 		AS x(scan_id, event_id, repo, branch, commit, seen, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	GROUP BY x.scan_id ORDER BY 1
@@ -73,6 +74,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		evID, evType, evSender                             []string
 		evOccurred, evReceived                             []int64
 		evBody                                             [][]byte
+		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
 		dlNext, dlUntil, dlCreated                         []int64
 		diDigest, diEvent                                  []string
@@ -93,6 +95,9 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		first[id] = i
 		evID, evType, evSender = append(evID, id), append(evType, pgText(ev.Type)), append(evSender, pgText(ev.Delivery))
 		evOccurred, evReceived, evBody = append(evOccurred, ms(ev.Timestamp)), append(evReceived, ms(ev.ReceivedAt)), append(evBody, ev.Raw)
+		sev, repo, scan, title, file := listFields(ev)
+		evSeverity, evRepo, evScan = append(evSeverity, pgText(sev)), append(evRepo, pgText(repo)), append(evScan, pgText(scan))
+		evTitle, evFile = append(evTitle, pgText(title)), append(evFile, pgText(file))
 		for _, dl := range it.Deliveries {
 			var until int64
 			if dl.LeaseOwner != "" {
@@ -119,6 +124,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
+		evSeverity, evRepo, evScan, evTitle, evFile,
 		scID, scEvent, scRepo, scBranch, scCommit, scSeen)
 	if err != nil {
 		return nil, err
