@@ -19,8 +19,9 @@ import (
 // new delivery is pending (not handed straight to this replica's workers), a notification for
 // idle replicas. It returns the ids of the new events.
 const pgIngestSQL = `WITH ev AS (
-	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[])
+	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[],
+		$26::text[], $27::text[], $28::text[], $29::text[], $30::text[])
 	ORDER BY 1
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
@@ -51,7 +52,7 @@ const pgIngestSQL = `WITH ev AS (
 		(array_agg(x.branch ORDER BY x.n) FILTER (WHERE x.branch <> ''))[1],
 		(array_agg(x.commit ORDER BY x.n) FILTER (WHERE x.commit <> ''))[1],
 		min(x.seen), max(x.seen)
-	FROM unnest($26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[]) WITH ORDINALITY
+	FROM unnest($31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::bigint[]) WITH ORDINALITY
 		AS x(scan_id, event_id, repo, branch, commit, seen, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	GROUP BY x.scan_id ORDER BY 1
@@ -64,7 +65,7 @@ const pgIngestSQL = `WITH ev AS (
 ), sf AS (
 	INSERT INTO scan_findings (scan_id, fingerprint, title, file, line, severity, received_at_ms)
 	SELECT x.scan_id, x.fp, x.title, x.file, x.line, x.severity, x.received
-	FROM unnest($32::text[], $33::text[], $34::text[], $35::text[], $36::text[], $37::bigint[], $38::text[], $39::bigint[]) WITH ORDINALITY
+	FROM unnest($37::text[], $38::text[], $39::text[], $40::text[], $41::text[], $42::bigint[], $43::text[], $44::bigint[]) WITH ORDINALITY
 		AS x(event_id, scan_id, fp, title, file, line, severity, received, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	ORDER BY x.scan_id, x.fp, x.n
@@ -72,7 +73,7 @@ const pgIngestSQL = `WITH ev AS (
 ), fs AS (
 	INSERT INTO finding_scans (scan_id, received_at_ms, due_at_ms)
 	SELECT x.scan_id, x.received, x.due
-	FROM unnest($40::text[], $41::text[], $42::bigint[], $43::bigint[]) WITH ORDINALITY AS x(event_id, scan_id, received, due, n)
+	FROM unnest($45::text[], $46::text[], $47::bigint[], $48::bigint[]) WITH ORDINALITY AS x(event_id, scan_id, received, due, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	ORDER BY x.scan_id, x.n
 	ON CONFLICT (scan_id) DO NOTHING
@@ -93,6 +94,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		evID, evType, evSender                             []string
 		evOccurred, evReceived                             []int64
 		evBody                                             [][]byte
+		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
 		dlNext, dlUntil, dlCreated                         []int64
 		diDigest, diEvent                                  []string
@@ -117,6 +119,9 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		first[id] = i
 		evID, evType, evSender = append(evID, id), append(evType, pgText(ev.Type)), append(evSender, pgText(ev.Delivery))
 		evOccurred, evReceived, evBody = append(evOccurred, ms(ev.Timestamp)), append(evReceived, ms(ev.ReceivedAt)), append(evBody, ev.Raw)
+		sev, repo, scan, title, file := listFields(ev)
+		evSeverity, evRepo, evScan = append(evSeverity, pgText(sev)), append(evRepo, pgText(repo)), append(evScan, pgText(scan))
+		evTitle, evFile = append(evTitle, pgText(title)), append(evFile, pgText(file))
 		for _, dl := range it.Deliveries {
 			var until int64
 			if dl.LeaseOwner != "" {
@@ -152,6 +157,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
+		evSeverity, evRepo, evScan, evTitle, evFile,
 		scID, scEvent, scRepo, scBranch, scCommit, scSeen,
 		sfEvent, sfScan, sfFP, sfTitle, sfFile, sfLine, sfSeverity, sfReceived,
 		fsEvent, fsScan, fsReceived, fsDue)

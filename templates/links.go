@@ -85,9 +85,15 @@ func upperHex(c byte) byte {
 // IDN, a host with characters no DNS name has (%, \, _, spaces…), and IPv6 literals, whose
 // brackets are delimiters of markdown.
 func linkHost(host string) (string, bool) {
+	if !utf8.ValidString(host) || strings.ContainsRune(host, utf8.RuneError) {
+		return "", false
+	}
 	a, err := idna.Lookup.ToASCII(host)
 	if err != nil || len(a) > 253 {
 		return "", false
+	}
+	if again, err := idna.Lookup.ToASCII(a); err != nil || again != a {
+		return "", false // an A-label that does not decode to a valid name
 	}
 	for label := range strings.SplitSeq(strings.TrimSuffix(a, "."), ".") {
 		if label == "" || len(label) > 63 {
@@ -112,7 +118,7 @@ func parseLink(v any) (*url.URL, string, bool) {
 		return nil, "", false
 	}
 	u, err := url.Parse(s)
-	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" {
+	if err != nil || u.Opaque != "" || u.User != nil || u.Host == "" || strings.Contains(u.Host, "%") {
 		return nil, "", false
 	}
 	scheme := strings.ToLower(u.Scheme)
@@ -279,7 +285,7 @@ var fileHosts = map[string]struct{ blob, line string }{
 // FileURL returns the address of file at ref in the repository repoURL, at line when it is a
 // positive integer: https://github.com/o/r/blob/REF/a/b.go#L42 (GitLab: /-/blob/, Bitbucket:
 // /src/ and #lines-). ref is the scan's commit; "" gives HEAD (the default branch). It returns
-// "" when repoURL is not a link (LinkURL) on github.com, gitlab.com or bitbucket.org, or file
+// "" when repoURL is not a link (LinkURL) on github.com, gitlab.com or bitbucket.org (no port), or file
 // is empty, absolute-looking with a scheme, or has a "." or ".." segment (which would leave the
 // repository). Each segment of ref and file is percent-encoded, so "/", "?" and "#" inside them
 // cannot change which page opens.
@@ -288,7 +294,7 @@ func FileURL(repoURL, ref, file, line any) string {
 	if !ok || u.RawQuery != "" || u.Fragment != "" {
 		return ""
 	}
-	host, ok := fileHosts[u.Hostname()]
+	host, ok := fileHosts[u.Host] // the code host itself: no port
 	f := strings.Trim(str(file), "/")
 	if !ok || f == "" || len(f) > MaxLinkURLBytes || strings.Contains(f, "://") {
 		return ""

@@ -100,6 +100,8 @@ var hostileLinks = []struct {
 	{"port out of range", "https://github.com:99999/", "", "", "https[:]//github.com:99999/", "https\\[:\\]//github.com:99999/", "https[:]//github.com:99999/"},
 	{"broken escape", "https://github.com/a%zz", "", "", "https[:]//github.com/a%zz", "https\\[:\\]//github.com/a%zz", "https[:]//github.com/a%zz"},
 	{"invalid IDN", "https://xn--.com/", "", "", "https[:]//xn--.com/", "https\\[:\\]//xn--.com/", "https[:]//xn--.com/"},
+	{"percent-encoded host", "https://g%69thub.com/a", "", "", "https[:]//g%69thub.com/a", "https\\[:\\]//g%69thub.com/a", "https[:]//g%69thub.com/a"},
+	{"percent-encoded invalid byte as host (found by FuzzLinks)", "http://%80", "", "", "http[:]//%80", "http\\[:\\]//%80", "http[:]//%80"},
 	{"empty", "", "", "", "", "", ""},
 }
 
@@ -167,6 +169,7 @@ func TestFileURL(t *testing.T) {
 		{"userinfo", "https://github.com@evil.example/a/b", "", "x", nil, ""},
 		{"pipe in the repository", "https://evil.example/p|github.com/acme/payments", "", "x", nil, ""},
 		{"unknown host", "https://git.internal/a/b", "", "x", nil, ""},
+		{"code host with a port (found by FuzzLinks)", "http://githuB.Com:1/a/b", "", "x", nil, ""},
 		{"repository with a query", "https://github.com/a/b?x=1", "", "x", nil, ""},
 		{"no file", "https://github.com/a/b", "", "", int64(1), ""},
 		{"file is a URL", "https://github.com/a/b", "", "https://evil.example/x", nil, ""},
