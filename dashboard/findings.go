@@ -2,11 +2,13 @@ package dashboard
 
 import (
 	"cmp"
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // maxFindingsShown bounds what the findings page reads: the most recently seen findings.
@@ -102,6 +104,27 @@ func stateOrder(s string) int {
 		return 1
 	}
 	return 2
+}
+
+// findingsLink is the findings page of the repository and branch ev is about: a finding.*
+// event's own, an issue.critical's scan's (the scan context); "" for other events or when the
+// scan's repository is not known (a storage error there is left to the rest of the page).
+func (d *Dashboard) findingsLink(ctx context.Context, ev *event.Event) string {
+	switch {
+	case core.IsFindingEvent(ev.Type):
+		if repo := ev.String("repo_url"); repo != "" {
+			return scopeLink(repo, ev.String("branch"))
+		}
+	case ev.Type == event.IssueCritical:
+		scans, err := d.cfg.Store.Scans(ctx, core.ScanIDs([]*event.Event{ev}))
+		if err != nil {
+			return ""
+		}
+		if s, ok := scans[ev.String("scan_id")]; ok && s.RepoURL != "" {
+			return scopeLink(s.RepoURL, s.Branch)
+		}
+	}
+	return ""
 }
 
 // scopeLink is the findings page of one repository and branch.

@@ -78,6 +78,11 @@ func TestFindingsPage(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, br.get("/ui/findings?status=gone").status)
 
 	require.Contains(t, br.get("/").body, `href="/ui/findings"`, "admins have it in the menu")
+	// The event page of an issue links to its repository and branch's findings.
+	a = br.get("/events/s1-0")
+	require.Equal(t, http.StatusOK, a.status)
+	require.Contains(t, a.body, `href="/ui/findings?branch=main&amp;repo=`+url.QueryEscape(repo)+`">Findings of this repository and branch`)
+	require.NotContains(t, br.get("/events/s1-s").body, "Findings of this repository", "a scan.started is not about a finding")
 	tenant := signedIn(t, b, betaKey)
 	require.Equal(t, http.StatusForbidden, tenant.get("/ui/findings").status, "tenants do not see findings")
 	require.NotContains(t, tenant.get("/").body, `href="/ui/findings"`, "nor in the menu")
