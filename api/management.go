@@ -14,6 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -41,6 +42,8 @@ type Management struct {
 	Store    ManagementStore // delivery logs
 	Keys     *Keys
 	Log      *slog.Logger // storage failures (default: discarded)
+	// Silences serves /silences (admins only); nil: not served.
+	Silences *silences.Service
 }
 
 // Register adds the management routes to mux.
@@ -59,6 +62,12 @@ func (m *Management) Register(mux *http.ServeMux) {
 	mux.Handle("GET /deliveries", auth(http.HandlerFunc(m.deliveries)))
 	mux.Handle("GET /deliveries/{id}", auth(http.HandlerFunc(m.delivery)))
 	mux.Handle("POST /deliveries/{id}/retry", auth(http.HandlerFunc(m.retry)))
+	if m.Silences != nil {
+		mux.Handle("GET /silences", auth(http.HandlerFunc(m.listSilences)))
+		mux.Handle("POST /silences", auth(http.HandlerFunc(m.createSilence)))
+		mux.Handle("GET /silences/{id}", auth(http.HandlerFunc(m.getSilence)))
+		mux.Handle("DELETE /silences/{id}", auth(http.HandlerFunc(m.endSilence)))
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
@@ -266,12 +275,12 @@ func (m *Management) accountTargets(r *http.Request) ([]string, error) {
 }
 
 // listDeliveries answers a page of deliveries to targets, with their attempts. Query: status
-// (pending, running, failed, succeeded, dead, cancelled), event, limit (1–500, default 50), cursor.
+// (pending, running, failed, succeeded, dead, cancelled, silenced), event, limit (1–500, default 50), cursor.
 func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
 	q := r.URL.Query()
 	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: core.DefaultPageSize}
 	if !f.SetStatus(q.Get("status")) {
-		writeFieldErrors(w, map[string]string{"status": "must be one of pending, running, failed, succeeded, dead, cancelled"})
+		writeFieldErrors(w, map[string]string{"status": "must be one of " + strings.Join(core.Statuses, ", ")})
 		return
 	}
 	if l := q.Get("limit"); l != "" {

@@ -31,7 +31,8 @@ func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 		Metrics:    b.metrics.Handler(),
 		Reload:     b.Reload,
 		Keys:       b.keys,
-		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log},
+		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log, Silences: b.silence},
+		Slack:      b.slack,
 		Dashboard:  d,
 		Ready: map[string]api.Check{
 			// The store answering is not enough: a full disk still answers SELECT 1. Ready

@@ -33,6 +33,9 @@ type Runtime struct {
 // BuildOptions are what Build needs besides the config.
 type BuildOptions struct {
 	Version string       // for User-Agent
+	// PublicURL is server.public_url, for links adapters add themselves (Slack's "Open event"
+	// button); Build sets it from the config.
+	PublicURL string
 	Client  *http.Client // shared by HTTP targets; nil = notify.NewHTTPClient()
 	Log     *slog.Logger
 	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
@@ -52,6 +55,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.PublicURL = c.Server.PublicURL
 	// An invalid config still gets its templates checked (opening nothing), so that one run
 	// lists every problem: Parse's, Validate's and the templates'.
 	errs := slices.Clone(c.problems)
@@ -150,7 +154,7 @@ func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
 	if kind == nil || t.Adapter == nil {
 		return nil, nil
 	}
-	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency})
+	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency, PublicURL: opts.PublicURL})
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
