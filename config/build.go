@@ -32,12 +32,12 @@ type Runtime struct {
 
 // BuildOptions are what Build needs besides the config.
 type BuildOptions struct {
-	Version string       // for User-Agent
+	Version string // for User-Agent
 	// PublicURL is server.public_url, for links adapters add themselves (Slack's "Open event"
 	// button); Build sets it from the config.
 	PublicURL string
-	Client  *http.Client // shared by HTTP targets; nil = notify.NewHTTPClient()
-	Log     *slog.Logger
+	Client    *http.Client // shared by HTTP targets; nil = notify.NewHTTPClient()
+	Log       *slog.Logger
 	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
 	DryRun bool
 	// Preflight, with DryRun, still checks what serve will open, creating nothing: every
