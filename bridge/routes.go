@@ -15,7 +15,7 @@ import (
 // and the dashboard at /.
 func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 	d, err := dashboard.New(dashboard.Config{
-		Store: b.db, Webhooks: b.service, Keys: b.keys,
+		Store: b.db, Webhooks: b.service, Keys: b.keys, Silences: b.silence,
 		Runtime:       b.Runtime,
 		Circuits:      b.disp.OpenCircuits,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"),

@@ -29,6 +29,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -78,6 +79,9 @@ type Config struct {
 	// Runtime returns the config in force (routes, digests, targets, renderer); it is called
 	// for each request, so a reload shows at once.
 	Runtime func() *config.Runtime
+	// Silences lists, creates and ends silences (page /ui/silences, admins only); nil: the
+	// page is not served.
+	Silences *silences.Service
 	// Circuits returns the targets whose circuit breaker is open or probing; nil: the circuit
 	// column is not shown.
 	Circuits func() map[string]bool
@@ -146,6 +150,9 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("POST /ui/deliveries/{id}/retry", d.signedIn(d.deliveryRetry))
 	m.HandleFunc("GET /ui/routes", d.signedIn(d.routesPage))
 	m.HandleFunc("POST /ui/routes/try", d.signedIn(d.routesTry))
+	m.HandleFunc("GET /ui/silences", d.signedIn(d.silencesPage))
+	m.HandleFunc("POST /ui/silences", d.signedIn(d.silenceCreate))
+	m.HandleFunc("POST /ui/silences/{id}/end", d.signedIn(d.silenceEnd))
 	m.HandleFunc("/", d.notFound)
 }
 
@@ -193,6 +200,7 @@ type page struct {
 	Title   string
 	Nav     string // the nav entry to mark current
 	Account string
+	Admin   bool // the account may see silences (role admin, and silences are served)
 	CSRF    string
 	Version string
 	Flash   string
@@ -205,6 +213,7 @@ type page struct {
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if s := sessionOf(r); s != nil {
 		p.Account, p.CSRF = s.Account, s.csrf
+		p.Admin = d.cfg.Silences != nil && d.cfg.Keys != nil && d.cfg.Keys.Admin(s.Account)
 	}
 	p.Version = d.cfg.Version
 	t := d.pages[name]

@@ -32,6 +32,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
@@ -39,6 +40,7 @@ import (
 const (
 	acmeKey = "acme-dashboard-key-0123456789"
 	betaKey = "beta-dashboard-key-9876543210"
+	opsKey  = "ops-admin-dashboard-key-0123456" // role admin: may see silences
 )
 
 // testConfig has a target of every type (the chat ones disabled: no credentials), routes and a
@@ -125,13 +127,15 @@ func setup(t *testing.T) *bundle {
 	t.Cleanup(func() { _ = db.Close() })
 
 	b := &bundle{dir: dir, db: db, rt: rt, logs: &bridgetest.Logs{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
-		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
+		keys: api.NewKeys(nil)}
+	b.keys.Set(map[string]string{"acme": acmeKey, "beta": betaKey, "ops": opsKey}, "ops")
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}
 	b.hooks = &webhooks.Service{Store: db, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
 		CheckURL: func(ctx context.Context, u string) error { return guard.CheckURL(ctx, u, false) },
 		Test:     b.tests.send}
 	d, err := dashboard.New(dashboard.Config{Store: db, Webhooks: b.hooks, Keys: b.keys,
+		Silences: &silences.Service{Store: db, NowFunc: b.clock.Now, Log: log},
 		Runtime:  func() *config.Runtime { return rt },
 		Circuits: func() map[string]bool { return map[string]bool{"siem": true} },
 		NowFunc:  b.clock.Now, Log: log, Version: "test"})
