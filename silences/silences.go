@@ -263,8 +263,19 @@ func (s *Service) Refresh(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A silence's rule never changes: rules compiled before are kept.
+	known := map[string]*rules.Rule{}
+	if prev := s.active.Load(); prev != nil {
+		for _, c := range *prev {
+			known[c.s.ID] = c.rule
+		}
+	}
 	out := make([]compiled, 0, len(list))
 	for _, sil := range list {
+		if r := known[sil.ID]; r != nil {
+			out = append(out, compiled{s: sil, rule: r})
+			continue
+		}
 		r, err := rules.Compile(sil.When)
 		if err != nil { // stored by an older build whose rule language differed: skip, say so
 			s.Log.Warn("silences: a stored rule no longer compiles; the silence is not applied", "silence", sil.ID, "err", err)

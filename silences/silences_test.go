@@ -15,6 +15,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 var t0 = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
@@ -28,10 +29,27 @@ func (c *clock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
 func (c *clock) add(d time.Duration) { c.set(c.now().Add(d)) }
 func openDB(t *testing.T) *store.DB {
 	t.Helper()
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "b.db"))
+	return open(t, "sqlite", filepath.Join(t.TempDir(), "b.db"))
+}
+
+func open(t *testing.T, driver, dsn string) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), driver, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 	return db
+}
+
+// databases open two connections ("replicas") to one new database of each kind.
+var databases = map[string]func(t *testing.T) (a, b *store.DB){
+	"sqlite": func(t *testing.T) (*store.DB, *store.DB) {
+		path := filepath.Join(t.TempDir(), "b.db")
+		return open(t, "sqlite", path), open(t, "sqlite", path)
+	},
+	"postgres": func(t *testing.T) (*store.DB, *store.DB) {
+		dsn := pgtest.Schema(t, "")
+		return open(t, "postgres", dsn), open(t, "postgres", dsn)
+	},
 }
 
 func finding(t *testing.T, id, repo, title, file string) *event.Event {
@@ -86,15 +104,25 @@ func TestValidateNamesTheField(t *testing.T) {
 }
 
 // TestSilenceLifecycle: a created silence silences matching events at once on its replica, on
-// another replica after that one's refresh, stops at its expiry (between refreshes too) or when
-// ended, and every change is in the audit log.
+// another replica (its own connection to the database) after that one's refresh, stops at its
+// expiry (between refreshes too) or when ended, and every change is in the audit log; on
+// SQLite and PostgreSQL.
 func TestSilenceLifecycle(t *testing.T) {
 	t.Parallel()
+	for name, openReplicas := range databases {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			testSilenceLifecycle(t, openReplicas)
+		})
+	}
+}
+
+func testSilenceLifecycle(t *testing.T, openReplicas func(t *testing.T) (a, b *store.DB)) {
 	ctx := context.Background()
-	db := openDB(t)
+	db, replica := openReplicas(t)
 	clk := newClock(t0)
 	a := &silences.Service{Store: db, NowFunc: clk.now}
-	b := &silences.Service{Store: db, NowFunc: clk.now} // another replica
+	b := &silences.Service{Store: replica, NowFunc: clk.now} // another replica
 	require.NoError(t, b.Refresh(ctx))
 	ev := finding(t, "e1", "https://github.com/acme/api", "SQL injection", "db.go")
 	other := finding(t, "e2", "https://github.com/acme/web", "SQL injection", "db.go")
