@@ -227,3 +227,27 @@ func TestMuteSilencesTheFinding(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []core.Acknowledgement{{EventID: "e1", UserID: "U2", UserName: "bob", Source: "slack", At: t0}}, acks)
 }
+
+// BenchmarkSilenced is ingest's cost of the silences: one event checked against MaxActive
+// active silences, none matching (the worst case: every rule runs).
+func BenchmarkSilenced(b *testing.B) {
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", filepath.Join(b.TempDir(), "b.db"))
+	require.NoError(b, err)
+	defer db.Close()
+	clk := newClock(t0)
+	svc := &silences.Service{Store: db, NowFunc: clk.now}
+	for i := range silences.MaxActive {
+		_, err := svc.Create(ctx, silences.Input{When: fmt.Sprintf(`repo_url == "https://github.com/acme/r%d" && title == "t"`, i), Duration: "1h"}, "bench")
+		require.NoError(b, err)
+	}
+	body := `{"event":"issue.critical","id":"e","timestamp":"2026-03-04T05:06:07Z","data":{"scan_id":"s","issue_id":"i","severity":"critical","title":"t","file":"f","repo_url":"https://github.com/acme/other"}}`
+	ev, err := event.Parse([]byte(body))
+	require.NoError(b, err)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := svc.Silenced(ev, t0); ok {
+			b.Fatal("matched")
+		}
+	}
+}
