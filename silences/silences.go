@@ -54,6 +54,10 @@ const (
 	RefreshInterval = 5 * time.Second
 )
 
+// muteSlack is how much earlier than asked an existing silence of the same finding may end and
+// still count as the one a Mute asks for.
+const muteSlack = 5 * time.Minute
+
 // Mute durations Slack's Mute buttons offer.
 var MuteDurations = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
 
@@ -190,6 +194,15 @@ func (s *Service) create(ctx context.Context, in Input, actor, eventAction, even
 	active, err := s.Store.Silences(ctx, core.SilenceFilter{ActiveAt: now, Limit: MaxActive})
 	if err != nil {
 		return nil, err
+	}
+	if eventID != "" {
+		// A second click on Mute (a double click, or Slack's request replayed within its
+		// 5 minutes) finds the silence the first one made: nothing more is created.
+		for _, a := range active {
+			if a.When == sil.When && !a.ExpiresAt.Before(sil.ExpiresAt.Add(-muteSlack)) {
+				return a, nil
+			}
+		}
 	}
 	if len(active) >= MaxActive {
 		return nil, ErrLimitReached
@@ -352,7 +365,9 @@ func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, user
 }
 
 // Mute creates a silence of the finding of event eventID (MuteRule) for d, on behalf of user,
-// with audit entries for the silence and the event; it returns the silence.
+// with audit entries for the silence and the event; it returns the silence. When an active
+// silence of the same finding already lasts that long (within 5 minutes), it returns that one
+// and creates nothing: double clicks and replayed requests mute once.
 // core.ErrNotFound when the event is not stored; FieldErrors when d is out of range.
 func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName string, d time.Duration) (*core.Silence, error) {
 	s.defaults()

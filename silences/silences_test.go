@@ -202,6 +202,12 @@ func TestMuteSilencesTheFinding(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, t0.Add(24*time.Hour), s.ExpiresAt)
 	require.Equal(t, "slack:U1 (alice)", s.CreatedBy)
+	again, err := svc.Mute(ctx, "e1", "slack", "U2", "bob", 24*time.Hour)
+	require.NoError(t, err)
+	require.Equal(t, s.ID, again.ID, "a second mute of the same length finds the first")
+	longer, err := svc.Mute(ctx, "e1", "slack", "U1", "alice", 7*24*time.Hour)
+	require.NoError(t, err)
+	require.NotEqual(t, s.ID, longer.ID, "a longer mute is a new silence")
 	tests := map[string]struct {
 		ev   *event.Event
 		want bool
@@ -217,9 +223,10 @@ func TestMuteSilencesTheFinding(t *testing.T) {
 	}
 	entries, err := db.AuditLog(ctx, "e1", 0)
 	require.NoError(t, err)
-	require.Len(t, entries, 1)
-	require.Equal(t, core.AuditEventMute, entries[0].Action)
-	require.Contains(t, entries[0].Detail, s.ID)
+	require.Len(t, entries, 2, "the repeated mute changed nothing")
+	require.Equal(t, core.AuditEventMute, entries[1].Action)
+	require.Contains(t, entries[1].Detail, s.ID)
+	require.Contains(t, entries[0].Detail, longer.ID)
 
 	require.NoError(t, svc.Acknowledge(ctx, "e1", "slack", "U2", "bob"))
 	require.ErrorIs(t, svc.Acknowledge(ctx, "nope", "slack", "U2", "bob"), core.ErrNotFound)
