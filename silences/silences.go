@@ -186,7 +186,7 @@ func (s *Service) Create(ctx context.Context, in Input, actor string) (*core.Sil
 // the change on that event too.
 func (s *Service) create(ctx context.Context, in Input, actor, eventAction, eventID string) (*core.Silence, error) {
 	s.defaults()
-	now := s.NowFunc().UTC()
+	now := s.NowFunc().UTC().Truncate(time.Millisecond) // as stored
 	sil, err := Validate(in, now)
 	if err != nil {
 		return nil, err
@@ -231,7 +231,7 @@ func (s *Service) create(ctx context.Context, in Input, actor, eventAction, even
 // already ended or expired.
 func (s *Service) End(ctx context.Context, id, actor string) error {
 	s.defaults()
-	now := s.NowFunc().UTC()
+	now := s.NowFunc().UTC().Truncate(time.Millisecond) // as stored
 	if err := s.Store.EndSilence(ctx, id, s.audit(now, actor, core.AuditSilenceEnd, id, "ended early")); err != nil {
 		return err
 	}
@@ -358,7 +358,7 @@ func quote(v string) string { return fmt.Sprintf("%q", v) }
 // eventID, with an audit entry. core.ErrNotFound when the event is not stored.
 func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, userName string) error {
 	s.defaults()
-	now := s.NowFunc().UTC()
+	now := s.NowFunc().UTC().Truncate(time.Millisecond) // as stored
 	actor := actorOf(source, userID, userName)
 	return s.Store.Acknowledge(ctx, core.Acknowledgement{EventID: eventID, UserID: userID, UserName: userName, Source: source, At: now},
 		s.audit(now, actor, core.AuditEventAcknowledge, eventID, "acknowledged"))
