@@ -95,7 +95,7 @@ func testSilences(t *testing.T, s Store) {
 
 // testAcknowledge: an acknowledgement of a stored event is recorded once per user (a second
 // click moves its time) with an audit entry; one of an unknown event is refused and writes
-// nothing; it is loaded with LoadEvent's event.
+// nothing; pruning the event removes its acknowledgements but not the audit log.
 func testAcknowledge(t *testing.T, s Store) {
 	ctx := context.Background()
 	ev := newEvent(t, "ack-1")
@@ -125,6 +125,17 @@ func testAcknowledge(t *testing.T, s Store) {
 	entries, err = s.AuditLog(ctx, "nope", 0)
 	require.NoError(t, err)
 	require.Empty(t, entries)
+
+	// Pruning the event takes its acknowledgements; the audit log stays.
+	pruned, err := s.Prune(ctx, t0.Add(time.Hour))
+	require.NoError(t, err)
+	require.EqualValues(t, 1, pruned)
+	acks, err = s.Acknowledgements(ctx, "ack-1")
+	require.NoError(t, err)
+	require.Empty(t, acks)
+	entries, err = s.AuditLog(ctx, "ack-1", 0)
+	require.NoError(t, err)
+	require.Len(t, entries, 3)
 }
 
 // testSilencedDeliveries: deliveries stored as silenced are final: listed under their status,
