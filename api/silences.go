@@ -125,7 +125,27 @@ func (m *Management) getSilence(w http.ResponseWriter, r *http.Request) {
 		m.unavailable(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, toSilenceJSON(s, time.Now()))
+	history, err := m.Silences.History(r.Context(), s.ID)
+	if err != nil {
+		m.unavailable(w, err)
+		return
+	}
+	out := struct {
+		silenceJSON
+		History []auditJSON `json:"history"`
+	}{silenceJSON: toSilenceJSON(s, time.Now()), History: make([]auditJSON, len(history))}
+	for i, a := range history {
+		out.History[i] = auditJSON{At: a.At, Actor: a.Actor, Action: a.Action, Detail: a.Detail}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// auditJSON is an audit log entry as the API shows it.
+type auditJSON struct {
+	At     time.Time `json:"at"`
+	Actor  string    `json:"actor"`
+	Action string    `json:"action"`
+	Detail string    `json:"detail"`
 }
 
 // endSilence answers DELETE /silences/{id}: the silence ends now (it stays listed with ?all).

@@ -104,6 +104,8 @@ func TestSilenceCreateListEnd(t *testing.T) {
 	a = m.do(t, http.MethodGet, "/silences/"+id, acmeKey, nil)
 	require.Equal(t, http.StatusOK, a.status)
 	require.Equal(t, "deploy window", a.body["comment"])
+	require.Len(t, a.body["history"], 1)
+	require.Equal(t, "silence.create", a.body["history"].([]any)[0].(map[string]any)["action"])
 	require.Equal(t, http.StatusNotFound, m.do(t, http.MethodGet, "/silences/nope", acmeKey, nil).status)
 
 	require.Equal(t, http.StatusNoContent, m.do(t, http.MethodDelete, "/silences/"+id, acmeKey, nil).status)
@@ -119,10 +121,11 @@ func TestSilenceCreateListEnd(t *testing.T) {
 	require.Equal(t, "api:acme", got["ended_by"])
 	require.NotEmpty(t, got["ended_at"])
 
-	entries, err := m.db.AuditLog(context.Background(), id, 0)
-	require.NoError(t, err)
-	require.Len(t, entries, 2)
-	for _, e := range entries {
-		require.Equal(t, "api:acme", e.Actor)
+	a = m.do(t, http.MethodGet, "/silences/"+id, acmeKey, nil)
+	history := a.body["history"].([]any)
+	require.Len(t, history, 2, "created and ended")
+	require.Equal(t, "silence.end", history[0].(map[string]any)["action"])
+	for _, e := range history {
+		require.Equal(t, "api:acme", e.(map[string]any)["actor"])
 	}
 }

@@ -38,6 +38,9 @@ type Store interface {
 	Acknowledge(ctx context.Context, ack core.Acknowledgement, a core.AuditEntry) error
 	// LoadEvent returns a stored event, or core.ErrNotFound.
 	LoadEvent(ctx context.Context, id string) (*event.Event, error)
+	// AuditLog lists up to limit audit entries about subject (a silence's or an event's id),
+	// newest first.
+	AuditLog(ctx context.Context, subject string, limit int) ([]core.AuditEntry, error)
 }
 
 // Limits of a silence. Each active silence costs ingest one rule evaluation per event, so their
@@ -242,6 +245,15 @@ func (s *Service) End(ctx context.Context, id, actor string) error {
 // Get returns silence id, or core.ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (*core.Silence, error) {
 	return s.Store.Silence(ctx, id)
+}
+
+// maxHistory is how many audit entries History returns.
+const maxHistory = 100
+
+// History returns the audit entries of silence or event id (created, ended; acknowledged,
+// muted), newest first, at most 100.
+func (s *Service) History(ctx context.Context, id string) ([]core.AuditEntry, error) {
+	return s.Store.AuditLog(ctx, id, maxHistory)
 }
 
 // List returns up to limit silences, newest first: the active ones, or all when all is set.
