@@ -156,6 +156,7 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, audit)
 	require.Equal(t, 1, b.Slack.Count(), "refused clicks update no message")
+	require.True(t, b.Logs.Contains("refused an interaction request"), "the operator sees refused clicks")
 
 	// 3. Acknowledge: recorded with who and when; the message says so.
 	require.Equal(t, http.StatusOK, sendInteraction(t, b, click(t, b, "cortex_bridge.ack", first, blocks), slackSigningSecret, time.Now()))
@@ -221,6 +222,8 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 	require.Eventually(t, func() bool { m, _ := slackPosts(b); return len(m) == 2 }, 10*time.Second, 5*time.Millisecond)
 	messages, _ = slackPosts(b)
 	require.Contains(t, messages[1].Get("attachments"), `"value":"`+third+`"`)
+	require.False(t, b.Logs.Contains(slackSigningSecret), "the signing secret is never logged")
+	require.True(t, b.Logs.Contains(`"action":"event.mute"`), "the audit lines are in the log")
 }
 
 // sendInteractionTampered signs signed but sends body: a signature over other bytes.

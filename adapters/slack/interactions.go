@@ -16,6 +16,7 @@ import (
 
 	"github.com/cenkalti/backoff/v5"
 	"github.com/slack-go/slack"
+	"golang.org/x/time/rate"
 
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
@@ -58,6 +59,7 @@ type Interactions struct {
 
 	once    sync.Once
 	pending sync.WaitGroup // message updates under way
+	refused rate.Sometimes // logs refused requests at most once a minute
 }
 
 func (h *Interactions) defaults() {
@@ -68,12 +70,16 @@ func (h *Interactions) defaults() {
 		if h.Log == nil {
 			h.Log = slog.New(slog.DiscardHandler)
 		}
+		h.refused = rate.Sometimes{Interval: time.Minute}
 	})
 }
 
 // Wait blocks until the message updates started so far are done (tests, shutdown).
 func (h *Interactions) Wait() { h.pending.Wait() }
 
+// ServeHTTP answers one interaction request: 413 over MaxInteractionBytes, 401 unless signed
+// (logged at most once a minute, without the request's headers), 400 without an interaction
+// payload, else 200 once the click is recorded.
 func (h *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.defaults()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInteractionBytes))
@@ -82,6 +88,10 @@ func (h *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !h.verified(r.Header, body) {
+		h.refused.Do(func() {
+			h.Log.Warn("slack: refused an interaction request: unsigned, stale, or not signed by a configured signing_secret (logged once a minute)",
+				"remote", r.RemoteAddr)
+		})
 		http.Error(w, "X-Slack-Signature missing, stale or not by a configured signing_secret", http.StatusUnauthorized)
 		return
 	}
