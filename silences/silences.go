@@ -9,18 +9,14 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
-	"github.com/cortexbridge/cortex-bridge/rules"
 )
 
 // Store is what the service needs from storage. Storage failures wrap core.ErrUnavailable.
@@ -43,57 +39,6 @@ type Store interface {
 	AuditLog(ctx context.Context, subject string, limit int) ([]core.AuditEntry, error)
 }
 
-// Limits of a silence. Each active silence costs ingest one rule evaluation per event, so their
-// number is bounded; each rule is bounded by the rule compiler's own budgets (rules.Compile).
-const (
-	MaxActive       = 200                 // active silences at once
-	MaxDuration     = 90 * 24 * time.Hour // how far ahead a silence may expire
-	MaxCommentBytes = 1024
-	MaxByBytes      = 256 // created_by
-	MaxRuleBytes    = 4096
-	// RefreshInterval is how often a replica reloads the active silences from the store: a
-	// silence created or ended on another replica applies here within this time (on this
-	// replica, at once).
-	RefreshInterval = 5 * time.Second
-)
-
-// muteSlack is how much earlier than asked an existing silence of the same finding may end and
-// still count as the one a Mute asks for.
-const muteSlack = 5 * time.Minute
-
-// Mute durations Slack's Mute buttons offer.
-var MuteDurations = []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour}
-
-// FieldErrors are validation problems by JSON field name ("when", "duration", …).
-type FieldErrors map[string]string
-
-func (f FieldErrors) Error() string {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + f[k]
-	}
-	return strings.Join(parts, "; ")
-}
-
-// ErrLimitReached is returned by Create while MaxActive silences are active.
-var ErrLimitReached = fmt.Errorf("%w: at most %d silences may be active at once", core.ErrLimitReached, MaxActive)
-
-// Input is a silence to create, as the API and the dashboard take it: When, and either Duration
-// (a Go duration such as "2h" or "90m") or ExpiresAt.
-type Input struct {
-	When      string     `json:"when"`
-	Duration  string     `json:"duration,omitempty"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Comment   string     `json:"comment,omitempty"`
-	// CreatedBy names who asks for it (a person); "" takes the caller's account.
-	CreatedBy string `json:"created_by,omitempty"`
-}
-
 // Service creates, lists and ends silences, records acknowledgements, and answers
 // core.Silencer from a cache of the active silences. Store is required; zero fields take the
 // defaults given.
@@ -107,12 +52,6 @@ type Service struct {
 	mu     sync.Mutex                 // serialises Refresh
 }
 
-// compiled is an active silence with its rule compiled.
-type compiled struct {
-	s    *core.Silence
-	rule *rules.Rule
-}
-
 var _ core.Silencer = (*Service)(nil)
 
 func (s *Service) defaults() {
@@ -124,58 +63,6 @@ func (s *Service) defaults() {
 			s.Log = slog.New(slog.DiscardHandler)
 		}
 	})
-}
-
-// Validate checks in at now and returns the silence it describes (without id, creator or
-// creation time), or FieldErrors naming each bad JSON field.
-func Validate(in Input, now time.Time) (*core.Silence, error) {
-	bad := FieldErrors{}
-	s := &core.Silence{When: strings.TrimSpace(in.When), Comment: in.Comment, CreatedBy: in.CreatedBy}
-	switch {
-	case s.When == "":
-		bad["when"] = "required: a rule in the route rule language, e.g. repo == \"acme/api\" && severity == \"low\""
-	case len(s.When) > MaxRuleBytes:
-		bad["when"] = fmt.Sprintf("at most %d bytes", MaxRuleBytes)
-	default:
-		if _, err := rules.Compile(s.When); err != nil {
-			bad["when"] = err.Error()
-		}
-	}
-	switch {
-	case in.Duration != "" && in.ExpiresAt != nil:
-		bad["duration"] = "set duration or expires_at, not both"
-	case in.Duration != "":
-		d, err := time.ParseDuration(in.Duration)
-		switch {
-		case err != nil:
-			bad["duration"] = fmt.Sprintf("not a duration such as 1h or 90m: %q", in.Duration)
-		case d <= 0 || d > MaxDuration:
-			bad["duration"] = fmt.Sprintf("must be more than 0 and at most %s", MaxDuration)
-		default:
-			s.ExpiresAt = now.Add(d)
-		}
-	case in.ExpiresAt != nil:
-		switch {
-		case !in.ExpiresAt.After(now):
-			bad["expires_at"] = "must be in the future"
-		case in.ExpiresAt.Sub(now) > MaxDuration:
-			bad["expires_at"] = fmt.Sprintf("must be at most %s ahead", MaxDuration)
-		default:
-			s.ExpiresAt = in.ExpiresAt.UTC()
-		}
-	default:
-		bad["duration"] = "required: duration (e.g. 24h) or expires_at"
-	}
-	if len(in.Comment) > MaxCommentBytes || !utf8.ValidString(in.Comment) {
-		bad["comment"] = fmt.Sprintf("at most %d bytes of UTF-8", MaxCommentBytes)
-	}
-	if len(in.CreatedBy) > MaxByBytes || !utf8.ValidString(in.CreatedBy) {
-		bad["created_by"] = fmt.Sprintf("at most %d bytes of UTF-8", MaxByBytes)
-	}
-	if len(bad) > 0 {
-		return nil, bad
-	}
-	return s, nil
 }
 
 // Create validates in and stores the silence it describes, created by in.CreatedBy (or actor
@@ -270,130 +157,4 @@ func (s *Service) List(ctx context.Context, all bool, limit int) ([]*core.Silenc
 func (s *Service) audit(now time.Time, actor, action, subject, detail string) core.AuditEntry {
 	s.Log.Info("audit", "actor", actor, "action", action, "subject", subject, "detail", detail)
 	return core.AuditEntry{ID: uuid.Must(uuid.NewV7()).String(), At: now, Actor: actor, Action: action, Subject: subject, Detail: detail}
-}
-
-// refreshSoon reloads the cache after a change made here, so this replica applies it at once.
-func (s *Service) refreshSoon(ctx context.Context) {
-	if err := s.Refresh(context.WithoutCancel(ctx)); err != nil {
-		s.Log.Warn("silences: reloading after a change failed; the next refresh retries", "err", err)
-	}
-}
-
-// Refresh reloads the active silences from the store into the cache.
-func (s *Service) Refresh(ctx context.Context) error {
-	s.defaults()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list, err := s.Store.Silences(ctx, core.SilenceFilter{ActiveAt: s.NowFunc().UTC(), Limit: MaxActive})
-	if err != nil {
-		return err
-	}
-	// A silence's rule never changes: rules compiled before are kept.
-	known := map[string]*rules.Rule{}
-	if prev := s.active.Load(); prev != nil {
-		for _, c := range *prev {
-			known[c.s.ID] = c.rule
-		}
-	}
-	out := make([]compiled, 0, len(list))
-	for _, sil := range list {
-		if r := known[sil.ID]; r != nil {
-			out = append(out, compiled{s: sil, rule: r})
-			continue
-		}
-		r, err := rules.Compile(sil.When)
-		if err != nil { // stored by an older build whose rule language differed: skip, say so
-			s.Log.Warn("silences: a stored rule no longer compiles; the silence is not applied", "silence", sil.ID, "err", err)
-			continue
-		}
-		out = append(out, compiled{s: sil, rule: r})
-	}
-	s.active.Store(&out)
-	return nil
-}
-
-// Run refreshes the cache every RefreshInterval until ctx ends (the first time at once).
-func (s *Service) Run(ctx context.Context) {
-	t := time.NewTicker(RefreshInterval)
-	defer t.Stop()
-	for {
-		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
-			s.Log.Warn("silences: refresh failed; the cached silences stay in force", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// Silenced implements core.Silencer from the cache: the first silence active at now whose rule
-// matches ev. A rule that fails at run time does not match. Expiry is checked here, so a
-// silence stops exactly when it expires, between refreshes too.
-func (s *Service) Silenced(ev *event.Event, now time.Time) (string, bool) {
-	p := s.active.Load()
-	if p == nil {
-		return "", false
-	}
-	for _, c := range *p {
-		if !c.s.Active(now) {
-			continue
-		}
-		if ok, err := c.rule.Match(ev); err == nil && ok {
-			return c.s.ID, true
-		}
-	}
-	return "", false
-}
-
-// MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button):
-// the same event type, repository, title and file. This is the seam for findings with
-// fingerprints: once events carry one, match on it here instead.
-func MuteRule(ev *event.Event) string {
-	parts := []string{"event == " + quote(ev.Type)}
-	for _, f := range []string{"repo_url", "title", "file"} {
-		if v := ev.String(f); v != "" {
-			parts = append(parts, f+" == "+quote(v))
-		}
-	}
-	if len(parts) == 1 { // nothing identifies a finding: mute this event only
-		parts = append(parts, "id == "+quote(ev.ID))
-	}
-	return strings.Join(parts, " && ")
-}
-
-// quote makes v a string literal of the rule language (its escapes are Go's).
-func quote(v string) string { return fmt.Sprintf("%q", v) }
-
-// Acknowledge records that user (id and name, from source, e.g. "slack") acknowledged event
-// eventID, with an audit entry. core.ErrNotFound when the event is not stored.
-func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, userName string) error {
-	s.defaults()
-	now := s.NowFunc().UTC().Truncate(time.Millisecond) // as stored
-	actor := actorOf(source, userID, userName)
-	return s.Store.Acknowledge(ctx, core.Acknowledgement{EventID: eventID, UserID: userID, UserName: userName, Source: source, At: now},
-		s.audit(now, actor, core.AuditEventAcknowledge, eventID, "acknowledged"))
-}
-
-// Mute creates a silence of the finding of event eventID (MuteRule) for d, on behalf of user,
-// with audit entries for the silence and the event; it returns the silence. When an active
-// silence of the same finding already lasts that long (within 5 minutes), it returns that one
-// and creates nothing: double clicks and replayed requests mute once.
-// core.ErrNotFound when the event is not stored; FieldErrors when d is out of range.
-func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName string, d time.Duration) (*core.Silence, error) {
-	s.defaults()
-	ev, err := s.Store.LoadEvent(ctx, eventID)
-	if err != nil {
-		return nil, err
-	}
-	return s.create(ctx, Input{When: MuteRule(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
-		actorOf(source, userID, userName), core.AuditEventMute, eventID)
-}
-
-func actorOf(source, id, name string) string {
-	if name == "" {
-		return source + ":" + id
-	}
-	return source + ":" + id + " (" + name + ")"
 }
