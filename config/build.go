@@ -269,6 +269,9 @@ func (t *Target) fingerprint(c *Config) string {
 	}
 	h := sha256.New()
 	h.Write(b)
+	// server.public_url is part of what a notifier is built with (notify.Deps.PublicURL).
+	h.Write([]byte{0})
+	h.Write([]byte(c.Server.PublicURL))
 	for _, s := range c.secretRefs() {
 		if strings.HasPrefix(s.path, fmt.Sprintf("targets[%d].", slices.IndexFunc(c.Targets, func(x Target) bool { return x.Name == t.Name }))) {
 			h.Write([]byte{0})
