@@ -98,7 +98,7 @@ func (m *Management) createSilence(w http.ResponseWriter, r *http.Request) {
 	var bad silences.FieldErrors
 	switch {
 	case errors.As(err, &bad):
-		writeFieldErrors(w, webhooks.FieldErrors(bad))
+		writeFieldErrors(w, bad)
 		return
 	case errors.Is(err, core.ErrLimitReached):
 		writeError(w, http.StatusConflict, CodeLimitReached, err.Error())

@@ -2,13 +2,13 @@ package silences
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/rules"
+	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 // Limits of a silence. Each active silence costs ingest one rule evaluation per event, so their
@@ -25,21 +25,9 @@ const (
 	RefreshInterval = 5 * time.Second
 )
 
-// FieldErrors are validation problems by JSON field name ("when", "duration", …).
-type FieldErrors map[string]string
-
-func (f FieldErrors) Error() string {
-	keys := make([]string, 0, len(f))
-	for k := range f {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k + ": " + f[k]
-	}
-	return strings.Join(parts, "; ")
-}
+// FieldErrors are validation problems by JSON field name ("when", "duration", …): the same
+// type as the webhook service's, so the API and the dashboard show both alike.
+type FieldErrors = webhooks.FieldErrors
 
 // ErrLimitReached is returned by Create while MaxActive silences are active.
 var ErrLimitReached = fmt.Errorf("%w: at most %d silences may be active at once", core.ErrLimitReached, MaxActive)
