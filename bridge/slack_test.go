@@ -17,11 +17,14 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/bridge"
 	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/sender"
+	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 const slackSigningSecret = "slack-signing-secret-0123456789"
@@ -114,10 +117,33 @@ func sendFinding(t *testing.T, b *bridgetest.Bundle) (string, int) {
 // TestSlackButtonsAcknowledgeAndMute is the done-when test of the Slack buttons: a message is
 // posted with the buttons, refused clicks change nothing, Acknowledge and Mute are recorded and
 // update the message through response_url, the next occurrence of the finding is silenced
-// (recorded, counted, not sent), and once the silence is removed an occurrence is delivered.
+// (recorded, counted, not sent), and once the silence is removed an occurrence is delivered; on
+// SQLite and on PostgreSQL.
 func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 	t.Parallel()
-	b := bridgetest.Start(t, toSlackApp)
+	tests := map[string]func(t *testing.T) (*store.DB, []bridgetest.Option){
+		"sqlite": func(*testing.T) (*store.DB, []bridgetest.Option) { return nil, nil },
+		"postgres": func(t *testing.T) (*store.DB, []bridgetest.Option) {
+			db, err := store.Open(context.Background(), "postgres", pgtest.Schema(t, ""))
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = db.Close() })
+			return db, []bridgetest.Option{bridgetest.WithStore(func(*store.DB) bridge.Store { return db })}
+		},
+	}
+	for name, open := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			db, opts := open(t)
+			b := bridgetest.Start(t, toSlackApp, opts...)
+			if db == nil {
+				db = b.Store
+			}
+			testSlackButtons(t, b, db)
+		})
+	}
+}
+
+func testSlackButtons(t *testing.T, b *bridgetest.Bundle, db *store.DB) {
 	slackWebAPI(b)
 	ctx := context.Background()
 
@@ -146,13 +172,13 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 	} {
 		require.Equal(t, http.StatusUnauthorized, code, name)
 	}
-	list, err := b.Store.Silences(ctx, core.SilenceFilter{})
+	list, err := db.Silences(ctx, core.SilenceFilter{})
 	require.NoError(t, err)
 	require.Empty(t, list, "refused clicks create no silence")
-	acks, err := b.Store.Acknowledgements(ctx, first)
+	acks, err := db.Acknowledgements(ctx, first)
 	require.NoError(t, err)
 	require.Empty(t, acks)
-	audit, err := b.Store.AuditLog(ctx, "", 0)
+	audit, err := db.AuditLog(ctx, "", 0)
 	require.NoError(t, err)
 	require.Empty(t, audit)
 	require.Equal(t, 1, b.Slack.Count(), "refused clicks update no message")
@@ -160,7 +186,7 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 
 	// 3. Acknowledge: recorded with who and when; the message says so.
 	require.Equal(t, http.StatusOK, sendInteraction(t, b, click(t, b, "cortex_bridge.ack", first, blocks), slackSigningSecret, time.Now()))
-	acks, err = b.Store.Acknowledgements(ctx, first)
+	acks, err = db.Acknowledgements(ctx, first)
 	require.NoError(t, err)
 	require.Len(t, acks, 1)
 	require.Equal(t, core.Acknowledgement{EventID: first, UserID: "U0ALICE", UserName: "alice", Source: "slack", At: acks[0].At}, acks[0])
@@ -175,12 +201,12 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 
 	// 4. Mute for 24 h: a silence of this finding; the message says until when.
 	require.Equal(t, http.StatusOK, sendInteraction(t, b, mute, slackSigningSecret, time.Now()))
-	list, err = b.Store.Silences(ctx, core.SilenceFilter{ActiveAt: time.Now()})
+	list, err = db.Silences(ctx, core.SilenceFilter{ActiveAt: time.Now()})
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	sil := list[0]
 	require.Equal(t, http.StatusOK, sendInteraction(t, b, mute, slackSigningSecret, time.Now()), "a double click")
-	list, err = b.Store.Silences(ctx, core.SilenceFilter{})
+	list, err = db.Silences(ctx, core.SilenceFilter{})
 	require.NoError(t, err)
 	require.Len(t, list, 1, "a double click mutes once")
 	require.Equal(t, "slack:U0ALICE (alice)", sil.CreatedBy)
@@ -191,7 +217,7 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 	updated = compact(t, updates[2]["attachments"])
 	require.Contains(t, updated, "Muted by <@U0ALICE> until "+sil.ExpiresAt.UTC().Format("2006-01-02 15:04"))
 	require.NotContains(t, updated, "Acknowledged by", "the status line is replaced")
-	audit, err = b.Store.AuditLog(ctx, first, 0)
+	audit, err = db.AuditLog(ctx, first, 0)
 	require.NoError(t, err)
 	require.Equal(t, []string{core.AuditEventMute, core.AuditEventAcknowledge}, []string{audit[0].Action, audit[1].Action})
 
@@ -200,7 +226,7 @@ func TestSlackButtonsAcknowledgeAndMute(t *testing.T) {
 	require.Equal(t, 1, n)
 	var f core.DeliveryFilter
 	require.True(t, f.SetStatus("silenced"))
-	silenced, err := b.Store.Deliveries(ctx, f)
+	silenced, err := db.Deliveries(ctx, f)
 	require.NoError(t, err)
 	require.Len(t, silenced, 1)
 	require.Equal(t, second, silenced[0].EventID)
