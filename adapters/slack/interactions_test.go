@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,4 +199,33 @@ func (f *fakeResponseURL) has(s string) bool {
 		}
 	}
 	return false
+}
+
+// TestInteractionsAnswerBeforeUpdating: the answer to Slack does not wait for the message
+// update: the response_url receiver holds its answer until the click has been answered, and
+// records whether that happened first.
+func TestInteractionsAnswerBeforeUpdating(t *testing.T) {
+	t.Parallel()
+	answered := make(chan struct{})
+	var answeredFirst atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-answered:
+			answeredFirst.Store(true)
+		case <-time.After(10 * time.Second): // a handler that waited for us would deadlock
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	body := url.Values{"payload": {`{"type":"block_actions","user":{"id":"U1","name":"alice"},"response_url":"` + srv.URL + `/r",` +
+		`"message":{"text":"t","blocks":[]},"actions":[{"action_id":"cortex_bridge.ack","block_id":"cortex_bridge.actions","type":"button","value":"evt_1"}]}`}}.Encode()
+	acts := &actions{}
+	h := &slack.Interactions{Secrets: func() []string { return []string{"right"} }, Actions: acts}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, signed(t, "/slack/interactions", "right", body))
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, []string{"ack evt_1 U1"}, acts.calls, "recorded before the answer")
+	close(answered)
+	h.Wait()
+	require.True(t, answeredFirst.Load(), "the message was updated after the answer")
 }
