@@ -99,6 +99,15 @@ func (p FindingsPolicy) settle() time.Duration {
 	return p.Settle
 }
 
+// completion returns the scan whose comparison a scan.completed event received at now queues,
+// and when it is due; "" for other events.
+func (p FindingsPolicy) completion(ev *event.Event, now time.Time) (string, time.Time) {
+	if scan, _ := ev.Data["scan_id"].(string); ev.Type == event.ScanCompleted && scan != "" && len(scan) <= event.MaxScanIDBytes {
+		return scan, now.Add(p.settle())
+	}
+	return "", time.Time{}
+}
+
 // Compare works out what changed between c's scan and the scope's previous completed one: the
 // findings to store, and the derived events (at most MaxFindingEvents; left says how many
 // more there were). now is the derived events' timestamp.

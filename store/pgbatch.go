@@ -27,11 +27,11 @@ const pgIngestSQL = `WITH ev AS (
 	RETURNING id
 ), dl AS (
 	INSERT INTO deliveries (id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-		lease_until_ms, created_at_ms, updated_at_ms)
+		lease_until_ms, created_at_ms, updated_at_ms, last_error)
 	SELECT x.id, x.event_id, x.target, x.route, x.state, 0, x.next_at, NULLIF(x.owner, ''),
-		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created
-	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[])
-		AS x(id, event_id, target, route, state, next_at, owner, until, created)
+		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created, x.last_error
+	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $37::text[])
+		AS x(id, event_id, target, route, state, next_at, owner, until, created, last_error)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	RETURNING state
 ), di AS (
@@ -65,7 +65,7 @@ const pgIngestSQL = `WITH ev AS (
 ), sf AS (
 	INSERT INTO scan_findings (scan_id, fingerprint, title, file, line, severity, received_at_ms)
 	SELECT x.scan_id, x.fp, x.title, x.file, x.line, x.severity, x.received
-	FROM unnest($37::text[], $38::text[], $39::text[], $40::text[], $41::text[], $42::bigint[], $43::text[], $44::bigint[]) WITH ORDINALITY
+	FROM unnest($38::text[], $39::text[], $40::text[], $41::text[], $42::text[], $43::bigint[], $44::text[], $45::bigint[]) WITH ORDINALITY
 		AS x(event_id, scan_id, fp, title, file, line, severity, received, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	ORDER BY x.scan_id, x.fp, x.n
@@ -73,7 +73,7 @@ const pgIngestSQL = `WITH ev AS (
 ), fs AS (
 	INSERT INTO finding_scans (scan_id, received_at_ms, due_at_ms)
 	SELECT x.scan_id, x.received, x.due
-	FROM unnest($45::text[], $46::text[], $47::bigint[], $48::bigint[]) WITH ORDINALITY AS x(event_id, scan_id, received, due, n)
+	FROM unnest($46::text[], $47::text[], $48::bigint[], $49::bigint[]) WITH ORDINALITY AS x(event_id, scan_id, received, due, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	ORDER BY x.scan_id, x.n
 	ON CONFLICT (scan_id) DO NOTHING
@@ -97,6 +97,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
 		dlNext, dlUntil, dlCreated                         []int64
+		dlError                                            []string // set for silenced deliveries
 		diDigest, diEvent                                  []string
 		diReceived                                         []int64
 		giTarget, giRoute, giKey, giEvent                  []string
@@ -130,6 +131,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 			dlID, dlEvent, dlTarget = append(dlID, pgText(dl.ID)), append(dlEvent, id), append(dlTarget, pgText(dl.Target))
 			dlRoute, dlState, dlOwner = append(dlRoute, pgText(dl.Route)), append(dlState, string(dl.State)), append(dlOwner, pgText(dl.LeaseOwner))
 			dlNext, dlUntil, dlCreated = append(dlNext, ms(dl.NextAttemptAt)), append(dlUntil, until), append(dlCreated, ms(dl.CreatedAt))
+			dlError = append(dlError, pgText(dl.LastError))
 		}
 		for _, name := range it.Digests {
 			diDigest, diEvent, diReceived = append(diDigest, pgText(name)), append(diEvent, id), append(diReceived, ms(ev.ReceivedAt))
@@ -158,7 +160,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
 		evSeverity, evRepo, evScan, evTitle, evFile,
-		scID, scEvent, scRepo, scBranch, scCommit, scSeen,
+		scID, scEvent, scRepo, scBranch, scCommit, scSeen, dlError,
 		sfEvent, sfScan, sfFP, sfTitle, sfFile, sfLine, sfSeverity, sfReceived,
 		fsEvent, fsScan, fsReceived, fsDue)
 	if err != nil {
