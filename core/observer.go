@@ -15,6 +15,9 @@ type Observer interface {
 	DigestRun(digest, outcome string)
 	// CircuitOpen reports a target's circuit breaker opening or closing.
 	CircuitOpen(target string, open bool)
+	// MessageCut is an attempt whose message the target's Notifier cut to fit the platform's
+	// limits (notify.Message.Notes, logged with the delivery).
+	MessageCut(target string)
 }
 
 // QueueStats is the queue's state for one target (metrics read it at scrape time).
@@ -32,3 +35,4 @@ func (nopObserver) Attempt(string, string, time.Duration, State) {}
 func (nopObserver) RuleError(string)                             {}
 func (nopObserver) DigestRun(string, string)                     {}
 func (nopObserver) CircuitOpen(string, bool)                     {}
+func (nopObserver) MessageCut(string)                            {}
