@@ -104,18 +104,23 @@ func truncateBytes(s string, n int) string {
 
 // slot is one string of a decoded body that may be cut, with its original value.
 type slot struct {
-	key        string // its key, or its list's
-	orig       string
-	runes, cur int // runes of orig and of the current value
-	set        func(string)
+	key   string // its key, or its list's
+	orig  string
+	runes int // runes of orig
+	cur   int // runes of the value set now (runes when not cut)
+	set   func(string)
+	// size is the size of orig in the measure shrink uses (bytes of UTF-8 or of JSON).
+	size int
 }
-
-func (s *slot) current() int { return s.cur }
 
 // slots lists the strings under v whose key (for list items, the list's key) cuttable accepts,
 // in a stable order (map keys sorted).
 func slots(v any, key string, cuttable func(key string) bool) []*slot {
 	var out []*slot
+	add := func(key, s string, set func(string)) {
+		r := utf8.RuneCountInString(s)
+		out = append(out, &slot{key: key, orig: s, runes: r, cur: r, set: set})
+	}
 	var walk func(v any, key string)
 	walk = func(v any, key string) {
 		switch x := v.(type) {
@@ -128,8 +133,7 @@ func slots(v any, key string, cuttable func(key string) bool) []*slot {
 			for _, k := range keys {
 				if s, ok := x[k].(string); ok {
 					if cuttable(k) {
-						r := utf8.RuneCountInString(s)
-						out = append(out, &slot{key: k, orig: s, runes: r, cur: r, set: func(s string) { x[k] = s }})
+						add(k, s, func(s string) { x[k] = s })
 					}
 					continue
 				}
@@ -139,8 +143,7 @@ func slots(v any, key string, cuttable func(key string) bool) []*slot {
 			for i := range x {
 				if s, ok := x[i].(string); ok {
 					if cuttable(key) {
-						r := utf8.RuneCountInString(s)
-						out = append(out, &slot{key: key, orig: s, runes: r, cur: r, set: func(s string) { x[i] = s }})
+						add(key, s, func(s string) { x[i] = s })
 					}
 					continue
 				}
@@ -152,52 +155,123 @@ func slots(v any, key string, cuttable func(key string) bool) []*slot {
 	return out
 }
 
-// capAt cuts every slot to at most c runes (restoring the others to their original value).
-func capAt(ss []*slot, c int) {
-	for _, s := range ss {
-		if s.runes > c {
-			s.set(templates.Truncate(c, s.orig))
-			s.cur = c
-		} else {
-			s.set(s.orig)
-			s.cur = s.runes
+// sizeAt is the size of s cut to c runes (templates.Truncate) in bytes of UTF-8, or with json
+// of its JSON string as the bodies are encoded (HTML characters unescaped), quotes included.
+// It computes the size without building the cut string.
+func sizeAt(s string, c int, json bool) int {
+	n, runes := 0, 0
+	total := utf8.RuneCountInString(s)
+	if total > c {
+		total = c - 1 // then "…": 3 bytes either way
+		n = len("…")
+	}
+	if json {
+		n += 2
+	}
+	for i, r := range s {
+		if runes == total {
+			break
 		}
+		runes++
+		size := utf8.RuneLen(r)
+		if json {
+			switch {
+			case r == '"' || r == '\\' || r == '\b' || r == '\f' || r == '\n' || r == '\r' || r == '\t':
+				size = 2
+			case r < 0x20 || r == '\u2028' || r == '\u2029':
+				size = 6
+			case r == utf8.RuneError:
+				if _, w := utf8.DecodeRuneInString(s[i:]); w == 1 {
+					size = 6 // an invalid byte becomes \ufffd
+				}
+			}
+		}
+		n += size
+	}
+	return n
+}
+
+// measure is a size of the whole (a body, a map) at a common cut length c of its slots.
+type measure func(c int) int
+
+// jsonMeasure: base is the encoded size of the whole as it is now (its slots uncut); cutting a
+// slot changes it by the change in that string's encoded size.
+func jsonMeasure(ss []*slot, base int) measure {
+	for _, s := range ss {
+		s.size = sizeAt(s.orig, s.runes, true)
+	}
+	return func(c int) int {
+		n := base
+		for _, s := range ss {
+			if s.runes > c {
+				n += sizeAt(s.orig, c, true) - s.size
+			}
+		}
+		return n
 	}
 }
 
-// shrink cuts the longest strings of ss to one common length, the longest that brings size() to
-// at most limit, so short fields stay whole and long ones share what is left. It returns the
-// size before and whether it fit; when even one character each is too much, the strings are
-// restored and it reports false.
-func shrink(ss []*slot, size func() int, limit int) (before int, ok bool) {
-	before = size()
-	if before <= limit {
-		return before, true
+// runeMeasure: fixed plus the runes of the slots.
+func runeMeasure(ss []*slot, fixed int) measure {
+	return func(c int) int {
+		n := fixed
+		for _, s := range ss {
+			n += min(s.runes, c)
+		}
+		return n
 	}
+}
+
+// byteMeasure: fixed plus the UTF-8 bytes of the slots.
+func byteMeasure(ss []*slot, fixed int) measure {
+	for _, s := range ss {
+		s.size = len(s.orig)
+	}
+	return func(c int) int {
+		n := fixed
+		for _, s := range ss {
+			if s.runes > c {
+				n += sizeAt(s.orig, c, false)
+			} else {
+				n += s.size
+			}
+		}
+		return n
+	}
+}
+
+// shrink cuts the longest strings of ss to one common length, the longest that brings size to
+// at most limit, so short fields stay whole and long ones share what is left. It returns the
+// sizes before and after, and whether it fit; when even one character each is too much,
+// nothing is cut and it reports false. Only the final cut builds strings: the search measures.
+func shrink(ss []*slot, size measure, limit int) (before, after int, ok bool) {
 	longest := 0
 	for _, s := range ss {
 		longest = max(longest, s.runes)
 	}
-	if longest <= 1 {
-		return before, false
+	before = size(longest)
+	if before <= limit {
+		return before, before, true
 	}
-	capAt(ss, 1)
-	if size() > limit {
-		capAt(ss, longest)
-		return before, false
+	if longest <= 1 || size(1) > limit {
+		return before, before, false
 	}
 	lo, hi := 1, longest-1 // lo fits; find the largest c ≤ hi that fits
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
-		capAt(ss, mid)
-		if size() <= limit {
+		if size(mid) <= limit {
 			lo = mid
 		} else {
 			hi = mid - 1
 		}
 	}
-	capAt(ss, lo)
-	return before, true
+	for _, s := range ss {
+		if s.runes > lo {
+			s.set(templates.Truncate(lo, s.orig))
+			s.cur = lo
+		}
+	}
+	return before, size(lo), true
 }
 
 // cutFields names the fields shrink cut ("description, title"; at most 5, then "…").
@@ -237,49 +311,51 @@ func jsonSize(v any) int {
 }
 
 // fitJSONSize keeps the encoded size of doc at most limit bytes by cutting the strings under
-// root that cuttable accepts (what names root in the note). When cutting strings cannot do it
-// (too many members), parent[key] is replaced by {"truncated_json": "<its JSON text, cut>"} so
-// the request still goes out; an error means even that cannot fit.
+// root that cuttable accepts (what names the whole in the note). When cutting strings cannot do
+// it (too many members), parent[key] is replaced by {"truncated_json": "<its JSON text, cut>"}
+// so the request still goes out; an error means even that cannot fit.
 func (f *fitting) fitJSONSize(doc map[string]any, root any, cuttable func(string) bool, limit int, what string, parent map[string]any, key string) error {
-	size := func() int { return jsonSize(doc) }
+	base := jsonSize(doc)
+	if base <= limit {
+		return nil
+	}
 	ss := slots(root, "", cuttable)
-	before, ok := shrink(ss, size, limit)
+	before, after, ok := shrink(ss, jsonMeasure(ss, base), limit)
 	if ok {
-		if before > limit {
-			f.note("%s cut from %d to %d bytes (limit %d): %s", what, before, size(), limit, cutFields(ss))
-		}
+		f.note("%s cut from %d to %d bytes (limit %d): %s", what, before, after, limit, cutFields(ss))
 		return nil
 	}
 	if parent != nil {
 		if v, present := parent[key]; present {
-			text, err := marshal(v)
-			if err == nil {
-				obj := map[string]any{"truncated_json": string(text)}
-				parent[key] = obj
-				if _, ok := shrink(slots(obj, "", everything), size, limit); ok {
-					f.note("%s cut from %d to %d bytes (limit %d): %s sent as the start of its JSON text", what, before, size(), limit, key)
-					return nil
-				}
+			if _, after, ok := f.asText(doc, parent, key, v, limit); ok {
+				f.note("%s cut from %d to %d bytes (limit %d): %s sent as the start of its JSON text", what, before, after, limit, key)
+				return nil
 			}
 		}
 	}
 	return fmt.Errorf("%s is %d bytes, over the limit of %d even with every text cut", what, before, limit)
 }
 
-// fitRunes keeps the runes of the strings under root that cuttable accepts (plus fixed, e.g.
-// the keys) at most limit in all.
+// asText replaces parent[key] (v) by {"truncated_json": "<v's JSON text>"} cut so that doc
+// encodes in at most limit bytes.
+func (f *fitting) asText(doc, parent map[string]any, key string, v any, limit int) (before, after int, ok bool) {
+	text, err := marshal(v)
+	if err != nil {
+		return 0, 0, false
+	}
+	obj := map[string]any{"truncated_json": string(text)}
+	parent[key] = obj
+	ss := slots(obj, "", everything)
+	return shrink(ss, jsonMeasure(ss, jsonSize(doc)), limit)
+}
+
+// fitRunes keeps the runes of the strings under root that cuttable accepts, plus fixed (e.g.
+// the keys), at most limit in all.
 func (f *fitting) fitRunes(root any, cuttable func(string) bool, fixed, limit int, what string) bool {
 	ss := slots(root, "", cuttable)
-	size := func() int {
-		n := fixed
-		for _, s := range ss {
-			n += s.current()
-		}
-		return n
-	}
-	before, ok := shrink(ss, size, limit)
+	before, after, ok := shrink(ss, runeMeasure(ss, fixed), limit)
 	if ok && before > limit {
-		f.note("%s cut from %d to %d characters (limit %d): %s", what, before, size(), limit, cutFields(ss))
+		f.note("%s cut from %d to %d characters (limit %d): %s", what, before, after, limit, cutFields(ss))
 	}
 	return ok
 }

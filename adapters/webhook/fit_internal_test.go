@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/cortexbridge/cortex-bridge/templates"
 )
 
 func TestTruncateBytes(t *testing.T) {
@@ -54,17 +56,10 @@ func TestShrinkSharesTheBudget(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ss := slots(tc.doc, "", everything)
-			size := func() int {
-				n := 0
-				for _, s := range ss {
-					n += s.current()
-				}
-				return n
-			}
-			_, ok := shrink(ss, size, tc.limit)
+			_, after, ok := shrink(ss, runeMeasure(ss, 0), tc.limit)
 			require.Equal(t, tc.ok, ok)
 			if ok {
-				require.LessOrEqual(t, size(), tc.limit)
+				require.LessOrEqual(t, after, tc.limit)
 			}
 			for k, n := range tc.want {
 				require.Equal(t, n, utf8.RuneCountInString(tc.doc[k].(string)), k)
@@ -72,6 +67,33 @@ func TestShrinkSharesTheBudget(t *testing.T) {
 			b, err := marshal(tc.doc)
 			require.NoError(t, err)
 			require.True(t, utf8.Valid(b))
+		})
+	}
+}
+
+// TestSizeAtMatchesTheEncoder: the sizes shrink searches with are the sizes the body is sent
+// with, for every kind of character JSON escapes.
+func TestSizeAtMatchesTheEncoder(t *testing.T) {
+	t.Parallel()
+	tests := map[string]string{
+		"ascii":           "hello world",
+		"quotes":          `say "hi" \ back\slash`,
+		"controls":        "a\nb\tc\rd\be\ff\x00g\x1fh",
+		"html kept":       "<script>&amp;</script>",
+		"line separators": "a\u2028b\u2029c",
+		"multibyte":       "éé中中😀😀",
+		"mixed":           "é\"中\n😀<\u2028>",
+	}
+	for name, s := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			for c := 1; c <= utf8.RuneCountInString(s)+1; c++ {
+				cut := templates.Truncate(c, s)
+				b, err := marshal(cut)
+				require.NoError(t, err)
+				require.Equal(t, len(b), sizeAt(s, c, true), "JSON of %q", cut)
+				require.Equal(t, len(cut), sizeAt(s, c, false), "UTF-8 of %q", cut)
+			}
 		})
 	}
 }

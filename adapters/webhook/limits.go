@@ -244,13 +244,14 @@ func fitGitHubDispatch(doc map[string]any, f *fitting) error {
 		payload[ghMoreKey] = more
 		f.note("client_payload: %d top-level properties over the limit of %d moved under %q", len(more), ghMaxPayloadProperties, ghMoreKey)
 	}
-	size := func() int { return jsonSize(doc["client_payload"]) }
+	base := jsonSize(payload)
+	if base <= ghMaxPayloadBytes {
+		return nil
+	}
 	ss := slots(payload, "", everything)
-	before, ok := shrink(ss, size, ghMaxPayloadBytes)
+	before, after, ok := shrink(ss, jsonMeasure(ss, base), ghMaxPayloadBytes)
 	if ok {
-		if before > ghMaxPayloadBytes {
-			f.note("client_payload cut from %d to %d bytes (limit %d): %s", before, size(), ghMaxPayloadBytes, cutFields(ss))
-		}
+		f.note("client_payload cut from %d to %d bytes (limit %d): %s", before, after, ghMaxPayloadBytes, cutFields(ss))
 		return nil
 	}
 	text, err := marshal(payload)
@@ -259,10 +260,11 @@ func fitGitHubDispatch(doc map[string]any, f *fitting) error {
 	}
 	obj := map[string]any{"truncated_json": string(text)}
 	doc["client_payload"] = obj
-	if _, ok := shrink(slots(obj, "", everything), size, ghMaxPayloadBytes); !ok {
+	ss = slots(obj, "", everything)
+	if _, after, ok = shrink(ss, jsonMeasure(ss, jsonSize(obj)), ghMaxPayloadBytes); !ok {
 		return fmt.Errorf("client_payload is %d bytes, over the limit of %d", before, ghMaxPayloadBytes)
 	}
-	f.note("client_payload cut from %d to %d bytes (limit %d): sent as the start of its JSON text", before, size(), ghMaxPayloadBytes)
+	f.note("client_payload cut from %d to %d bytes (limit %d): sent as the start of its JSON text", before, after, ghMaxPayloadBytes)
 	return nil
 }
 
@@ -300,19 +302,12 @@ func fitGitLabPipeline(doc map[string]any, f *fitting) error {
 	for k := range vars {
 		keys += len(k)
 	}
-	size := func() int {
-		n := keys
-		for k := range vars {
-			n += len(vars[k].(string))
-		}
-		return n
-	}
-	before, ok := shrink(ss, size, glMaxVariablesSize)
+	before, after, ok := shrink(ss, byteMeasure(ss, keys), glMaxVariablesSize)
 	if !ok {
 		return fmt.Errorf("variables: %d bytes, over the limit of %d", before, glMaxVariablesSize)
 	}
 	if before > glMaxVariablesSize {
-		f.note("variables cut from %d to %d bytes in all (limit %d): %s", before, size(), glMaxVariablesSize, cutFields(ss))
+		f.note("variables cut from %d to %d bytes in all (limit %d): %s", before, after, glMaxVariablesSize, cutFields(ss))
 	}
 	return nil
 }
@@ -326,7 +321,12 @@ func glBuiltin(name string) bool {
 // ceAttributeName is the form of a CloudEvents attribute name.
 var ceAttributeName = regexp.MustCompile(`^[a-z0-9]+$`)
 
+// fitCloudEvents fits a CloudEvent; a body without specversion is not one (a digest's JSON,
+// which generic receivers take as it is) and is left alone.
 func fitCloudEvents(doc map[string]any, f *fitting) error {
+	if _, ok := doc["specversion"]; !ok {
+		return nil
+	}
 	var bad []string
 	for k := range doc {
 		if !ceAttributeName.MatchString(k) || len(k) > ceMaxAttributeName {

@@ -253,3 +253,18 @@ func TestPresetLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestCloudEventsLeavesOtherBodiesAlone: a digest's JSON sent to a cloudevents target is not a
+// CloudEvent; its keys (below_threshold) are not attribute names to rename.
+func TestCloudEventsLeavesOtherBodiesAlone(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(request) (int, string) { return 202, "" })
+	cfg := caseFor(t, webhook.PresetCloudEvents).config(f.srv.URL)
+	n, err := webhook.New(&cfg, nil, "test")
+	require.NoError(t, err)
+	msg := raw(t, map[string]any{"digest": "weekly", "below_threshold": []any{}, "critical_issues": []any{"x"}})
+	body := msg.Body
+	require.NoError(t, n.Notify(context.Background(), msg))
+	require.Equal(t, string(body), string(f.last(t).Body))
+	require.Empty(t, msg.Notes)
+}
