@@ -102,6 +102,25 @@ const (
 	ceMaxAttributeName = 20
 )
 
+// Fit returns body (a rendered JSON object) fitted into the limits of the config's preset's
+// service, as Notify sends it, with one note per field it cut ("opsgenie: details cut from
+// 10 597 to 8 000 characters (limit 8000): field_00, …"). body comes back unchanged when nothing
+// is over a limit, when the preset has no limits (none, generic-json) or when it is not a JSON
+// object. The error (naming the preset) says the body cannot be made to fit, which only a
+// template can cause: tens of thousands of members outside the parts that can be cut.
+func (c *Config) Fit(body []byte) ([]byte, []string, error) {
+	p, _ := c.preset()
+	fit := fitters[p.name]
+	if fit == nil {
+		return body, nil, nil
+	}
+	out, notes, err := fitBody(p.name, fit, body)
+	if err != nil {
+		return nil, notes, fmt.Errorf("preset %s: %w", p.name, err)
+	}
+	return out, notes, nil
+}
+
 // fitters are the presets' fitting functions, by preset name.
 var fitters = map[string]func(doc map[string]any, f *fitting) error{
 	PresetPagerDuty:      fitPagerDuty,

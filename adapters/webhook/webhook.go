@@ -182,13 +182,10 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 			body = b
 		}
 	}
-	if fit := fitters[n.preset.name]; fit != nil {
-		b, notes, err := fitBody(n.preset.name, fit, body)
-		msg.Notes = append(msg.Notes, notes...)
-		if err != nil {
-			return &notify.DeliveryError{Err: fmt.Errorf("preset %s: %w", n.preset.name, err), Reason: notify.ReasonTemplate}
-		}
-		body = b
+	body, notes, err := n.cfg.Fit(body)
+	msg.Notes = append(msg.Notes, notes...)
+	if err != nil {
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint, bytes.NewReader(body))
 	if err != nil {
