@@ -91,7 +91,13 @@ const (
 	glMaxVariables     = 1_200
 	glMaxValueBytes    = 120 * 1024
 	glMaxVariablesSize = 1024 * 1024
+	// glMaxKeyLen: a variable's key is 1–255 of A-Z, a-z, 0-9 and _
+	// (https://docs.gitlab.com/ci/variables/#for-a-project, "Key").
+	glMaxKeyLen = 255
 )
+
+// glKeyInvalid matches what a GitLab variable key cannot hold.
+var glKeyInvalid = regexp.MustCompile(`[^A-Za-z0-9_]`)
 
 // CloudEvents 1.0 (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/spec.md): an
 // event of at most 64 KB is forwarded by every intermediary ("Size Limits"; 64 000 bytes keeps
@@ -293,6 +299,27 @@ func fitGitLabPipeline(doc map[string]any, f *fitting) error {
 		return nil
 	}
 	f.stringValues(vars, "variables")
+	var bad []string
+	for k := range vars {
+		if k == "" || len(k) > glMaxKeyLen || glKeyInvalid.MatchString(k) {
+			bad = append(bad, k)
+		}
+	}
+	slices.Sort(bad)
+	for _, k := range bad {
+		name := glKeyInvalid.ReplaceAllString(k, "_")
+		if len(name) > glMaxKeyLen {
+			name = name[:glMaxKeyLen]
+		}
+		v := vars[k]
+		delete(vars, k)
+		if _, taken := vars[name]; name == "" || taken {
+			f.note("variable %q left out: its key is not valid and no valid form is free", k)
+			continue
+		}
+		vars[name] = v
+		f.note("variable %q renamed %q (A-Z, a-z, 0-9 and _, at most %d)", k, name, glMaxKeyLen)
+	}
 	if len(vars) > glMaxVariables {
 		names := make([]string, 0, len(vars))
 		for k := range vars {

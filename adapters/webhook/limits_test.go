@@ -223,6 +223,15 @@ func TestPresetLimits(t *testing.T) {
 			}
 			require.LessOrEqual(t, total, 1024*1024)
 		}},
+		"gitlab-pipeline: keys GitLab refuses": {webhook.PresetGitLabPipeline, "renamed", func(t *testing.T, c string) *notify.Message {
+			return raw(t, map[string]any{"variables": map[string]any{"my-var": c, "CORTEX_" + strings.Repeat("K", 300): c, "ok_KEY_1": c, c + c: "x"}})
+		}, func(t *testing.T, b map[string]any, c string) {
+			v := b["variables"].(map[string]any)
+			require.Equal(t, c, v["my_var"])
+			require.Equal(t, c, v["ok_KEY_1"])
+			require.Equal(t, c, v["CORTEX_"+strings.Repeat("K", 248)])
+			require.NotContains(t, v, "my-var")
+		}},
 		"cloudevents: a 100 KB event": {webhook.PresetCloudEvents, "description", func(t *testing.T, c string) *notify.Message {
 			return rendered(t, caseFor(t, webhook.PresetCloudEvents), issue(t, map[string]any{
 				"description": strings.Repeat(c, 100_000/len(c))}))
