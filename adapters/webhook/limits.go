@@ -189,7 +189,8 @@ func fitOpsgenie(doc map[string]any, f *fitting) error {
 	if f.fitRunes(details, everything, keys, ogMaxDetailsRunes, "details") {
 		return nil
 	}
-	// Too many keys for even one character each: keep the first ones (sorted), the event's first.
+	// Too many keys for even one character each: keep the first ones (sorted, the event's own
+	// first) that fit in half the limit, so their values share the other half.
 	names := make([]string, 0, len(details))
 	for k := range details {
 		names = append(names, k)
@@ -201,8 +202,8 @@ func fitOpsgenie(doc map[string]any, f *fitting) error {
 	for _, k := range names {
 		v := details[k].(string)
 		n := utf8.RuneCountInString(k) + min(utf8.RuneCountInString(v), 1)
-		if total+n > ogMaxDetailsRunes {
-			break
+		if total+n > ogMaxDetailsRunes/2 { // the other half is for their values
+			continue
 		}
 		kept[k] = v
 		total += n

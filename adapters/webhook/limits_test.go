@@ -128,6 +128,23 @@ func TestPresetLimits(t *testing.T) {
 			require.Equal(t, 50, runes(b["tags"].([]any)[19]))
 			require.Equal(t, "3", b["details"].(map[string]any)["n"], "values are strings")
 		}},
+		"opsgenie: more detail keys than fit": {webhook.PresetOpsgenie, "details over the limit", func(t *testing.T, c string) *notify.Message {
+			d := map[string]any{"event": "issue.critical", strings.Repeat(c, 9000): "a key longer than the limit"}
+			for i := range 600 {
+				d[fmt.Sprintf("detail_key_number_%03d", i)] = c
+			}
+			return raw(t, map[string]any{"message": "m", "priority": "P1", "details": d})
+		}, func(t *testing.T, b map[string]any, c string) {
+			d := b["details"].(map[string]any)
+			total := 0
+			for k, v := range d {
+				total += utf8.RuneCountInString(k) + runes(v)
+			}
+			require.LessOrEqual(t, total, 8000)
+			require.Equal(t, "issue.critical", d["event"], "the event's own details are kept first")
+			require.Contains(t, d, "detail_key_number_000")
+			require.Greater(t, len(d), 150, "keys that fit are kept")
+		}},
 		"pagerduty: a 700 KB description": {webhook.PresetPagerDuty, "description", func(t *testing.T, c string) *notify.Message {
 			return rendered(t, caseFor(t, webhook.PresetPagerDuty), issue(t, map[string]any{"issue_id": "i",
 				"severity": "critical", "title": strings.Repeat(c, 2000), "description": strings.Repeat(c, 700_000/len(c))}))
