@@ -371,8 +371,10 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-// fitBody applies fit to body (a JSON object) and returns the body to send and the notes. A body
-// that is not a JSON object is returned as it is (the service will say what is wrong with it).
+// fitBody applies fit to body (a JSON object) and returns the body to send and the notes: body
+// itself when nothing was cut and it is no longer than its re-encoding (the built-in templates'
+// bodies), else the re-encoded document, the form the limits were measured on. A body that is
+// not a JSON object is returned as it is (the service will say what is wrong with it).
 func fitBody(preset string, fit func(doc map[string]any, f *fitting) error, body []byte) ([]byte, []string, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
@@ -384,12 +386,14 @@ func fitBody(preset string, fit func(doc map[string]any, f *fitting) error, body
 	if err := fit(doc, f); err != nil {
 		return nil, f.notes, err
 	}
-	if len(f.notes) == 0 {
-		return body, nil, nil
-	}
 	out, err := marshal(doc)
 	if err != nil {
 		return nil, f.notes, err
 	}
+	if len(f.notes) == 0 && len(body) <= len(out) {
+		return body, nil, nil // as rendered, byte for byte
+	}
+	// Cut, or rendered with escapes (toJson writes < as \u003c, 6 bytes for 1): the limits were
+	// measured on this encoding, so it is the one sent.
 	return out, f.notes, nil
 }
