@@ -116,6 +116,8 @@ func TestPresetLimits(t *testing.T) {
 			}
 			return raw(t, map[string]any{"message": strings.Repeat(c, 200), "alias": strings.Repeat(c, 600), "description": strings.Repeat(c, 16000),
 				"entity": strings.Repeat(c, 600), "source": strings.Repeat(c, 150), "priority": "P1", "tags": tags, "actions": tags[:12],
+				"user": strings.Repeat(c, 101), "note": strings.Repeat(c, 25001),
+				"responders": make([]any, 60), "visibleTo": make([]any, 51),
 				"details": map[string]any{"n": 3, "nested": map[string]any{"a": strings.Repeat(c, 9000)}}})
 		}, func(t *testing.T, b map[string]any, c string) {
 			require.Equal(t, 130, runes(b["message"]))
@@ -126,6 +128,10 @@ func TestPresetLimits(t *testing.T) {
 			require.Len(t, b["tags"], 20)
 			require.Len(t, b["actions"], 10)
 			require.Equal(t, 50, runes(b["tags"].([]any)[19]))
+			require.Equal(t, 100, runes(b["user"]))
+			require.Equal(t, 25000, runes(b["note"]))
+			require.Len(t, b["responders"], 50)
+			require.Len(t, b["visibleTo"], 50)
 			require.Equal(t, "3", b["details"].(map[string]any)["n"], "values are strings")
 		}},
 		"opsgenie: more detail keys than fit": {webhook.PresetOpsgenie, "details over the limit", func(t *testing.T, c string) *notify.Message {

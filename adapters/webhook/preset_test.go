@@ -149,6 +149,10 @@ func fakeOpsgenie(r request) (int, string) {
 		Description string         `json:"description"`
 		Entity      string         `json:"entity"`
 		Actions     []string       `json:"actions"`
+		User        string         `json:"user"`
+		Note        string         `json:"note"`
+		Responders  []any          `json:"responders"`
+		VisibleTo   []any          `json:"visibleTo"`
 	}
 	switch {
 	case r.Path != "/v2/alerts":
@@ -160,7 +164,8 @@ func fakeOpsgenie(r request) (int, string) {
 		len(a.Tags) > 20 || utf8.RuneCountInString(a.Source) > 100:
 		return 422, `{"message":"Request body is not processable.","took":0.001,"requestId":"x"}`
 	}
-	if utf8.RuneCountInString(a.Description) > 15000 || utf8.RuneCountInString(a.Entity) > 512 || len(a.Actions) > 10 {
+	if utf8.RuneCountInString(a.Description) > 15000 || utf8.RuneCountInString(a.Entity) > 512 || len(a.Actions) > 10 ||
+		utf8.RuneCountInString(a.User) > 100 || utf8.RuneCountInString(a.Note) > 25000 || len(a.Responders) > 50 || len(a.VisibleTo) > 50 {
 		return 422, `{"message":"Request body is not processable."}`
 	}
 	for _, list := range [][]string{a.Tags, a.Actions} {
