@@ -47,10 +47,11 @@ const (
 	ogMaxDetailsRunes = 8_000
 )
 
-// teamsMaxBytes bounds a Microsoft Teams webhook message. Teams documents "about 28 KB"
-// (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/connectors-using#send-messages-using-curl-and-powershell)
-// and answers 413 well below it when it counts text as UTF-16 (two bytes a character): 20 000
-// bytes of UTF-8 keeps a card under 28 KB either way. Only texts are cut (TextRun text, fact
+// teamsMaxBytes bounds a Microsoft Teams webhook message. Teams documents "The message size
+// limit is 28 KB"
+// (https://learn.microsoft.com/microsoftteams/platform/webhooks-and-connectors/how-to/add-incoming-webhook),
+// and answers 413 below it when it counts text as UTF-16 (two bytes a character; reports put the
+// largest message taken near 20 800 characters): 20 000 bytes of UTF-8 stays under it either way. Only texts are cut (TextRun text, fact
 // values and titles, fallbackText), never a URL or a type.
 const teamsMaxBytes = 20_000
 
