@@ -55,9 +55,11 @@ const (
 // values and titles, fallbackText), never a URL or a type.
 const teamsMaxBytes = 20_000
 
-// Mattermost: a post's message holds 16 383 characters (the limit since Mattermost 5.0,
-// https://docs.mattermost.com/upgrade/important-upgrade-notes.html; longer webhook text is split
-// into several posts). Attachments have no documented limit of their own: their texts together
+// Mattermost: a post's message holds 16 383 characters (PostMessageMaxRunesV2 in
+// https://github.com/mattermost/mattermost/blob/master/server/public/model/post.go, the limit
+// since Mattermost 5.0, https://docs.mattermost.com/upgrade/important-upgrade-notes.html; a
+// server whose database was never migrated keeps 4 000, which the built-in template's text stays
+// within; longer webhook text is split into several posts rather than refused). Attachments have no documented limit of their own: their texts together
 // are held to the same 16 383, so one alert is one post of a size Mattermost always takes.
 const (
 	mmMaxTextRunes        = 16_383
