@@ -753,7 +753,9 @@ func TestGitHubDispatch(t *testing.T) {
 
 	t.Run("rate limits", func(t *testing.T) {
 		t.Parallel()
-		reset := time.Now().Add(90 * time.Second).Unix()
+		// The reset is set when the fake answers (90 s from then), not when the table is built: the
+		// parallel subtests may start long after on a loaded machine.
+		const reset = "90 s from the answer"
 		tests := map[string]struct {
 			header    map[string]string
 			code      int
@@ -761,9 +763,9 @@ func TestGitHubDispatch(t *testing.T) {
 			reason    notify.Reason
 			minAfter  time.Duration
 		}{
-			"primary limit":   {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 403, true, notify.ReasonRateLimited, 60 * time.Second},
+			"primary limit":   {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, 403, true, notify.ReasonRateLimited, 60 * time.Second},
 			"secondary limit": {map[string]string{"Retry-After": "30"}, 403, true, notify.ReasonRateLimited, 30 * time.Second},
-			"429 with reset":  {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 429, true, notify.ReasonRateLimited, 60 * time.Second},
+			"429 with reset":  {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, 429, true, notify.ReasonRateLimited, 60 * time.Second},
 			"plain 403":       {map[string]string{"X-RateLimit-Remaining": "4999"}, 403, false, notify.ReasonClientError, 0},
 			"404":             {nil, 404, false, notify.ReasonClientError, 0},
 		}
@@ -772,6 +774,9 @@ func TestGitHubDispatch(t *testing.T) {
 				t.Parallel()
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					for k, v := range tc.header {
+						if v == reset {
+							v = strconv.FormatInt(time.Now().Add(90*time.Second).Unix(), 10)
+						}
 						w.Header().Set(k, v)
 					}
 					w.WriteHeader(tc.code)
