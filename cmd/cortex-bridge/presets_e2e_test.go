@@ -279,7 +279,22 @@ func TestEndToEndPresetsWithinLimits(t *testing.T) {
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	var logs bridgetest.Logs
-	b := startBridge(t, writePresetsConfig(t, dir, srv.URL), &logs)
+	cfg := writePresetsConfig(t, dir, srv.URL)
+	// Rendering a 700 KB event eight times at once takes seconds under the race detector on a
+	// loaded machine (the Mattermost and Rocket.Chat templates escape the whole description
+	// before cutting it): give each render and attempt the time, this test is about the bodies.
+	yaml, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	slow := strings.NewReplacer("timeout: 5s", "timeout: 120s", "templates: {dir:", "templates: {max_render_time: 120s, dir:").Replace(string(yaml))
+	require.Contains(t, slow, "max_render_time: 120s")
+	require.Contains(t, slow, "timeout: 120s")
+	require.NoError(t, os.WriteFile(cfg, []byte(slow), 0o600))
+	b := startBridge(t, cfg, &logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
 
 	data := map[string]any{"scan_id": "scan_big", "issue_id": "issue_big", "severity": "critical", "title": strings.Repeat("標題", 400),
 		"description": strings.Repeat("é", 350_000), "repo_url": "https://github.com/acme/app", "file": "src/app.go", "line": 7}
@@ -298,7 +313,7 @@ func TestEndToEndPresetsWithinLimits(t *testing.T) {
 			}
 		}
 		return true
-	}, 30*time.Second, 20*time.Millisecond, "every service gets the event")
+	}, 120*time.Second, 20*time.Millisecond, "every service gets the event")
 	for path := range answers {
 		got := fakes.got(path)
 		require.Len(t, got, 1, "%s: sent once, accepted", path)
