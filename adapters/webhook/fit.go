@@ -13,8 +13,9 @@ import (
 
 // Fitting a preset's body into its service's limits (limits.go): the body is decoded, the
 // preset's fitter cuts what is over (strings by runes with "…", lists by their tail with the count
-// noted), and the body is encoded again only when something was cut, so a body within the limits
-// is sent byte for byte as rendered. Whatever the template or the event holds, the request stays
+// noted), and the body is encoded again only when something was cut (or the rendering was
+// longer than its encoding, see fitBody), so a body within the limits is sent byte for byte as
+// rendered. Whatever the template or the event holds, the request stays
 // one the service accepts: a message is never dropped for its size.
 
 // fitting collects what a fitter changed, one note per field ("opsgenie: details cut from 10 597
