@@ -82,6 +82,11 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		if ct.RateLimit != nil {
 			t.RateLimit, t.Burst = ct.RateLimit.PerSecond, ct.RateLimit.Burst
 		}
+		if w, ok := ct.Adapter.(notify.Warner); ok && t.Disabled == "" {
+			for _, msg := range w.Warnings() {
+				rt.Warnings = append(rt.Warnings, fmt.Sprintf("targets[%d].%s (target %s)", i, msg, t.Name))
+			}
+		}
 		if t.Disabled != "" {
 			rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
 		} else if opts.DryRun && opts.Preflight {

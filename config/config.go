@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/timeinterval"
-	"github.com/robfig/cron/v3"
 
 	"github.com/cortexbridge/cortex-bridge/adapters"
 	"github.com/cortexbridge/cortex-bridge/api"
@@ -215,7 +214,7 @@ type Digest struct {
 	// ScoreThreshold lists repositories whose latest score is below it; default 70.
 	ScoreThreshold float64 `yaml:"score_threshold"`
 
-	schedule cron.Schedule // parsed by Validate
+	schedule *core.ZoneSchedule // parsed by Validate
 	location *time.Location
 	rule     *rules.Rule
 }

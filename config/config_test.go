@@ -1238,3 +1238,53 @@ func TestRetentionAndTolerance(t *testing.T) {
 		})
 	}
 }
+
+// TestBuild_InternationalEmailAddresses: an email address with a non-ASCII local part is
+// valid but warned about by its key path (it needs SMTPUTF8); an invalid international domain
+// is an error at its key path.
+func TestBuild_InternationalEmailAddresses(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		to       string
+		wantWarn string
+		wantPath string // error at this key path; "" = valid
+	}{
+		"unicode domain": {to: "[secops@bücher.example]"},
+		"unicode local part": {to: "[ops@example.com, jörg@bücher.example]",
+			wantWarn: `targets[1].to[1]: "jörg@bücher.example" has a non-ASCII local part`},
+		"invalid idn": {to: "[ops@example.com, a@bü_cher.example]", wantPath: "targets[1].to[1]"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t)
+			src := strings.Replace(minimal+mailTarget(""), "to: [ops@example.com]", "to: "+tc.to, 1)
+			cfg, err := b.parse(t, src, nil)
+			if tc.wantPath != "" {
+				var ke *config.KeyError
+				require.ErrorAs(t, err, &ke)
+				require.Equal(t, tc.wantPath, ke.Path)
+				require.Contains(t, ke.Msg, "not a valid international domain name")
+				return
+			}
+			require.NoError(t, err)
+			rt, err := config.Build(cfg, config.BuildOptions{Version: "test", DryRun: true})
+			require.NoError(t, err)
+			defer rt.Close()
+			var mail []string
+			for _, w := range rt.Warnings {
+				if strings.HasPrefix(w, "targets[1].") {
+					mail = append(mail, w)
+				}
+			}
+			if tc.wantWarn == "" {
+				require.Empty(t, mail)
+				return
+			}
+			require.Len(t, mail, 1)
+			require.True(t, strings.HasPrefix(mail[0], tc.wantWarn), mail[0])
+			require.Contains(t, mail[0], "SMTPUTF8")
+			require.Contains(t, mail[0], "(target mail)")
+		})
+	}
+}

@@ -11,9 +11,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/cortexbridge/cortex-bridge/adapters"
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/rules"
 )
@@ -204,7 +203,7 @@ func (c *Config) Validate() error {
 			bad(p+".schedule", `required (cron with 5 fields, e.g. "0 8 * * MON")`)
 		} else if strings.Contains(d.Schedule, "TZ=") {
 			bad(p+".schedule", "set the zone with timezone:, not CRON_TZ/TZ in the schedule")
-		} else if sched, err := cron.ParseStandard(d.Schedule); err != nil {
+		} else if sched, err := core.ParseSchedule(d.Schedule, loc); err != nil {
 			bad(p+".schedule", "%v (want 5 fields: minute hour day-of-month month day-of-week)", err)
 		} else {
 			d.schedule = sched

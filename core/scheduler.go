@@ -12,7 +12,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// Schedule gives the next activation strictly after t (robfig/cron's cron.Schedule).
+// Schedule gives the next activation strictly after t (ZoneSchedule for configured digests).
 type Schedule interface {
 	Next(t time.Time) time.Time
 }
@@ -21,7 +21,7 @@ type Schedule interface {
 type DigestSpec struct {
 	Name      string
 	Spec      string         // the schedule as configured, with its zone, e.g. "0 8 * * MON UTC"
-	Schedule  Schedule       // parsed Spec
+	Schedule  Schedule       // parsed Spec (ParseSchedule: daylight-saving changes as cron(8))
 	Location  *time.Location // the zone the schedule is read in
 	When      Matcher        // nil matches every event
 	Target    string

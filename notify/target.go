@@ -13,7 +13,7 @@ import (
 // escaping, the dashboard) looks a type up there.
 //
 // Besides Validate, a TargetConfig may implement the optional interfaces below (Defaulter,
-// Disabler, SecretFiler, PathResolver, Preflighter, TemplateDefaulter, DigestRefuser); a
+// Disabler, SecretFiler, PathResolver, Preflighter, TemplateDefaulter, DigestRefuser, Warner); a
 // Notifier that holds resources implements io.Closer (see Close).
 type TargetType struct {
 	// Name is the value of the target's type key ("slack").
@@ -106,6 +106,11 @@ type TemplateDefaulter interface{ DefaultTemplate() string }
 // key): Credentials returns them so callers can scrub them from what they print, as the target's
 // own errors do.
 type Credentialer interface{ Credentials() []string }
+
+// Warner is a TargetConfig with values that are valid but that some receivers refuse (an email
+// address that needs SMTPUTF8): Warnings returns one message per value, each starting with its
+// key relative to the target ("to[1]: …"), for `validate` and the startup log.
+type Warner interface{ Warnings() []string }
 
 // DigestRefuser is a TargetConfig whose receiver may not take a digest: RefusesDigests says
 // why ("uses preset pagerduty, whose service …"), or "" when it takes them.

@@ -27,6 +27,7 @@ import (
 //	AUTH answered 4xx (454 temporary failure)      server_error  yes        the code
 //	no usable AUTH mechanism offered               config        no         0
 //	starttls target without STARTTLS               config        no         0
+//	non-ASCII local part, server without SMTPUTF8  config        no         0   nothing sent
 //	TLS handshake or certificate failure           config        no         0
 //	connect refused/reset, DNS, dial timeout       network       yes        0
 //	connection lost after the message's final "."  timeout       yes        0   "possibly delivered"
@@ -72,6 +73,14 @@ func (n *Notifier) classifyDial(err error, c *conn) *notify.DeliveryError {
 		return n.networkError(fmt.Errorf("%s: could not connect within smtp.dial_timeout (%s): %w", addr, n.cfg.SMTP.DialTimeout, err))
 	}
 	return n.networkError(fmt.Errorf("%s: %w", addr, err))
+}
+
+// noSMTPUTF8Error is the refusal to send when an address needs SMTPUTF8 (RFC 6531) and the
+// server does not offer it: the address would be refused or mangled on the way.
+func (n *Notifier) noSMTPUTF8Error() *notify.DeliveryError {
+	return &notify.DeliveryError{Reason: notify.ReasonConfig, Err: fmt.Errorf(
+		"%s does not offer SMTPUTF8, which %s needs (a non-ASCII local part), so nothing was sent: use a relay that offers SMTPUTF8 or an ASCII address",
+		n.addr(), strings.Join(n.utf8Addrs, ", "))}
 }
 
 // classifySend classifies the outcome of sending one message over an open connection.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -47,7 +46,8 @@ type SMTP struct {
 type Config struct {
 	SMTP SMTP `yaml:"smtp"`
 	// From is the sender, "Name <addr>" or "addr"; also the envelope sender. A non-ASCII name
-	// is encoded (RFC 2047).
+	// is encoded (RFC 2047). In every address (from, to, cc, bcc, reply_to) a Unicode domain is
+	// sent as A-labels, and a Unicode local part needs a server offering SMTPUTF8 (address.go).
 	From string `yaml:"from"`
 	// To, CC and BCC are recipient addresses; at least one in all. BCC recipients get the
 	// message without appearing in its headers.
@@ -101,25 +101,14 @@ func (c *Config) Validate() error {
 	if c.SMTP.DialTimeout < 0 {
 		errs = append(errs, fmt.Errorf("smtp.dial_timeout: must be positive, got %s", c.SMTP.DialTimeout))
 	}
-	if _, err := mail.ParseAddress(c.From); err != nil {
-		errs = append(errs, fmt.Errorf("from: %q is not an address: %v", c.From, err))
-	}
 	if len(c.To)+len(c.CC)+len(c.BCC) == 0 {
 		errs = append(errs, errors.New("to: at least one recipient required (to, cc or bcc)"))
 	}
-	for _, l := range []struct {
-		key  string
-		list []string
-	}{{"to", c.To}, {"cc", c.CC}, {"bcc", c.BCC}} {
-		for i, a := range l.list {
-			if _, err := mail.ParseAddress(a); err != nil {
-				errs = append(errs, fmt.Errorf("%s[%d]: %q is not an address", l.key, i, a))
+	for _, k := range c.addressKeys() {
+		for j, v := range k.values {
+			if _, err := parseAddress(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", k.name(j), err))
 			}
-		}
-	}
-	if c.ReplyTo != "" {
-		if _, err := mail.ParseAddress(c.ReplyTo); err != nil {
-			errs = append(errs, fmt.Errorf("reply_to: %q is not an address", c.ReplyTo))
 		}
 	}
 	if strings.ContainsAny(c.SubjectPrefix, "\r\n") {

@@ -33,7 +33,10 @@ type Notifier struct {
 	cc        []*mail.Address
 	bcc       []*mail.Address
 	replyTo   *mail.Address
-	domain    string // of From, for Message-IDs
+	domain    string // of From (A-labels), for Message-IDs
+	// utf8Addrs are the addresses with a non-ASCII local part: when there are any, every
+	// message needs SMTPUTF8 (address.go).
+	utf8Addrs []string
 	nowFunc   func() time.Time
 
 	mu      sync.Mutex
@@ -96,19 +99,25 @@ func New(cfg *Config, opts ...Option) (*Notifier, error) {
 		n.tlsConfig.MinVersion = tls.VersionTLS12
 	}
 	// Validate has parsed every address once already; these cannot fail.
-	n.from, _ = mail.ParseAddress(c.From)
+	parse := func(v string) *mail.Address {
+		a, _ := parseAddress(v)
+		if a.utf8Local {
+			n.utf8Addrs = append(n.utf8Addrs, a.Address.Address)
+		}
+		return a.Address
+	}
+	n.from = parse(c.From)
 	n.domain = n.from.Address[strings.LastIndexByte(n.from.Address, '@')+1:]
 	for _, l := range []struct {
 		in  []string
 		out *[]*mail.Address
 	}{{c.To, &n.to}, {c.CC, &n.cc}, {c.BCC, &n.bcc}} {
 		for _, a := range l.in {
-			addr, _ := mail.ParseAddress(a)
-			*l.out = append(*l.out, addr)
+			*l.out = append(*l.out, parse(a))
 		}
 	}
 	if c.ReplyTo != "" {
-		n.replyTo, _ = mail.ParseAddress(c.ReplyTo)
+		n.replyTo = parse(c.ReplyTo)
 	}
 	go n.loop()
 	return n, nil

@@ -163,6 +163,15 @@ func (n *Notifier) sendOnConn(batch []*request) []*request {
 		_ = c.setDeadline(deadline)
 		_ = client.CloseWithSMTPClient(sc)
 	}()
+	if len(n.utf8Addrs) > 0 {
+		if ok, _ := sc.Extension("SMTPUTF8"); !ok {
+			de := n.noSMTPUTF8Error()
+			for _, r := range live {
+				r.finish(de)
+			}
+			return nil
+		}
+	}
 	for i, r := range live {
 		r.conn = c
 		if !r.state.CompareAndSwap(stateQueued, stateSending) {
@@ -225,6 +234,11 @@ func (n *Notifier) clientOptions(c *conn) []gomail.Option {
 		gomail.WithLogger(c),
 		gomail.WithoutNoop(), // no NOOP before every message: a dead connection fails on MAIL anyway
 		gomail.WithoutRset(), // no RSET after a delivered message: DATA's end already reset it
+	}
+	if len(n.utf8Addrs) == 0 {
+		// go-mail asks for SMTPUTF8 whenever the server offers it; an all-ASCII message does not
+		// need it, and a message sent with it cannot be relayed on to a server without it.
+		opts = append(opts, gomail.WithoutSMTPUTF8())
 	}
 	switch s.TLS {
 	case TLSStartTLS:

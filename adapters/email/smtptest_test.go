@@ -42,9 +42,12 @@ type serverOpts struct {
 	AllowInsecureAuth bool
 	User, Pass        string          // accepted credentials
 	AuthErr           *smtp.SMTPError // reply to wrong credentials (default 535 5.7.8)
-	Mail              func(from string) error
-	Rcpt              func(to string) error
-	Data              func(msg []byte) error
+	// SMTPUTF8 advertises SMTPUTF8 (RFC 6531). Like real relays, the server refuses a non-ASCII
+	// address in MAIL or RCPT (553 5.6.7) unless MAIL asked for SMTPUTF8.
+	SMTPUTF8 bool
+	Mail     func(from string) error
+	Rcpt     func(to string) error
+	Data     func(msg []byte) error
 }
 
 // smtpEvent is one thing a client did on a connection, with whether TLS was up at that moment.
@@ -66,6 +69,7 @@ type received struct {
 	To   []string
 	Data []byte
 	Conn string // remote address of its connection
+	UTF8 bool   // MAIL carried the SMTPUTF8 parameter
 }
 
 type testServer struct {
@@ -126,6 +130,7 @@ func startServer(t *testing.T, opts serverOpts) *testServer {
 	srv.Domain = "smtp.test"
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.AllowInsecureAuth = opts.AllowInsecureAuth
+	srv.EnableSMTPUTF8 = opts.SMTPUTF8
 	srv.ErrorLog = log.New(io.Discard, "", 0)
 	serverTLS := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -197,8 +202,12 @@ type session struct {
 	s    *testServer
 	c    *smtp.Conn
 	from string
+	utf8 bool
 	to   []string
 }
+
+// errNeedsSMTPUTF8 is a relay's refusal of a non-ASCII address sent without SMTPUTF8.
+var errNeedsSMTPUTF8 = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "non-ASCII address requires SMTPUTF8"}
 
 var _ smtp.AuthSession = (*session)(nil)
 
@@ -224,8 +233,12 @@ func (x *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-func (x *session) Mail(from string, _ *smtp.MailOptions) error {
+func (x *session) Mail(from string, opts *smtp.MailOptions) error {
 	x.s.record(x.c, "MAIL")
+	x.utf8 = opts != nil && opts.UTF8
+	if !x.utf8 && !isASCII(from) {
+		return errNeedsSMTPUTF8
+	}
 	x.from = from
 	if x.s.opts.Mail != nil {
 		return x.s.opts.Mail(from)
@@ -235,6 +248,9 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	x.s.record(x.c, "RCPT")
+	if !x.utf8 && !isASCII(to) {
+		return errNeedsSMTPUTF8
+	}
 	if x.s.opts.Rcpt != nil {
 		if err := x.s.opts.Rcpt(to); err != nil {
 			return err
@@ -256,12 +272,12 @@ func (x *session) Data(r io.Reader) error {
 		}
 	}
 	x.s.mu.Lock()
-	x.s.messages = append(x.s.messages, received{From: x.from, To: append([]string(nil), x.to...), Data: b, Conn: x.c.Conn().RemoteAddr().String()})
+	x.s.messages = append(x.s.messages, received{From: x.from, To: append([]string(nil), x.to...), Data: b, Conn: x.c.Conn().RemoteAddr().String(), UTF8: x.utf8})
 	x.s.mu.Unlock()
 	return nil
 }
 
-func (x *session) Reset()        { x.from, x.to = "", nil }
+func (x *session) Reset()        { x.from, x.to, x.utf8 = "", nil, false }
 func (x *session) Logout() error { return nil }
 
 // loginServer is the server side of AUTH LOGIN (draft-murchison-sasl-login), which go-sasl no

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,7 +13,7 @@ import (
 )
 
 func newDigest() *cobra.Command {
-	c := &cobra.Command{Use: "digest", Short: "Digests: send one now"}
+	c := &cobra.Command{Use: "digest", Short: "Digests: send one now, or list the next run times"}
 	var from, to string
 	var dryRun bool
 	run := &cobra.Command{
@@ -31,7 +32,7 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 			}
 			spec := rt.Router.Digest(args[0])
 			if spec == nil {
-				return fmt.Errorf("no digest named %q in %s", args[0], path)
+				return fmt.Errorf("no digest named %q in %s%s", args[0], path, digestNames(rt.Router.Digests))
 			}
 			db, err := store.Open(cmd.Context(), rt.Config.Storage.Driver, rt.Config.Storage.DSN)
 			if err != nil {
@@ -90,8 +91,70 @@ cover their own periods. --dry-run prints the message instead of sending it.`,
 	run.Flags().StringVar(&from, "from", "", "start of the period (RFC 3339 or 2006-01-02)")
 	run.Flags().StringVar(&to, "to", "", "end of the period (RFC 3339 or 2006-01-02; default now)")
 	run.Flags().BoolVar(&dryRun, "dry-run", false, "print the digest instead of sending it")
-	c.AddCommand(run)
+	c.AddCommand(run, newDigestSchedule())
 	return c
+}
+
+// maxScheduleCount bounds digest schedule --count: ten years of a daily digest.
+const maxScheduleCount = 3660
+
+func newDigestSchedule() *cobra.Command {
+	var from string
+	var count int
+	c := &cobra.Command{
+		Use:   "schedule NAME [--from RFC3339] [--count N]",
+		Short: "Print a digest's next run times",
+		Long: `Print the next N run times of a digest (default 10) after --from (an RFC 3339 time; default
+now), one per line, RFC 3339 in the digest's timezone with its offset. Across daylight-saving
+changes a schedule at fixed local times runs once on every local day: a time the clock skips runs
+at the jump, a time it shows twice runs at the first one; sub-daily schedules run at the times
+the clock shows (docs/configuration.md, digests). Reads the config only.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			start := time.Now()
+			if from != "" {
+				var err error
+				if start, err = time.Parse(time.RFC3339, from); err != nil {
+					return fmt.Errorf("--from: want an RFC 3339 time such as 2027-03-28T00:00:00+01:00, got %q", from)
+				}
+			}
+			if count < 1 || count > maxScheduleCount {
+				return fmt.Errorf("--count: want 1 to %d, got %d", maxScheduleCount, count)
+			}
+			path := configPath(cmd)
+			rt, err := loadRuntime(path)
+			if err != nil {
+				return err
+			}
+			spec := rt.Router.Digest(args[0])
+			if spec == nil {
+				return fmt.Errorf("no digest named %q in %s%s", args[0], path, digestNames(rt.Router.Digests))
+			}
+			out := cmd.OutOrStdout()
+			for at, i := start, 0; i < count; i++ {
+				if at = spec.Schedule.Next(at); at.IsZero() {
+					return fmt.Errorf("digest %s: schedule %q names no time after %s", spec.Name, spec.Spec, start.Format(time.RFC3339))
+				}
+				fmt.Fprintln(out, at.In(spec.Location).Format(time.RFC3339))
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVar(&from, "from", "", "list the runs after this RFC 3339 time (default now)")
+	c.Flags().IntVar(&count, "count", 10, "how many run times to print")
+	return c
+}
+
+// digestNames is " (digests: a, b)" for errors, or " (no digests are defined)".
+func digestNames(ds []*core.DigestSpec) string {
+	if len(ds) == 0 {
+		return " (no digests are defined)"
+	}
+	names := make([]string, len(ds))
+	for i, d := range ds {
+		names[i] = d.Name
+	}
+	return " (digests: " + strings.Join(names, ", ") + ")"
 }
 
 func parseTime(s string) (time.Time, error) {
