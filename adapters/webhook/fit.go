@@ -18,8 +18,8 @@ import (
 // rendered. Whatever the template or the event holds, the request stays
 // one the service accepts: a message is never dropped for its size.
 
-// fitting collects what a fitter changed, one note per field ("opsgenie: details cut from 10 597
-// to 8 000 characters"), for the attempt log.
+// fitting collects what a fitter changed, one note per field ("pagerduty: event cut from 729949
+// to 512000 bytes (limit 512000): description"), for the attempt log.
 type fitting struct {
 	preset string
 	notes  []string

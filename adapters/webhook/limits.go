@@ -113,7 +113,7 @@ const (
 
 // Fit returns body (a rendered JSON object) fitted into the limits of the config's preset's
 // service, as Notify sends it, with one note per field it cut ("opsgenie: details cut from
-// 10 597 to 8 000 characters (limit 8000): field_00, …"). body comes back unchanged when nothing
+// 10803 to 7989 characters (limit 8000): field_00, field_01, …"). body comes back unchanged when nothing
 // is over a limit, when the preset has no limits (none, generic-json) or when it is not a JSON
 // object. The error (naming the preset) says the body cannot be made to fit, which only a
 // template can cause: tens of thousands of members outside the parts that can be cut.
