@@ -337,15 +337,20 @@ func fitGitLabPipeline(doc map[string]any, f *fitting) error {
 		}
 		f.note("%d variables over the limit of %d left out", len(names)-glMaxVariables, glMaxVariables)
 	}
-	cut := 0
+	var cut []string
 	for k := range vars {
 		if s := vars[k].(string); len(s) > glMaxValueBytes {
 			vars[k] = truncateBytes(s, glMaxValueBytes)
-			cut++
+			cut = append(cut, k)
 		}
 	}
-	if cut > 0 {
-		f.note("%d variables cut to %d bytes", cut, glMaxValueBytes)
+	if len(cut) > 0 {
+		slices.Sort(cut)
+		n := len(cut)
+		if n > 5 {
+			cut = append(cut[:5], "…")
+		}
+		f.note("%d variables cut to %d bytes: %s", n, glMaxValueBytes, strings.Join(cut, ", "))
 	}
 	ss := slots(vars, "", everything)
 	keys := 0

@@ -220,7 +220,7 @@ func TestPresetLimits(t *testing.T) {
 			require.Len(t, p, 10)
 			require.Equal(t, map[string]any{"p09": c, "p10": c, "p11": c}, p["more"], "nothing is lost")
 		}},
-		"gitlab-pipeline: a 300 KB description": {webhook.PresetGitLabPipeline, "variables", func(t *testing.T, c string) *notify.Message {
+		"gitlab-pipeline: a 300 KB description": {webhook.PresetGitLabPipeline, "CORTEX_DESCRIPTION, CORTEX_PAYLOAD", func(t *testing.T, c string) *notify.Message {
 			return rendered(t, caseFor(t, webhook.PresetGitLabPipeline), issue(t, map[string]any{
 				"description": strings.Repeat(c, 300_000/len(c))}))
 		}, func(t *testing.T, b map[string]any, c string) {
