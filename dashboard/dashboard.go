@@ -29,6 +29,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -64,6 +65,9 @@ type Store interface {
 	// SessionRevoked reports whether the session id was signed out and its record has not
 	// expired at now.
 	SessionRevoked(ctx context.Context, id string, now time.Time) (bool, error)
+	// Scans returns the scan contexts recorded at ingest for the given scan ids (see
+	// core.DispatcherStore.Scans), so the try form renders as a delivery would.
+	Scans(ctx context.Context, ids []string) (map[string]event.Scan, error)
 }
 
 // Config is what the dashboard needs from the running bridge.

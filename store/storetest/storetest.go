@@ -77,6 +77,9 @@ func Run(t *testing.T, open Open) {
 	for name, fn := range sessionTests() {
 		tests[name] = fn
 	}
+	for name, fn := range scanTests() {
+		tests[name] = fn
+	}
 	for name, fn := range dashboardTests() {
 		tests[name] = fn
 	}
