@@ -308,3 +308,19 @@ func TestCloudEventsLeavesOtherBodiesAlone(t *testing.T) {
 	require.Equal(t, string(body), string(f.last(t).Body))
 	require.Empty(t, msg.Notes)
 }
+
+// TestPreviewShowsTheFittedBody: the dry run's preview is the body as fitted, with the notes.
+func TestPreviewShowsTheFittedBody(t *testing.T) {
+	t.Parallel()
+	pc := caseFor(t, webhook.PresetPagerDuty)
+	cfg := pc.config("http://127.0.0.1:1")
+	n, err := webhook.New(&cfg, nil, "test")
+	require.NoError(t, err)
+	msg := rendered(t, pc, issue(t, map[string]any{"description": strings.Repeat("é", 350_000)}))
+	p, err := n.Preview(context.Background(), msg)
+	require.NoError(t, err)
+	require.LessOrEqual(t, len(p.Body), 512_000)
+	require.NotContains(t, string(p.Body), pdKey)
+	requireSound(t, p.Body)
+	requireNote(t, msg, webhook.PresetPagerDuty, "description")
+}
