@@ -280,9 +280,10 @@ func TestEndToEndPresetsWithinLimits(t *testing.T) {
 	dir := t.TempDir()
 	var logs bridgetest.Logs
 	cfg := writePresetsConfig(t, dir, srv.URL)
-	// Rendering a 700 KB event eight times at once takes seconds under the race detector on a
-	// loaded machine (the Mattermost and Rocket.Chat templates escape the whole description
-	// before cutting it): give each render and attempt the time, this test is about the bodies.
+	// Rendering a 700 KB event eight times at once can take over 10 s under the race detector on
+	// a loaded machine (the Mattermost and Rocket.Chat templates escape the whole description
+	// before cutting it, 1.2 s each there): give each render and attempt the time, this test is
+	// about the bodies.
 	yaml, err := os.ReadFile(cfg)
 	require.NoError(t, err)
 	slow := strings.NewReplacer("timeout: 5s", "timeout: 120s", "templates: {dir:", "templates: {max_render_time: 120s, dir:").Replace(string(yaml))
