@@ -324,3 +324,22 @@ func TestPreviewShowsTheFittedBody(t *testing.T) {
 	requireSound(t, p.Body)
 	requireNote(t, msg, webhook.PresetPagerDuty, "description")
 }
+
+// TestEscapingTemplatesTakeAnyField: the Mattermost and Rocket.Chat templates escape event text
+// (& < > as entities, mentions broken): a 1 MB description of "<" became 4 MB of "&lt;" and
+// failed the render's output limit, so the alert was never sent. They cut before escaping.
+func TestEscapingTemplatesTakeAnyField(t *testing.T) {
+	t.Parallel()
+	for _, preset := range []string{webhook.PresetMattermost, webhook.PresetRocketChat} {
+		t.Run(preset, func(t *testing.T) {
+			t.Parallel()
+			pc := caseFor(t, preset)
+			ev := issue(t, map[string]any{"description": strings.Repeat("<", 1_000_000), "title": strings.Repeat("@all <b>", 100_000)})
+			r, err := deliver(t, pc, rendered(t, pc, ev))
+			require.NoError(t, err)
+			body := requireSound(t, r.Body)
+			require.Equal(t, 4000, runes(body["text"]), "the headline, cut after escaping")
+			require.NotContains(t, body["text"], "@all", "mentions stay broken")
+		})
+	}
+}
