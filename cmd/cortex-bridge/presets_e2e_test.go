@@ -280,9 +280,8 @@ func TestEndToEndPresetsWithinLimits(t *testing.T) {
 	dir := t.TempDir()
 	var logs bridgetest.Logs
 	cfg := writePresetsConfig(t, dir, srv.URL)
-	// Rendering a 700 KB event eight times at once can take over 10 s under the race detector on
-	// a loaded machine (the Mattermost and Rocket.Chat templates escape the whole description
-	// before cutting it, 1.2 s each there): give each render and attempt the time, this test is
+	// Loading, rendering and fitting a 700 KB event for eight targets at once takes seconds under
+	// the race detector on a loaded machine: give each render and attempt the time, this test is
 	// about the bodies.
 	yaml, err := os.ReadFile(cfg)
 	require.NoError(t, err)
