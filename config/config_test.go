@@ -206,16 +206,18 @@ func TestShippedConfig(t *testing.T) {
 		},
 		"every variable set": {
 			env: map[string]string{
-				"CORTEX_WEBHOOK_SECRET": "prod-ingest-secret",
-				"CORTEX_BRIDGE_LISTEN":  "0.0.0.0:9090",
-				"SLACK_WEBHOOK_URL":     "https://hooks.slack.com/services/T000/B000/XXXX",
-				"DISCORD_WEBHOOK_URL":   "https://discord.com/api/webhooks/123/abc-DEF",
-				"SMTP_HOST":             "smtp.example.com",
-				"SMTP_PORT":             "465",
-				"SIEM_WEBHOOK_SECRET":   "siem-test-secret",
-				"OPS_EMAIL":             "ops@example.com",
+				"CORTEX_WEBHOOK_SECRET":   "prod-ingest-secret",
+				"CORTEX_BRIDGE_LISTEN":    "0.0.0.0:9090",
+				"SLACK_WEBHOOK_URL":       "https://hooks.slack.com/services/T000/B000/XXXX",
+				"DISCORD_WEBHOOK_URL":     "https://discord.com/api/webhooks/123/abc-DEF",
+				"SMTP_HOST":               "smtp.example.com",
+				"SMTP_PORT":               "465",
+				"SIEM_WEBHOOK_SECRET":     "siem-test-secret",
+				"OPS_EMAIL":               "ops@example.com",
+				"CORTEX_BRIDGE_ADMIN_KEY": "admin-key-0123456789abcdef",
 			},
 			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, map[string]string{"admin": "admin-key-0123456789abcdef"}, c.APIKeys())
 				require.Equal(t, []string{"ops@example.com"}, config.AdapterConfig[*email.Config](&c.Targets[5]).To)
 				require.Equal(t, "0.0.0.0:9090", c.Server.Listen)
 				require.Equal(t, []string{"prod-ingest-secret"}, notify.RevealAll(c.Ingest.Secrets))
@@ -240,7 +242,14 @@ func TestShippedConfig(t *testing.T) {
 				digestWarnings = 1 // the weekly digest's target is disabled too
 				require.Contains(t, rt.Warnings, "digest weekly-compliance: its target compliance-mail is disabled; its periods are closed but not sent")
 			}
-			require.Len(t, rt.Warnings, len(tt.disabled)+digestWarnings, "warnings: %q", rt.Warnings)
+			keyWarnings := 0
+			if tt.env["CORTEX_BRIDGE_ADMIN_KEY"] == "" {
+				keyWarnings = 1 // nobody can sign in; the bridge runs
+				require.Contains(t, rt.Warnings, "api.keys[0] (admin): the key is empty (its variable unset?); this account cannot use the API or the dashboard")
+				require.Empty(t, cfg.APIKeys())
+			}
+			require.Equal(t, []string{"admin"}, cfg.APIAdmins())
+			require.Len(t, rt.Warnings, len(tt.disabled)+digestWarnings+keyWarnings, "warnings: %q", rt.Warnings)
 			for _, name := range tt.disabled {
 				n := 0
 				for _, w := range rt.Warnings {
@@ -540,6 +549,13 @@ func TestParse_SecretFiles(t *testing.T) {
 				require.Equal(t, "xoxb-test", config.AdapterConfig[*slack.Config](&c.Targets[1]).Token.Reveal())
 			},
 		},
+		"slack signing_secret_file": {
+			files: map[string]string{"token": "xoxb-test\n", "signing": "slack-signing-file-secret\n"},
+			src:   minimal + "  - name: chat\n    type: slack\n    token_file: token\n    channel: '#alerts'\n    signing_secret_file: signing\n",
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "slack-signing-file-secret", config.AdapterConfig[*slack.Config](&c.Targets[1]).SigningSecret.Reveal())
+			},
+		},
 		"discord webhook_url_file": {
 			files: map[string]string{"discord": "https://discord.com/api/webhooks/1/tok\n"},
 			src:   minimal + "  - name: dev\n    type: discord\n    webhook_url_file: discord\n",
@@ -741,6 +757,11 @@ func TestParse_Errors(t *testing.T) {
 		"no ingest secret": {
 			src:   strings.Replace(minimal, ingestSection, "", 1),
 			wants: []wantKey{{"ingest.secrets", "", "at least one secret required"}},
+		},
+		"slack signing_secret on an incoming webhook": {
+			src: minimal + "  - name: chat\n    type: slack\n    webhook_url: https://hooks.slack.com/services/T/B/X\n    signing_secret: slack-signing-secret\n",
+			wants: []wantKey{{"targets[1].signing_secret", "signing_secret: slack-signing-secret",
+				"only with token (chat.postMessage): incoming webhooks cannot receive button clicks"}},
 		},
 		"api key role that is neither admin nor tenant": {
 			src:   minimal + "api:\n  keys:\n    - {account: ops, key: ops-key-0123456789abcdef, role: root}\n",

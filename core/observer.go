@@ -18,6 +18,9 @@ type Observer interface {
 	// MessageCut is an attempt whose message the target's Notifier cut to fit the platform's
 	// limits (notify.Message.Notes, logged with the delivery).
 	MessageCut(target string)
+	// Silenced is a delivery to target recorded as StateSilenced (an active silence matched
+	// its event): final without an attempt.
+	Silenced(target string)
 }
 
 // QueueStats is the queue's state for one target (metrics read it at scrape time).
@@ -36,3 +39,4 @@ func (nopObserver) RuleError(string)                             {}
 func (nopObserver) DigestRun(string, string)                     {}
 func (nopObserver) CircuitOpen(string, bool)                     {}
 func (nopObserver) MessageCut(string)                            {}
+func (nopObserver) Silenced(string)                              {}

@@ -47,7 +47,7 @@ func TestTryAnEventBounds(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			b.rt.Config.Ingest.MaxBodyBytes = limit
-			br := signedIn(t, b, acmeKey)
+			br := signedIn(t, b, opsKey)
 			a := br.post("/ui/routes/try", tc.form)
 			require.Equal(t, tc.status, a.status, "%.500s", a.body)
 			require.Contains(t, htmlUnescape(a.body), tc.want)
@@ -76,7 +76,7 @@ func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			br := signedIn(t, b, acmeKey)
+			br := signedIn(t, b, opsKey)
 			a := br.post("/ui/routes/try", url.Values{"event": {tc.event}})
 			require.Equal(t, http.StatusOK, a.status, "%.500s", a.body)
 			require.Contains(t, a.body, "An audit record of the original event", "the audit target's preview is there")
@@ -101,7 +101,7 @@ func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 func TestTryAnEventUsesTheScanContext(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := signedIn(t, b, acmeKey)
+	br := signedIn(t, b, opsKey)
 	issue, err := samples.Get(event.IssueCritical)
 	require.NoError(t, err)
 	const fileURL = "https://github.com/user/repo/blob/9f2c1e7/api/user.js#L42"

@@ -11,8 +11,14 @@ import (
 const insertDigestItemSQL = `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`
 
 const insertEventSQL = `INSERT INTO events
-	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-	VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+
+// eventArgs are insertEventSQL's arguments for ev.
+func eventArgs(ev *event.Event) []any {
+	sev, repo, scan, title, file := listFields(ev)
+	return []any{ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw, sev, repo, scan, title, file}
+}
 
 // upsertScanSQL records the scan context one new event carries (event.ScanOf): the first value
 // given for each field is kept (docs/architecture.md, Storage).
@@ -67,7 +73,7 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 			if err != nil {
 				return err
 			}
-			res, err := insEvent.exec(ctx, ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw)
+			res, err := insEvent.exec(ctx, eventArgs(ev)...)
 			if err != nil {
 				return err
 			}

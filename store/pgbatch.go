@@ -19,18 +19,19 @@ import (
 // new delivery is pending (not handed straight to this replica's workers), a notification for
 // idle replicas. It returns the ids of the new events.
 const pgIngestSQL = `WITH ev AS (
-	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body)
-	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[])
+	INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::bytea[],
+		$26::text[], $27::text[], $28::text[], $29::text[], $30::text[])
 	ORDER BY 1
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
 ), dl AS (
 	INSERT INTO deliveries (id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-		lease_until_ms, created_at_ms, updated_at_ms)
+		lease_until_ms, created_at_ms, updated_at_ms, last_error)
 	SELECT x.id, x.event_id, x.target, x.route, x.state, 0, x.next_at, NULLIF(x.owner, ''),
-		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created
-	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[])
-		AS x(id, event_id, target, route, state, next_at, owner, until, created)
+		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created, x.last_error
+	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $37::text[])
+		AS x(id, event_id, target, route, state, next_at, owner, until, created, last_error)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	RETURNING state
 ), di AS (
@@ -51,7 +52,7 @@ const pgIngestSQL = `WITH ev AS (
 		(array_agg(x.branch ORDER BY x.n) FILTER (WHERE x.branch <> ''))[1],
 		(array_agg(x.commit ORDER BY x.n) FILTER (WHERE x.commit <> ''))[1],
 		min(x.seen), max(x.seen)
-	FROM unnest($26::text[], $27::text[], $28::text[], $29::text[], $30::text[], $31::bigint[]) WITH ORDINALITY
+	FROM unnest($31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::bigint[]) WITH ORDINALITY
 		AS x(scan_id, event_id, repo, branch, commit, seen, n)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	GROUP BY x.scan_id ORDER BY 1
@@ -73,8 +74,10 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		evID, evType, evSender                             []string
 		evOccurred, evReceived                             []int64
 		evBody                                             [][]byte
+		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
 		dlNext, dlUntil, dlCreated                         []int64
+		dlError                                            []string // set for silenced deliveries
 		diDigest, diEvent                                  []string
 		diReceived                                         []int64
 		giTarget, giRoute, giKey, giEvent                  []string
@@ -93,6 +96,9 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		first[id] = i
 		evID, evType, evSender = append(evID, id), append(evType, pgText(ev.Type)), append(evSender, pgText(ev.Delivery))
 		evOccurred, evReceived, evBody = append(evOccurred, ms(ev.Timestamp)), append(evReceived, ms(ev.ReceivedAt)), append(evBody, ev.Raw)
+		sev, repo, scan, title, file := listFields(ev)
+		evSeverity, evRepo, evScan = append(evSeverity, pgText(sev)), append(evRepo, pgText(repo)), append(evScan, pgText(scan))
+		evTitle, evFile = append(evTitle, pgText(title)), append(evFile, pgText(file))
 		for _, dl := range it.Deliveries {
 			var until int64
 			if dl.LeaseOwner != "" {
@@ -101,6 +107,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 			dlID, dlEvent, dlTarget = append(dlID, pgText(dl.ID)), append(dlEvent, id), append(dlTarget, pgText(dl.Target))
 			dlRoute, dlState, dlOwner = append(dlRoute, pgText(dl.Route)), append(dlState, string(dl.State)), append(dlOwner, pgText(dl.LeaseOwner))
 			dlNext, dlUntil, dlCreated = append(dlNext, ms(dl.NextAttemptAt)), append(dlUntil, until), append(dlCreated, ms(dl.CreatedAt))
+			dlError = append(dlError, pgText(dl.LastError))
 		}
 		for _, name := range it.Digests {
 			diDigest, diEvent, diReceived = append(diDigest, pgText(name)), append(diEvent, id), append(diReceived, ms(ev.ReceivedAt))
@@ -119,7 +126,8 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
-		scID, scEvent, scRepo, scBranch, scCommit, scSeen)
+		evSeverity, evRepo, evScan, evTitle, evFile,
+		scID, scEvent, scRepo, scBranch, scCommit, scSeen, dlError)
 	if err != nil {
 		return nil, err
 	}
