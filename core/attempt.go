@@ -25,6 +25,7 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	end := d.cfg.NowFunc()
 	if len(msg.Notes) > 0 {
 		d.log.Warn("message cut to fit the target's limits", "target", t.Name, "delivery_id", dl.ID, "changes", msg.Notes)
+		d.cfg.Observer.MessageCut(t.Name)
 	}
 	c := Completion{LeaseOwner: d.cfg.Owner, Attempt: Attempt{
 		DeliveryID: dl.ID, Number: msg.Attempt, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
