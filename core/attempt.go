@@ -29,13 +29,8 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	}
 	r := result{Completion: d.outcome(p, plan, dl, msg.Attempt, start, end, err)}
 	if err == nil && syncer != nil {
-		// Not done until the writer's Sync puts the output on disk; if that fails, this is the
-		// attempt's outcome instead, and the writer reports it.
-		r.sync = syncer
-		r.failed = func(serr error) Completion {
-			return d.outcome(p, plan, dl, msg.Attempt, start, end, &notify.DeliveryError{Err: serr, Reason: notify.ReasonServerError, Retryable: true})
-		}
-		r.target, r.dl = t.Name, dl
+		// Not done until the writer's Sync puts the output on disk; the writer reports it.
+		r.sync, r.pool, r.plan, r.dl = syncer, p, plan, dl
 		d.completions <- r
 		return nil
 	}
@@ -79,14 +74,15 @@ func (d *Dispatcher) report(target string, dl *Delivery, c Completion) {
 }
 
 // result is a completion on its way to the writer. For a success of a notify.Syncer target
-// (sync set), the writer first calls sync.Sync and, when that fails, records and reports
-// failed(err) instead: a delivery counts as done only once its output is on disk.
+// (sync set, with the attempt's pool, plan and delivery), the writer first calls sync.Sync and,
+// when that fails, records and reports the failure the attempt would have had (a retryable
+// server error) instead: a delivery counts as done only once its output is on disk.
 type result struct {
 	Completion
-	sync   notify.Syncer
-	failed func(error) Completion
-	target string
-	dl     *Delivery
+	sync notify.Syncer
+	pool *pool
+	plan *Plan
+	dl   *Delivery
 }
 
 // send renders msg for t and hands it to the target's Notifier, both within delivery.timeout.
@@ -189,9 +185,11 @@ func (d *Dispatcher) syncOutputs(batch []result) {
 			synced[r.sync] = err
 		}
 		if err != nil {
-			r.Completion = r.failed(err)
+			a := r.Attempt
+			r.Completion = d.outcome(r.pool, r.plan, r.dl, a.Number, a.StartedAt, a.StartedAt.Add(a.Duration),
+				&notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true})
 		}
-		d.report(r.target, r.dl, r.Completion)
+		d.report(r.pool.target.Name, r.dl, r.Completion)
 	}
 }
 
