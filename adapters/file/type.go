@@ -8,7 +8,7 @@ import (
 
 // Type declares the file (audit log) target type. Its default concurrency is 64: through the
 // dispatcher an attempt only writes its line (the completion writer's Sync fsyncs them), and a
-// direct Notify (test sends) shares fsyncs spaced by SyncInterval with the calls in flight.
+// direct Notify (`cortex-bridge test`) shares fsyncs spaced by SyncInterval with the calls in flight.
 var Type = notify.TargetType{
 	Name:      "file",
 	NewConfig: func() notify.TargetConfig { return &Config{} },
