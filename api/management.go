@@ -14,6 +14,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -41,6 +42,12 @@ type Management struct {
 	Store    ManagementStore // delivery logs
 	Keys     *Keys
 	Log      *slog.Logger // storage failures (default: discarded)
+	// Events serves GET /events, GET /events/{id} (Routes.Handler shares those paths with the
+	// dashboard) and POST /deliveries/retry; nil: not served.
+	Events EventStore
+	// Decide recomputes the route decisions GET /events/{id} shows admins (the bridge's dry run
+	// with the config in force); nil: not shown.
+	Decide func(ev *event.Event) []RouteDecision
 }
 
 // Register adds the management routes to mux.
@@ -59,6 +66,9 @@ func (m *Management) Register(mux *http.ServeMux) {
 	mux.Handle("GET /deliveries", auth(http.HandlerFunc(m.deliveries)))
 	mux.Handle("GET /deliveries/{id}", auth(http.HandlerFunc(m.delivery)))
 	mux.Handle("POST /deliveries/{id}/retry", auth(http.HandlerFunc(m.retry)))
+	if m.Events != nil {
+		mux.Handle("POST /deliveries/retry", auth(http.HandlerFunc(m.retryDead)))
+	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
@@ -244,7 +254,7 @@ func (m *Management) webhookDeliveries(w http.ResponseWriter, r *http.Request) {
 }
 
 func (m *Management) deliveries(w http.ResponseWriter, r *http.Request) {
-	ids, err := m.accountTargets(r)
+	ids, err := m.visibleTargets(r)
 	if err != nil {
 		m.unavailable(w, err)
 		return
@@ -269,7 +279,20 @@ func (m *Management) accountTargets(r *http.Request) ([]string, error) {
 // (pending, running, failed, succeeded, dead, cancelled), event, limit (1–500, default 50), cursor.
 func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
 	q := r.URL.Query()
-	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Cursor: q.Get("cursor"), Limit: core.DefaultPageSize}
+	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Target: q.Get("target"), Cursor: q.Get("cursor"), Limit: core.DefaultPageSize}
+	if targets != nil && len(targets) == 0 {
+		f.Targets = []string{} // a tenant without webhooks sees nothing (nil would be everything)
+	}
+	for name, at := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				writeFieldErrors(w, map[string]string{name: "must be an RFC 3339 time with a zone, e.g. 2026-01-02T15:04:05Z"})
+				return
+			}
+			*at = t
+		}
+	}
 	if !f.SetStatus(q.Get("status")) {
 		writeFieldErrors(w, map[string]string{"status": "must be one of pending, running, failed, succeeded, dead, cancelled"})
 		return
@@ -307,10 +330,11 @@ func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targ
 	writeJSON(w, http.StatusOK, map[string]any{"data": out, "next_cursor": page.NextCursor})
 }
 
-// ownDelivery returns the request's delivery {id} if it goes to one of the caller's webhooks.
+// ownDelivery returns the request's delivery {id} if the caller may see it: any for an admin,
+// one to the caller's webhooks for a tenant.
 func (m *Management) ownDelivery(w http.ResponseWriter, r *http.Request) (*core.Delivery, bool) {
 	d, err := m.Store.Delivery(r.Context(), r.PathValue("id"))
-	if err == nil {
+	if err == nil && !m.admin(r) {
 		if _, herr := m.Webhooks.Get(r.Context(), AccountOf(r), d.Target); herr != nil {
 			err = herr
 		}
@@ -375,14 +399,19 @@ type attemptOut struct {
 	Response   string    `json:"response,omitempty"`
 }
 
+// attemptJSON is a as the API shows it: URLs in the error and the receiver's answer redacted
+// (notify.RedactURLsIn), since they may carry a webhook's token.
 func attemptJSON(a core.Attempt) attemptOut {
 	return attemptOut{Number: a.Number, StartedAt: a.StartedAt, DurationMS: a.Duration.Milliseconds(), Outcome: a.Outcome,
-		StatusCode: a.StatusCode, Error: a.Error, Response: a.Response}
+		StatusCode: a.StatusCode, Error: notify.RedactURLsIn(a.Error), Response: notify.RedactURLsIn(a.Response)}
 }
 
 type deliveryJSON struct {
-	ID            string       `json:"id"`
+	ID string `json:"id"`
+	// WebhookID is the target's name: a registered webhook's id, or (admins) a config target's.
 	WebhookID     string       `json:"webhook_id"`
+	Target        string       `json:"target"`
+	Route         string       `json:"route,omitempty"` // the config route that made it ("" for a registered webhook)
 	EventID       string       `json:"event_id"`
 	Event         string       `json:"event"`
 	Status        string       `json:"status"`
@@ -395,8 +424,8 @@ type deliveryJSON struct {
 }
 
 func toDeliveryJSON(d *core.Delivery, attempts []core.Attempt) deliveryJSON {
-	out := deliveryJSON{ID: d.ID, WebhookID: d.Target, EventID: d.EventID, Event: d.EventType, Status: d.Status(),
-		AttemptCount: d.Attempts, LastError: d.LastError, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: []attemptOut{}}
+	out := deliveryJSON{ID: d.ID, WebhookID: d.Target, Target: d.Target, Route: d.Route, EventID: d.EventID, Event: d.EventType, Status: d.Status(),
+		AttemptCount: d.Attempts, LastError: notify.RedactURLsIn(d.LastError), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: []attemptOut{}}
 	if d.State == core.StatePending {
 		next := d.NextAttemptAt
 		out.NextAttemptAt = &next

@@ -460,7 +460,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	ingest := api.NewIngest(api.IngestConfig{Secrets: []string{"s"}}, nil, nil)
-	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}}
+	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}, Events: m.db}
 	handler := api.Routes{IngestPath: "/webhooks/cortex", Ingest: ingest, Metrics: http.NotFoundHandler(), Keys: api.NewKeys(nil),
 		Reload: func(context.Context) error { return nil }, Management: mg}.Handler()
 	mux := handler.(*http.ServeMux)
@@ -469,6 +469,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"POST /webhooks/cortex", "GET /healthz", "GET /readyz", "GET /metrics", "POST /-/reload", "GET /openapi.json",
 		"POST /webhooks", "GET /webhooks", "GET /webhooks/{id}", "PATCH /webhooks/{id}", "DELETE /webhooks/{id}",
 		"POST /webhooks/{id}/test", "GET /webhooks/{id}/deliveries", "GET /deliveries", "GET /deliveries/{id}", "POST /deliveries/{id}/retry",
+		"POST /deliveries/retry", "GET /events", "GET /events/{id}",
 	} {
 		method, path, _ := strings.Cut(route, " ")
 		req := httptest.NewRequest(method, regexp.MustCompile(`\{id\}`).ReplaceAllString(path, "x1"), nil)

@@ -61,6 +61,18 @@ func (rt Routes) Handler() http.Handler {
 		mux.Handle("GET /{$}", rt.Dashboard)
 		mux.Handle("/ui/", rt.Dashboard)
 	}
+	// The alert templates link to <public_url>/events/<id>: the same paths serve the events API
+	// and the dashboard's pages (sharePath).
+	var list, get http.Handler
+	if m := rt.Management; m != nil && m.Events != nil {
+		list, get = rt.Keys.Require(http.HandlerFunc(m.listEvents)), rt.Keys.Require(http.HandlerFunc(m.getEvent))
+	}
+	if h := sharePath(list, rt.Dashboard); h != nil {
+		mux.Handle("GET /events", h)
+	}
+	if h := sharePath(get, rt.Dashboard); h != nil {
+		mux.Handle("GET /events/{id}", h)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -88,6 +100,66 @@ func (rt Routes) Handler() http.Handler {
 		})))
 	}
 	return mux
+}
+
+// sharePath sends a request to apiH when it carries an Authorization header or its Accept
+// header prefers application/json to text/html (WantsJSON), and to page otherwise (a browser
+// following a link); either may be nil (then the other serves every request). The answer
+// varies with both headers.
+func sharePath(apiH, page http.Handler) http.Handler {
+	switch {
+	case apiH == nil:
+		return page
+	case page == nil:
+		return apiH
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Add("Vary", "Accept, Authorization")
+		if r.Header.Get("Authorization") != "" || WantsJSON(r.Header.Get("Accept")) {
+			apiH.ServeHTTP(w, r)
+			return
+		}
+		page.ServeHTTP(w, r)
+	})
+}
+
+// WantsJSON reports whether an Accept header value (RFC 9110, section 12.5.1) gives
+// application/json a higher quality than text/html; each type's quality is that of its most
+// specific matching range (type/subtype, then type/*, then */*), 0 when none matches. An empty
+// header prefers neither.
+func WantsJSON(accept string) bool {
+	return acceptQuality(accept, "application", "json") > acceptQuality(accept, "text", "html")
+}
+
+func acceptQuality(accept, typ, sub string) float64 {
+	best, q := -1, 0.0 // best: specificity of the range that set q (2 exact, 1 type/*, 0 */*)
+	for rng := range strings.SplitSeq(accept, ",") {
+		mt, params, _ := strings.Cut(rng, ";")
+		t, s, _ := strings.Cut(strings.ToLower(strings.TrimSpace(mt)), "/")
+		spec := -1
+		switch {
+		case t == typ && s == sub:
+			spec = 2
+		case t == typ && s == "*":
+			spec = 1
+		case t == "*" && s == "*":
+			spec = 0
+		}
+		if spec <= best {
+			continue
+		}
+		rq := 1.0
+		for p := range strings.SplitSeq(params, ";") {
+			k, v, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if strings.EqualFold(k, "q") {
+				if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+					rq = f
+				}
+			}
+		}
+		best, q = spec, rq
+	}
+	return q
 }
 
 // readyz runs every check concurrently and reports each.

@@ -40,6 +40,7 @@ type Store interface {
 	core.SchedulerStore
 	webhooks.RegistryStore
 	dashboard.Store // with the webhook service's and the management API's storage
+	api.EventStore  // the events API: list, event pages, bulk retry
 	// MigrationsCurrent returns an error unless the schema is at this build's latest migration.
 	MigrationsCurrent(ctx context.Context) error
 	Close() error

@@ -104,6 +104,20 @@ func TestBridgeServesHealthAndMetrics(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusOK, resp.StatusCode, path)
 	}
+	require.True(t, b.Logs.Contains(`"msg":"dashboard","url":"`+b.URL+`/"`), "serve says where the dashboard is: %s", b.Logs)
 	require.NoError(t, b.Stop())
 	require.True(t, b.Logs.Contains(`"msg":"stopped"`))
+}
+
+// TestBridgeWarnsWhenNobodyCanSignIn: without an API key the bridge runs, and says at startup
+// that the dashboard cannot be signed in to.
+func TestBridgeWarnsWhenNobodyCanSignIn(t *testing.T) {
+	t.Parallel()
+	b := bridgetest.Start(t, strings.Replace(toWebhook, `keys: [{account: acme, key: "acme-key-0123456789abcdef"}]`, `keys: [{account: admin, key: "", role: admin}]`, 1))
+	resp, err := http.Get(b.URL + "/healthz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.True(t, b.Logs.Contains(`nobody can sign in`), b.Logs.String())
+	require.True(t, b.Logs.Contains(`"url":"`+b.URL+`/"`))
 }

@@ -31,7 +31,7 @@ func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 		Metrics:    b.metrics.Handler(),
 		Reload:     b.Reload,
 		Keys:       b.keys,
-		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log},
+		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log, Events: b.db, Decide: b.decide},
 		Dashboard:  d,
 		Ready: map[string]api.Check{
 			// The store answering is not enough: a full disk still answers SELECT 1. Ready

@@ -1,10 +1,12 @@
 package bridge
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -32,6 +34,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	b.mu.Unlock()
 	b.log.Info("cortex-bridge listening", "version", b.opts.Version, "url", b.URL()+cfg.Ingest.Path,
 		"storage", cfg.Storage.Driver, "targets", len(rt.Targets), "routes", len(rt.Router.Routes), "digests", len(rt.Router.Digests))
+	b.logDashboard(cfg.Server.PublicURL)
 	srvErr := make(chan error, 1)
 	go func() {
 		if b.cert != nil {
@@ -67,6 +70,17 @@ func (b *Bridge) Run(ctx context.Context) error {
 		return nil
 	}
 	return runErr
+}
+
+// logDashboard says where the dashboard is (server.public_url when set, else the listener) and,
+// when no API key is set, that nobody can sign in to it.
+func (b *Bridge) logDashboard(publicURL string) {
+	u := strings.TrimSuffix(cmp.Or(publicURL, b.URL()), "/") + "/"
+	if b.keys.Empty() {
+		b.log.Warn("dashboard: no API key is set, so nobody can sign in (api.keys; the shipped config.yaml reads CORTEX_BRIDGE_ADMIN_KEY)", "url", u)
+		return
+	}
+	b.log.Info("dashboard", "url", u)
 }
 
 // attemptLogger logs one line per delivery attempt.

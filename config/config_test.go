@@ -206,16 +206,18 @@ func TestShippedConfig(t *testing.T) {
 		},
 		"every variable set": {
 			env: map[string]string{
-				"CORTEX_WEBHOOK_SECRET": "prod-ingest-secret",
-				"CORTEX_BRIDGE_LISTEN":  "0.0.0.0:9090",
-				"SLACK_WEBHOOK_URL":     "https://hooks.slack.com/services/T000/B000/XXXX",
-				"DISCORD_WEBHOOK_URL":   "https://discord.com/api/webhooks/123/abc-DEF",
-				"SMTP_HOST":             "smtp.example.com",
-				"SMTP_PORT":             "465",
-				"SIEM_WEBHOOK_SECRET":   "siem-test-secret",
-				"OPS_EMAIL":             "ops@example.com",
+				"CORTEX_WEBHOOK_SECRET":   "prod-ingest-secret",
+				"CORTEX_BRIDGE_LISTEN":    "0.0.0.0:9090",
+				"SLACK_WEBHOOK_URL":       "https://hooks.slack.com/services/T000/B000/XXXX",
+				"DISCORD_WEBHOOK_URL":     "https://discord.com/api/webhooks/123/abc-DEF",
+				"SMTP_HOST":               "smtp.example.com",
+				"SMTP_PORT":               "465",
+				"SIEM_WEBHOOK_SECRET":     "siem-test-secret",
+				"OPS_EMAIL":               "ops@example.com",
+				"CORTEX_BRIDGE_ADMIN_KEY": "admin-key-0123456789abcdef",
 			},
 			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, map[string]string{"admin": "admin-key-0123456789abcdef"}, c.APIKeys())
 				require.Equal(t, []string{"ops@example.com"}, config.AdapterConfig[*email.Config](&c.Targets[5]).To)
 				require.Equal(t, "0.0.0.0:9090", c.Server.Listen)
 				require.Equal(t, []string{"prod-ingest-secret"}, notify.RevealAll(c.Ingest.Secrets))
@@ -240,7 +242,14 @@ func TestShippedConfig(t *testing.T) {
 				digestWarnings = 1 // the weekly digest's target is disabled too
 				require.Contains(t, rt.Warnings, "digest weekly-compliance: its target compliance-mail is disabled; its periods are closed but not sent")
 			}
-			require.Len(t, rt.Warnings, len(tt.disabled)+digestWarnings, "warnings: %q", rt.Warnings)
+			keyWarnings := 0
+			if tt.env["CORTEX_BRIDGE_ADMIN_KEY"] == "" {
+				keyWarnings = 1 // nobody can sign in; the bridge runs
+				require.Contains(t, rt.Warnings, "api.keys[0] (admin): the key is empty (its variable unset?); this account cannot use the API or the dashboard")
+				require.Empty(t, cfg.APIKeys())
+			}
+			require.Equal(t, []string{"admin"}, cfg.APIAdmins())
+			require.Len(t, rt.Warnings, len(tt.disabled)+digestWarnings+keyWarnings, "warnings: %q", rt.Warnings)
 			for _, name := range tt.disabled {
 				n := 0
 				for _, w := range rt.Warnings {

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -427,19 +425,11 @@ func (a *Alerter) healthData(target string, h *targetHealth) map[string]any {
 		"since": h.since.UTC().Format(time.RFC3339Nano)}
 }
 
-// urlInText finds URLs in error texts.
-var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>]+`)
-
 // redactError hides the path, query and user info of every URL in an error text (adapters
-// redact their errors already; this is the second line, since alerts travel further) and cuts
-// it to MaxAlertErrorRunes.
+// redact their errors already; this is the second line, since alerts travel further:
+// notify.RedactURLsIn) and cuts it to MaxAlertErrorRunes.
 func redactError(s string) string {
-	s = urlInText.ReplaceAllStringFunc(s, func(m string) string {
-		if u, err := url.Parse(m); err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && (u.Path == "" || u.Path == "/") {
-			return m // nothing to hide (or already redacted: "https://host/<redacted>" stops at "<")
-		}
-		return notify.RedactURL(m)
-	})
+	s = notify.RedactURLsIn(s)
 	if utf8.RuneCountInString(s) > MaxAlertErrorRunes {
 		s = string([]rune(s)[:MaxAlertErrorRunes-1]) + "…"
 	}

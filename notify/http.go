@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"time"
 )
 
@@ -79,6 +80,21 @@ func RedactURL(raw string) string {
 		return u.Scheme + "://" + u.Host
 	}
 	return u.Scheme + "://" + u.Host + "/<redacted>"
+}
+
+// urlInText finds URLs in texts.
+var urlInText = regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>]+`)
+
+// RedactURLsIn applies RedactURL to every URL in s (an error text, a receiver's answer) that has
+// a path, query, fragment or user info to hide; a bare scheme://host, or one already redacted
+// ("https://host/<redacted>" stops at "<"), is left as it is.
+func RedactURLsIn(s string) string {
+	return urlInText.ReplaceAllStringFunc(s, func(m string) string {
+		if u, err := url.Parse(m); err == nil && u.User == nil && u.RawQuery == "" && u.Fragment == "" && (u.Path == "" || u.Path == "/") {
+			return m
+		}
+		return RedactURL(m)
+	})
 }
 
 // NewHTTPClient returns the client HTTP targets share the shape of: no redirects followed (a 3xx

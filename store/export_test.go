@@ -50,3 +50,7 @@ func ReaderCacheSize(db *DB) (int, error) {
 	err := db.r.QueryRow("PRAGMA cache_size").Scan(&v)
 	return v, err
 }
+
+// SetListPlan makes db's events list drive from a filter only when it matches at most sparse
+// events, and walk dense free text in chunks of chunk events, at most chunks of them.
+func SetListPlan(db *DB, sparse, chunk, chunks int) { db.listPlan = listPlan{sparse, chunk, chunks} }

@@ -16,6 +16,7 @@ var (
 	_ core.DispatcherStore   = (*store.DB)(nil)
 	_ core.SchedulerStore    = (*store.DB)(nil)
 	_ api.ManagementStore    = (*store.DB)(nil)
+	_ api.EventStore         = (*store.DB)(nil)
 	_ dashboard.Store        = (*store.DB)(nil)
 	_ webhooks.Store         = (*store.DB)(nil)
 	_ webhooks.RegistryStore = (*store.DB)(nil)

@@ -12,8 +12,9 @@
 // wakes the other replicas.
 //
 // Files by entity: ingest.go (events in), queue.go and lease.go (the delivery queue), list.go
-// (deliveries and attempts read back), digest.go, group.go, webhook.go, session.go,
-// dashboard.go; sql.go holds the helpers every statement goes through.
+// (deliveries and attempts read back), events.go (the events list and an event's deliveries and
+// holds), retry.go (bulk retry), digest.go, group.go, webhook.go, session.go, dashboard.go;
+// sql.go holds the helpers every statement goes through.
 package store
 
 import (
@@ -44,6 +45,8 @@ type DB struct {
 	close   func() error // closes w and r (and, on Postgres, the listener and pool)
 	stmts   sync.Map     // query → *sql.Stmt prepared once on w, used in its transactions
 	events  eventCache
+	// listPlan tunes the events list (zero: the defaults; export_test.go sets it).
+	listPlan listPlan
 }
 
 // Open opens (creating if needed) the database named by driver and dsn and applies pending

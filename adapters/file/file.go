@@ -165,9 +165,9 @@ func (n *Notifier) Sync() error {
 
 // write appends msg's line and returns its number (lines written so far, this one included).
 func (n *Notifier) write(ctx context.Context, msg *notify.Message) (uint64, error) {
-	line, err := appendLine(nil, Line{ReceivedAt: msg.Event.ReceivedAt, Event: msg.Event.Raw, Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID})
+	line, err := lineOf(msg)
 	if err != nil {
-		return 0, &notify.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: notify.ReasonClientError}
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, notify.AsDeliveryError(err)

@@ -37,6 +37,12 @@ type Store interface {
 	// WebhooksChanged returns a value that changes whenever any webhook is created, changed or
 	// deleted (replicas poll it to pick up other replicas' changes).
 	WebhooksChanged(ctx context.Context) (string, error)
+	// The events list, an event page's records and the bulk retry (store/events.go, store/retry.go).
+	Events(ctx context.Context, f core.EventFilter) (core.EventPage, error)
+	Event(ctx context.Context, id string) (*event.Event, error)
+	EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error)
+	EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error)
+	RetryDeliveries(ctx context.Context, f core.RetryFilter, now time.Time) (int, bool, error)
 	Close() error
 }
 
@@ -75,6 +81,15 @@ func Run(t *testing.T, open Open) {
 		tests[name] = fn
 	}
 	for name, fn := range sessionTests() {
+		tests[name] = fn
+	}
+	for name, fn := range scanTests() {
+		tests[name] = fn
+	}
+	for name, fn := range resendTests() {
+		tests[name] = fn
+	}
+	for name, fn := range eventTests() {
 		tests[name] = fn
 	}
 	for name, fn := range dashboardTests() {

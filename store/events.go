@@ -1,0 +1,429 @@
+package store
+
+// The events list (core.EventFilter) and what an event page shows besides the event: its
+// deliveries and holds.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+)
+
+// listFields are the data fields copied into the events table for the list (migration 00010):
+// each a string field's first core.ListFieldChars characters, "" for any other kind.
+func listFields(ev *event.Event) (severity, repository, scanID, title, file string) {
+	f := func(name string) string {
+		s, _ := ev.Data[name].(string)
+		if utf8.RuneCountInString(s) <= core.ListFieldChars {
+			return s
+		}
+		n := 0
+		for i := range s {
+			if n == core.ListFieldChars {
+				return s[:i]
+			}
+			n++
+		}
+		return s
+	}
+	return f("severity"), f("repo_url"), f("scan_id"), f("title"), f("file")
+}
+
+// cutField cuts a filter value as listFields cut the stored one, so they compare equal.
+func cutField(s string) string {
+	sev, _, _, _, _ := listFields(&event.Event{Data: map[string]any{"severity": s}})
+	return sev
+}
+
+// textWords splits a free-text query as the index splits title and file: runs of letters and
+// digits, lower-cased, at most core.MaxTextWords of at most core.MaxTextWordBytes each. They hold
+// no quote or operator, so each can be put into a match expression as it is.
+func textWords(text string) []string {
+	words := strings.FieldsFunc(strings.ToLower(text), notWordRune)
+	if len(words) > core.MaxTextWords {
+		words = words[:core.MaxTextWords]
+	}
+	for i, w := range words {
+		if len(w) > core.MaxTextWordBytes {
+			w = w[:core.MaxTextWordBytes]
+			for !utf8.ValidString(w) {
+				w = w[:len(w)-1]
+			}
+			words[i] = w
+		}
+	}
+	return words
+}
+
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// notWordRune splits text into words as the text index does (SQLite FTS5's unicode61 tokenizer
+// without diacritics removal: letters and numbers are word characters).
+func notWordRune(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) }
+
+// minPrefixRunes is the shortest query word that matches as a prefix; a shorter one ("7", "go")
+// matches whole words only: a one- or two-character prefix would merge the postings of most of
+// the index's words.
+const minPrefixRunes = 3
+
+// prefixWord reports whether query word w matches words it starts (else only itself).
+func prefixWord(w string) bool { return utf8.RuneCountInString(w) >= minPrefixRunes }
+
+// textMatches reports whether every word (textWords) starts a word of title or file (is one, when
+// shorter than minPrefixRunes): the text index's match, for the events a dense text filter walks.
+func textMatches(words []string, title, file string) bool {
+	have := strings.FieldsFunc(strings.ToLower(title+" "+file), notWordRune)
+	for _, w := range words {
+		if !slices.ContainsFunc(have, func(h string) bool { return h == w || prefixWord(w) && strings.HasPrefix(h, w) }) {
+			return false
+		}
+	}
+	return true
+}
+
+const summaryColumns = `e.id, e.type, e.occurred_at_ms, e.received_at_ms, e.severity, e.repository, e.scan_id, e.title, e.file`
+
+// listPlan tunes the events list's plans; the zero value takes the constants below (tests set
+// small ones to walk every path on a few events).
+type listPlan struct{ sparse, chunk, chunks int }
+
+func (p listPlan) orDefaults() listPlan {
+	if p == (listPlan{}) {
+		return listPlan{sparseLimit, textChunk, textChunks}
+	}
+	return p
+}
+
+// sparseLimit is how many events a filter on deliveries, holds or text may match and still drive
+// the list query: its events are looked up (one random read each) and sorted. A filter matching
+// more is checked on each event walked newest first instead (an index probe each, in index
+// order), which fills a page of 50 within about 50·N/sparseLimit events. The two costs meet near
+// 2 000 at a million events (BENCHMARKS.md, "Issue 19").
+const sparseLimit = 2000
+
+// Dense free text on SQLite is walked in chunks of textChunk events, at most textChunks of them
+// (then the rest of the page is found with the match set built once).
+const (
+	textChunk  = 1000
+	textChunks = 50
+)
+
+// narrowing is one filter that needs another table (deliveries, group items, the text index):
+// set selects the ids of the events it matches (probed, bounded, to choose the plan; "": not
+// probed, walk is left to the database's planner), drive is its condition on e when it drives
+// the query, walk when it is checked per event walked.
+type narrowing struct {
+	set, drive, walk string
+	args             []any // for each of set, drive and walk
+	chunk            bool  // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
+}
+
+// Events lists one page of the events f selects, newest received first, with a cursor to the
+// next page (the last row's received time and id: pages stay stable while events arrive). It
+// returns ErrBadCursor for a cursor no listing returned, an error naming an unknown
+// f.Delivery, and errors wrapping core.ErrUnavailable when storage fails. The columns filters
+// use an index each with the received order (migration 00010); the filters on deliveries, holds
+// and text are planned by how many events they match (sparseLimit).
+func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, error) {
+	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
+		return core.EventPage{}, fmt.Errorf("delivery state %q: want one of %s", f.Delivery, strings.Join(core.EventDeliveryStates, ", "))
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = core.DefaultPageSize
+	}
+	limit = min(limit, core.MaxEventPageSize)
+	var cursor []any
+	if f.Cursor != "" {
+		received, id, err := parseCursor(f.Cursor)
+		if err != nil {
+			return core.EventPage{}, err
+		}
+		cursor = []any{received, id}
+	}
+	words := textWords(f.Text)
+	tcond, targs, some := d.targetCond("d.target", f.Targets)
+	if !some || (len(words) == 0 && strings.TrimSpace(f.Text) != "") {
+		return core.EventPage{}, nil // no webhooks, or text of punctuation only: nothing matches
+	}
+
+	base := ``
+	var args []any
+	eq := func(col, v string) {
+		if v != "" {
+			// col <> '' lets the planner use the partial index on col.
+			base += ` AND e.` + col + ` = ? AND e.` + col + ` <> ''`
+			args = append(args, cutField(v))
+		}
+	}
+	if f.Type != "" {
+		base += ` AND e.type = ?`
+		args = append(args, f.Type)
+	}
+	eq("severity", f.Severity)
+	eq("repository", f.Repository)
+	eq("scan_id", f.ScanID)
+	if !f.From.IsZero() {
+		base += ` AND e.received_at_ms >= ?`
+		args = append(args, ms(f.From))
+	}
+	if !f.To.IsZero() {
+		base += ` AND e.received_at_ms <= ?`
+		args = append(args, ms(f.To))
+	}
+
+	var nars []narrowing
+	if f.Delivery != "" || f.Targets != nil {
+		var cond string
+		table, col := "deliveries d", "d.event_id"
+		switch f.Delivery {
+		case core.EventsFailed:
+			cond = ` AND d.state = 'pending' AND d.attempts > d.retry_base`
+		case core.EventsDead:
+			cond = ` AND d.state = 'dead'`
+		case core.EventsHeld:
+			table, col = "group_items d", "d.event_id" // held: the routes' holds, on the same targets
+		}
+		set := `SELECT ` + col + ` FROM ` + table + ` WHERE 1 = 1` + cond + tcond
+		nars = append(nars, narrowing{set: set, drive: `e.id IN (` + set + `)`,
+			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs})
+	}
+	if len(words) > 0 {
+		tq := d.dialect.textMatch(words)
+		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk})
+	}
+
+	// The sparsest narrowing that matches at most sparseLimit events drives; the others are
+	// checked per event.
+	plan := d.listPlan.orDefaults()
+	driver, fewest := -1, plan.sparse+1
+	for i, n := range nars {
+		if n.set == "" {
+			continue // the database plans it (Postgres free text)
+		}
+		var count int
+		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), plan.sparse+1)...).Scan(&count); err != nil {
+			return core.EventPage{}, unavailable("list events", err)
+		}
+		if count == 0 {
+			return core.EventPage{}, nil
+		}
+		if count < fewest {
+			driver, fewest = i, count
+		}
+	}
+	var walked []narrowing // checked per event in SQL
+	var chunked *narrowing // dense SQLite text, checked per chunk
+	for i, n := range nars {
+		switch {
+		case i == driver:
+			base += ` AND ` + n.drive
+			args = append(args, n.args...)
+		case driver < 0 && n.chunk:
+			chunked = &nars[i]
+		default:
+			walked = append(walked, n)
+		}
+	}
+	for _, n := range walked {
+		base += ` AND ` + n.walk
+		args = append(args, n.args...)
+	}
+	// A driving set is sorted: + keeps the planner from walking the received index instead.
+	order := `e.received_at_ms`
+	if driver >= 0 {
+		order = `+e.received_at_ms`
+	}
+	// While dense text is walked, a necessary condition in SQL keeps most non-matching events
+	// from reaching Go: each ASCII word is a substring of the lower-cased title and file
+	// (SQLite's lower folds ASCII only, so other words are left to textMatches).
+	pre, preArgs := "", []any{}
+	if chunked != nil {
+		for _, w := range words {
+			if isASCII(w) {
+				pre += ` AND instr(lower(e.title || ' ' || e.file), ?) > 0`
+				preArgs = append(preArgs, w)
+			}
+		}
+	}
+	page := func(cursor []any, n int) (string, []any) {
+		q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1` + base + pre
+		a := append(slices.Clone(args), preArgs...)
+		if cursor != nil {
+			q += ` AND (` + order + `, e.id) < (?, ?)`
+			a = append(a, cursor...)
+		}
+		return q + ` ORDER BY ` + order + ` DESC, e.id DESC LIMIT ?`, append(a, n)
+	}
+
+	var out []core.EventSummary
+	if chunked != nil {
+		var err error
+		if out, cursor, err = d.walkText(ctx, words, plan, cursor, limit+1, page); err != nil {
+			return core.EventPage{}, err
+		}
+		if len(out) <= limit && cursor != nil { // the chunks ran out: the rest with the match set
+			pre, preArgs = "", nil
+			base += ` AND ` + chunked.walk
+			args = append(args, chunked.args...)
+			chunked = nil
+		}
+	}
+	if chunked == nil && len(out) <= limit {
+		q, a := page(cursor, limit+1-len(out))
+		more, err := d.summaries(ctx, q, a)
+		if err != nil {
+			return core.EventPage{}, err
+		}
+		out = append(out, more...)
+	}
+	result := core.EventPage{Events: out}
+	if len(out) > limit {
+		result.Events = out[:limit]
+		last := out[limit-1]
+		result.NextCursor = fmt.Sprintf("%d.%s", last.ReceivedAt.UnixMilli(), last.ID)
+	}
+	return result, nil
+}
+
+// walkText finds up to want events of the page query that match words (dense free text on
+// SQLite), plan.chunk events at a time, newest first, checking each in Go (textMatches) rather
+// than looking the text index up per range. It returns the events found and the cursor after
+// the last event walked, nil when the walk reached the end of the list.
+func (d *DB) walkText(ctx context.Context, words []string, plan listPlan, cursor []any, want int,
+	page func([]any, int) (string, []any)) ([]core.EventSummary, []any, error) {
+	var out []core.EventSummary
+	for range plan.chunks {
+		q, a := page(cursor, plan.chunk)
+		rows, err := d.summaries(ctx, q, a)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rows {
+			if !textMatches(words, r.Title, r.File) {
+				continue
+			}
+			out = append(out, r)
+			if len(out) == want {
+				return out, []any{r.ReceivedAt.UnixMilli(), r.ID}, nil
+			}
+		}
+		if len(rows) < plan.chunk {
+			return out, nil, nil
+		}
+		last := rows[len(rows)-1]
+		cursor = []any{last.ReceivedAt.UnixMilli(), last.ID}
+	}
+	return out, cursor, nil
+}
+
+// summaries runs q, which selects summaryColumns.
+func (d *DB) summaries(ctx context.Context, q string, args []any) ([]core.EventSummary, error) {
+	rows, err := d.query(ctx, d.r, q, args...)
+	if err != nil {
+		return nil, unavailable("list events", err)
+	}
+	defer rows.Close()
+	var out []core.EventSummary
+	for rows.Next() {
+		var s core.EventSummary
+		var occurred, received int64
+		if err := rows.Scan(&s.ID, &s.Type, &occurred, &received, &s.Severity, &s.Repository, &s.ScanID, &s.Title, &s.File); err != nil {
+			return nil, unavailable("list events", err)
+		}
+		s.OccurredAt, s.ReceivedAt = fromMS(occurred), fromMS(received)
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list events", err)
+	}
+	return out, nil
+}
+
+// Event returns the stored event id (body parsed, ReceivedAt and Delivery set), core.ErrNotFound
+// when there is none, or the parse error of a body that no longer parses.
+func (d *DB) Event(ctx context.Context, id string) (*event.Event, error) {
+	broken := map[string]error{}
+	evs, err := d.queryEvents(ctx, broken, `SELECT `+eventColumns+` FROM events WHERE id = ?`, d.dialect.text(id))
+	if err != nil {
+		return nil, err
+	}
+	for _, perr := range broken {
+		return nil, fmt.Errorf("stored event %s no longer parses: %w", id, perr)
+	}
+	if len(evs) == 0 {
+		return nil, core.ErrNotFound
+	}
+	return evs[0], nil
+}
+
+// EventDeliveries lists every delivery of event eventID (to config targets and registered
+// webhooks alike), oldest first, limited to targets when it is not nil (empty: none). Their
+// attempts are AttemptsOf's.
+func (d *DB) EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error) {
+	cond, cargs, some := d.targetCond("d.target", targets)
+	if !some {
+		return nil, nil
+	}
+	rows, err := d.query(ctx, d.r, `SELECT `+deliveryColumns+` FROM deliveries d JOIN events e ON e.id = d.event_id
+		WHERE d.event_id = ?`+cond+` ORDER BY d.created_at_ms, d.id`, append([]any{d.dialect.text(eventID)}, cargs...)...)
+	if err != nil {
+		return nil, unavailable("list event deliveries", err)
+	}
+	defer rows.Close()
+	var out []*core.Delivery
+	for rows.Next() {
+		dl, err := scanDelivery(rows)
+		if err != nil {
+			return nil, unavailable("list event deliveries", err)
+		}
+		out = append(out, dl)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list event deliveries", err)
+	}
+	return out, nil
+}
+
+// EventHolds lists the holds of event eventID recorded at ingest (routes with group_by,
+// throttle or quiet hours), limited to targets when it is not nil (empty: none), by target
+// and route.
+func (d *DB) EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error) {
+	cond, cargs, some := d.targetCond("target", targets)
+	if !some {
+		return nil, nil
+	}
+	rows, err := d.query(ctx, d.r, `SELECT target, route, group_key, member, COALESCE(group_id, '') FROM group_items
+		WHERE event_id = ?`+cond+` ORDER BY target, route`, append([]any{d.dialect.text(eventID)}, cargs...)...)
+	if err != nil {
+		return nil, unavailable("list event holds", err)
+	}
+	defer rows.Close()
+	var out []core.Hold
+	for rows.Next() {
+		var h core.Hold
+		var member int
+		if err := rows.Scan(&h.Target, &h.Route, &h.Key, &member, &h.GroupID); err != nil {
+			return nil, unavailable("list event holds", err)
+		}
+		h.Member = member != 0
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("list event holds", err)
+	}
+	return out, nil
+}
