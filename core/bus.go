@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -89,7 +90,7 @@ type Bus struct {
 type acceptReq struct {
 	item     IngestItem
 	reserved []*pool // per delivery: the pool whose queue slot it holds, or nil
-	silenced string  // the silence that matched the event: its deliveries are StateSilenced
+	silenced string  // the silence that matched the event: its config targets' deliveries are StateSilenced
 	done     chan acceptResp
 }
 
@@ -210,31 +211,16 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 		}
 		ev.FindingStatus = status
 	}
-	if silence, ok := b.silencedBy(ev, now); ok {
-		// A silenced event still reports its scan's finding or completion (findings).
-		item := IngestItem{Event: ev, Finding: finding}
-		item.ScanCompleted, item.CompareAt = plan.Findings.completion(ev, now)
-		return b.acceptSilenced(item, plan.Router.Assign(ev, b.disp.Enabled), silence, now)
+	// A silence covers the config's targets only: registered webhooks belong to tenants, who
+	// cannot see or end silences, so their deliveries go on (docs/api.md, Silences). A silenced
+	// event still reports its scan's finding or completion (findings).
+	silence, silenced := b.silencedBy(ev, now)
+	if !silenced {
+		silence = ""
 	}
-	req := &acceptReq{done: make(chan acceptResp, 1)}
-	req.item, req.reserved = b.disp.ingestItem(plan, ev, now, true)
+	req := &acceptReq{done: make(chan acceptResp, 1), silenced: silence}
+	req.item, req.reserved = b.disp.ingestItem(plan, ev, now, true, silence)
 	req.item.Finding = finding
-	return b.submit(req)
-}
-
-// acceptSilenced stores item (its event, and its finding or scan completion) with one delivery
-// per assigned target in StateSilenced, naming silence: the record of what would have been
-// sent. Nothing is held, digested or sent.
-func (b *Bus) acceptSilenced(item IngestItem, assigned []Assignment, silence string, now time.Time) (AcceptResult, error) {
-	ev := item.Event
-	req := &acceptReq{item: item, done: make(chan acceptResp, 1), silenced: silence}
-	for _, a := range assigned {
-		req.item.Deliveries = append(req.item.Deliveries, &Delivery{
-			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-			State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: "silenced by silence " + silence,
-		})
-		req.reserved = append(req.reserved, nil)
-	}
 	return b.submit(req)
 }
 
@@ -333,12 +319,14 @@ func (b *Bus) commit(batch []*acceptReq) {
 		for i, r := range batch {
 			switch {
 			case dup[i]:
-			case r.silenced != "":
-				for _, dl := range r.item.Deliveries {
-					b.disp.cfg.Observer.Silenced(dl.Target)
-				}
 			default:
-				enqueued += int64(len(r.item.Deliveries))
+				for _, dl := range r.item.Deliveries {
+					if dl.State == StateSilenced {
+						b.disp.cfg.Observer.Silenced(dl.Target)
+					} else {
+						enqueued++
+					}
+				}
 			}
 		}
 		b.enqueued.Add(enqueued)
@@ -369,16 +357,33 @@ func (b *Bus) commit(batch []*acceptReq) {
 }
 
 // ingestItem routes ev as ingest does at now (ev.ReceivedAt): its deliveries, digests, groups
-// and the comparison a scan.completed asks for (findings). With reserve, a delivery whose target's pool has room is
-// leased to this replica at once (reserved holds that pool, to hand it off after the commit);
-// without, every delivery is pending for the poller.
-func (d *Dispatcher) ingestItem(plan *Plan, ev *event.Event, now time.Time, reserve bool) (item IngestItem, reserved []*pool) {
+// and the comparison a scan.completed asks for (findings). With silence (the id of a silence
+// matching ev), the config's targets get a silenced delivery each and nothing is held or
+// digested; registered webhooks are delivered to as usual. With reserve, a delivery whose
+// target's pool has room is leased to this replica at once (reserved holds, per delivery, that
+// pool or nil, to hand it off after the commit); without, every delivery is pending for the
+// poller.
+func (d *Dispatcher) ingestItem(plan *Plan, ev *event.Event, now time.Time, reserve bool, silence string) (item IngestItem, reserved []*pool) {
 	router := plan.Router
 	assigned := router.Assign(ev, d.Enabled)
-	item = IngestItem{Event: ev, Digests: router.DigestsFor(ev)}
+	silenced := silence != ""
+	item = IngestItem{Event: ev}
+	if !silenced {
+		item.Digests = router.DigestsFor(ev)
+	}
 	item.ScanCompleted, item.CompareAt = plan.Findings.completion(ev, now)
 	var member map[[2]string]bool
 	for _, a := range assigned {
+		if silenced && !strings.HasPrefix(a.Target, WebhookPrefix) {
+			item.Deliveries = append(item.Deliveries, &Delivery{
+				ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
+				State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: "silenced by silence " + silence,
+			})
+			if reserve {
+				reserved = append(reserved, nil)
+			}
+			continue
+		}
 		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
 			continue
 		} else if g != nil {
@@ -402,7 +407,9 @@ func (d *Dispatcher) ingestItem(plan *Plan, ev *event.Event, now time.Time, rese
 		}
 		item.Deliveries = append(item.Deliveries, dl)
 	}
-	item.Groups = append(item.Groups, router.closers(ev, member, d.Enabled)...)
+	if !silenced {
+		item.Groups = append(item.Groups, router.closers(ev, member, d.Enabled)...)
+	}
 	return item, reserved
 }
 

@@ -295,7 +295,7 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 		}
 		res := &ScanResult{Findings: changed}
 		for _, ev := range events {
-			item, _ := r.Disp.ingestItem(plan, ev, now, false)
+			item, _ := r.Disp.ingestItem(plan, ev, now, false, "")
 			res.Events = append(res.Events, item)
 		}
 		summary = []any{"scan_id", c.ScanID, "repo_url", c.RepoURL, "branch", c.Branch, "previous_scan_id", c.PreviousScanID,
