@@ -292,3 +292,25 @@ func TestFindingsOneBadScanDoesNotBlock(t *testing.T) {
 	require.Equal(t, []string{"finding.new B"}, values(findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))))
 	require.Eventually(t, func() bool { return b.Logs.Contains(`scan \"bad-1\": this scan cannot be compared`) }, 10*time.Second, 20*time.Millisecond)
 }
+
+// TestFindingsThroughASilence: a silence mutes the issues and completions of a repository, but
+// the scans are still compared: what changed there is recorded and its finding events routed.
+func TestFindingsThroughASilence(t *testing.T) {
+	t.Parallel()
+	b := bridgetest.Start(t, findingsConfig)
+	const repo = "https://github.com/acme/muted"
+	body := `{"when": "event in [\"issue.critical\", \"scan.completed\"]", "duration": "1h", "comment": "noisy"}`
+	req, err := http.NewRequest(http.MethodPost, b.URL+"/silences", strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer sec-admin-key-0123456789abcdef")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	for _, body := range scanBodies("m-1", repo, "main", [3]any{"SQL injection", "api/user.js", 42}) {
+		require.Equal(t, "accepted", b.Send(body).Status)
+	}
+	require.Equal(t, []string{"finding.new SQL injection"}, values(findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))))
+	require.Zero(t, b.Slack.Count(), "the silenced issue was not sent")
+}
