@@ -76,19 +76,31 @@ func compareDue(t *testing.T, s Store, p core.FindingsPolicy, now time.Time) []s
 	due, err := s.DueScans(context.Background(), now, 100)
 	require.NoError(t, err)
 	for _, id := range due {
-		ok, err := s.CompareScan(context.Background(), id, func(c *core.ScanComparison) (*core.ScanResult, error) {
-			changed, evs, _, err := p.Compare(c, now)
-			if err != nil {
-				return nil, err
+		// ok is false while another transaction holds the scan's row. On PostgreSQL that
+		// includes one whose context was cancelled (testFindingsRollback): database/sql rolls
+		// it back asynchronously, so the row is free a moment later, not at once.
+		var ok bool
+		for deadline := time.Now().Add(5 * time.Second); !ok && time.Now().Before(deadline); {
+			var found []string
+			ok, err = s.CompareScan(context.Background(), id, func(c *core.ScanComparison) (*core.ScanResult, error) {
+				changed, evs, _, err := p.Compare(c, now)
+				if err != nil {
+					return nil, err
+				}
+				res := &core.ScanResult{Findings: changed}
+				for _, ev := range evs {
+					res.Events = append(res.Events, core.IngestItem{Event: ev})
+					found = append(found, ev.Type+" "+ev.Data["title"].(string))
+				}
+				return res, nil
+			})
+			require.NoError(t, err)
+			if ok {
+				got = append(got, found...)
+			} else {
+				time.Sleep(20 * time.Millisecond)
 			}
-			res := &core.ScanResult{Findings: changed}
-			for _, ev := range evs {
-				res.Events = append(res.Events, core.IngestItem{Event: ev})
-				got = append(got, ev.Type+" "+ev.Data["title"].(string))
-			}
-			return res, nil
-		})
-		require.NoError(t, err)
+		}
 		require.True(t, ok, "scan %s compared", id)
 	}
 	sort.Strings(got)
