@@ -111,9 +111,10 @@ func (p listPlan) orDefaults() listPlan {
 // the list query: its events are looked up by id (the index events_id_received holds their
 // received time) and sorted. A filter matching more is checked on each event walked newest
 // first instead (an index probe each), which fills a page of 50 within about 50·N/sparseLimit
-// events. At a million events both cost at most about 10 000 index lookups (BENCHMARKS.md,
+// events. A driven event costs a random read, a walked one a sequential index probe: at a
+// million events the two meet near 2 000 (BENCHMARKS.md,
 // "Issue 19: event list at 1 000 000 events").
-const sparseLimit = 5000
+const sparseLimit = 2000
 
 // Dense free text on SQLite is walked in chunks of textChunk events, at most textChunks of them
 // (then the rest of the page is found with the match set built once); a chunk pre-filtered in
