@@ -126,9 +126,8 @@ const (
 )
 
 // narrowing is one filter that needs another table (deliveries, group items, the text index):
-// set selects the ids of the events it matches (probed, bounded, to choose the plan; "": not
-// probed, walk is left to the database's planner), drive is its condition on e when it drives
-// the query, walk when it is checked per event walked.
+// set selects the events it matches (probed, bounded, to choose the plan), drive is its
+// condition on e when it drives the query, walk when it is checked per event walked.
 type narrowing struct {
 	set, drive, walk string
 	args             []any // for each of set, drive and walk
@@ -215,9 +214,6 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	plan := d.listPlan.orDefaults()
 	driver, fewest := -1, plan.sparse+1
 	for i, n := range nars {
-		if n.set == "" {
-			continue // the database plans it (Postgres free text)
-		}
 		var count int
 		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), plan.sparse+1)...).Scan(&count); err != nil {
 			return core.EventPage{}, unavailable("list events", err)
