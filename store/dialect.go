@@ -52,6 +52,7 @@ type dialect struct {
 // textQuery is the free-text filter in the forms Events plans with (narrowing); each takes arg.
 type textQuery struct {
 	set, drive, walk string
+	existsOnly       bool // probe whether set has a row, never drive (the walk form is planned by the database)
 	// chunk: dense text is walked in chunks and checked in Go (store.textMatches), since a
 	// per-event check of FTS5 costs a lookup each; false: the walk form is cheap (Postgres's
 	// stored tsvector).
@@ -119,11 +120,12 @@ var postgresDialect = dialect{
 		for i, w := range words {
 			terms[i] = "'" + w + "'" + map[bool]string{true: ":*"}[prefixWord(w)]
 		}
-		// The column text_words and its index events_text (migration 00010). The probe reads a
-		// heap page per match it counts (GIN has no index-only scans), but without it the
-		// planner walks the whole list for a word no event has.
+		// The column text_words and its index events_text (migration 00010). Counting through a
+		// GIN index reads a heap page per match (it has no index-only scans), so the probe only
+		// asks whether one event matches (else the planner walks the whole list for a word no
+		// event has) and the planner, which keeps statistics of the words, does the rest.
 		cond := `e.text_words @@ to_tsquery('simple'::regconfig, ?)`
-		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
+		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
 	},
 	claimSQL:    claimPostgres,
 	notifySQL:   `SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), ''))`,

@@ -131,6 +131,7 @@ const (
 type narrowing struct {
 	set, drive, walk string
 	args             []any // for each of set, drive and walk
+	existsOnly       bool  // probe only whether one event matches; it never drives
 	chunk            bool  // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
 }
 
@@ -206,7 +207,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	}
 	if len(words) > 0 {
 		tq := d.dialect.textMatch(words)
-		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk})
+		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk, existsOnly: tq.existsOnly})
 	}
 
 	// The sparsest narrowing that matches at most sparseLimit events drives; the others are
@@ -215,11 +216,18 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	driver, fewest := -1, plan.sparse+1
 	for i, n := range nars {
 		var count int
-		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), plan.sparse+1)...).Scan(&count); err != nil {
+		probe := plan.sparse + 1
+		if n.existsOnly {
+			probe = 1
+		}
+		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), probe)...).Scan(&count); err != nil {
 			return core.EventPage{}, unavailable("list events", err)
 		}
 		if count == 0 {
 			return core.EventPage{}, nil
+		}
+		if n.existsOnly {
+			continue
 		}
 		if count < fewest {
 			driver, fewest = i, count
