@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -31,6 +32,10 @@ type dialect struct {
 	// digits, lower-cased): every word starts a word of title or file (migration 00010's index:
 	// FTS5 on SQLite, a tsvector GIN index on Postgres).
 	textMatch func(words []string) textQuery
+
+	// exists reports whether query q (a textQuery.set with existsOnly) has a row; nil where no
+	// textQuery is existsOnly.
+	exists func(d *DB, ctx context.Context, q string, args []any) (bool, error)
 
 	// claimSQL leases the due deliveries of one target (see claimSQLite, claimPostgres).
 	claimSQL string
@@ -126,6 +131,27 @@ var postgresDialect = dialect{
 		// event has) and the planner, which keeps statistics of the words, does the rest.
 		cond := `e.text_words @@ to_tsquery('simple'::regconfig, ?)`
 		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
+	},
+	// With LIMIT 1 the planner would scan the table for a word it believes common enough,
+	// reading every row when none has it: the probe takes the index (a bitmap of the matches,
+	// then one heap page) by ruling the scans out for its own transaction.
+	exists: func(d *DB, ctx context.Context, q string, args []any) (bool, error) {
+		tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return false, err
+		}
+		defer func() { _ = tx.Rollback() }()
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off`); err != nil {
+			return false, err
+		}
+		var one int
+		switch err := d.queryRow(ctx, tx, q+` LIMIT 1`, args...).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		return true, nil
 	},
 	claimSQL:    claimPostgres,
 	notifySQL:   `SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), ''))`,

@@ -215,19 +215,22 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	plan := d.listPlan.orDefaults()
 	driver, fewest := -1, plan.sparse+1
 	for i, n := range nars {
-		var count int
-		probe := plan.sparse + 1
 		if n.existsOnly {
-			probe = 1
+			some, err := d.dialect.exists(d, ctx, n.set, n.args)
+			if err != nil {
+				return core.EventPage{}, unavailable("list events", err)
+			}
+			if !some {
+				return core.EventPage{}, nil
+			}
+			continue
 		}
-		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), probe)...).Scan(&count); err != nil {
+		var count int
+		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), plan.sparse+1)...).Scan(&count); err != nil {
 			return core.EventPage{}, unavailable("list events", err)
 		}
 		if count == 0 {
 			return core.EventPage{}, nil
-		}
-		if n.existsOnly {
-			continue
 		}
 		if count < fewest {
 			driver, fewest = i, count
