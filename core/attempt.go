@@ -61,11 +61,11 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 			return err
 		}
 	case GroupEventType:
-		events, err := d.store.GroupEvents(ctx, msg.Event.ID)
+		envelope := func(m *notify.Message) bool { key, _ := plan.Renderer.TemplateKey(t, route, m); return key == "" }
+		events, err := d.store.GroupEvents(ctx, msg.Event.ID, groupHold(msg, envelope))
 		if err != nil {
 			return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
 		}
-		envelope := func(m *notify.Message) bool { key, _ := plan.Renderer.TemplateKey(t, route, m); return key == "" }
 		if err := groupMessage(msg, events, envelope); err != nil {
 			return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 		}

@@ -127,8 +127,11 @@ type DispatcherStore interface {
 	Prune(ctx context.Context, cutoff time.Time) (int64, error)
 	// DigestEvents returns the events of a digest run (by its event id), oldest first.
 	DigestEvents(ctx context.Context, runID string) ([]*event.Event, error)
-	// GroupEvents returns the events a fired group lists (by its event id), oldest first.
-	GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error)
+	// GroupEvents returns the events a fired group lists (by its event id), oldest first. When
+	// hold is not nil it is given each event as it is loaded, with the number of events the
+	// group lists, and what it returns is listed instead (a group item: the event cut,
+	// GroupItem); the store then never holds more full bodies at once than one step of its load.
+	GroupEvents(ctx context.Context, groupID string, hold func(ev *event.Event, members int) *event.Event) ([]*event.Event, error)
 }
 
 // Dispatcher works the delivery queue: per-target worker pools fed directly by ingest (no

@@ -283,27 +283,69 @@ func groupMessage(msg *notify.Message, events []*event.Event, envelope func(*not
 			data[f.Name] = v
 		}
 	}
-	raw := make([]json.RawMessage, len(events))
-	for i, ev := range events {
-		raw[i] = ev.Raw
-	}
 	data["route"], data["target"], data["key"], data["policy"] = run.Route, run.Target, run.Key, run.Policy
-	data["count"], data["first"], data["last"], data["events"] = run.Count, run.First, run.Last, raw
+	data["count"], data["first"], data["last"] = run.Count, run.First, run.Last
 	if !run.Previous.IsZero() {
 		data["previous"] = run.Previous
 	}
-	body, err := json.Marshal(map[string]any{"event": GroupEventType, "id": group.ID,
-		"timestamp": group.Timestamp.UTC().Format(time.RFC3339Nano), "data": data})
+	env := map[string]any{"event": GroupEventType, "id": group.ID,
+		"timestamp": group.Timestamp.UTC().Format(time.RFC3339Nano), "data": data}
+	// The envelope without its events is parsed as any event (its Data as templates and rules
+	// see values); the events are added to it as they were stored and parsed. The whole body
+	// is not parsed again: a group of 1 000 events holds more values than event.MaxValues
+	// allows a body from a sender, and every event in it passed that limit already.
+	head, err := json.Marshal(env)
 	if err != nil {
 		return err
 	}
-	ev, err := event.Parse(body)
+	ev, err := event.Parse(head)
 	if err != nil {
 		return fmt.Errorf("group %s: %w", group.ID, err)
 	}
+	raw, items := make([]json.RawMessage, len(events)), make([]any, len(events))
+	for i, e := range events {
+		raw[i] = e.Raw
+		items[i] = map[string]any{"event": e.Type, "id": e.ID, "timestamp": e.Timestamp.UTC().Format(time.RFC3339Nano), "data": e.Data}
+	}
+	data["events"] = raw
+	if ev.Raw, err = json.Marshal(env); err != nil {
+		return err
+	}
+	ev.Data["events"] = items
 	ev.ReceivedAt = group.ReceivedAt
 	msg.Event = ev
 	return nil
+}
+
+// The events a template lists in a group message (.Events, and the latest of them at top level)
+// are group items: each is cut (event.Event.Cut) to these bounds as the group is loaded, so a
+// group of events that each carry up to ingest.max_body_bytes costs a few KiB per event, not
+// its bodies and their parsed values (BENCHMARKS.md, hostile input). The built-in group
+// templates show less than this of any field: a Slack section text holds 3 000 characters
+// (https://docs.slack.dev/reference/block-kit/blocks/section-block), a Discord embed field 1 024
+// and a whole embed 6 000 (https://discord.com/developers/docs/resources/message#embed-object-embed-limits).
+// A group of one event, and a group sent without a template (its envelope carries every event's
+// body: a plain webhook, a file), get the events whole.
+const (
+	GroupItemMaxString = 4 << 10  // bytes of one string value, CutMark included
+	GroupItemMaxBytes  = 16 << 10 // bytes of data values per event (keys and strings; other values count 8)
+)
+
+// groupHold returns what the group msg's events are loaded with (DispatcherStore.GroupEvents):
+// each event of a group of two or more cut to a group item when a template renders the group
+// (envelope false for a message of several events), nil (events whole) otherwise.
+func groupHold(msg *notify.Message, envelope func(*notify.Message) bool) func(*event.Event, int) *event.Event {
+	probe := *msg
+	probe.Events = []*event.Event{msg.Event, msg.Event}
+	if envelope(&probe) {
+		return nil
+	}
+	return func(ev *event.Event, members int) *event.Event {
+		if members < 2 {
+			return ev
+		}
+		return ev.Cut(GroupItemMaxString, GroupItemMaxBytes)
+	}
 }
 
 // sharedValue returns the value of data field name when every event has the same one.

@@ -488,3 +488,49 @@ func (c *captureNotifier) all() []*notify.Message {
 	defer c.mu.Unlock()
 	return append([]*notify.Message(nil), c.msgs...)
 }
+
+// TestGroupOfHugeEventsListsThemCut: a group of events that each carry a string of 1 MiB goes to
+// the chat and mail targets as group items, cut (core.GroupItemMaxString, GroupItemMaxBytes), so
+// neither the loaded events nor the rendered message grow with the bodies; a webhook without a
+// template still gets every body whole in its envelope, and a group of one goes out whole.
+func TestGroupOfHugeEventsListsThemCut(t *testing.T) {
+	t.Parallel()
+	r := newGroupRig(t, &core.Route{Name: "critical", When: rule(t, `event == "issue.critical"`), Targets: []string{"slack", "discord", "email", "hook"},
+		Group: &core.GroupPolicy{By: []core.Keyer{key(t, "scan_id")}, Wait: 30 * time.Second, MaxWait: 5 * time.Minute}})
+	huge := strings.Repeat("é", 1<<19) // 1 MiB
+	body := func(id, scan, title string) string {
+		return fmt.Sprintf(`{"event":"issue.critical","id":%q,"timestamp":"2026-03-02T10:00:00Z","data":{"scan_id":%q,"repo_url":"https://github.com/acme/api","issue_id":"i","severity":"critical","title":%q,"file":"a.py"}}`, id, scan, title)
+	}
+	for i := range 4 {
+		r.accept(body(fmt.Sprintf("f%d", i), "scan-1", huge))
+	}
+	alone := strings.Repeat("a", 100<<10) // the email of one event shows it thrice, within templates.max_output_bytes
+	r.accept(body("alone", "scan-2", alone))
+	r.advance(31 * time.Second)
+	r.tick()
+	r.settle(map[string]int{"audit": 5, "slack": 2, "discord": 2, "email": 2, "hook": 2})
+	for _, name := range []string{"slack", "discord", "email", "hook"} {
+		for _, m := range r.sinks[name].all() {
+			if len(m.Events) == 1 {
+				require.Equal(t, alone, m.Event.String("title"), "%s: a group of one is the event itself, whole", name)
+				continue
+			}
+			require.Len(t, m.Events, 4, name)
+			if name == "hook" {
+				env := m.Event
+				require.Equal(t, core.GroupEventType, env.Type)
+				require.Greater(t, len(env.Raw), 4<<20, "the envelope carries every body whole")
+				continue
+			}
+			for _, ev := range m.Events {
+				title := ev.String("title")
+				require.LessOrEqual(t, len(title), core.GroupItemMaxString, name)
+				require.True(t, strings.HasSuffix(title, event.CutMark), name)
+				require.True(t, strings.HasPrefix(huge, strings.TrimSuffix(title, event.CutMark)), "%s: cut at a rune boundary", name)
+				require.LessOrEqual(t, len(ev.Raw), core.GroupItemMaxBytes+1024, name)
+				require.Equal(t, "critical", ev.String("severity"), name)
+			}
+			require.Less(t, len(m.Body)+len(m.HTML), 200<<10, "%s: the message does not grow with the bodies", name)
+		}
+	}
+}

@@ -166,13 +166,13 @@ func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *event.Event, dl
 
 // DigestEvents implements core.DispatcherStore.
 func (d *DB) DigestEvents(ctx context.Context, runID string) ([]*event.Event, error) {
-	return d.queryEventsInOrder(ctx, `SELECT e.id FROM digest_items di JOIN events e ON e.id = di.event_id
+	return d.queryEventsInOrder(ctx, nil, `SELECT e.id, length(e.body) FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.run_id = ? ORDER BY e.occurred_at_ms, e.id`, runID)
 }
 
 // DigestWindow returns the events digest name collected with received_at in [from, to], in a
 // run or not (the digest command's ad-hoc reports), oldest first.
 func (d *DB) DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error) {
-	return d.queryEventsInOrder(ctx, `SELECT e.id FROM digest_items di JOIN events e ON e.id = di.event_id
+	return d.queryEventsInOrder(ctx, nil, `SELECT e.id, length(e.body) FROM digest_items di JOIN events e ON e.id = di.event_id
 		WHERE di.digest = ? AND di.received_at_ms >= ? AND di.received_at_ms <= ? ORDER BY e.occurred_at_ms, e.id`, name, ms(from), ms(to))
 }

@@ -59,3 +59,17 @@ func MigrationVersions(dir string) []int64 {
 	slices.Sort(out)
 	return out
 }
+
+// WriterSynchronous returns PRAGMA synchronous of db's SQLite writer connection (2 is FULL).
+func WriterSynchronous(db *DB) (int, error) {
+	var v int
+	err := db.w.QueryRow("PRAGMA synchronous").Scan(&v)
+	return v, err
+}
+
+// ReaderCacheSize returns PRAGMA cache_size of one of db's SQLite read connections.
+func ReaderCacheSize(db *DB) (int, error) {
+	var v int
+	err := db.r.QueryRow("PRAGMA cache_size").Scan(&v)
+	return v, err
+}

@@ -107,7 +107,7 @@ func (d *DB) FireGroup(ctx context.Context, r core.FireGroupRequest) (int, error
 }
 
 // GroupEvents implements core.DispatcherStore.
-func (d *DB) GroupEvents(ctx context.Context, groupID string) ([]*event.Event, error) {
-	return d.queryEventsInOrder(ctx, `SELECT e.id FROM group_items gi JOIN events e ON e.id = gi.event_id
+func (d *DB) GroupEvents(ctx context.Context, groupID string, hold func(ev *event.Event, members int) *event.Event) ([]*event.Event, error) {
+	return d.queryEventsInOrder(ctx, hold, `SELECT e.id, length(e.body) FROM group_items gi JOIN events e ON e.id = gi.event_id
 		WHERE gi.group_id = ? AND gi.member = 1 ORDER BY e.occurred_at_ms, e.id`, groupID)
 }

@@ -30,18 +30,38 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 	return dup, nil
 }
 
-// sqliteIngest runs the statements prepared at open (writerStatements) in one transaction.
+// sqliteIngest runs the statements prepared at open (writerStatements) in one transaction,
+// binding to it only those the batch uses: binding one costs about a dozen allocations
+// (database/sql's Tx.StmtContext), and most batches have no digest or group items
+// (BENCHMARKS.md, "Issue 23: allocation profiles").
 func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		st, closeAll, err := d.prepareAll(ctx, tx, insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL)
-		if err != nil {
-			return err
+		ctx := statementContext(ctx)
+		var bound []*stmt
+		defer func() {
+			for _, s := range bound {
+				_ = s.Close()
+			}
+		}()
+		stmts := map[string]*stmt{}
+		use := func(q string) (*stmt, error) {
+			if s := stmts[q]; s != nil {
+				return s, nil
+			}
+			s, err := d.prepare(ctx, tx, q)
+			if err != nil {
+				return nil, err
+			}
+			stmts[q], bound = s, append(bound, s)
+			return s, nil
 		}
-		defer closeAll()
-		insEvent, insDelivery, insItem, insGroup := st[0], st[1], st[2], st[3]
 		for i, it := range items {
 			ev := it.Event
+			insEvent, err := use(insertEventSQL)
+			if err != nil {
+				return err
+			}
 			res, err := insEvent.exec(ctx, eventArgs(ev)...)
 			if err != nil {
 				return err
@@ -52,16 +72,32 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 				dup[i] = true
 				continue
 			}
-			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
-				return err
+			if len(it.Deliveries) > 0 {
+				insDelivery, err := use(insertDeliverySQL)
+				if err != nil {
+					return err
+				}
+				if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+					return err
+				}
 			}
 			for _, name := range it.Digests {
+				insItem, err := use(insertDigestItemSQL)
+				if err != nil {
+					return err
+				}
 				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
 					return err
 				}
 			}
-			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
-				return err
+			if len(it.Groups) > 0 {
+				insGroup, err := use(insertGroupItemSQL)
+				if err != nil {
+					return err
+				}
+				if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

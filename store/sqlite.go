@@ -23,6 +23,24 @@ var sqlitePragmas = []string{
 	"foreign_keys(ON)",
 }
 
+// statementContext is the context the statements of a SQLite write transaction (ingest,
+// completions) run under: ctx without its cancellation and deadline. modernc.org/sqlite starts a
+// goroutine to watch the context of every statement that can be cancelled (interruptOnDone in its
+// sqlite.go), 4 of the 10 goroutines an event with two deliveries started at one event per commit
+// (BENCHMARKS.md, "Issue 23: allocation profiles"). These statements insert or update a few rows
+// each; the transaction itself still begins under ctx (the wait for the writer connection and
+// for SQLite's lock end with ctx, and database/sql rolls it back when ctx ends), and no interrupt
+// could stop the fsync of its commit anyway.
+func statementContext(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
+
+// sqliteReaderCache is each read connection's page cache (PRAGMA cache_size, negative: KiB), a
+// quarter of SQLite's default 2 000 KiB. The readers mostly read event bodies (claims, group and
+// digest loads, listings), whose pages serve once: with the default, reading ten 1 MiB bodies
+// filled the four readers' caches with 8 MB that stayed for the life of the process, a fifth of
+// what hostile-input rows 18 and 20 added to the RSS (BENCHMARKS.md). The queue's hot path
+// (ingest, completions) is on the writer, which keeps the default.
+const sqliteReaderCache = "cache_size(-512)"
+
 // sqliteDSN builds the modernc DSN for path; readOnly connections refuse writes.
 func sqliteDSN(path string, readOnly bool) string {
 	q := url.Values{}
@@ -31,6 +49,7 @@ func sqliteDSN(path string, readOnly bool) string {
 	}
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
+		q.Add("_pragma", sqliteReaderCache)
 	} else {
 		q.Set("_txlock", "immediate")
 	}

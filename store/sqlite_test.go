@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -144,4 +145,51 @@ func TestProbeWriteReachesTheLog(t *testing.T) {
 		before = after
 	}
 	require.NoError(t, db.MigrationsCurrent(context.Background()), "the schema is untouched")
+}
+
+// TestSQLiteCompletionLeavesIngestDurable: a completion batch commits without its own fsync
+// (synchronous NORMAL on the writer for that transaction), and the writer is FULL again after
+// it, also after a batch that failed, so an acknowledged event is still on disk.
+func TestSQLiteCompletionLeavesIngestDurable(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := openSQLite(t).(*store.DB)
+	now := time.Now().UTC()
+	ev, err := event.Parse([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
+	require.NoError(t, err)
+	ev.ReceivedAt = now
+	dl := &core.Delivery{ID: "d1", Target: "t", Route: "r", State: core.StateRunning, LeaseOwner: "me",
+		LeaseUntil: now.Add(time.Minute), NextAttemptAt: now, CreatedAt: now}
+	_, err = db.Ingest(ctx, []core.IngestItem{{Event: ev, Deliveries: []*core.Delivery{dl}}})
+	require.NoError(t, err)
+	for name, cs := range map[string][]core.Completion{
+		"written": {{LeaseOwner: "me", State: core.StateSucceeded, Attempt: core.Attempt{DeliveryID: "d1", Number: 1, StartedAt: now, Outcome: "success"}}},
+		"failed":  {{LeaseOwner: "me", State: core.StateSucceeded, Attempt: core.Attempt{DeliveryID: "no-such-delivery", Number: 1, StartedAt: now, Outcome: "success"}}},
+	} {
+		err := db.Complete(ctx, cs)
+		if name == "written" {
+			require.NoError(t, err)
+		} else {
+			require.Error(t, err, "an attempt of an unknown delivery breaks its foreign key")
+		}
+		sync, err := store.WriterSynchronous(db)
+		require.NoError(t, err)
+		require.Equal(t, 2, sync, "%s: the writer is back to synchronous=FULL", name)
+	}
+	got, err := db.Delivery(ctx, "d1")
+	require.NoError(t, err)
+	require.Equal(t, core.StateSucceeded, got.State)
+}
+
+// TestSQLiteReaderCacheIsSmall: read connections keep a 512 KiB page cache, not SQLite's 2 000
+// KiB: the event bodies they read would otherwise stay in it for the life of the process.
+func TestSQLiteReaderCacheIsSmall(t *testing.T) {
+	t.Parallel()
+	db := openSQLite(t).(*store.DB)
+	size, err := store.ReaderCacheSize(db)
+	require.NoError(t, err)
+	require.Equal(t, -512, size)
+	w, err := store.WriterSynchronous(db)
+	require.NoError(t, err)
+	require.Equal(t, 2, w, "the writer keeps synchronous=FULL")
 }
