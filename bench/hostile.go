@@ -843,7 +843,7 @@ routes:
     when: 'true'
     targets: [audit]
 api:
-  keys: [{account: bench, key: ` + q(c.APIKey) + `}]
+  keys: [{account: bench, key: ` + q(c.APIKey) + `, role: admin}]  # the try form is an admin page
   allow_private_urls: true
   require_https: false
 `

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -42,6 +43,11 @@ type BuildOptions struct {
 	// file.CheckPath). Secret files and TLS files are read by Load and Validate anyway. It is
 	// what `validate` runs, so a service's pre-start check fails on what would stop serve.
 	Preflight bool
+	// Preview, with DryRun, gives every enabled target its core.Target.Preview without making
+	// anything that can send: the Notifier is built on notify.CaptureClient (it records requests
+	// and never connects) unless the config previews on its own (notify.ConfigPreviewer: a file
+	// target, whose Notifier would open its file). It is what `route` uses to print the bytes.
+	Preview bool
 }
 
 // Build compiles the routes, loads the templates and renders every template a route or target
@@ -93,6 +99,8 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 			if err := ct.preflight(); err != nil {
 				errs = append(errs, c.targetError(i, err))
 			}
+		} else if opts.DryRun && opts.Preview {
+			t.Preview = previewOnly(ct, opts)
 		} else if !opts.DryRun {
 			n, err := NewNotifier(ct, opts)
 			switch {
@@ -103,6 +111,9 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 				rt.Warnings = append(rt.Warnings, fmt.Sprintf("target %s (%s) is disabled: %s", t.Name, t.Type, t.Disabled))
 			default:
 				t.Notifier = n
+				if pv, ok := n.(notify.Previewer); ok {
+					t.Preview = pv.Preview
+				}
 			}
 		}
 		rt.Targets = append(rt.Targets, t)
@@ -156,6 +167,20 @@ func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
 		return nil, nil
 	}
 	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency})
+}
+
+// previewOnly returns t's Preview for a dry run: the config's own (notify.ConfigPreviewer), else
+// the Preview of a Notifier built on a client that never sends; nil when there is neither.
+func previewOnly(t *Target, opts BuildOptions) func(context.Context, *notify.Message) (*notify.Preview, error) {
+	if cp, ok := t.Adapter.(notify.ConfigPreviewer); ok {
+		return func(_ context.Context, msg *notify.Message) (*notify.Preview, error) { return cp.Preview(msg) }
+	}
+	opts.Client, _ = notify.CaptureClient()
+	n, err := NewNotifier(t, opts)
+	if pv, ok := n.(notify.Previewer); ok && err == nil {
+		return pv.Preview
+	}
+	return nil
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),

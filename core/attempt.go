@@ -70,6 +70,11 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 			return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 		}
 	}
+	if t.Format != notify.FormatNone {
+		if err := d.loadScans(ctx, msg); err != nil {
+			return err
+		}
+	}
 	// delivery.timeout bounds rendering and sending together; the drain cancels ctx, which
 	// stops a render as it stops a send.
 	actx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)

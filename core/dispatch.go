@@ -123,8 +123,12 @@ type DispatcherStore interface {
 	// Complete records attempts and the resulting delivery states.
 	Complete(ctx context.Context, cs []Completion) error
 	// Prune deletes events received before cutoff whose deliveries are all finished, with their
-	// deliveries and attempts; it returns the number of events deleted.
+	// deliveries and attempts, and the scan contexts whose last event was received before
+	// cutoff; it returns the number of events deleted.
 	Prune(ctx context.Context, cutoff time.Time) (int64, error)
+	// Scans returns the scan contexts recorded at ingest (event.ScanOf, merged per scan) for the
+	// given scan ids, keyed by scan id; an id with no record is absent.
+	Scans(ctx context.Context, ids []string) (map[string]event.Scan, error)
 	// DigestEvents returns the events of a digest run (by its event id), oldest first.
 	DigestEvents(ctx context.Context, runID string) ([]*event.Event, error)
 	// GroupEvents returns the events a fired group lists (by its event id), oldest first. When

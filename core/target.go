@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"maps"
 	"strings"
 	"time"
 
@@ -44,6 +45,10 @@ type Target struct {
 	// decides whether the circuit closes again. Zero values: 5 failures, 30 s; Failures < 0
 	// turns the breaker off.
 	Breaker BreakerPolicy
+	// Preview, when set, returns exactly what the target would send for a rendered message
+	// without sending it (notify.Previewer); the dry run prints it. Nil when the target cannot
+	// say (disabled, or a dry run built without previews).
+	Preview func(ctx context.Context, msg *notify.Message) (*notify.Preview, error)
 }
 
 // BreakerPolicy configures a target's circuit breaker (sony/gobreaker).
@@ -168,12 +173,16 @@ func eventsSay(msg *notify.Message, text string) bool {
 // at top level (nil when the event lacks it; strings passed through escape when it is set) with
 // .repo, and .Route, .Target, .PublicURL, .Events (each like the top level, for groups and
 // digests), .Digest, and .Group (the *GroupRun of a fired group, with Count; nil otherwise).
+// Each event's .Scan is its scan context from msg.Scans (an event.Scan; nil when unknown), and
+// .repo_url, .branch and .commit an event lacks are taken from it. .Raw holds the same top-level
+// fields unescaped (with the scan's values filled in), for the link functions
+// (templates/links.go), which need the original text: {{ slack_link .Raw.repo_url "" }}.
 func (r *Renderer) Data(msg *notify.Message, escape func(string) string) map[string]any {
-	d := eventData(msg.Event, escape)
+	d := eventData(msg.Event, escape, msg.Scans)
 	d["Route"], d["Target"], d["PublicURL"] = msg.Route, msg.Target, r.PublicURL
 	events := make([]map[string]any, len(msg.Events))
 	for i, ev := range msg.Events {
-		events[i] = eventData(ev, escape)
+		events[i] = eventData(ev, escape, msg.Scans)
 	}
 	d["Events"] = events
 	d["Digest"] = msg.Digest
@@ -189,15 +198,25 @@ var shortcutNames = func() []string {
 	return out
 }()
 
-func eventData(ev *event.Event, escape func(string) string) map[string]any {
-	d := make(map[string]any, len(shortcutNames)+8)
+func eventData(ev *event.Event, escape func(string) string, scans map[string]event.Scan) map[string]any {
+	d := make(map[string]any, len(shortcutNames)+9)
 	for _, n := range shortcutNames {
 		d[n] = ev.Data[n]
 	}
+	d["Scan"] = nil
+	if sc, ok := scans[ev.String("scan_id")]; ok {
+		d["Scan"] = &sc
+		for name, v := range map[string]string{"repo_url": sc.RepoURL, "branch": sc.Branch, "commit": sc.Commit} {
+			if s, _ := d[name].(string); s == "" && v != "" {
+				d[name] = v
+			}
+		}
+	}
 	d["repo"] = nil
-	if u := ev.String("repo_url"); u != "" {
+	if u, _ := d["repo_url"].(string); u != "" {
 		d["repo"] = event.Repo(u)
 	}
+	raw := maps.Clone(d)
 	if escape != nil {
 		for k, v := range d {
 			if s, ok := v.(string); ok {
@@ -205,7 +224,7 @@ func eventData(ev *event.Event, escape func(string) string) map[string]any {
 			}
 		}
 	}
-	d["Event"], d["Data"] = ev, ev.Data // .Data is short for .Event.Data
+	d["Event"], d["Data"], d["Raw"] = ev, ev.Data, raw // .Data is short for .Event.Data
 	return d
 }
 

@@ -1,18 +1,23 @@
 // Package dashboard is the bridge's web dashboard, served by the bridge itself at / (pages under
-// /ui/): sign in with an account's API key; see an overview of events, deliveries and target
-// health; manage the account's webhooks (add, edit, delete, send a test); browse, inspect and
-// retry their deliveries; read the routes and digests of the config and try an event against
-// them.
+// /ui/, and the event pages at /events and /events/{id}, the address every built-in template
+// links to): sign in with an account's API key; see an overview of events, deliveries and target
+// health; list and search events and open one (its fields, where it went and why, every
+// delivery with each attempt; retry a delivery or send the event again to one target); manage
+// the account's webhooks (add, edit, delete, send a test); browse, inspect and retry
+// deliveries, one at a time or all dead ones of a target and time range; read the routes and
+// digests of the config and try an event against them.
 //
 // Pages are rendered on the server with html/template from files embedded in the binary (no
 // build step, no CDN) and work without JavaScript; a small script only adds conveniences. The
 // webhooks, tests and retries go through webhooks.Service, as the management API's do, so the
 // dashboard validates and behaves exactly like it (README.md, "Management API").
 //
-// Scope: an account sees only its own webhooks and their deliveries. The config (routes, rules,
-// digests, the configured targets' names, types and health) and the number of events the bridge
-// received are operator information shown read-only to every signed-in account; target URLs and
-// secrets of the config are never shown.
+// Roles (api.keys[].role): an admin sees and acts on every event and every delivery, to the
+// config's targets and to every registered webhook, and sees why each route matched. Any other
+// account (a tenant) sees only its own webhooks, their deliveries and the events delivered to
+// them: never a configured target's deliveries, errors or routing, the config's routes and
+// digests (the Routes page) or the configured targets' health (the overview). Target URLs and
+// secrets of the config are never shown to anyone.
 package dashboard
 
 import (
@@ -29,6 +34,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -57,6 +63,22 @@ type Store interface {
 	// its last success and its failure streak (the attempts that failed after that success),
 	// computed from the attempt log. Targets without such attempts are left out.
 	TargetHealth(ctx context.Context, targets []string, since time.Time) ([]core.TargetHealth, error)
+	// Events lists one page of the events f selects, newest received first.
+	Events(ctx context.Context, f core.EventFilter) (core.EventPage, error)
+	// Event returns one stored event by id; core.ErrNotFound when there is none.
+	Event(ctx context.Context, id string) (*event.Event, error)
+	// EventDeliveries lists the deliveries of one event to targets (nil: every target),
+	// oldest first.
+	EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error)
+	// EventHolds lists the holds of one event recorded at ingest, limited to targets (nil: all).
+	EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error)
+	// RetryDeliveries gives the dead deliveries f selects a fresh budget of attempts, due at
+	// now; it returns how many, and more is true when MaxBulkRetry stopped it.
+	RetryDeliveries(ctx context.Context, f core.RetryFilter, now time.Time) (n int, more bool, err error)
+	// Resend queues the event for target again: its delivery to target back to pending with a
+	// fresh budget of attempts, or a new delivery via route when it has none; core.ErrNotFound
+	// when the event is gone, core.ErrConflict while an attempt of that delivery runs.
+	Resend(ctx context.Context, eventID, target, route string, now time.Time) (*core.Delivery, error)
 	// RevokeSession records that the session id was signed out: SessionRevoked reports it
 	// until expires (when no copy of the session's cookie can still be valid), for every
 	// replica and across restarts; records that expired before now are deleted.
@@ -64,6 +86,9 @@ type Store interface {
 	// SessionRevoked reports whether the session id was signed out and its record has not
 	// expired at now.
 	SessionRevoked(ctx context.Context, id string, now time.Time) (bool, error)
+	// Scans returns the scan contexts recorded at ingest for the given scan ids (see
+	// core.DispatcherStore.Scans), so the try form renders as a delivery would.
+	Scans(ctx context.Context, ids []string) (map[string]event.Scan, error)
 }
 
 // Config is what the dashboard needs from the running bridge.
@@ -142,11 +167,30 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("POST /ui/webhooks/{id}/delete", d.signedIn(d.webhookDelete))
 	m.HandleFunc("POST /ui/webhooks/{id}/test", d.signedIn(d.webhookTest))
 	m.HandleFunc("GET /ui/deliveries", d.signedIn(d.deliveryList))
+	m.HandleFunc("POST /ui/deliveries/retry", d.signedIn(d.deliveryRetryMany))
 	m.HandleFunc("GET /ui/deliveries/{id}", d.signedIn(d.deliveryDetail))
 	m.HandleFunc("POST /ui/deliveries/{id}/retry", d.signedIn(d.deliveryRetry))
-	m.HandleFunc("GET /ui/routes", d.signedIn(d.routesPage))
-	m.HandleFunc("POST /ui/routes/try", d.signedIn(d.routesTry))
+	m.HandleFunc("GET /ui/routes", d.signedIn(d.adminOnly(d.routesPage)))
+	m.HandleFunc("POST /ui/routes/try", d.signedIn(d.adminOnly(d.routesTry)))
+	// The event pages are at the paths the built-in templates link to (api.Routes sends a
+	// request for them here unless it asks for JSON).
+	m.HandleFunc("GET /events", d.signedIn(d.eventList))
+	m.HandleFunc("GET /events/{id}", d.signedIn(d.eventPage))
+	m.HandleFunc("POST /ui/events/{id}/retry", d.signedIn(d.eventRetry))
+	m.HandleFunc("POST /ui/events/{id}/resend", d.signedIn(d.eventResend))
 	m.HandleFunc("/", d.notFound)
+}
+
+// adminOnly runs h for an admin's request (api.keys[].role: admin) and answers 403 to any other
+// account: the config's routes, rules and targets are the operator's.
+func (d *Dashboard) adminOnly(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !d.cfg.Keys.Admin(accountOf(r)) {
+			d.fail(w, r, http.StatusForbidden, "This page is for admins: accounts whose key has role: admin in api.keys.")
+			return
+		}
+		h(w, r)
+	}
 }
 
 // ServeHTTP sets the security headers every answer carries and routes the request.
@@ -193,6 +237,7 @@ type page struct {
 	Title   string
 	Nav     string // the nav entry to mark current
 	Account string
+	Admin   bool // the account has role admin
 	CSRF    string
 	Version string
 	Flash   string
@@ -204,7 +249,7 @@ type page struct {
 // plain 500 is answered (the buffer is discarded, so no half page goes out).
 func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	if s := sessionOf(r); s != nil {
-		p.Account, p.CSRF = s.Account, s.csrf
+		p.Account, p.CSRF, p.Admin = s.Account, s.csrf, d.cfg.Keys.Admin(s.Account)
 	}
 	p.Version = d.cfg.Version
 	t := d.pages[name]

@@ -33,12 +33,14 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/store"
+	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
 const (
 	acmeKey = "acme-dashboard-key-0123456789"
 	betaKey = "beta-dashboard-key-9876543210"
+	opsKey  = "ops-admin-dashboard-key-55555" // account "ops", api.keys[].role: admin
 )
 
 // testConfig has a target of every type (the chat ones disabled: no credentials), routes and a
@@ -113,6 +115,13 @@ func (s *testSends) send(_ context.Context, w *core.Webhook, eventType string) c
 // bridge is cmd's browser test's.
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupOn(t, "sqlite")
+}
+
+// setupOn is setup on driver: "sqlite", or "postgres" (a fresh schema of the test database,
+// store/pgtest).
+func setupOn(t *testing.T, driver string) *bundle {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	require.NoError(t, os.WriteFile(path, []byte(testConfig), 0o600))
@@ -120,12 +129,17 @@ func setup(t *testing.T) *bundle {
 	require.NoError(t, err)
 	rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
 	require.NoError(t, err)
-	db, err := store.Open(context.Background(), "sqlite", filepath.Join(dir, "bridge.db"))
+	dsn := filepath.Join(dir, "bridge.db")
+	if driver == "postgres" {
+		dsn = pgtest.Schema(t, "")
+	}
+	db, err := store.Open(context.Background(), driver, dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = db.Close() })
 
 	b := &bundle{dir: dir, db: db, rt: rt, logs: &bridgetest.Logs{}, clock: &clock{now: time.Now().UTC()}, tests: &testSends{},
-		keys: api.NewKeys(map[string]string{"acme": acmeKey, "beta": betaKey})}
+		keys: api.NewKeys(nil)}
+	b.keys.Set(map[string]string{"acme": acmeKey, "beta": betaKey, "ops": opsKey}, "ops")
 	log := slog.New(slog.NewTextHandler(b.logs, nil))
 	guard := webhook.Guard{AllowPrivate: true, Resolver: loopbackResolver{}}
 	b.hooks = &webhooks.Service{Store: db, MaxPerAccount: 3, Log: log, TestRate: rate.Every(time.Hour), TestBurst: 5, // a count, not a race with the refill
@@ -245,26 +259,56 @@ func addWebhook(t *testing.T, br *browser, u string, events ...string) string {
 // outcomes (the last decides the state: success → succeeded, else dead).
 func seedDelivery(t *testing.T, b *bundle, target, typ string, outcomes ...string) *core.Delivery {
 	t.Helper()
-	ctx := context.Background()
+	_, ds := seedEvent(t, b, typ, nil, target)
+	attemptsOf(t, b, ds[0], outcomes...)
+	return ds[0]
+}
+
+// seedEvent stores an event of type typ (the sample, with data's fields set) with a pending
+// delivery via route "r" to each of targets.
+func seedEvent(t *testing.T, b *bundle, typ string, data map[string]any, targets ...string) (*event.Event, []*core.Delivery) {
+	t.Helper()
+	ev := sampleEvent(t, b, typ, data)
+	var ds []*core.Delivery
+	for _, target := range targets {
+		ds = append(ds, &core.Delivery{ID: uuid.Must(uuid.NewV7()).String(), Target: target, Route: "r", State: core.StatePending,
+			NextAttemptAt: ev.ReceivedAt, CreatedAt: ev.ReceivedAt})
+	}
+	_, err := b.db.Ingest(context.Background(), []core.IngestItem{{Event: ev, Deliveries: ds}})
+	require.NoError(t, err)
+	return ev, ds
+}
+
+// sampleEvent is the sample of type typ with a new id, data's fields set and received now.
+func sampleEvent(t *testing.T, b *bundle, typ string, data map[string]any) *event.Event {
+	t.Helper()
 	now := b.clock.Now()
 	sample, err := samples.Get(typ)
 	require.NoError(t, err)
 	var m map[string]any
 	require.NoError(t, json.Unmarshal(sample, &m))
 	m["id"], m["timestamp"] = "evt_"+uuid.NewString()[:8], now.Format(time.RFC3339)
+	for k, v := range data {
+		m["data"].(map[string]any)[k] = v
+	}
 	body, err := json.Marshal(m)
 	require.NoError(t, err)
 	ev, err := event.Parse(body)
 	require.NoError(t, err)
 	ev.ReceivedAt = now
-	dl := &core.Delivery{ID: uuid.Must(uuid.NewV7()).String(), Target: target, Route: "r", State: core.StatePending,
-		NextAttemptAt: now, CreatedAt: now}
-	_, err = b.db.Ingest(ctx, []core.IngestItem{{Event: ev, Deliveries: []*core.Delivery{dl}}})
-	require.NoError(t, err)
+	return ev
+}
+
+// attemptsOf records attempts of dl with the given outcomes (the last decides the state:
+// success → succeeded, "~reason" → failed and waiting, else dead).
+func attemptsOf(t *testing.T, b *bundle, dl *core.Delivery, outcomes ...string) {
+	t.Helper()
+	ctx := context.Background()
+	now := b.clock.Now()
 	for i, outcome := range outcomes {
 		retry := strings.HasPrefix(outcome, "~") // failed, waiting for its next attempt
 		outcome = strings.TrimPrefix(outcome, "~")
-		got, err := b.db.Claim(ctx, core.ClaimRequest{Owner: "test", Target: target, Now: now.Add(time.Hour), Lease: time.Minute, Limit: 1})
+		got, err := b.db.Claim(ctx, core.ClaimRequest{Owner: "test", Target: dl.Target, Now: now.Add(time.Hour), Lease: time.Minute, Limit: 1})
 		require.NoError(t, err)
 		require.Len(t, got, 1)
 		a := core.Attempt{DeliveryID: dl.ID, Number: i + 1, StartedAt: now.Add(time.Duration(i-len(outcomes)) * time.Second), Duration: 30 * time.Millisecond, Outcome: outcome}
@@ -279,7 +323,6 @@ func seedDelivery(t *testing.T, b *bundle, target, typ string, outcomes ...strin
 		}
 		require.NoError(t, b.db.Complete(ctx, []core.Completion{c}))
 	}
-	return dl
 }
 
 // loopbackResolver resolves every host to 127.0.0.1 (the tests have no DNS).

@@ -160,7 +160,8 @@ func TestEveryFormNeedsTheSessionsToken(t *testing.T) {
 	beta := signedIn(t, b, betaKey)
 
 	for _, path := range []string{"/ui/webhooks", "/ui/webhooks/" + id, "/ui/webhooks/" + id + "/delete",
-		"/ui/webhooks/" + id + "/test", "/ui/deliveries/x/retry", "/ui/routes/try", "/ui/signout"} {
+		"/ui/webhooks/" + id + "/test", "/ui/deliveries/x/retry", "/ui/deliveries/retry", "/ui/events/x/retry", "/ui/events/x/resend",
+		"/ui/routes/try", "/ui/signout"} {
 		a := acme.post(path, url.Values{"csrf": {""}})
 		require.Equal(t, http.StatusForbidden, a.status, path)
 		require.Contains(t, a.body, "This form has expired", path)
@@ -459,8 +460,15 @@ func TestOverview(t *testing.T) {
 func TestRoutesPageAndTryAnEvent(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	br := signedIn(t, b, acmeKey)
-	a := br.get("/ui/routes")
+	tenant := signedIn(t, b, acmeKey)
+	a := tenant.get("/ui/routes")
+	require.Equal(t, http.StatusForbidden, a.status, "the config's routes and targets are for admins")
+	require.NotContains(t, a.body, "siem")
+	require.NotContains(t, a.body, `href="/ui/routes"`, "nor in the menu")
+	require.Equal(t, http.StatusForbidden, tenant.post("/ui/routes/try", url.Values{"event": {"{}"}}).status)
+
+	br := signedIn(t, b, opsKey)
+	a = br.get("/ui/routes")
 	require.Equal(t, http.StatusOK, a.status)
 	require.Contains(t, a.body, `event == &#34;issue.critical&#34; &amp;&amp; severity_at_least(severity, &#34;high&#34;)`)
 	require.Contains(t, a.body, "throttled: at most one message per repo per target every 1h")

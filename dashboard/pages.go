@@ -24,10 +24,13 @@ const healthWindow = 7 * 24 * time.Hour
 // flashes are the messages a redirect after a form can ask for (?done=…); fixed texts, so a
 // link cannot make the dashboard say something else.
 var flashes = map[string]string{
-	"created": "Webhook added.",
-	"saved":   "Changes saved.",
-	"deleted": "Webhook deleted. Its queued deliveries were cancelled.",
-	"retried": "Delivery queued for a new attempt. Reload in a moment to see it.",
+	"created":  "Webhook added.",
+	"saved":    "Changes saved.",
+	"deleted":  "Webhook deleted. Its queued deliveries were cancelled.",
+	"retried":  "Delivery queued for a new attempt. Reload in a moment to see it.",
+	"resent":   "Event queued to be sent again. Reload in a moment to see the attempt.",
+	"bulk":     "The matching dead deliveries were queued for a new attempt. Reload in a moment to see them.",
+	"bulkmore": fmt.Sprintf("The first %d matching dead deliveries were queued for a new attempt; retry again for the rest.", core.MaxBulkRetry),
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }
@@ -170,7 +173,12 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := d.cfg.NowFunc().UTC()
-	data := overviewData{Webhooks: len(hooks), ShowCircuits: d.cfg.Circuits != nil}
+	// Only admins see the config's targets: their names, health and errors (which name hosts);
+	// their numbers count the deliveries to every target.
+	data := overviewData{Webhooks: len(hooks), ShowCircuits: d.cfg.Circuits != nil, Admin: d.cfg.Keys.Admin(accountOf(r))}
+	if data.Admin {
+		ids = nil
+	}
 	hour, err := d.cfg.Store.DeliveryCounts(ctx, ids, now.Add(-time.Hour))
 	if err != nil {
 		d.unavailable(w, r, err)
@@ -183,8 +191,6 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 	}
 	data.HourCounts, data.HourTotal = countsOf(hour)
 	data.DayCounts, data.DayTotal = countsOf(day)
-	// Only admins see the config's targets: their names, health and errors (which name hosts).
-	data.Admin = d.cfg.Keys.Admin(accountOf(r))
 	if data.Health, err = d.health(ctx, hooks, data.Admin); err != nil {
 		d.unavailable(w, r, err)
 		return
@@ -194,6 +200,17 @@ func (d *Dashboard) overview(w http.ResponseWriter, r *http.Request) {
 		watched = append(watched, h.Name)
 		if h.Own {
 			data.Dead += h.Dead
+		}
+	}
+	if data.Admin { // every target's, registered webhooks of other accounts too
+		stats, err := d.cfg.Store.QueueStats(ctx)
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
+		}
+		data.Dead = 0
+		for _, s := range stats {
+			data.Dead += s.Dead
 		}
 	}
 	if watched == nil {
@@ -527,6 +544,8 @@ type deliveryFilter struct {
 
 type deliveryListData struct {
 	Filter     deliveryFilter
+	Admin      bool     // every target's deliveries are listed
+	Configured []string // the config's targets (admins only)
 	Hooks      []*core.Webhook
 	HookURL    map[string]string
 	Rows       []*core.Delivery
@@ -547,7 +566,8 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	data := deliveryListData{Hooks: hooks, HookURL: map[string]string{}, Statuses: core.Statuses, EventTypes: event.Types,
+	admin := d.cfg.Keys.Admin(accountOf(r))
+	data := deliveryListData{Admin: admin, Hooks: hooks, HookURL: map[string]string{}, Statuses: core.Statuses, EventTypes: event.Types,
 		First: q.Get("cursor") == "",
 		Filter: deliveryFilter{Status: q.Get("status"), Webhook: q.Get("webhook"), Event: q.Get("event"),
 			From: q.Get("from"), To: q.Get("to"), Errors: map[string]string{}}}
@@ -555,12 +575,20 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		data.HookURL[h.ID] = h.URL
 	}
 	f := core.DeliveryFilter{Targets: ids, Cursor: q.Get("cursor"), Limit: 25}
+	if admin {
+		f.Targets = nil // every target
+		if rt := d.runtime(); rt != nil {
+			for _, t := range rt.Targets {
+				data.Configured = append(data.Configured, t.Name)
+			}
+		}
+	}
 	fl := &data.Filter
 	if !f.SetStatus(fl.Status) {
 		fl.Errors["status"] = "Choose a status from the list."
 	}
 	if fl.Webhook != "" {
-		if !slices.Contains(ids, fl.Webhook) {
+		if !admin && !slices.Contains(ids, fl.Webhook) {
 			fl.Errors["webhook"] = "Choose one of your webhooks."
 		}
 		f.Targets = []string{fl.Webhook}
@@ -607,7 +635,54 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 		next.Set("cursor", p.NextCursor)
 		data.Next = "/ui/deliveries?" + next.Encode()
 	}
-	d.render(w, r, http.StatusOK, "deliveries", page{Title: "Deliveries", Nav: "deliveries", Data: data})
+	d.render(w, r, http.StatusOK, "deliveries", page{Title: "Deliveries", Nav: "deliveries", Flash: flash(r), Data: data})
+}
+
+// deliveryRetryMany retries the dead deliveries of one target (or every target the account
+// sees) created in a time range: an admin's of any target, another account's of its webhooks.
+func (d *Dashboard) deliveryRetryMany(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	_, ids, err := d.ownTargets(ctx, accountOf(r))
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
+	f := core.RetryFilter{Target: r.PostFormValue("webhook"), Targets: ids}
+	if d.cfg.Keys.Admin(accountOf(r)) {
+		f.Targets = nil
+	} else if f.Target != "" && !slices.Contains(ids, f.Target) {
+		d.fail(w, r, http.StatusNotFound, "Your account has no webhook "+f.Target+".")
+		return
+	}
+	back := url.Values{"status": {"dead"}}
+	for _, name := range []string{"webhook", "from", "to"} {
+		v := r.PostFormValue(name)
+		if v == "" {
+			continue
+		}
+		back.Set(name, v)
+		if name == "webhook" {
+			continue
+		}
+		t, err := time.Parse(dateInput, v)
+		if err != nil {
+			d.fail(w, r, http.StatusBadRequest, "The time range of the retry is not valid: use a date and time like 2026-01-02T15:04 (UTC).")
+			return
+		}
+		if name == "from" {
+			f.From = t
+		} else {
+			f.To = t.Add(time.Minute - time.Millisecond)
+		}
+	}
+	n, more, err := d.cfg.Store.RetryDeliveries(ctx, f, d.cfg.NowFunc())
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
+	d.cfg.Log.Info("dead deliveries retried from the dashboard", "account", accountOf(r), "target", f.Target, "from", f.From, "to", f.To, "retried", n, "more", more)
+	back.Set("done", map[bool]string{false: "bulk", true: "bulkmore"}[more])
+	http.Redirect(w, r, "/ui/deliveries?"+back.Encode(), http.StatusSeeOther)
 }
 
 type deliveryData struct {
@@ -618,12 +693,16 @@ type deliveryData struct {
 	CanRetry bool
 }
 
-// ownDelivery loads delivery {id} if it goes to one of the account's webhooks; 404 otherwise.
+// ownDelivery loads delivery {id} if it goes to one of the account's webhooks, or to any
+// target for an admin (hook is then nil unless it is the admin's own webhook); 404 otherwise.
 func (d *Dashboard) ownDelivery(w http.ResponseWriter, r *http.Request) (*core.Delivery, *core.Webhook, bool) {
 	dl, err := d.cfg.Store.Delivery(r.Context(), r.PathValue("id"))
 	var hook *core.Webhook
 	if err == nil {
 		hook, err = d.cfg.Store.Webhook(r.Context(), accountOf(r), dl.Target)
+		if errors.Is(err, core.ErrNotFound) && d.cfg.Keys.Admin(accountOf(r)) {
+			hook, err = nil, nil
+		}
 	}
 	switch {
 	case errors.Is(err, core.ErrNotFound):

@@ -36,7 +36,8 @@ func TestOverviewConfigTargetsAdminsOnly(t *testing.T) {
 		"tenant": {acmeKey, []string{id}, []string{"targets of the bridge's config", ">siem</span>", ">chat</span>", "siem.example.com", "connection refused", "circuit open"},
 			"2 events received and 1 failed attempts"},
 		"tenant without webhooks": {betaKey, nil, []string{">siem</span>", "siem.example.com", id}, "2 events received and 0 failed attempts"},
-		"admin": {rootKey, []string{"targets of the bridge's config", ">siem</span>", "circuit open", ">chat</span>", "siem.example.com:8443", "connection refused"},
+		"admin": {rootKey, []string{"targets of the bridge's config", ">siem</span>", "circuit open", ">chat</span>", "siem.example.com:8443", "connection refused",
+			"Deliveries to every target</h3>\n      <p class=\"big\">2 ", "Dead deliveries</h3>\n      <p class=\"big\">2</p>"},
 			[]string{"hidden-token-xyz", "/hooks"}, "2 events received and 2 failed attempts"},
 	}
 	for name, tc := range tests {

@@ -169,7 +169,13 @@ func (d *Dashboard) routesTry(w http.ResponseWriter, r *http.Request) {
 		}
 		now := d.cfg.NowFunc()
 		ev.ReceivedAt = now.UTC()
-		data.Result = tryResultOf(dryrun.Run(rt, ev, dryrun.Options{Now: now}))
+		// What earlier events of the event's scan told, as a delivery would render it; without
+		// it (no store, storage unavailable) the event renders with what it holds.
+		var scans map[string]event.Scan
+		if d.cfg.Store != nil {
+			scans, _ = d.cfg.Store.Scans(r.Context(), core.ScanIDs([]*event.Event{ev}))
+		}
+		data.Result = tryResultOf(dryrun.Run(rt, ev, dryrun.Options{Now: now, Scans: scans}))
 	}
 	if len(data.JSON) > maxEchoBytes {
 		data.Omitted, data.JSON = len(data.JSON), ""

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -55,6 +56,16 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 		},
 		"statusClass": statusClass,
+		"severityClass": func(severity string) string {
+			switch severity {
+			case "critical", "high":
+				return "bad"
+			case "medium":
+				return "warn"
+			default:
+				return "muted"
+			}
+		},
 		"outcomeClass": func(outcome string) string {
 			if outcome == "success" {
 				return "good"
@@ -74,8 +85,9 @@ func (d *Dashboard) funcs() template.FuncMap {
 			}
 			return t
 		},
-		"allEvents": func() []string { return append(slices.Clone(event.Types), "*") },
-		"asset":     func(name string) string { return "/ui/assets/" + name + "?v=" + d.cfg.Version },
+		"allEvents":  func() []string { return append(slices.Clone(event.Types), "*") },
+		"pathEscape": url.PathEscape,
+		"asset":      func(name string) string { return "/ui/assets/" + name + "?v=" + d.cfg.Version },
 	}
 }
 

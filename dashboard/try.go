@@ -44,14 +44,7 @@ type digestVerdict struct {
 func tryResultOf(res *dryrun.Result) *tryResult {
 	out := &tryResult{Type: res.Event.Type, ID: res.Event.ID, Matched: len(res.Matched)}
 	for _, rv := range res.Routes {
-		route := rv.Route
-		v := routeVerdict{Name: route.Name, When: ruleText(route.When), Stop: route.Stop, StoppedBy: rv.StoppedBy, Matched: rv.Matched}
-		if e := rv.Explanation; e != nil {
-			v.Step = e.Root
-			if e.Err != nil {
-				v.Failed = e.Err.Error()
-			}
-		}
+		v := verdictOf(rv)
 		for _, t := range rv.Targets {
 			switch {
 			case t.Target == nil:
@@ -64,13 +57,30 @@ func tryResultOf(res *dryrun.Result) *tryResult {
 		out.Routes = append(out.Routes, v)
 	}
 	for _, dg := range res.Digests {
-		v := digestVerdict{Name: dg.Spec.Name, Collects: dg.Collects}
-		if e := dg.Explanation; e != nil && e.Err != nil {
-			v.Failed = e.Err.Error()
-		}
-		out.Digests = append(out.Digests, v)
+		out.Digests = append(out.Digests, digestVerdictOf(dg))
 	}
 	return out
+}
+
+// verdictOf is one route's verdict without its targets' previews.
+func verdictOf(rv dryrun.Route) routeVerdict {
+	route := rv.Route
+	v := routeVerdict{Name: route.Name, When: ruleText(route.When), Stop: route.Stop, StoppedBy: rv.StoppedBy, Matched: rv.Matched}
+	if e := rv.Explanation; e != nil {
+		v.Step = e.Root
+		if e.Err != nil {
+			v.Failed = e.Err.Error()
+		}
+	}
+	return v
+}
+
+func digestVerdictOf(dg dryrun.Digest) digestVerdict {
+	v := digestVerdict{Name: dg.Spec.Name, Collects: dg.Collects}
+	if e := dg.Explanation; e != nil && e.Err != nil {
+		v.Failed = e.Err.Error()
+	}
+	return v
 }
 
 // previewOf shows t's rendered message for ev.

@@ -1,15 +1,19 @@
 package dashboard_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
 // TestTryAnEventBounds: "Try an event" takes what ingest takes and no more: events up to
@@ -43,7 +47,7 @@ func TestTryAnEventBounds(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
 			b.rt.Config.Ingest.MaxBodyBytes = limit
-			br := signedIn(t, b, acmeKey)
+			br := signedIn(t, b, opsKey)
 			a := br.post("/ui/routes/try", tc.form)
 			require.Equal(t, tc.status, a.status, "%.500s", a.body)
 			require.Contains(t, htmlUnescape(a.body), tc.want)
@@ -72,7 +76,7 @@ func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t)
-			br := signedIn(t, b, acmeKey)
+			br := signedIn(t, b, opsKey)
 			a := br.post("/ui/routes/try", url.Values{"event": {tc.event}})
 			require.Equal(t, http.StatusOK, a.status, "%.500s", a.body)
 			require.Contains(t, a.body, "An audit record of the original event", "the audit target's preview is there")
@@ -89,4 +93,30 @@ func TestTryAnEventBoundsWhatItShows(t *testing.T) {
 			require.Less(t, len(a.body), 3*64<<10+len(tc.event)/2, "the page does not carry the whole event")
 		})
 	}
+}
+
+// TestTryAnEventUsesTheScanContext: the try form renders as a delivery would: Cortex's sample
+// issue event, which names no repository, shows its scan's repository and opens the file at
+// the scan's commit, once scan.started of that scan was ingested.
+func TestTryAnEventUsesTheScanContext(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	br := signedIn(t, b, opsKey)
+	issue, err := samples.Get(event.IssueCritical)
+	require.NoError(t, err)
+	const fileURL = "https://github.com/user/repo/blob/9f2c1e7/api/user.js#L42"
+	a := br.post("/ui/routes/try", url.Values{"event": {string(issue)}})
+	require.Equal(t, http.StatusOK, a.status)
+	require.NotContains(t, htmlUnescape(a.body), fileURL, "no scan seen yet")
+
+	started, err := samples.Get(event.ScanStarted)
+	require.NoError(t, err)
+	ev, err := event.Parse(started)
+	require.NoError(t, err)
+	ev.ReceivedAt = time.Now()
+	_, err = b.db.Ingest(context.Background(), []core.IngestItem{{Event: ev}})
+	require.NoError(t, err)
+	a = br.post("/ui/routes/try", url.Values{"event": {string(issue)}})
+	require.Equal(t, http.StatusOK, a.status)
+	require.Contains(t, htmlUnescape(a.body), fileURL)
 }

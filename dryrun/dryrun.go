@@ -8,6 +8,7 @@
 package dryrun
 
 import (
+	"context"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/config"
@@ -24,6 +25,10 @@ type Options struct {
 	// Render says which targets' messages to render; nil renders every target that gets a
 	// delivery. A target not rendered has a nil Message and Err.
 	Render func(target string) bool
+	// Scans are the scan contexts the messages may use (notify.Message.Scans), by scan id: what
+	// the bridge recorded from earlier events of the event's scan (a store's Scans). Nil renders
+	// the event with only what it holds.
+	Scans map[string]event.Scan
 }
 
 // Result is what the bridge would do with one event.
@@ -65,6 +70,12 @@ type Target struct {
 	// the audit file, its record of it); nil when Already, not rendered or Err.
 	Message *notify.Message
 	Err     error // the template failed for this target; the rest of the run stands
+	// Sent is exactly what the target would send for Message (core.Target.Preview: the request
+	// body, the email, the audit line), credentials redacted; nil when the target is disabled,
+	// the runtime was built without previews, or SendErr is set. SendErr is what stops the target before sending
+	// (a payload over a platform limit). What fitting the limits changed is in Message.Notes.
+	Sent    *notify.Preview
+	SendErr error
 }
 
 // Digest is whether one digest collects the event.
@@ -103,7 +114,10 @@ func Run(rt *config.Runtime, ev *event.Event, opts Options) *Result {
 				if !t.Already {
 					t.Held, t.Dropped = router.Hold(a, ev, now)
 					if t.Target != nil && (opts.Render == nil || opts.Render(name)) {
-						t.Message, t.Err = Render(rt.Renderer, ev, t.Target, v.Route)
+						t.Message, t.Err = render(rt.Renderer, ev, t.Target, v.Route, opts.Scans)
+						if t.Err == nil {
+							t.Sent, t.SendErr = preview(t.Target, t.Message)
+						}
 					}
 				}
 				r.Targets = append(r.Targets, t)
@@ -128,11 +142,25 @@ func Run(rt *config.Runtime, ev *event.Event, opts Options) *Result {
 // Render renders the message a delivery of ev to t via route would carry (route may be nil), as
 // the dispatcher does; the message is nil when the template fails.
 func Render(r *core.Renderer, ev *event.Event, t *core.Target, route *core.Route) (*notify.Message, error) {
+	return render(r, ev, t, route, nil)
+}
+
+func render(r *core.Renderer, ev *event.Event, t *core.Target, route *core.Route, scans map[string]event.Scan) (*notify.Message, error) {
 	msg := core.SampleMessage(ev, t, route)
+	msg.Scans = scans
 	if err := r.Render(msg, t, route); err != nil {
 		return nil, err
 	}
 	return msg, nil
+}
+
+// preview returns what t would send for msg (core.Target.Preview; nil when it cannot say). It
+// adds to msg.Notes what fitting the platform's limits changed.
+func preview(t *core.Target, msg *notify.Message) (*notify.Preview, error) {
+	if t.Preview == nil {
+		return nil, nil
+	}
+	return t.Preview(context.Background(), msg)
 }
 
 // Delivery returns the entry of the route that delivers ev to the named target, or nil when no

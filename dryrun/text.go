@@ -79,3 +79,29 @@ func WriteMessage(out io.Writer, t *core.Target, msg *notify.Message) {
 		fmt.Fprintf(out, "    html: %d bytes\n", len(msg.HTML))
 	}
 }
+
+// WriteSent prints what t would send: "sends N bytes (type), exactly:" and then the bytes as
+// they are, unindented and byte for byte (credentials redacted), ending with a newline; or the
+// error that stops the target before sending; nothing when the target cannot say (disabled).
+func WriteSent(out io.Writer, t *Target) {
+	for _, n := range notesOf(t) {
+		fmt.Fprintf(out, "    (fitted: %s)\n", n)
+	}
+	switch {
+	case t.SendErr != nil:
+		fmt.Fprintf(out, "    would not send: %v\n", t.SendErr)
+	case t.Sent != nil:
+		fmt.Fprintf(out, "    sends %d bytes (%s), exactly:\n", len(t.Sent.Body), t.Sent.ContentType)
+		_, _ = out.Write(t.Sent.Body)
+		if !bytes.HasSuffix(t.Sent.Body, []byte("\n")) {
+			fmt.Fprintln(out)
+		}
+	}
+}
+
+func notesOf(t *Target) []string {
+	if t.Message == nil {
+		return nil
+	}
+	return t.Message.Notes
+}

@@ -29,6 +29,10 @@ type Message struct {
 	// Group is set for the message of a fired group (grouping, throttling, quiet hours); Events
 	// then holds its events, oldest first.
 	Group *GroupRun
+	// Scans are the scan contexts of the events' scans (event.Scan, recorded at ingest), by scan
+	// id, set before rendering; templates fill what an event lacks (repo_url, branch, commit)
+	// from its scan's. Nil when none is known (dry runs without a store).
+	Scans map[string]event.Scan
 	// Attachments are files to send along (the digest's CSV); only email sends them.
 	Attachments []Attachment
 	// Notes say what the Notifier changed to fit the platform's limits ("text cut from 3 200 to

@@ -20,8 +20,19 @@ func eventArgs(ev *event.Event) []any {
 	return []any{ev.ID, ev.Type, ms(ev.Timestamp), ms(ev.ReceivedAt), ev.Delivery, ev.Raw, sev, repo, scan, title, file}
 }
 
-// Ingest implements core.BusStore: each new event with its deliveries, digest items and group
-// items, all in one transaction (dialect.ingest).
+// upsertScanSQL records the scan context one new event carries (event.ScanOf): the first value
+// given for each field is kept (docs/architecture.md, Storage).
+const upsertScanSQL = `INSERT INTO scans (scan_id, repo_url, branch, commit_id, first_seen_ms, last_seen_ms)
+	VALUES (?, NULLIF(?, ''), NULLIF(?, ''), NULLIF(?, ''), ?, ?)
+	ON CONFLICT (scan_id) DO UPDATE SET
+		repo_url = COALESCE(scans.repo_url, excluded.repo_url),
+		branch = COALESCE(scans.branch, excluded.branch),
+		commit_id = COALESCE(scans.commit_id, excluded.commit_id),
+		first_seen_ms = min(scans.first_seen_ms, excluded.first_seen_ms),
+		last_seen_ms = max(scans.last_seen_ms, excluded.last_seen_ms)`
+
+// Ingest implements core.BusStore: each new event with its deliveries, digest items, group
+// items and scan context, all in one transaction (dialect.ingest).
 func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	dup, err := d.dialect.ingest(d, ctx, items)
 	if err != nil {
@@ -96,6 +107,15 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 					return err
 				}
 				if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+					return err
+				}
+			}
+			if sc, ok := event.ScanOf(ev); ok {
+				upScan, err := use(upsertScanSQL)
+				if err != nil {
+					return err
+				}
+				if _, err := upScan.exec(ctx, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
 					return err
 				}
 			}

@@ -9,11 +9,13 @@ import (
 	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // pgIngestSQL stores a whole ingest batch in one statement (one round trip, atomic): the events
 // as arrays, in id order so two replicas inserting overlapping batches lock in the same order;
-// then the deliveries, digest items and group items of the events that were new; and, if any
+// then the deliveries, digest items, group items and scan contexts (event.ScanOf; merged per scan
+// in batch order, the first value given for each field kept) of the events that were new; and, if any
 // new delivery is pending (not handed straight to this replica's workers), a notification for
 // idle replicas. It returns the ids of the new events.
 const pgIngestSQL = `WITH ev AS (
@@ -43,6 +45,23 @@ const pgIngestSQL = `WITH ev AS (
 	FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::bigint[], $24::int[], $25::int[])
 		AS x(target, route, gkey, event_id, received, member, closes)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
+), sc AS (
+	INSERT INTO scans (scan_id, repo_url, branch, commit_id, first_seen_ms, last_seen_ms)
+	SELECT x.scan_id,
+		(array_agg(x.repo ORDER BY x.n) FILTER (WHERE x.repo <> ''))[1],
+		(array_agg(x.branch ORDER BY x.n) FILTER (WHERE x.branch <> ''))[1],
+		(array_agg(x.commit ORDER BY x.n) FILTER (WHERE x.commit <> ''))[1],
+		min(x.seen), max(x.seen)
+	FROM unnest($31::text[], $32::text[], $33::text[], $34::text[], $35::text[], $36::bigint[]) WITH ORDINALITY
+		AS x(scan_id, event_id, repo, branch, commit, seen, n)
+	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
+	GROUP BY x.scan_id ORDER BY 1
+	ON CONFLICT (scan_id) DO UPDATE SET
+		repo_url = COALESCE(scans.repo_url, EXCLUDED.repo_url),
+		branch = COALESCE(scans.branch, EXCLUDED.branch),
+		commit_id = COALESCE(scans.commit_id, EXCLUDED.commit_id),
+		first_seen_ms = LEAST(scans.first_seen_ms, EXCLUDED.first_seen_ms),
+		last_seen_ms = GREATEST(scans.last_seen_ms, EXCLUDED.last_seen_ms)
 ), wake AS (
 	SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), '')) FROM dl WHERE state = 'pending' LIMIT 1
 )
@@ -63,6 +82,8 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		giTarget, giRoute, giKey, giEvent                  []string
 		giReceived                                         []int64
 		giMember, giCloses                                 []int32
+		scID, scEvent, scRepo, scBranch, scCommit          []string
+		scSeen                                             []int64
 	)
 	for i, it := range items {
 		ev := it.Event
@@ -93,13 +114,18 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 			giTarget, giRoute, giKey, giEvent = append(giTarget, pgText(g.Target)), append(giRoute, pgText(g.Route)), append(giKey, pgText(g.Key)), append(giEvent, id)
 			giReceived, giMember, giCloses = append(giReceived, ms(ev.ReceivedAt)), append(giMember, flag(g.Member)), append(giCloses, flag(g.Closes))
 		}
+		if sc, ok := event.ScanOf(ev); ok {
+			scID, scEvent, scRepo = append(scID, pgText(sc.ID)), append(scEvent, id), append(scRepo, pgText(sc.RepoURL))
+			scBranch, scCommit, scSeen = append(scBranch, pgText(sc.Branch)), append(scCommit, pgText(sc.Commit)), append(scSeen, ms(sc.LastSeen))
+		}
 	}
 	rows, err := d.w.QueryContext(ctx, pgIngestSQL,
 		evID, evType, evOccurred, evReceived, evSender, evBody,
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
-		evSeverity, evRepo, evScan, evTitle, evFile)
+		evSeverity, evRepo, evScan, evTitle, evFile,
+		scID, scEvent, scRepo, scBranch, scCommit, scSeen)
 	if err != nil {
 		return nil, err
 	}

@@ -213,7 +213,7 @@ func (d *DB) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 			return total, unavailable("prune", err)
 		}
 		if len(ids) == 0 {
-			return total, nil
+			return total, d.pruneScans(ctx, cutoff)
 		}
 		n, err := d.pruneEvents(ctx, ids)
 		if err != nil {
@@ -221,7 +221,7 @@ func (d *DB) Prune(ctx context.Context, cutoff time.Time) (int64, error) {
 		}
 		total += n
 		if len(ids) < pruneBatch {
-			return total, nil
+			return total, d.pruneScans(ctx, cutoff)
 		}
 		if err := ctx.Err(); err != nil {
 			return total, err

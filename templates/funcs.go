@@ -13,8 +13,9 @@ import (
 )
 
 // Funcs returns the template functions: sprig's minus removedFuncs (environment, network, key
-// and password generation), plus slack_escape, discord_escape, severity_color, color_int,
-// truncate and humanize_duration. Text templates also have include ({{ include "block" . }}
+// and password generation), plus slack_escape, discord_escape, md_escape, severity_color,
+// color_int, truncate, humanize_duration and the link functions of links.go (link_url,
+// link_label, slack_link, md_link, text_link, file_url, no_links). Text templates also have include ({{ include "block" . }}
 // returns a {{define}}d block as a string). At render time each is metered (see Limits).
 func Funcs() map[string]any {
 	m := make(map[string]any, len(funcs))
@@ -36,6 +37,14 @@ var funcs = func() map[string]any {
 	m["truncate"] = Truncate
 	m["humanize_duration"] = HumanizeDuration
 	m["color_int"] = ColorInt
+	m["md_escape"] = MarkdownEscape
+	m["link_url"] = LinkURL
+	m["link_label"] = LinkLabel
+	m["slack_link"] = SlackLink
+	m["md_link"] = MarkdownLink
+	m["text_link"] = TextLink
+	m["file_url"] = FileURL
+	m["no_links"] = NoLinks
 	return m
 }()
 

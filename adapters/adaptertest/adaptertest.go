@@ -1,7 +1,8 @@
 // Package adaptertest is the conformance suite every HTTP adapter passes: status
 // classification (notify.ClassifyStatus), Retry-After, the receiver's answer recorded, secrets kept
 // out of errors and recorded answers also when the receiver echoes them (SecretEchoed), the
-// context honoured, redirects not followed and bodies drained so connections are reused. Each adapter's test calls Run with a factory that points it at a loopback receiver.
+// context honoured, redirects not followed and bodies drained so connections are reused, and
+// the preview the dry run prints (notify.Previewer) being the body sent, with no JSON nulls. Each adapter's test calls Run with a factory that points it at a loopback receiver.
 package adaptertest
 
 import (
@@ -66,6 +67,7 @@ func Run(t *testing.T, s Suite) {
 	t.Run("RedirectNotFollowed", func(t *testing.T) { t.Parallel(); s.redirect(t) })
 	t.Run("ConnectionReused", func(t *testing.T) { t.Parallel(); s.connectionReused(t) })
 	t.Run("SecretEchoed", func(t *testing.T) { t.Parallel(); s.SecretEchoed(t) })
+	t.Run("PreviewIsWhatIsSent", func(t *testing.T) { t.Parallel(); s.PreviewIsWhatIsSent(t) })
 }
 
 func (s Suite) serve(t *testing.T, h http.HandlerFunc) *httptest.Server {

@@ -91,14 +91,34 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	if err != nil {
 		return err
 	}
-	ctx, ans := withAnswer(ctx)
-	opt := discordgo.WithContext(ctx)
-	if n.cfg.ThreadID != "" {
-		_, err = n.session().WebhookThreadExecute(n.endpoint.id, n.endpoint.token, true, n.cfg.ThreadID, params, opt)
-	} else {
-		_, err = n.session().WebhookExecute(n.endpoint.id, n.endpoint.token, true, params, opt)
+	body, err := encode(params)
+	if err != nil {
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 	}
+	ctx, ans := withAnswer(ctx)
+	// What discordgo's WebhookExecute does, with the body encoded here (encode): its
+	// WebhookParams would send "components": null.
+	uri := discordgo.EndpointWebhookToken(n.endpoint.id, n.endpoint.token)
+	q := url.Values{"wait": {"true"}}
+	if n.cfg.ThreadID != "" {
+		q.Set("thread_id", n.cfg.ThreadID)
+	}
+	uri += "?" + q.Encode()
+	_, err = n.session().RequestRaw(http.MethodPost, uri, "application/json", body, uri, 0, discordgo.WithContext(ctx))
 	return n.redact(n.classify(ctx, ans, err))
+}
+
+// wireParams is a payload as sent: discordgo.WebhookParams with components left out when there
+// are none (its own field is encoded as "components": null, which Discord's API does not
+// document as accepted).
+type wireParams struct {
+	*discordgo.WebhookParams
+	Components []discordgo.MessageComponent `json:"components,omitempty"`
+}
+
+// encode returns the JSON body of p as Discord gets it.
+func encode(p *discordgo.WebhookParams) ([]byte, error) {
+	return json.Marshal(wireParams{WebhookParams: p, Components: p.Components})
 }
 
 // params decodes and fits the payload.
@@ -188,7 +208,12 @@ func (n *Notifier) classify(ctx context.Context, ans *answer, err error) error {
 // redact removes the webhook token and URL in every form notify.SecretForms knows from an error's
 // text and recorded answer (C07), in case the receiver or a library echoed them.
 func (n *Notifier) redact(err error) error {
-	return notify.Scrub(err, notify.SecretForms(n.endpoint.token, n.cfg.WebhookURL.Reveal()))
+	return notify.Scrub(err, n.secrets())
+}
+
+// secrets are the forms of the webhook token and URL kept out of errors, answers and previews.
+func (n *Notifier) secrets() []string {
+	return notify.SecretForms(n.endpoint.token, n.cfg.WebhookURL.Reveal())
 }
 
 // defaultParams is the payload for a message without a rendered body: one embed naming the

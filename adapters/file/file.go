@@ -135,9 +135,9 @@ func (n *Notifier) current() (*os.File, error) {
 // retryable (disk full may clear); the partial line, if any, is left for readers to skip as
 // invalid JSON, and a retried line carries the same delivery_id.
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
-	line, err := appendLine(nil, Line{ReceivedAt: msg.Event.ReceivedAt, Event: msg.Event.Raw, Route: msg.Route, Target: msg.Target, DeliveryID: msg.DeliveryID})
+	line, err := lineOf(msg)
 	if err != nil {
-		return &notify.DeliveryError{Err: fmt.Errorf("event %s: %w", msg.Event.ID, err), Reason: notify.ReasonClientError}
+		return err
 	}
 	if err := ctx.Err(); err != nil {
 		return notify.AsDeliveryError(err)

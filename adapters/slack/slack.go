@@ -50,16 +50,22 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now,
 		secrets: notify.SecretForms(cfg.WebhookURL.Reveal(), cfg.Token.Reveal())}
 	if cfg.Token != "" {
-		apiURL := cfg.APIURL
-		if apiURL == "" {
-			apiURL = DefaultAPIURL
-		}
-		if !strings.HasSuffix(apiURL, "/") {
-			apiURL += "/"
-		}
-		n.api = slack.New(cfg.Token.Reveal(), slack.OptionHTTPClient(client), slack.OptionAPIURL(apiURL))
+		n.api = newAPI(cfg, client)
 	}
 	return n, nil
+}
+
+// newAPI is the slack-go client of bot-token mode: cfg.APIURL (default DefaultAPIURL) through
+// client.
+func newAPI(cfg *Config, client *http.Client) *slack.Client {
+	apiURL := cfg.APIURL
+	if apiURL == "" {
+		apiURL = DefaultAPIURL
+	}
+	if !strings.HasSuffix(apiURL, "/") {
+		apiURL += "/"
+	}
+	return slack.New(cfg.Token.Reveal(), slack.OptionHTTPClient(client), slack.OptionAPIURL(apiURL))
 }
 
 // Notify decodes msg.Body (Block Kit JSON from the template), fits it into Slack's limits and

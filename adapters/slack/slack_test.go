@@ -92,8 +92,13 @@ func TestConformanceBotToken(t *testing.T) {
 			return notifyWithBody{n, sampleMessage(t, event.IssueCritical).Body}
 		},
 		Secret: token,
+		Success: func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true,"channel":"C123","ts":"1.2"}`))
+		},
 	}
 	s.SecretEchoed(t)
+	t.Run("PreviewIsWhatIsSent", func(t *testing.T) { s.PreviewIsWhatIsSent(t) })
 }
 
 // notifyWithBody lets the generic suite's messages carry a rendered Slack body.
@@ -106,6 +111,12 @@ func (w notifyWithBody) Notify(ctx context.Context, msg *notify.Message) error {
 	m := *msg
 	m.Body = w.body
 	return w.n.Notify(ctx, &m)
+}
+
+func (w notifyWithBody) Preview(ctx context.Context, msg *notify.Message) (*notify.Preview, error) {
+	m := *msg
+	m.Body = w.body
+	return w.n.(notify.Previewer).Preview(ctx, &m)
 }
 
 // TestEverySampleFitsSlack: both modes deliver every sample's built-in message and the fake,

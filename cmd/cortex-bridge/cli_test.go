@@ -106,6 +106,8 @@ func TestRouteDryRun(t *testing.T) {
 	require.Contains(t, out, "security-slack (slack) — skipped, target disabled")
 	require.Contains(t, out, `"text": "Scan failed on user/other-repo"`)
 	require.Contains(t, out, "route everything-to-audit")
+	// The exact bytes: the audit file's line, as the file target would append it.
+	require.Regexp(t, `(?m)^    sends \d+ bytes \(application/x-ndjson\), exactly:\n\{"received_at":"[^\n]*,"route":"everything-to-audit","target":"audit","delivery_id":"dry-run"\}\n`, out)
 	_, _, err = run(t, "route", "--config", "../../config.yaml")
 	require.ErrorContains(t, err, "--sample")
 }

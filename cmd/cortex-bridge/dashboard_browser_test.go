@@ -34,6 +34,9 @@ var screenshots = flag.Bool("screenshots", false, "write the dashboard screensho
 
 const skipBrowserEnv = "CORTEX_BRIDGE_SKIP_BROWSER"
 
+// adminKey is the browser tests' admin account's API key (api.keys[].role: admin).
+const adminKey = "ops-admin-key-for-the-dashboard-0123"
+
 // chromiumPath finds Debian's Chromium (scripts/test installs it when it is missing). The test
 // fails with one line without it, unless CORTEX_BRIDGE_SKIP_BROWSER=1 says this machine has none.
 func chromiumPath(t *testing.T) string {
@@ -204,7 +207,7 @@ storage: {dsn: bridge.db}
 ingest: {secrets: [%q]}
 delivery: {timeout: 2s, max_attempts: 3, backoff: {initial: 50ms, max: 200ms}}
 api:
-  keys: [{account: acme, key: %q}]
+  keys: [{account: acme, key: %q}, {account: ops, key: %q, role: admin}]
   allow_private_urls: true   # the receiver is on loopback
   require_https: false
 targets:
@@ -219,7 +222,7 @@ routes:
   - {name: everything-to-audit, when: "true", targets: [audit]}
 digests:
   - {name: weekly-compliance, schedule: "0 8 * * MON", timezone: UTC, target: compliance-mail, template: compliance-digest, send_empty: true}
-`, ingestSecret, apiKey, siem.URL+"/hooks/cortex")), 0o600))
+`, ingestSecret, apiKey, adminKey, siem.URL+"/hooks/cortex")), 0o600))
 	seedHistory(t, filepath.Join(dir, "bridge.db"))
 	var logs bridgetest.Logs
 	b := startBridge(t, cfgPath, &logs)
@@ -282,36 +285,7 @@ digests:
 	}
 	shoot := func(name string) {
 		t.Helper()
-		// Accessible: every control has a label (or a button its text), every image an alt,
-		// and the page one h1.
-		unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(
-				"input:not([type=hidden]), select, textarea, button, img, svg[role=img]")]
-			.filter(e => e.tagName == "BUTTON" ? !e.textContent.trim() && !e.getAttribute("aria-label")
-				: e.tagName == "IMG" ? !e.hasAttribute("alt")
-				: e.tagName == "svg" ? !e.getAttribute("aria-labelledby")
-				: !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
-			.map(e => e.outerHTML.slice(0, 80))
-			.concat(document.querySelectorAll("h1").length == 1 ? [] : ["not one h1"])`))
-		require.NoError(t, err)
-		require.Empty(t, unlabelled, "%s: controls without a label", name)
-		for _, width := range []int64{375, 1440} {
-			do(chromedp.EmulateViewport(width, 900), chromedp.Sleep(100*time.Millisecond))
-			// Readable at this width: nothing sticks out sideways (wide tables and code scroll
-			// inside their own box).
-			// Tables of .responsive become cards on a phone, so they must not scroll there either.
-			wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll("body *")]
-				.filter(e => e.getBoundingClientRect().right > %d + 1 && !e.closest(".table-wrap, pre, iframe"))
-				.concat([...document.querySelectorAll(".table-wrap")].filter(w => w.querySelector("table.responsive") &&
-					w.scrollWidth > w.clientWidth + 1 && %d < 700))
-				.map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40))`, width, width)))
-			require.NoError(t, err)
-			require.Empty(t, wide, "%s at %d px: elements wider than the page", name, width)
-			png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-			require.NoError(t, err)
-			require.Greater(t, len(png), 5000, "a screenshot of %s", name)
-			require.NoError(t, os.WriteFile(filepath.Join(shots, fmt.Sprintf("%s-%d.png", name, width)), png, 0o644))
-		}
-		do(chromedp.EmulateViewport(1440, 900))
+		screenshot(t, ctx, shots, name)
 	}
 
 	// Sign in.
@@ -396,10 +370,15 @@ digests:
 	page = text()
 	require.NotContains(t, page, "no webhooks yet")
 	require.Contains(t, page, "Review and retry them", "one dead delivery")
-	require.NotContains(t, page, "siem", "a tenant's overview leaves the config's targets out")
-	shoot("overview")
+	require.NotContains(t, page, "siem", "a tenant sees nothing of the config's targets")
 
-	// Routes, and "Try an event" with the issue.critical sample.
+	// An admin's overview has every target's health; then Routes, and "Try an event" with the
+	// issue.critical sample.
+	require.EqualValues(t, http.StatusOK, submit(`form.signout button`))
+	do(chromedp.SendKeys(chromedp.ID("key"), adminKey))
+	require.EqualValues(t, http.StatusOK, submit(`form[action="/ui/signin"] button[type=submit]`))
+	require.Contains(t, text(), "siem")
+	shoot("overview")
 	open("/ui/routes")
 	require.Contains(t, text(), "weekly-compliance")
 	require.EqualValues(t, http.StatusOK, submit(`form[action="/ui/routes/try#result"] button[type=submit]`))
@@ -417,5 +396,43 @@ digests:
 
 	require.NotContains(t, logs.String(), secret, "the secret is never logged")
 	require.NotContains(t, logs.String(), apiKey)
+	require.NotContains(t, logs.String(), adminKey)
 	t.Logf("browser flow and %d screenshots in %s (to %s)", 16, time.Since(start).Round(100*time.Millisecond), shots)
+}
+
+// screenshot checks the page in ctx is accessible (every control labelled, every image with an
+// alt, one h1) and fits 375 and 1440 px, and writes its screenshots at both widths to
+// dir/name-<width>.png.
+func screenshot(t *testing.T, ctx context.Context, dir, name string) {
+	t.Helper()
+	// Accessible: every control has a label (or a button its text), every image an alt,
+	// and the page one h1.
+	unlabelled, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll(
+			"input:not([type=hidden]), select, textarea, button, img, svg[role=img]")]
+		.filter(e => e.tagName == "BUTTON" ? !e.textContent.trim() && !e.getAttribute("aria-label")
+			: e.tagName == "IMG" ? !e.hasAttribute("alt")
+			: e.tagName == "svg" ? !e.getAttribute("aria-labelledby")
+			: !(e.labels && e.labels.length) && !e.getAttribute("aria-label"))
+		.map(e => e.outerHTML.slice(0, 80))
+		.concat(document.querySelectorAll("h1").length == 1 ? [] : ["not one h1"])`))
+	require.NoError(t, err)
+	require.Empty(t, unlabelled, "%s: controls without a label", name)
+	for _, width := range []int64{375, 1440} {
+		require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Sleep(100*time.Millisecond)))
+		// Readable at this width: nothing sticks out sideways (wide tables and code scroll
+		// inside their own box).
+		// Tables of .responsive become cards on a phone, so they must not scroll there either.
+		wide, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fmt.Sprintf(`[...document.querySelectorAll("body *")]
+			.filter(e => e.getBoundingClientRect().right > %d + 1 && !e.closest(".table-wrap, pre, iframe"))
+			.concat([...document.querySelectorAll(".table-wrap")].filter(w => w.querySelector("table.responsive") &&
+				w.scrollWidth > w.clientWidth + 1 && %d < 700))
+			.map(e => e.tagName + "." + e.className + ": " + e.textContent.trim().slice(0, 40))`, width, width)))
+		require.NoError(t, err)
+		require.Empty(t, wide, "%s at %d px: elements wider than the page", name, width)
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		require.NoError(t, err)
+		require.Greater(t, len(png), 5000, "a screenshot of %s", name)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%d.png", name, width)), png, 0o644))
+	}
+	require.NoError(t, chromedp.Do(ctx, chromedp.EmulateViewport(1440, 900)))
 }

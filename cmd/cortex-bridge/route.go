@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
@@ -21,8 +22,10 @@ func newRoute() *cobra.Command {
 		Use:   "route (--event FILE | --sample TYPE) [--explain]",
 		Short: "Dry run: which routes match an event, which targets get it, and the rendered messages",
 		Long: `Dry run: which routes match an event, which targets get it (each once, from the first route
-that names it; a disabled target is shown with what it would send) and the rendered messages.
-Nothing is sent and nothing is stored.
+that names it; a disabled target is shown with what it would render) and the rendered messages,
+each followed by the exact bytes the target would send ("sends N bytes (type), exactly:", then
+the request body, email or audit line byte for byte, credentials redacted). Nothing is sent,
+opened or stored.
 
 --explain shows every route, matched or not, with its rule and, for && / || / not combinations,
 the value of each operand in evaluation order and the operand that decided (expr short-circuits:
@@ -37,7 +40,8 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			if err != nil {
 				return err
 			}
-			rt, err := loadRuntime(configPath(cmd))
+			// Previews, so each target shows the exact bytes it would send; nothing can send.
+			rt, err := buildRuntime(configPath(cmd), config.BuildOptions{Version: version, DryRun: true, Preview: true})
 			if err != nil {
 				return err
 			}
@@ -120,4 +124,5 @@ func writeTarget(out io.Writer, t *dryrun.Target) {
 	}
 	fmt.Fprintf(out, "  → %s (%s)%s\n", t.Name, t.Target.Type, status)
 	dryrun.WriteMessage(out, t.Target, t.Message)
+	dryrun.WriteSent(out, t)
 }

@@ -83,6 +83,12 @@ func Run(t *testing.T, open Open) {
 	for name, fn := range sessionTests() {
 		tests[name] = fn
 	}
+	for name, fn := range scanTests() {
+		tests[name] = fn
+	}
+	for name, fn := range resendTests() {
+		tests[name] = fn
+	}
 	for name, fn := range eventTests() {
 		tests[name] = fn
 	}

@@ -1,0 +1,120 @@
+package dashboard
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+)
+
+// eventPageSize is how many events a page of the events list shows.
+const eventPageSize = 25
+
+// eventListParams are the events list's query parameters, in the order the form shows them.
+var eventListParams = []string{"q", "type", "severity", "repository", "scan_id", "delivery", "from", "to"}
+
+type eventListData struct {
+	Filter     map[string]string // the query parameters as given
+	Errors     map[string]string // by parameter
+	Rows       []eventRow
+	Next       string // the next page's URL
+	First      bool
+	Admin      bool
+	EventTypes []string
+	States     []string
+}
+
+// eventRow is one event of the list with its deliveries the account sees, counted by status.
+type eventRow struct {
+	core.EventSummary
+	Deliveries []statusCount // statuses with at least one delivery, in core.Statuses order
+}
+
+// eventList is the events list at /events: an admin sees every event, any other account the
+// events delivered to its webhooks.
+func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
+	sc, err := d.scopeOf(r)
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
+	q := r.URL.Query()
+	data := eventListData{Filter: map[string]string{}, Errors: map[string]string{}, First: q.Get("cursor") == "", Admin: sc.admin,
+		EventTypes: event.Types, States: core.EventDeliveryStates}
+	for _, k := range eventListParams {
+		data.Filter[k] = q.Get(k)
+	}
+	fl := data.Filter
+	f := core.EventFilter{Type: fl["type"], Severity: fl["severity"], Repository: fl["repository"], ScanID: fl["scan_id"],
+		Delivery: fl["delivery"], Text: fl["q"], Targets: sc.targets(), Cursor: q.Get("cursor"), Limit: eventPageSize}
+	if f.Type != "" && !slices.Contains(event.Types, f.Type) && !core.IsBridgeEvent(f.Type) {
+		data.Errors["type"] = "Choose an event type from the list."
+	}
+	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
+		data.Errors["delivery"] = "Choose a delivery state from the list."
+	}
+	for _, name := range []string{"from", "to"} {
+		v := fl[name]
+		if v == "" {
+			continue
+		}
+		t, err := time.Parse(dateInput, v)
+		if err != nil {
+			data.Errors[name] = "Use a date and time like 2026-01-02T15:04 (UTC)."
+			continue
+		}
+		if name == "from" {
+			f.From = t
+		} else {
+			f.To = t.Add(time.Minute - time.Millisecond) // the whole minute
+		}
+	}
+	if len(data.Errors) > 0 {
+		d.render(w, r, http.StatusBadRequest, "events", page{Title: "Events", Nav: "events", Data: data})
+		return
+	}
+	p, err := d.cfg.Store.Events(r.Context(), f)
+	switch {
+	case err != nil && strings.Contains(err.Error(), "cursor"): // store.ErrBadCursor
+		d.fail(w, r, http.StatusBadRequest, "That page link is not valid any more. Start again from the first page.")
+		return
+	case err != nil:
+		d.unavailable(w, r, err)
+		return
+	}
+	// One indexed query per event of the page (at most eventPageSize): where each went.
+	for _, ev := range p.Events {
+		ds, err := d.cfg.Store.EventDeliveries(r.Context(), ev.ID, f.Targets)
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
+		}
+		byStatus := map[string]int{}
+		for _, dl := range ds {
+			byStatus[dl.Status()]++
+		}
+		row := eventRow{EventSummary: ev}
+		counts, _ := countsOf(byStatus)
+		for _, c := range counts {
+			if c.N > 0 {
+				row.Deliveries = append(row.Deliveries, c)
+			}
+		}
+		data.Rows = append(data.Rows, row)
+	}
+	if p.NextCursor != "" {
+		next := url.Values{}
+		for _, k := range eventListParams {
+			if v := fl[k]; v != "" {
+				next.Set(k, v)
+			}
+		}
+		next.Set("cursor", p.NextCursor)
+		data.Next = "/events?" + next.Encode()
+	}
+	d.render(w, r, http.StatusOK, "events", page{Title: "Events", Nav: "events", Data: data})
+}
