@@ -15,6 +15,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -48,6 +49,8 @@ type Management struct {
 	// Decide recomputes the route decisions GET /events/{id} shows admins (the bridge's dry run
 	// with the config in force); nil: not shown.
 	Decide func(ev *event.Event) []RouteDecision
+	// Silences serves /silences (admins only); nil: not served.
+	Silences *silences.Service
 }
 
 // Register adds the management routes to mux.
@@ -68,6 +71,12 @@ func (m *Management) Register(mux *http.ServeMux) {
 	mux.Handle("POST /deliveries/{id}/retry", auth(http.HandlerFunc(m.retry)))
 	if m.Events != nil {
 		mux.Handle("POST /deliveries/retry", auth(http.HandlerFunc(m.retryDead)))
+	}
+	if m.Silences != nil {
+		mux.Handle("GET /silences", auth(http.HandlerFunc(m.listSilences)))
+		mux.Handle("POST /silences", auth(http.HandlerFunc(m.createSilence)))
+		mux.Handle("GET /silences/{id}", auth(http.HandlerFunc(m.getSilence)))
+		mux.Handle("DELETE /silences/{id}", auth(http.HandlerFunc(m.endSilence)))
 	}
 	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -276,7 +285,7 @@ func (m *Management) accountTargets(r *http.Request) ([]string, error) {
 }
 
 // listDeliveries answers a page of deliveries to targets, with their attempts. Query: status
-// (pending, running, failed, succeeded, dead, cancelled), event, limit (1–500, default 50), cursor.
+// (pending, running, failed, succeeded, dead, cancelled, silenced), event, limit (1–500, default 50), cursor.
 func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targets []string) {
 	q := r.URL.Query()
 	f := core.DeliveryFilter{Targets: targets, EventType: q.Get("event"), Target: q.Get("target"), Cursor: q.Get("cursor"), Limit: core.DefaultPageSize}
@@ -294,7 +303,7 @@ func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targ
 		}
 	}
 	if !f.SetStatus(q.Get("status")) {
-		writeFieldErrors(w, map[string]string{"status": "must be one of pending, running, failed, succeeded, dead, cancelled"})
+		writeFieldErrors(w, map[string]string{"status": "must be one of " + strings.Join(core.Statuses, ", ")})
 		return
 	}
 	if l := q.Get("limit"); l != "" {

@@ -26,6 +26,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
@@ -460,9 +461,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 	ingest := api.NewIngest(api.IngestConfig{Secrets: []string{"s"}}, nil, nil)
-	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}, Events: m.db}
+	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}, Events: m.db, Silences: &silences.Service{}}
 	handler := api.Routes{IngestPath: "/webhooks/cortex", Ingest: ingest, Metrics: http.NotFoundHandler(), Keys: api.NewKeys(nil),
-		Reload: func(context.Context) error { return nil }, Management: mg}.Handler()
+		Reload: func(context.Context) error { return nil }, Management: mg, Slack: http.NotFoundHandler()}.Handler()
 	mux := handler.(*http.ServeMux)
 	var served []string
 	for _, route := range []string{
@@ -470,6 +471,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"POST /webhooks", "GET /webhooks", "GET /webhooks/{id}", "PATCH /webhooks/{id}", "DELETE /webhooks/{id}",
 		"POST /webhooks/{id}/test", "GET /webhooks/{id}/deliveries", "GET /deliveries", "GET /deliveries/{id}", "POST /deliveries/{id}/retry",
 		"POST /deliveries/retry", "GET /events", "GET /events/{id}",
+		"GET /silences", "POST /silences", "GET /silences/{id}", "DELETE /silences/{id}", "POST /slack/interactions",
 	} {
 		method, path, _ := strings.Cut(route, " ")
 		req := httptest.NewRequest(method, regexp.MustCompile(`\{id\}`).ReplaceAllString(path, "x1"), nil)

@@ -43,6 +43,9 @@ type Routes struct {
 	Management *Management
 	// Dashboard is the web dashboard, served at GET / and under /ui/; nil: not served.
 	Dashboard http.Handler
+	// Slack answers POST /slack/interactions, the Slack app's Request URL (it verifies Slack's
+	// signature itself; no Bearer key); nil: not served.
+	Slack http.Handler
 }
 
 // Handler routes POST IngestPath, GET /healthz, GET /readyz, GET /metrics, POST /-/reload, the
@@ -56,6 +59,9 @@ func (rt Routes) Handler() http.Handler {
 	}
 	if rt.Management != nil {
 		rt.Management.Register(mux)
+	}
+	if rt.Slack != nil {
+		mux.Handle("POST /slack/interactions", rt.Slack)
 	}
 	if rt.Dashboard != nil {
 		mux.Handle("GET /{$}", rt.Dashboard)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/cortexbridge/cortex-bridge/adapters/slack"
 	"github.com/cortexbridge/cortex-bridge/adapters/webhook"
 	"github.com/cortexbridge/cortex-bridge/api"
 	"github.com/cortexbridge/cortex-bridge/config"
@@ -27,6 +28,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/metrics"
 	"github.com/cortexbridge/cortex-bridge/notify"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
@@ -39,6 +41,7 @@ type Store interface {
 	core.DispatcherStore
 	core.SchedulerStore
 	webhooks.RegistryStore
+	silences.Store
 	dashboard.Store // with the webhook service's and the management API's storage
 	api.EventStore  // the events API: list, event pages, bulk retry
 	// MigrationsCurrent returns an error unless the schema is at this build's latest migration.
@@ -87,6 +90,8 @@ type Bridge struct {
 	cert    *certificate // nil without TLS
 	hooks   *webhooks.Registry
 	service *webhooks.Service
+	silence *silences.Service
+	slack   *slack.Interactions
 	srv     *http.Server
 	ln      net.Listener
 
@@ -185,6 +190,9 @@ func (b *Bridge) wire(cfg *config.Config, rt *config.Runtime) {
 	}, b.db, rt.Plan(), b.log)
 	b.bus = core.NewBus(b.db, b.disp, b.opts.NowFunc, b.log)
 	b.bus.SetMaxPending(cfg.Ingest.MaxPending)
+	b.silence = &silences.Service{Store: b.db, NowFunc: b.opts.NowFunc, Log: b.log}
+	b.bus.SetSilencer(b.silence)
+	b.slack = &slack.Interactions{Secrets: b.slackSecrets, Actions: slackActions{b.silence}, Log: b.log}
 	b.sched = &core.Scheduler{Store: b.db, Owner: b.disp.Owner(), Log: b.log, Observer: b.metrics, NowFunc: b.opts.NowFunc,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
 		Plan:    b.disp.Plan}
@@ -254,6 +262,13 @@ func (b *Bridge) Metrics() *metrics.Metrics { return b.metrics }
 
 // Webhooks is the registered-webhook service the management API and the dashboard share.
 func (b *Bridge) Webhooks() *webhooks.Service { return b.service }
+
+// Silences is the silence service (API, dashboard, Slack's buttons).
+func (b *Bridge) Silences() *silences.Service { return b.silence }
+
+// SlackInteractions is the handler of POST /slack/interactions (Wait lets a test see the
+// message updates done).
+func (b *Bridge) SlackInteractions() *slack.Interactions { return b.slack }
 
 // Runtime returns the config in force and what was built from it (a reload replaces it).
 func (b *Bridge) Runtime() *config.Runtime {

@@ -15,7 +15,7 @@ import (
 // and the dashboard at /.
 func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 	d, err := dashboard.New(dashboard.Config{
-		Store: b.db, Webhooks: b.service, Keys: b.keys,
+		Store: b.db, Webhooks: b.service, Keys: b.keys, Silences: b.silence,
 		Runtime:       b.Runtime,
 		Circuits:      b.disp.OpenCircuits,
 		SecureCookies: strings.HasPrefix(cfg.Server.PublicURL, "https://"),
@@ -31,7 +31,8 @@ func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 		Metrics:    b.metrics.Handler(),
 		Reload:     b.Reload,
 		Keys:       b.keys,
-		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log, Events: b.db, Decide: b.decide},
+		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log, Events: b.db, Decide: b.decide, Silences: b.silence},
+		Slack:      b.slack,
 		Dashboard:  d,
 		Ready: map[string]api.Check{
 			// The store answering is not enough: a full disk still answers SELECT 1. Ready

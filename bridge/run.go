@@ -28,6 +28,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	alertsDone := make(chan struct{}) // alerts raised once the bus is closed are dropped with a log line
 	go func() { b.alerter.Run(dispCtx, b.bus); close(alertsDone) }()
 	go b.hooks.Watch(dispCtx, b.opts.WatchInterval)
+	silencesDone := make(chan struct{})
+	go func() { b.silence.Run(dispCtx); close(silencesDone) }()
 
 	b.mu.Lock()
 	cfg, rt := b.cfg, b.runtime
@@ -60,6 +62,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 	<-dispDone
 	<-schedDone
 	<-alertsDone
+	<-silencesDone
+	b.slack.Wait()
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := b.srv.Shutdown(sctx); err != nil {

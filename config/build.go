@@ -33,9 +33,12 @@ type Runtime struct {
 
 // BuildOptions are what Build needs besides the config.
 type BuildOptions struct {
-	Version string       // for User-Agent
-	Client  *http.Client // shared by HTTP targets; nil = notify.NewHTTPClient()
-	Log     *slog.Logger
+	Version string // for User-Agent
+	// PublicURL is server.public_url, for links adapters add themselves (Slack's "Open event"
+	// button); Build sets it from the config.
+	PublicURL string
+	Client    *http.Client // shared by HTTP targets; nil = notify.NewHTTPClient()
+	Log       *slog.Logger
 	// DryRun builds no notifiers (route, validate): nothing is opened or contacted.
 	DryRun bool
 	// Preflight, with DryRun, still checks what serve will open, creating nothing: every
@@ -58,6 +61,7 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	opts.PublicURL = c.Server.PublicURL
 	// An invalid config still gets its templates checked (opening nothing), so that one run
 	// lists every problem: Parse's, Validate's and the templates'.
 	errs := slices.Clone(c.problems)
@@ -166,7 +170,7 @@ func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
 	if kind == nil || t.Adapter == nil {
 		return nil, nil
 	}
-	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency})
+	return kind.New(t.Adapter, notify.Deps{Client: opts.Client, Version: opts.Version, Concurrency: t.Concurrency, PublicURL: opts.PublicURL})
 }
 
 // previewOnly returns t's Preview for a dry run: the config's own (notify.ConfigPreviewer), else
@@ -290,6 +294,9 @@ func (t *Target) fingerprint(c *Config) string {
 	}
 	h := sha256.New()
 	h.Write(b)
+	// server.public_url is part of what a notifier is built with (notify.Deps.PublicURL).
+	h.Write([]byte{0})
+	h.Write([]byte(c.Server.PublicURL))
 	for _, s := range c.secretRefs() {
 		if strings.HasPrefix(s.path, fmt.Sprintf("targets[%d].", slices.IndexFunc(c.Targets, func(x Target) bool { return x.Name == t.Name }))) {
 			h.Write([]byte{0})

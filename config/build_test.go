@@ -97,3 +97,21 @@ func tree(t *testing.T, dir string) []string {
 	}))
 	return out
 }
+
+// TestBuild_PublicURLChangesTheFingerprint: a reload that changes server.public_url rebuilds the
+// notifiers (the Slack buttons link to it), and one that changes nothing keeps them.
+func TestBuild_PublicURLChangesTheFingerprint(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	fingerprint := func(src string) string {
+		t.Helper()
+		cfg, err := b.parse(t, src, nil)
+		require.NoError(t, err)
+		rt, err := config.Build(cfg, config.BuildOptions{DryRun: true})
+		require.NoError(t, err)
+		return rt.Targets[0].Fingerprint
+	}
+	first := fingerprint(minimal + "server:\n  public_url: https://a.example\n")
+	require.Equal(t, first, fingerprint(minimal+"server:\n  public_url: https://a.example\n"))
+	require.NotEqual(t, first, fingerprint(minimal+"server:\n  public_url: https://b.example\n"))
+}

@@ -549,6 +549,13 @@ func TestParse_SecretFiles(t *testing.T) {
 				require.Equal(t, "xoxb-test", config.AdapterConfig[*slack.Config](&c.Targets[1]).Token.Reveal())
 			},
 		},
+		"slack signing_secret_file": {
+			files: map[string]string{"token": "xoxb-test\n", "signing": "slack-signing-file-secret\n"},
+			src:   minimal + "  - name: chat\n    type: slack\n    token_file: token\n    channel: '#alerts'\n    signing_secret_file: signing\n",
+			check: func(t *testing.T, c *config.Config) {
+				require.Equal(t, "slack-signing-file-secret", config.AdapterConfig[*slack.Config](&c.Targets[1]).SigningSecret.Reveal())
+			},
+		},
 		"discord webhook_url_file": {
 			files: map[string]string{"discord": "https://discord.com/api/webhooks/1/tok\n"},
 			src:   minimal + "  - name: dev\n    type: discord\n    webhook_url_file: discord\n",
@@ -750,6 +757,11 @@ func TestParse_Errors(t *testing.T) {
 		"no ingest secret": {
 			src:   strings.Replace(minimal, ingestSection, "", 1),
 			wants: []wantKey{{"ingest.secrets", "", "at least one secret required"}},
+		},
+		"slack signing_secret on an incoming webhook": {
+			src: minimal + "  - name: chat\n    type: slack\n    webhook_url: https://hooks.slack.com/services/T/B/X\n    signing_secret: slack-signing-secret\n",
+			wants: []wantKey{{"targets[1].signing_secret", "signing_secret: slack-signing-secret",
+				"only with token (chat.postMessage): incoming webhooks cannot receive button clicks"}},
 		},
 		"api key role that is neither admin nor tenant": {
 			src:   minimal + "api:\n  keys:\n    - {account: ops, key: ops-key-0123456789abcdef, role: root}\n",

@@ -22,6 +22,9 @@ type AcceptResult struct {
 	Duplicate  bool // the event id was stored before; nothing was enqueued
 	Deliveries int  // deliveries enqueued for a new event
 	Held       int  // groups the new event was held in (grouping, throttling, quiet hours)
+	// Silenced is the id of the silence that matched the new event ("" when none did): its
+	// deliveries were recorded as StateSilenced, counted in Deliveries.
+	Silenced string
 }
 
 // ErrClosed is returned by Accept after Close.
@@ -77,11 +80,13 @@ type Bus struct {
 	// commitFailed holds the error of the last ingest commit when it failed; nil after a
 	// commit (or a trial write by StorageReady) succeeded.
 	commitFailed atomic.Pointer[error]
+	silencer     atomic.Pointer[Silencer] // nil: nothing is silenced
 }
 
 type acceptReq struct {
 	item     IngestItem
 	reserved []*pool // per delivery: the pool whose queue slot it holds, or nil
+	silenced string  // the silence that matched the event: its deliveries are StateSilenced
 	done     chan acceptResp
 }
 
@@ -107,6 +112,27 @@ func NewBus(store BusStore, disp *Dispatcher, now func() time.Time, log *slog.Lo
 // exceed n by about one refresh's worth of ingest.
 func (b *Bus) SetMaxPending(n int) {
 	b.maxPending.Store(int64(max(n, 0)))
+}
+
+// SetSilencer makes Accept consult s for every event but the bridge's own alerts (nil: no
+// silences). A silenced event is stored with its deliveries in StateSilenced, which are never
+// sent; it joins no digest and no group.
+func (b *Bus) SetSilencer(s Silencer) {
+	if s == nil {
+		b.silencer.Store(nil)
+		return
+	}
+	b.silencer.Store(&s)
+}
+
+// silencedBy returns the id of the active silence that matches ev at now, if any. The bridge's
+// own alerts are never silenced: a silence must not hide that the bridge itself is failing.
+func (b *Bus) silencedBy(ev *event.Event, now time.Time) (string, bool) {
+	s := b.silencer.Load()
+	if s == nil || IsBridgeEvent(ev.Type) {
+		return "", false
+	}
+	return (*s).Silenced(ev, now)
 }
 
 // QueueFull reports whether more deliveries wait than SetMaxPending allows: Accept refuses
@@ -173,6 +199,9 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	ev.ReceivedAt = now
 	router := b.disp.Plan().Router
 	assigned := router.Assign(ev, b.disp.Enabled)
+	if silence, ok := b.silencedBy(ev, now); ok {
+		return b.acceptSilenced(ev, assigned, silence, now)
+	}
 	req := &acceptReq{item: IngestItem{Event: ev, Digests: router.DigestsFor(ev)}, done: make(chan acceptResp, 1)}
 	var member map[[2]string]bool
 	for _, a := range assigned {
@@ -198,6 +227,25 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 		req.item.Deliveries = append(req.item.Deliveries, dl)
 	}
 	req.item.Groups = append(req.item.Groups, router.closers(ev, member, b.disp.Enabled)...)
+	return b.submit(req)
+}
+
+// acceptSilenced stores ev with one delivery per assigned target in StateSilenced, naming
+// silence: the record of what would have been sent. Nothing is held, digested or sent.
+func (b *Bus) acceptSilenced(ev *event.Event, assigned []Assignment, silence string, now time.Time) (AcceptResult, error) {
+	req := &acceptReq{item: IngestItem{Event: ev}, done: make(chan acceptResp, 1), silenced: silence}
+	for _, a := range assigned {
+		req.item.Deliveries = append(req.item.Deliveries, &Delivery{
+			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
+			State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: "silenced by silence " + silence,
+		})
+		req.reserved = append(req.reserved, nil)
+	}
+	return b.submit(req)
+}
+
+// submit queues req for the ingest writer and waits for its commit.
+func (b *Bus) submit(req *acceptReq) (AcceptResult, error) {
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
@@ -289,7 +337,13 @@ func (b *Bus) commit(batch []*acceptReq) {
 		b.downUntil.Store(0)
 		var enqueued int64
 		for i, r := range batch {
-			if !dup[i] {
+			switch {
+			case dup[i]:
+			case r.silenced != "":
+				for _, dl := range r.item.Deliveries {
+					b.disp.cfg.Observer.Silenced(dl.Target)
+				}
+			default:
 				enqueued += int64(len(r.item.Deliveries))
 			}
 		}
@@ -315,7 +369,7 @@ func (b *Bus) commit(batch []*acceptReq) {
 					held++
 				}
 			}
-			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries), Held: held}}
+			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries), Held: held, Silenced: r.silenced}}
 		}
 	}
 }

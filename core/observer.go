@@ -15,6 +15,9 @@ type Observer interface {
 	DigestRun(digest, outcome string)
 	// CircuitOpen reports a target's circuit breaker opening or closing.
 	CircuitOpen(target string, open bool)
+	// Silenced is a delivery to target recorded as StateSilenced (an active silence matched
+	// its event): final without an attempt.
+	Silenced(target string)
 }
 
 // QueueStats is the queue's state for one target (metrics read it at scrape time).
@@ -32,3 +35,4 @@ func (nopObserver) Attempt(string, string, time.Duration, State) {}
 func (nopObserver) RuleError(string)                             {}
 func (nopObserver) DigestRun(string, string)                     {}
 func (nopObserver) CircuitOpen(string, bool)                     {}
+func (nopObserver) Silenced(string)                              {}

@@ -8,7 +8,7 @@ const StatusFailed = "failed"
 
 // Statuses are the delivery statuses listings show and filter on (the management API, the
 // dashboard, `cortex-bridge deliveries list`), in the order pages list them.
-var Statuses = []string{string(StateSucceeded), StatusFailed, string(StatePending), string(StateRunning), string(StateDead), string(StateCancelled)}
+var Statuses = []string{string(StateSucceeded), StatusFailed, string(StatePending), string(StateRunning), string(StateDead), string(StateCancelled), string(StateSilenced)}
 
 // Status is how listings show d: StatusFailed for a pending delivery whose last attempt
 // failed, otherwise its State.

@@ -35,6 +35,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
 
@@ -103,6 +104,9 @@ type Config struct {
 	// Runtime returns the config in force (routes, digests, targets, renderer); it is called
 	// for each request, so a reload shows at once.
 	Runtime func() *config.Runtime
+	// Silences lists, creates and ends silences (page /ui/silences, admins only); nil: the
+	// page is not served.
+	Silences *silences.Service
 	// Circuits returns the targets whose circuit breaker is open or probing; nil: the circuit
 	// column is not shown.
 	Circuits func() map[string]bool
@@ -178,6 +182,9 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /events/{id}", d.signedIn(d.eventPage))
 	m.HandleFunc("POST /ui/events/{id}/retry", d.signedIn(d.eventRetry))
 	m.HandleFunc("POST /ui/events/{id}/resend", d.signedIn(d.eventResend))
+	m.HandleFunc("GET /ui/silences", d.signedIn(d.silencesPage))
+	m.HandleFunc("POST /ui/silences", d.signedIn(d.silenceCreate))
+	m.HandleFunc("POST /ui/silences/{id}/end", d.signedIn(d.silenceEnd))
 	m.HandleFunc("/", d.notFound)
 }
 

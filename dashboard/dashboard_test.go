@@ -32,6 +32,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/samples"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
@@ -146,6 +147,7 @@ func setupOn(t *testing.T, driver string) *bundle {
 		CheckURL: func(ctx context.Context, u string) error { return guard.CheckURL(ctx, u, false) },
 		Test:     b.tests.send}
 	d, err := dashboard.New(dashboard.Config{Store: db, Webhooks: b.hooks, Keys: b.keys,
+		Silences: &silences.Service{Store: db, NowFunc: b.clock.Now, Log: log},
 		Runtime:  func() *config.Runtime { return rt },
 		Circuits: func() map[string]bool { return map[string]bool{"siem": true} },
 		NowFunc:  b.clock.Now, Log: log, Version: "test"})

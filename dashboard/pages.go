@@ -24,13 +24,16 @@ const healthWindow = 7 * 24 * time.Hour
 // flashes are the messages a redirect after a form can ask for (?done=…); fixed texts, so a
 // link cannot make the dashboard say something else.
 var flashes = map[string]string{
-	"created":  "Webhook added.",
-	"saved":    "Changes saved.",
-	"deleted":  "Webhook deleted. Its queued deliveries were cancelled.",
-	"retried":  "Delivery queued for a new attempt. Reload in a moment to see it.",
-	"resent":   "Event queued to be sent again. Reload in a moment to see the attempt.",
-	"bulk":     "The matching dead deliveries were queued for a new attempt. Reload in a moment to see them.",
-	"bulkmore": fmt.Sprintf("The first %d matching dead deliveries were queued for a new attempt; retry again for the rest.", core.MaxBulkRetry),
+	"created":       "Webhook added.",
+	"saved":         "Changes saved.",
+	"deleted":       "Webhook deleted. Its queued deliveries were cancelled.",
+	"retried":       "Delivery queued for a new attempt. Reload in a moment to see it.",
+	"resent":        "Event queued to be sent again. Reload in a moment to see the attempt.",
+	"bulk":          "The matching dead deliveries were queued for a new attempt. Reload in a moment to see them.",
+	"bulkmore":      fmt.Sprintf("The first %d matching dead deliveries were queued for a new attempt; retry again for the rest.", core.MaxBulkRetry),
+	"silenced":      "Silence created. Matching events are recorded as silenced and not sent.",
+	"unsilenced":    "Silence ended. Matching events are delivered again.",
+	"already-ended": "That silence had already ended.",
 }
 
 func flash(r *http.Request) string { return flashes[r.URL.Query().Get("done")] }

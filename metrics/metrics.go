@@ -62,7 +62,7 @@ func New(version string, stats QueueStatsFunc) *Metrics {
 			Help:    "Duration of delivery attempts by target.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}}, []string{"target"}),
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "deliveries_total",
-			Help: "Deliveries that reached a final state by target and outcome (succeeded, dead)."}, []string{"target", "outcome"}),
+			Help: "Deliveries that reached a final state by target and outcome (succeeded, dead, silenced)."}, []string{"target", "outcome"}),
 		ruleErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "rule_errors_total",
 			Help: "Rules that failed at run time (counted as not matched), by route."}, []string{"route"}),
 		templateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "template_errors_total",
@@ -145,6 +145,12 @@ func (m *Metrics) CircuitOpen(target string, open bool) {
 		v = 1
 	}
 	m.breakerOpen.WithLabelValues(target).Set(v)
+}
+
+// Silenced implements core.Observer: a delivery recorded as silenced counts as final, with
+// outcome "silenced".
+func (m *Metrics) Silenced(target string) {
+	m.deliveries.WithLabelValues(target, string(core.StateSilenced)).Inc()
 }
 
 // Reload counts a config reload.

@@ -70,6 +70,9 @@ type Deps struct {
 	Client      *http.Client // shared by HTTP targets; nil: NewHTTPClient()
 	Version     string       // the bridge's version, for User-Agent
 	Concurrency int          // the target's concurrency (attempts at once)
+	// PublicURL is server.public_url without a trailing slash requirement ("" when unset): the
+	// base of links an adapter adds itself, such as <public_url>/events/<id>.
+	PublicURL string
 }
 
 // Defaulter is a TargetConfig that fills its unset keys; called before Validate.

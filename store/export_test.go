@@ -1,11 +1,6 @@
 package store
 
-import (
-	"io/fs"
-	"slices"
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // ListenerState reports db's Postgres listener: the backend pid of its current connection (0
 // before the first) and how many times it has connected and run LISTEN.
@@ -45,20 +40,6 @@ const ClaimSQLite = claimSQLite
 // SetListPlan makes db's events list drive from a filter only when it matches at most sparse
 // events, and walk dense free text in chunks of chunk events, at most chunks of them.
 func SetListPlan(db *DB, sparse, chunk, chunks int) { db.listPlan = listPlan{sparse, chunk, chunks} }
-
-// MigrationVersions lists the versions of the migrations embedded for dir, ascending.
-func MigrationVersions(dir string) []int64 {
-	entries, _ := fs.ReadDir(migrations, dir)
-	var out []int64
-	for _, e := range entries {
-		num, _, _ := strings.Cut(e.Name(), "_")
-		if v, err := strconv.ParseInt(num, 10, 64); err == nil {
-			out = append(out, v)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
 
 // WriterSynchronous returns PRAGMA synchronous of db's SQLite writer connection (2 is FULL).
 func WriterSynchronous(db *DB) (int, error) {

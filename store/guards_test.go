@@ -5,6 +5,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/bridge"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dashboard"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/store/storetest"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
@@ -20,6 +21,7 @@ var (
 	_ dashboard.Store        = (*store.DB)(nil)
 	_ webhooks.Store         = (*store.DB)(nil)
 	_ webhooks.RegistryStore = (*store.DB)(nil)
+	_ silences.Store         = (*store.DB)(nil)
 	_ bridge.Store           = (*store.DB)(nil)
 	_ storetest.Store        = (*store.DB)(nil)
 )

@@ -27,11 +27,11 @@ const pgIngestSQL = `WITH ev AS (
 	RETURNING id
 ), dl AS (
 	INSERT INTO deliveries (id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-		lease_until_ms, created_at_ms, updated_at_ms)
+		lease_until_ms, created_at_ms, updated_at_ms, last_error)
 	SELECT x.id, x.event_id, x.target, x.route, x.state, 0, x.next_at, NULLIF(x.owner, ''),
-		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created
-	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[])
-		AS x(id, event_id, target, route, state, next_at, owner, until, created)
+		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created, x.last_error
+	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $37::text[])
+		AS x(id, event_id, target, route, state, next_at, owner, until, created, last_error)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	RETURNING state
 ), di AS (
@@ -77,6 +77,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
 		dlNext, dlUntil, dlCreated                         []int64
+		dlError                                            []string // set for silenced deliveries
 		diDigest, diEvent                                  []string
 		diReceived                                         []int64
 		giTarget, giRoute, giKey, giEvent                  []string
@@ -106,6 +107,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 			dlID, dlEvent, dlTarget = append(dlID, pgText(dl.ID)), append(dlEvent, id), append(dlTarget, pgText(dl.Target))
 			dlRoute, dlState, dlOwner = append(dlRoute, pgText(dl.Route)), append(dlState, string(dl.State)), append(dlOwner, pgText(dl.LeaseOwner))
 			dlNext, dlUntil, dlCreated = append(dlNext, ms(dl.NextAttemptAt)), append(dlUntil, until), append(dlCreated, ms(dl.CreatedAt))
+			dlError = append(dlError, pgText(dl.LastError))
 		}
 		for _, name := range it.Digests {
 			diDigest, diEvent, diReceived = append(diDigest, pgText(name)), append(diEvent, id), append(diReceived, ms(ev.ReceivedAt))
@@ -125,7 +127,7 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
 		evSeverity, evRepo, evScan, evTitle, evFile,
-		scID, scEvent, scRepo, scBranch, scCommit, scSeen)
+		scID, scEvent, scRepo, scBranch, scCommit, scSeen, dlError)
 	if err != nil {
 		return nil, err
 	}

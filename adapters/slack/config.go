@@ -12,7 +12,9 @@ import (
 const DefaultAPIURL = "https://slack.com/api/"
 
 // Config is a slack target's YAML (targets[] with type: slack). Either WebhookURL, or Token with
-// Channel. The webhook URL and the token are secrets (also settable as *_file).
+// Channel. The webhook URL, the token and the signing secret are secrets (also settable as
+// *_file). SigningSecret, with Token, turns on the Acknowledge and Mute buttons (see
+// Interactions): Slack's app signing secret, which verifies the clicks Slack sends back.
 type Config struct {
 	WebhookURL     notify.Secret `yaml:"webhook_url"`
 	WebhookURLFile string        `yaml:"webhook_url_file"`
@@ -20,6 +22,10 @@ type Config struct {
 	TokenFile      string        `yaml:"token_file"`
 	Channel        string        `yaml:"channel"`
 	APIURL         string        `yaml:"api_url"` // default DefaultAPIURL; for proxies and tests
+	// SigningSecret is the Slack app's signing secret (Basic Information, App Credentials).
+	// Only with Token: incoming webhooks cannot receive interactions, so they get no buttons.
+	SigningSecret     notify.Secret `yaml:"signing_secret"`
+	SigningSecretFile string        `yaml:"signing_secret_file"`
 }
 
 // Credential is the secret whose absence disables the target.
@@ -38,6 +44,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Token != "" && c.Channel == "" {
 		errs = append(errs, errors.New("channel: required with token"))
+	}
+	if c.SigningSecret != "" && c.Token == "" {
+		errs = append(errs, errors.New("signing_secret: only with token (chat.postMessage): incoming webhooks cannot receive button clicks"))
 	}
 	if c.APIURL != "" {
 		if err := checkURL(c.APIURL); err != nil {

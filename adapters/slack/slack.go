@@ -25,6 +25,9 @@ type Notifier struct {
 	client  *http.Client
 	api     *slack.Client // bot-token mode; nil for incoming webhooks
 	nowFunc func() time.Time
+	// publicURL is server.public_url without its trailing slash: the base of the "Open event"
+	// button ("" leaves the button out).
+	publicURL string
 	// secrets are the forms of the webhook URL and the bot token (notify.SecretForms) removed from
 	// every error and recorded answer: a receiver or proxy may echo them.
 	secrets []string
@@ -48,7 +51,7 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 	}
 	client = withUserAgent(client, "cortex-bridge/"+version)
 	n := &Notifier{cfg: *cfg, client: client, nowFunc: time.Now,
-		secrets: notify.SecretForms(cfg.WebhookURL.Reveal(), cfg.Token.Reveal())}
+		secrets: notify.SecretForms(cfg.WebhookURL.Reveal(), cfg.Token.Reveal(), cfg.SigningSecret.Reveal())}
 	if cfg.Token != "" {
 		n.api = newAPI(cfg, client)
 	}
@@ -85,6 +88,9 @@ func (n *Notifier) notify(ctx context.Context, msg *notify.Message) error {
 		return &notify.DeliveryError{Err: errors.New("template rendered an empty Slack message"), Reason: notify.ReasonTemplate}
 	}
 	if n.api != nil {
+		if n.cfg.SigningSecret != "" {
+			msg.Notes = append(msg.Notes, n.addActions(&m, msg)...)
+		}
 		return n.postMessage(ctx, &m)
 	}
 	return n.postWebhook(ctx, &m)

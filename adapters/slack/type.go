@@ -1,6 +1,8 @@
 package slack
 
 import (
+	"strings"
+
 	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -12,7 +14,11 @@ var Type = notify.TargetType{
 	Name:      "slack",
 	NewConfig: func() notify.TargetConfig { return &Config{} },
 	New: func(cfg notify.TargetConfig, d notify.Deps) (notify.Notifier, error) {
-		return notify.Built(New(cfg.(*Config), d.Client, d.Version))
+		n, err := New(cfg.(*Config), d.Client, d.Version)
+		if n != nil {
+			n.publicURL = strings.TrimSuffix(d.PublicURL, "/")
+		}
+		return notify.Built(n, err)
 	},
 	Format:      notify.FormatJSON,
 	Payload:     notify.PayloadSlack,
@@ -33,5 +39,6 @@ func (c *Config) Disabled() string {
 
 // SecretFiles lists the secrets with a <key>_file form.
 func (c *Config) SecretFiles() []notify.SecretFile {
-	return []notify.SecretFile{{Key: "webhook_url", Value: &c.WebhookURL, File: c.WebhookURLFile}, {Key: "token", Value: &c.Token, File: c.TokenFile}}
+	return []notify.SecretFile{{Key: "webhook_url", Value: &c.WebhookURL, File: c.WebhookURLFile}, {Key: "token", Value: &c.Token, File: c.TokenFile},
+		{Key: "signing_secret", Value: &c.SigningSecret, File: c.SigningSecretFile}}
 }

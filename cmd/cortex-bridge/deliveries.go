@@ -19,7 +19,7 @@ func newDeliveries() *cobra.Command {
 	var limit int
 	var attempts bool
 	list := &cobra.Command{
-		Use:   "list [--status dead|failed|pending|running|succeeded|cancelled] [--target NAME] [--event TYPE] [--limit N] [--attempts]",
+		Use:   "list [--status dead|failed|pending|running|succeeded|cancelled|silenced] [--target NAME] [--event TYPE] [--limit N] [--attempts]",
 		Short: "List deliveries, newest first (of every target, YAML or registered)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -30,7 +30,7 @@ func newDeliveries() *cobra.Command {
 			defer db.Close()
 			f := core.DeliveryFilter{Target: target, EventType: event, Limit: limit}
 			if !f.SetStatus(status) {
-				return fmt.Errorf("--status: want dead, failed, pending, running, succeeded or cancelled, got %q", status)
+				return fmt.Errorf("--status: want dead, failed, pending, running, succeeded, cancelled or silenced, got %q", status)
 			}
 			page, err := db.DeliveryPage(cmd.Context(), f)
 			if err != nil {
@@ -65,7 +65,7 @@ func newDeliveries() *cobra.Command {
 			return nil
 		},
 	}
-	list.Flags().StringVar(&status, "status", "", "dead, failed (waiting to retry), pending, running, succeeded or cancelled")
+	list.Flags().StringVar(&status, "status", "", "dead, failed (waiting to retry), pending, running, succeeded, cancelled or silenced (kept back by a silence)")
 	list.Flags().StringVar(&target, "target", "", "only this target (a YAML target name or a registered webhook id)")
 	list.Flags().StringVar(&event, "event", "", "only this event type")
 	list.Flags().IntVar(&limit, "limit", 50, "at most this many")

@@ -15,6 +15,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dashboard"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 )
 
 // Store is what the suite exercises: every consumer's slice of storage (the bus's ingest, the
@@ -34,6 +35,11 @@ type Store interface {
 	// DigestWindow returns the events a digest collected with received_at in [from, to], in a
 	// run or not (for ad-hoc reports).
 	DigestWindow(ctx context.Context, name string, from, to time.Time) ([]*event.Event, error)
+	// The silences service's storage (silence.go), with the reads of acknowledgements and the
+	// audit log that pages and tests use.
+	silences.Store
+	Acknowledgements(ctx context.Context, eventID string) ([]core.Acknowledgement, error)
+	AuditLog(ctx context.Context, subject string, limit int) ([]core.AuditEntry, error)
 	// WebhooksChanged returns a value that changes whenever any webhook is created, changed or
 	// deleted (replicas poll it to pick up other replicas' changes).
 	WebhooksChanged(ctx context.Context) (string, error)
@@ -90,6 +96,9 @@ func Run(t *testing.T, open Open) {
 		tests[name] = fn
 	}
 	for name, fn := range eventTests() {
+		tests[name] = fn
+	}
+	for name, fn := range silenceTests() {
 		tests[name] = fn
 	}
 	for name, fn := range dashboardTests() {

@@ -1,0 +1,66 @@
+package silences
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
+)
+
+// muteSlack is how much earlier than asked an existing silence of the same finding may end and
+// still count as the one a Mute asks for.
+const muteSlack = 5 * time.Minute
+
+// MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button):
+// the same event type, repository, title and file. This is the seam for findings with
+// fingerprints: once events carry one, match on it here instead.
+func MuteRule(ev *event.Event) string {
+	parts := []string{"event == " + quote(ev.Type)}
+	for _, f := range []string{"repo_url", "title", "file"} {
+		if v := ev.String(f); v != "" {
+			parts = append(parts, f+" == "+quote(v))
+		}
+	}
+	if len(parts) == 1 { // nothing identifies a finding: mute this event only
+		parts = append(parts, "id == "+quote(ev.ID))
+	}
+	return strings.Join(parts, " && ")
+}
+
+// quote makes v a string literal of the rule language (its escapes are Go's).
+func quote(v string) string { return fmt.Sprintf("%q", v) }
+
+// Acknowledge records that user (id and name, from source, e.g. "slack") acknowledged event
+// eventID, with an audit entry. core.ErrNotFound when the event is not stored.
+func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, userName string) error {
+	s.defaults()
+	now := s.NowFunc().UTC().Truncate(time.Millisecond) // as stored
+	actor := actorOf(source, userID, userName)
+	return s.Store.Acknowledge(ctx, core.Acknowledgement{EventID: eventID, UserID: userID, UserName: userName, Source: source, At: now},
+		s.audit(now, actor, core.AuditEventAcknowledge, eventID, "acknowledged"))
+}
+
+// Mute creates a silence of the finding of event eventID (MuteRule) for d, on behalf of user,
+// with audit entries for the silence and the event; it returns the silence. When an active
+// silence of the same finding already lasts that long (within 5 minutes), it returns that one
+// and creates nothing: double clicks and replayed requests mute once.
+// core.ErrNotFound when the event is not stored; FieldErrors when d is out of range.
+func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName string, d time.Duration) (*core.Silence, error) {
+	s.defaults()
+	ev, err := s.Store.LoadEvent(ctx, eventID)
+	if err != nil {
+		return nil, err
+	}
+	return s.create(ctx, Input{When: MuteRule(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
+		actorOf(source, userID, userName), core.AuditEventMute, eventID)
+}
+
+func actorOf(source, id, name string) string {
+	if name == "" {
+		return source + ":" + id
+	}
+	return source + ":" + id + " (" + name + ")"
+}
