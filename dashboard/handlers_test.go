@@ -45,9 +45,14 @@ func TestSignInAndOut(t *testing.T) {
 	a = br.post("/ui/signin", url.Values{"key": {acmeKey}, "next": {"/ui/deliveries?status=dead"}})
 	require.Equal(t, http.StatusSeeOther, a.status)
 	require.Equal(t, "/ui/deliveries?status=dead", a.location)
-	set := a.header.Get("Set-Cookie")
+	var set string
+	for _, c := range a.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "cortex_bridge_session=") {
+			set = c
+		}
+	}
 	require.Contains(t, set, "HttpOnly")
-	require.Contains(t, set, "SameSite=Strict")
+	require.Contains(t, set, "SameSite=Lax", "sent when an alert's link is clicked on another site (Slack, webmail)")
 	require.NotContains(t, set, "Secure", "plain HTTP without a public https URL")
 	session := br.cookie("cortex_bridge_session")
 	require.NotNil(t, session)
