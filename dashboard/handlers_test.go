@@ -176,8 +176,16 @@ func TestEveryFormNeedsTheSessionsToken(t *testing.T) {
 	anon := b.browser(t)
 	require.Equal(t, http.StatusForbidden, anon.post("/ui/webhooks/"+id+"/delete", nil).status, "signed out")
 	require.Equal(t, http.StatusOK, acme.get("/ui/webhooks/"+id).status, "nothing was deleted")
-	a := acme.post("/ui/webhooks/"+id+"/delete", nil, "Origin", "https://evil.example")
-	require.Equal(t, http.StatusForbidden, a.status, "a cross-site post is refused even with the token")
+	for _, h := range [][2]string{
+		{"Origin", "https://evil.example"},
+		{"Origin", "null"}, // a sandboxed frame's post
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+	} {
+		a := acme.post("/ui/webhooks/"+id+"/delete", nil, h[0], h[1])
+		require.Equal(t, http.StatusForbidden, a.status, "a cross-site post is refused even with the token: %s: %s", h[0], h[1])
+	}
+	require.Equal(t, http.StatusOK, acme.get("/ui/webhooks/"+id).status, "nothing was deleted")
 }
 
 func TestWebhookFormValidatesBesideEachField(t *testing.T) {
