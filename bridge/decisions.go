@@ -9,9 +9,10 @@ import (
 )
 
 // decide recomputes the route decisions of ev with the config in force (dryrun.Run, messages
-// not rendered) for the events API's event page.
+// not rendered) for the events API's event page, as of the time ev was received (quiet hours and
+// holds as they were then; the dashboard's event page does the same).
 func (b *Bridge) decide(ev *event.Event) []api.RouteDecision {
-	res := dryrun.Run(b.Runtime(), ev, dryrun.Options{Render: func(string) bool { return false }})
+	res := dryrun.Run(b.Runtime(), ev, dryrun.Options{Now: ev.ReceivedAt, Render: func(string) bool { return false }})
 	out := make([]api.RouteDecision, 0, len(res.Routes))
 	for _, r := range res.Routes {
 		d := api.RouteDecision{Route: r.Route.Name, Matched: r.Matched, StoppedBy: r.StoppedBy}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -32,6 +33,10 @@ type dialect struct {
 	// FTS5 on SQLite, a tsvector GIN index on Postgres).
 	textMatch func(words []string) textQuery
 
+	// exists reports whether query q (a textQuery.set with existsOnly) has a row; nil where no
+	// textQuery is existsOnly.
+	exists func(d *DB, ctx context.Context, q string, args []any) (bool, error)
+
 	// claimSQL leases the due deliveries of one target (see claimSQLite, claimPostgres).
 	claimSQL string
 	// notifySQL wakes the listening replicas when its transaction commits (Postgres sends one
@@ -58,9 +63,9 @@ type dialect struct {
 }
 
 // textQuery is the free-text filter in the forms Events plans with (narrowing); each takes arg.
-// set "" leaves the choice to the database's planner (the walk form is used).
 type textQuery struct {
 	set, drive, walk string
+	existsOnly       bool // probe whether set has a row, never drive (the walk form is planned by the database)
 	// chunk: dense text is walked in chunks and checked in Go (store.textMatches), since a
 	// per-event check of FTS5 costs a lookup each; false: the walk form is cheap (Postgres's
 	// stored tsvector).
@@ -129,11 +134,33 @@ var postgresDialect = dialect{
 		for i, w := range words {
 			terms[i] = "'" + w + "'" + map[bool]string{true: ":*"}[prefixWord(w)]
 		}
-		// The column text_words and its index events_text (migration 00010). Not probed: a
-		// count through a GIN index reads a heap page per match, and the planner, which keeps
-		// statistics of the words, chooses between the index and a walk itself.
+		// The column text_words and its index events_text (migration 00010). Counting through a
+		// GIN index reads a heap page per match (it has no index-only scans), so the probe only
+		// asks whether one event matches (else the planner walks the whole list for a word no
+		// event has) and the planner, which keeps statistics of the words, does the rest.
 		cond := `e.text_words @@ to_tsquery('simple'::regconfig, ?)`
-		return textQuery{drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
+		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
+	},
+	// With LIMIT 1 the planner would scan the table for a word it believes common enough,
+	// reading every row when none has it: the probe takes the index (a bitmap of the matches,
+	// then one heap page) by ruling the scans out for its own transaction.
+	exists: func(d *DB, ctx context.Context, q string, args []any) (bool, error) {
+		tx, err := d.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+		if err != nil {
+			return false, err
+		}
+		defer func() { _ = tx.Rollback() }()
+		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off`); err != nil {
+			return false, err
+		}
+		var one int
+		switch err := d.queryRow(ctx, tx, q+` LIMIT 1`, args...).Scan(&one); {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		case err != nil:
+			return false, err
+		}
+		return true, nil
 	},
 	claimSQL:    claimPostgres,
 	notifySQL:   `SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), ''))`,

@@ -108,26 +108,30 @@ func (p listPlan) orDefaults() listPlan {
 }
 
 // sparseLimit is how many events a filter on deliveries, holds or text may match and still drive
-// the list query: its events are looked up (one random read each) and sorted. A filter matching
-// more is checked on each event walked newest first instead (an index probe each, in index
-// order), which fills a page of 50 within about 50·N/sparseLimit events. The two costs meet near
-// 2 000 at a million events (BENCHMARKS.md, "Issue 19").
+// the list query: its events are looked up by id (the index events_id_received holds their
+// received time) and sorted. A filter matching more is checked on each event walked newest
+// first instead (an index probe each), which fills a page of 50 within about 50·N/sparseLimit
+// events. A driven event costs a random read, a walked one a sequential index probe: at a
+// million events the two meet near 2 000 (BENCHMARKS.md,
+// "Issue 19: event list at 1 000 000 events").
 const sparseLimit = 2000
 
 // Dense free text on SQLite is walked in chunks of textChunk events, at most textChunks of them
-// (then the rest of the page is found with the match set built once).
+// (then the rest of the page is found with the match set built once); a chunk pre-filtered in
+// SQL asks for textSlack more events than are still wanted.
 const (
 	textChunk  = 1000
 	textChunks = 50
+	textSlack  = 10
 )
 
 // narrowing is one filter that needs another table (deliveries, group items, the text index):
-// set selects the ids of the events it matches (probed, bounded, to choose the plan; "": not
-// probed, walk is left to the database's planner), drive is its condition on e when it drives
-// the query, walk when it is checked per event walked.
+// set selects the events it matches (probed, bounded, to choose the plan), drive is its
+// condition on e when it drives the query, walk when it is checked per event walked.
 type narrowing struct {
 	set, drive, walk string
 	args             []any // for each of set, drive and walk
+	existsOnly       bool  // probe only whether one event matches; it never drives
 	chunk            bool  // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
 }
 
@@ -203,7 +207,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	}
 	if len(words) > 0 {
 		tq := d.dialect.textMatch(words)
-		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk})
+		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk, existsOnly: tq.existsOnly})
 	}
 
 	// The sparsest narrowing that matches at most sparseLimit events drives; the others are
@@ -211,8 +215,15 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	plan := d.listPlan.orDefaults()
 	driver, fewest := -1, plan.sparse+1
 	for i, n := range nars {
-		if n.set == "" {
-			continue // the database plans it (Postgres free text)
+		if n.existsOnly {
+			some, err := d.dialect.exists(d, ctx, n.set, n.args)
+			if err != nil {
+				return core.EventPage{}, unavailable("list events", err)
+			}
+			if !some {
+				return core.EventPage{}, nil
+			}
+			continue
 		}
 		var count int
 		if err := d.queryRow(ctx, d.r, `SELECT COUNT(*) FROM (`+n.set+` LIMIT ?) x`, append(slices.Clone(n.args), plan.sparse+1)...).Scan(&count); err != nil {
@@ -259,20 +270,23 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			}
 		}
 	}
+	// The page's ids are found first, from the indexes alone where the filters allow (the
+	// received index holds the id), and only their rows are read.
 	page := func(cursor []any, n int) (string, []any) {
-		q := `SELECT ` + summaryColumns + ` FROM events e WHERE 1 = 1` + base + pre
+		q := `SELECT e.id FROM events e WHERE 1 = 1` + base + pre
 		a := append(slices.Clone(args), preArgs...)
 		if cursor != nil {
 			q += ` AND (` + order + `, e.id) < (?, ?)`
 			a = append(a, cursor...)
 		}
-		return q + ` ORDER BY ` + order + ` DESC, e.id DESC LIMIT ?`, append(a, n)
+		q += ` ORDER BY ` + order + ` DESC, e.id DESC LIMIT ?`
+		return `SELECT ` + summaryColumns + ` FROM events e WHERE e.id IN (` + q + `) ORDER BY e.received_at_ms DESC, e.id DESC`, append(a, n)
 	}
 
 	var out []core.EventSummary
 	if chunked != nil {
 		var err error
-		if out, cursor, err = d.walkText(ctx, words, plan, cursor, limit+1, page); err != nil {
+		if out, cursor, err = d.walkText(ctx, words, plan, pre != "", cursor, limit+1, page); err != nil {
 			return core.EventPage{}, err
 		}
 		if len(out) <= limit && cursor != nil { // the chunks ran out: the rest with the match set
@@ -303,11 +317,17 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 // SQLite), plan.chunk events at a time, newest first, checking each in Go (textMatches) rather
 // than looking the text index up per range. It returns the events found and the cursor after
 // the last event walked, nil when the walk reached the end of the list.
-func (d *DB) walkText(ctx context.Context, words []string, plan listPlan, cursor []any, want int,
+func (d *DB) walkText(ctx context.Context, words []string, plan listPlan, prefiltered bool, cursor []any, want int,
 	page func([]any, int) (string, []any)) ([]core.EventSummary, []any, error) {
 	var out []core.EventSummary
 	for range plan.chunks {
-		q, a := page(cursor, plan.chunk)
+		// The SQL pre-filter lets through few events that do not match: ask for about as many
+		// as are still wanted.
+		n := plan.chunk
+		if prefiltered {
+			n = min(n, want-len(out)+textSlack)
+		}
+		q, a := page(cursor, n)
 		rows, err := d.summaries(ctx, q, a)
 		if err != nil {
 			return nil, nil, err
@@ -321,7 +341,7 @@ func (d *DB) walkText(ctx context.Context, words []string, plan listPlan, cursor
 				return out, []any{r.ReceivedAt.UnixMilli(), r.ID}, nil
 			}
 		}
-		if len(rows) < plan.chunk {
+		if len(rows) < n {
 			return out, nil, nil
 		}
 		last := rows[len(rows)-1]

@@ -37,6 +37,10 @@ const DueTargetsSQL = dueTargetsSQL
 // ClaimSQLite exposes SQLite's claim statement to the tests.
 const ClaimSQLite = claimSQLite
 
+// SetListPlan makes db's events list drive from a filter only when it matches at most sparse
+// events, and walk dense free text in chunks of chunk events, at most chunks of them.
+func SetListPlan(db *DB, sparse, chunk, chunks int) { db.listPlan = listPlan{sparse, chunk, chunks} }
+
 // WriterSynchronous returns PRAGMA synchronous of db's SQLite writer connection (2 is FULL).
 func WriterSynchronous(db *DB) (int, error) {
 	var v int
@@ -50,7 +54,3 @@ func ReaderCacheSize(db *DB) (int, error) {
 	err := db.r.QueryRow("PRAGMA cache_size").Scan(&v)
 	return v, err
 }
-
-// SetListPlan makes db's events list drive from a filter only when it matches at most sparse
-// events, and walk dense free text in chunks of chunk events, at most chunks of them.
-func SetListPlan(db *DB, sparse, chunk, chunks int) { db.listPlan = listPlan{sparse, chunk, chunks} }

@@ -22,6 +22,9 @@ CREATE INDEX events_type_received ON events (type, received_at_ms, id);
 CREATE INDEX events_severity_received ON events (severity, received_at_ms, id) WHERE severity <> '';
 CREATE INDEX events_repository_received ON events (repository, received_at_ms, id) WHERE repository <> '';
 CREATE INDEX events_scan_received ON events (scan_id, received_at_ms, id) WHERE scan_id <> '';
+-- A filter on deliveries or text that drives the list looks its events up by id: with their
+-- received time in the index, they are sorted without reading the rows.
+CREATE INDEX events_id_received ON events (id, received_at_ms);
 -- Events per delivery state: the failed ones (pending after a failed attempt) and the held ones.
 CREATE INDEX deliveries_failed ON deliveries (event_id) WHERE state = 'pending' AND attempts > retry_base;
 CREATE INDEX deliveries_dead_event ON deliveries (event_id) WHERE state = 'dead';
@@ -49,6 +52,7 @@ DROP TRIGGER events_text_delete;
 DROP TRIGGER events_text_insert;
 DROP TABLE events_text;
 DROP INDEX deliveries_dead_event;
+DROP INDEX events_id_received;
 DROP INDEX deliveries_failed;
 DROP INDEX events_scan_received;
 DROP INDEX events_repository_received;
