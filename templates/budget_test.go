@@ -162,7 +162,7 @@ func TestRenderStopsWhenContextEnds(t *testing.T) {
 	}{
 		"nested range":     {src: `{{ range .Events }}{{ range $.Events }}{{ end }}{{ end }}`},
 		"function in loop": {src: `{{ range .Events }}{{ range $.Events }}{{ $_ := add1 1 }}{{ end }}{{ end }}`},
-		"append in loop":   {src: `{{ $l := list }}{{ range .Events }}{{ $l = append $l . }}{{ end }}`},
+		"append in loop":   {src: `{{ $l := list }}{{ range .Events }}{{ range $.Events }}{{ $l = append $l . }}{{ end }}{{ end }}`},
 		"html part":        {src: `x`, html: `{{ range .Events }}{{ range $.Events }}{{ end }}{{ end }}`},
 	}
 	for name, tc := range tests {
