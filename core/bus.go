@@ -237,7 +237,7 @@ func (b *Bus) acceptSilenced(ev *event.Event, assigned []Assignment, silence str
 	for _, a := range assigned {
 		req.item.Deliveries = append(req.item.Deliveries, &Delivery{
 			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-			State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: "silenced by silence " + silence,
+			State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: SilencedBy(silence),
 		})
 		req.reserved = append(req.reserved, nil)
 	}
