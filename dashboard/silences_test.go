@@ -75,12 +75,7 @@ func TestSilencesPage(t *testing.T) {
 
 func TestEventPageAcknowledgedAndSilenced(t *testing.T) {
 	t.Parallel()
-	for _, driver := range drivers {
-		t.Run(driver, func(t *testing.T) {
-			t.Parallel()
-			testEventPageAcknowledgedAndSilenced(t, setupOn(t, driver))
-		})
-	}
+	onDrivers(t, testEventPageAcknowledgedAndSilenced)
 }
 
 // testEventPageAcknowledgedAndSilenced: an admin's event page shows who acknowledged the event
