@@ -77,12 +77,21 @@ type eventData struct {
 }
 
 // eventRecord is the event's acknowledgements (oldest first) and audit history (newest
-// first), and the "Silence similar" form: silences.MuteRule of the event, prefilled.
+// first), and the "Silence similar" form: silences.MuteRule of the event, prefilled unless it
+// is longer than a silence's rule may be (silences.MaxRuleBytes: a long title or file).
 type eventRecord struct {
 	Acks      []core.Acknowledgement
 	History   []core.AuditEntry
 	Rule      string
 	Durations []string
+}
+
+func newEventRecord(ev *event.Event, acks []core.Acknowledgement, history []core.AuditEntry) *eventRecord {
+	rec := &eventRecord{Acks: acks, History: history, Durations: silenceDurations}
+	if rule := silences.MuteRule(ev); len(rule) <= silences.MaxRuleBytes {
+		rec.Rule = rule
+	}
+	return rec
 }
 
 // scope is what the signed-in account may see: every target (admin), or its webhooks.
@@ -239,7 +248,7 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 			d.unavailable(w, r, err)
 			return
 		}
-		data.Record = &eventRecord{Acks: acks, History: history, Rule: silences.MuteRule(ev), Durations: silenceDurations}
+		data.Record = newEventRecord(ev, acks, history)
 	}
 	data.Resend = d.resendOptions(sc, ev, ds)
 	d.render(w, r, status, "event", page{Title: "Event " + ev.ID, Nav: "events", Flash: flash(r), Error: problem, Data: data})
