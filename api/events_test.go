@@ -173,8 +173,8 @@ func TestEventsAPIRoles(t *testing.T) {
 
 // TestEventsAPIAcknowledgedAndSilenced: GET /events/{id} shows an admin who acknowledged the
 // event and when, its audit history (acknowledged, muted), and names the silence of each
-// silenced delivery; a tenant sees its own silenced delivery but no acknowledgement, history or
-// silence of anyone's.
+// silenced delivery; a tenant sees its own deliveries but no acknowledgement, history or
+// silence.
 func TestEventsAPIAcknowledgedAndSilenced(t *testing.T) {
 	t.Parallel()
 	e := setupEvents(t, nil)
@@ -192,7 +192,9 @@ func TestEventsAPIAcknowledgedAndSilenced(t *testing.T) {
 	silenced := func(id, target string) *core.Delivery {
 		return &core.Delivery{ID: id, Target: target, State: core.StateSilenced, NextAttemptAt: now, CreatedAt: now, LastError: core.SilencedBy(sil.ID)}
 	}
-	_, err = e.db.Ingest(ctx, []core.IngestItem{{Event: ev, Deliveries: []*core.Delivery{silenced("d-muted-slack", "slack"), silenced("d-muted-hook", e.hook)}}})
+	// A silence covers the config's targets only: acme's webhook still gets the event.
+	hook := &core.Delivery{ID: "d-muted-hook", Target: e.hook, State: core.StatePending, NextAttemptAt: now, CreatedAt: now}
+	_, err = e.db.Ingest(ctx, []core.IngestItem{{Event: ev, Deliveries: []*core.Delivery{silenced("d-muted-slack", "slack"), hook}}})
 	require.NoError(t, err)
 
 	admin := e.do(t, http.MethodGet, "/events/"+e.shared, rootKey, nil)
@@ -210,10 +212,14 @@ func TestEventsAPIAcknowledgedAndSilenced(t *testing.T) {
 
 	muted := e.do(t, http.MethodGet, "/events/ev-muted", rootKey, nil)
 	require.Equal(t, http.StatusOK, muted.status, muted.raw)
+	ds := map[string]map[string]any{}
 	for _, d := range muted.body["deliveries"].([]any) {
-		require.Equal(t, "silenced", d.(map[string]any)["status"])
-		require.Equal(t, sil.ID, d.(map[string]any)["silence_id"])
+		ds[d.(map[string]any)["id"].(string)] = d.(map[string]any)
 	}
+	require.Equal(t, "silenced", ds["d-muted-slack"]["status"])
+	require.Equal(t, sil.ID, ds["d-muted-slack"]["silence_id"])
+	require.Equal(t, "pending", ds["d-muted-hook"]["status"])
+	require.NotContains(t, ds["d-muted-hook"], "silence_id")
 	require.Empty(t, muted.body["acknowledgements"])
 
 	for _, id := range []string{e.shared, "ev-muted"} {
@@ -222,6 +228,7 @@ func TestEventsAPIAcknowledgedAndSilenced(t *testing.T) {
 		require.NotContains(t, tenant.body, "acknowledgements")
 		require.NotContains(t, tenant.body, "history")
 		require.NotContains(t, tenant.raw, "alice")
+		require.NotContains(t, tenant.raw, sil.ID)
 		require.Len(t, tenant.body["deliveries"], 1)
 	}
 }

@@ -21,40 +21,74 @@ func (d *Dispatcher) attempt(ctx context.Context, p *pool, dl *Delivery) error {
 	route := plan.Router.Route(dl.Route)
 	msg := &notify.Message{DeliveryID: dl.ID, Attempt: dl.Attempts + 1, Target: t.Name, Route: dl.Route, Event: dl.Event, Events: []*event.Event{dl.Event}}
 	start := d.cfg.NowFunc()
-	err := d.send(ctx, plan, t, route, msg)
+	syncer, _ := t.Notifier.(notify.Syncer)
+	err := d.send(ctx, plan, t, route, msg, syncer)
 	end := d.cfg.NowFunc()
 	if len(msg.Notes) > 0 {
 		d.log.Warn("message cut to fit the target's limits", "target", t.Name, "delivery_id", dl.ID, "changes", msg.Notes)
+		d.cfg.Observer.MessageCut(t.Name)
 	}
-	c := Completion{LeaseOwner: d.cfg.Owner, Attempt: Attempt{
-		DeliveryID: dl.ID, Number: msg.Attempt, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
-	}, State: StateSucceeded}
-	if err != nil {
-		de := notify.AsDeliveryError(err)
-		c.Attempt.Outcome, c.Attempt.StatusCode, c.Attempt.Error = string(de.Reason), de.StatusCode, de.Error()
-		c.Attempt.Response = truncateUTF8(de.Response, notify.MaxResponseBytes)
-		c.LastError = de.Error()
-		switch {
-		case !de.Retryable || msg.Attempt-dl.RetryBase >= plan.Retry.MaxAttempts:
-			c.State = StateDead
-		default:
-			c.State = StatePending
-			c.NextAttemptAt = end.Add(plan.Retry.Delay(msg.Attempt, de.RetryAfter))
-		}
-		if de.Reason == notify.ReasonRateLimited {
-			d.pause(p, de, end.Add(min(cmp.Or(de.RetryAfter, plan.Retry.Delay(msg.Attempt, 0)), plan.Retry.Max)))
-		}
+	r := result{Completion: d.outcome(p, plan, dl, msg.Attempt, start, end, err)}
+	if err == nil && syncer != nil {
+		// Not done until the writer's Sync puts the output on disk; the writer reports it.
+		r.sync, r.pool, r.plan, r.dl = syncer, p, plan, dl
+		d.completions <- r
+		return nil
 	}
-	d.cfg.Observer.Attempt(t.Name, c.Attempt.Outcome, c.Attempt.Duration, c.State)
-	if d.cfg.AttemptLog != nil {
-		d.cfg.AttemptLog(dl, c.Attempt, c.State)
-	}
-	d.completions <- c
+	d.report(t.Name, dl, r.Completion)
+	d.completions <- r
 	return err
 }
 
+// outcome is the completion of attempt number n of dl, which ran from start to end and ended
+// with err; a rate limit pauses p's target.
+func (d *Dispatcher) outcome(p *pool, plan *Plan, dl *Delivery, n int, start, end time.Time, err error) Completion {
+	c := Completion{LeaseOwner: d.cfg.Owner, Attempt: Attempt{
+		DeliveryID: dl.ID, Number: n, StartedAt: start, Duration: end.Sub(start), Outcome: "success",
+	}, State: StateSucceeded}
+	if err == nil {
+		return c
+	}
+	de := notify.AsDeliveryError(err)
+	c.Attempt.Outcome, c.Attempt.StatusCode, c.Attempt.Error = string(de.Reason), de.StatusCode, de.Error()
+	c.Attempt.Response = truncateUTF8(de.Response, notify.MaxResponseBytes)
+	c.LastError = de.Error()
+	switch {
+	case !de.Retryable || n-dl.RetryBase >= plan.Retry.MaxAttempts:
+		c.State = StateDead
+	default:
+		c.State = StatePending
+		c.NextAttemptAt = end.Add(plan.Retry.Delay(n, de.RetryAfter))
+	}
+	if de.Reason == notify.ReasonRateLimited {
+		d.pause(p, de, end.Add(min(cmp.Or(de.RetryAfter, plan.Retry.Delay(n, 0)), plan.Retry.Max)))
+	}
+	return c
+}
+
+// report hands an attempt's outcome to the metrics and the attempt log.
+func (d *Dispatcher) report(target string, dl *Delivery, c Completion) {
+	d.cfg.Observer.Attempt(target, c.Attempt.Outcome, c.Attempt.Duration, c.State)
+	if d.cfg.AttemptLog != nil {
+		d.cfg.AttemptLog(dl, c.Attempt, c.State)
+	}
+}
+
+// result is a completion on its way to the writer. For a success of a notify.Syncer target
+// (sync set, with the attempt's pool, plan and delivery), the writer first calls sync.Sync and,
+// when that fails, records and reports the failure the attempt would have had (a retryable
+// server error) instead: a delivery counts as done only once its output is on disk.
+type result struct {
+	Completion
+	sync notify.Syncer
+	pool *pool
+	plan *Plan
+	dl   *Delivery
+}
+
 // send renders msg for t and hands it to the target's Notifier, both within delivery.timeout.
-func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *notify.Message) error {
+// A Syncer's message is written unsynced (the completion writer syncs it).
+func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Route, msg *notify.Message, syncer notify.Syncer) error {
 	switch msg.Event.Type {
 	case DigestEventType:
 		if err := d.digestMessage(ctx, plan, msg); err != nil {
@@ -83,6 +117,9 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 		// Cut off by the drain: retried after the restart, like a cut-off send. Anything else,
 		// delivery.timeout included, would fail the same way again.
 		return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate, Retryable: ctx.Err() != nil}
+	}
+	if syncer != nil {
+		return syncer.NotifyUnsynced(actx, msg)
 	}
 	return t.Notifier.Notify(actx, msg)
 }
@@ -114,7 +151,7 @@ const completionLinger = 5 * time.Millisecond
 // writeCompletions batches completions into transactions until the channel is closed. A batch
 // that cannot be written is retried with backoff: the deliveries keep their leases meanwhile.
 func (d *Dispatcher) writeCompletions() {
-	batch := make([]Completion, 0, d.cfg.BatchSize)
+	batch := make([]result, 0, d.cfg.BatchSize)
 	linger := time.NewTimer(completionLinger)
 	for c := range d.completions {
 		batch = append(batch[:0], c)
@@ -136,24 +173,55 @@ func (d *Dispatcher) writeCompletions() {
 	}
 }
 
-func (d *Dispatcher) writeBatch(batch []Completion) {
+// syncOutputs calls Sync once for each notify.Syncer whose successes are in batch, turns those
+// results into the failure the attempt would have had when it fails, and reports them.
+func (d *Dispatcher) syncOutputs(batch []result) {
+	var synced map[notify.Syncer]error
+	for i := range batch {
+		r := &batch[i]
+		if r.sync == nil {
+			continue
+		}
+		err, done := synced[r.sync]
+		if !done {
+			if synced == nil {
+				synced = map[notify.Syncer]error{}
+			}
+			err = r.sync.Sync()
+			synced[r.sync] = err
+		}
+		if err != nil {
+			a := r.Attempt
+			r.Completion = d.outcome(r.pool, r.plan, r.dl, a.Number, a.StartedAt, a.StartedAt.Add(a.Duration),
+				&notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true})
+		}
+		d.report(r.pool.target.Name, r.dl, r.Completion)
+	}
+}
+
+func (d *Dispatcher) writeBatch(batch []result) {
+	d.syncOutputs(batch)
+	cs := make([]Completion, len(batch))
+	for i, r := range batch {
+		cs[i] = r.Completion
+	}
 	op := func() (struct{}, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		return struct{}{}, d.store.Complete(ctx, batch)
+		return struct{}{}, d.store.Complete(ctx, cs)
 	}
 	_, err := backoff.Retry(context.Background(), op,
 		backoff.WithBackOff(&backoff.ExponentialBackOff{InitialInterval: 50 * time.Millisecond, RandomizationFactor: 0.5, Multiplier: 2, MaxInterval: 5 * time.Second}),
 		backoff.WithMaxElapsedTime(d.cfg.Lease),
 		backoff.WithNotify(func(err error, next time.Duration) {
-			d.log.Warn("writing delivery results failed; retrying", "count", len(batch), "retry_in", next, "err", err)
+			d.log.Warn("writing delivery results failed; retrying", "count", len(cs), "retry_in", next, "err", err)
 		}))
 	if err != nil {
 		d.log.Error("could not write delivery results; those deliveries will be retried when their leases expire",
-			"count", len(batch), "err", err)
+			"count", len(cs), "err", err)
 	}
-	ids := make([]string, len(batch))
-	for i, c := range batch {
+	ids := make([]string, len(cs))
+	for i, c := range cs {
 		ids[i] = c.Attempt.DeliveryID
 	}
 	d.forget(ids...)

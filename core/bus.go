@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -86,7 +87,7 @@ type Bus struct {
 type acceptReq struct {
 	item     IngestItem
 	reserved []*pool // per delivery: the pool whose queue slot it holds, or nil
-	silenced string  // the silence that matched the event: its deliveries are StateSilenced
+	silenced string  // the silence that matched the event: its config targets' deliveries are StateSilenced
 	done     chan acceptResp
 }
 
@@ -199,12 +200,23 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	ev.ReceivedAt = now
 	router := b.disp.Plan().Router
 	assigned := router.Assign(ev, b.disp.Enabled)
-	if silence, ok := b.silencedBy(ev, now); ok {
-		return b.acceptSilenced(ev, assigned, silence, now)
+	// A silence covers the config's targets only: registered webhooks belong to tenants, who
+	// cannot see or end silences, so their deliveries go on (docs/api.md, Silences).
+	silence, silenced := b.silencedBy(ev, now)
+	req := &acceptReq{item: IngestItem{Event: ev}, done: make(chan acceptResp, 1), silenced: silence}
+	if !silenced {
+		req.item.Digests = router.DigestsFor(ev)
 	}
-	req := &acceptReq{item: IngestItem{Event: ev, Digests: router.DigestsFor(ev)}, done: make(chan acceptResp, 1)}
 	var member map[[2]string]bool
 	for _, a := range assigned {
+		if silenced && !strings.HasPrefix(a.Target, WebhookPrefix) {
+			req.item.Deliveries = append(req.item.Deliveries, &Delivery{
+				ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
+				State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: SilencedBy(silence),
+			})
+			req.reserved = append(req.reserved, nil)
+			continue
+		}
 		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
 			continue
 		} else if g != nil {
@@ -226,20 +238,8 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 		req.reserved = append(req.reserved, p)
 		req.item.Deliveries = append(req.item.Deliveries, dl)
 	}
-	req.item.Groups = append(req.item.Groups, router.closers(ev, member, b.disp.Enabled)...)
-	return b.submit(req)
-}
-
-// acceptSilenced stores ev with one delivery per assigned target in StateSilenced, naming
-// silence: the record of what would have been sent. Nothing is held, digested or sent.
-func (b *Bus) acceptSilenced(ev *event.Event, assigned []Assignment, silence string, now time.Time) (AcceptResult, error) {
-	req := &acceptReq{item: IngestItem{Event: ev}, done: make(chan acceptResp, 1), silenced: silence}
-	for _, a := range assigned {
-		req.item.Deliveries = append(req.item.Deliveries, &Delivery{
-			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-			State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: SilencedBy(silence),
-		})
-		req.reserved = append(req.reserved, nil)
+	if !silenced {
+		req.item.Groups = append(req.item.Groups, router.closers(ev, member, b.disp.Enabled)...)
 	}
 	return b.submit(req)
 }
@@ -339,12 +339,14 @@ func (b *Bus) commit(batch []*acceptReq) {
 		for i, r := range batch {
 			switch {
 			case dup[i]:
-			case r.silenced != "":
-				for _, dl := range r.item.Deliveries {
-					b.disp.cfg.Observer.Silenced(dl.Target)
-				}
 			default:
-				enqueued += int64(len(r.item.Deliveries))
+				for _, dl := range r.item.Deliveries {
+					if dl.State == StateSilenced {
+						b.disp.cfg.Observer.Silenced(dl.Target)
+					} else {
+						enqueued++
+					}
+				}
 			}
 		}
 		b.enqueued.Add(enqueued)

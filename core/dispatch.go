@@ -155,7 +155,7 @@ type Dispatcher struct {
 	mu       sync.Mutex
 	inflight map[string]struct{} // delivery ids this process holds, from hand-off to completion
 
-	completions chan Completion
+	completions chan result
 }
 
 // runState is what workers started during Run share.
@@ -172,7 +172,7 @@ func NewDispatcher(cfg DispatcherConfig, store DispatcherStore, plan *Plan, log 
 		cfg: cfg, store: store, log: log,
 		pools:       map[string]*pool{},
 		inflight:    map[string]struct{}{},
-		completions: make(chan Completion, cfg.BatchSize*2),
+		completions: make(chan result, cfg.BatchSize*2),
 	}
 	d.Apply(plan)
 	return d

@@ -87,6 +87,7 @@ type setupOpts struct {
 	breaker     core.BreakerPolicy
 	drain       time.Duration
 	nowFunc     func() time.Time // the dispatcher's clock; nil: time.Now
+	name        string           // the target's name; "": "hook"
 }
 
 // calledFrom reports whether the caller of the function that calls it runs inside fn (a
@@ -109,12 +110,15 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	t.Helper()
 	n, err := webhook.New(&webhook.Config{URL: o.url, Secret: "test-secret-value"}, nil, "test")
 	require.NoError(t, err)
-	target := &core.Target{Name: "hook", Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
+	if o.name == "" {
+		o.name = "hook"
+	}
+	target := &core.Target{Name: o.name, Type: "webhook", Format: notify.FormatJSON, Notifier: n, Concurrency: max(o.concurrency, 1), Breaker: o.breaker}
 	if o.breaker == (core.BreakerPolicy{}) {
 		target.Breaker.Failures = -1 // most tests count exact attempts; the breaker has its own test
 	}
 	if o.routes == nil {
-		o.routes = []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"hook"}}}
+		o.routes = []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{o.name}}}
 	}
 	if o.retry.MaxAttempts == 0 {
 		o.retry = core.RetryPolicy{MaxAttempts: 4, Initial: 50 * time.Millisecond, Max: 2 * time.Second}

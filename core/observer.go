@@ -15,6 +15,9 @@ type Observer interface {
 	DigestRun(digest, outcome string)
 	// CircuitOpen reports a target's circuit breaker opening or closing.
 	CircuitOpen(target string, open bool)
+	// MessageCut is an attempt whose message the target's Notifier cut to fit the platform's
+	// limits (notify.Message.Notes, logged with the delivery).
+	MessageCut(target string)
 	// Silenced is a delivery to target recorded as StateSilenced (an active silence matched
 	// its event): final without an attempt.
 	Silenced(target string)
@@ -35,4 +38,5 @@ func (nopObserver) Attempt(string, string, time.Duration, State) {}
 func (nopObserver) RuleError(string)                             {}
 func (nopObserver) DigestRun(string, string)                     {}
 func (nopObserver) CircuitOpen(string, bool)                     {}
+func (nopObserver) MessageCut(string)                            {}
 func (nopObserver) Silenced(string)                              {}

@@ -55,3 +55,20 @@ func TestSilencedEventsAreRecordedNotSent(t *testing.T) {
 	accept(t, b, "evt-3")
 	require.Equal(t, core.StateSucceeded, waitDelivery(t, b, "evt-3", 10*time.Second).State, "no silencer: delivered")
 }
+
+// TestSilencesSpareRegisteredWebhooks: a silence covers the config's targets only. A registered
+// webhook belongs to a tenant, who can neither see nor end silences (they are admin-only), so
+// its deliveries of a silenced event are sent.
+func TestSilencesSpareRegisteredWebhooks(t *testing.T) {
+	t.Parallel()
+	rc, url := newReceiver(t, nil)
+	b := setup(t, setupOpts{url: url, name: core.WebhookPrefix + "0193tenant"})
+	b.bus.SetSilencer(silenceAll{})
+	res := accept(t, b, "evt-w")
+	require.Equal(t, "s-1", res.Silenced, "the silence matched the event")
+	require.Equal(t, core.StateSucceeded, waitDelivery(t, b, "evt-w", 10*time.Second).State)
+	require.Equal(t, 1, rc.count())
+	ds, err := b.store.Deliveries(context.Background(), core.DeliveryFilter{State: core.StateSilenced})
+	require.NoError(t, err)
+	require.Empty(t, ds)
+}

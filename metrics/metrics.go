@@ -35,6 +35,7 @@ type Metrics struct {
 	deliveries     *prometheus.CounterVec
 	ruleErrors     *prometheus.CounterVec
 	templateErrors *prometheus.CounterVec
+	messagesCut    *prometheus.CounterVec
 	digestRuns     *prometheus.CounterVec
 	reloads        *prometheus.CounterVec
 	reloadTime     prometheus.Gauge
@@ -67,6 +68,8 @@ func New(version string, stats QueueStatsFunc) *Metrics {
 			Help: "Rules that failed at run time (counted as not matched), by route."}, []string{"route"}),
 		templateErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "template_errors_total",
 			Help: "Messages that could not be rendered, by target."}, []string{"target"}),
+		messagesCut: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "messages_cut_total",
+			Help: "Attempts whose message was cut to fit the target platform's limits (the log says which fields), by target."}, []string{"target"}),
 		digestRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "digest_runs_total",
 			Help: "Digest periods closed, by digest and outcome (sent, empty, skipped)."}, []string{"digest", "outcome"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "config_reloads_total",
@@ -83,7 +86,7 @@ func New(version string, stats QueueStatsFunc) *Metrics {
 		Help: "The running version; always 1."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.events, m.ingestSeconds, m.attempts, m.attemptSeconds, m.deliveries, m.ruleErrors,
-		m.templateErrors, m.digestRuns, m.reloads, m.reloadTime, m.breakerOpen, m.alerts, build,
+		m.templateErrors, m.messagesCut, m.digestRuns, m.reloads, m.reloadTime, m.breakerOpen, m.alerts, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.queue = &queueCollector{stats: stats}
@@ -132,6 +135,9 @@ func (m *Metrics) Attempt(target, outcome string, d time.Duration, state core.St
 
 // RuleError implements core.Observer.
 func (m *Metrics) RuleError(route string) { m.ruleErrors.WithLabelValues(route).Inc() }
+
+// MessageCut implements core.Observer.
+func (m *Metrics) MessageCut(target string) { m.messagesCut.WithLabelValues(target).Inc() }
 
 // DigestRun implements core.Observer.
 func (m *Metrics) DigestRun(digest, outcome string) {

@@ -47,6 +47,18 @@ type Notifier interface {
 	Notify(ctx context.Context, msg *Message) error
 }
 
+// Syncer is a Notifier whose output can be made durable in bulk, later than each message is
+// written: the file (audit) target. NotifyUnsynced does what Notify does except the fsync; Sync
+// returns once everything NotifyUnsynced wrote before Sync began is on disk, or the error that
+// kept it from being (then none of those messages may count as delivered). The dispatcher uses
+// it so that the lines of many attempts share one fsync, taken just before their results are
+// recorded; Notify stays durable on its own for every other caller.
+type Syncer interface {
+	Notifier
+	NotifyUnsynced(ctx context.Context, msg *Message) error
+	Sync() error
+}
+
 // Reason says why a delivery attempt failed, for the attempt log and metrics.
 type Reason string
 

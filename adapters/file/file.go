@@ -38,7 +38,8 @@ type Line struct {
 	DeliveryID string          `json:"delivery_id"` // the same on a retry: readers can drop repeats
 }
 
-// SyncInterval is the shortest time between two fsyncs of one file target (group commit): a
+// SyncInterval is the shortest time between two of Notify's fsyncs (group commit; Sync, which
+// the dispatcher calls once per batch of results, does not wait for it): a
 // line written within it of the last fsync waits for the next one, shared with every line
 // written meanwhile. A line after a quiet spell is fsynced at once, and so is every line of a
 // target whose concurrency is 1 (WithConcurrency): with one delivery at a time, waiting would
@@ -51,7 +52,8 @@ const SyncInterval = 2 * time.Millisecond
 
 // Notifier appends to one file. Writes are serialised, so lines never interleave; fsyncs are
 // shared: a writer whose line a concurrent fsync already covered does not fsync again, and
-// fsyncs are at least SyncInterval apart (group commit). When the file is moved or removed (log
+// Notify's fsyncs are at least SyncInterval apart (group commit). The dispatcher uses it as a
+// notify.Syncer: NotifyUnsynced per delivery, one Sync per batch of results. When the file is moved or removed (log
 // rotation), the next write reopens the path, so no restart or signal is needed.
 type Notifier struct {
 	path    string
@@ -66,9 +68,10 @@ type Notifier struct {
 	lastSync time.Time  // when the last fsync ended
 	syncs    uint64     // fsyncs so far (tests)
 	waits    uint64     // fsyncs delayed for the spacing so far (tests)
+	closeErr error      // set by Close when its fsync failed: what a later Sync returns
 }
 
-var _ notify.Notifier = (*Notifier)(nil)
+var _ notify.Syncer = (*Notifier)(nil)
 
 // Option configures a Notifier.
 type Option func(*Notifier)
@@ -135,12 +138,39 @@ func (n *Notifier) current() (*os.File, error) {
 // retryable (disk full may clear); the partial line, if any, is left for readers to skip as
 // invalid JSON, and a retried line carries the same delivery_id.
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
-	line, err := lineOf(msg)
+	mine, err := n.write(ctx, msg)
 	if err != nil {
 		return err
 	}
+	return retryable(n.syncThrough(mine, !n.alone))
+}
+
+// NotifyUnsynced appends one line for msg like Notify but returns before the fsync: the line
+// is in the operating system's cache until the next Sync (or Notify, or Close) puts it on disk.
+// The dispatcher calls Sync before it records the delivery as done (notify.Syncer).
+func (n *Notifier) NotifyUnsynced(ctx context.Context, msg *notify.Message) error {
+	_, err := n.write(ctx, msg)
+	return err
+}
+
+// Sync returns once every line written before it began is on disk: at once when an fsync
+// since then covered them, else after one fsync of its own, without SyncInterval's spacing (its
+// caller gathers the lines). The error is retryable, as Notify's.
+func (n *Notifier) Sync() error {
+	n.mu.Lock()
+	upto := n.written
+	n.mu.Unlock()
+	return retryable(n.syncThrough(upto, false))
+}
+
+// write appends msg's line and returns its number (lines written so far, this one included).
+func (n *Notifier) write(ctx context.Context, msg *notify.Message) (uint64, error) {
+	line, err := lineOf(msg)
+	if err != nil {
+		return 0, err
+	}
 	if err := ctx.Err(); err != nil {
-		return notify.AsDeliveryError(err)
+		return 0, notify.AsDeliveryError(err)
 	}
 	n.mu.Lock()
 	f, err := n.current()
@@ -150,27 +180,32 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	n.written++
 	mine := n.written
 	n.mu.Unlock()
+	return mine, retryable(err)
+}
+
+// retryable wraps a write or sync error as a retryable delivery error; nil stays nil.
+func retryable(err error) error {
 	if err == nil {
-		err = n.syncThrough(mine)
+		return nil
 	}
-	if err != nil {
-		return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
-	}
-	return nil
+	return &notify.DeliveryError{Err: err, Reason: notify.ReasonServerError, Retryable: true}
 }
 
 // syncThrough returns once the first line lines are on disk, fsyncing unless a concurrent fsync
-// already covered them; unless the notifier is alone it first waits out the rest of
-// SyncInterval since the last fsync, so the lines written meanwhile share this one. (Waiting
-// only while other calls are in progress is not enough: at 1 000 lines/s each line is usually
-// fsynced before the next arrives, so every line would get its own fsync.)
-func (n *Notifier) syncThrough(line uint64) error {
+// already covered them; with spaced it first waits out the rest of SyncInterval since the last
+// fsync, so the lines written meanwhile share this one. (Waiting only while other calls are in
+// progress is not enough: at 1 000 lines/s each line is usually fsynced before the next
+// arrives, so every line would get its own fsync.)
+func (n *Notifier) syncThrough(line uint64, spaced bool) error {
 	n.syncMu.Lock()
 	defer n.syncMu.Unlock()
 	if n.synced >= line {
 		return nil
 	}
-	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 && !n.alone {
+	if n.closeErr != nil {
+		return n.closeErr
+	}
+	if wait := SyncInterval - time.Since(n.lastSync); wait > 0 && spaced {
 		n.waits++
 		time.Sleep(wait)
 	}
@@ -185,11 +220,23 @@ func (n *Notifier) syncThrough(line uint64) error {
 	return nil
 }
 
-// Close closes the file. It is safe on a nil Notifier (what a failed New returns), so cleanup
-// after a partial start needs no check.
+// Close fsyncs what NotifyUnsynced left unsynced and closes the file; a Sync after it
+// returns nil when that fsync covered its lines, else the fsync's error. It is safe on a nil
+// Notifier (what a failed New returns), so cleanup after a partial start needs no check.
 func (n *Notifier) Close() error {
 	if n == nil {
 		return nil
 	}
-	return n.f.Close()
+	n.syncMu.Lock()
+	defer n.syncMu.Unlock()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.synced < n.written {
+		if err := n.f.Sync(); err != nil {
+			n.closeErr = fmt.Errorf("fsync before close: %w", err)
+		} else {
+			n.synced = n.written
+		}
+	}
+	return errors.Join(n.closeErr, n.f.Close())
 }

@@ -79,3 +79,46 @@ func TestLinesInQuickSuccession(t *testing.T) {
 		})
 	}
 }
+
+// TestUnsyncedLinesShareOneSync: lines written with NotifyUnsynced are not on disk until Sync,
+// which covers all of them with one fsync and without the spacing; a Sync with nothing new
+// does no fsync; Close fsyncs what was left unsynced, so a Sync after it has nothing to do.
+func TestUnsyncedLinesShareOneSync(t *testing.T) {
+	t.Parallel()
+	for name, tc := range map[string]struct {
+		lines      int
+		syncBefore bool // Sync before Close
+	}{
+		"one line":                 {1, true},
+		"many lines, one fsync":    {50, true},
+		"close syncs what is left": {7, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			n := newNotifier(t)
+			for i := range tc.lines {
+				msg := adaptertest.Message(t)
+				msg.DeliveryID = fmt.Sprint("d", i)
+				require.NoError(t, n.NotifyUnsynced(context.Background(), msg))
+			}
+			n.syncMu.Lock()
+			require.Zero(t, n.synced, "nothing is fsynced by NotifyUnsynced")
+			require.Zero(t, n.syncs)
+			n.syncMu.Unlock()
+			if tc.syncBefore {
+				require.NoError(t, n.Sync())
+				require.NoError(t, n.Sync(), "nothing new")
+				n.syncMu.Lock()
+				require.Equal(t, uint64(tc.lines), n.synced)
+				require.Equal(t, uint64(1), n.syncs, "one fsync for every line written before it")
+				require.Zero(t, n.waits, "Sync does not wait out the spacing")
+				n.syncMu.Unlock()
+			}
+			require.NoError(t, n.Close())
+			n.syncMu.Lock()
+			require.Equal(t, uint64(tc.lines), n.synced, "on disk after Close")
+			n.syncMu.Unlock()
+			require.NoError(t, n.Sync(), "a Sync after Close finds its lines on disk")
+		})
+	}
+}

@@ -6,9 +6,9 @@ import (
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
-// Type declares the file (audit log) target type. Its default concurrency is 64: concurrent
-// attempts share fsyncs spaced by SyncInterval, so more of them in flight put more lines in
-// each fsync.
+// Type declares the file (audit log) target type. Its default concurrency is 64: through the
+// dispatcher an attempt only writes its line (the completion writer's Sync fsyncs them), and a
+// direct Notify (`cortex-bridge test`) shares fsyncs spaced by SyncInterval with the calls in flight.
 var Type = notify.TargetType{
 	Name:      "file",
 	NewConfig: func() notify.TargetConfig { return &Config{} },

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,6 +68,11 @@ func newFake(t *testing.T, check func(r request) (int, string)) *fake {
 	f := &fake{check: check}
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
+		if !utf8.Valid(b) { // every service refuses a body that is not UTF-8
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = io.WriteString(w, `{"message":"body is not valid UTF-8"}`)
+			return
+		}
 		req := request{Method: r.Method, Path: r.URL.Path, RawPath: r.URL.EscapedPath(), Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: b}
 		f.mu.Lock()
 		f.reqs = append(f.reqs, req)
@@ -115,6 +121,8 @@ func fakePagerDuty(r request) (int, string) {
 		return 404, `{"status":"not found"}`
 	case !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json"):
 		return 400, `{"status":"invalid event","message":"Content-Type must be application/json"}`
+	case len(r.Body) > 512_000:
+		return 400, `{"status":"invalid event","message":"Event object is invalid","errors":["event is larger than 512 KB"]}`
 	case json.Unmarshal(r.Body, &ev) != nil:
 		return 400, `{"status":"invalid event","message":"Event object is invalid"}`
 	case ev.RoutingKey == "" || len(ev.RoutingKey) != 32:
@@ -132,12 +140,19 @@ func fakePagerDuty(r request) (int, string) {
 // required (≤130), priority P1–P5, details string → string; 202 "Request will be processed".
 func fakeOpsgenie(r request) (int, string) {
 	var a struct {
-		Message  string         `json:"message"`
-		Alias    string         `json:"alias"`
-		Priority string         `json:"priority"`
-		Tags     []string       `json:"tags"`
-		Details  map[string]any `json:"details"`
-		Source   string         `json:"source"`
+		Message     string         `json:"message"`
+		Alias       string         `json:"alias"`
+		Priority    string         `json:"priority"`
+		Tags        []string       `json:"tags"`
+		Details     map[string]any `json:"details"`
+		Source      string         `json:"source"`
+		Description string         `json:"description"`
+		Entity      string         `json:"entity"`
+		Actions     []string       `json:"actions"`
+		User        string         `json:"user"`
+		Note        string         `json:"note"`
+		Responders  []any          `json:"responders"`
+		VisibleTo   []any          `json:"visibleTo"`
 	}
 	switch {
 	case r.Path != "/v2/alerts":
@@ -149,10 +164,27 @@ func fakeOpsgenie(r request) (int, string) {
 		len(a.Tags) > 20 || utf8.RuneCountInString(a.Source) > 100:
 		return 422, `{"message":"Request body is not processable.","took":0.001,"requestId":"x"}`
 	}
-	for _, v := range a.Details {
-		if _, ok := v.(string); !ok {
+	if utf8.RuneCountInString(a.Description) > 15000 || utf8.RuneCountInString(a.Entity) > 512 || len(a.Actions) > 10 ||
+		utf8.RuneCountInString(a.User) > 100 || utf8.RuneCountInString(a.Note) > 25000 || len(a.Responders) > 50 || len(a.VisibleTo) > 50 {
+		return 422, `{"message":"Request body is not processable."}`
+	}
+	for _, list := range [][]string{a.Tags, a.Actions} {
+		for _, s := range list {
+			if utf8.RuneCountInString(s) > 50 {
+				return 422, `{"message":"tags and actions are limited to 50 characters"}`
+			}
+		}
+	}
+	details := 0
+	for k, v := range a.Details {
+		s, ok := v.(string)
+		if !ok {
 			return 422, `{"message":"details values must be strings"}`
 		}
+		details += utf8.RuneCountInString(k) + utf8.RuneCountInString(s)
+	}
+	if details > 8000 {
+		return 422, `{"message":"details are limited to 8000 characters"}`
 	}
 	return 202, `{"result":"Request will be processed","took":0.302,"requestId":"43a29c5c-3dbf-4fa4-9c26-f4f71023e120"}`
 }
@@ -173,6 +205,9 @@ func fakeTeams(r request) (int, string) {
 	if r.Query != "sig="+teamsSig {
 		return 401, `{"error":{"code":"DirectApiAuthorizationRequired","message":"bad signature"}}`
 	}
+	if len(r.Body) > 28*1024 {
+		return 413, `{"error":{"code":"MessageSizeTooBig","message":"Message size is too big"}}`
+	}
 	if json.Unmarshal(r.Body, &m) != nil || m.Type != "message" || len(m.Attachments) != 1 ||
 		m.Attachments[0].ContentType != "application/vnd.microsoft.card.adaptive" ||
 		m.Attachments[0].Content.Type != "AdaptiveCard" || m.Attachments[0].Content.Version == "" || len(m.Attachments[0].Content.Body) == 0 {
@@ -182,12 +217,14 @@ func fakeTeams(r request) (int, string) {
 }
 
 // fakeSlackCompatible: Mattermost (200 "ok") and Rocket.Chat (200 {"success":true}) incoming
-// webhooks take "text" and/or Slack-style "attachments".
-func fakeSlackCompatible(path, ok string) func(r request) (int, string) {
+// webhooks take "text" and/or Slack-style "attachments"; text is at most maxText characters
+// (Mattermost 16 383, Rocket.Chat 5 000 by default).
+func fakeSlackCompatible(path, ok string, maxText int) func(r request) (int, string) {
 	return func(r request) (int, string) {
 		var m struct {
 			Text        string `json:"text"`
 			Attachments []struct {
+				Text   string `json:"text"`
 				Color  string `json:"color"`
 				Fields []struct {
 					Title string `json:"title"`
@@ -201,6 +238,18 @@ func fakeSlackCompatible(path, ok string) func(r request) (int, string) {
 			return 404, `{"success":false,"error":"Invalid integration"}`
 		case json.Unmarshal(r.Body, &m) != nil || (m.Text == "" && len(m.Attachments) == 0):
 			return 400, `{"success":false,"error":"No text or attachments"}`
+		case utf8.RuneCountInString(m.Text) > maxText:
+			return 400, `{"success":false,"error":"error-message-size-exceeded"}`
+		}
+		attachments := 0
+		for _, a := range m.Attachments {
+			attachments += utf8.RuneCountInString(a.Text)
+			for _, f := range a.Fields {
+				attachments += utf8.RuneCountInString(f.Title) + utf8.RuneCountInString(f.Value)
+			}
+		}
+		if attachments > maxText {
+			return 400, `{"success":false,"error":"attachments too large"}`
 		}
 		return 200, ok
 	}
@@ -223,6 +272,9 @@ func fakeGitHub(r request) (int, string) {
 	case json.Unmarshal(r.Body, &d) != nil || d.EventType == "" || utf8.RuneCountInString(d.EventType) > 100 || len(d.ClientPayload) > 10:
 		return 422, `{"message":"Invalid request.","errors":["event_type or client_payload"]}`
 	}
+	if b, _ := json.Marshal(d.ClientPayload); len(b) >= 64*1024 {
+		return 422, `{"message":"Invalid request.","errors":["client_payload is too large"]}`
+	}
 	return 204, ""
 }
 
@@ -243,6 +295,13 @@ func fakeGitLab(r request) (int, string) {
 		return 404, `{"message":"404 Not Found"}`
 	case p.Ref == "":
 		return 400, `{"message":"ref is missing"}`
+	case len(p.Variables) > 1200:
+		return 400, `{"message":"Pipeline variables count exceeds the limit"}`
+	}
+	for k, v := range p.Variables {
+		if len(v) > 120*1024 || !regexp.MustCompile(`^[A-Za-z0-9_]{1,255}$`).MatchString(k) {
+			return 400, `{"message":"variable ` + k + ` is invalid or too large"}`
+		}
 	}
 	return 201, `{"id":1,"iid":1,"project_id":7,"status":"created","ref":"main","web_url":"https://gitlab.example.com/acme/app/-/pipelines/1"}`
 }
@@ -261,6 +320,14 @@ func fakeCloudEvents(r request) (int, string) {
 	}
 	if ce["specversion"] != "1.0" {
 		return 400, `{"error":"specversion"}`
+	}
+	if len(r.Body) > 64*1024 {
+		return 413, `{"error":"event larger than 64 KB"}`
+	}
+	for k := range ce {
+		if !regexp.MustCompile(`^[a-z0-9]{1,20}$`).MatchString(k) {
+			return 400, `{"error":"attribute name ` + k + `"}`
+		}
 	}
 	return 202, ""
 }
@@ -285,10 +352,10 @@ var presetCases = []presetCase{
 	}, fakeTeams},
 	{webhook.PresetMattermost, mmHookKey, func(base string) webhook.Config {
 		return webhook.Config{Preset: webhook.PresetMattermost, URL: base + "/hooks/" + mmHookKey}
-	}, fakeSlackCompatible("/hooks/"+mmHookKey, "ok")},
+	}, fakeSlackCompatible("/hooks/"+mmHookKey, "ok", 16383)},
 	{webhook.PresetRocketChat, rcHookToken, func(base string) webhook.Config {
 		return webhook.Config{Preset: webhook.PresetRocketChat, URL: base + "/hooks/abc/" + rcHookToken}
-	}, fakeSlackCompatible("/hooks/abc/"+rcHookToken, `{"success":true}`)},
+	}, fakeSlackCompatible("/hooks/abc/"+rcHookToken, `{"success":true}`, 5000)},
 	{webhook.PresetGitHubDispatch, githubToken, func(base string) webhook.Config {
 		return webhook.Config{Preset: webhook.PresetGitHubDispatch, URL: base + "/repos/acme/app/dispatches", Token: githubToken}
 	}, fakeGitHub},
@@ -686,7 +753,9 @@ func TestGitHubDispatch(t *testing.T) {
 
 	t.Run("rate limits", func(t *testing.T) {
 		t.Parallel()
-		reset := time.Now().Add(90 * time.Second).Unix()
+		// The reset is set when the fake answers (90 s from then), not when the table is built: the
+		// parallel subtests may start long after on a loaded machine.
+		const reset = "90 s from the answer"
 		tests := map[string]struct {
 			header    map[string]string
 			code      int
@@ -694,9 +763,9 @@ func TestGitHubDispatch(t *testing.T) {
 			reason    notify.Reason
 			minAfter  time.Duration
 		}{
-			"primary limit":   {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 403, true, notify.ReasonRateLimited, 60 * time.Second},
+			"primary limit":   {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, 403, true, notify.ReasonRateLimited, 60 * time.Second},
 			"secondary limit": {map[string]string{"Retry-After": "30"}, 403, true, notify.ReasonRateLimited, 30 * time.Second},
-			"429 with reset":  {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": strconv.FormatInt(reset, 10)}, 429, true, notify.ReasonRateLimited, 60 * time.Second},
+			"429 with reset":  {map[string]string{"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}, 429, true, notify.ReasonRateLimited, 60 * time.Second},
 			"plain 403":       {map[string]string{"X-RateLimit-Remaining": "4999"}, 403, false, notify.ReasonClientError, 0},
 			"404":             {nil, 404, false, notify.ReasonClientError, 0},
 		}
@@ -705,6 +774,9 @@ func TestGitHubDispatch(t *testing.T) {
 				t.Parallel()
 				srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 					for k, v := range tc.header {
+						if v == reset {
+							v = strconv.FormatInt(time.Now().Add(90*time.Second).Unix(), 10)
+						}
 						w.Header().Set(k, v)
 					}
 					w.WriteHeader(tc.code)

@@ -166,7 +166,8 @@ func New(cfg *Config, client *http.Client, version string) (*Notifier, error) {
 // Notify POSTs msg.Body (or, when nil, the event exactly as Cortex sent it) with the event,
 // delivery and configured headers, the signature when the target has a secret, and the
 // preset's auth headers and body fields (its secrets are added here, never rendered by a
-// template), and classifies the answer (docs/architecture.md, the life of a delivery).
+// template), fits the body into the preset's service limits (limits.go; what was cut goes to
+// msg.Notes), and classifies the answer (docs/architecture.md, the life of a delivery).
 func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 	body := msg.Body
 	if body == nil {
@@ -180,6 +181,11 @@ func (n *Notifier) Notify(ctx context.Context, msg *notify.Message) error {
 			}
 			body = b
 		}
+	}
+	body, notes, err := n.cfg.Fit(body)
+	msg.Notes = append(msg.Notes, notes...)
+	if err != nil {
+		return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.endpoint, bytes.NewReader(body))
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -209,4 +211,126 @@ func TestRoutePrintsPresetBodies(t *testing.T) {
 		require.NotContains(t, out, s, "secrets are added at send time, never rendered")
 	}
 	require.Equal(t, 8, strings.Count(out, "(webhook)"))
+}
+
+// withinLimits is each service's receiver-side check of its documented limits (the constants
+// in adapters/webhook/limits.go name the sources): "" when the body is one it accepts.
+func withinLimits(path string, body []byte) string {
+	if !utf8.Valid(body) || !json.Valid(body) {
+		return "not valid UTF-8 JSON"
+	}
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	runes := func(v any) int { s, _ := v.(string); return utf8.RuneCountInString(s) }
+	switch path {
+	case "/v2/enqueue":
+		if len(body) > 512_000 {
+			return fmt.Sprintf("PagerDuty event of %d bytes", len(body))
+		}
+		if runes(m["payload"].(map[string]any)["summary"]) > 1024 {
+			return "PagerDuty summary"
+		}
+	case "/v2/alerts":
+		details := 0
+		for k, v := range m["details"].(map[string]any) {
+			details += utf8.RuneCountInString(k) + runes(v)
+		}
+		if details > 8000 || runes(m["message"]) > 130 || runes(m["description"]) > 15000 {
+			return fmt.Sprintf("Opsgenie details of %d characters", details)
+		}
+	case "/teams/invoke":
+		if len(body) > 28*1024 {
+			return fmt.Sprintf("Teams message of %d bytes", len(body))
+		}
+	case "/hooks/" + e2eHookKey:
+		if runes(m["text"]) > 16383 {
+			return "Mattermost text"
+		}
+	case "/hooks/rc/FAKE-E2E-RC-TOKEN00":
+		if runes(m["text"]) > 5000 {
+			return "Rocket.Chat text"
+		}
+	case "/repos/acme/app/dispatches":
+		p, _ := json.Marshal(m["client_payload"])
+		if len(p) >= 64*1024 || len(m["client_payload"].(map[string]any)) > 10 {
+			return fmt.Sprintf("GitHub client_payload of %d bytes", len(p))
+		}
+	case "/api/v4/projects/acme%2Fapp/trigger/pipeline":
+		for k, v := range m["variables"].(map[string]any) {
+			if s, ok := v.(string); !ok || len(s) > 120*1024 {
+				return "GitLab variable " + k
+			}
+		}
+	case "/events":
+		if len(body) > 64*1024 {
+			return fmt.Sprintf("CloudEvent of %d bytes", len(body))
+		}
+	}
+	return ""
+}
+
+// TestEndToEndPresetsWithinLimits: an issue with twenty 600-character fields and a 700 KB
+// description reaches every service as a request within its documented limits, each cut is
+// logged with the field it touched, and /metrics counts the cut messages per target.
+func TestEndToEndPresetsWithinLimits(t *testing.T) {
+	t.Parallel()
+	fakes := &serviceFakes{reqs: map[string][]post{}}
+	srv := httptest.NewServer(fakes)
+	t.Cleanup(srv.Close)
+	dir := t.TempDir()
+	var logs bridgetest.Logs
+	cfg := writePresetsConfig(t, dir, srv.URL)
+	// Loading, rendering and fitting a 700 KB event for eight targets at once takes seconds under
+	// the race detector on a loaded machine: give each render and attempt the time, this test is
+	// about the bodies.
+	yaml, err := os.ReadFile(cfg)
+	require.NoError(t, err)
+	slow := strings.NewReplacer("timeout: 5s", "timeout: 120s", "templates: {dir:", "templates: {max_render_time: 120s, dir:").Replace(string(yaml))
+	require.Contains(t, slow, "max_render_time: 120s")
+	require.Contains(t, slow, "timeout: 120s")
+	require.NoError(t, os.WriteFile(cfg, []byte(slow), 0o600))
+	b := startBridge(t, cfg, &logs)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(logs.String())
+		}
+	})
+
+	data := map[string]any{"scan_id": "scan_big", "issue_id": "issue_big", "severity": "critical", "title": strings.Repeat("標題", 400),
+		"description": strings.Repeat("é", 350_000), "repo_url": "https://github.com/acme/app", "file": "src/app.go", "line": 7}
+	for i := range 20 {
+		data[fmt.Sprintf("field_%02d", i)] = strings.Repeat("ж", 600)
+	}
+	raw, err := json.Marshal(map[string]any{"event": "issue.critical", "id": "evt_big_1", "timestamp": time.Now().UTC().Format(time.RFC3339), "data": data})
+	require.NoError(t, err)
+	res, err := b.client().Send(context.Background(), raw)
+	require.NoError(t, err)
+	require.Equal(t, 200, res.StatusCode, res.Message)
+	require.Eventually(t, func() bool {
+		for path := range answers {
+			if len(fakes.got(path)) == 0 {
+				return false
+			}
+		}
+		return true
+	}, 120*time.Second, 20*time.Millisecond, "every service gets the event")
+	for path := range answers {
+		got := fakes.got(path)
+		require.Len(t, got, 1, "%s: sent once, accepted", path)
+		require.Empty(t, withinLimits(path, got[0].body), path)
+	}
+	for _, note := range []string{"opsgenie: details cut from", "pagerduty: event cut from", "github-dispatch: client_payload cut from", "cloudevents: event cut from"} {
+		require.Contains(t, logs.String(), note)
+	}
+	require.Contains(t, logs.String(), "message cut to fit the target's limits")
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + b.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), `cortex_bridge_messages_cut_total{target="genie"} 1`) &&
+			strings.Contains(string(body), `cortex_bridge_messages_cut_total{target="pd"} 1`)
+	}, 10*time.Second, 50*time.Millisecond)
 }
