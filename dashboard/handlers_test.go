@@ -45,9 +45,14 @@ func TestSignInAndOut(t *testing.T) {
 	a = br.post("/ui/signin", url.Values{"key": {acmeKey}, "next": {"/ui/deliveries?status=dead"}})
 	require.Equal(t, http.StatusSeeOther, a.status)
 	require.Equal(t, "/ui/deliveries?status=dead", a.location)
-	set := a.header.Get("Set-Cookie")
+	var set string
+	for _, c := range a.header.Values("Set-Cookie") {
+		if strings.HasPrefix(c, "cortex_bridge_session=") {
+			set = c
+		}
+	}
 	require.Contains(t, set, "HttpOnly")
-	require.Contains(t, set, "SameSite=Strict")
+	require.Contains(t, set, "SameSite=Lax", "sent when an alert's link is clicked on another site (Slack, webmail)")
 	require.NotContains(t, set, "Secure", "plain HTTP without a public https URL")
 	session := br.cookie("cortex_bridge_session")
 	require.NotNil(t, session)
@@ -171,8 +176,16 @@ func TestEveryFormNeedsTheSessionsToken(t *testing.T) {
 	anon := b.browser(t)
 	require.Equal(t, http.StatusForbidden, anon.post("/ui/webhooks/"+id+"/delete", nil).status, "signed out")
 	require.Equal(t, http.StatusOK, acme.get("/ui/webhooks/"+id).status, "nothing was deleted")
-	a := acme.post("/ui/webhooks/"+id+"/delete", nil, "Origin", "https://evil.example")
-	require.Equal(t, http.StatusForbidden, a.status, "a cross-site post is refused even with the token")
+	for _, h := range [][2]string{
+		{"Origin", "https://evil.example"},
+		{"Origin", "null"}, // a sandboxed frame's post
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Sec-Fetch-Site", "same-site"},
+	} {
+		a := acme.post("/ui/webhooks/"+id+"/delete", nil, h[0], h[1])
+		require.Equal(t, http.StatusForbidden, a.status, "a cross-site post is refused even with the token: %s: %s", h[0], h[1])
+	}
+	require.Equal(t, http.StatusOK, acme.get("/ui/webhooks/"+id).status, "nothing was deleted")
 }
 
 func TestWebhookFormValidatesBesideEachField(t *testing.T) {

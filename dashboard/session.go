@@ -29,8 +29,11 @@ import (
 // refuses a copy of it, after a restart too.
 //
 // CSRF: every form carries a token, HMAC(session secret, "csrf" + session id), checked in
-// constant time on every POST; cookies are SameSite=Strict and cross-site posts are refused by
-// Sec-Fetch-Site/Origin as well. The sign-in form, before any session, uses a double-submit
+// constant time on every POST, and cross-site posts are refused by Sec-Fetch-Site/Origin as
+// well. The session cookie is SameSite=Lax, not Strict: alerts link to the event pages from other
+// sites (Slack's and Discord's web apps, webmail), and a Strict cookie is not sent on such a
+// click, so a signed-in user would meet the sign-in form. Lax sends it on top-level GET
+// navigations only, and no GET changes anything; every POST still needs the token. The sign-in form, before any session, uses a double-submit
 // token (a random cookie repeated in the form).
 const (
 	sessionCookie = "cortex_bridge_session"
@@ -149,7 +152,7 @@ func (d *Dashboard) secure(r *http.Request) bool { return r.TLS != nil || d.cfg.
 
 func (d *Dashboard) setSession(w http.ResponseWriter, r *http.Request, s *session) {
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: s.encode(), Path: "/", Expires: s.Expires,
-		MaxAge: int(s.Expires.Sub(s.Renewed).Seconds()), HttpOnly: true, Secure: d.secure(r), SameSite: http.SameSiteStrictMode})
+		MaxAge: int(s.Expires.Sub(s.Renewed).Seconds()), HttpOnly: true, Secure: d.secure(r), SameSite: http.SameSiteLaxMode})
 }
 
 func (d *Dashboard) clearCookie(w http.ResponseWriter, r *http.Request, name string) {

@@ -82,17 +82,20 @@ func (h *Interactions) Wait() { h.pending.Wait() }
 // payload, else 200 once the click is recorded.
 func (h *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.defaults()
+	// The headers and the timestamp are checked before the body is read, so a request no
+	// configured secret could have signed costs no body bytes.
+	secrets := h.secrets()
+	if len(secrets) == 0 || !signedHeaders(r.Header, secrets[0]) {
+		h.refuse(w, r)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxInteractionBytes))
 	if err != nil {
 		http.Error(w, fmt.Sprintf("body unreadable or over %d bytes", MaxInteractionBytes), http.StatusRequestEntityTooLarge)
 		return
 	}
-	if !h.verified(r.Header, body) {
-		h.refused.Do(func() {
-			h.Log.Warn("slack: refused an interaction request: unsigned, stale, or not signed by a configured signing_secret (logged once a minute)",
-				"remote", r.RemoteAddr)
-		})
-		http.Error(w, "X-Slack-Signature missing, stale or not by a configured signing_secret", http.StatusUnauthorized)
+	if !verified(r.Header, body, secrets) {
+		h.refuse(w, r)
 		return
 	}
 	form, err := url.ParseQuery(string(body))
@@ -118,18 +121,43 @@ func (h *Interactions) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK) // the Open event link, or another app's button
 }
 
-// verified reports whether body is signed by one of the configured secrets, fresh.
-func (h *Interactions) verified(header http.Header, body []byte) bool {
+// refuse answers 401 to a request that is unsigned, stale, or not signed by a configured
+// signing_secret, and logs it at most once a minute.
+func (h *Interactions) refuse(w http.ResponseWriter, r *http.Request) {
+	h.refused.Do(func() {
+		h.Log.Warn("slack: refused an interaction request: unsigned, stale, or not signed by a configured signing_secret (logged once a minute)",
+			"remote", r.RemoteAddr)
+	})
+	http.Error(w, "X-Slack-Signature missing, stale or not by a configured signing_secret", http.StatusUnauthorized)
+}
+
+// secrets are the configured signing secrets that are set.
+func (h *Interactions) secrets() []string {
 	if h.Secrets == nil {
-		return false
+		return nil
 	}
-	for _, secret := range h.Secrets() {
-		if secret == "" {
-			continue
+	var out []string
+	for _, s := range h.Secrets() {
+		if s != "" {
+			out = append(out, s)
 		}
+	}
+	return out
+}
+
+// signedHeaders reports whether header carries Slack's signature headers with a fresh
+// timestamp (slack-go's check, which does not depend on the secret).
+func signedHeaders(header http.Header, secret string) bool {
+	_, err := slack.NewSecretsVerifier(header, secret)
+	return err == nil
+}
+
+// verified reports whether body is signed by one of secrets; the headers were checked fresh.
+func verified(header http.Header, body []byte, secrets []string) bool {
+	for _, secret := range secrets {
 		sv, err := slack.NewSecretsVerifier(header, secret)
 		if err != nil {
-			return false // no or bad headers, or a stale timestamp: no secret can help
+			return false
 		}
 		_, _ = sv.Write(body)
 		if sv.Ensure() == nil {

@@ -229,3 +229,46 @@ func TestInteractionsAnswerBeforeUpdating(t *testing.T) {
 	h.Wait()
 	require.True(t, answeredFirst.Load(), "the message was updated after the answer")
 }
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// TestInteractionsReadNoBodyUnsigned: a request that no configured secret could have signed
+// (no signature headers, a stale timestamp, or no signing_secret at all) is refused before any of
+// its body is read, so unsigned requests cost no body bytes.
+func TestInteractionsReadNoBodyUnsigned(t *testing.T) {
+	t.Parallel()
+	stale := strconv.FormatInt(time.Now().Add(-10*time.Minute).Unix(), 10)
+	tests := map[string]struct {
+		secrets []string
+		header  map[string]string
+	}{
+		"no headers":      {[]string{"right"}, nil},
+		"stale timestamp": {[]string{"right"}, map[string]string{"X-Slack-Request-Timestamp": stale, "X-Slack-Signature": "v0=00"}},
+		"no secrets":      {nil, map[string]string{"X-Slack-Request-Timestamp": strconv.FormatInt(time.Now().Unix(), 10), "X-Slack-Signature": "v0=00"}},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			body := &countingReader{r: strings.NewReader(strings.Repeat("a", slack.MaxInteractionBytes))}
+			r := httptest.NewRequest(http.MethodPost, "/slack/interactions", body)
+			for k, v := range tt.header {
+				r.Header.Set(k, v)
+			}
+			h := &slack.Interactions{Secrets: func() []string { return tt.secrets }, Actions: &actions{}}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			require.Equal(t, http.StatusUnauthorized, w.Code)
+			require.Zero(t, body.n, "bytes of the body read")
+		})
+	}
+}
