@@ -270,7 +270,7 @@ func (h *Ingest) serve(w http.ResponseWriter, r *http.Request, p *ingestPolicy, 
 		return fail(http.StatusBadRequest, CodeEventMismatch, fmt.Sprintf("header X-Cortex-Event is %q but the body's event is %q", hdr, ev.Type))
 	}
 	if core.IsReservedEventType(ev.Type) {
-		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: type %q is reserved for the bridge's own events (bridge.*, cortex_bridge.*); Cortex cannot send it", ev.Type))
+		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: type %q is reserved for the bridge's own events (bridge.*, cortex_bridge.*, finding.*); Cortex cannot send it", ev.Type))
 	}
 	if cfg.StrictEvents && !event.IsKnownType(ev.Type) {
 		return fail(http.StatusBadRequest, CodeInvalidEvent, fmt.Sprintf("event: unknown type %q (ingest.strict_events is on)", ev.Type))

@@ -29,6 +29,9 @@ func TestIngestRefusesBridgeEvents(t *testing.T) {
 		"a digest run": {body: func(t *testing.T) []byte {
 			return eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = core.DigestEventType })
 		}},
+		"a derived finding event": {body: func(t *testing.T) []byte {
+			return eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = core.EventFindingFixed })
+		}},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -43,8 +46,10 @@ func TestIngestRefusesBridgeEvents(t *testing.T) {
 	}
 	// Other event types starting alike are Cortex's to use.
 	b := setupIngest(t, nil, nil)
-	body := eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = "bridges.built" })
-	res := b.post(t, body)
-	require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
-	require.Len(t, b.acc.calls(), 1)
+	for i, typ := range []string{"bridges.built", "findings.exported"} {
+		body := eventBody(t, "scan.completed", time.Time{}, func(env, _ map[string]any) { env["event"] = typ })
+		res := b.post(t, body)
+		require.Equal(t, http.StatusOK, res.status, "body: %s", res.body)
+		require.Len(t, b.acc.calls(), i+1)
+	}
 }

@@ -463,13 +463,14 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	ingest := api.NewIngest(api.IngestConfig{Secrets: []string{"s"}}, nil, nil)
 	mg := &api.Management{Keys: api.NewKeys(nil), Webhooks: &webhooks.Service{}, Events: m.db, Silences: &silences.Service{}}
 	handler := api.Routes{IngestPath: "/webhooks/cortex", Ingest: ingest, Metrics: http.NotFoundHandler(), Keys: api.NewKeys(nil),
-		Reload: func(context.Context) error { return nil }, Management: mg, Slack: http.NotFoundHandler()}.Handler()
+		Reload: func(context.Context) error { return nil }, Management: mg, Findings: &api.Findings{Keys: api.NewKeys(nil)}, Slack: http.NotFoundHandler()}.Handler()
 	mux := handler.(*http.ServeMux)
 	var served []string
 	for _, route := range []string{
 		"POST /webhooks/cortex", "GET /healthz", "GET /readyz", "GET /metrics", "POST /-/reload", "GET /openapi.json",
 		"POST /webhooks", "GET /webhooks", "GET /webhooks/{id}", "PATCH /webhooks/{id}", "DELETE /webhooks/{id}",
 		"POST /webhooks/{id}/test", "GET /webhooks/{id}/deliveries", "GET /deliveries", "GET /deliveries/{id}", "POST /deliveries/{id}/retry",
+		"GET /findings",
 		"POST /deliveries/retry", "GET /events", "GET /events/{id}",
 		"GET /silences", "POST /silences", "GET /silences/{id}", "DELETE /silences/{id}", "POST /slack/interactions",
 	} {

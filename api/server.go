@@ -41,6 +41,8 @@ type Routes struct {
 	Keys   *Keys
 	// Management is the webhook registration API (docs/api.md); nil: not served.
 	Management *Management
+	// Findings is GET /findings (docs/api.md); nil: not served.
+	Findings *Findings
 	// Dashboard is the web dashboard, served at GET / and under /ui/; nil: not served.
 	Dashboard http.Handler
 	// Slack answers POST /slack/interactions, the Slack app's Request URL (it verifies Slack's
@@ -59,6 +61,9 @@ func (rt Routes) Handler() http.Handler {
 	}
 	if rt.Management != nil {
 		rt.Management.Register(mux)
+	}
+	if rt.Findings != nil {
+		rt.Findings.Register(mux)
 	}
 	if rt.Slack != nil {
 		mux.Handle("POST /slack/interactions", rt.Slack)

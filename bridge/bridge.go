@@ -40,6 +40,8 @@ type Store interface {
 	core.BusStore
 	core.DispatcherStore
 	core.SchedulerStore
+	core.FindingStore
+	api.FindingStore
 	webhooks.RegistryStore
 	silences.Store
 	dashboard.Store // with the webhook service's and the management API's storage
@@ -83,6 +85,7 @@ type Bridge struct {
 	ownDB   bool // opened by New: Run closes it
 	disp    *core.Dispatcher
 	sched   *core.Scheduler
+	finds   *core.FindingsRunner
 	bus     *core.Bus
 	alerter *core.Alerter
 	ingest  *api.Ingest
@@ -196,6 +199,7 @@ func (b *Bridge) wire(cfg *config.Config, rt *config.Runtime) {
 	b.sched = &core.Scheduler{Store: b.db, Owner: b.disp.Owner(), Log: b.log, Observer: b.metrics, NowFunc: b.opts.NowFunc,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
 		Plan:    b.disp.Plan}
+	b.finds = &core.FindingsRunner{Store: b.db, Disp: b.disp, NowFunc: b.opts.NowFunc, Log: b.log}
 	b.ingest = api.NewIngest(b.ingestConfig(cfg), b.bus, b.log)
 	guard, https := apiGuard(cfg)
 	b.hooks = webhooks.NewRegistry(webhooks.RegistryConfig{

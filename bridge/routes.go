@@ -33,6 +33,7 @@ func (b *Bridge) routes(cfg *config.Config) (http.Handler, error) {
 		Keys:       b.keys,
 		Management: &api.Management{Webhooks: b.service, Store: b.db, Keys: b.keys, Log: b.log, Events: b.db, Decide: b.decide, Silences: b.silence},
 		Slack:      b.slack,
+		Findings:   &api.Findings{Store: b.db, Keys: b.keys, Log: b.log},
 		Dashboard:  d,
 		Ready: map[string]api.Check{
 			// The store answering is not enough: a full disk still answers SELECT 1. Ready

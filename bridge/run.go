@@ -12,7 +12,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 )
 
-// Run starts the delivery workers, the digest scheduler, the alerts and the HTTP server, and
+// Run starts the delivery workers, the digest scheduler, the scans' comparisons (findings), the alerts and the HTTP server, and
 // serves until ctx is done or the server fails; then it drains: ingest answers 503, running
 // deliveries finish (up to delivery.drain_timeout), queued ones are handed back for the next
 // start, and the server stops. It returns the server's error, nil after a drain. Call it once.
@@ -21,10 +21,11 @@ func (b *Bridge) Run(ctx context.Context) error {
 		defer b.db.Close()
 	}
 	dispCtx, stopDisp := context.WithCancel(context.Background())
-	dispDone, schedDone := make(chan struct{}), make(chan struct{})
+	dispDone, schedDone, findsDone := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	b.running.Store(true)
 	go func() { b.disp.Run(dispCtx); b.running.Store(false); close(dispDone) }()
 	go func() { b.sched.Run(dispCtx); close(schedDone) }()
+	go func() { b.finds.Run(dispCtx); close(findsDone) }()
 	alertsDone := make(chan struct{}) // alerts raised once the bus is closed are dropped with a log line
 	go func() { b.alerter.Run(dispCtx, b.bus); close(alertsDone) }()
 	go b.hooks.Watch(dispCtx, b.opts.WatchInterval)
@@ -61,6 +62,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	stopDisp()
 	<-dispDone
 	<-schedDone
+	<-findsDone
 	<-alertsDone
 	<-silencesDone
 	b.slack.Wait()

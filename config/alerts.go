@@ -9,7 +9,8 @@ import (
 	"github.com/cortexbridge/cortex-bridge/samples"
 )
 
-// checkAlertTemplates renders each sample of the bridge's own alerts (bridge.*) for every route
+// checkAlertTemplates renders each sample of the bridge's own alerts (bridge.*) and derived
+// finding events (finding.*) for every route
 // whose rule matches it, with each of the route's targets, so that a template that cannot show
 // an alert fails at load rather than when the bridge is already in trouble. Routes that do not
 // match bridge.* events are not held to it.
@@ -21,7 +22,7 @@ func (rt *Runtime) checkAlertTemplates(targets map[string]*core.Target) []error 
 	var order []pair
 	failed := map[pair]map[string][]string{} // error text → alert types
 	var texts = map[pair][]string{}
-	for _, typ := range samples.AlertTypes() {
+	for _, typ := range append(samples.AlertTypes(), samples.FindingTypes()...) {
 		body, err := samples.Get(typ)
 		if err != nil {
 			return []error{err}
@@ -63,7 +64,7 @@ func (rt *Runtime) checkAlertTemplates(targets map[string]*core.Target) []error 
 	var errs []error
 	for _, p := range order {
 		for _, msg := range texts[p] {
-			errs = append(errs, fmt.Errorf("routes[%d] (%s) → target %s: with sample %s (the bridge's own alerts match this route): %s",
+			errs = append(errs, fmt.Errorf("routes[%d] (%s) → target %s: with sample %s (the bridge's own events match this route): %s",
 				p.route, rt.Config.Routes[p.route].Name, p.target, strings.Join(failed[p][msg], ", "), msg))
 		}
 	}

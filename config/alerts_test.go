@@ -23,7 +23,7 @@ func TestBuild_AlertTemplatesChecked(t *testing.T) {
 		"a catch-all route with a Cortex-only template": {
 			route: "  - {name: all, when: 'true', targets: [chat], template: scan}\n",
 			want: []string{"routes[1] (all) → target chat: with sample bridge.digest_failed, bridge.target_recovered, bridge.target_unhealthy " +
-				"(the bridge's own alerts match this route)", `map has no entry for key "scan_id"`},
+				"(the bridge's own events match this route)", `map has no entry for key "scan_id"`},
 		},
 		"a route that keeps alerts out": {
 			route: "  - {name: cortex, when: 'not (event startsWith \"bridge.\")', targets: [chat], template: scan}\n",

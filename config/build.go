@@ -28,6 +28,7 @@ type Runtime struct {
 	Router   *core.Router
 	Renderer *core.Renderer
 	Retry    core.RetryPolicy
+	Findings core.FindingsPolicy
 	Warnings []string // one per disabled target or not-yet-supported section
 }
 
@@ -80,6 +81,8 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 		Renderer: &core.Renderer{Engine: engine, PublicURL: c.Server.PublicURL},
 		Retry:    core.RetryPolicy{MaxAttempts: c.Delivery.MaxAttempts, Initial: c.Delivery.Backoff.Initial, Max: c.Delivery.Backoff.Max},
 		Router:   &core.Router{Log: opts.Log},
+		Findings: core.FindingsPolicy{Fingerprint: c.Findings.Fingerprint, Baseline: c.Findings.Baseline,
+			Retention: c.Findings.Retention, Settle: c.Findings.Settle},
 	}
 	byName := map[string]*core.Target{}
 	for i := range c.Targets {
@@ -281,7 +284,7 @@ func (rt *Runtime) TargetNames() []string {
 
 // Plan is what the dispatcher delivers with.
 func (rt *Runtime) Plan() *core.Plan {
-	return &core.Plan{Targets: rt.Targets, Router: rt.Router, Renderer: rt.Renderer, Retry: rt.Retry}
+	return &core.Plan{Targets: rt.Targets, Router: rt.Router, Renderer: rt.Renderer, Retry: rt.Retry, Findings: rt.Findings}
 }
 
 // fingerprint hashes everything that configures the target, secrets included (they marshal

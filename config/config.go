@@ -30,9 +30,27 @@ type Config struct {
 	TimeIntervals []TimeInterval `yaml:"time_intervals"`
 	Digests       []Digest       `yaml:"digests"`
 	API           API            `yaml:"api"`
+	Findings      Findings       `yaml:"findings"`
 
 	lines    map[string]int // key path → line, for error messages
 	problems []error        // what Parse found before Validate (unknown keys, types, *_file)
+}
+
+// Findings is how scans are compared (docs/configuration.md, findings; docs/events.md, Findings).
+type Findings struct {
+	// Fingerprint lists the data fields of issue.critical whose values identify a finding
+	// within its repository and branch, e.g. [rule_id, file]; default: rule_id (title when the
+	// event has none) and file. A data.fingerprint sent by Cortex wins.
+	Fingerprint []string `yaml:"fingerprint"`
+	// Baseline is what the first completed scan of a repository and branch sends: notify
+	// (default: finding.new for each finding) or quiet (nothing; its findings are recorded).
+	Baseline string `yaml:"baseline"`
+	// Retention: a finding fixed for longer is forgotten (default 2160h, 90 days). Findings
+	// outlive storage.retention.
+	Retention time.Duration `yaml:"retention"`
+	// Settle is how long after a scan.completed its comparison runs, for issue.critical events
+	// of the scan that arrive after it (default 5s; at most 1h).
+	Settle time.Duration `yaml:"settle"`
 }
 
 // Server is the HTTP listener.
@@ -281,6 +299,9 @@ func (c *Config) WithDefaults() {
 	setDefault(&c.Templates.MaxRenderSteps, templates.DefaultMaxSteps)
 	setDefault(&c.Templates.MaxRenderTime, templates.DefaultMaxRenderTime)
 	setDefault(&c.API.MaxWebhooksPerAccount, webhooks.DefaultMaxWebhooksPerAccount)
+	setDefault(&c.Findings.Baseline, core.BaselineNotify)
+	setDefault(&c.Findings.Retention, core.DefaultFindingsRetention)
+	setDefault(&c.Findings.Settle, core.DefaultFindingsSettle)
 	for i := range c.Digests {
 		d := &c.Digests[i]
 		setDefault(&d.Timezone, "UTC")

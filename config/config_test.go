@@ -265,8 +265,9 @@ func TestShippedConfig(t *testing.T) {
 				require.Equal(t, slices.Contains(tt.disabled, tgt.Name), tgt.Disabled != "", "%s: %q", tgt.Name, tgt.Disabled)
 			}
 			require.Equal(t, allTargets, names)
-			require.Len(t, rt.Router.Routes, 6)
+			require.Len(t, rt.Router.Routes, 7)
 			require.NotNil(t, rt.Router.Route("critical-issues").Group, "findings are grouped per scan")
+			require.Equal(t, []string{"security-slack"}, rt.Router.Route("what-changed").Targets, "new and regressed findings go to Slack")
 			require.NotNil(t, rt.Router.Route("failures").Throttle, "failures are throttled per repository")
 			require.Equal(t, []string{"ops-mail", "audit"}, rt.Router.Route("bridge-alerts").Targets)
 			require.Len(t, rt.Router.Digests, 1)

@@ -50,6 +50,7 @@ func (c *Config) Validate() error {
 		}
 	}
 
+	c.validateFindings(bad)
 	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
 		bad("server.listen", "must be host:port, got %q", c.Server.Listen)
 	}
@@ -284,4 +285,41 @@ func (t *Target) Disabled() string {
 		return d.Disabled()
 	}
 	return ""
+}
+
+// maxFindingsSettle bounds findings.settle: a comparison waits at most this long.
+const maxFindingsSettle = time.Hour
+
+// maxFingerprintFields bounds findings.fingerprint.
+const maxFingerprintFields = 16
+
+func (c *Config) validateFindings(bad func(path, format string, args ...any)) {
+	f := c.Findings
+	switch f.Baseline {
+	case core.BaselineNotify, core.BaselineQuiet:
+	default:
+		bad("findings.baseline", "must be %s or %s, got %q", core.BaselineNotify, core.BaselineQuiet, f.Baseline)
+	}
+	if f.Retention <= 0 {
+		bad("findings.retention", "must be positive, got %s", f.Retention)
+	}
+	if f.Settle < 0 || f.Settle > maxFindingsSettle {
+		bad("findings.settle", "must be between 0s and %s, got %s", maxFindingsSettle, f.Settle)
+	}
+	if len(f.Fingerprint) > maxFingerprintFields {
+		bad("findings.fingerprint", "at most %d fields, got %d", maxFingerprintFields, len(f.Fingerprint))
+	}
+	seen := map[string]bool{}
+	for i, name := range f.Fingerprint {
+		path := fmt.Sprintf("findings.fingerprint[%d]", i)
+		switch {
+		case name == "":
+			bad(path, "must name a data field of issue.critical, e.g. rule_id or file")
+		case seen[name]:
+			bad(path, "%q is listed twice", name)
+		case name == "fingerprint":
+			bad(path, "data.fingerprint is used as it is when Cortex sends it; list the fields to hash instead")
+		}
+		seen[name] = true
+	}
 }

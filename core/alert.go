@@ -74,10 +74,10 @@ const MaxAlertErrorRunes = 1000
 func IsBridgeEvent(t string) bool { return strings.HasPrefix(t, BridgeEventPrefix) }
 
 // IsReservedEventType reports whether only the bridge itself may create events of type t: its
-// alerts (bridge.*) and its digest runs and groups (cortex_bridge.*). The ingest endpoint
-// refuses them.
+// alerts (bridge.*), its digest runs and groups (cortex_bridge.*) and the findings it derives
+// from scans (finding.*). The ingest endpoint refuses them.
 func IsReservedEventType(t string) bool {
-	return IsBridgeEvent(t) || strings.HasPrefix(t, "cortex_bridge.")
+	return IsBridgeEvent(t) || strings.HasPrefix(t, "cortex_bridge.") || IsFindingEvent(t)
 }
 
 // Acceptor stores an event with its deliveries (*Bus).

@@ -62,9 +62,12 @@ type BusStore interface {
 // after the commit. New deliveries go straight to the dispatcher's workers.
 type Bus struct {
 	store BusStore
-	disp  *Dispatcher
-	now   func() time.Time
-	log   *slog.Logger
+	// findings is store when it reads finding statuses (FindingStatusReader): issue.critical
+	// events then get finding_status at ingest.
+	findings FindingStatusReader
+	disp     *Dispatcher
+	now      func() time.Time
+	log      *slog.Logger
 
 	reqs      chan *acceptReq
 	mu        sync.RWMutex
@@ -102,6 +105,7 @@ func NewBus(store BusStore, disp *Dispatcher, now func() time.Time, log *slog.Lo
 		now = time.Now
 	}
 	b := &Bus{store: store, disp: disp, now: now, log: log, reqs: make(chan *acceptReq, MaxIngestBatch*2), stop: make(chan struct{})}
+	b.findings, _ = store.(FindingStatusReader)
 	b.writerWG.Go(b.write)
 	b.writerWG.Go(b.countPending)
 	return b
@@ -198,49 +202,25 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	}
 	now := b.now().UTC()
 	ev.ReceivedAt = now
-	router := b.disp.Plan().Router
-	assigned := router.Assign(ev, b.disp.Enabled)
+	plan := b.disp.Plan()
+	finding := plan.Findings.FindingOf(ev)
+	if finding != nil && b.findings != nil && plan.Router.UsesFindingStatus() {
+		status, err := b.findings.FindingStatus(ctx, finding.ScanID, finding.Fingerprint)
+		if err != nil {
+			return AcceptResult{}, fmt.Errorf("%w: finding status: %v", ErrUnavailable, err)
+		}
+		ev.FindingStatus = status
+	}
 	// A silence covers the config's targets only: registered webhooks belong to tenants, who
-	// cannot see or end silences, so their deliveries go on (docs/api.md, Silences).
+	// cannot see or end silences, so their deliveries go on (docs/api.md, Silences). A silenced
+	// event still reports its scan's finding or completion (findings).
 	silence, silenced := b.silencedBy(ev, now)
-	req := &acceptReq{item: IngestItem{Event: ev}, done: make(chan acceptResp, 1), silenced: silence}
 	if !silenced {
-		req.item.Digests = router.DigestsFor(ev)
+		silence = ""
 	}
-	var member map[[2]string]bool
-	for _, a := range assigned {
-		if silenced && !strings.HasPrefix(a.Target, WebhookPrefix) {
-			req.item.Deliveries = append(req.item.Deliveries, &Delivery{
-				ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-				State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: SilencedBy(silence),
-			})
-			req.reserved = append(req.reserved, nil)
-			continue
-		}
-		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
-			continue
-		} else if g != nil {
-			req.item.Groups = append(req.item.Groups, *g)
-			if member == nil {
-				member = map[[2]string]bool{}
-			}
-			member[[2]string{a.Target, a.Route.Name}] = true
-			continue
-		}
-		dl := &Delivery{
-			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-			State: StatePending, NextAttemptAt: now, CreatedAt: now, Event: ev,
-		}
-		p := b.disp.reserve(a.Target)
-		if p != nil {
-			dl.State, dl.LeaseOwner, dl.LeaseUntil = StateRunning, b.disp.Owner(), now.Add(b.disp.Lease())
-		}
-		req.reserved = append(req.reserved, p)
-		req.item.Deliveries = append(req.item.Deliveries, dl)
-	}
-	if !silenced {
-		req.item.Groups = append(req.item.Groups, router.closers(ev, member, b.disp.Enabled)...)
-	}
+	req := &acceptReq{done: make(chan acceptResp, 1), silenced: silence}
+	req.item, req.reserved = b.disp.ingestItem(plan, ev, now, true, silence)
+	req.item.Finding = finding
 	return b.submit(req)
 }
 
@@ -374,6 +354,63 @@ func (b *Bus) commit(batch []*acceptReq) {
 			r.done <- acceptResp{res: AcceptResult{Deliveries: len(r.item.Deliveries), Held: held, Silenced: r.silenced}}
 		}
 	}
+}
+
+// ingestItem routes ev as ingest does at now (ev.ReceivedAt): its deliveries, digests, groups
+// and the comparison a scan.completed asks for (findings). With silence (the id of a silence
+// matching ev), the config's targets get a silenced delivery each and nothing is held or
+// digested; registered webhooks are delivered to as usual. With reserve, a delivery whose
+// target's pool has room is leased to this replica at once (reserved holds, per delivery, that
+// pool or nil, to hand it off after the commit); without, every delivery is pending for the
+// poller.
+func (d *Dispatcher) ingestItem(plan *Plan, ev *event.Event, now time.Time, reserve bool, silence string) (item IngestItem, reserved []*pool) {
+	router := plan.Router
+	assigned := router.Assign(ev, d.Enabled)
+	silenced := silence != ""
+	item = IngestItem{Event: ev}
+	if !silenced {
+		item.Digests = router.DigestsFor(ev)
+	}
+	item.ScanCompleted, item.CompareAt = plan.Findings.completion(ev, now)
+	var member map[[2]string]bool
+	for _, a := range assigned {
+		if silenced && !strings.HasPrefix(a.Target, WebhookPrefix) {
+			item.Deliveries = append(item.Deliveries, &Delivery{
+				ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
+				State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: SilencedBy(silence),
+			})
+			if reserve {
+				reserved = append(reserved, nil)
+			}
+			continue
+		}
+		if g, drop := router.hold(a.Route, a.Target, ev, now); drop {
+			continue
+		} else if g != nil {
+			item.Groups = append(item.Groups, *g)
+			if member == nil {
+				member = map[[2]string]bool{}
+			}
+			member[[2]string{a.Target, a.Route.Name}] = true
+			continue
+		}
+		dl := &Delivery{
+			ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
+			State: StatePending, NextAttemptAt: now, CreatedAt: now, Event: ev,
+		}
+		if reserve {
+			p := d.reserve(a.Target)
+			if p != nil {
+				dl.State, dl.LeaseOwner, dl.LeaseUntil = StateRunning, d.Owner(), now.Add(d.Lease())
+			}
+			reserved = append(reserved, p)
+		}
+		item.Deliveries = append(item.Deliveries, dl)
+	}
+	if !silenced {
+		item.Groups = append(item.Groups, router.closers(ev, member, d.Enabled)...)
+	}
+	return item, reserved
 }
 
 func (b *Bus) releaseAll(r *acceptReq) {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // DigestEventType is the type of the event the scheduler stores for each digest run. It is the
@@ -19,6 +20,9 @@ type DigestRun struct {
 	Template string    `json:"template"`
 	From     time.Time `json:"from"`
 	To       time.Time `json:"to"`
+	// OpenFindings are the open findings per repository and branch when the period closed
+	// (FindingStore.OpenFindings), kept with the run so a retry shows the same.
+	OpenFindings []notify.OpenFindings `json:"open_findings,omitempty"`
 }
 
 // NewDigestEvent builds the event that carries a digest run.

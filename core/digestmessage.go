@@ -2,6 +2,7 @@ package core
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
@@ -15,6 +16,13 @@ import (
 func FillDigest(msg *notify.Message, run DigestRun, events []*event.Event, threshold float64) {
 	dg := notify.NewDigest(run.Digest, run.From, run.To, events, threshold)
 	dg.Template = run.Template
+	for _, o := range run.OpenFindings {
+		o.Repo = event.Repo(o.RepoURL)
+		if !o.Oldest.IsZero() && run.To.After(o.Oldest) {
+			o.AgeDays = int(run.To.Sub(o.Oldest) / (24 * time.Hour))
+		}
+		dg.OpenFindings = append(dg.OpenFindings, o)
+	}
 	msg.Digest, msg.Events = dg, events
 	if len(events) > 0 {
 		msg.Attachments = []notify.Attachment{{Name: fmt.Sprintf("cortex-digest-%s-%s.csv", run.Digest, run.To.UTC().Format("2006-01-02")),

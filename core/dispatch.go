@@ -81,6 +81,7 @@ type Plan struct {
 	Router   *Router
 	Renderer *Renderer
 	Retry    RetryPolicy
+	Findings FindingsPolicy // how findings are identified and compared (findings.go)
 }
 
 func (p *Plan) withDefaults() {

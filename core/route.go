@@ -45,6 +45,39 @@ type Router struct {
 
 	mu       sync.Mutex
 	logEvery map[string]*rate.Sometimes
+
+	usesOnce          sync.Once
+	usesFindingStatus bool
+}
+
+// VarUser is a Matcher that tells which rule variables it reads (rules.Rule): ingest computes
+// finding_status only when a rule reads it.
+type VarUser interface {
+	Uses(name string) bool
+}
+
+// UsesFindingStatus reports whether a route's or digest's rule reads finding_status (a rule
+// that does not say, not being a VarUser, counts as reading it). The Routes and Digests must
+// not change after the first call.
+func (r *Router) UsesFindingStatus() bool {
+	r.usesOnce.Do(func() {
+		var ms []Matcher
+		for _, rt := range r.Routes {
+			ms = append(ms, rt.When)
+		}
+		for _, d := range r.Digests {
+			if d.When != nil {
+				ms = append(ms, d.When)
+			}
+		}
+		for _, m := range ms {
+			if u, ok := m.(VarUser); !ok || u.Uses("finding_status") {
+				r.usesFindingStatus = true
+				return
+			}
+		}
+	})
+	return r.usesFindingStatus
 }
 
 // Match returns the routes that match ev, in order, honouring Stop.

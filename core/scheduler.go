@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Schedule gives the next activation strictly after t (ZoneSchedule for configured digests).
@@ -188,7 +189,15 @@ func (s *Scheduler) runDigests(ctx context.Context) error {
 
 func (s *Scheduler) runPeriod(ctx context.Context, spec *DigestSpec, from, to, next, now time.Time) (int, error) {
 	id := fmt.Sprintf("digest_%s_%s", spec.Name, to.UTC().Format("20060102T150405Z"))
-	ev, err := NewDigestEvent(id, DigestRun{Digest: spec.Name, Template: spec.Template, From: from, To: to}, now)
+	run := DigestRun{Digest: spec.Name, Template: spec.Template, From: from, To: to}
+	if f, ok := s.Store.(OpenFindingsReader); ok {
+		open, err := f.OpenFindings(ctx, notify.MaxOpenFindingScopes)
+		if err != nil {
+			return 0, err
+		}
+		run.OpenFindings = open
+	}
+	ev, err := NewDigestEvent(id, run, now)
 	if err != nil {
 		return 0, err
 	}

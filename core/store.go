@@ -59,6 +59,13 @@ type IngestItem struct {
 	Deliveries []*Delivery
 	Digests    []string    // names of the digests the event belongs to
 	Groups     []GroupItem // the groups the event is held in (or closes)
+	// Finding is the finding an issue.critical event reports: stored as a member of its scan
+	// (once per scan and fingerprint).
+	Finding *FindingRecord
+	// ScanCompleted is the scan_id of a scan.completed event: its comparison with the scope's
+	// previous scan is queued, due at CompareAt (FindingsRunner).
+	ScanCompleted string
+	CompareAt     time.Time
 }
 
 // FireGroupRequest fires a group in one transaction: the items of (Target, Route, Key) not yet

@@ -60,11 +60,12 @@ type BreakerPolicy struct {
 // Built-in template names. Without a configured template a message for one event uses
 // "<type>/<event type>" (e.g. slack/issue.critical) when it exists, a message for several events
 // (a group) "<type>/group", and either falls back to "<type>/default". A bridge alert (bridge.*)
-// tries "<type>/bridge" before the default.
+// tries "<type>/bridge" before the default, a derived finding event (finding.*) "<type>/finding".
 const (
 	DefaultTemplate = "default"
 	GroupTemplate   = "group"
 	AlertTemplate   = "bridge"
+	FindingTemplate = "finding"
 )
 
 // Renderer renders messages with the template engine: the route's template, else the target's,
@@ -104,6 +105,9 @@ func (r *Renderer) TemplateKey(t *Target, rt *Route, msg *notify.Message) (strin
 	names := []string{first, DefaultTemplate}
 	if IsBridgeEvent(msg.Event.Type) && len(msg.Events) <= 1 {
 		names = []string{first, AlertTemplate, DefaultTemplate}
+	}
+	if IsFindingEvent(msg.Event.Type) && len(msg.Events) <= 1 {
+		names = []string{first, FindingTemplate, DefaultTemplate}
 	}
 	for _, n := range names {
 		if key, ok := r.Engine.Lookup(t.Type, n); ok {

@@ -56,6 +56,9 @@ func (m webhookMatcher) Match(ev *event.Event) (bool, error) { return m.w.Wants(
 
 func (m webhookMatcher) String() string { return "event in " + formatList(m.w.Events) }
 
+// Uses implements VarUser: a registered webhook's filter reads the event type only.
+func (webhookMatcher) Uses(string) bool { return false }
+
 func formatList(ss []string) string {
 	out := "["
 	for i, s := range ss {
@@ -71,7 +74,7 @@ func formatList(ss []string) string {
 // each becomes a target built by newTarget and a route sending it the events it subscribed to.
 // A webhook newTarget cannot build is left out and reported in skipped.
 func WithWebhooks(base *Plan, ws []*Webhook, newTarget func(*Webhook) (*Target, error)) (plan *Plan, skipped map[string]error) {
-	plan = &Plan{Renderer: base.Renderer, Retry: base.Retry, Targets: slices.Clone(base.Targets)}
+	plan = &Plan{Renderer: base.Renderer, Retry: base.Retry, Findings: base.Findings, Targets: slices.Clone(base.Targets)}
 	router := &Router{Log: base.Router.Log, OnRuleError: base.Router.OnRuleError, Digests: base.Router.Digests,
 		Routes: slices.Clone(base.Router.Routes)}
 	for _, w := range ws {

@@ -47,6 +47,7 @@ var files embed.FS
 type Store interface {
 	webhooks.Store
 	api.ManagementStore
+	api.FindingStore
 	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]core.QueueStats, error)
 	// DigestState returns a digest's schedule row; ok is false when it is not recorded yet.
@@ -56,8 +57,8 @@ type Store interface {
 	DeliveryCounts(ctx context.Context, targets []string, since time.Time) (map[string]int, error)
 	// Activity splits [from, to) into buckets of step (the last one may be shorter) and counts
 	// in each the events received (every one, not only the targets'; not the bridge's own:
-	// digest runs, groups, alerts) and the attempts to targets that started in it, failed ones
-	// apart.
+	// digest runs, groups, alerts, finding.* events) and the attempts to targets that started in
+	// it, failed ones apart.
 	Activity(ctx context.Context, targets []string, from, to time.Time, step time.Duration) ([]core.ActivityBucket, error)
 	// TargetHealth reports, for each of targets with an attempt that ended at or after since,
 	// its last success and its failure streak (the attempts that failed after that success),
@@ -184,6 +185,7 @@ func (d *Dashboard) routes() {
 	m.HandleFunc("GET /ui/silences", d.signedIn(d.silencesPage))
 	m.HandleFunc("POST /ui/silences", d.signedIn(d.silenceCreate))
 	m.HandleFunc("POST /ui/silences/{id}/end", d.signedIn(d.silenceEnd))
+	m.HandleFunc("GET /ui/findings", d.signedIn(d.findingsPage))
 	m.HandleFunc("/", d.notFound)
 }
 

@@ -74,6 +74,9 @@ type eventData struct {
 	Resend     []resendOption
 	// Record is what people did about the event (admins only, when silences are served).
 	Record *eventRecord
+	// Findings links to the findings page of the event's repository and branch (admins; an
+	// issue.critical whose scan's repository is known, or a finding.* event); "" otherwise.
+	Findings string
 }
 
 // eventRecord is the event's acknowledgements (oldest first) and audit history (newest
@@ -183,6 +186,9 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 	data := &eventData{Ev: ev, Title: cut(ev.String("title"), maxFieldChars), Admin: sc.admin, Fields: fieldsOf(ev), Raw: prettyJSON(ev.Raw)}
 	if len(data.Fields) > maxFields {
 		data.Fields, data.MoreFields = data.Fields[:maxFields], len(data.Fields)-maxFields
+	}
+	if sc.admin {
+		data.Findings = d.findingsLink(r.Context(), ev)
 	}
 	rt := d.runtime()
 	types := map[string]string{}

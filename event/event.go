@@ -26,6 +26,10 @@ type Event struct {
 	Raw        []byte         // the request body, byte for byte
 	Delivery   string         // the sender's X-Cortex-Delivery header, "" if none
 	ReceivedAt time.Time      // when the bridge accepted it (UTC)
+	// FindingStatus is set at ingest for an issue.critical event when findings are compared
+	// (new, recurring, regressed or unknown: docs/events.md, "Findings"); rules see it as
+	// finding_status. It is not stored: "" for an event loaded from storage.
+	FindingStatus string
 }
 
 // ErrInvalidJSON is returned (wrapped) by Parse when the body is not a JSON object.

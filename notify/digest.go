@@ -26,7 +26,43 @@ type Digest struct {
 	Scans          DigestScans
 	CriticalIssues []DigestIssue // deduplicated, most recent first
 	Threshold      float64       // score threshold for BelowThreshold
+	// Findings counts the period's finding.new, finding.fixed and finding.regressed events per
+	// repository and branch (docs/events.md, Findings), most changes first.
+	Findings []RepoFindings
+	// OpenFindings are the findings open when the period closed, per repository and branch,
+	// oldest first (at most MaxOpenFindingScopes); empty when the run did not record them.
+	OpenFindings []OpenFindings
 }
+
+// RepoFindings counts what the period's scan comparisons said about one repository and branch.
+type RepoFindings struct {
+	RepoURL, Repo, Branch string // Repo: RepoURL shortened (event.Repo)
+	New, Fixed, Regressed int
+}
+
+// OpenFindings are the open findings of one repository and branch when a digest period closed:
+// how many, and since when the oldest of them is open.
+type OpenFindings struct {
+	RepoURL string    `json:"repo_url"`
+	Repo    string    `json:"-"` // RepoURL shortened (event.Repo)
+	Branch  string    `json:"branch"`
+	Open    int       `json:"open"`
+	Oldest  time.Time `json:"oldest"` // first_seen of the oldest open finding
+	// AgeDays is how many whole days the oldest was open at the period's end (set by
+	// NewDigest's caller, core.FillDigest).
+	AgeDays int `json:"-"`
+}
+
+// MaxOpenFindingScopes bounds Digest.OpenFindings: the repositories and branches with the oldest
+// open findings are kept.
+const MaxOpenFindingScopes = 100
+
+// The derived finding event types (core.FindingEventTypes; docs/events.md, Findings).
+const (
+	findingNew       = "finding.new"
+	findingFixed     = "finding.fixed"
+	findingRegressed = "finding.regressed"
+)
 
 // DigestScans summarises the period's scans.
 type DigestScans struct {
@@ -64,6 +100,7 @@ func NewDigest(name string, from, to time.Time, events []*event.Event, threshold
 	d := &Digest{Name: name, From: from, To: to, Events: evs, Counts: map[string]int{}, Threshold: threshold}
 	latest := map[string]RepoScore{}
 	issues := map[string]*DigestIssue{}
+	findings := map[[2]string]*RepoFindings{}
 	var sum float64
 	d.Scans.LowestScore = math.Inf(1)
 	for _, ev := range evs {
@@ -97,8 +134,29 @@ func NewDigest(name string, from, to time.Time, events []*event.Event, threshold
 			}
 			is.Count++
 			is.LastSeen = ev.Timestamp
+		case findingNew, findingFixed, findingRegressed:
+			key := [2]string{ev.String("repo_url"), ev.String("branch")}
+			f := findings[key]
+			if f == nil {
+				f = &RepoFindings{RepoURL: key[0], Repo: repo, Branch: key[1]}
+				findings[key] = f
+			}
+			switch ev.Type {
+			case findingNew:
+				f.New++
+			case findingFixed:
+				f.Fixed++
+			default:
+				f.Regressed++
+			}
 		}
 	}
+	for _, f := range findings {
+		d.Findings = append(d.Findings, *f)
+	}
+	slices.SortFunc(d.Findings, func(a, b RepoFindings) int {
+		return cmp.Or(cmp.Compare(b.New+b.Fixed+b.Regressed, a.New+a.Fixed+a.Regressed), cmp.Compare(a.RepoURL, b.RepoURL), cmp.Compare(a.Branch, b.Branch))
+	})
 	if d.Scans.Scored > 0 {
 		d.Scans.AverageScore = math.Round(sum/float64(d.Scans.Scored)*10) / 10
 	} else {

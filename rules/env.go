@@ -12,16 +12,17 @@ import (
 type source uint8
 
 const (
-	srcType      source = iota // ev.Type
-	srcID                      // ev.ID
-	srcTimestamp               // ev.Timestamp
-	srcData                    // ev.Data, the whole map
-	srcDelivery                // ev.Delivery
-	srcRepo                    // event.Repo(data.repo_url)
-	srcString                  // a KindString data field
-	srcNumber                  // a KindNumber data field, as float64
-	srcInt                     // a KindInt data field, as int64
-	srcDeadline                // now + EvalTimeout (budget.go), for programs with predicates
+	srcType          source = iota // ev.Type
+	srcID                          // ev.ID
+	srcTimestamp                   // ev.Timestamp
+	srcData                        // ev.Data, the whole map
+	srcDelivery                    // ev.Delivery
+	srcRepo                        // event.Repo(data.repo_url)
+	srcString                      // a KindString data field
+	srcNumber                      // a KindNumber data field, as float64
+	srcInt                         // a KindInt data field, as int64
+	srcDeadline                    // now + EvalTimeout (budget.go), for programs with predicates
+	srcFindingStatus               // ev.FindingStatus: issue.critical at ingest (docs/events.md, Findings)
 )
 
 // envVar is one top-level name of the rule environment (README.md, Rules).
@@ -64,6 +65,7 @@ func buildEnvVars() []envVar {
 		{name: "data", src: srcData},
 		{name: "delivery", src: srcDelivery},
 		{name: "repo", src: srcRepo, nullable: true},
+		{name: "finding_status", src: srcFindingStatus, nullable: true},
 	}
 	for _, f := range event.ShortcutFields() {
 		v := envVar{name: f.Name, src: srcString, nullable: true}
@@ -117,6 +119,10 @@ func (v envVar) value(ev *event.Event) (any, bool) {
 		return ev.Data, true // a nil map reads like an empty one
 	case srcDelivery:
 		return ev.Delivery, true
+	case srcFindingStatus:
+		if ev.FindingStatus != "" {
+			return ev.FindingStatus, true
+		}
 	case srcDeadline:
 		return time.Now().Add(EvalTimeout), true
 	case srcRepo:

@@ -63,6 +63,17 @@ func Compile(src string) (*Rule, error) {
 	return r, nil
 }
 
+// Uses reports whether the rule reads the environment variable name (README.md, Rules), e.g.
+// "finding_status", which ingest then computes for it; also true when the rule reads $env.
+func (r *Rule) Uses(name string) bool {
+	for _, v := range r.vars {
+		if v.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // compile type-checks src (as a boolean rule when asBool) and returns its nil-safe program.
 func compile(src string, asBool bool) (*vm.Program, error) {
 	// Type-check the source as written, against the fields' real types. The nil-safe

@@ -16,6 +16,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
@@ -29,11 +30,14 @@ type Suite struct {
 
 // Case is one event and what the config must do with it.
 type Case struct {
-	Name   string         `yaml:"name"` // unique in the file
-	Event  EventSource    `yaml:"event"`
-	Set    map[string]any `yaml:"set"`   // dotted path in the event JSON → value
-	Unset  []string       `yaml:"unset"` // dotted paths to remove
-	Expect Expectation    `yaml:"expect"`
+	Name  string         `yaml:"name"` // unique in the file
+	Event EventSource    `yaml:"event"`
+	Set   map[string]any `yaml:"set"`   // dotted path in the event JSON → value
+	Unset []string       `yaml:"unset"` // dotted paths to remove
+	// FindingStatus is the finding_status an issue.critical event gets at ingest (new,
+	// recurring, regressed or unknown; docs/events.md, Findings); "": nil, as in a dry run.
+	FindingStatus string      `yaml:"finding_status"`
+	Expect        Expectation `yaml:"expect"`
 
 	file string
 	line int
@@ -166,6 +170,10 @@ func Load(path string) (*Suite, error) {
 			if len(errs) == before {
 				if c.ev, err = c.buildEvent(filepath.Dir(path)); err != nil {
 					fail(n.Line, label, "event: %v", err)
+				} else if c.FindingStatus != "" && c.ev.Type != event.IssueCritical {
+					fail(n.Line, label, "finding_status: only issue.critical events have one (this is %s)", c.ev.Type)
+				} else {
+					c.ev.FindingStatus = c.FindingStatus
 				}
 			}
 			suite.Cases = append(suite.Cases, c)
@@ -193,6 +201,11 @@ func (c *Case) check() []string {
 	}
 	if n != 1 {
 		probs = append(probs, "event: want exactly one of sample, file or inline")
+	}
+	switch c.FindingStatus {
+	case "", core.FindingStatusNew, core.FindingStatusRecurring, core.FindingStatusRegressed, core.FindingStatusUnknown:
+	default:
+		probs = append(probs, fmt.Sprintf("finding_status: want new, recurring, regressed or unknown, got %q", c.FindingStatus))
 	}
 	for p := range c.Set {
 		if !validPath(p) {

@@ -3,7 +3,8 @@
 // what `route --sample`, `send --sample` and the load-time template checks use. stream.jsonl (a
 // day of traffic, ~1 800 events) sits beside them for `send --file` and tests; it is not embedded.
 // bridge/ holds one example of each of the bridge's own alert events (bridge.*, see core/alert.go):
-// Get returns them too, but Types leaves them out, since they are not Cortex events.
+// Get returns them too, but Types leaves them out, since they are not Cortex events; so does
+// finding/, one example of each event the bridge derives from comparing scans (finding.*).
 package samples
 
 import (
@@ -19,11 +20,18 @@ var files embed.FS
 //go:embed bridge/*.json
 var alertFiles embed.FS
 
-// Get returns the sample body for an event type (a Cortex one or a bridge.* alert), byte for byte.
+//go:embed finding/*.json
+var findingFiles embed.FS
+
+// Get returns the sample body for an event type (a Cortex one, a bridge.* alert or a finding.*
+// event), byte for byte.
 func Get(eventType string) ([]byte, error) {
 	b, err := files.ReadFile(eventType + ".json")
 	if err != nil {
 		b, err = alertFiles.ReadFile("bridge/" + eventType + ".json")
+	}
+	if err != nil {
+		b, err = findingFiles.ReadFile("finding/" + eventType + ".json")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("no sample for event %q (have: %s)", eventType, strings.Join(Types(), ", "))
@@ -34,6 +42,17 @@ func Get(eventType string) ([]byte, error) {
 // AlertTypes lists the bridge's own alert event types (bridge.*) that have a sample, sorted.
 func AlertTypes() []string {
 	entries, _ := alertFiles.ReadDir("bridge")
+	var out []string
+	for _, e := range entries {
+		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
+	}
+	sort.Strings(out)
+	return out
+}
+
+// FindingTypes lists the derived finding event types (finding.*) that have a sample, sorted.
+func FindingTypes() []string {
+	entries, _ := findingFiles.ReadDir("finding")
 	var out []string
 	for _, e := range entries {
 		out = append(out, strings.TrimSuffix(e.Name(), ".json"))

@@ -53,6 +53,11 @@ var frozen = map[string]string{
 	"bridge/bridge.digest_failed.json":    "ad1e4121e2fbbae8b03ba9ca0418b17fcd09dc25c455000aa900402003fe9b1b",
 	"bridge/bridge.target_recovered.json": "7c5b441602fe13885cda5fe613eb984e65d026542c8fa4e2d5c890b13132e99e",
 	"bridge/bridge.target_unhealthy.json": "9ba63f991691c52af7952bd50a225cd0ccdf21ece642473e88b4b94daffba94a",
+	"findings-scan-1.jsonl":               "2bcbbb85fdeac7a8107df1e7bc235d9886d87d12f4f148ea3f8637bf8634c790",
+	"findings-scan-2.jsonl":               "2e28df7fb50e359691cebe144cfc73d8d703875059cc9819e4e038fa05c75e88",
+	"finding/finding.fixed.json":          "0c546406a73c5bfa73cfc09e21a5f489868c2f9e3572346c6d55db0c2a042040",
+	"finding/finding.new.json":            "b0d7d977e8c113931d49a7d512467606a6422c114428afbe5c756fb60461b7ce",
+	"finding/finding.regressed.json":      "3a9262162b682390063220bf80658377d45c74fec705ebc1576742a43d3b0868",
 }
 
 // TestSamplesAreFrozen guards the samples in this folder against drift: every file is pinned, a
@@ -60,7 +65,7 @@ var frozen = map[string]string{
 func TestSamplesAreFrozen(t *testing.T) {
 	t.Parallel()
 	var onDisk []string
-	for _, pattern := range []string{"*.json", "*.jsonl", "bridge/*.json"} {
+	for _, pattern := range []string{"*.json", "*.jsonl", "bridge/*.json", "finding/*.json"} {
 		m, err := filepath.Glob(pattern)
 		require.NoError(t, err)
 		onDisk = append(onDisk, m...)

@@ -81,10 +81,12 @@ func (d *DB) Activity(ctx context.Context, targets []string, from, to time.Time,
 		return rows.Err()
 	}
 	// The bridge stores events of its own (digest runs and groups: cortex_bridge.*; alerts:
-	// bridge.*, see core.IsReservedEventType); they were not received.
+	// bridge.*; findings derived from scans: finding.*, see core.IsReservedEventType); they were
+	// not received.
 	rows, err := d.query(ctx, d.r, `SELECT (received_at_ms - ?) / ?, COUNT(*), 0 FROM events
 		WHERE received_at_ms >= ? AND received_at_ms < ?
-			AND substr(type, 1, 7) <> 'bridge.' AND substr(type, 1, 14) <> 'cortex_bridge.' GROUP BY 1`, f, st, f, t)
+			AND substr(type, 1, 7) <> 'bridge.' AND substr(type, 1, 14) <> 'cortex_bridge.'
+			AND substr(type, 1, 8) <> 'finding.' GROUP BY 1`, f, st, f, t)
 	if err == nil {
 		err = bucket(rows, func(b *core.ActivityBucket, c []int64) { b.Events = int(c[0]) })
 	}

@@ -47,6 +47,14 @@ type dialect struct {
 	// transaction, Postgres sends a whole batch as arrays in one statement.
 	ingest   func(d *DB, ctx context.Context, items []core.IngestItem) ([]bool, error)
 	complete func(d *DB, ctx context.Context, cs []core.Completion) error
+	// ingestTx is ingest inside a transaction that also writes other rows (a scan comparison's
+	// derived events).
+	ingestTx func(d *DB, ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error)
+
+	// forUpdate locks the rows a SELECT reads until the transaction ends (Postgres); "" on
+	// SQLite, whose one writer connection runs one transaction at a time. skipLocked also skips
+	// rows another transaction holds.
+	forUpdate, skipLocked string
 }
 
 // textQuery is the free-text filter in the forms Events plans with (narrowing); each takes arg.
@@ -105,6 +113,7 @@ var sqliteDialect = dialect{
 	},
 	ingest:   (*DB).sqliteIngest,
 	complete: (*DB).sqliteComplete,
+	ingestTx: (*DB).sqliteIngestTx,
 }
 
 var postgresDialect = dialect{
@@ -136,4 +145,9 @@ var postgresDialect = dialect{
 	},
 	ingest:   (*DB).pgIngest,
 	complete: (*DB).pgComplete,
+	ingestTx: func(d *DB, ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
+		return d.pgIngestIn(ctx, tx, items)
+	},
+	forUpdate:  " FOR UPDATE",
+	skipLocked: " FOR UPDATE SKIP LOCKED",
 }

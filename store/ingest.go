@@ -41,89 +41,114 @@ func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error
 	return dup, nil
 }
 
-// sqliteIngest runs the statements prepared at open (writerStatements) in one transaction,
-// binding to it only those the batch uses: binding one costs about a dozen allocations
-// (database/sql's Tx.StmtContext), and most batches have no digest or group items
-// (BENCHMARKS.md, "Issue 23: allocation profiles").
+// insertScanFindingSQL records a finding an issue.critical event reports as a member of its
+// scan; the same fingerprint again in the scan changes nothing (it counts once).
+const insertScanFindingSQL = `INSERT INTO scan_findings (scan_id, fingerprint, title, file, line, severity, received_at_ms)
+	VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (scan_id, fingerprint) DO NOTHING`
+
+// insertFindingScanSQL queues the comparison of a completed scan (once per scan_id).
+const insertFindingScanSQL = `INSERT INTO finding_scans (scan_id, received_at_ms, due_at_ms)
+	VALUES (?, ?, ?) ON CONFLICT (scan_id) DO NOTHING`
+
+// sqliteIngest runs the statements prepared at open (writerStatements) in one transaction.
 func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
-	dup := make([]bool, len(items))
-	err := d.inTx(ctx, func(tx *sql.Tx) error {
-		ctx := statementContext(ctx)
-		var bound []*stmt
-		defer func() {
-			for _, s := range bound {
-				_ = s.Close()
-			}
-		}()
-		stmts := map[string]*stmt{}
-		use := func(q string) (*stmt, error) {
-			if s := stmts[q]; s != nil {
-				return s, nil
-			}
-			s, err := d.prepare(ctx, tx, q)
-			if err != nil {
-				return nil, err
-			}
-			stmts[q], bound = s, append(bound, s)
-			return s, nil
-		}
-		for i, it := range items {
-			ev := it.Event
-			insEvent, err := use(insertEventSQL)
-			if err != nil {
-				return err
-			}
-			res, err := insEvent.exec(ctx, eventArgs(ev)...)
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil {
-				return err
-			} else if n == 0 {
-				dup[i] = true
-				continue
-			}
-			if len(it.Deliveries) > 0 {
-				insDelivery, err := use(insertDeliverySQL)
-				if err != nil {
-					return err
-				}
-				if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
-					return err
-				}
-			}
-			for _, name := range it.Digests {
-				insItem, err := use(insertDigestItemSQL)
-				if err != nil {
-					return err
-				}
-				if _, err := insItem.exec(ctx, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
-					return err
-				}
-			}
-			if len(it.Groups) > 0 {
-				insGroup, err := use(insertGroupItemSQL)
-				if err != nil {
-					return err
-				}
-				if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
-					return err
-				}
-			}
-			if sc, ok := event.ScanOf(ev); ok {
-				upScan, err := use(upsertScanSQL)
-				if err != nil {
-					return err
-				}
-				if _, err := upScan.exec(ctx, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
+	var dup []bool
+	err := d.inTx(ctx, func(tx *sql.Tx) (err error) {
+		dup, err = d.sqliteIngestTx(ctx, tx, items)
+		return err
 	})
 	if err != nil {
 		return nil, err
+	}
+	return dup, nil
+}
+
+// sqliteIngestTx is sqliteIngest in tx, binding to it only the statements the batch uses:
+// binding one costs about a dozen allocations (database/sql's Tx.StmtContext), and most batches
+// have no digest or group items (BENCHMARKS.md, "Issue 23: allocation profiles").
+func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
+	dup := make([]bool, len(items))
+	ctx = statementContext(ctx)
+	var bound []*stmt
+	defer func() {
+		for _, s := range bound {
+			_ = s.Close()
+		}
+	}()
+	stmts := map[string]*stmt{}
+	use := func(q string) (*stmt, error) {
+		if s := stmts[q]; s != nil {
+			return s, nil
+		}
+		s, err := d.prepare(ctx, tx, q)
+		if err != nil {
+			return nil, err
+		}
+		stmts[q], bound = s, append(bound, s)
+		return s, nil
+	}
+	exec := func(q string, args ...any) error {
+		s, err := use(q)
+		if err != nil {
+			return err
+		}
+		_, err = s.exec(ctx, args...)
+		return err
+	}
+	for i, it := range items {
+		ev := it.Event
+		insEvent, err := use(insertEventSQL)
+		if err != nil {
+			return nil, err
+		}
+		res, err := insEvent.exec(ctx, eventArgs(ev)...)
+		if err != nil {
+			return nil, err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return nil, err
+		} else if n == 0 {
+			dup[i] = true
+			continue
+		}
+		if len(it.Deliveries) > 0 {
+			insDelivery, err := use(insertDeliverySQL)
+			if err != nil {
+				return nil, err
+			}
+			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+				return nil, err
+			}
+		}
+		for _, name := range it.Digests {
+			if err := exec(insertDigestItemSQL, name, ev.ID, ms(ev.ReceivedAt)); err != nil {
+				return nil, err
+			}
+		}
+		if len(it.Groups) > 0 {
+			insGroup, err := use(insertGroupItemSQL)
+			if err != nil {
+				return nil, err
+			}
+			if err := insertGroupItems(ctx, insGroup, ev, it.Groups); err != nil {
+				return nil, err
+			}
+		}
+		if sc, ok := event.ScanOf(ev); ok {
+			if err := exec(upsertScanSQL, sc.ID, sc.RepoURL, sc.Branch, sc.Commit, ms(sc.FirstSeen), ms(sc.LastSeen)); err != nil {
+				return nil, err
+			}
+		}
+		if f := it.Finding; f != nil {
+			if err := exec(insertScanFindingSQL, f.ScanID, f.Fingerprint, f.Title, f.File, f.Line, f.Severity, ms(ev.ReceivedAt)); err != nil {
+				return nil, err
+			}
+		}
+		if it.ScanCompleted != "" {
+			if err := exec(insertFindingScanSQL, it.ScanCompleted, ms(ev.ReceivedAt), ms(it.CompareAt)); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return dup, nil
 }

@@ -14,7 +14,7 @@ import (
 
 // pgIngestSQL stores a whole ingest batch in one statement (one round trip, atomic): the events
 // as arrays, in id order so two replicas inserting overlapping batches lock in the same order;
-// then the deliveries, digest items, group items and scan contexts (event.ScanOf; merged per scan
+// then the deliveries, digest items, group items, findings (scan_findings, finding_scans) and scan contexts (event.ScanOf; merged per scan
 // in batch order, the first value given for each field kept) of the events that were new; and, if any
 // new delivery is pending (not handed straight to this replica's workers), a notification for
 // idle replicas. It returns the ids of the new events.
@@ -62,12 +62,32 @@ const pgIngestSQL = `WITH ev AS (
 		commit_id = COALESCE(scans.commit_id, EXCLUDED.commit_id),
 		first_seen_ms = LEAST(scans.first_seen_ms, EXCLUDED.first_seen_ms),
 		last_seen_ms = GREATEST(scans.last_seen_ms, EXCLUDED.last_seen_ms)
+), sf AS (
+	INSERT INTO scan_findings (scan_id, fingerprint, title, file, line, severity, received_at_ms)
+	SELECT x.scan_id, x.fp, x.title, x.file, x.line, x.severity, x.received
+	FROM unnest($38::text[], $39::text[], $40::text[], $41::text[], $42::text[], $43::bigint[], $44::text[], $45::bigint[]) WITH ORDINALITY
+		AS x(event_id, scan_id, fp, title, file, line, severity, received, n)
+	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
+	ORDER BY x.scan_id, x.fp, x.n
+	ON CONFLICT (scan_id, fingerprint) DO NOTHING
+), fs AS (
+	INSERT INTO finding_scans (scan_id, received_at_ms, due_at_ms)
+	SELECT x.scan_id, x.received, x.due
+	FROM unnest($46::text[], $47::text[], $48::bigint[], $49::bigint[]) WITH ORDINALITY AS x(event_id, scan_id, received, due, n)
+	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
+	ORDER BY x.scan_id, x.n
+	ON CONFLICT (scan_id) DO NOTHING
 ), wake AS (
 	SELECT pg_notify('` + notifyChannel + `', COALESCE(current_schema(), '')) FROM dl WHERE state = 'pending' LIMIT 1
 )
 SELECT id FROM ev WHERE (SELECT count(*) FROM wake) >= 0`
 
 func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
+	return d.pgIngestIn(ctx, d.w, items)
+}
+
+// pgIngestIn is pgIngest's statement run on q (the database, or a transaction).
+func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	first := make(map[string]int, len(items)) // stored id → index of its first item in the batch
 	var (
@@ -85,6 +105,10 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 		giMember, giCloses                                 []int32
 		scID, scEvent, scRepo, scBranch, scCommit          []string
 		scSeen                                             []int64
+		sfEvent, sfScan, sfFP, sfTitle, sfFile, sfSeverity []string
+		sfLine, sfReceived                                 []int64
+		fsEvent, fsScan                                    []string
+		fsReceived, fsDue                                  []int64
 	)
 	for i, it := range items {
 		ev := it.Event
@@ -120,14 +144,25 @@ func (d *DB) pgIngest(ctx context.Context, items []core.IngestItem) ([]bool, err
 			scID, scEvent, scRepo = append(scID, pgText(sc.ID)), append(scEvent, id), append(scRepo, pgText(sc.RepoURL))
 			scBranch, scCommit, scSeen = append(scBranch, pgText(sc.Branch)), append(scCommit, pgText(sc.Commit)), append(scSeen, ms(sc.LastSeen))
 		}
+		if f := it.Finding; f != nil {
+			sfEvent, sfScan, sfFP = append(sfEvent, id), append(sfScan, pgText(f.ScanID)), append(sfFP, pgText(f.Fingerprint))
+			sfTitle, sfFile, sfSeverity = append(sfTitle, pgText(f.Title)), append(sfFile, pgText(f.File)), append(sfSeverity, pgText(f.Severity))
+			sfLine, sfReceived = append(sfLine, f.Line), append(sfReceived, ms(ev.ReceivedAt))
+		}
+		if it.ScanCompleted != "" {
+			fsEvent, fsScan = append(fsEvent, id), append(fsScan, pgText(it.ScanCompleted))
+			fsReceived, fsDue = append(fsReceived, ms(ev.ReceivedAt)), append(fsDue, ms(it.CompareAt))
+		}
 	}
-	rows, err := d.w.QueryContext(ctx, pgIngestSQL,
+	rows, err := q.QueryContext(ctx, pgIngestSQL,
 		evID, evType, evOccurred, evReceived, evSender, evBody,
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlNext, dlOwner, dlUntil, dlCreated,
 		diDigest, diEvent, diReceived,
 		giTarget, giRoute, giKey, giEvent, giReceived, giMember, giCloses,
 		evSeverity, evRepo, evScan, evTitle, evFile,
-		scID, scEvent, scRepo, scBranch, scCommit, scSeen, dlError)
+		scID, scEvent, scRepo, scBranch, scCommit, scSeen, dlError,
+		sfEvent, sfScan, sfFP, sfTitle, sfFile, sfLine, sfSeverity, sfReceived,
+		fsEvent, fsScan, fsReceived, fsDue)
 	if err != nil {
 		return nil, err
 	}

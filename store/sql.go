@@ -45,7 +45,7 @@ type stmt struct {
 // transaction was 4–9 % of the CPU of a busy bridge. (They must be ready before any
 // transaction: the writer has one connection, which a transaction holds.)
 var writerStatements = []string{insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL,
-	insertAttemptSQL, completeDeliverySQL}
+	insertScanFindingSQL, insertFindingScanSQL, insertAttemptSQL, completeDeliverySQL}
 
 func (d *DB) prepareWriter(ctx context.Context) error {
 	for _, q := range writerStatements {

@@ -29,7 +29,7 @@ func TestValidateShippedConfig(t *testing.T) {
 	t.Parallel()
 	out, _, err := run(t, "validate", "--config", "../../config.yaml")
 	require.NoError(t, err)
-	require.Contains(t, out, "is valid: 6 targets (1 enabled), 6 routes")
+	require.Contains(t, out, "is valid: 6 targets (1 enabled), 7 routes")
 	require.Contains(t, out, "warning: target security-slack (slack) is disabled")
 }
 

@@ -371,7 +371,7 @@ func TestRouteExplain(t *testing.T) {
 	t.Parallel()
 	out, _, err := run(t, "route", "--config", "../../config.yaml", "--sample", "scan.completed", "--explain")
 	require.NoError(t, err)
-	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 6 routes match
+	require.Contains(t, out, `event evt_1234567890 (scan.completed): 1 of 7 routes match
 
 route siem: not matched
   event == "issue.critical" && severity_at_least(severity, "high") || event in ["scan.failed", "scan.timeout"] || event == "scan.completed" && score < 70
@@ -396,6 +396,9 @@ route low-scores: not matched
   ├─ event == "scan.completed" → true
   └─ score < 70 → false   ← decided
 
+route what-changed: not matched
+  event in ["finding.new", "finding.regressed"] → false
+
 route bridge-alerts: not matched
   event startsWith "bridge." → false
 
@@ -405,7 +408,7 @@ route everything-to-audit: matched
 `)
 	require.Contains(t, out, `
 digest weekly-compliance: collects this event
-  event in ["scan.completed", "scan.failed", "scan.timeout", "issue.critical"] → true
+  event in ["scan.completed", "scan.failed", "scan.timeout", "issue.critical", "finding.new", "finding.fixed", "finding.regressed"] → true
 `)
 
 	// stop: the routes after a matching route with stop are shown as not evaluated.
@@ -431,4 +434,53 @@ digest weekly: does not collect this event
 	require.NoError(t, err)
 	require.NotContains(t, out, "critical-issues")
 	require.Contains(t, out, "route everything-to-audit  (when: true)")
+}
+
+// TestTestRulesFindingStatus: a case gives an issue.critical the finding_status ingest would,
+// so a route on it can be tested; a bad value or another event type is refused.
+func TestTestRulesFindingStatus(t *testing.T) {
+	t.Parallel()
+	dir := writeTestRules(t, `
+config: config.yaml
+cases:
+  - name: a recurring issue is not paged again
+    event: {sample: issue.critical}
+    finding_status: recurring
+    expect: {routes: [audit]}
+  - name: a regressed one is
+    event: {sample: issue.critical}
+    finding_status: regressed
+    expect: {routes: [page, audit]}
+  - name: without a status (a dry run) it is nil
+    event: {sample: issue.critical}
+    expect: {routes: [page, audit]}
+`)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(`
+ingest: {secrets: [s]}
+targets:
+  - {name: log, type: file, path: audit.jsonl}
+routes:
+  - {name: page, when: 'event == "issue.critical" && finding_status != "recurring"', targets: [log]}
+  - {name: audit, when: 'true', targets: [log]}
+`), 0o600))
+	out, stderr, err := run(t, "test-rules", filepath.Join(dir, "tests.yaml"))
+	require.NoError(t, err, "%s\n%s", out, stderr)
+	require.Contains(t, out, "PASS: 3 cases\n")
+
+	dir = writeTestRules(t, `
+config: config.yaml
+cases:
+  - name: bad value
+    event: {sample: issue.critical}
+    finding_status: old
+    expect: {routes: []}
+  - name: not an issue
+    event: {sample: scan.completed}
+    finding_status: new
+    expect: {routes: []}
+`)
+	_, stderr, err = run(t, "test-rules", filepath.Join(dir, "tests.yaml"))
+	require.Error(t, err)
+	require.Contains(t, stderr+err.Error(), `finding_status: want new, recurring, regressed or unknown, got "old"`)
+	require.Contains(t, stderr+err.Error(), "finding_status: only issue.critical events have one (this is scan.completed)")
 }

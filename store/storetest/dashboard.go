@@ -98,7 +98,10 @@ func testActivity(t *testing.T, s Store) {
 	alert, err := event.Parse([]byte(`{"event":"bridge.delivery_dead","id":"alert1","timestamp":"2026-01-02T03:04:05Z","data":{}}`))
 	require.NoError(t, err)
 	alert.ReceivedAt = t0.Add(-time.Hour)
-	items = append(items, core.IngestItem{Event: run}, core.IngestItem{Event: alert})
+	derived, err := event.Parse([]byte(`{"event":"finding.fixed","id":"finding1","timestamp":"2026-01-02T03:04:05Z","data":{}}`))
+	require.NoError(t, err)
+	derived.ReceivedAt = t0.Add(-time.Hour)
+	items = append(items, core.IngestItem{Event: run}, core.IngestItem{Event: alert}, core.IngestItem{Event: derived})
 	ingest(t, s, items...)
 
 	record(t, s, ds[0], t0.Add(-170*time.Minute), "success")

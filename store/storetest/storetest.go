@@ -26,7 +26,12 @@ type Store interface {
 	core.BusStore
 	core.DispatcherStore
 	core.SchedulerStore
+	core.FindingStore
+	core.OpenFindingsReader
 	dashboard.Store
+
+	// Findings lists findings, most recently seen first.
+	Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding, error)
 
 	// Deliveries lists deliveries, newest first (the first page of DeliveryPage).
 	Deliveries(ctx context.Context, f core.DeliveryFilter) ([]*core.Delivery, error)
@@ -73,6 +78,9 @@ func Run(t *testing.T, open Open) {
 		"ReleaseSomeLeases":              testReleaseSome,
 		"CancelUnconfiguredTargets":      testCancel,
 		"ClaimSettlesUnloadableEvents":   testClaimUnloadable,
+	}
+	for name, fn := range findingTests() {
+		tests[name] = fn
 	}
 	for name, fn := range digestTests() {
 		tests[name] = fn
