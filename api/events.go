@@ -229,7 +229,43 @@ func (m *Management) getEvent(w http.ResponseWriter, r *http.Request) {
 	if targets == nil && m.Decide != nil {
 		out["routes"] = m.Decide(ev)
 	}
+	// Acknowledgements and the audit log come from Slack's buttons and silences: admins only,
+	// like silences.
+	if targets == nil && m.Silences != nil {
+		acks, history, err := m.eventRecord(ctx, id)
+		if err != nil {
+			m.unavailable(w, err)
+			return
+		}
+		out["acknowledgements"], out["history"] = acks, history
+	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// ackJSON is an acknowledgement of an event (Slack's Acknowledge button).
+type ackJSON struct {
+	Source   string    `json:"source"`
+	UserID   string    `json:"user_id"`
+	UserName string    `json:"user_name,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// eventRecord is what people did about event id: its acknowledgements, oldest first, and its
+// audit log (acknowledged, muted), newest first.
+func (m *Management) eventRecord(ctx context.Context, id string) ([]ackJSON, []auditJSON, error) {
+	acks, err := m.Silences.Acknowledgements(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	history, err := m.Silences.History(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ao := make([]ackJSON, len(acks))
+	for i, a := range acks {
+		ao[i] = ackJSON{Source: a.Source, UserID: a.UserID, UserName: a.UserName, At: a.At}
+	}
+	return ao, toAuditJSON(history), nil
 }
 
 // retryRequest is the body of POST /deliveries/retry.

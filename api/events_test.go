@@ -18,6 +18,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/webhooks"
 )
@@ -62,6 +63,7 @@ func setupEvents(t *testing.T, page http.Handler) *eventsAPI {
 		Decide: func(ev *event.Event) []api.RouteDecision {
 			return []api.RouteDecision{{Route: "to-slack", Matched: true, Targets: []api.RouteTarget{{Name: "slack"}}}}
 		},
+		Silences: &silences.Service{Store: db, Log: log},
 		Webhooks: &webhooks.Service{Store: db, MaxPerAccount: 10, Log: log,
 			CheckURL: func(ctx context.Context, url string) error { return guard.CheckURL(ctx, url, true) }}}
 	srv := httptest.NewServer(api.Routes{IngestPath: "/webhooks/cortex", Ingest: http.NotFoundHandler(), Keys: keys,
@@ -167,6 +169,68 @@ func TestEventsAPIRoles(t *testing.T) {
 	require.Equal(t, []string{"d-hook"}, ids(e.do(t, http.MethodGet, "/deliveries", acmeKey, nil)))
 	require.Equal(t, http.StatusNotFound, e.do(t, http.MethodGet, "/deliveries/"+e.slackID, acmeKey, nil).status)
 	require.Equal(t, http.StatusOK, e.do(t, http.MethodGet, "/deliveries/"+e.slackID, rootKey, nil).status)
+}
+
+// TestEventsAPIAcknowledgedAndSilenced: GET /events/{id} shows an admin who acknowledged the
+// event and when, its audit history (acknowledged, muted), and names the silence of each
+// silenced delivery; a tenant sees its own deliveries but no acknowledgement, history or
+// silence.
+func TestEventsAPIAcknowledgedAndSilenced(t *testing.T) {
+	t.Parallel()
+	e := setupEvents(t, nil)
+	ctx := context.Background()
+	svc := &silences.Service{Store: e.db}
+	require.NoError(t, svc.Acknowledge(ctx, e.shared, "slack", "U1", "alice"))
+	sil, err := svc.Mute(ctx, e.shared, "slack", "U1", "alice", time.Hour)
+	require.NoError(t, err)
+
+	// The next occurrence of the finding, silenced at ingest (core.Bus.acceptSilenced).
+	ev, err := event.Parse([]byte(`{"event":"issue.critical","id":"ev-muted","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s2","issue_id":"i","severity":"critical","title":"SQL injection in login","file":"src/a.go","repo_url":"https://git.example/r"}}`))
+	require.NoError(t, err)
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ev.ReceivedAt = now
+	silenced := func(id, target string) *core.Delivery {
+		return &core.Delivery{ID: id, Target: target, State: core.StateSilenced, NextAttemptAt: now, CreatedAt: now, LastError: core.SilencedBy(sil.ID)}
+	}
+	// A silence covers the config's targets only: acme's webhook still gets the event.
+	hook := &core.Delivery{ID: "d-muted-hook", Target: e.hook, State: core.StatePending, NextAttemptAt: now, CreatedAt: now}
+	_, err = e.db.Ingest(ctx, []core.IngestItem{{Event: ev, Deliveries: []*core.Delivery{silenced("d-muted-slack", "slack"), hook}}})
+	require.NoError(t, err)
+
+	admin := e.do(t, http.MethodGet, "/events/"+e.shared, rootKey, nil)
+	require.Equal(t, http.StatusOK, admin.status, admin.raw)
+	acks := admin.body["acknowledgements"].([]any)
+	require.Len(t, acks, 1)
+	require.Equal(t, map[string]any{"source": "slack", "user_id": "U1", "user_name": "alice"}, map[string]any{
+		"source": acks[0].(map[string]any)["source"], "user_id": acks[0].(map[string]any)["user_id"], "user_name": acks[0].(map[string]any)["user_name"]})
+	var actions []string
+	for _, h := range admin.body["history"].([]any) {
+		actions = append(actions, h.(map[string]any)["action"].(string))
+		require.Equal(t, "slack:U1 (alice)", h.(map[string]any)["actor"])
+	}
+	require.Equal(t, []string{core.AuditEventMute, core.AuditEventAcknowledge}, actions, "newest first")
+
+	muted := e.do(t, http.MethodGet, "/events/ev-muted", rootKey, nil)
+	require.Equal(t, http.StatusOK, muted.status, muted.raw)
+	ds := map[string]map[string]any{}
+	for _, d := range muted.body["deliveries"].([]any) {
+		ds[d.(map[string]any)["id"].(string)] = d.(map[string]any)
+	}
+	require.Equal(t, "silenced", ds["d-muted-slack"]["status"])
+	require.Equal(t, sil.ID, ds["d-muted-slack"]["silence_id"])
+	require.Equal(t, "pending", ds["d-muted-hook"]["status"])
+	require.NotContains(t, ds["d-muted-hook"], "silence_id")
+	require.Empty(t, muted.body["acknowledgements"])
+
+	for _, id := range []string{e.shared, "ev-muted"} {
+		tenant := e.do(t, http.MethodGet, "/events/"+id, acmeKey, nil)
+		require.Equal(t, http.StatusOK, tenant.status, tenant.raw)
+		require.NotContains(t, tenant.body, "acknowledgements")
+		require.NotContains(t, tenant.body, "history")
+		require.NotContains(t, tenant.raw, "alice")
+		require.NotContains(t, tenant.raw, sil.ID)
+		require.Len(t, tenant.body["deliveries"], 1)
+	}
 }
 
 // TestEventsAPIRetry: admins retry any delivery, one or in bulk; tenants only their webhooks'.

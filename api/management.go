@@ -418,23 +418,26 @@ func attemptJSON(a core.Attempt) attemptOut {
 type deliveryJSON struct {
 	ID string `json:"id"`
 	// WebhookID is the target's name: a registered webhook's id, or (admins) a config target's.
-	WebhookID     string       `json:"webhook_id"`
-	Target        string       `json:"target"`
-	Route         string       `json:"route,omitempty"` // the config route that made it ("" for a registered webhook)
-	EventID       string       `json:"event_id"`
-	Event         string       `json:"event"`
-	Status        string       `json:"status"`
-	AttemptCount  int          `json:"attempt_count"`
-	NextAttemptAt *time.Time   `json:"next_attempt_at,omitempty"`
-	LastError     string       `json:"last_error,omitempty"`
-	CreatedAt     time.Time    `json:"created_at"`
-	UpdatedAt     time.Time    `json:"updated_at"`
-	Attempts      []attemptOut `json:"attempts"`
+	WebhookID     string     `json:"webhook_id"`
+	Target        string     `json:"target"`
+	Route         string     `json:"route,omitempty"` // the config route that made it ("" for a registered webhook)
+	EventID       string     `json:"event_id"`
+	Event         string     `json:"event"`
+	Status        string     `json:"status"`
+	AttemptCount  int        `json:"attempt_count"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	LastError     string     `json:"last_error,omitempty"`
+	// SilenceID is the silence that kept a delivery of status "silenced" from being sent.
+	SilenceID string       `json:"silence_id,omitempty"`
+	CreatedAt time.Time    `json:"created_at"`
+	UpdatedAt time.Time    `json:"updated_at"`
+	Attempts  []attemptOut `json:"attempts"`
 }
 
 func toDeliveryJSON(d *core.Delivery, attempts []core.Attempt) deliveryJSON {
 	out := deliveryJSON{ID: d.ID, WebhookID: d.Target, Target: d.Target, Route: d.Route, EventID: d.EventID, Event: d.EventType, Status: d.Status(),
-		AttemptCount: d.Attempts, LastError: notify.RedactURLsIn(d.LastError), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: []attemptOut{}}
+		AttemptCount: d.Attempts, LastError: notify.RedactURLsIn(d.LastError), CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, Attempts: []attemptOut{},
+		SilenceID: d.SilenceID()}
 	if d.State == core.StatePending {
 		next := d.NextAttemptAt
 		out.NextAttemptAt = &next

@@ -133,10 +133,7 @@ func (m *Management) getSilence(w http.ResponseWriter, r *http.Request) {
 	out := struct {
 		silenceJSON
 		History []auditJSON `json:"history"`
-	}{silenceJSON: toSilenceJSON(s, time.Now()), History: make([]auditJSON, len(history))}
-	for i, a := range history {
-		out.History[i] = auditJSON{At: a.At, Actor: a.Actor, Action: a.Action, Detail: a.Detail}
-	}
+	}{silenceJSON: toSilenceJSON(s, time.Now()), History: toAuditJSON(history)}
 	writeJSON(w, http.StatusOK, out)
 }
 
@@ -146,6 +143,14 @@ type auditJSON struct {
 	Actor  string    `json:"actor"`
 	Action string    `json:"action"`
 	Detail string    `json:"detail"`
+}
+
+func toAuditJSON(entries []core.AuditEntry) []auditJSON {
+	out := make([]auditJSON, len(entries))
+	for i, a := range entries {
+		out[i] = auditJSON{At: a.At, Actor: a.Actor, Action: a.Action, Detail: a.Detail}
+	}
+	return out
 }
 
 // endSilence answers DELETE /silences/{id}: the silence ends now (it stays listed with ?all).

@@ -377,7 +377,7 @@ func (d *Dispatcher) ingestItem(plan *Plan, ev *event.Event, now time.Time, rese
 		if silenced && !strings.HasPrefix(a.Target, WebhookPrefix) {
 			item.Deliveries = append(item.Deliveries, &Delivery{
 				ID: uuid.Must(uuid.NewV7()).String(), EventID: ev.ID, Target: a.Target, Route: a.Route.Name,
-				State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: "silenced by silence " + silence,
+				State: StateSilenced, NextAttemptAt: now, CreatedAt: now, Event: ev, LastError: SilencedBy(silence),
 			})
 			if reserve {
 				reserved = append(reserved, nil)

@@ -1,6 +1,7 @@
 package core
 
 import (
+	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -9,6 +10,24 @@ import (
 // StateSilenced is the final state of a delivery that an active silence kept from being sent:
 // recorded at ingest, never attempted (docs/api.md, silences).
 const StateSilenced State = "silenced"
+
+// silencedPrefix starts the LastError of a StateSilenced delivery; the silence's id follows.
+const silencedPrefix = "silenced by silence "
+
+// SilencedBy is the LastError of a delivery that silence id kept from being sent.
+func SilencedBy(id string) string { return silencedPrefix + id }
+
+// SilenceID returns the id of the silence that kept d from being sent, or "" when d is not
+// StateSilenced.
+func (d *Delivery) SilenceID() string {
+	if d.State != StateSilenced {
+		return ""
+	}
+	if id, ok := strings.CutPrefix(d.LastError, silencedPrefix); ok {
+		return id
+	}
+	return ""
+}
 
 // Silence mutes matching events at run time: while it is active, every delivery of an event its
 // When rule matches is recorded as StateSilenced instead of sent. The bridge's own alerts

@@ -13,6 +13,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 )
 
 // The event page, /events/{id}: the path every built-in template links to. It shows the
@@ -43,6 +44,9 @@ type eventDelivery struct {
 	Label    string // the webhook's URL for its own account; "" otherwise
 	Attempts []core.Attempt
 	CanRetry bool
+	// SilenceID is the silence that kept a silenced delivery from being sent (admins only,
+	// like silences).
+	SilenceID string
 }
 
 // heldRow is a hold of the event recorded at ingest.
@@ -68,9 +72,29 @@ type eventData struct {
 	Digests    []digestVerdict
 	NoConfig   bool
 	Resend     []resendOption
+	// Record is what people did about the event (admins only, when silences are served).
+	Record *eventRecord
 	// Findings links to the findings page of the event's repository and branch (admins; an
 	// issue.critical whose scan's repository is known, or a finding.* event); "" otherwise.
 	Findings string
+}
+
+// eventRecord is the event's acknowledgements (oldest first) and audit history (newest
+// first), and the "Silence similar" form: silences.MuteRule of the event, prefilled unless it
+// is longer than a silence's rule may be (silences.MaxRuleBytes: a long title or file).
+type eventRecord struct {
+	Acks      []core.Acknowledgement
+	History   []core.AuditEntry
+	Rule      string
+	Durations []string
+}
+
+func newEventRecord(ev *event.Event, acks []core.Acknowledgement, history []core.AuditEntry) *eventRecord {
+	rec := &eventRecord{Acks: acks, History: history, Durations: silenceDurations}
+	if rule := silences.MuteRule(ev); len(rule) <= silences.MaxRuleBytes {
+		rec.Rule = rule
+	}
+	return rec
 }
 
 // scope is what the signed-in account may see: every target (admin), or its webhooks.
@@ -176,6 +200,9 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 	for _, dl := range ds {
 		st := dl.Status()
 		row := eventDelivery{D: dl, Status: st, Attempts: attempts[dl.ID], CanRetry: retryable(st), Kind: types[dl.Target]}
+		if sc.admin {
+			row.SilenceID = dl.SilenceID()
+		}
 		if h := sc.hooks[dl.Target]; h != nil {
 			row.Kind, row.Label = "webhook", h.URL
 		} else if row.Kind == "" {
@@ -216,6 +243,18 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 			}
 			data.Held = append(data.Held, row)
 		}
+	}
+	if sc.admin && d.cfg.Silences != nil {
+		acks, err := d.cfg.Silences.Acknowledgements(r.Context(), ev.ID)
+		var history []core.AuditEntry
+		if err == nil {
+			history, err = d.cfg.Silences.History(r.Context(), ev.ID)
+		}
+		if err != nil {
+			d.unavailable(w, r, err)
+			return
+		}
+		data.Record = newEventRecord(ev, acks, history)
 	}
 	data.Resend = d.resendOptions(sc, ev, ds)
 	d.render(w, r, status, "event", page{Title: "Event " + ev.ID, Nav: "events", Flash: flash(r), Error: problem, Data: data})

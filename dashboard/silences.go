@@ -3,6 +3,7 @@ package dashboard
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -13,12 +14,28 @@ import (
 // ones.
 const recentEnded = 20
 
+// silenceDurations are the durations the silence forms offer (the silences page, the event
+// page's "Silence similar").
+var silenceDurations = []string{"1h", "4h", "24h", "168h"}
+
 // silenceForm is the silences page: the form (with its values and problems) and the lists.
 type silenceForm struct {
 	When, Duration, ExpiresAt, Comment, CreatedBy string
 	Errors                                        map[string]string
 	Active, Ended                                 []*core.Silence
 	Durations                                     []string
+}
+
+// silencedLink is the deliveries page listing the silenced deliveries created while silence s
+// was active (whole minutes, UTC). The deliveries of another silence active at the same time
+// are listed too: each names its silence on its event's page.
+func silencedLink(s *core.Silence) string {
+	end := s.ExpiresAt
+	if !s.EndedAt.IsZero() {
+		end = s.EndedAt
+	}
+	q := url.Values{"status": {string(core.StateSilenced)}, "from": {s.CreatedAt.UTC().Format(dateInput)}, "to": {end.UTC().Format(dateInput)}}
+	return "/ui/deliveries?" + q.Encode()
 }
 
 func (d *Dashboard) silencesAllowed(w http.ResponseWriter, r *http.Request) bool {
@@ -50,7 +67,7 @@ func (d *Dashboard) showSilences(w http.ResponseWriter, r *http.Request, status 
 			f.Ended = append(f.Ended, s)
 		}
 	}
-	f.Durations = []string{"1h", "4h", "24h", "168h"}
+	f.Durations = silenceDurations
 	d.render(w, r, status, "silences", page{Title: "Silences", Nav: "silences", Flash: flash(r), Data: f})
 }
 

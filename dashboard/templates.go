@@ -55,7 +55,8 @@ func (d *Dashboard) funcs() template.FuncMap {
 				return fmt.Sprintf("%.1f s", v.Seconds())
 			}
 		},
-		"statusClass": statusClass,
+		"statusClass":  statusClass,
+		"silencedLink": silencedLink,
 		"severityClass": func(severity string) string {
 			switch severity {
 			case "critical", "high":

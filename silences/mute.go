@@ -47,15 +47,21 @@ func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, user
 // with audit entries for the silence and the event; it returns the silence. When an active
 // silence of the same finding already lasts that long (within 5 minutes), it returns that one
 // and creates nothing: double clicks and replayed requests mute once.
-// core.ErrNotFound when the event is not stored; FieldErrors when d is out of range.
+// core.ErrNotFound when the event is not stored (another error when its stored body no longer
+// parses); FieldErrors when d is out of range.
 func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName string, d time.Duration) (*core.Silence, error) {
 	s.defaults()
-	ev, err := s.Store.LoadEvent(ctx, eventID)
+	ev, err := s.Store.Event(ctx, eventID)
 	if err != nil {
 		return nil, err
 	}
 	return s.create(ctx, Input{When: MuteRule(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
 		actorOf(source, userID, userName), core.AuditEventMute, eventID)
+}
+
+// Acknowledgements lists who acknowledged event eventID and when, oldest first.
+func (s *Service) Acknowledgements(ctx context.Context, eventID string) ([]core.Acknowledgement, error) {
+	return s.Store.Acknowledgements(ctx, eventID)
 }
 
 func actorOf(source, id, name string) string {

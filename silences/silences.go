@@ -32,8 +32,11 @@ type Store interface {
 	Silences(ctx context.Context, f core.SilenceFilter) ([]*core.Silence, error)
 	// Acknowledge records ack with the audit entry a: core.ErrNotFound when the event is gone.
 	Acknowledge(ctx context.Context, ack core.Acknowledgement, a core.AuditEntry) error
-	// LoadEvent returns a stored event, or core.ErrNotFound.
-	LoadEvent(ctx context.Context, id string) (*event.Event, error)
+	// Event returns a stored event: core.ErrNotFound when there is none, another error when
+	// its stored body no longer parses.
+	Event(ctx context.Context, id string) (*event.Event, error)
+	// Acknowledgements lists the acknowledgements of an event, oldest first.
+	Acknowledgements(ctx context.Context, eventID string) ([]core.Acknowledgement, error)
 	// AuditLog lists up to limit audit entries about subject (a silence's or an event's id),
 	// newest first.
 	AuditLog(ctx context.Context, subject string, limit int) ([]core.AuditEntry, error)

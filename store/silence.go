@@ -6,7 +6,6 @@ import (
 	"errors"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 const silenceColumns = `id, rule, comment, created_by, created_at_ms, expires_at_ms, COALESCE(ended_at_ms, 0), ended_by`
@@ -202,18 +201,4 @@ func (d *DB) AuditLog(ctx context.Context, subject string, limit int) ([]core.Au
 		return nil, unavailable("audit log", err)
 	}
 	return out, nil
-}
-
-// LoadEvent returns the stored event id, or core.ErrNotFound (also when its body no longer
-// parses).
-func (d *DB) LoadEvent(ctx context.Context, id string) (*event.Event, error) {
-	evs, err := d.eventsByID(ctx, []string{id}, nil)
-	if err != nil {
-		return nil, unavailable("load event", err)
-	}
-	ev := evs[id]
-	if ev == nil {
-		return nil, core.ErrNotFound
-	}
-	return ev, nil
 }

@@ -27,8 +27,8 @@ var slackLink = regexp.MustCompile(`<(http://[^|>]+/events/[^|>]+)\|`)
 // TestEventPageInBrowser follows the link of a delivered Slack message (a loopback Slack
 // receiver) to the event page in headless Chromium: the bridge asks to sign in and comes back to
 // the event, which shows the Slack delivery and the dead one to the SIEM; with the SIEM mended,
-// "Retry now" delivers it. The event page and the events list are screenshotted at 375 and
-// 1440 px.
+// "Retry now" delivers it; "Silence similar" creates a silence of the finding. The event page,
+// the events list and the Silences page are screenshotted at 375 and 1440 px.
 func TestEventPageInBrowser(t *testing.T) {
 	// Not parallel: see TestDashboardInBrowser.
 	ctx := browserContext(t, 60*time.Second)
@@ -171,5 +171,17 @@ routes:
 	require.EqualValues(t, http.StatusOK, resp.Status)
 	require.Contains(t, text(), "SQL Injection Vulnerability")
 	screenshot(t, ctx, shots, "events")
+
+	// "Silence similar" on the event page: the Silences page lists the new silence.
+	resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(base+eventPath))
+	require.NoError(t, err)
+	require.EqualValues(t, http.StatusOK, resp.Status)
+	require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.querySelectorAll("details").forEach(d => d.open = true)`)))
+	require.EqualValues(t, http.StatusOK, submit(`form[action="/ui/silences"] button[type=submit]`))
+	require.Equal(t, "/ui/silences?done=silenced", location())
+	page = text()
+	require.Contains(t, page, "Silence created.")
+	require.Contains(t, page, `title == "SQL Injection Vulnerability"`)
+	screenshot(t, ctx, shots, "silences")
 	require.NotContains(t, logs.String(), adminKey)
 }

@@ -101,10 +101,10 @@ func testAcknowledge(t *testing.T, s Store) {
 	ev := newEvent(t, "ack-1")
 	_, err := s.Ingest(ctx, []core.IngestItem{{Event: ev}})
 	require.NoError(t, err)
-	loaded, err := s.LoadEvent(ctx, "ack-1")
+	loaded, err := s.Event(ctx, "ack-1")
 	require.NoError(t, err)
 	require.Equal(t, ev.Raw, loaded.Raw)
-	_, err = s.LoadEvent(ctx, "nope")
+	_, err = s.Event(ctx, "nope")
 	require.ErrorIs(t, err, core.ErrNotFound)
 
 	ack := core.Acknowledgement{EventID: "ack-1", UserID: "U1", UserName: "alice", Source: "slack", At: t0}
