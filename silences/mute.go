@@ -14,10 +14,29 @@ import (
 // still count as the one a Mute asks for.
 const muteSlack = 5 * time.Minute
 
-// MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button):
-// the same event type, repository, title and file. This is the seam for findings with
-// fingerprints: once events carry one, match on it here instead.
-func MuteRule(ev *event.Event) string {
+// MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button, the
+// dashboard's "Silence similar"). fingerprint is ev's finding's (core.FindingsPolicy.FingerprintOf;
+// "" when the bridge does not track ev's finding). With one, the rule follows the finding across
+// scans and event types: fingerprint == …, the same repo_url and, when ev names one, the same
+// branch (or none, as issue.critical names none), and any event type but finding.fixed (muting a
+// finding does not hide that it was fixed; muting a finding.fixed mutes those only). Without
+// one: the same event type, repository, title and file.
+func MuteRule(ev *event.Event, fingerprint string) string {
+	if fingerprint != "" {
+		parts := []string{"fingerprint == " + quote(fingerprint)}
+		if v := ev.String("repo_url"); v != "" {
+			parts = append(parts, "repo_url == "+quote(v))
+		}
+		if v := ev.String("branch"); v != "" {
+			parts = append(parts, "(branch == nil || branch == "+quote(v)+")")
+		}
+		if ev.Type == core.EventFindingFixed {
+			parts = append(parts, "event == "+quote(ev.Type))
+		} else {
+			parts = append(parts, "event != "+quote(core.EventFindingFixed))
+		}
+		return strings.Join(parts, " && ")
+	}
 	parts := []string{"event == " + quote(ev.Type)}
 	for _, f := range []string{"repo_url", "title", "file"} {
 		if v := ev.String(f); v != "" {
@@ -28,6 +47,15 @@ func MuteRule(ev *event.Event) string {
 		parts = append(parts, "id == "+quote(ev.ID))
 	}
 	return strings.Join(parts, " && ")
+}
+
+// MuteRuleOf is MuteRule of ev with its fingerprint per the findings policy in force (Findings).
+func (s *Service) MuteRuleOf(ev *event.Event) string {
+	var p core.FindingsPolicy
+	if s.Findings != nil {
+		p = s.Findings()
+	}
+	return MuteRule(ev, p.FingerprintOf(ev))
 }
 
 // quote makes v a string literal of the rule language (its escapes are Go's).
@@ -43,7 +71,7 @@ func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, user
 		s.audit(now, actor, core.AuditEventAcknowledge, eventID, "acknowledged"))
 }
 
-// Mute creates a silence of the finding of event eventID (MuteRule) for d, on behalf of user,
+// Mute creates a silence of the finding of event eventID (MuteRuleOf) for d, on behalf of user,
 // with audit entries for the silence and the event; it returns the silence. When an active
 // silence of the same finding already lasts that long (within 5 minutes), it returns that one
 // and creates nothing: double clicks and replayed requests mute once.
@@ -55,7 +83,7 @@ func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName st
 	if err != nil {
 		return nil, err
 	}
-	return s.create(ctx, Input{When: MuteRule(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
+	return s.create(ctx, Input{When: s.MuteRuleOf(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
 		actorOf(source, userID, userName), core.AuditEventMute, eventID)
 }
 

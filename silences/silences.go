@@ -49,6 +49,9 @@ type Service struct {
 	Store   Store
 	NowFunc func() time.Time // default time.Now
 	Log     *slog.Logger     // audit lines (default: discarded)
+	// Findings returns the findings policy in force, whose fingerprints Mute's silences key on
+	// (MuteRuleOf); nil: the default policy.
+	Findings func() core.FindingsPolicy
 
 	once   sync.Once
 	active atomic.Pointer[[]compiled] // the cache; nil until the first Refresh
