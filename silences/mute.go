@@ -16,19 +16,25 @@ const muteSlack = 5 * time.Minute
 
 // MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button, the
 // dashboard's "Silence similar"). fingerprint is ev's finding's (core.FindingsPolicy.FingerprintOf;
-// "" when the bridge does not track ev's finding). With one, the rule follows the finding across
-// scans and event types: fingerprint == …, the same repo_url and, when ev names one, the same
-// branch (or none, as issue.critical names none), and any event type but finding.fixed (muting a
-// finding does not hide that it was fixed; muting a finding.fixed mutes those only). Without
-// one: the same event type, repository, title and file.
-func MuteRule(ev *event.Event, fingerprint string) string {
+// "" when the bridge does not track ev's finding); scan is the scan context recorded for ev's
+// scan (event.Scan; zero when none). With a fingerprint the rule follows the finding across
+// scans and event types: fingerprint == …; of the repository and branch (ev's, else its scan's,
+// when known) an event that names one must name the same; any event type but finding.fixed
+// (muting a finding does not hide that it was fixed; muting a finding.fixed mutes those only).
+// Without a fingerprint: the same event type, repository, title and file.
+func MuteRule(ev *event.Event, fingerprint string, scan event.Scan) string {
 	if fingerprint != "" {
 		parts := []string{"fingerprint == " + quote(fingerprint)}
-		if v := ev.String("repo_url"); v != "" {
-			parts = append(parts, "repo_url == "+quote(v))
-		}
-		if v := ev.String("branch"); v != "" {
-			parts = append(parts, "(branch == nil || branch == "+quote(v)+")")
+		// An event that names a repository or branch must name this one; Cortex's
+		// issue.critical often names neither (its scan's other events do).
+		for _, f := range []struct{ name, scan string }{{"repo_url", scan.RepoURL}, {"branch", scan.Branch}} {
+			v := ev.String(f.name)
+			if v == "" {
+				v = f.scan
+			}
+			if v != "" {
+				parts = append(parts, "("+f.name+" == nil || "+f.name+" == "+quote(v)+")")
+			}
 		}
 		if ev.Type == core.EventFindingFixed {
 			parts = append(parts, "event == "+quote(ev.Type))
@@ -49,13 +55,26 @@ func MuteRule(ev *event.Event, fingerprint string) string {
 	return strings.Join(parts, " && ")
 }
 
-// MuteRuleOf is MuteRule of ev with its fingerprint per the findings policy in force (Findings).
-func (s *Service) MuteRuleOf(ev *event.Event) string {
+// MuteRuleOf is MuteRule of ev with its fingerprint per the findings policy in force (Findings)
+// and, when it has one, the scan context recorded for its scan (Store.Scans). Errors are the
+// store's.
+func (s *Service) MuteRuleOf(ctx context.Context, ev *event.Event) (string, error) {
 	var p core.FindingsPolicy
 	if s.Findings != nil {
 		p = s.Findings()
 	}
-	return MuteRule(ev, p.FingerprintOf(ev))
+	fp := p.FingerprintOf(ev)
+	var scan event.Scan
+	if fp != "" {
+		if id := ev.String("scan_id"); id != "" {
+			scans, err := s.Store.Scans(ctx, []string{id})
+			if err != nil {
+				return "", err
+			}
+			scan = scans[id]
+		}
+	}
+	return MuteRule(ev, fp, scan), nil
 }
 
 // quote makes v a string literal of the rule language (its escapes are Go's).
@@ -83,7 +102,11 @@ func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName st
 	if err != nil {
 		return nil, err
 	}
-	return s.create(ctx, Input{When: s.MuteRuleOf(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
+	rule, err := s.MuteRuleOf(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return s.create(ctx, Input{When: rule, Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
 		actorOf(source, userID, userName), core.AuditEventMute, eventID)
 }
 

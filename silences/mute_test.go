@@ -1,6 +1,7 @@
 package silences_test
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -54,24 +55,34 @@ func TestMuteRuleFollowsTheFinding(t *testing.T) {
 		"fixed main":       derived(core.EventFindingFixed, repo, "main", fp),
 		"scan failed":      ev(t, event.ScanFailed, map[string]any{"scan_id": "s1", "repo_url": repo, "error": "boom"}),
 	}
+	noRepo := ev(t, event.IssueCritical, map[string]any{"scan_id": "s1", "issue_id": "1", "severity": "critical",
+		"title": "SQLi", "file": "a.go", "fingerprint": fp})
+	candidates["issue without repo"] = noRepo
 	tests := map[string]struct {
 		muted *event.Event
+		scan  event.Scan // recorded for the muted event's scan
 		rule  string
 		match []string // the candidates it silences
 	}{
 		"an issue.critical": {
 			muted: issue(repo, fp),
-			rule:  `fingerprint == "cortex-fp-\"1\"" && repo_url == "https://github.com/acme/api" && event != "finding.fixed"`,
-			match: []string{"issue", "new main", "regressed main", "regressed dev"},
+			rule:  `fingerprint == "cortex-fp-\"1\"" && (repo_url == nil || repo_url == "https://github.com/acme/api") && event != "finding.fixed"`,
+			match: []string{"issue", "issue without repo", "new main", "regressed main", "regressed dev"},
+		},
+		"an issue.critical without repo_url: its scan's repository and branch": {
+			muted: noRepo,
+			scan:  event.Scan{ID: "s1", RepoURL: repo, Branch: "main"},
+			rule:  `fingerprint == "cortex-fp-\"1\"" && (repo_url == nil || repo_url == "https://github.com/acme/api") && (branch == nil || branch == "main") && event != "finding.fixed"`,
+			match: []string{"issue", "issue without repo", "new main", "regressed main"},
 		},
 		"a finding.regressed: its branch too": {
 			muted: derived(core.EventFindingRegressed, repo, "main", fp),
-			rule:  `fingerprint == "cortex-fp-\"1\"" && repo_url == "https://github.com/acme/api" && (branch == nil || branch == "main") && event != "finding.fixed"`,
-			match: []string{"issue", "new main", "regressed main"},
+			rule:  `fingerprint == "cortex-fp-\"1\"" && (repo_url == nil || repo_url == "https://github.com/acme/api") && (branch == nil || branch == "main") && event != "finding.fixed"`,
+			match: []string{"issue", "issue without repo", "new main", "regressed main"},
 		},
 		"a finding.fixed: those only": {
 			muted: derived(core.EventFindingFixed, repo, "main", fp),
-			rule:  `fingerprint == "cortex-fp-\"1\"" && repo_url == "https://github.com/acme/api" && (branch == nil || branch == "main") && event == "finding.fixed"`,
+			rule:  `fingerprint == "cortex-fp-\"1\"" && (repo_url == nil || repo_url == "https://github.com/acme/api") && (branch == nil || branch == "main") && event == "finding.fixed"`,
 			match: []string{"fixed main"},
 		},
 		"no tracked finding: type, repository, title, file": {
@@ -83,8 +94,7 @@ func TestMuteRuleFollowsTheFinding(t *testing.T) {
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			svc := &silences.Service{}
-			rule := svc.MuteRuleOf(tt.muted)
+			rule := silences.MuteRule(tt.muted, core.FindingsPolicy{}.FingerprintOf(tt.muted), tt.scan)
 			require.Equal(t, tt.rule, rule)
 			r, err := rules.Compile(rule)
 			require.NoError(t, err)
@@ -101,15 +111,24 @@ func TestMuteRuleFollowsTheFinding(t *testing.T) {
 	}
 }
 
-// TestMuteRuleOfUsesTheConfiguredFingerprint: the fingerprint follows the findings policy in
-// force (findings.fingerprint), as ingest computes it.
-func TestMuteRuleOfUsesTheConfiguredFingerprint(t *testing.T) {
+// TestMuteRuleOfUsesThePolicyAndTheScan: the fingerprint follows the findings policy in force
+// (findings.fingerprint), as ingest computes it, and the repository and branch come from the
+// scan context recorded for the event's scan when the event names neither.
+func TestMuteRuleOfUsesThePolicyAndTheScan(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
+	db := openDB(t)
+	started := ev(t, event.ScanStarted, map[string]any{"scan_id": "s1", "repo_url": "https://github.com/acme/api", "branch": "main"})
+	started.ReceivedAt = t0
+	_, err := db.Ingest(ctx, []core.IngestItem{{Event: started}})
+	require.NoError(t, err)
 	e := ev(t, event.IssueCritical, map[string]any{"scan_id": "s1", "issue_id": "1", "severity": "critical", "title": "SQLi", "file": "a.go", "line": 7})
-	policy := core.FindingsPolicy{Fingerprint: []string{"title", "file", "line"}}
-	svc := &silences.Service{Findings: func() core.FindingsPolicy { return policy }}
 	e.Fingerprint = "" // as loaded from storage
+	policy := core.FindingsPolicy{Fingerprint: []string{"title", "file", "line"}}
 	want := policy.FingerprintOf(e)
 	require.NotEqual(t, core.FindingsPolicy{}.FingerprintOf(e), want)
-	require.Equal(t, `fingerprint == "`+want+`" && event != "finding.fixed"`, svc.MuteRuleOf(e))
+	svc := &silences.Service{Store: db, Findings: func() core.FindingsPolicy { return policy }}
+	rule, err := svc.MuteRuleOf(ctx, e)
+	require.NoError(t, err)
+	require.Equal(t, `fingerprint == "`+want+`" && (repo_url == nil || repo_url == "https://github.com/acme/api") && (branch == nil || branch == "main") && event != "finding.fixed"`, rule)
 }
