@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -57,22 +56,7 @@ func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
 	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		data.Errors["delivery"] = "Choose a delivery state from the list."
 	}
-	for _, name := range []string{"from", "to"} {
-		v := fl[name]
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(dateInput, v)
-		if err != nil {
-			data.Errors[name] = "Use a date and time like 2026-01-02T15:04 (UTC)."
-			continue
-		}
-		if name == "from" {
-			f.From = t
-		} else {
-			f.To = t.Add(time.Minute - time.Millisecond) // the whole minute
-		}
-	}
+	f.From, f.To = dateRange(fl["from"], fl["to"], data.Errors)
 	if len(data.Errors) > 0 {
 		d.render(w, r, http.StatusBadRequest, "events", page{Title: "Events", Nav: "events", Data: data})
 		return

@@ -130,10 +130,16 @@ func (s scope) targets() []string {
 	return ids
 }
 
-// loadEvent loads event {id} and the deliveries of it the account sees; it answers 404 when
-// there is no such event or, for a tenant, none of its deliveries is the account's (so ids do
-// not leak).
-func (d *Dashboard) loadEvent(w http.ResponseWriter, r *http.Request, sc scope) (*event.Event, []*core.Delivery, bool) {
+// loadEvent resolves the account's scope, then loads event {id} and the deliveries of it the
+// account sees; it answers 404 when there is no such event or, for a tenant, none of its
+// deliveries is the account's (so ids do not leak). When it returns false it has written the
+// answer.
+func (d *Dashboard) loadEvent(w http.ResponseWriter, r *http.Request) (scope, *event.Event, []*core.Delivery, bool) {
+	sc, err := d.scopeOf(r)
+	if err != nil {
+		d.unavailable(w, r, err)
+		return scope{}, nil, nil, false
+	}
 	id := r.PathValue("id")
 	ev, err := d.cfg.Store.Event(r.Context(), id)
 	var ds []*core.Delivery
@@ -143,30 +149,25 @@ func (d *Dashboard) loadEvent(w http.ResponseWriter, r *http.Request, sc scope) 
 	switch {
 	case errors.Is(err, core.ErrNotFound):
 		d.fail(w, r, http.StatusNotFound, "There is no event "+id+". Events are kept for storage.retention; this one may have been pruned.")
-		return nil, nil, false
+		return scope{}, nil, nil, false
 	case err != nil && !errors.Is(err, core.ErrUnavailable):
 		// A stored body that no longer parses (a stricter validation after an upgrade).
 		d.cfg.Log.Error("dashboard: stored event unreadable", "event_id", id, "err", err)
 		d.fail(w, r, http.StatusInternalServerError, "The stored event "+id+" can no longer be read; the log has the reason.")
-		return nil, nil, false
+		return scope{}, nil, nil, false
 	case err != nil:
 		d.unavailable(w, r, err)
-		return nil, nil, false
+		return scope{}, nil, nil, false
 	}
 	if !sc.admin && len(ds) == 0 {
 		d.fail(w, r, http.StatusNotFound, "There is no event "+id+" delivered to your webhooks.")
-		return nil, nil, false
+		return scope{}, nil, nil, false
 	}
-	return ev, ds, true
+	return sc, ev, ds, true
 }
 
 func (d *Dashboard) eventPage(w http.ResponseWriter, r *http.Request) {
-	sc, err := d.scopeOf(r)
-	if err != nil {
-		d.unavailable(w, r, err)
-		return
-	}
-	ev, ds, ok := d.loadEvent(w, r, sc)
+	sc, ev, ds, ok := d.loadEvent(w, r)
 	if !ok {
 		return
 	}
@@ -329,12 +330,7 @@ func (d *Dashboard) resendOptions(sc scope, ev *event.Event, ds []*core.Delivery
 
 // eventRetry retries one of the event's deliveries, then shows the event again.
 func (d *Dashboard) eventRetry(w http.ResponseWriter, r *http.Request) {
-	sc, err := d.scopeOf(r)
-	if err != nil {
-		d.unavailable(w, r, err)
-		return
-	}
-	ev, ds, ok := d.loadEvent(w, r, sc)
+	sc, ev, ds, ok := d.loadEvent(w, r)
 	if !ok {
 		return
 	}
@@ -361,12 +357,7 @@ func (d *Dashboard) eventRetry(w http.ResponseWriter, r *http.Request) {
 
 // eventResend sends the event again to one target the account may send it to.
 func (d *Dashboard) eventResend(w http.ResponseWriter, r *http.Request) {
-	sc, err := d.scopeOf(r)
-	if err != nil {
-		d.unavailable(w, r, err)
-		return
-	}
-	ev, ds, ok := d.loadEvent(w, r, sc)
+	sc, ev, ds, ok := d.loadEvent(w, r)
 	if !ok {
 		return
 	}

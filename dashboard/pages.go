@@ -561,6 +561,37 @@ type deliveryListData struct {
 
 const dateInput = "2006-01-02T15:04" // <input type="datetime-local">, read as UTC
 
+// dateHint is the error a list filter shows for a from/to value that is not a dateInput.
+const dateHint = "Use a date and time like 2026-01-02T15:04 (UTC)."
+
+// dateBound reads v, a dateInput value, as one bound of a time range: the minute's start, or
+// with end its last millisecond so the whole minute is in. The error is time.Parse's.
+func dateBound(v string, end bool) (time.Time, error) {
+	t, err := time.Parse(dateInput, v)
+	if err != nil || !end {
+		return t, err
+	}
+	return t.Add(time.Minute - time.Millisecond), nil
+}
+
+// dateRange reads a list filter's from and to (dateInput values; empty for no bound) as
+// [lo, hi]; a value that does not parse leaves its bound zero and sets errs["from"] or
+// errs["to"] to dateHint.
+func dateRange(from, to string, errs map[string]string) (lo, hi time.Time) {
+	var err error
+	if from != "" {
+		if lo, err = dateBound(from, false); err != nil {
+			errs["from"] = dateHint
+		}
+	}
+	if to != "" {
+		if hi, err = dateBound(to, true); err != nil {
+			errs["to"] = dateHint
+		}
+	}
+	return lo, hi
+}
+
 func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	q := r.URL.Query()
@@ -599,21 +630,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 	if fl.Event != "" {
 		f.EventType = fl.Event
 	}
-	for name, v := range map[string]string{"from": fl.From, "to": fl.To} {
-		if v == "" {
-			continue
-		}
-		t, err := time.Parse(dateInput, v)
-		if err != nil {
-			fl.Errors[name] = "Use a date and time like 2026-01-02T15:04 (UTC)."
-			continue
-		}
-		if name == "from" {
-			f.From = t
-		} else {
-			f.To = t.Add(time.Minute - time.Millisecond) // the whole minute
-		}
-	}
+	f.From, f.To = dateRange(fl.From, fl.To, fl.Errors)
 	if len(fl.Errors) > 0 {
 		d.render(w, r, http.StatusBadRequest, "deliveries", page{Title: "Deliveries", Nav: "deliveries", Data: data})
 		return
@@ -667,7 +684,7 @@ func (d *Dashboard) deliveryRetryMany(w http.ResponseWriter, r *http.Request) {
 		if name == "webhook" {
 			continue
 		}
-		t, err := time.Parse(dateInput, v)
+		t, err := dateBound(v, name == "to")
 		if err != nil {
 			d.fail(w, r, http.StatusBadRequest, "The time range of the retry is not valid: use a date and time like 2026-01-02T15:04 (UTC).")
 			return
@@ -675,7 +692,7 @@ func (d *Dashboard) deliveryRetryMany(w http.ResponseWriter, r *http.Request) {
 		if name == "from" {
 			f.From = t
 		} else {
-			f.To = t.Add(time.Minute - time.Millisecond)
+			f.To = t
 		}
 	}
 	n, more, err := d.cfg.Store.RetryDeliveries(ctx, f, d.cfg.NowFunc())

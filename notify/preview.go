@@ -92,10 +92,12 @@ func RedactBytes(b []byte, forms []string) []byte {
 	return b
 }
 
-// PreviewHTTP runs send (a Notifier's own Notify, built on client) and returns what it
-// would have sent: the helper behind the HTTP targets' Preview.
-func PreviewHTTP(ctx context.Context, c *Capture, forms []string, send func(ctx context.Context) error) (*Preview, error) {
-	if err := send(ctx); err != nil {
+// PreviewHTTP runs send (a Notifier's own Notify, rebuilt on client, a CaptureClient) and
+// returns what it would have sent, its body with each of forms (SecretForms of the target's
+// credentials) redacted: the helper behind the HTTP targets' Preview. The error is send's.
+func PreviewHTTP(ctx context.Context, forms []string, send func(ctx context.Context, client *http.Client) error) (*Preview, error) {
+	client, c := CaptureClient()
+	if err := send(ctx, client); err != nil {
 		return nil, err
 	}
 	return c.Preview(forms), nil

@@ -41,29 +41,23 @@ func Get(eventType string) ([]byte, error) {
 
 // AlertTypes lists the bridge's own alert event types (bridge.*) that have a sample, sorted.
 func AlertTypes() []string {
-	entries, _ := alertFiles.ReadDir("bridge")
-	var out []string
-	for _, e := range entries {
-		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
-	}
-	sort.Strings(out)
-	return out
+	return typesIn(alertFiles, "bridge")
 }
 
 // FindingTypes lists the derived finding event types (finding.*) that have a sample, sorted.
 func FindingTypes() []string {
-	entries, _ := findingFiles.ReadDir("finding")
-	var out []string
-	for _, e := range entries {
-		out = append(out, strings.TrimSuffix(e.Name(), ".json"))
-	}
-	sort.Strings(out)
-	return out
+	return typesIn(findingFiles, "finding")
 }
 
 // Types lists the event types that have a sample, sorted.
 func Types() []string {
-	entries, _ := files.ReadDir(".")
+	return typesIn(files, ".")
+}
+
+// typesIn lists the event types of the samples in dir of fsys (the names of its .json files
+// without the extension), sorted.
+func typesIn(fsys embed.FS, dir string) []string {
+	entries, _ := fsys.ReadDir(dir)
 	var out []string
 	for _, e := range entries {
 		out = append(out, strings.TrimSuffix(e.Name(), ".json"))

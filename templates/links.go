@@ -195,15 +195,11 @@ func LinkLabel(v any) string {
 // so it ends at the link's closing >. When v is not a link (LinkURL) the result is the label, or
 // v itself, as escaped text. Template use: {{ slack_link .Raw.repo_url "" }}.
 func SlackLink(v any, label any) string {
-	u := LinkURL(v)
-	l := str(label)
+	u, text := linkParts(v, label)
 	if u == "" {
-		return SlackEscape(linkText(l, v))
+		return SlackEscape(text)
 	}
-	if l == "" {
-		l = LinkLabel(v)
-	}
-	return "<" + SlackEscape(u) + "|" + SlackEscape(oneLine(l)) + ">"
+	return "<" + SlackEscape(u) + "|" + SlackEscape(text) + ">"
 }
 
 // MarkdownLink writes a markdown link [label](url) to v, as Discord, Mattermost, Rocket.Chat
@@ -212,15 +208,26 @@ func SlackLink(v any, label any) string {
 // close the link or start another; the URL has no space, parenthesis, bracket or < > left
 // (LinkURL). When v is not a link the result is the label, or v, as escaped text.
 func MarkdownLink(v any, label any) string {
-	u := LinkURL(v)
+	u, text := linkParts(v, label)
+	if u == "" {
+		return MarkdownEscape(text)
+	}
+	return "[" + MarkdownEscape(text) + "](" + u + ")"
+}
+
+// linkParts is what a link function writes for v and label, unescaped: u is LinkURL(v) and text
+// the label (label, or LinkLabel(v) when label is empty) on one line; when v is not a link, u is
+// empty and text is what to show instead (linkText).
+func linkParts(v, label any) (u, text string) {
+	u = LinkURL(v)
 	l := str(label)
 	if u == "" {
-		return MarkdownEscape(linkText(l, v))
+		return "", linkText(l, v)
 	}
 	if l == "" {
 		l = LinkLabel(v)
 	}
-	return "[" + MarkdownEscape(oneLine(l)) + "](" + u + ")"
+	return u, oneLine(l)
 }
 
 var markdownEscaper = strings.NewReplacer(

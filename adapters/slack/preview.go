@@ -2,6 +2,7 @@ package slack
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
@@ -12,11 +13,12 @@ var _ notify.Previewer = (*Notifier)(nil)
 // webhook's JSON, or chat.postMessage's form in bot-token mode), built by Notify itself on a
 // client that sends nothing; the webhook URL and the token are redacted.
 func (n *Notifier) Preview(ctx context.Context, msg *notify.Message) (*notify.Preview, error) {
-	client, capture := notify.CaptureClient()
-	p := *n
-	p.client = client
-	if n.api != nil {
-		p.api = newAPI(&n.cfg, client)
-	}
-	return notify.PreviewHTTP(ctx, capture, n.secrets, func(ctx context.Context) error { return p.Notify(ctx, msg) })
+	return notify.PreviewHTTP(ctx, n.secrets, func(ctx context.Context, client *http.Client) error {
+		p := *n
+		p.client = client
+		if n.api != nil {
+			p.api = newAPI(&n.cfg, client)
+		}
+		return p.Notify(ctx, msg)
+	})
 }

@@ -311,6 +311,43 @@ func jsonSize(v any) int {
 	return len(b)
 }
 
+// keyRule is what renameKeys needs to know of a platform's keys: which are valid, how an
+// invalid one is made valid before being cut to max bytes, and the words of its notes
+// ("<noun> "k" left out: <why>", "<noun> "k" renamed "name" (<allows>, at most <max>)").
+type keyRule struct {
+	valid             func(string) bool
+	fix               func(string) string
+	max               int // bytes
+	noun, why, allows string
+}
+
+// renameKeys moves each key of m that rule.valid rejects, in sorted order, to its fixed form
+// cut to rule.max bytes; a key whose fixed form is empty or already taken is left out. Each
+// change gets a note.
+func (f *fitting) renameKeys(m map[string]any, rule keyRule) {
+	var bad []string
+	for k := range m {
+		if !rule.valid(k) {
+			bad = append(bad, k)
+		}
+	}
+	slices.Sort(bad)
+	for _, k := range bad {
+		name := rule.fix(k)
+		if len(name) > rule.max {
+			name = name[:rule.max]
+		}
+		v := m[k]
+		delete(m, k)
+		if _, taken := m[name]; name == "" || taken {
+			f.note("%s %q left out: %s", rule.noun, k, rule.why)
+			continue
+		}
+		m[name] = v
+		f.note("%s %q renamed %q (%s, at most %d)", rule.noun, k, name, rule.allows, rule.max)
+	}
+}
+
 // fitJSONSize keeps the encoded size of doc at most limit bytes by cutting the strings under
 // root that cuttable accepts (what names the whole in the note). When cutting strings cannot do
 // it (too many members), parent[key] is replaced by {"truncated_json": "<its JSON text, cut>"}

@@ -303,27 +303,14 @@ func fitGitLabPipeline(doc map[string]any, f *fitting) error {
 		return nil
 	}
 	f.stringValues(vars, "variables")
-	var bad []string
-	for k := range vars {
-		if k == "" || len(k) > glMaxKeyLen || glKeyInvalid.MatchString(k) {
-			bad = append(bad, k)
-		}
-	}
-	slices.Sort(bad)
-	for _, k := range bad {
-		name := glKeyInvalid.ReplaceAllString(k, "_")
-		if len(name) > glMaxKeyLen {
-			name = name[:glMaxKeyLen]
-		}
-		v := vars[k]
-		delete(vars, k)
-		if _, taken := vars[name]; name == "" || taken {
-			f.note("variable %q left out: its key is not valid and no valid form is free", k)
-			continue
-		}
-		vars[name] = v
-		f.note("variable %q renamed %q (A-Z, a-z, 0-9 and _, at most %d)", k, name, glMaxKeyLen)
-	}
+	f.renameKeys(vars, keyRule{
+		valid:  func(k string) bool { return k != "" && len(k) <= glMaxKeyLen && !glKeyInvalid.MatchString(k) },
+		fix:    func(k string) string { return glKeyInvalid.ReplaceAllString(k, "_") },
+		max:    glMaxKeyLen,
+		noun:   "variable",
+		why:    "its key is not valid and no valid form is free",
+		allows: "A-Z, a-z, 0-9 and _",
+	})
 	if len(vars) > glMaxVariables {
 		names := make([]string, 0, len(vars))
 		for k := range vars {
@@ -382,35 +369,24 @@ func fitCloudEvents(doc map[string]any, f *fitting) error {
 	if _, ok := doc["specversion"]; !ok {
 		return nil
 	}
-	var bad []string
-	for k := range doc {
-		if !ceAttributeName.MatchString(k) || len(k) > ceMaxAttributeName {
-			bad = append(bad, k)
-		}
-	}
-	slices.Sort(bad)
-	for _, k := range bad {
-		name := strings.Map(func(r rune) rune {
-			switch {
-			case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-				return r
-			case r >= 'A' && r <= 'Z':
-				return r + ('a' - 'A')
-			}
-			return -1
-		}, k)
-		if len(name) > ceMaxAttributeName {
-			name = name[:ceMaxAttributeName]
-		}
-		v := doc[k]
-		delete(doc, k)
-		if _, taken := doc[name]; name == "" || taken {
-			f.note("attribute %q left out: not a valid CloudEvents attribute name", k)
-			continue
-		}
-		doc[name] = v
-		f.note("attribute %q renamed %q (lower-case letters and digits, at most %d)", k, name, ceMaxAttributeName)
-	}
+	f.renameKeys(doc, keyRule{
+		valid: func(k string) bool { return ceAttributeName.MatchString(k) && len(k) <= ceMaxAttributeName },
+		fix: func(k string) string {
+			return strings.Map(func(r rune) rune {
+				switch {
+				case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+					return r
+				case r >= 'A' && r <= 'Z':
+					return r + ('a' - 'A')
+				}
+				return -1
+			}, k)
+		},
+		max:    ceMaxAttributeName,
+		noun:   "attribute",
+		why:    "not a valid CloudEvents attribute name",
+		allows: "lower-case letters and digits",
+	})
 	data, ok := doc["data"]
 	if !ok {
 		return f.fitJSONSize(doc, doc, keysNotIn("specversion", "type", "source", "id", "time", "datacontenttype", "dataschema", "subject"), ceMaxEventBytes, "event", nil, "")

@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"context"
+	"net/http"
 
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
@@ -12,8 +13,9 @@ var _ notify.Previewer = (*Notifier)(nil)
 // template or the original event, with the preset's body fields), built by Notify itself
 // through a client that sends nothing; the target's credentials are redacted.
 func (n *Notifier) Preview(ctx context.Context, msg *notify.Message) (*notify.Preview, error) {
-	client, capture := notify.CaptureClient()
-	p := *n
-	p.client = client
-	return notify.PreviewHTTP(ctx, capture, n.secrets, func(ctx context.Context) error { return p.Notify(ctx, msg) })
+	return notify.PreviewHTTP(ctx, n.secrets, func(ctx context.Context, client *http.Client) error {
+		p := *n
+		p.client = client
+		return p.Notify(ctx, msg)
+	})
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/dryrun"
 	"github.com/cortexbridge/cortex-bridge/store"
@@ -25,14 +26,9 @@ from the end of its last scheduled run until now; --from and --to take RFC 3339 
 cover their own periods. --dry-run prints the message instead of sending it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			path := configPath(cmd)
-			rt, err := loadRuntime(path)
+			rt, spec, err := loadDigest(cmd, args[0])
 			if err != nil {
 				return err
-			}
-			spec := rt.Router.Digest(args[0])
-			if spec == nil {
-				return fmt.Errorf("no digest named %q in %s%s", args[0], path, digestNames(rt.Router.Digests))
 			}
 			db, err := store.Open(cmd.Context(), rt.Config.Storage.Driver, rt.Config.Storage.DSN)
 			if err != nil {
@@ -121,14 +117,9 @@ the clock shows (docs/configuration.md, digests). Reads the config only.`,
 			if count < 1 || count > maxScheduleCount {
 				return fmt.Errorf("--count: want 1 to %d, got %d", maxScheduleCount, count)
 			}
-			path := configPath(cmd)
-			rt, err := loadRuntime(path)
+			_, spec, err := loadDigest(cmd, args[0])
 			if err != nil {
 				return err
-			}
-			spec := rt.Router.Digest(args[0])
-			if spec == nil {
-				return fmt.Errorf("no digest named %q in %s%s", args[0], path, digestNames(rt.Router.Digests))
 			}
 			out := cmd.OutOrStdout()
 			for at, i := start, 0; i < count; i++ {
@@ -143,6 +134,21 @@ the clock shows (docs/configuration.md, digests). Reads the config only.`,
 	c.Flags().StringVar(&from, "from", "", "list the runs after this RFC 3339 time (default now)")
 	c.Flags().IntVar(&count, "count", 10, "how many run times to print")
 	return c
+}
+
+// loadDigest loads the configuration --config names (as loadRuntime does) and its digest
+// name; the error is the configuration's, or names the digests there are.
+func loadDigest(cmd *cobra.Command, name string) (*config.Runtime, *core.DigestSpec, error) {
+	path := configPath(cmd)
+	rt, err := loadRuntime(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec := rt.Router.Digest(name)
+	if spec == nil {
+		return nil, nil, fmt.Errorf("no digest named %q in %s%s", name, path, digestNames(rt.Router.Digests))
+	}
+	return rt, spec, nil
 }
 
 // digestNames is " (digests: a, b)" for errors, or " (no digests are defined)".
