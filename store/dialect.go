@@ -60,6 +60,11 @@ type dialect struct {
 	// SQLite, whose one writer connection runs one transaction at a time. skipLocked also skips
 	// rows another transaction holds.
 	forUpdate, skipLocked string
+
+	// indexedBy makes a query read table through index where the database has such a hint
+	// (SQLite, which otherwise prefers an equality index to the partial one that gives the
+	// order); "" on Postgres, whose planner weighs the LIMIT.
+	indexedBy func(index string) string
 }
 
 // textQuery is the free-text filter in the forms Events plans with (narrowing); each takes arg.
@@ -94,7 +99,8 @@ var sqliteDialect = dialect{
 		return textQuery{set: set, drive: `e.rowid IN (` + set + `)`, walk: `+e.rowid IN (` + set + `)`,
 			chunk: true, arg: strings.Join(terms, " ")}
 	},
-	claimSQL: claimSQLite,
+	claimSQL:  claimSQLite,
+	indexedBy: func(index string) string { return ` INDEXED BY ` + index },
 	// SELECT 1 never touches the file: take the write lock (BEGIN IMMEDIATE) and let go, so a
 	// database another process holds locked, or that cannot be written, is not ready.
 	checkWriter: func(ctx context.Context, w *sql.DB) error {
@@ -175,6 +181,7 @@ var postgresDialect = dialect{
 	ingestTx: func(d *DB, ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
 		return d.pgIngestIn(ctx, tx, items)
 	},
+	indexedBy:  func(string) string { return "" },
 	forUpdate:  " FOR UPDATE",
 	skipLocked: " FOR UPDATE SKIP LOCKED",
 }
