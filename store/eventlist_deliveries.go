@@ -23,7 +23,7 @@ const orderedSlack = 10
 func (d *DB) walkDeliveries(ctx context.Context, n narrowing, cond string, args []any, from, to time.Time, cursor []any, want, slack int) ([]core.EventSummary, error) {
 	q := `SELECT d.event_id, d.event_received_at_ms FROM deliveries d` + d.dialect.indexedBy(n.orderedBy) +
 		` JOIN events e ON e.id = d.event_id WHERE 1 = 1` + n.ordered + cond
-	a := append(slices.Clone(n.args), args...)
+	a := append(slices.Clone(n.orderedArgs), args...)
 	if !from.IsZero() {
 		q += ` AND d.event_received_at_ms >= ?`
 		a = append(a, ms(from))

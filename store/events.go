@@ -137,8 +137,9 @@ type narrowing struct {
 	args             []any // for each of set, drive, walk and ordered
 	// ordered is the condition on deliveries d when the narrowing can be walked in the list's
 	// order on index orderedBy (migration 00013: the event's received time on each delivery);
-	// "" when it cannot.
+	// "" when it cannot. orderedArgs are ordered's.
 	ordered, orderedBy string
+	orderedArgs        []any
 	existsOnly         bool // probe only whether one event matches; it never drives
 	chunk              bool // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
 }
@@ -221,7 +222,9 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			case f.Delivery == core.EventsDead && f.Targets == nil:
 				n.ordered, n.orderedBy = cond, "deliveries_dead_event"
 			case f.Delivery == "" && len(f.Targets) == 1:
-				n.ordered, n.orderedBy = tcond, "deliveries_target_event"
+				// = rather than the list's form: Postgres walks an index in order for = only.
+				n.ordered, n.orderedBy = ` AND d.target = ?`, "deliveries_target_event"
+				n.orderedArgs = []any{d.dialect.text(f.Targets[0])}
 			}
 		}
 		nars = append(nars, n)
