@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/pressly/goose/v3"
@@ -71,6 +72,9 @@ type dialect struct {
 type textQuery struct {
 	set, drive, walk string
 	existsOnly       bool // probe whether set has a row, never drive (the walk form is planned by the database)
+	// recent, when set, asks (with arg) whether one of the newest recentEvents events matches:
+	// a cheap first probe for a word many events have, whose index probe reads all their ids.
+	recent string
 	// chunk: dense text is walked in chunks and checked in Go (store.textMatches), since a
 	// per-event check of FTS5 costs a lookup each; false: the walk form is cheap (Postgres's
 	// stored tsvector).
@@ -145,7 +149,9 @@ var postgresDialect = dialect{
 		// asks whether one event matches (else the planner walks the whole list for a word no
 		// event has) and the planner, which keeps statistics of the words, does the rest.
 		cond := `e.text_words @@ to_tsquery('simple'::regconfig, ?)`
-		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
+		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & "),
+			recent: `SELECT 1 FROM (SELECT e.text_words FROM events e ORDER BY e.received_at_ms DESC, e.id DESC LIMIT ` +
+				strconv.Itoa(recentEvents) + `) e WHERE ` + cond + ` LIMIT 1`}
 	},
 	// With LIMIT 1 the planner would scan the table for a word it believes common enough,
 	// reading every row when none has it: the probe takes the index (a bitmap of the matches,
