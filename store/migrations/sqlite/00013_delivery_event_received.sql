@@ -4,7 +4,7 @@
 -- received time (set at ingest), indexed with the event id, so a page of such events is read
 -- from one index newest first instead of probing the deliveries of every event walked.
 ALTER TABLE deliveries ADD COLUMN event_received_at_ms INTEGER NOT NULL DEFAULT 0;
-UPDATE deliveries SET event_received_at_ms = (SELECT e.received_at_ms FROM events e WHERE e.id = deliveries.event_id);
+UPDATE deliveries SET event_received_at_ms = COALESCE((SELECT e.received_at_ms FROM events e WHERE e.id = deliveries.event_id), 0);
 
 DROP INDEX deliveries_failed;
 DROP INDEX deliveries_dead_event;
