@@ -226,6 +226,7 @@ func eventListFilters(d eventListData) []struct {
 		{"tenant", core.EventFilter{Targets: []string{d.tenant}}},
 		{"tenant+dead", core.EventFilter{Targets: []string{d.tenant}, Delivery: core.EventsDead}},
 		{"tenant+type", core.EventFilter{Targets: []string{"wh_03", "wh_04"}, Type: "scan.failed"}},
+		{"tenant_two", core.EventFilter{Targets: []string{"wh_03", "wh_04"}}},
 		{"deep_cursor", core.EventFilter{Cursor: strconv.FormatInt(deep.received, 10) + "." + deep.id}},
 		{"severity+repo+range", core.EventFilter{Severity: "high", Repository: "https://github.com/acme/service-007", From: mid.Add(-7 * 24 * time.Hour)}},
 	}

@@ -3,11 +3,17 @@ package store
 import (
 	"context"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 )
+
+// maxOrderedTargets is the most webhooks a tenant's list walks one by one in list order (each
+// walk reads up to a page of deliveries, then they are merged); a tenant with more is planned
+// like any other filter.
+const maxOrderedTargets = 20
 
 // orderedSlack is how many more deliveries than events still wanted one step of
 // walkDeliveries reads: an event with several matching deliveries (a dead one to each of two
@@ -15,15 +21,14 @@ import (
 const orderedSlack = 10
 
 // walkDeliveries finds up to want events, newest received first after cursor (received ms,
-// id; nil: from the newest), that have a delivery matching n.ordered and meet cond (SQL on
-// events e, with args), by walking the deliveries in the list's order: the index of migration
-// 00013 holds each delivery's event received time and event id, so the walk stops once the
-// page is full. from and to (zero: unbounded) bound the received time; each step reads slack
+// id; nil: from the newest), that have a delivery matching one of n.ordered and meet cond (SQL
+// on events e, with args), by walking the deliveries in the list's order: the index of migration
+// 00013 holds each delivery's event received time and event id, so each walk stops once the
+// page is full, and the walks are merged. from and to (zero: unbounded) bound the received time; each step reads slack
 // more deliveries than events are still wanted.
 func (d *DB) walkDeliveries(ctx context.Context, n narrowing, cond string, args []any, from, to time.Time, cursor []any, want, slack int) ([]core.EventSummary, error) {
-	q := `SELECT d.event_id, d.event_received_at_ms FROM deliveries d` + d.dialect.indexedBy(n.orderedBy) +
-		` JOIN events e ON e.id = d.event_id WHERE 1 = 1` + n.ordered + cond
-	a := append(slices.Clone(n.orderedArgs), args...)
+	q := ``
+	a := slices.Clone(args)
 	if !from.IsZero() {
 		q += ` AND d.event_received_at_ms >= ?`
 		a = append(a, ms(from))
@@ -35,14 +40,29 @@ func (d *DB) walkDeliveries(ctx context.Context, n narrowing, cond string, args 
 	var ids []any
 	last := ""
 	for len(ids) < want {
-		step, stepArgs := q, slices.Clone(a)
-		if cursor != nil {
-			step += ` AND (d.event_received_at_ms, d.event_id) < (?, ?)`
-			stepArgs = append(stepArgs, cursor...)
-		}
 		ask := want - len(ids) + slack
-		step += ` ORDER BY d.event_received_at_ms DESC, d.event_id DESC LIMIT ?`
-		got, err := d.deliveryEvents(ctx, step, append(stepArgs, ask), func(id string, received int64) bool {
+		var walks []string
+		var stepArgs []any
+		for i, c := range n.ordered {
+			w := `SELECT d.event_id AS event_id, d.event_received_at_ms AS received FROM deliveries d` + d.dialect.indexedBy(n.orderedBy) +
+				` JOIN events e ON e.id = d.event_id WHERE 1 = 1` + c + cond + q
+			stepArgs = append(append(stepArgs, n.orderedArgs[i]...), a...)
+			if cursor != nil {
+				w += ` AND (d.event_received_at_ms, d.event_id) < (?, ?)`
+				stepArgs = append(stepArgs, cursor...)
+			}
+			walks = append(walks, w+` ORDER BY d.event_received_at_ms DESC, d.event_id DESC LIMIT ?`)
+			stepArgs = append(stepArgs, ask)
+		}
+		step := walks[0]
+		if len(walks) > 1 { // the first ask of the merged walks are among the first ask of each
+			for i, w := range walks {
+				walks[i] = `SELECT * FROM (` + w + `) w` + strconv.Itoa(i)
+			}
+			step = `SELECT event_id, received FROM (` + strings.Join(walks, ` UNION ALL `) + `) x ORDER BY received DESC, event_id DESC LIMIT ?`
+			stepArgs = append(stepArgs, ask)
+		}
+		got, err := d.deliveryEvents(ctx, step, stepArgs, func(id string, received int64) bool {
 			if id != last { // one event's deliveries are adjacent in this order
 				ids, last = append(ids, id), id
 			}

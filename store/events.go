@@ -137,14 +137,15 @@ const (
 type narrowing struct {
 	set, drive, walk string
 	args             []any // for each of set, drive, walk and ordered
-	// ordered is the condition on deliveries d when the narrowing can be walked in the list's
-	// order on index orderedBy (migration 00013: the event's received time on each delivery);
-	// "" when it cannot. orderedArgs are ordered's.
-	ordered, orderedBy string
-	orderedArgs        []any
-	existsOnly         bool   // probe only whether one event matches; it never drives
-	recent             string // a first existence probe of the newest events (textQuery.recent)
-	chunk              bool   // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
+	// ordered are conditions on deliveries d when the narrowing can be walked in the list's
+	// order on index orderedBy (migration 00013: the event's received time on each delivery),
+	// one walk per condition, merged; none when it cannot. orderedArgs are each one's.
+	ordered     []string
+	orderedBy   string
+	orderedArgs [][]any
+	existsOnly  bool   // probe only whether one event matches; it never drives
+	recent      string // a first existence probe of the newest events (textQuery.recent)
+	chunk       bool   // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
 }
 
 // Events lists one page of the events f selects, newest received first, with a cursor to the
@@ -221,13 +222,16 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		if f.Type == "" && f.Severity == "" && f.Repository == "" && f.ScanID == "" {
 			switch {
 			case f.Delivery == core.EventsFailed && f.Targets == nil:
-				n.ordered, n.orderedBy = cond, "deliveries_failed"
+				n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_failed", [][]any{nil}
 			case f.Delivery == core.EventsDead && f.Targets == nil:
-				n.ordered, n.orderedBy = cond, "deliveries_dead_event"
-			case f.Delivery == "" && len(f.Targets) == 1:
-				// = rather than the list's form: Postgres walks an index in order for = only.
-				n.ordered, n.orderedBy = ` AND d.target = ?`, "deliveries_target_event"
-				n.orderedArgs = []any{d.dialect.text(f.Targets[0])}
+				n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_dead_event", [][]any{nil}
+			case f.Delivery == "" && len(f.Targets) <= maxOrderedTargets:
+				// A walk per webhook with =: Postgres walks an index in order for = only, not
+				// for = ANY.
+				n.orderedBy = "deliveries_target_event"
+				for _, t := range f.Targets {
+					n.ordered, n.orderedArgs = append(n.ordered, ` AND d.target = ?`), append(n.orderedArgs, []any{d.dialect.text(t)})
+				}
 			}
 		}
 		nars = append(nars, n)
@@ -242,7 +246,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	// (migration 00013); else the sparsest narrowing that matches at most sparseLimit events
 	// drives and the others are checked per event.
 	ordered := -1
-	if len(nars) == 1 && nars[0].ordered != "" && !plan.noOrdered {
+	if len(nars) == 1 && len(nars[0].ordered) > 0 && !plan.noOrdered {
 		ordered = 0
 	}
 	driver, fewest := -1, plan.sparse+1
