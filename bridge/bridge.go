@@ -193,13 +193,14 @@ func (b *Bridge) wire(cfg *config.Config, rt *config.Runtime) {
 	}, b.db, rt.Plan(), b.log)
 	b.bus = core.NewBus(b.db, b.disp, b.opts.NowFunc, b.log)
 	b.bus.SetMaxPending(cfg.Ingest.MaxPending)
-	b.silence = &silences.Service{Store: b.db, NowFunc: b.opts.NowFunc, Log: b.log}
+	b.silence = &silences.Service{Store: b.db, NowFunc: b.opts.NowFunc, Log: b.log,
+		Findings: func() core.FindingsPolicy { return b.disp.Plan().Findings }}
 	b.bus.SetSilencer(b.silence)
 	b.slack = &slack.Interactions{Secrets: b.slackSecrets, Actions: slackActions{b.silence}, Log: b.log}
 	b.sched = &core.Scheduler{Store: b.db, Owner: b.disp.Owner(), Log: b.log, Observer: b.metrics, NowFunc: b.opts.NowFunc,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
 		Plan:    b.disp.Plan}
-	b.finds = &core.FindingsRunner{Store: b.db, Disp: b.disp, NowFunc: b.opts.NowFunc, Log: b.log}
+	b.finds = &core.FindingsRunner{Store: b.db, Disp: b.disp, Silencer: b.silence, NowFunc: b.opts.NowFunc, Log: b.log}
 	b.ingest = api.NewIngest(b.ingestConfig(cfg), b.bus, b.log)
 	guard, https := apiGuard(cfg)
 	b.hooks = webhooks.NewRegistry(webhooks.RegistryConfig{

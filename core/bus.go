@@ -130,14 +130,26 @@ func (b *Bus) SetSilencer(s Silencer) {
 	b.silencer.Store(&s)
 }
 
-// silencedBy returns the id of the active silence that matches ev at now, if any. The bridge's
-// own alerts are never silenced: a silence must not hide that the bridge itself is failing.
-func (b *Bus) silencedBy(ev *event.Event, now time.Time) (string, bool) {
+// silencedBy returns the id of the active silence that matches ev at now, or "".
+func (b *Bus) silencedBy(ev *event.Event, now time.Time) string {
 	s := b.silencer.Load()
-	if s == nil || IsBridgeEvent(ev.Type) {
-		return "", false
+	if s == nil {
+		return ""
 	}
-	return (*s).Silenced(ev, now)
+	return silenceOf(*s, ev, now)
+}
+
+// silenceOf returns the id of the active silence of s (nil: none) that matches ev at now, or
+// "". The bridge's own alerts are never silenced: a silence must not hide that the bridge
+// itself is failing.
+func silenceOf(s Silencer, ev *event.Event, now time.Time) string {
+	if s == nil || IsBridgeEvent(ev.Type) {
+		return ""
+	}
+	if id, ok := s.Silenced(ev, now); ok {
+		return id
+	}
+	return ""
 }
 
 // QueueFull reports whether more deliveries wait than SetMaxPending allows: Accept refuses
@@ -204,6 +216,9 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	ev.ReceivedAt = now
 	plan := b.disp.Plan()
 	finding := plan.Findings.FindingOf(ev)
+	if finding != nil {
+		ev.Fingerprint = finding.Fingerprint // computed by FindingOf anyway: rules read it as fingerprint
+	}
 	if finding != nil && b.findings != nil && plan.Router.UsesFindingStatus() {
 		status, err := b.findings.FindingStatus(ctx, finding.ScanID, finding.Fingerprint)
 		if err != nil {
@@ -214,10 +229,7 @@ func (b *Bus) Accept(ctx context.Context, ev *event.Event) (AcceptResult, error)
 	// A silence covers the config's targets only: registered webhooks belong to tenants, who
 	// cannot see or end silences, so their deliveries go on (docs/api.md, Silences). A silenced
 	// event still reports its scan's finding or completion (findings).
-	silence, silenced := b.silencedBy(ev, now)
-	if !silenced {
-		silence = ""
-	}
+	silence := b.silencedBy(ev, now)
 	req := &acceptReq{done: make(chan acceptResp, 1), silenced: silence}
 	req.item, req.reserved = b.disp.ingestItem(plan, ev, now, true, silence)
 	req.item.Finding = finding

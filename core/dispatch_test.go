@@ -88,6 +88,7 @@ type setupOpts struct {
 	drain       time.Duration
 	nowFunc     func() time.Time // the dispatcher's clock; nil: time.Now
 	name        string           // the target's name; "": "hook"
+	findings    core.FindingsPolicy
 }
 
 // calledFrom reports whether the caller of the function that calls it runs inside fn (a
@@ -127,7 +128,7 @@ func setup(t *testing.T, o setupOpts) *bundle {
 	require.NoError(t, err)
 	return startEngine(t, "", core.DispatcherConfig{
 		Timeout: o.timeout, PollInterval: 20 * time.Millisecond, QueueSize: o.queueSize, DrainTimeout: o.drain, NowFunc: o.nowFunc,
-	}, &core.Plan{Targets: []*core.Target{target}, Router: &core.Router{Routes: o.routes}, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry}, nil)
+	}, &core.Plan{Targets: []*core.Target{target}, Router: &core.Router{Routes: o.routes}, Renderer: &core.Renderer{Engine: engine}, Retry: o.retry, Findings: o.findings}, nil)
 }
 
 func accept(t *testing.T, b *bundle, id string) core.AcceptResult {

@@ -120,13 +120,19 @@ func (p FindingsPolicy) FindingOf(ev *event.Event) *FindingRecord {
 	}
 }
 
-// FingerprintOf returns the fingerprint of the finding ev reports or is about: for issue.critical
-// as FindingOf computes it; for a derived finding event (finding.*) its data.fingerprint; ""
-// for other events. Silences and other features that follow a finding across scans key on it.
+// FingerprintOf returns the fingerprint of the finding ev reports or is about, the rule
+// variable fingerprint: for an issue.critical with a scan (FindingOf non-nil) as FindingOf
+// computes it; for a derived finding event (finding.*) its data.fingerprint; "" for other
+// events, whose findings the bridge does not track. Silences that mute a finding
+// (silences.MuteRule) key on it.
 func (p FindingsPolicy) FingerprintOf(ev *event.Event) string {
 	switch {
+	case ev.Fingerprint != "":
+		return ev.Fingerprint
 	case ev.Type == event.IssueCritical:
-		return p.fingerprint(ev.Data)
+		if f := p.FindingOf(ev); f != nil {
+			return f.Fingerprint
+		}
 	case IsFindingEvent(ev.Type):
 		return str(ev.Data, "fingerprint")
 	}

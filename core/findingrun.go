@@ -188,7 +188,7 @@ func newFindingEvent(typ string, c *ScanComparison, f *Finding, now time.Time) (
 	if err != nil {
 		return nil, fmt.Errorf("%s event: %w", typ, err)
 	}
-	ev.ReceivedAt = now.UTC()
+	ev.ReceivedAt, ev.Fingerprint = now.UTC(), f.Fingerprint
 	return ev, nil
 }
 
@@ -204,8 +204,12 @@ const (
 // changed with the derived events in one transaction: with several replicas and after a
 // crash, each completion's events are stored once.
 type FindingsRunner struct {
-	Store    FindingStore
-	Disp     *Dispatcher   // routes the derived events with its plan in force
+	Store FindingStore
+	Disp  *Dispatcher // routes the derived events with its plan in force
+	// Silencer is consulted for each derived event as ingest consults the Bus's (SetSilencer):
+	// a matching silence records its config targets' deliveries as StateSilenced; registered
+	// webhooks are delivered to. nil: nothing is silenced.
+	Silencer Silencer
 	Interval time.Duration // default DefaultFindingsInterval
 	NowFunc  func() time.Time
 	Log      *slog.Logger
@@ -286,7 +290,9 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 // compare runs the comparison of one scan (FindingStore.CompareScan).
 func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, error) {
 	var summary []any
+	var silenced []string // the targets of silenced deliveries, counted once the result is stored
 	ok, err := r.Store.CompareScan(ctx, scanID, func(c *ScanComparison) (*ScanResult, error) {
+		silenced = silenced[:0]
 		plan := r.Disp.Plan()
 		now := r.now()
 		changed, events, left, err := plan.Findings.Compare(c, now)
@@ -295,7 +301,12 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 		}
 		res := &ScanResult{Findings: changed}
 		for _, ev := range events {
-			item, _ := r.Disp.ingestItem(plan, ev, now, false, "")
+			item, _ := r.Disp.ingestItem(plan, ev, now, false, silenceOf(r.Silencer, ev, now))
+			for _, dl := range item.Deliveries {
+				if dl.State == StateSilenced {
+					silenced = append(silenced, dl.Target)
+				}
+			}
 			res.Events = append(res.Events, item)
 		}
 		summary = []any{"scan_id", c.ScanID, "repo_url", c.RepoURL, "branch", c.Branch, "previous_scan_id", c.PreviousScanID,
@@ -308,8 +319,13 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 		}
 		return res, nil
 	})
-	if ok && r.Log != nil {
-		r.Log.Info("findings: scan compared", summary...)
+	if ok && err == nil {
+		for _, t := range silenced {
+			r.Disp.cfg.Observer.Silenced(t)
+		}
+		if r.Log != nil {
+			r.Log.Info("findings: scan compared", summary...)
+		}
 	}
 	return ok, err
 }

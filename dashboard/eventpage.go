@@ -80,7 +80,7 @@ type eventData struct {
 }
 
 // eventRecord is the event's acknowledgements (oldest first) and audit history (newest
-// first), and the "Silence similar" form: silences.MuteRule of the event, prefilled unless it
+// first), and the "Silence similar" form: the silences service's MuteRuleOf the event, prefilled unless it
 // is longer than a silence's rule may be (silences.MaxRuleBytes: a long title or file).
 type eventRecord struct {
 	Acks      []core.Acknowledgement
@@ -89,9 +89,9 @@ type eventRecord struct {
 	Durations []string
 }
 
-func newEventRecord(ev *event.Event, acks []core.Acknowledgement, history []core.AuditEntry) *eventRecord {
+func newEventRecord(rule string, acks []core.Acknowledgement, history []core.AuditEntry) *eventRecord {
 	rec := &eventRecord{Acks: acks, History: history, Durations: silenceDurations}
-	if rule := silences.MuteRule(ev); len(rule) <= silences.MaxRuleBytes {
+	if len(rule) <= silences.MaxRuleBytes {
 		rec.Rule = rule
 	}
 	return rec
@@ -250,11 +250,15 @@ func (d *Dashboard) showEvent(w http.ResponseWriter, r *http.Request, status int
 		if err == nil {
 			history, err = d.cfg.Silences.History(r.Context(), ev.ID)
 		}
+		var rule string
+		if err == nil {
+			rule, err = d.cfg.Silences.MuteRuleOf(r.Context(), ev)
+		}
 		if err != nil {
 			d.unavailable(w, r, err)
 			return
 		}
-		data.Record = newEventRecord(ev, acks, history)
+		data.Record = newEventRecord(rule, acks, history)
 	}
 	data.Resend = d.resendOptions(sc, ev, ds)
 	d.render(w, r, status, "event", page{Title: "Event " + ev.ID, Nav: "events", Flash: flash(r), Error: problem, Data: data})

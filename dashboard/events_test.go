@@ -12,6 +12,7 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
+	"github.com/cortexbridge/cortex-bridge/silences"
 )
 
 // heldEvent stores a scan.failed that route failures' throttle held back from siem (a group
@@ -309,7 +310,9 @@ func testDeliveriesOfEveryTargetAndBulkRetry(t *testing.T, b *bundle) {
 func TestEventPageBoundsWhatItShows(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	data := map[string]any{"title": strings.Repeat("<b>", 100_000)}
+	// The mute rule of a tracked finding names its fingerprint (a hash) and repository: a long
+	// repository makes it too long for a silence.
+	data := map[string]any{"title": strings.Repeat("<b>", 100_000), "repo_url": "https://github.com/acme/" + strings.Repeat("r", silences.MaxRuleBytes)}
 	for i := range 300 {
 		data[fmt.Sprintf("extra_%03d", i)] = strings.Repeat("x", 1000)
 	}
@@ -317,7 +320,7 @@ func TestEventPageBoundsWhatItShows(t *testing.T) {
 	a := signedIn(t, b, opsKey).get("/events/" + ev.ID)
 	require.Equal(t, http.StatusOK, a.status)
 	require.Less(t, len(a.body), 1<<20, "about 700 KB of event, shown in less than 1 MiB")
-	for _, want := range []string{"more bytes not shown", "206 more fields: see the raw JSON.", // 300 + the sample's 6
+	for _, want := range []string{"more bytes not shown", "207 more fields: see the raw JSON.", // 300 + the sample's 6 + repo_url
 		"too long for a rule that names them"} { // no "Silence similar" rule of a 300 KB title
 		require.True(t, strings.Contains(a.body, want), want)
 	}

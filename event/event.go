@@ -30,6 +30,11 @@ type Event struct {
 	// (new, recurring, regressed or unknown: docs/events.md, "Findings"); rules see it as
 	// finding_status. It is not stored: "" for an event loaded from storage.
 	FindingStatus string
+	// Fingerprint is set when the bridge routes an event whose finding it tracks: an
+	// issue.critical with a scan_id (computed per the findings: config) or a derived finding.*
+	// event (its data.fingerprint). Rules see it as fingerprint (docs/events.md, "Findings").
+	// It is not stored: "" for an event loaded from storage.
+	Fingerprint string
 }
 
 // ErrInvalidJSON is returned (wrapped) by Parse when the body is not a JSON object.

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr/types"
@@ -23,7 +24,12 @@ const (
 	srcInt                         // a KindInt data field, as int64
 	srcDeadline                    // now + EvalTimeout (budget.go), for programs with predicates
 	srcFindingStatus               // ev.FindingStatus: issue.critical at ingest (docs/events.md, Findings)
+	srcFingerprint                 // ev.Fingerprint, else a finding.* event's data.fingerprint
 )
+
+// findingEventPrefix starts the types of the derived finding events (core.FindingEventPrefix;
+// rules cannot import core).
+const findingEventPrefix = "finding."
 
 // envVar is one top-level name of the rule environment (README.md, Rules).
 type envVar struct {
@@ -66,6 +72,7 @@ func buildEnvVars() []envVar {
 		{name: "delivery", src: srcDelivery},
 		{name: "repo", src: srcRepo, nullable: true},
 		{name: "finding_status", src: srcFindingStatus, nullable: true},
+		{name: "fingerprint", src: srcFingerprint, nullable: true},
 	}
 	for _, f := range event.ShortcutFields() {
 		v := envVar{name: f.Name, src: srcString, nullable: true}
@@ -122,6 +129,17 @@ func (v envVar) value(ev *event.Event) (any, bool) {
 	case srcFindingStatus:
 		if ev.FindingStatus != "" {
 			return ev.FindingStatus, true
+		}
+	case srcFingerprint:
+		if ev.Fingerprint != "" {
+			return ev.Fingerprint, true
+		}
+		// A derived finding event loaded from storage (a dry run, a replay) carries its own.
+		if strings.HasPrefix(ev.Type, findingEventPrefix) {
+			x := ev.Data["fingerprint"]
+			if s, ok := x.(string); ok && s != "" {
+				return x, true
+			}
 		}
 	case srcDeadline:
 		return time.Now().Add(EvalTimeout), true

@@ -363,6 +363,15 @@ func TestEnvironment(t *testing.T) {
 	custom := parse(t, `{"event":"custom.thing","id":"e2","timestamp":"2024-01-01T12:00:00Z",
 		"data":{"score":"85","severity":5,"line":7,"progress":50}}`)
 	empty := &event.Event{}
+	// fingerprint: what ingest set (ev.Fingerprint), else a derived finding event's own; nil for
+	// another event's data.fingerprint (Cortex's, before the findings policy ran on it).
+	atIngest := parse(t, `{"event":"issue.critical","id":"e3","timestamp":"2024-01-01T12:00:00Z",
+		"data":{"scan_id":"s","issue_id":"1","severity":"critical","title":"SQLi","fingerprint":"raw"}}`)
+	atIngest.Fingerprint = "fp-1"
+	loaded := parse(t, `{"event":"issue.critical","id":"e4","timestamp":"2024-01-01T12:00:00Z",
+		"data":{"scan_id":"s","issue_id":"1","severity":"critical","title":"SQLi","fingerprint":"raw"}}`)
+	derived := parse(t, `{"event":"finding.regressed","id":"e5","timestamp":"2024-01-01T12:00:00Z","data":{"fingerprint":"fp-2"}}`)
+	derivedOdd := parse(t, `{"event":"finding.new","id":"e6","timestamp":"2024-01-01T12:00:00Z","data":{"fingerprint":7}}`)
 
 	tests := []struct {
 		rule string
@@ -383,6 +392,11 @@ func TestEnvironment(t *testing.T) {
 		{`event == "" && len(data) == 0`, empty, true},
 		{`$env.score < 70 && $env.event == "scan.completed"`, handBuilt, true},
 		{`"score" in $env`, custom, false},
+		{`fingerprint == "fp-1"`, atIngest, true},
+		{`fingerprint == nil && data.fingerprint == "raw"`, loaded, true},
+		{`fingerprint == "fp-2"`, derived, true},
+		{`fingerprint == nil`, derivedOdd, true},
+		{`fingerprint == nil`, handBuilt, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.rule, func(t *testing.T) {

@@ -14,10 +14,35 @@ import (
 // still count as the one a Mute asks for.
 const muteSlack = 5 * time.Minute
 
-// MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button):
-// the same event type, repository, title and file. This is the seam for findings with
-// fingerprints: once events carry one, match on it here instead.
-func MuteRule(ev *event.Event) string {
+// MuteRule is the rule of a silence that mutes "this finding" of ev (Slack's Mute button, the
+// dashboard's "Silence similar"). fingerprint is ev's finding's (core.FindingsPolicy.FingerprintOf;
+// "" when the bridge does not track ev's finding); scan is the scan context recorded for ev's
+// scan (event.Scan; zero when none). With a fingerprint the rule follows the finding across
+// scans and event types: fingerprint == …; of the repository and branch (ev's, else its scan's,
+// when known) an event that names one must name the same; any event type but finding.fixed
+// (muting a finding does not hide that it was fixed; muting a finding.fixed mutes those only).
+// Without a fingerprint: the same event type, repository, title and file.
+func MuteRule(ev *event.Event, fingerprint string, scan event.Scan) string {
+	if fingerprint != "" {
+		parts := []string{"fingerprint == " + quote(fingerprint)}
+		// An event that names a repository or branch must name this one; Cortex's
+		// issue.critical often names neither (its scan's other events do).
+		for _, f := range []struct{ name, scan string }{{"repo_url", scan.RepoURL}, {"branch", scan.Branch}} {
+			v := ev.String(f.name)
+			if v == "" {
+				v = f.scan
+			}
+			if v != "" {
+				parts = append(parts, "("+f.name+" == nil || "+f.name+" == "+quote(v)+")")
+			}
+		}
+		if ev.Type == core.EventFindingFixed {
+			parts = append(parts, "event == "+quote(ev.Type))
+		} else {
+			parts = append(parts, "event != "+quote(core.EventFindingFixed))
+		}
+		return strings.Join(parts, " && ")
+	}
 	parts := []string{"event == " + quote(ev.Type)}
 	for _, f := range []string{"repo_url", "title", "file"} {
 		if v := ev.String(f); v != "" {
@@ -28,6 +53,28 @@ func MuteRule(ev *event.Event) string {
 		parts = append(parts, "id == "+quote(ev.ID))
 	}
 	return strings.Join(parts, " && ")
+}
+
+// MuteRuleOf is MuteRule of ev with its fingerprint per the findings policy in force (Findings)
+// and, when it has one, the scan context recorded for its scan (Store.Scans). Errors are the
+// store's.
+func (s *Service) MuteRuleOf(ctx context.Context, ev *event.Event) (string, error) {
+	var p core.FindingsPolicy
+	if s.Findings != nil {
+		p = s.Findings()
+	}
+	fp := p.FingerprintOf(ev)
+	var scan event.Scan
+	if fp != "" {
+		if id := ev.String("scan_id"); id != "" {
+			scans, err := s.Store.Scans(ctx, []string{id})
+			if err != nil {
+				return "", err
+			}
+			scan = scans[id]
+		}
+	}
+	return MuteRule(ev, fp, scan), nil
 }
 
 // quote makes v a string literal of the rule language (its escapes are Go's).
@@ -43,7 +90,7 @@ func (s *Service) Acknowledge(ctx context.Context, eventID, source, userID, user
 		s.audit(now, actor, core.AuditEventAcknowledge, eventID, "acknowledged"))
 }
 
-// Mute creates a silence of the finding of event eventID (MuteRule) for d, on behalf of user,
+// Mute creates a silence of the finding of event eventID (MuteRuleOf) for d, on behalf of user,
 // with audit entries for the silence and the event; it returns the silence. When an active
 // silence of the same finding already lasts that long (within 5 minutes), it returns that one
 // and creates nothing: double clicks and replayed requests mute once.
@@ -55,7 +102,11 @@ func (s *Service) Mute(ctx context.Context, eventID, source, userID, userName st
 	if err != nil {
 		return nil, err
 	}
-	return s.create(ctx, Input{When: MuteRule(ev), Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
+	rule, err := s.MuteRuleOf(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	return s.create(ctx, Input{When: rule, Duration: d.String(), Comment: "muted from " + source + " (event " + eventID + ")"},
 		actorOf(source, userID, userName), core.AuditEventMute, eventID)
 }
 

@@ -35,6 +35,8 @@ type Store interface {
 	// Event returns a stored event: core.ErrNotFound when there is none, another error when
 	// its stored body no longer parses.
 	Event(ctx context.Context, id string) (*event.Event, error)
+	// Scans returns the scan contexts recorded for the scan ids (absent: none recorded).
+	Scans(ctx context.Context, ids []string) (map[string]event.Scan, error)
 	// Acknowledgements lists the acknowledgements of an event, oldest first.
 	Acknowledgements(ctx context.Context, eventID string) ([]core.Acknowledgement, error)
 	// AuditLog lists up to limit audit entries about subject (a silence's or an event's id),
@@ -49,6 +51,9 @@ type Service struct {
 	Store   Store
 	NowFunc func() time.Time // default time.Now
 	Log     *slog.Logger     // audit lines (default: discarded)
+	// Findings returns the findings policy in force, whose fingerprints Mute's silences key on
+	// (MuteRuleOf); nil: the default policy.
+	Findings func() core.FindingsPolicy
 
 	once   sync.Once
 	active atomic.Pointer[[]compiled] // the cache; nil until the first Refresh

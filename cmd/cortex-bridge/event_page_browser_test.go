@@ -181,7 +181,7 @@ routes:
 	require.Equal(t, "/ui/silences?done=silenced", location())
 	page = text()
 	require.Contains(t, page, "Silence created.")
-	require.Contains(t, page, `title == "SQL Injection Vulnerability"`)
+	require.Regexp(t, `fingerprint == "[0-9a-f]{32}" && event != "finding.fixed"`, page, "the sample issue's finding, by its fingerprint")
 	screenshot(t, ctx, shots, "silences")
 	require.NotContains(t, logs.String(), adminKey)
 }
