@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/pressly/goose/v3"
@@ -60,12 +61,20 @@ type dialect struct {
 	// SQLite, whose one writer connection runs one transaction at a time. skipLocked also skips
 	// rows another transaction holds.
 	forUpdate, skipLocked string
+
+	// indexedBy makes a query read table through index where the database has such a hint
+	// (SQLite, which otherwise prefers an equality index to the partial one that gives the
+	// order); "" on Postgres, whose planner weighs the LIMIT.
+	indexedBy func(index string) string
 }
 
 // textQuery is the free-text filter in the forms Events plans with (narrowing); each takes arg.
 type textQuery struct {
 	set, drive, walk string
 	existsOnly       bool // probe whether set has a row, never drive (the walk form is planned by the database)
+	// recent, when set, asks (with arg) whether one of the newest recentEvents events matches:
+	// a cheap first probe for a word many events have, whose index probe reads all their ids.
+	recent string
 	// chunk: dense text is walked in chunks and checked in Go (store.textMatches), since a
 	// per-event check of FTS5 costs a lookup each; false: the walk form is cheap (Postgres's
 	// stored tsvector).
@@ -94,7 +103,8 @@ var sqliteDialect = dialect{
 		return textQuery{set: set, drive: `e.rowid IN (` + set + `)`, walk: `+e.rowid IN (` + set + `)`,
 			chunk: true, arg: strings.Join(terms, " ")}
 	},
-	claimSQL: claimSQLite,
+	claimSQL:  claimSQLite,
+	indexedBy: func(index string) string { return ` INDEXED BY ` + index },
 	// SELECT 1 never touches the file: take the write lock (BEGIN IMMEDIATE) and let go, so a
 	// database another process holds locked, or that cannot be written, is not ready.
 	checkWriter: func(ctx context.Context, w *sql.DB) error {
@@ -139,7 +149,9 @@ var postgresDialect = dialect{
 		// asks whether one event matches (else the planner walks the whole list for a word no
 		// event has) and the planner, which keeps statistics of the words, does the rest.
 		cond := `e.text_words @@ to_tsquery('simple'::regconfig, ?)`
-		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & ")}
+		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & "),
+			recent: `SELECT 1 FROM (SELECT e.text_words FROM events e ORDER BY e.received_at_ms DESC, e.id DESC LIMIT ` +
+				strconv.Itoa(recentEvents) + `) e WHERE ` + cond + ` LIMIT 1`}
 	},
 	// With LIMIT 1 the planner would scan the table for a word it believes common enough,
 	// reading every row when none has it: the probe takes the index (a bitmap of the matches,
@@ -175,6 +187,7 @@ var postgresDialect = dialect{
 	ingestTx: func(d *DB, ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
 		return d.pgIngestIn(ctx, tx, items)
 	},
+	indexedBy:  func(string) string { return "" },
 	forUpdate:  " FOR UPDATE",
 	skipLocked: " FOR UPDATE SKIP LOCKED",
 }

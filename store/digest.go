@@ -155,7 +155,7 @@ func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *event.Event, dl
 		return err
 	}
 	defer stmt.Close()
-	if err := insertDeliveries(ctx, stmt, ev.ID, []*core.Delivery{dl}); err != nil {
+	if err := insertDeliveries(ctx, stmt, ev.ID, ev.ReceivedAt, []*core.Delivery{dl}); err != nil {
 		return err
 	}
 	if dl.State != core.StatePending {

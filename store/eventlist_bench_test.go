@@ -59,7 +59,7 @@ type benchEventRow struct {
 	id, typ, severity, repo, scan, title, file string
 	received                                   int64
 	body                                       []byte
-	deliveries                                 [][]any // id, event_id, target, route, state, attempts, retry_base, next_ms, last_error, created, updated
+	deliveries                                 [][]any // id, event_id, target, route, state, attempts, retry_base, next_ms, last_error, created, updated, event received
 	hold                                       []any   // target, route, group_key, event_id, received, member, closes, group_id
 }
 
@@ -91,7 +91,7 @@ func genEvent(d eventListData, i int) benchEventRow {
 		case x <= 2:
 			state, attempts, lastErr = "dead", 4, "server_error (status 500)"
 		}
-		return []any{fmt.Sprintf("dl_%08d_%s", i, target), row.id, target, "r-" + target, state, attempts, 0, received + 60_000, lastErr, received, received}
+		return []any{fmt.Sprintf("dl_%08d_%s", i, target), row.id, target, "r-" + target, state, attempts, 0, received + 60_000, lastErr, received, received, received}
 	}
 	row.deliveries = [][]any{dl("siem")}
 	if r.IntN(10) == 0 {
@@ -184,7 +184,7 @@ func loadPostgres(b *testing.B, dsn string, d eventListData) {
 			rows  [][]any
 		}{
 			{"events", []string{"id", "type", "occurred_at_ms", "received_at_ms", "sender_delivery", "body", "severity", "repository", "scan_id", "title", "file"}, evs},
-			{"deliveries", []string{"id", "event_id", "target", "route", "state", "attempts", "retry_base", "next_attempt_at_ms", "last_error", "created_at_ms", "updated_at_ms"}, dls},
+			{"deliveries", []string{"id", "event_id", "target", "route", "state", "attempts", "retry_base", "next_attempt_at_ms", "last_error", "created_at_ms", "updated_at_ms", "event_received_at_ms"}, dls},
 			{"group_items", []string{"target", "route", "group_key", "event_id", "received_at_ms", "member", "closes", "group_id"}, holds},
 		} {
 			if _, err := conn.CopyFrom(ctx, pgx.Identifier{c.table}, c.cols, pgx.CopyFromRows(c.rows)); err != nil {
@@ -226,6 +226,7 @@ func eventListFilters(d eventListData) []struct {
 		{"tenant", core.EventFilter{Targets: []string{d.tenant}}},
 		{"tenant+dead", core.EventFilter{Targets: []string{d.tenant}, Delivery: core.EventsDead}},
 		{"tenant+type", core.EventFilter{Targets: []string{"wh_03", "wh_04"}, Type: "scan.failed"}},
+		{"tenant_two", core.EventFilter{Targets: []string{"wh_03", "wh_04"}}},
 		{"deep_cursor", core.EventFilter{Cursor: strconv.FormatInt(deep.received, 10) + "." + deep.id}},
 		{"severity+repo+range", core.EventFilter{Severity: "high", Repository: "https://github.com/acme/service-007", From: mid.Add(-7 * 24 * time.Hour)}},
 	}

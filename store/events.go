@@ -5,6 +5,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,11 +100,15 @@ const summaryColumns = `e.id, e.type, e.occurred_at_ms, e.received_at_ms, e.seve
 
 // listPlan tunes the events list's plans; the zero value takes the constants below (tests set
 // small ones to walk every path on a few events).
-type listPlan struct{ sparse, chunk, chunks int }
+type listPlan struct {
+	sparse, chunk, chunks int
+	slack                 int  // walkDeliveries' orderedSlack
+	noOrdered             bool // filters on deliveries are never walked in the list's order
+}
 
 func (p listPlan) orDefaults() listPlan {
 	if p == (listPlan{}) {
-		return listPlan{sparseLimit, textChunk, textChunks}
+		return listPlan{sparse: sparseLimit, chunk: textChunk, chunks: textChunks, slack: orderedSlack}
 	}
 	return p
 }
@@ -130,9 +136,16 @@ const (
 // condition on e when it drives the query, walk when it is checked per event walked.
 type narrowing struct {
 	set, drive, walk string
-	args             []any // for each of set, drive and walk
-	existsOnly       bool  // probe only whether one event matches; it never drives
-	chunk            bool  // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
+	args             []any // for each of set, drive, walk and ordered
+	// ordered are conditions on deliveries d when the narrowing can be walked in the list's
+	// order on index orderedBy (migration 00013: the event's received time on each delivery),
+	// one walk per condition, merged; none when it cannot. orderedArgs are each one's.
+	ordered     []string
+	orderedBy   string
+	orderedArgs [][]any
+	existsOnly  bool   // probe only whether one event matches; it never drives
+	recent      string // a first existence probe of the newest events (textQuery.recent)
+	chunk       bool   // dense: walked in chunks, checked in Go (SQLite free text: dialect.textMatch)
 }
 
 // Events lists one page of the events f selects, newest received first, with a cursor to the
@@ -202,21 +215,50 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			table, col = "group_items d", "d.event_id" // held: the routes' holds, on the same targets
 		}
 		set := `SELECT ` + col + ` FROM ` + table + ` WHERE 1 = 1` + cond + tcond
-		nars = append(nars, narrowing{set: set, drive: `e.id IN (` + set + `)`,
-			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs})
+		n := narrowing{set: set, drive: `e.id IN (` + set + `)`,
+			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs}
+		// One index condition (a state, or one target) and no filter on other columns: the
+		// walk in list order on its index reads about a page of deliveries.
+		if f.Type == "" && f.Severity == "" && f.Repository == "" && f.ScanID == "" {
+			switch {
+			case f.Delivery == core.EventsFailed && f.Targets == nil:
+				n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_failed", [][]any{nil}
+			case f.Delivery == core.EventsDead && f.Targets == nil:
+				n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_dead_event", [][]any{nil}
+			case f.Delivery == "" && len(f.Targets) <= maxOrderedTargets:
+				// A walk per webhook with =: Postgres walks an index in order for = only, not
+				// for = ANY.
+				n.orderedBy = "deliveries_target_event"
+				for _, t := range f.Targets {
+					n.ordered, n.orderedArgs = append(n.ordered, ` AND d.target = ?`), append(n.orderedArgs, []any{d.dialect.text(t)})
+				}
+			}
+		}
+		nars = append(nars, n)
 	}
 	if len(words) > 0 {
 		tq := d.dialect.textMatch(words)
-		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk, existsOnly: tq.existsOnly})
+		nars = append(nars, narrowing{set: tq.set, drive: tq.drive, walk: tq.walk, args: []any{tq.arg}, chunk: tq.chunk, existsOnly: tq.existsOnly, recent: tq.recent})
 	}
 
-	// The sparsest narrowing that matches at most sparseLimit events drives; the others are
-	// checked per event.
 	plan := d.listPlan.orDefaults()
+	// A filter on deliveries that is the only one and can be walked in the list's order is
+	// (migration 00013); else the sparsest narrowing that matches at most sparseLimit events
+	// drives and the others are checked per event.
+	ordered := -1
+	if len(nars) == 1 && len(nars[0].ordered) > 0 && !plan.noOrdered {
+		ordered = 0
+	}
 	driver, fewest := -1, plan.sparse+1
 	for i, n := range nars {
+		if i == ordered {
+			continue
+		}
 		if n.existsOnly {
-			some, err := d.dialect.exists(d, ctx, n.set, n.args)
+			some, err := d.recentMatch(ctx, n)
+			if err == nil && !some {
+				some, err = d.dialect.exists(d, ctx, n.set, n.args)
+			}
 			if err != nil {
 				return core.EventPage{}, unavailable("list events", err)
 			}
@@ -240,6 +282,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	var chunked *narrowing // dense SQLite text, checked per chunk
 	for i, n := range nars {
 		switch {
+		case i == ordered:
 		case i == driver:
 			base += ` AND ` + n.drive
 			args = append(args, n.args...)
@@ -284,7 +327,12 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	}
 
 	var out []core.EventSummary
-	if chunked != nil {
+	if ordered >= 0 {
+		var err error
+		if out, err = d.walkDeliveries(ctx, nars[ordered], base, args, f.From, f.To, cursor, limit+1, plan.slack); err != nil {
+			return core.EventPage{}, err
+		}
+	} else if chunked != nil {
 		var err error
 		if out, cursor, err = d.walkText(ctx, words, plan, pre != "", cursor, limit+1, page); err != nil {
 			return core.EventPage{}, err
@@ -296,7 +344,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			chunked = nil
 		}
 	}
-	if chunked == nil && len(out) <= limit {
+	if ordered < 0 && chunked == nil && len(out) <= limit {
 		q, a := page(cursor, limit+1-len(out))
 		more, err := d.summaries(ctx, q, a)
 		if err != nil {
@@ -311,6 +359,26 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		result.NextCursor = fmt.Sprintf("%d.%s", last.ReceivedAt.UnixMilli(), last.ID)
 	}
 	return result, nil
+}
+
+// recentEvents is how many of the newest events textQuery.recent walks: a word in 1 event of
+// 200 is found there about 10 times.
+const recentEvents = 2000
+
+// recentMatch reports whether one of the recentEvents newest events matches n (false when n
+// has no recent form).
+func (d *DB) recentMatch(ctx context.Context, n narrowing) (bool, error) {
+	if n.recent == "" {
+		return false, nil
+	}
+	var one int
+	switch err := d.queryRow(ctx, d.r, n.recent, n.args...).Scan(&one); {
+	case errors.Is(err, sql.ErrNoRows):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 // walkText finds up to want events of the page query that match words (dense free text on

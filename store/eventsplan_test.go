@@ -22,7 +22,7 @@ type planEvent struct {
 	id, severity, title, file string
 	received                  time.Time
 	targets                   []string // delivered to
-	dead                      bool     // its delivery to its first target is dead
+	dead                      bool     // its deliveries are dead
 	held                      bool
 }
 
@@ -49,9 +49,9 @@ func TestEventsListPlansAgree(t *testing.T) {
 		require.NoError(t, err)
 		ev.ReceivedAt = e.received
 		it := core.IngestItem{Event: ev}
-		for j, target := range e.targets {
+		for _, target := range e.targets {
 			state := core.StateSucceeded
-			if j == 0 && e.dead {
+			if e.dead { // to two targets (i%4 == 1): the event is listed once
 				state = core.StateDead
 			}
 			it.Deliveries = append(it.Deliveries, &core.Delivery{ID: fmt.Sprintf("d-%s-%s", e.id, target), Target: target, Route: "r",
@@ -74,19 +74,29 @@ func TestEventsListPlansAgree(t *testing.T) {
 		f    core.EventFilter
 		want func(e planEvent) bool
 	}{
-		"text":             {core.EventFilter{Text: "login"}, func(e planEvent) bool { return hasWord(e.title+" "+e.file, "login") }},
-		"text two words":   {core.EventFilter{Text: "sql auth"}, func(e planEvent) bool { return hasWord(e.title, "sql") && hasWord(e.file, "auth") }},
-		"text+severity":    {core.EventFilter{Text: "weak", Severity: "low"}, func(e planEvent) bool { return hasWord(e.title, "weak") && e.severity == "low" }},
-		"dead":             {core.EventFilter{Delivery: core.EventsDead}, func(e planEvent) bool { return e.dead }},
-		"held":             {core.EventFilter{Delivery: core.EventsHeld}, func(e planEvent) bool { return e.held }},
-		"tenant":           {core.EventFilter{Targets: []string{"wh_a"}}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") }},
+		"text":            {core.EventFilter{Text: "login"}, func(e planEvent) bool { return hasWord(e.title+" "+e.file, "login") }},
+		"text two words":  {core.EventFilter{Text: "sql auth"}, func(e planEvent) bool { return hasWord(e.title, "sql") && hasWord(e.file, "auth") }},
+		"text+severity":   {core.EventFilter{Text: "weak", Severity: "low"}, func(e planEvent) bool { return hasWord(e.title, "weak") && e.severity == "low" }},
+		"dead":            {core.EventFilter{Delivery: core.EventsDead}, func(e planEvent) bool { return e.dead }},
+		"held":            {core.EventFilter{Delivery: core.EventsHeld}, func(e planEvent) bool { return e.held }},
+		"tenant":          {core.EventFilter{Targets: []string{"wh_a"}}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") }},
+		"two targets":     {core.EventFilter{Targets: []string{"siem", "wh_a"}}, func(planEvent) bool { return true }},
+		"two targets+sev": {core.EventFilter{Targets: []string{"wh_a", "siem"}, Severity: "high"}, func(e planEvent) bool { return e.severity == "high" }},
+		"dead+range": {core.EventFilter{Delivery: core.EventsDead, From: t0.Add(3 * time.Millisecond), To: t0.Add(15 * time.Millisecond)}, func(e planEvent) bool {
+			return e.dead && !e.received.Before(t0.Add(3*time.Millisecond)) && !e.received.After(t0.Add(15*time.Millisecond))
+		}},
 		"tenant+text":      {core.EventFilter{Targets: []string{"wh_a"}, Text: "path"}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") && hasWord(e.title, "path") }},
 		"dead+text+range":  {core.EventFilter{Delivery: core.EventsDead, Text: "src", From: t0.Add(3 * time.Millisecond)}, func(e planEvent) bool { return e.dead && !e.received.Before(t0.Add(3*time.Millisecond)) }},
 		"text, none":       {core.EventFilter{Text: "zzz"}, func(planEvent) bool { return false }},
 		"short word whole": {core.EventFilter{Text: "go"}, func(planEvent) bool { return true }},  // every file ends .go
 		"short prefix":     {core.EventFilter{Text: "lo"}, func(planEvent) bool { return false }}, // "login" does not match "lo"
 	}
-	plans := map[string][3]int{"default": {}, "all walked, chunks of 2, budget 2": {0, 2, 2}, "all walked, one chunk": {0, 1000, 1}, "driven": {1000, 1, 1}}
+	type plan struct {
+		sparse, chunk, chunks int
+		ordered               bool
+	}
+	plans := map[string]plan{"default": {0, 0, 0, true}, "all walked, chunks of 2, budget 2": {0, 2, 2, false}, "all walked, one chunk": {0, 1000, 1, false},
+		"driven": {1000, 1, 1, false}, "ordered, driven": {1000, 1, 1, true}, "ordered, dense": {0, 2, 2, true}}
 	for _, drv := range []string{"sqlite", "postgres"} {
 		t.Run(drv, func(t *testing.T) {
 			t.Parallel()
@@ -109,7 +119,7 @@ func TestEventsListPlansAgree(t *testing.T) {
 					}
 				}
 				for pname, p := range plans {
-					store.SetListPlan(db, p[0], p[1], p[2])
+					store.SetListPlan(db, p.sparse, p.chunk, p.chunks, p.ordered)
 					var got []string
 					f := fc.f
 					f.Limit = 4

@@ -38,8 +38,16 @@ const DueTargetsSQL = dueTargetsSQL
 const ClaimSQLite = claimSQLite
 
 // SetListPlan makes db's events list drive from a filter only when it matches at most sparse
-// events, and walk dense free text in chunks of chunk events, at most chunks of them.
-func SetListPlan(db *DB, sparse, chunk, chunks int) { db.listPlan = listPlan{sparse, chunk, chunks} }
+// events, walk dense free text in chunks of chunk events, at most chunks of them, and walk a
+// filter on deliveries in the list's order (reading no more deliveries than events wanted) only
+// when ordered. All zero and ordered: the defaults.
+func SetListPlan(db *DB, sparse, chunk, chunks int, ordered bool) {
+	if sparse == 0 && chunk == 0 && chunks == 0 && ordered {
+		db.listPlan = listPlan{}
+		return
+	}
+	db.listPlan = listPlan{sparse: sparse, chunk: chunk, chunks: chunks, noOrdered: !ordered}
+}
 
 // WriterSynchronous returns PRAGMA synchronous of db's SQLite writer connection (2 is FULL).
 func WriterSynchronous(db *DB) (int, error) {

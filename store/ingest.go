@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -116,7 +117,7 @@ func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.Ingest
 			if err != nil {
 				return nil, err
 			}
-			if err := insertDeliveries(ctx, insDelivery, ev.ID, it.Deliveries); err != nil {
+			if err := insertDeliveries(ctx, insDelivery, ev.ID, ev.ReceivedAt, it.Deliveries); err != nil {
 				return nil, err
 			}
 		}
@@ -155,17 +156,19 @@ func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.Ingest
 
 const insertDeliverySQL = `INSERT INTO deliveries
 	(id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-	 lease_until_ms, last_error, created_at_ms, updated_at_ms)
-	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?)`
+	 lease_until_ms, last_error, created_at_ms, updated_at_ms, event_received_at_ms)
+	VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)`
 
-func insertDeliveries(ctx context.Context, stmt *stmt, eventID string, ds []*core.Delivery) error {
+// insertDeliveries stores ds, the deliveries of the event eventID received at received (the
+// events list's order, migration 00013).
+func insertDeliveries(ctx context.Context, stmt *stmt, eventID string, received time.Time, ds []*core.Delivery) error {
 	for _, dl := range ds {
 		var owner, until any
 		if dl.LeaseOwner != "" {
 			owner, until = dl.LeaseOwner, ms(dl.LeaseUntil)
 		}
 		if _, err := stmt.exec(ctx, dl.ID, eventID, dl.Target, dl.Route, string(dl.State),
-			ms(dl.NextAttemptAt), owner, until, dl.LastError, ms(dl.CreatedAt), ms(dl.CreatedAt)); err != nil {
+			ms(dl.NextAttemptAt), owner, until, dl.LastError, ms(dl.CreatedAt), ms(dl.CreatedAt), ms(received)); err != nil {
 			return err
 		}
 	}

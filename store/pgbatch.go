@@ -27,11 +27,11 @@ const pgIngestSQL = `WITH ev AS (
 	RETURNING id
 ), dl AS (
 	INSERT INTO deliveries (id, event_id, target, route, state, attempts, next_attempt_at_ms, lease_owner,
-		lease_until_ms, created_at_ms, updated_at_ms, last_error)
+		lease_until_ms, created_at_ms, updated_at_ms, last_error, event_received_at_ms)
 	SELECT x.id, x.event_id, x.target, x.route, x.state, 0, x.next_at, NULLIF(x.owner, ''),
-		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created, x.last_error
-	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $37::text[])
-		AS x(id, event_id, target, route, state, next_at, owner, until, created, last_error)
+		CASE WHEN x.owner = '' THEN NULL ELSE x.until END, x.created, x.created, x.last_error, x.received
+	FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::text[], $14::bigint[], $15::bigint[], $37::text[], $50::bigint[])
+		AS x(id, event_id, target, route, state, next_at, owner, until, created, last_error, received)
 	WHERE x.event_id COLLATE "C" IN (SELECT id FROM ev)
 	RETURNING state
 ), di AS (
@@ -96,7 +96,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		evBody                                             [][]byte
 		evSeverity, evRepo, evScan, evTitle, evFile        []string
 		dlID, dlEvent, dlTarget, dlRoute, dlState, dlOwner []string
-		dlNext, dlUntil, dlCreated                         []int64
+		dlNext, dlUntil, dlCreated, dlReceived             []int64
 		dlError                                            []string // set for silenced deliveries
 		diDigest, diEvent                                  []string
 		diReceived                                         []int64
@@ -131,7 +131,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 			dlID, dlEvent, dlTarget = append(dlID, pgText(dl.ID)), append(dlEvent, id), append(dlTarget, pgText(dl.Target))
 			dlRoute, dlState, dlOwner = append(dlRoute, pgText(dl.Route)), append(dlState, string(dl.State)), append(dlOwner, pgText(dl.LeaseOwner))
 			dlNext, dlUntil, dlCreated = append(dlNext, ms(dl.NextAttemptAt)), append(dlUntil, until), append(dlCreated, ms(dl.CreatedAt))
-			dlError = append(dlError, pgText(dl.LastError))
+			dlError, dlReceived = append(dlError, pgText(dl.LastError)), append(dlReceived, ms(ev.ReceivedAt))
 		}
 		for _, name := range it.Digests {
 			diDigest, diEvent, diReceived = append(diDigest, pgText(name)), append(diEvent, id), append(diReceived, ms(ev.ReceivedAt))
@@ -162,7 +162,7 @@ func (d *DB) pgIngestIn(ctx context.Context, q querier, items []core.IngestItem)
 		evSeverity, evRepo, evScan, evTitle, evFile,
 		scID, scEvent, scRepo, scBranch, scCommit, scSeen, dlError,
 		sfEvent, sfScan, sfFP, sfTitle, sfFile, sfLine, sfSeverity, sfReceived,
-		fsEvent, fsScan, fsReceived, fsDue)
+		fsEvent, fsScan, fsReceived, fsDue, dlReceived)
 	if err != nil {
 		return nil, err
 	}

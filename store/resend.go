@@ -16,8 +16,8 @@ import (
 // has one delivery per target) back to pending with a fresh budget of attempts, as a manual
 // retry does, unless an attempt of it is running.
 const resendSQL = `INSERT INTO deliveries
-	(id, event_id, target, route, state, attempts, next_attempt_at_ms, last_error, created_at_ms, updated_at_ms)
-	VALUES (?, ?, ?, ?, 'pending', 0, ?, '', ?, ?)
+	(id, event_id, target, route, state, attempts, next_attempt_at_ms, last_error, created_at_ms, updated_at_ms, event_received_at_ms)
+	VALUES (?, ?, ?, ?, 'pending', 0, ?, '', ?, ?, (SELECT received_at_ms FROM events WHERE id = ?))
 	ON CONFLICT (event_id, target) DO UPDATE SET state = 'pending', next_attempt_at_ms = excluded.next_attempt_at_ms,
 		retry_base = deliveries.attempts, lease_owner = NULL, lease_until_ms = NULL, updated_at_ms = excluded.updated_at_ms
 	WHERE deliveries.state <> 'running'`
@@ -30,7 +30,7 @@ const resendSQL = `INSERT INTO deliveries
 // when an attempt of that delivery is running.
 func (d *DB) Resend(ctx context.Context, eventID, target, route string, now time.Time) (*core.Delivery, error) {
 	eventID, target = d.dialect.text(eventID), d.dialect.text(target)
-	res, err := d.exec(ctx, d.w, resendSQL, uuid.Must(uuid.NewV7()).String(), eventID, target, d.dialect.text(route), ms(now), ms(now), ms(now))
+	res, err := d.exec(ctx, d.w, resendSQL, uuid.Must(uuid.NewV7()).String(), eventID, target, d.dialect.text(route), ms(now), ms(now), ms(now), eventID)
 	if err != nil {
 		if _, gone := d.Event(ctx, eventID); errors.Is(gone, core.ErrNotFound) {
 			return nil, core.ErrNotFound
