@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -117,4 +119,11 @@ func AsDeliveryError(err error) *DeliveryError {
 		return &DeliveryError{Err: err, Reason: ReasonTimeout, Retryable: true}
 	}
 	return &DeliveryError{Err: err, Reason: ReasonNetwork, Retryable: true}
+}
+
+// EventURL is the address of an event's page, the one every alert links to:
+// publicURL (server.public_url, a trailing "/" ignored) + "/events/" + id path-escaped, so an
+// id holding "/", "?", "#", "+" or a space names that event and nothing else.
+func EventURL(publicURL, id string) string {
+	return strings.TrimSuffix(publicURL, "/") + "/events/" + url.PathEscape(id)
 }

@@ -10,12 +10,14 @@ import (
 	"unicode/utf8"
 
 	"github.com/Masterminds/sprig/v3"
+
+	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
 // Funcs returns the template functions: sprig's minus removedFuncs (environment, network, key
 // and password generation), plus slack_escape, discord_escape, md_escape, severity_color,
 // color_int, truncate, humanize_duration and the link functions of links.go (link_url,
-// link_label, slack_link, md_link, text_link, file_url, no_links). Text templates also have include ({{ include "block" . }}
+// link_label, slack_link, md_link, text_link, file_url, no_links, event_url). Text templates also have include ({{ include "block" . }}
 // returns a {{define}}d block as a string). At render time each is metered (see Limits).
 func Funcs() map[string]any {
 	m := make(map[string]any, len(funcs))
@@ -45,6 +47,7 @@ var funcs = func() map[string]any {
 	m["text_link"] = TextLink
 	m["file_url"] = FileURL
 	m["no_links"] = NoLinks
+	m["event_url"] = EventURL
 	return m
 }()
 
@@ -156,4 +159,14 @@ func str(v any) string {
 		return x.String()
 	}
 	return fmt.Sprint(v)
+}
+
+// EventURL is event_url: the address of the event id's page under publicURL
+// (server.public_url), id path-escaped (notify.EventURL); "" when either is empty.
+func EventURL(publicURL, id any) string {
+	p, i := str(publicURL), str(id)
+	if p == "" || i == "" {
+		return ""
+	}
+	return notify.EventURL(p, i)
 }

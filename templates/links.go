@@ -312,6 +312,8 @@ func FileURL(repoURL, ref, file, line any) string {
 	r := str(ref)
 	if r == "" {
 		r = "HEAD"
+	} else if len(r) > MaxLinkURLBytes {
+		return "" // bounded before it is encoded, like file
 	}
 	b.WriteString(pathSegment(r))
 	for seg := range strings.SplitSeq(f, "/") {
@@ -337,9 +339,11 @@ func FileURL(repoURL, ref, file, line any) string {
 // encode.
 func pathSegment(s string) string {
 	var b strings.Builder
-	encodeLink(&b, strings.NewReplacer("%", "%25", "/", "%2F", "?", "%3F", "#", "%23").Replace(s))
+	encodeLink(&b, segmentEscaper.Replace(s))
 	return b.String()
 }
+
+var segmentEscaper = strings.NewReplacer("%", "%25", "/", "%2F", "?", "%3F", "#", "%23")
 
 // lineNumber returns v as a positive line number (event fields decode integers as int64).
 func lineNumber(v any) (int64, bool) {

@@ -151,6 +151,7 @@ func TestFileURL(t *testing.T) {
 	}{
 		{"at the scan's commit", "https://github.com/acme/payments", "9f2c1e7", "api/user.js", int64(42),
 			"https://github.com/acme/payments/blob/9f2c1e7/api/user.js#L42"},
+		{"a commit over the link bound: no link", "https://github.com/acme/payments", strings.Repeat("a", templates.MaxLinkURLBytes+1), "api/user.js", int64(42), ""},
 		{"no commit known: HEAD", "https://github.com/acme/payments", "", "api/user.js", int64(42),
 			"https://github.com/acme/payments/blob/HEAD/api/user.js#L42"},
 		{"no line", "https://github.com/acme/payments.git/", "abc", "/src/a.go", nil,
@@ -264,4 +265,33 @@ func TestNoLinks(t *testing.T) {
 		require.NotRegexp(t, mdLinkRE, templates.NoLinks(tc.in))
 	}
 	require.Empty(t, templates.NoLinks(nil))
+}
+
+// TestEventURL: the event page's address names exactly the event: the id is path-escaped, so
+// "/", "?", "#", "+", "%" and spaces stay part of it (query escaping made a space "+", another id).
+func TestEventURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		public, id any
+		want       string
+	}{
+		{"plain", "https://bridge.example", "evt_1", "https://bridge.example/events/evt_1"},
+		{"trailing slash", "https://bridge.example/", "evt_1", "https://bridge.example/events/evt_1"},
+		{"delimiters in the id", "https://bridge.example", "a b/c?d#e+f%", "https://bridge.example/events/a%20b%2Fc%3Fd%23e+f%25"},
+		{"no public url", "", "evt_1", ""},
+		{"no id", "https://bridge.example", nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			got := templates.EventURL(tt.public, tt.id)
+			require.Equal(t, tt.want, got)
+			if got != "" {
+				u, err := url.Parse(got)
+				require.NoError(t, err)
+				require.Equal(t, "/events/"+tt.id.(string), u.Path, "the page's path names the id")
+			}
+		})
+	}
 }

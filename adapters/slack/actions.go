@@ -2,7 +2,6 @@ package slack
 
 import (
 	"fmt"
-	"net/url"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -69,7 +68,7 @@ func (n *Notifier) addActions(m *slack.WebhookMessage, msg *notify.Message) []st
 		elems = append(elems, slack.NewButtonBlockElement(actionMute+c.label, ev.ID, plain("Mute "+c.label)))
 	}
 	if n.publicURL != "" {
-		link := n.publicURL + "/events/" + url.PathEscape(ev.ID)
+		link := notify.EventURL(n.publicURL, ev.ID)
 		if len(link) <= maxButtonURL {
 			elems = append(elems, slack.NewButtonBlockElement(actionOpen, ev.ID, plain("Open event")).WithURL(link))
 		}
