@@ -53,17 +53,27 @@ func (d *Dashboard) silencesAllowed(w http.ResponseWriter, r *http.Request) bool
 // showSilences renders the page with f's form and the current lists.
 func (d *Dashboard) showSilences(w http.ResponseWriter, r *http.Request, status int, f *silenceForm) {
 	ctx := r.Context()
+	// The active ones are read apart: among all silences, newest first, a long one could sit
+	// past any cap once enough later ones exist, and still mute events unlisted. At most
+	// MaxActive are active, so the newest MaxActive+recentEnded hold the recent ended ones.
+	active, err := d.cfg.Silences.List(ctx, false, silences.MaxActive)
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
 	all, err := d.cfg.Silences.List(ctx, true, silences.MaxActive+recentEnded)
 	if err != nil {
 		d.unavailable(w, r, err)
 		return
 	}
 	now := d.cfg.NowFunc()
-	for _, s := range all {
-		switch {
-		case s.Active(now):
+	for _, s := range active {
+		if s.Active(now) {
 			f.Active = append(f.Active, s)
-		case len(f.Ended) < recentEnded:
+		}
+	}
+	for _, s := range all {
+		if !s.Active(now) && len(f.Ended) < recentEnded {
 			f.Ended = append(f.Ended, s)
 		}
 	}

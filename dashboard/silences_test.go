@@ -2,6 +2,7 @@ package dashboard_test
 
 import (
 	"context"
+	"fmt"
 	"html"
 	"net/http"
 	"net/url"
@@ -152,4 +153,25 @@ func testEventPageAcknowledgedAndSilenced(t *testing.T, b *bundle) {
 		}
 	}
 	require.Contains(t, a.body, `id="delivery-`+sent.ID+`"`)
+}
+
+// TestSilencesPageListsEveryActiveSilence: an active silence is listed however many silences
+// were made after it (the page once read the newest few hundred of all and picked the active
+// ones out, so a long silence could mute events unlisted, with no End button).
+func TestSilencesPageListsEveryActiveSilence(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	ctx := context.Background()
+	svc := &silences.Service{Store: b.db, NowFunc: b.clock.Now}
+	long, err := svc.Create(ctx, silences.Input{When: `event == "scan.failed"`, Duration: "168h"}, "api:ops")
+	require.NoError(t, err)
+	for i := range silences.MaxActive + 30 {
+		s, err := svc.Create(ctx, silences.Input{When: fmt.Sprintf(`repo == "acme/r%d"`, i), Duration: "1h"}, "api:ops")
+		require.NoError(t, err)
+		require.NoError(t, svc.End(ctx, s.ID, "api:ops"))
+	}
+	page := signedIn(t, b, opsKey).get("/ui/silences")
+	require.Equal(t, http.StatusOK, page.status)
+	require.Contains(t, page.body, `id="silence-`+long.ID+`"`)
+	require.NotContains(t, page.body, "No silence is active")
 }
