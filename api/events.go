@@ -55,10 +55,6 @@ type RouteTarget struct {
 	Dropped bool   `json:"dropped,omitempty"`
 }
 
-// maxTextQuery bounds the q parameter of GET /events (bytes): the store matches its first
-// core.MaxTextWords words anyway.
-const maxTextQuery = 512
-
 // admin reports whether the request's account has RoleAdmin.
 func (m *Management) admin(r *http.Request) bool { return m.Keys.Admin(AccountOf(r)) }
 
@@ -81,8 +77,8 @@ func eventFilter(w http.ResponseWriter, r *http.Request) (core.EventFilter, bool
 	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		bad["delivery"] = "must be one of failed, dead, held"
 	}
-	if len(f.Text) > maxTextQuery {
-		bad["q"] = fmt.Sprintf("must be at most %d bytes", maxTextQuery)
+	if len(f.Text) > core.MaxTextBytes {
+		bad["q"] = fmt.Sprintf("must be at most %d bytes", core.MaxTextBytes)
 	}
 	for name, at := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
 		if v := q.Get(name); v != "" {

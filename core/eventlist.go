@@ -43,7 +43,10 @@ type EventFilter struct {
 // MaxTextWordBytes the length of each (a longer word is cut), so a query costs a bounded index
 // lookup whatever is typed.
 const (
-	MaxTextWords     = 8
+	MaxTextWords = 8
+	// MaxTextBytes bounds EventFilter.Text as a request gives it (bytes): the API and the
+	// dashboard refuse a longer q, naming it.
+	MaxTextBytes     = 512
 	MaxTextWordBytes = 64
 )
 

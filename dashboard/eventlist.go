@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -55,6 +56,9 @@ func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		data.Errors["delivery"] = "Choose a delivery state from the list."
+	}
+	if len(f.Text) > core.MaxTextBytes {
+		data.Errors["q"] = fmt.Sprintf("Use at most %d bytes of text.", core.MaxTextBytes)
 	}
 	f.From, f.To = dateRange(fl["from"], fl["to"], data.Errors)
 	if len(data.Errors) > 0 {

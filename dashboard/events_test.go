@@ -241,9 +241,9 @@ func testEventsList(t *testing.T, b *bundle) {
 	require.Regexp(t, `(?s)`+crit.ID+`.*?<td data-label="Deliveries"><span class="badge good">succeeded</span> 1 <span class="badge bad">dead</span> 1 </td>`, a.body)
 	require.Equal(t, http.StatusBadRequest, ops.get("/events?cursor=bogus").status)
 
-	a = ops.get("/events?type=nope&delivery=maybe&from=yesterday")
+	a = ops.get("/events?type=nope&delivery=maybe&from=yesterday&q=" + strings.Repeat("x", core.MaxTextBytes+1))
 	require.Equal(t, http.StatusBadRequest, a.status)
-	for _, id := range []string{"type-error", "delivery-error", "from-error"} {
+	for _, id := range []string{"type-error", "delivery-error", "from-error", "q-error"} {
 		require.Contains(t, a.body, `id="`+id+`"`)
 	}
 
