@@ -329,15 +329,14 @@ func (b *Bus) commit(batch []*acceptReq) {
 		b.downUntil.Store(0)
 		var enqueued int64
 		for i, r := range batch {
-			switch {
-			case dup[i]:
-			default:
-				for _, dl := range r.item.Deliveries {
-					if dl.State == StateSilenced {
-						b.disp.cfg.Observer.Silenced(dl.Target)
-					} else {
-						enqueued++
-					}
+			if dup[i] {
+				continue
+			}
+			for _, dl := range r.item.Deliveries {
+				if dl.State == StateSilenced {
+					b.disp.cfg.Observer.Silenced(dl.Target)
+				} else {
+					enqueued++
 				}
 			}
 		}

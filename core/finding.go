@@ -113,10 +113,10 @@ func (p FindingsPolicy) FindingOf(ev *event.Event) *FindingRecord {
 	return &FindingRecord{
 		ScanID:      scan,
 		Fingerprint: p.fingerprint(ev.Data),
-		Title:       cut(str(ev.Data, "title"), MaxFindingTitleBytes),
-		File:        cut(str(ev.Data, "file"), MaxFindingFileBytes),
+		Title:       truncateUTF8(str(ev.Data, "title"), MaxFindingTitleBytes),
+		File:        truncateUTF8(str(ev.Data, "file"), MaxFindingFileBytes),
 		Line:        line,
-		Severity:    cut(str(ev.Data, "severity"), MaxFindingSeverityBytes),
+		Severity:    truncateUTF8(str(ev.Data, "severity"), MaxFindingSeverityBytes),
 	}
 }
 
@@ -200,15 +200,4 @@ func valueText(v any) string {
 func str(data map[string]any, name string) string {
 	s, _ := data[name].(string)
 	return s
-}
-
-// cut returns s shortened to at most n bytes at a rune boundary.
-func cut(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
 }
