@@ -21,7 +21,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
-// The events list at scale (BENCHMARKS.md, "Issue 19: event list at 1 000 000 events"):
+// The events list at scale (BENCHMARKS.md, "Event list at 1 000 000 events"):
 //
 //	CORTEX_BRIDGE_BENCH_EVENTS=1000000 go test ./store/ -run x -bench BenchmarkEventList -benchtime 200x -timeout 60m
 //

@@ -119,7 +119,7 @@ func (p listPlan) orDefaults() listPlan {
 // first instead (an index probe each), which fills a page of 50 within about 50·N/sparseLimit
 // events. A driven event costs a random read, a walked one a sequential index probe: at a
 // million events the two meet near 2 000 (BENCHMARKS.md,
-// "Issue 19: event list at 1 000 000 events").
+// "Event list at 1 000 000 events").
 const sparseLimit = 2000
 
 // Dense free text on SQLite is walked in chunks of textChunk events, at most textChunks of them

@@ -66,7 +66,7 @@ func (d *DB) sqliteIngest(ctx context.Context, items []core.IngestItem) ([]bool,
 
 // sqliteIngestTx is sqliteIngest in tx, binding to it only the statements the batch uses:
 // binding one costs about a dozen allocations (database/sql's Tx.StmtContext), and most batches
-// have no digest or group items (BENCHMARKS.md, "Issue 23: allocation profiles").
+// have no digest or group items (BENCHMARKS.md, "Allocation profiles of ingest and dispatch").
 func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.IngestItem) ([]bool, error) {
 	dup := make([]bool, len(items))
 	ctx = statementContext(ctx)

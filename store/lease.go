@@ -166,7 +166,7 @@ const completeDeliverySQL = `UPDATE deliveries
 // delivery is still running under its lease, which was committed with an fsync, and is sent
 // again with the same delivery id once the lease expires — a repeat, never a loss
 // (docs/operations.md, "The delivery guarantee"; the kill -9 test counts the repeats). It saved the
-// completion commits' fsyncs, 15 % of all at one event per commit (BENCHMARKS.md, "Issue 23").
+// completion commits' fsyncs, 15 % of all at one event per commit (BENCHMARKS.md, "Allocation profiles of ingest and dispatch").
 func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) (err error) {
 	conn, err := d.w.Conn(ctx)
 	if err != nil {

@@ -27,7 +27,7 @@ var sqlitePragmas = []string{
 // completions) run under: ctx without its cancellation and deadline. modernc.org/sqlite starts a
 // goroutine to watch the context of every statement that can be cancelled (interruptOnDone in its
 // sqlite.go), 4 of the 10 goroutines an event with two deliveries started at one event per commit
-// (BENCHMARKS.md, "Issue 23: allocation profiles"). These statements insert or update a few rows
+// (BENCHMARKS.md, "Allocation profiles of ingest and dispatch"). These statements insert or update a few rows
 // each; the transaction itself still begins under ctx (the wait for the writer connection and
 // for SQLite's lock end with ctx, and database/sql rolls it back when ctx ends), and no interrupt
 // could stop the fsync of its commit anyway.
@@ -37,7 +37,8 @@ func statementContext(ctx context.Context) context.Context { return context.With
 // quarter of SQLite's default 2 000 KiB. The readers mostly read event bodies (claims, group and
 // digest loads, listings), whose pages serve once: with the default, reading ten 1 MiB bodies
 // filled the four readers' caches with 8 MB that stayed for the life of the process, a fifth of
-// what hostile-input rows 18 and 20 added to the RSS (BENCHMARKS.md). The queue's hot path
+// what one huge signed string per event added to the RSS (BENCHMARKS.md, "Hostile input:
+// grouped 1 MiB events"). The queue's hot path
 // (ingest, completions) is on the writer, which keeps the default.
 const sqliteReaderCache = "cache_size(-512)"
 
