@@ -14,18 +14,18 @@ import (
 // FindingEventPrefix starts the types of the events the bridge derives from comparing scans
 // (docs/events.md, "Findings"). Like the bridge's alerts they enter the queue as events,
 // routed by the rules; the ingest endpoint refuses them from outside.
-const FindingEventPrefix = "finding."
+const FindingEventPrefix = event.FindingPrefix
 
 // The derived finding event types. Each carries, in data: repo_url, branch, scan_id,
 // previous_scan_id ("" for the first completed scan of the scope), fingerprint, title, file,
 // line (int, 0 when unknown), severity, first_seen and last_seen (RFC 3339, UTC).
 const (
 	// EventFindingNew: a finding never seen before in its scope (repository and branch).
-	EventFindingNew = "finding.new"
+	EventFindingNew = event.FindingNew
 	// EventFindingFixed: a finding of the previous completed scan that this one lacks.
-	EventFindingFixed = "finding.fixed"
+	EventFindingFixed = event.FindingFixed
 	// EventFindingRegressed: a finding that was fixed, present again.
-	EventFindingRegressed = "finding.regressed"
+	EventFindingRegressed = event.FindingRegressed
 )
 
 // FindingEventTypes lists the derived finding event types.

@@ -10,6 +10,16 @@ const (
 	IssueCritical = "issue.critical"
 )
 
+// The events the bridge derives from comparing scans (docs/events.md, Findings): each type
+// starts with FindingPrefix. Defined here, beside Cortex's own, so every package names them
+// from one place.
+const (
+	FindingPrefix    = "finding."
+	FindingNew       = "finding.new"       // a finding never seen before in its scope
+	FindingFixed     = "finding.fixed"     // in the previous completed scan, absent from this one
+	FindingRegressed = "finding.regressed" // fixed before, present again
+)
+
 // Types lists the known event types in the order Cortex documents them.
 var Types = []string{
 	ScanStarted, ScanProgress, ScanCompleted,

@@ -57,13 +57,6 @@ type OpenFindings struct {
 // open findings are kept.
 const MaxOpenFindingScopes = 100
 
-// The derived finding event types (core.FindingEventTypes; docs/events.md, Findings).
-const (
-	findingNew       = "finding.new"
-	findingFixed     = "finding.fixed"
-	findingRegressed = "finding.regressed"
-)
-
 // DigestScans summarises the period's scans.
 type DigestScans struct {
 	Started, Completed, Failed, TimedOut int
@@ -134,7 +127,7 @@ func NewDigest(name string, from, to time.Time, events []*event.Event, threshold
 			}
 			is.Count++
 			is.LastSeen = ev.Timestamp
-		case findingNew, findingFixed, findingRegressed:
+		case event.FindingNew, event.FindingFixed, event.FindingRegressed:
 			key := [2]string{ev.String("repo_url"), ev.String("branch")}
 			f := findings[key]
 			if f == nil {
@@ -142,9 +135,9 @@ func NewDigest(name string, from, to time.Time, events []*event.Event, threshold
 				findings[key] = f
 			}
 			switch ev.Type {
-			case findingNew:
+			case event.FindingNew:
 				f.New++
-			case findingFixed:
+			case event.FindingFixed:
 				f.Fixed++
 			default:
 				f.Regressed++

@@ -27,10 +27,6 @@ const (
 	srcFingerprint                 // ev.Fingerprint, else a finding.* event's data.fingerprint
 )
 
-// findingEventPrefix starts the types of the derived finding events (core.FindingEventPrefix;
-// rules cannot import core).
-const findingEventPrefix = "finding."
-
 // envVar is one top-level name of the rule environment (README.md, Rules).
 type envVar struct {
 	name     string
@@ -135,7 +131,7 @@ func (v envVar) value(ev *event.Event) (any, bool) {
 			return ev.Fingerprint, true
 		}
 		// A derived finding event loaded from storage (a dry run, a replay) carries its own.
-		if strings.HasPrefix(ev.Type, findingEventPrefix) {
+		if strings.HasPrefix(ev.Type, event.FindingPrefix) {
 			x := ev.Data["fingerprint"]
 			if s, ok := x.(string); ok && s != "" {
 				return x, true
