@@ -158,6 +158,10 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		return core.EventPage{}, fmt.Errorf("delivery state %q: want one of %s", f.Delivery, strings.Join(core.EventDeliveryStates, ", "))
 	}
+	// An event acknowledged before the query began is listed (listing.go).
+	if err := d.catchUp(ctx); err != nil {
+		return core.EventPage{}, err
+	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = core.DefaultPageSize
@@ -179,15 +183,15 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 
 	base := ``
 	var args []any
+	// col <> '' and dialect.listed let the planner use the partial index on col.
 	eq := func(col, v string) {
 		if v != "" {
-			// col <> '' lets the planner use the partial index on col.
-			base += ` AND e.` + col + ` = ? AND e.` + col + ` <> ''`
+			base += ` AND e.` + col + ` = ? AND e.` + col + ` <> ''` + d.dialect.listed
 			args = append(args, cutField(v))
 		}
 	}
 	if f.Type != "" {
-		base += ` AND e.type = ?`
+		base += ` AND e.type = ?` + d.dialect.listed
 		args = append(args, f.Type)
 	}
 	eq("severity", f.Severity)
@@ -215,7 +219,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			table, col = "group_items d", "d.event_id" // held: the routes' holds, on the same targets
 		}
 		set := `SELECT ` + col + ` FROM ` + table + ` WHERE 1 = 1` + cond + tcond
-		n := narrowing{set: set, drive: `e.id IN (` + set + `)`,
+		n := narrowing{set: set, drive: `e.id IN (` + set + `)` + d.dialect.listed, // listed: the index events_id_received
 			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs}
 		// One index condition (a state, or one target) and no filter on other columns: the
 		// walk in list order on its index reads about a page of deliveries.

@@ -62,3 +62,38 @@ func ReaderCacheSize(db *DB) (int, error) {
 	err := db.r.QueryRow("PRAGMA cache_size").Scan(&v)
 	return v, err
 }
+
+// Unlisted counts db's SQLite events stored and not yet listed (listing.go).
+func Unlisted(db *DB) (int, error) {
+	var n int
+	err := db.r.QueryRow("SELECT COUNT(*) FROM events WHERE listed = 0").Scan(&n)
+	return n, err
+}
+
+// StopListing stops db's background listing: only list queries and Close list then.
+func StopListing(db *DB) {
+	db.lister.once.Do(func() { close(db.lister.stop) })
+	<-db.lister.done
+}
+
+// DropListing stops every listing of db, as a crash right after an ingest commit would: Close
+// then leaves the events pending unlisted, for the next open.
+func DropListing(db *DB) {
+	StopListing(db)
+	db.lister = nil
+}
+
+// CheckTextIndex runs FTS5's integrity-check of the events list's text index against the
+// events table: an error when an indexed row differs from its event or an event is missing (so
+// also while some event is not listed yet).
+func CheckTextIndex(db *DB) error {
+	_, err := db.w.Exec("INSERT INTO events_text (events_text, rank) VALUES ('integrity-check', 1)")
+	return err
+}
+
+// ExecWriter runs q on db's writer, outside the store's statements (tests that break the
+// database on purpose).
+func ExecWriter(db *DB, q string, args ...any) error {
+	_, err := db.w.Exec(q, args...)
+	return err
+}
