@@ -45,7 +45,7 @@ func MuteRule(ev *event.Event, fingerprint string, scan event.Scan) string {
 		}
 		return strings.Join(parts, " && ")
 	}
-	parts := []string{"event == " + quote(ev.Type)}
+	parts := []string{is("event", ev.Type)}
 	for _, f := range []string{"repo_url", "title", "file"} {
 		if v := ev.String(f); v != "" {
 			parts = append(parts, is(f, v))
