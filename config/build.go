@@ -30,6 +30,8 @@ type Runtime struct {
 	Retry    core.RetryPolicy
 	Findings core.FindingsPolicy
 	Warnings []string // one per disabled target or not-yet-supported section
+
+	previews []notify.Notifier // built for Preview only (BuildOptions.Preview); Close closes them
 }
 
 // BuildOptions are what Build needs besides the config.
@@ -107,7 +109,11 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 				errs = append(errs, c.targetError(i, err))
 			}
 		} else if opts.DryRun && opts.Preview {
-			t.Preview = previewOnly(ct, opts)
+			var n notify.Notifier
+			t.Preview, n = previewOnly(ct, opts)
+			if n != nil {
+				rt.previews = append(rt.previews, n)
+			}
 		} else if !opts.DryRun {
 			n, err := NewNotifier(ct, opts)
 			switch {
@@ -177,17 +183,22 @@ func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
 }
 
 // previewOnly returns t's Preview for a dry run: the config's own (notify.ConfigPreviewer), else
-// the Preview of a Notifier built on a client that never sends; nil when there is neither.
-func previewOnly(t *Target, opts BuildOptions) func(context.Context, *notify.Message) (*notify.Preview, error) {
+// the Preview of a Notifier built on a client that never sends, with that Notifier (for
+// Runtime.Close); nil when there is neither.
+func previewOnly(t *Target, opts BuildOptions) (func(context.Context, *notify.Message) (*notify.Preview, error), notify.Notifier) {
 	if cp, ok := t.Adapter.(notify.ConfigPreviewer); ok {
-		return func(_ context.Context, msg *notify.Message) (*notify.Preview, error) { return cp.Preview(msg) }
+		return func(_ context.Context, msg *notify.Message) (*notify.Preview, error) { return cp.Preview(msg) }, nil
 	}
 	opts.Client, _ = notify.CaptureClient()
 	n, err := NewNotifier(t, opts)
-	if pv, ok := n.(notify.Previewer); ok && err == nil {
-		return pv.Preview
+	if err != nil || n == nil {
+		return nil, nil
 	}
-	return nil
+	if pv, ok := n.(notify.Previewer); ok {
+		return pv.Preview, n
+	}
+	_ = notify.Close(n)
+	return nil, nil
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
@@ -358,5 +369,8 @@ func targetKeys(t *Target) map[string]bool {
 func (rt *Runtime) Close() {
 	for _, t := range rt.Targets {
 		_ = notify.Close(t.Notifier)
+	}
+	for _, n := range rt.previews {
+		_ = notify.Close(n)
 	}
 }
