@@ -59,7 +59,8 @@ type BuildOptions struct {
 // Build compiles the routes, loads the templates and renders every template a route or target
 // uses against every sample event, then builds a Notifier per enabled target. All problems are
 // returned together, named by key path and template file; for a Config that Parse returned with
-// an error they include Parse's, so Build's error is then the complete list.
+// an error they include Parse's, so Build's error is then the complete list: a *BuildError,
+// which also holds the warnings.
 func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -163,12 +164,23 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	}
 	errs = append(errs, rt.checkTemplates(byName)...)
 	errs = append(errs, rt.checkAlertTemplates(byName)...)
-	if err := errors.Join(errs...); err != nil {
+	if len(errs) > 0 {
 		rt.Close()
-		return nil, err
+		return nil, &BuildError{Problems: errs, Warnings: rt.Warnings}
 	}
 	return rt, nil
 }
+
+// BuildError is Build's error: every problem found (Unwrap, as errors.Join would give them),
+// and the warnings gathered alongside, so a report of an invalid config lists those too
+// (validate).
+type BuildError struct {
+	Problems []error
+	Warnings []string
+}
+
+func (e *BuildError) Error() string   { return errors.Join(e.Problems...).Error() }
+func (e *BuildError) Unwrap() []error { return e.Problems }
 
 // NewNotifier builds the adapter for target t (enabled or not: the test command uses it on one
 // target); nil, nil for a type whose delivery is not built yet. On error the Notifier is nil
