@@ -1,6 +1,10 @@
 package store
 
-import "strings"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // ListenerState reports db's Postgres listener: the backend pid of its current connection (0
 // before the first) and how many times it has connected and run LISTEN.
@@ -97,3 +101,27 @@ func ExecWriter(db *DB, q string, args ...any) error {
 	_, err := db.w.Exec(q, args...)
 	return err
 }
+
+// WALFrames stops db's writer from checkpointing by itself (wal_autocheckpoint = 0), then
+// checkpoints the WAL and truncates it, and returns how many frames (one page each) it held:
+// called before and after some commits, the second call counts the pages they wrote.
+func WALFrames(db *DB) (int, error) {
+	if _, err := db.w.Exec("PRAGMA wal_autocheckpoint = 0"); err != nil {
+		return 0, err
+	}
+	var busy, frames, done int
+	if err := db.w.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+		return 0, err
+	}
+	// TRUNCATE reports the emptied log: the frames are PASSIVE's count.
+	if err := db.w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, new(int), new(int)); err != nil {
+		return 0, err
+	}
+	if busy != 0 {
+		return 0, fmt.Errorf("wal_checkpoint: busy")
+	}
+	return frames, nil
+}
+
+// CatchUp lists what db has pending (listing.go).
+func CatchUp(db *DB) error { return db.catchUp(context.Background()) }

@@ -11,10 +11,15 @@ import (
 )
 
 // listDelay is how long the lister waits after the first event committed unlisted before it
-// lists what has come by then: at 1 000 events/s about 200 events per listing transaction, whose
-// index pages are written once for all of them (BENCHMARKS.md, "Ingest without the list's
-// indexes"). A list query never waits for it: it lists what is pending first (catchUp).
-const listDelay = 200 * time.Millisecond
+// lists what has come by then: at 1 000 events/s about 100 events, whose index pages are written
+// once for all of them (BENCHMARKS.md, "Ingest without the list's indexes"). A list query never
+// waits for it: it lists what is pending first (catchUp).
+const listDelay = 100 * time.Millisecond
+
+// listBatch is the most events one listing transaction lists: it holds the writer, and so
+// delays the ingest commits behind it, for about 20–50 µs per event (BENCHMARKS.md, "Ingest
+// without the list's indexes"); more pending are listed in several.
+const listBatch = 64
 
 // lister lists SQLite's events after their ingest commit: ingest stores each event with
 // listed = 0, which keeps it out of the list's partial indexes (type, severity, repository,
@@ -90,29 +95,36 @@ func (d *DB) catchUp(ctx context.Context) error {
 	if !l.dirty.Swap(false) {
 		return nil
 	}
-	err := d.unsyncedTx(ctx, listPending)
-	if err != nil {
-		l.dirty.Store(true)
-		return unavailable("list new events", err)
+	for more := true; more; {
+		err := d.unsyncedTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
+			more, err = listPending(ctx, tx)
+			return err
+		})
+		if err != nil {
+			l.dirty.Store(true)
+			return unavailable("list new events", err)
+		}
 	}
 	return nil
 }
 
-// listPending lists the events past the watermark in tx and moves the watermark to the last.
-func listPending(ctx context.Context, tx *sql.Tx) error {
+// listPending lists up to listBatch events past the watermark in tx and moves the watermark to
+// the last of them; more reports that events past it remain.
+func listPending(ctx context.Context, tx *sql.Tx) (more bool, err error) {
 	var mark, last int64
 	if err := tx.QueryRowContext(ctx, `SELECT listed_rowid, (SELECT COALESCE(max(rowid), 0) FROM events) FROM event_listing`).
 		Scan(&mark, &last); err != nil {
-		return err
+		return false, err
 	}
 	if last <= mark {
-		return nil
+		return false, nil
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE events SET listed = 1 WHERE rowid > ? AND rowid <= ? AND listed = 0`, mark, last); err != nil {
-		return err
+	upto := min(last, mark+listBatch)
+	if _, err := tx.ExecContext(ctx, `UPDATE events SET listed = 1 WHERE rowid > ? AND rowid <= ? AND listed = 0`, mark, upto); err != nil {
+		return false, err
 	}
-	_, err := tx.ExecContext(ctx, `UPDATE event_listing SET listed_rowid = ?`, last)
-	return err
+	_, err = tx.ExecContext(ctx, `UPDATE event_listing SET listed_rowid = ?`, upto)
+	return upto < last, err
 }
 
 // clampListedSQL keeps the watermark at or below the last event's rowid after events are
