@@ -158,10 +158,10 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		return core.EventPage{}, fmt.Errorf("delivery state %q: want one of %s", f.Delivery, strings.Join(core.EventDeliveryStates, ", "))
 	}
-	// An event acknowledged before the query began is listed (listing.go).
-	if err := d.catchUp(ctx); err != nil {
-		return core.EventPage{}, err
-	}
+	// An event acknowledged before the query began is listed (listing.go). While the database
+	// cannot be written (a full disk), the events listed so far are still shown; the rest stay
+	// pending for the next listing.
+	_ = d.catchUp(ctx)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = core.DefaultPageSize
