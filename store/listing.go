@@ -12,13 +12,13 @@ import (
 
 // listDelay is how long the lister waits after the first event committed unlisted before it
 // lists what has come by then: at 1 000 events/s about 100 events, whose index pages are written
-// once for all of them (BENCHMARKS.md, "Ingest without the list's indexes"). A list query never
-// waits for it: it lists what is pending first (catchUp).
+// once for all of them (BENCHMARKS.md, "Ingest without the list's indexes"). A list query does
+// not wait out the delay: it lists what is pending first (catchUp).
 const listDelay = 100 * time.Millisecond
 
 // listBatch is the most events one listing transaction lists: it holds the writer, and so
-// delays the ingest commits behind it, for about 20–50 µs per event (BENCHMARKS.md, "Ingest
-// without the list's indexes"); more pending are listed in several.
+// delays the ingest commits behind it, for about 40–60 µs per event on a busy machine
+// (BENCHMARKS.md, "Ingest without the list's indexes"); more pending are listed in several.
 const listBatch = 64
 
 // lister lists SQLite's events after their ingest commit: ingest stores each event with
