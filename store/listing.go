@@ -21,6 +21,11 @@ const listDelay = 100 * time.Millisecond
 // (BENCHMARKS.md, "Ingest without the list's indexes"); more pending are listed in several.
 const listBatch = 64
 
+// listBytes bounds the bodies one listing transaction lists, since setting listed reads each
+// whole row: a 1 MiB event took 6–15 ms to list on a busy machine, though only its first page
+// is rewritten (BENCHMARKS.md, "Ingest without the list's indexes").
+const listBytes = 1 << 20
+
 // lister lists SQLite's events after their ingest commit: ingest stores each event with
 // listed = 0, which keeps it out of the list's partial indexes (type, severity, repository,
 // scan, id) and the FTS5 index events_text; a listing transaction sets listed = 1 on every event
@@ -108,8 +113,9 @@ func (d *DB) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// listPending lists up to listBatch events past the watermark in tx and moves the watermark to
-// the last of them; more reports that events past it remain.
+// listPending lists up to listBatch events past the watermark in tx, fewer when their bodies
+// exceed listBytes together (at least one), and moves the watermark to the last of them; more
+// reports that events past it remain.
 func listPending(ctx context.Context, tx *sql.Tx) (more bool, err error) {
 	var mark, last int64
 	if err := tx.QueryRowContext(ctx, `SELECT listed_rowid, (SELECT COALESCE(max(rowid), 0) FROM events) FROM event_listing`).
@@ -119,7 +125,30 @@ func listPending(ctx context.Context, tx *sql.Tx) (more bool, err error) {
 	if last <= mark {
 		return false, nil
 	}
-	upto := min(last, mark+listBatch)
+	// length() of a blob reads its size, not its pages.
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, length(body) FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?`, mark, listBatch)
+	if err != nil {
+		return false, err
+	}
+	upto, bytes := mark, int64(0)
+	for rows.Next() {
+		var rowid, n int64
+		if err := rows.Scan(&rowid, &n); err != nil {
+			rows.Close()
+			return false, err
+		}
+		if upto > mark && bytes+n > listBytes {
+			break
+		}
+		upto, bytes = rowid, bytes+n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return false, err
+	}
+	if upto == mark { // none found (cannot be while last > mark): no endless loop
+		return false, nil
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE events SET listed = 1 WHERE rowid > ? AND rowid <= ? AND listed = 0`, mark, upto); err != nil {
 		return false, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,5 +162,38 @@ func TestSQLiteListingPruneKeepsTheTextIndex(t *testing.T) {
 	require.Equal(t, []string{"e7"}, got["text"])
 	require.Equal(t, []string{"e7"}, got["severity"])
 	require.Equal(t, []string{"e7"}, got["all"])
+	require.NoError(t, store.CheckTextIndex(db))
+}
+
+// TestSQLiteListsManyPendingEvents: more events pending than one listing transaction takes (by
+// count, and by the size of their bodies) are all listed before a list query runs.
+func TestSQLiteListsManyPendingEvents(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	store.StopListing(db)
+	t0 := time.Now().UTC()
+	big := strings.Repeat("x", 700<<10)
+	var items []core.IngestItem
+	for i := range 150 {
+		it := listingEvent(t, fmt.Sprintf("e%03d", i), "gnu", t0.Add(time.Duration(i)*time.Millisecond))
+		if i%50 == 7 { // three bodies of 700 KiB: no two in one listing
+			it.Event.Raw = []byte(strings.Replace(string(it.Event.Raw), `"issue_id":"i"`, `"issue_id":"i","pad":"`+big+`"`, 1))
+		}
+		items = append(items, it)
+	}
+	_, err = db.Ingest(ctx, items)
+	require.NoError(t, err)
+	n, err := store.Unlisted(db)
+	require.NoError(t, err)
+	require.Equal(t, 150, n)
+	page, err := db.Events(ctx, core.EventFilter{Text: "gnu", Limit: 200})
+	require.NoError(t, err)
+	require.Len(t, page.Events, 150)
+	n, err = store.Unlisted(db)
+	require.NoError(t, err)
+	require.Zero(t, n)
 	require.NoError(t, store.CheckTextIndex(db))
 }
