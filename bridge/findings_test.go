@@ -239,7 +239,7 @@ func TestFindingsTwoReplicasPostgres(t *testing.T) {
 		count[v]++
 	}
 	require.Equal(t, map[string]int{"finding.new A": repos, "finding.new B": repos, "finding.fixed B": repos, "finding.regressed B": repos}, count)
-	require.True(t, a.Logs.Contains("findings: comparing scans failed; will retry"), "replica A's comparisons died")
+	require.True(t, a.Logs.Contains("findings: comparing a scan failed; will retry"), "replica A's comparisons died")
 }
 
 // TestFindingsBaselineQuiet: with findings.baseline: quiet the first completed scan of a
@@ -290,7 +290,9 @@ func TestFindingsOneBadScanDoesNotBlock(t *testing.T) {
 		require.Equal(t, "accepted", b.Send(body).Status)
 	}
 	require.Equal(t, []string{"finding.new B"}, values(findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))))
-	require.Eventually(t, func() bool { return b.Logs.Contains(`scan \"bad-1\": this scan cannot be compared`) }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return b.Logs.Contains(`"msg":"findings: comparing a scan failed; will retry","scan_id":"bad-1","attempt":1`)
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 // TestFindingsThroughASilence: a silence mutes the issues and completions of a repository, but

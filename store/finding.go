@@ -41,25 +41,35 @@ func (d *DB) FindingStatus(ctx context.Context, scanID, fingerprint string) (str
 }
 
 // DueScans implements core.FindingStore.
-func (d *DB) DueScans(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := d.query(ctx, d.r, `SELECT scan_id FROM finding_scans WHERE done_at_ms = 0 AND due_at_ms <= ?
+func (d *DB) DueScans(ctx context.Context, now time.Time, limit int) ([]core.DueScan, error) {
+	rows, err := d.query(ctx, d.r, `SELECT scan_id, attempts FROM finding_scans WHERE done_at_ms = 0 AND due_at_ms <= ?
 		ORDER BY due_at_ms, scan_id LIMIT ?`, ms(now), limit)
 	if err != nil {
 		return nil, unavailable("due scans", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []core.DueScan
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var s core.DueScan
+		if err := rows.Scan(&s.ScanID, &s.Attempts); err != nil {
 			return nil, unavailable("due scans", err)
 		}
-		out = append(out, id)
+		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("due scans", err)
 	}
 	return out, nil
+}
+
+// PostponeScan implements core.FindingStore.
+func (d *DB) PostponeScan(ctx context.Context, scanID string, attempts int, due time.Time, lastErr string) error {
+	_, err := d.exec(ctx, d.w, `UPDATE finding_scans SET attempts = ?, due_at_ms = ?, last_error = ? WHERE scan_id = ? AND done_at_ms = 0`,
+		attempts, ms(due), lastErr, scanID)
+	if err != nil {
+		return unavailable("postpone scan", err)
+	}
+	return nil
 }
 
 const findingColumns = `repo_url, branch, fingerprint, title, file, line, severity, state,

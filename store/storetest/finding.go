@@ -27,6 +27,8 @@ func findingTests() map[string]func(t *testing.T, s Store) {
 		"FindingsEventsLikeIngested": testFindingsEventsStored,
 		"FindingsOpenSummary":        testFindingsOpenSummary,
 		"FindingsLateIssues":         testFindingsLateIssues,
+		"FindingsPostponed":          testFindingsPostponed,
+		"FindingsScopeOfCompletion":  testFindingsScopeOfCompletion,
 	}
 }
 
@@ -75,7 +77,8 @@ func compareDue(t *testing.T, s Store, p core.FindingsPolicy, now time.Time) []s
 	var got []string
 	due, err := s.DueScans(context.Background(), now, 100)
 	require.NoError(t, err)
-	for _, id := range due {
+	for _, ds := range due {
+		id := ds.ScanID
 		// ok is false while another transaction holds the scan's row. On PostgreSQL that
 		// includes one whose context was cancelled (testFindingsRollback): database/sql rolls
 		// it back asynchronously, so the row is free a moment later, not at once.
@@ -226,7 +229,7 @@ func testFindingsComparedOnce(t *testing.T, s Store) {
 	ingest(t, s, core.IngestItem{Event: again, ScanCompleted: "s1", CompareAt: again.ReceivedAt})
 	due, err = s.DueScans(context.Background(), t0.Add(time.Hour), 10)
 	require.NoError(t, err)
-	require.Equal(t, []string{"s1"}, due)
+	require.Equal(t, []core.DueScan{{ScanID: "s1"}}, due)
 	require.Len(t, compareDue(t, s, p, t0.Add(time.Hour)), 1)
 	ok, err := s.CompareScan(context.Background(), "s1", func(*core.ScanComparison) (*core.ScanResult, error) {
 		t.Fatal("a done comparison runs again")
@@ -368,4 +371,60 @@ func testFindingsLateIssues(t *testing.T, s Store) {
 	require.NotContains(t, findings(t, s, core.FindingFilter{}), "C")
 	scanRun(t, s, p, "s2", repoA, "main", t0.Add(4*time.Hour), false, issue{"A", "A.js", 1}, issue{"B", "B.js", 1}, issue{"C", "C.js", 1})
 	require.Equal(t, []string{"finding.new C"}, compareDue(t, s, p, t0.Add(5*time.Hour)))
+}
+
+// A failed comparison is postponed: the scan is not due before the time given, then due with
+// its failed attempts counted; the other scans stay due meanwhile; a done comparison is not
+// revived by a late postponement.
+func testFindingsPostponed(t *testing.T, s Store) {
+	ctx := context.Background()
+	p := core.FindingsPolicy{}
+	scanRun(t, s, p, "bad", repoA, "main", t0, false, issue{"A", "a.js", 1})
+	scanRun(t, s, p, "good", repoA, "dev", t0, false, issue{"B", "b.js", 1})
+	now := t0.Add(time.Hour)
+	due, err := s.DueScans(ctx, now, 10)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []core.DueScan{{ScanID: "bad"}, {ScanID: "good"}}, due)
+
+	next := now.Add(10 * time.Second)
+	require.NoError(t, s.PostponeScan(ctx, "bad", 1, next, "boom"))
+	due, err = s.DueScans(ctx, next.Add(-time.Millisecond), 10)
+	require.NoError(t, err)
+	require.Equal(t, []core.DueScan{{ScanID: "good"}}, due, "the postponed scan waits; the other does not")
+	require.Equal(t, []string{"finding.new B"}, compareDue(t, s, p, now))
+
+	due, err = s.DueScans(ctx, next, 10)
+	require.NoError(t, err)
+	require.Equal(t, []core.DueScan{{ScanID: "bad", Attempts: 1}}, due)
+	require.NoError(t, s.PostponeScan(ctx, "bad", 2, next.Add(time.Minute), "boom again"))
+	due, err = s.DueScans(ctx, next.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Equal(t, []core.DueScan{{ScanID: "bad", Attempts: 2}}, due)
+
+	require.Equal(t, []string{"finding.new A"}, compareDue(t, s, p, next.Add(time.Minute)))
+	require.NoError(t, s.PostponeScan(ctx, "bad", 3, next, "late"))
+	due, err = s.DueScans(ctx, next.Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "a done comparison stays done")
+}
+
+// A scan.completed that names the repository (and branch) gives its scan a scope by itself:
+// with no scan.started the scan is still compared.
+func testFindingsScopeOfCompletion(t *testing.T, s Store) {
+	p := core.FindingsPolicy{}
+	for i, tc := range []struct{ scan, branch string }{{"c1", ""}, {"c2", "release"}} {
+		ev := scanEvent(t, tc.scan+"-issue", event.IssueCritical, map[string]any{"scan_id": tc.scan, "issue_id": "1", "severity": "critical",
+			"title": "T" + tc.scan, "file": "t.js"}, time.Duration(i)*time.Minute)
+		ingest(t, s, core.IngestItem{Event: ev, Finding: p.FindingOf(ev)})
+		data := map[string]any{"scan_id": tc.scan, "repo_url": repoA, "status": "completed"}
+		if tc.branch != "" {
+			data["branch"] = tc.branch
+		}
+		done := scanEvent(t, tc.scan+"-done", event.ScanCompleted, data, time.Duration(i)*time.Minute+time.Second)
+		ingest(t, s, core.IngestItem{Event: done, ScanCompleted: tc.scan, CompareAt: done.ReceivedAt})
+	}
+	require.Equal(t, []string{"finding.new Tc1", "finding.new Tc2"}, compareDue(t, s, p, t0.Add(time.Hour)))
+	got := findings(t, s, core.FindingFilter{RepoURL: repoA})
+	require.Equal(t, "", got["Tc1"].Branch, "no branch named: the repository's scope without one")
+	require.Equal(t, "release", got["Tc2"].Branch)
 }
