@@ -29,14 +29,6 @@ type Finding struct {
 	LastScanID      string // the last scan that had it
 }
 
-// FindingFilter selects findings for listings; zero fields match everything.
-type FindingFilter struct {
-	RepoURL string
-	Branch  string
-	State   string // FindingOpen (open and regressed), FindingRegressed or FindingFixed
-	Limit   int    // default DefaultPageSize
-}
-
 // ScanComparison is what a scan's completion is compared from, read in the transaction that
 // records its result (FindingStore.CompareScan).
 type ScanComparison struct {
