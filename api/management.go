@@ -316,7 +316,7 @@ func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targ
 	}
 	page, err := m.Store.DeliveryPage(r.Context(), f)
 	if err != nil {
-		if strings.Contains(err.Error(), "cursor") {
+		if errors.Is(err, core.ErrBadCursor) {
 			writeFieldErrors(w, map[string]string{"cursor": "not a cursor this listing returned"})
 			return
 		}

@@ -1,11 +1,11 @@
 package dashboard
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -67,7 +67,7 @@ func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := d.cfg.Store.Events(r.Context(), f)
 	switch {
-	case err != nil && strings.Contains(err.Error(), "cursor"): // store.ErrBadCursor
+	case errors.Is(err, core.ErrBadCursor):
 		d.fail(w, r, http.StatusBadRequest, "That page link is not valid any more. Start again from the first page.")
 		return
 	case err != nil:

@@ -150,7 +150,7 @@ type narrowing struct {
 
 // Events lists one page of the events f selects, newest received first, with a cursor to the
 // next page (the last row's received time and id: pages stay stable while events arrive). It
-// returns ErrBadCursor for a cursor no listing returned, an error naming an unknown
+// returns core.ErrBadCursor for a cursor no listing returned, an error naming an unknown
 // f.Delivery, and errors wrapping core.ErrUnavailable when storage fails. The columns filters
 // use an index each with the received order (migration 00010); the filters on deliveries, holds
 // and text are planned by how many events they match (sparseLimit).

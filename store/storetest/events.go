@@ -117,7 +117,7 @@ func testEventsCursor(t *testing.T, s Store) {
 	}
 	require.Equal(t, []string{"e6", "e5", "e4", "e3", "e2", "e1", "e0"}, got)
 	_, err := s.Events(context.Background(), core.EventFilter{Cursor: "nonsense"})
-	require.ErrorContains(t, err, "cursor")
+	require.ErrorIs(t, err, core.ErrBadCursor)
 }
 
 func testEventsDeliveryState(t *testing.T, s Store) {
