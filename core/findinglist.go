@@ -3,7 +3,6 @@ package core
 import (
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"time"
 )
 
@@ -44,20 +43,17 @@ func (f Finding) Key() FindingKey {
 	return FindingKey{LastSeen: f.LastSeen, RepoURL: f.RepoURL, Branch: f.Branch, Fingerprint: f.Fingerprint}
 }
 
-// ErrBadFindingCursor is a cursor that no findings listing returned.
-var ErrBadFindingCursor = errors.New("cursor: not one this listing returned")
-
 // Cursor encodes k as an opaque cursor (base64url of JSON), for the page after it.
 func (k FindingKey) Cursor() string {
 	b, _ := json.Marshal([]any{k.LastSeen.UnixMilli(), k.RepoURL, k.Branch, k.Fingerprint})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// ParseFindingCursor decodes a FindingKey.Cursor; anything else is ErrBadFindingCursor.
+// ParseFindingCursor decodes a FindingKey.Cursor; anything else is ErrBadCursor.
 func ParseFindingCursor(c string) (*FindingKey, error) {
 	b, err := base64.RawURLEncoding.DecodeString(c)
 	if err != nil {
-		return nil, ErrBadFindingCursor
+		return nil, ErrBadCursor
 	}
 	var parts []json.RawMessage
 	var ms int64
@@ -65,7 +61,7 @@ func ParseFindingCursor(c string) (*FindingKey, error) {
 	if json.Unmarshal(b, &parts) != nil || len(parts) != 4 || json.Unmarshal(parts[0], &ms) != nil ||
 		json.Unmarshal(parts[1], &k.RepoURL) != nil || json.Unmarshal(parts[2], &k.Branch) != nil ||
 		json.Unmarshal(parts[3], &k.Fingerprint) != nil {
-		return nil, ErrBadFindingCursor
+		return nil, ErrBadCursor
 	}
 	k.LastSeen = time.UnixMilli(ms).UTC()
 	return &k, nil
