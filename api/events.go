@@ -80,15 +80,7 @@ func eventFilter(w http.ResponseWriter, r *http.Request) (core.EventFilter, bool
 	if len(f.Text) > core.MaxTextBytes {
 		bad["q"] = fmt.Sprintf("must be at most %d bytes", core.MaxTextBytes)
 	}
-	for name, at := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				bad[name] = "must be an RFC 3339 time with a zone, e.g. 2026-01-02T15:04:05Z"
-			}
-			*at = t
-		}
-	}
+	timeRange(q, &f.From, &f.To, bad)
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > core.MaxEventPageSize {

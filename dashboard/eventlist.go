@@ -74,15 +74,19 @@ func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
 		d.unavailable(w, r, err)
 		return
 	}
-	// One indexed query per event of the page (at most eventPageSize): where each went.
+	// Where each event of the page went: one query for the page's deliveries.
+	ids := make([]string, len(p.Events))
+	for i, ev := range p.Events {
+		ids[i] = ev.ID
+	}
+	deliveries, err := d.cfg.Store.DeliveriesOf(r.Context(), ids, f.Targets)
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
 	for _, ev := range p.Events {
-		ds, err := d.cfg.Store.EventDeliveries(r.Context(), ev.ID, f.Targets)
-		if err != nil {
-			d.unavailable(w, r, err)
-			return
-		}
 		byStatus := map[string]int{}
-		for _, dl := range ds {
+		for _, dl := range deliveries[ev.ID] {
 			byStatus[dl.Status()]++
 		}
 		row := eventRow{EventSummary: ev}

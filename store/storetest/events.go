@@ -179,6 +179,23 @@ func testEventDetail(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Empty(t, none)
 
+	// A page's deliveries in one query: each event's own, in order, limited to targets.
+	other := delivery("wh_1", core.StateSucceeded, "")
+	ingest(t, s, core.IngestItem{Event: issueEvent(t, "e2", "high", "r", "s", "t", "f", t0.Add(time.Second)), Deliveries: []*core.Delivery{other}})
+	ingest(t, s, core.IngestItem{Event: issueEvent(t, "e3", "high", "r", "s", "t", "f", t0.Add(2*time.Second))})
+	by, err := s.DeliveriesOf(ctx, []string{"e1", "e2", "e3", "nope"}, nil)
+	require.NoError(t, err)
+	require.Len(t, by, 2, "events without deliveries have no entry")
+	require.Equal(t, []string{hook.ID, slack.ID}, ids(by["e1"]))
+	require.Equal(t, []string{other.ID}, ids(by["e2"]))
+	by, err = s.DeliveriesOf(ctx, []string{"e1", "e2"}, []string{"slack"})
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{"e1": {slack.ID}}, map[string][]string{"e1": ids(by["e1"])})
+	require.Empty(t, by["e2"])
+	by, err = s.DeliveriesOf(ctx, []string{"e1"}, []string{})
+	require.NoError(t, err)
+	require.Empty(t, by)
+
 	holds, err := s.EventHolds(ctx, "e1", nil)
 	require.NoError(t, err)
 	require.Equal(t, []core.Hold{{Target: "teams", Route: "night", Key: "r", Member: true}}, holds)
