@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -80,3 +81,49 @@ func TestRenderDataFillsFromScans(t *testing.T) {
 type typeIs string
 
 func (tp typeIs) Match(ev *event.Event) (bool, error) { return ev.Type == string(tp), nil }
+
+// TestMessageShowsWhatTheScanRecordHolds: each message's .Scan is the stored record at the time
+// it went out, though the dispatcher caches scan contexts (SQLite): an issue.critical before the
+// scan named its repository shows none, a later event of the scan moves .Scan.LastSeen, and the
+// scan.started that names the repository fills it in for the next issue.critical.
+func TestMessageShowsWhatTheScanRecordHolds(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "webhook"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "webhook", "scan.tmpl"), []byte(`{{toJson .Scan}}`), 0o644))
+	rc, url := newReceiver(t, nil)
+	b := setup(t, setupOpts{url: url, templateDir: dir, routes: []*core.Route{
+		{Name: "all", When: matchAll{}, Targets: []string{"hook"}, Template: "scan"}}})
+	issue := func(id string) string {
+		return `{"event":"issue.critical","id":"` + id + `","timestamp":"2024-01-01T12:05:00Z","data":{"scan_id":"s","issue_id":"x","severity":"critical","title":"SQLi"}}`
+	}
+	steps := []struct {
+		name, body, repo string
+	}{
+		{"first issue: nothing known", issue("i1"), ""},
+		{"second issue: later last_seen", issue("i2"), ""},
+		{"scan.started names the repository", `{"event":"scan.started","id":"st","timestamp":"2024-01-01T11:59:15Z","data":{"scan_id":"s","repo_url":"https://github.com/user/repo","branch":"main","commit":"9f2c1e7"}}`, "https://github.com/user/repo"},
+		{"next issue shows it", issue("i3"), "https://github.com/user/repo"},
+		{"a second repository is not taken", `{"event":"scan.completed","id":"c","timestamp":"2024-01-01T12:15:00Z","data":{"scan_id":"s","repo_url":"https://github.com/other/repo"}}`, "https://github.com/user/repo"},
+	}
+	var last event.Scan
+	for i, st := range steps {
+		time.Sleep(2 * time.Millisecond) // received times the store tells apart
+		ev, err := event.Parse([]byte(st.body))
+		require.NoError(t, err)
+		_, err = b.bus.Accept(context.Background(), ev)
+		require.NoError(t, err)
+		require.Eventually(t, func() bool { return rc.count() > i }, 5*time.Second, 10*time.Millisecond, st.name)
+		stored, err := b.store.Scans(context.Background(), []string{"s"})
+		require.NoError(t, err)
+		want, err := json.Marshal(stored["s"])
+		require.NoError(t, err)
+		rc.mu.Lock()
+		got := string(rc.bodies[i])
+		rc.mu.Unlock()
+		require.JSONEq(t, string(want), got, st.name)
+		require.Equal(t, st.repo, stored["s"].RepoURL, st.name)
+		require.True(t, stored["s"].LastSeen.After(last.LastSeen), st.name)
+		last = stored["s"]
+	}
+}
