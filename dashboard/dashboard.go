@@ -71,6 +71,9 @@ type Store interface {
 	// EventDeliveries lists the deliveries of one event to targets (nil: every target),
 	// oldest first.
 	EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error)
+	// DeliveriesOf is EventDeliveries of each of eventIDs (a page of events) in one query, by
+	// event id.
+	DeliveriesOf(ctx context.Context, eventIDs []string, targets []string) (map[string][]*core.Delivery, error)
 	// EventHolds lists the holds of one event recorded at ingest, limited to targets (nil: all).
 	EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error)
 	// RetryDeliveries gives the dead deliveries f selects a fresh budget of attempts, due at
