@@ -14,10 +14,11 @@ type SoleWriter interface {
 	SoleWriter() bool
 }
 
-// scanCacheSize bounds the scan contexts a scanCache holds (a few hundred bytes each): scans
-// run for minutes and a bridge sees a few at a time, so this covers every live scan of a busy
-// bridge many times over while bounding memory whatever the senders' scan ids.
-const scanCacheSize = 4096
+// scanCacheSize bounds the scan contexts a scanCache holds: scans run for minutes and a bridge
+// sees a few at a time, so this covers every live scan of a busy bridge many times over, while
+// whatever scan ids senders make up it holds at most ~2.8 MB (an entry is at most ~2.7 KB: the
+// bounds of event.MaxScanIDBytes and its siblings).
+const scanCacheSize = 1024
 
 // scanCache holds the scan contexts (event.Scan) of recent messages by scan id, so that a
 // templated attempt does not read the scans table: at 1 000 events/s that read (a query
