@@ -48,6 +48,9 @@ type Store interface {
 	webhooks.Store
 	api.ManagementStore
 	api.FindingStore
+	// FindingScopes counts the findings of each repository and branch by state, most open
+	// first, at most limit of them (the findings overview).
+	FindingScopes(ctx context.Context, limit int) ([]core.FindingScope, error)
 	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]core.QueueStats, error)
 	// DigestState returns a digest's schedule row; ok is false when it is not recorded yet.
