@@ -74,6 +74,9 @@ type Options struct {
 	// PollInterval is how often the dispatcher claims due deliveries: retries and other
 	// replicas' work (default 250ms, core.DispatcherConfig).
 	PollInterval time.Duration
+	// FindingsRetry is when a failed findings comparison is tried again (zero:
+	// core.FindingsRetry, from 5 s).
+	FindingsRetry core.RetryPolicy
 }
 
 // Bridge is a bridge built from a config; Run serves it until its context ends. Build it with New.
@@ -200,7 +203,8 @@ func (b *Bridge) wire(cfg *config.Config, rt *config.Runtime) {
 	b.sched = &core.Scheduler{Store: b.db, Owner: b.disp.Owner(), Log: b.log, Observer: b.metrics, NowFunc: b.opts.NowFunc,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
 		Plan:    b.disp.Plan}
-	b.finds = &core.FindingsRunner{Store: b.db, Disp: b.disp, Silencer: b.silence, NowFunc: b.opts.NowFunc, Log: b.log}
+	b.finds = &core.FindingsRunner{Store: b.db, Disp: b.disp, Silencer: b.silence, NowFunc: b.opts.NowFunc, Log: b.log,
+		Retry: b.opts.FindingsRetry}
 	b.ingest = api.NewIngest(b.ingestConfig(cfg), b.bus, b.log)
 	guard, https := apiGuard(cfg)
 	b.hooks = webhooks.NewRegistry(webhooks.RegistryConfig{

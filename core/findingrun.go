@@ -228,8 +228,10 @@ type FindingsRunner struct {
 	// webhooks are delivered to. nil: nothing is silenced.
 	Silencer Silencer
 	Interval time.Duration // default DefaultFindingsInterval
-	NowFunc  func() time.Time
-	Log      *slog.Logger // nil: discarded
+	// Retry is when a failed comparison is tried again (zero: FindingsRetry).
+	Retry   RetryPolicy
+	NowFunc func() time.Time
+	Log     *slog.Logger // nil: discarded
 
 	lastPrune time.Time
 }
@@ -322,7 +324,11 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 // postpone records a failed attempt at s's comparison and when the next one is due, and logs it.
 func (r *FindingsRunner) postpone(ctx context.Context, s DueScan, now time.Time, failure error) error {
 	attempt := s.Attempts + 1
-	delay := FindingsRetry.Delay(attempt, 0)
+	policy := r.Retry
+	if policy == (RetryPolicy{}) {
+		policy = FindingsRetry
+	}
+	delay := policy.Delay(attempt, 0)
 	if err := r.Store.PostponeScan(ctx, s.ScanID, attempt, now.Add(delay), truncateUTF8(failure.Error(), MaxFindingErrorBytes)); err != nil {
 		return err
 	}

@@ -91,6 +91,10 @@ func WithNow(now func() time.Time) Option { return func(o *options) { o.now = no
 // retries follow their backoff closely).
 func WithPollInterval(d time.Duration) Option { return func(o *options) { o.pollInterval = d } }
 
+// findingsRetry is the bridges' retry of failed findings comparisons: like the deliveries'
+// (WithPollInterval), fast enough that a test sees the retry, with the same backoff shape.
+var findingsRetry = core.RetryPolicy{Initial: 50 * time.Millisecond, Max: time.Second}
+
 // Start writes the config template yaml (see Vars) to a folder of the test, builds the bridge
 // with it on a SQLite database there, listening on 127.0.0.1, and runs it until Stop or the
 // end of the test. The config's server.listen and storage are not used.
@@ -122,7 +126,7 @@ func Start(t testing.TB, yaml string, opts ...Option) *Bundle {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	b.Bridge, err = bridge.New(ctx, cfg, bridge.Options{ConfigPath: b.ConfigPath, Version: "test", Listener: ln, Store: st,
-		Owner: o.owner, NowFunc: o.now, PollInterval: o.pollInterval, Log: slog.New(slog.NewJSONHandler(b.Logs, nil))})
+		Owner: o.owner, NowFunc: o.now, PollInterval: o.pollInterval, FindingsRetry: findingsRetry, Log: slog.New(slog.NewJSONHandler(b.Logs, nil))})
 	if err != nil {
 		_ = ln.Close()
 		_ = b.Store.Close()
