@@ -148,7 +148,7 @@ func loadSQLite(b *testing.B, path string, d eventListData) {
 			b.Fatal(err)
 		}
 		insert(tx, "events", "id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file", 11, evs)
-		insert(tx, "deliveries", "id, event_id, target, route, state, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms, updated_at_ms", 11, dls)
+		insert(tx, "deliveries", "id, event_id, target, route, state, attempts, retry_base, next_attempt_at_ms, last_error, created_at_ms, updated_at_ms, event_received_at_ms", 12, dls)
 		insert(tx, "group_items", "target, route, group_key, event_id, received_at_ms, member, closes, group_id", 8, holds)
 		if err := tx.Commit(); err != nil {
 			b.Fatal(err)
@@ -171,7 +171,7 @@ func loadPostgres(b *testing.B, dsn string, d eventListData) {
 			r := genEvent(d, i)
 			evs = append(evs, []any{r.id, r.typ, r.received, r.received, "", r.body, r.severity, r.repo, r.scan, r.title, r.file})
 			for _, dl := range r.deliveries {
-				dls = append(dls, []any{dl[0], dl[1], dl[2], dl[3], dl[4], int32(dl[5].(int)), int32(dl[6].(int)), dl[7], dl[8], dl[9], dl[10]})
+				dls = append(dls, []any{dl[0], dl[1], dl[2], dl[3], dl[4], int32(dl[5].(int)), int32(dl[6].(int)), dl[7], dl[8], dl[9], dl[10], dl[11]})
 			}
 			if r.hold != nil {
 				h := r.hold
