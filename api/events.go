@@ -18,8 +18,8 @@ import (
 // arguments are nil for an admin (every target) and the account's webhook ids for a tenant.
 // Storage failures wrap core.ErrUnavailable.
 type EventStore interface {
-	// Events lists one page of events, newest received first; a cursor it did not return is an
-	// error mentioning "cursor".
+	// Events lists one page of events, newest received first; a cursor it did not return is
+	// core.ErrBadCursor.
 	Events(ctx context.Context, f core.EventFilter) (core.EventPage, error)
 	// Event returns one stored event, or core.ErrNotFound.
 	Event(ctx context.Context, id string) (*event.Event, error)
@@ -80,15 +80,7 @@ func eventFilter(w http.ResponseWriter, r *http.Request) (core.EventFilter, bool
 	if len(f.Text) > core.MaxTextBytes {
 		bad["q"] = fmt.Sprintf("must be at most %d bytes", core.MaxTextBytes)
 	}
-	for name, at := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				bad[name] = "must be an RFC 3339 time with a zone, e.g. 2026-01-02T15:04:05Z"
-			}
-			*at = t
-		}
-	}
+	timeRange(q, &f.From, &f.To, bad)
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > core.MaxEventPageSize {
@@ -132,11 +124,11 @@ func (m *Management) listEvents(w http.ResponseWriter, r *http.Request) {
 	f.Targets = targets
 	page, err := m.Events.Events(r.Context(), f)
 	switch {
-	case err != nil && errors.Is(err, core.ErrUnavailable):
-		m.unavailable(w, err)
+	case errors.Is(err, core.ErrBadCursor):
+		writeFieldErrors(w, map[string]string{"cursor": "not a cursor this listing returned"})
 		return
 	case err != nil:
-		writeFieldErrors(w, map[string]string{"cursor": "not a cursor this listing returned"})
+		m.unavailable(w, err)
 		return
 	}
 	out := make([]eventSummaryJSON, len(page.Events))

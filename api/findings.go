@@ -13,8 +13,8 @@ import (
 
 // FindingStore lists findings (docs/api.md, GET /findings).
 type FindingStore interface {
-	// Findings lists the findings f selects, most recently seen first. Errors wrap
-	// core.ErrUnavailable.
+	// Findings lists the findings f selects, most recently seen first, every filter applied
+	// before f.Limit and f.After. Errors wrap core.ErrUnavailable.
 	Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding, error)
 }
 
@@ -55,14 +55,20 @@ func (h *Findings) Register(mux *http.ServeMux) {
 	mux.Handle("GET /findings", h.Keys.Require(http.HandlerFunc(h.list)))
 }
 
-// list answers GET /findings?repo=&branch=&status=&limit=.
+// list answers GET /findings?repo=&branch=&status=&limit=&cursor=: one page, most recently seen
+// first, with next_cursor ("" on the last page). branch present but empty selects the scans
+// that named no branch; absent, every branch.
 func (h *Findings) list(w http.ResponseWriter, r *http.Request) {
 	if !h.Keys.Admin(AccountOf(r)) {
 		writeError(w, http.StatusForbidden, CodeForbidden, "only an account with api.keys[].role: admin may list findings")
 		return
 	}
 	q := r.URL.Query()
-	f := core.FindingFilter{RepoURL: q.Get("repo"), Branch: q.Get("branch"), State: q.Get("status"), Limit: core.DefaultPageSize}
+	f := core.FindingFilter{RepoURL: q.Get("repo"), State: q.Get("status"), Limit: core.DefaultPageSize}
+	if q.Has("branch") {
+		branch := q.Get("branch")
+		f.Branch = &branch
+	}
 	bad := map[string]string{}
 	switch f.State {
 	case "", core.FindingOpen, core.FindingRegressed, core.FindingFixed:
@@ -76,16 +82,30 @@ func (h *Findings) list(w http.ResponseWriter, r *http.Request) {
 		}
 		f.Limit = n
 	}
+	if c := q.Get("cursor"); c != "" {
+		k, err := core.ParseFindingCursor(c)
+		if err != nil {
+			bad["cursor"] = "not a cursor this listing returned"
+		}
+		f.After = k
+	}
 	if len(bad) > 0 {
 		writeFieldErrors(w, bad)
 		return
 	}
+	limit := f.Limit
+	f.Limit++ // one more than the page: whether a next page exists
 	list, err := h.Store.Findings(r.Context(), f)
 	if err != nil {
 		h.Log.Error("findings API: storage failed", "err", err)
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, CodeUnavailable, "storage is unavailable; retry later")
 		return
+	}
+	next := ""
+	if len(list) > limit {
+		list = list[:limit]
+		next = list[limit-1].Key().Cursor()
 	}
 	out := make([]findingJSON, len(list))
 	for i, x := range list {
@@ -97,5 +117,5 @@ func (h *Findings) list(w http.ResponseWriter, r *http.Request) {
 			out[i].FixedAt = &fixed
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
+	writeJSON(w, http.StatusOK, map[string]any{"data": out, "next_cursor": next})
 }

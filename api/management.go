@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -292,15 +293,9 @@ func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targ
 	if targets != nil && len(targets) == 0 {
 		f.Targets = []string{} // a tenant without webhooks sees nothing (nil would be everything)
 	}
-	for name, at := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339Nano, v)
-			if err != nil {
-				writeFieldErrors(w, map[string]string{name: "must be an RFC 3339 time with a zone, e.g. 2026-01-02T15:04:05Z"})
-				return
-			}
-			*at = t
-		}
+	if bad := map[string]string{}; !timeRange(q, &f.From, &f.To, bad) {
+		writeFieldErrors(w, bad)
+		return
 	}
 	if !f.SetStatus(q.Get("status")) {
 		writeFieldErrors(w, map[string]string{"status": "must be one of " + strings.Join(core.Statuses, ", ")})
@@ -316,7 +311,7 @@ func (m *Management) listDeliveries(w http.ResponseWriter, r *http.Request, targ
 	}
 	page, err := m.Store.DeliveryPage(r.Context(), f)
 	if err != nil {
-		if strings.Contains(err.Error(), "cursor") {
+		if errors.Is(err, core.ErrBadCursor) {
 			writeFieldErrors(w, map[string]string{"cursor": "not a cursor this listing returned"})
 			return
 		}
@@ -476,4 +471,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
 func writeFieldErrors(w http.ResponseWriter, fields webhooks.FieldErrors) {
 	writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": map[string]any{
 		"code": CodeInvalidRequest, "message": fields.Error(), "fields": map[string]string(fields)}})
+}
+
+// timeRange sets from and to from the query parameters "from" and "to" (RFC 3339 times with a
+// zone; absent: zero), adding a message to bad for each that does not parse. It reports
+// whether both parsed.
+func timeRange(q url.Values, from, to *time.Time, bad map[string]string) bool {
+	ok := true
+	for name, at := range map[string]*time.Time{"from": from, "to": to} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				bad[name] = "must be an RFC 3339 time with a zone, e.g. 2026-01-02T15:04:05Z"
+				ok = false
+			}
+			*at = t
+		}
+	}
+	return ok
 }

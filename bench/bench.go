@@ -62,6 +62,8 @@ type Options struct {
 	ReceiverListen string
 	// AuditPath is the file target's path to check for loss (with URL; optional).
 	AuditPath string
+	// NoAudit leaves the file target out of the generated config: the webhook target only.
+	NoAudit bool
 	// Secret is the ingest secret (default "bench-ingest-secret"); ReceiverSecret the webhook
 	// target's (default "bench-receiver-secret").
 	Secret         string
@@ -215,7 +217,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			return nil, err
 		}
 		rep.Target = o.LaunchName
-		r.audit = newAuditTail(filepath.Join(dir, "audit.jsonl"), src.Prefix())
+		if !o.NoAudit {
+			r.audit = newAuditTail(filepath.Join(dir, "audit.jsonl"), src.Prefix())
+		} else {
+			rep.Notes = append(rep.Notes, "--no-audit: the webhook target only; no audit file to check (its loss count is 0 by definition)")
+		}
 		stopBridge, err = r.launch(ctx, dir)
 		if err != nil {
 			if r.rcStop != nil {
@@ -303,10 +309,14 @@ func (r *runner) launch(ctx context.Context, dir string) (func() error, error) {
 				return nil, errors.Join(err, stopAll())
 			}
 		}
+		audit := filepath.Join(dir, "audit.jsonl")
+		if r.o.NoAudit {
+			audit = ""
+		}
 		cfgPath, err := WriteConfig(cdir, BridgeConfig{
 			Listen: addr, Driver: r.o.Storage, DSN: dsn, IngestSecret: r.o.Secret,
 			ReceiverURL: "http://" + r.rcAddr + "/", TargetSecret: r.o.ReceiverSecret,
-			AuditPath: filepath.Join(dir, "audit.jsonl"),
+			AuditPath: audit,
 		})
 		if err != nil {
 			return nil, errors.Join(err, stopAll())

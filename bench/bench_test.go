@@ -19,6 +19,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/cortexbridge/cortex-bridge/config"
 	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/signature"
 )
@@ -318,16 +319,37 @@ func TestFindMaxAgainstBaseline(t *testing.T) {
 	}
 }
 
+// TestWriteConfig: the generated config is valid, with the file target or (no AuditPath, the
+// bench's --no-audit) without it.
 func TestWriteConfig(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	path, err := WriteConfig(dir, BridgeConfig{Listen: "127.0.0.1:1", Driver: "sqlite", DSN: "x.db", IngestSecret: `a"b`,
-		ReceiverURL: "http://127.0.0.1:2/", TargetSecret: "t", AuditPath: "a.jsonl"})
-	require.NoError(t, err)
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.Contains(t, string(b), `secrets: ["a\"b"]`)
-	require.Contains(t, string(b), `url: "http://127.0.0.1:2/"`)
+	for name, tt := range map[string]struct {
+		audit   string
+		targets []string
+	}{
+		"webhook and file": {"a.jsonl", []string{"bench-receiver", "audit"}},
+		"webhook only":     {"", []string{"bench-receiver"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			path, err := WriteConfig(dir, BridgeConfig{Listen: "127.0.0.1:1", Driver: "sqlite", DSN: "x.db", IngestSecret: `a"b`,
+				ReceiverURL: "http://127.0.0.1:2/", TargetSecret: "t", AuditPath: tt.audit})
+			require.NoError(t, err)
+			b, err := os.ReadFile(path)
+			require.NoError(t, err)
+			require.Contains(t, string(b), `secrets: ["a\"b"]`)
+			require.Contains(t, string(b), `url: "http://127.0.0.1:2/"`)
+			cfg, err := config.Load(path)
+			require.NoError(t, err)
+			var names []string
+			for _, tg := range cfg.Targets {
+				names = append(names, tg.Name)
+			}
+			require.Equal(t, tt.targets, names)
+			require.Equal(t, tt.targets, cfg.Routes[0].Targets)
+		})
+	}
 }
 
 func TestFreeAddr(t *testing.T) {

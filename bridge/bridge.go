@@ -196,7 +196,7 @@ func (b *Bridge) wire(cfg *config.Config, rt *config.Runtime) {
 	b.silence = &silences.Service{Store: b.db, NowFunc: b.opts.NowFunc, Log: b.log,
 		Findings: func() core.FindingsPolicy { return b.disp.Plan().Findings }}
 	b.bus.SetSilencer(b.silence)
-	b.slack = &slack.Interactions{Secrets: b.slackSecrets, Actions: slackActions{b.silence}, Log: b.log}
+	b.slack = &slack.Interactions{Secrets: b.slackSecrets, APIURLs: b.slackAPIURLs, Actions: slackActions{b.silence}, Log: b.log}
 	b.sched = &core.Scheduler{Store: b.db, Owner: b.disp.Owner(), Log: b.log, Observer: b.metrics, NowFunc: b.opts.NowFunc,
 		Digests: func() []*core.DigestSpec { return b.disp.Plan().Router.Digests },
 		Plan:    b.disp.Plan}

@@ -126,16 +126,23 @@ func TestFindingsEndToEnd(t *testing.T) {
 	require.Len(t, fs, 2)
 
 	// GET /findings: admins only; filters by repository, branch and status.
-	get := func(key, query string) (int, []map[string]any) {
+	page := func(key, query string) (int, []map[string]any, string) {
 		req, err := http.NewRequest(http.MethodGet, b.URL+"/findings"+query, nil)
 		require.NoError(t, err)
 		req.Header.Set("Authorization", "Bearer "+key)
 		resp, err := http.DefaultClient.Do(req)
 		require.NoError(t, err)
 		defer resp.Body.Close()
-		var out struct{ Data []map[string]any }
+		var out struct {
+			Data       []map[string]any
+			NextCursor string `json:"next_cursor"`
+		}
 		_ = json.NewDecoder(resp.Body).Decode(&out)
-		return resp.StatusCode, out.Data
+		return resp.StatusCode, out.Data, out.NextCursor
+	}
+	get := func(key, query string) (int, []map[string]any) {
+		code, data, _ := page(key, query)
+		return code, data
 	}
 	const admin, tenant = "sec-admin-key-0123456789abcdef", "acme-tenant-key-0123456789abcdef"
 	code, list := get(admin, "?repo="+url.QueryEscape(repo)+"&branch=main")
@@ -151,8 +158,30 @@ func TestFindingsEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.Len(t, list, 1)
 	require.EqualValues(t, 48, list[0]["line"], "the line follows the latest scan")
-	code, _ = get(admin, "?branch=dev")
+	code, list = get(admin, "?branch=dev")
 	require.Equal(t, http.StatusOK, code)
+	require.Empty(t, list)
+	// The repository as people type it; an empty branch is the scans that named none.
+	for _, typed := range []string{"acme/payments", repo + "/", repo + ".git", "git@github.com:acme/payments.git"} {
+		code, list = get(admin, "?repo="+url.QueryEscape(typed))
+		require.Equal(t, http.StatusOK, code)
+		require.Len(t, list, 2, typed)
+	}
+	code, list = get(admin, "?repo=acme/payments&branch=")
+	require.Equal(t, http.StatusOK, code)
+	require.Empty(t, list, "branch= is the scope without a branch, not every branch")
+	// Pages: next_cursor until the last page.
+	code, first, next := page(admin, "?limit=1")
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, first, 1)
+	require.NotEmpty(t, next)
+	code, second, last := page(admin, "?limit=1&cursor="+next)
+	require.Equal(t, http.StatusOK, code)
+	require.Len(t, second, 1)
+	require.NotEqual(t, first[0]["fingerprint"], second[0]["fingerprint"])
+	require.Empty(t, last, "two findings: no third page")
+	code, _ = get(admin, "?cursor=not-a-cursor")
+	require.Equal(t, http.StatusUnprocessableEntity, code)
 	code, _ = get(admin, "?status=gone")
 	require.Equal(t, http.StatusUnprocessableEntity, code)
 	code, _ = get(tenant, "")
@@ -239,7 +268,7 @@ func TestFindingsTwoReplicasPostgres(t *testing.T) {
 		count[v]++
 	}
 	require.Equal(t, map[string]int{"finding.new A": repos, "finding.new B": repos, "finding.fixed B": repos, "finding.regressed B": repos}, count)
-	require.True(t, a.Logs.Contains("findings: comparing scans failed; will retry"), "replica A's comparisons died")
+	require.True(t, a.Logs.Contains("findings: comparing a scan failed; will retry"), "replica A's comparisons died")
 }
 
 // TestFindingsBaselineQuiet: with findings.baseline: quiet the first completed scan of a
@@ -290,7 +319,9 @@ func TestFindingsOneBadScanDoesNotBlock(t *testing.T) {
 		require.Equal(t, "accepted", b.Send(body).Status)
 	}
 	require.Equal(t, []string{"finding.new B"}, values(findingPosts(t, b.Webhook.Wait(t, 1, 15*time.Second))))
-	require.Eventually(t, func() bool { return b.Logs.Contains(`scan \"bad-1\": this scan cannot be compared`) }, 10*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool {
+		return b.Logs.Contains(`"msg":"findings: comparing a scan failed; will retry","scan_id":"bad-1","attempt":1`)
+	}, 10*time.Second, 20*time.Millisecond)
 }
 
 // TestFindingsThroughASilence: a silence mutes the issues and completions of a repository, but

@@ -24,6 +24,21 @@ func (b *Bridge) slackSecrets() []string {
 	return out
 }
 
+// slackAPIURLs returns the api_url of each Slack target of the config in force: a click's
+// response_url may be on one of their hosts (slack.Interactions.APIURLs).
+func (b *Bridge) slackAPIURLs() []string {
+	b.mu.Lock()
+	cfg := b.cfg
+	b.mu.Unlock()
+	var out []string
+	for i := range cfg.Targets {
+		if c := config.AdapterConfig[*slack.Config](&cfg.Targets[i]); c != nil && c.APIURL != "" {
+			out = append(out, c.APIURL)
+		}
+	}
+	return out
+}
+
 // slackActions is what Slack's buttons do: the silence service's acknowledge and mute.
 type slackActions struct{ s *silences.Service }
 

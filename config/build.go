@@ -30,6 +30,8 @@ type Runtime struct {
 	Retry    core.RetryPolicy
 	Findings core.FindingsPolicy
 	Warnings []string // one per disabled target or not-yet-supported section
+
+	previews []notify.Notifier // built for Preview only (BuildOptions.Preview); Close closes them
 }
 
 // BuildOptions are what Build needs besides the config.
@@ -57,7 +59,8 @@ type BuildOptions struct {
 // Build compiles the routes, loads the templates and renders every template a route or target
 // uses against every sample event, then builds a Notifier per enabled target. All problems are
 // returned together, named by key path and template file; for a Config that Parse returned with
-// an error they include Parse's, so Build's error is then the complete list.
+// an error they include Parse's, so Build's error is then the complete list: a *BuildError,
+// which also holds the warnings.
 func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -107,7 +110,11 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 				errs = append(errs, c.targetError(i, err))
 			}
 		} else if opts.DryRun && opts.Preview {
-			t.Preview = previewOnly(ct, opts)
+			var n notify.Notifier
+			t.Preview, n = previewOnly(ct, opts)
+			if n != nil {
+				rt.previews = append(rt.previews, n)
+			}
 		} else if !opts.DryRun {
 			n, err := NewNotifier(ct, opts)
 			switch {
@@ -157,12 +164,23 @@ func Build(c *Config, opts BuildOptions) (*Runtime, error) {
 	}
 	errs = append(errs, rt.checkTemplates(byName)...)
 	errs = append(errs, rt.checkAlertTemplates(byName)...)
-	if err := errors.Join(errs...); err != nil {
+	if len(errs) > 0 {
 		rt.Close()
-		return nil, err
+		return nil, &BuildError{Problems: errs, Warnings: rt.Warnings}
 	}
 	return rt, nil
 }
+
+// BuildError is Build's error: every problem found (Unwrap, as errors.Join would give them),
+// and the warnings gathered alongside, so a report of an invalid config lists those too
+// (validate).
+type BuildError struct {
+	Problems []error
+	Warnings []string
+}
+
+func (e *BuildError) Error() string   { return errors.Join(e.Problems...).Error() }
+func (e *BuildError) Unwrap() []error { return e.Problems }
 
 // NewNotifier builds the adapter for target t (enabled or not: the test command uses it on one
 // target); nil, nil for a type whose delivery is not built yet. On error the Notifier is nil
@@ -177,17 +195,22 @@ func NewNotifier(t *Target, opts BuildOptions) (notify.Notifier, error) {
 }
 
 // previewOnly returns t's Preview for a dry run: the config's own (notify.ConfigPreviewer), else
-// the Preview of a Notifier built on a client that never sends; nil when there is neither.
-func previewOnly(t *Target, opts BuildOptions) func(context.Context, *notify.Message) (*notify.Preview, error) {
+// the Preview of a Notifier built on a client that never sends, with that Notifier (for
+// Runtime.Close); nil when there is neither.
+func previewOnly(t *Target, opts BuildOptions) (func(context.Context, *notify.Message) (*notify.Preview, error), notify.Notifier) {
 	if cp, ok := t.Adapter.(notify.ConfigPreviewer); ok {
-		return func(_ context.Context, msg *notify.Message) (*notify.Preview, error) { return cp.Preview(msg) }
+		return func(_ context.Context, msg *notify.Message) (*notify.Preview, error) { return cp.Preview(msg) }, nil
 	}
 	opts.Client, _ = notify.CaptureClient()
 	n, err := NewNotifier(t, opts)
-	if pv, ok := n.(notify.Previewer); ok && err == nil {
-		return pv.Preview
+	if err != nil || n == nil {
+		return nil, nil
 	}
-	return nil
+	if pv, ok := n.(notify.Previewer); ok {
+		return pv.Preview, n
+	}
+	_ = notify.Close(n)
+	return nil, nil
 }
 
 // checkTemplates renders, for every route and each of its targets (and each target on its own),
@@ -358,5 +381,8 @@ func targetKeys(t *Target) map[string]bool {
 func (rt *Runtime) Close() {
 	for _, t := range rt.Targets {
 		_ = notify.Close(t.Notifier)
+	}
+	for _, n := range rt.previews {
+		_ = notify.Close(n)
 	}
 }

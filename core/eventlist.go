@@ -35,7 +35,7 @@ type EventFilter struct {
 	// Targets restricts the list to events with a delivery to one of these targets (a tenant's
 	// registered webhooks): nil = all events, empty = none.
 	Targets []string
-	Cursor  string // from a previous page's NextCursor; a foreign one is store.ErrBadCursor
+	Cursor  string // from a previous page's NextCursor; a foreign one is ErrBadCursor
 	Limit   int    // 1..MaxEventPageSize; default DefaultPageSize
 }
 

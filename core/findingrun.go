@@ -29,14 +29,6 @@ type Finding struct {
 	LastScanID      string // the last scan that had it
 }
 
-// FindingFilter selects findings for listings; zero fields match everything.
-type FindingFilter struct {
-	RepoURL string
-	Branch  string
-	State   string // FindingOpen (open and regressed), FindingRegressed or FindingFixed
-	Limit   int    // default DefaultPageSize
-}
-
 // ScanComparison is what a scan's completion is compared from, read in the transaction that
 // records its result (FindingStore.CompareScan).
 type ScanComparison struct {
@@ -56,6 +48,12 @@ type ScanComparison struct {
 type ScanResult struct {
 	Findings []Finding
 	Events   []IngestItem
+}
+
+// DueScan is a scan whose comparison is due (FindingStore.DueScans).
+type DueScan struct {
+	ScanID   string
+	Attempts int // failed attempts so far (FindingStore.PostponeScan)
 }
 
 // FindingStatusReader reads what ingest gives an issue.critical event as finding_status.
@@ -78,8 +76,12 @@ type OpenFindingsReader interface {
 type FindingStore interface {
 	FindingStatusReader
 	// DueScans lists up to limit scans whose completion waits for its comparison and is due
-	// at now, oldest first.
-	DueScans(ctx context.Context, now time.Time, limit int) ([]string, error)
+	// at now, oldest due first.
+	DueScans(ctx context.Context, now time.Time, limit int) ([]DueScan, error)
+	// PostponeScan records a failed comparison of scanID that is not done: attempts (failed
+	// attempts so far), the next attempt's time and the error's text (at most
+	// MaxFindingErrorBytes). A done comparison is left as it is.
+	PostponeScan(ctx context.Context, scanID string, attempts int, due time.Time, lastErr string) error
 	// CompareScan runs the comparison of scanID in one transaction: unless another replica has
 	// it or it is done (then false and fn is not called), it reads the ScanComparison (with
 	// the scope locked, so comparisons of one scope run one at a time), calls fn, and stores
@@ -199,6 +201,21 @@ const (
 	findingsPruneEvery      = time.Hour
 )
 
+// FindingsRetry is when a scan whose comparison failed is compared again: exponential backoff
+// (RetryPolicy.Delay, cenkalti/backoff) from 5 s, capped at an hour between attempts; a scan is
+// tried until its comparison succeeds (docs/events.md, "Findings").
+var FindingsRetry = RetryPolicy{Initial: 5 * time.Second, Max: time.Hour}
+
+// MaxFindingErrorBytes bounds the error text a failed comparison keeps with its scan.
+const MaxFindingErrorBytes = 1000
+
+// The outcomes of a scan's comparison (Observer.FindingScan).
+const (
+	FindingScanCompared = "compared" // compared with its scope's previous completed scan
+	FindingScanSkipped  = "skipped"  // not compared: the scan's repository is not known
+	FindingScanFailed   = "failed"   // an attempt failed; tried again later (FindingsRetry)
+)
+
 // FindingsRunner compares each completed scan with the previous completed scan of its scope
 // (docs/events.md, "Findings") once its settle time has passed, and stores the findings that
 // changed with the derived events in one transaction: with several replicas and after a
@@ -212,9 +229,16 @@ type FindingsRunner struct {
 	Silencer Silencer
 	Interval time.Duration // default DefaultFindingsInterval
 	NowFunc  func() time.Time
-	Log      *slog.Logger
+	Log      *slog.Logger // nil: discarded
 
 	lastPrune time.Time
+}
+
+func (r *FindingsRunner) log() *slog.Logger {
+	if r.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return r.Log
 }
 
 func (r *FindingsRunner) now() time.Time {
@@ -225,13 +249,14 @@ func (r *FindingsRunner) now() time.Time {
 }
 
 // Run runs due comparisons every Interval, and forgets old fixed findings every hour, until
-// ctx is done. Storage errors are logged and retried at the next tick.
+// ctx is done. A comparison that fails is logged and postponed by RunDue; storage errors that
+// keep RunDue from its work are logged and retried at the next tick.
 func (r *FindingsRunner) Run(ctx context.Context) {
 	t := time.NewTicker(orDefault(r.Interval, DefaultFindingsInterval))
 	defer t.Stop()
 	for {
 		if err := r.RunDue(ctx); err != nil && ctx.Err() == nil {
-			r.Log.Warn("findings: comparing scans failed; will retry", "err", err)
+			r.log().Warn("findings: reading or postponing due comparisons failed; will retry", "err", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -249,7 +274,9 @@ func orDefault(d, def time.Duration) time.Duration {
 	return d
 }
 
-// RunDue runs every comparison due now, and the hourly prune when it is time.
+// RunDue runs every comparison due now, and the hourly prune when it is time. A comparison
+// that fails is logged (Warn, once per attempt) and postponed per FindingsRetry; the others
+// run on. The error is the storage's, when it could not list or postpone scans.
 func (r *FindingsRunner) RunDue(ctx context.Context) error {
 	now := r.now()
 	if now.Sub(r.lastPrune) >= findingsPruneEvery {
@@ -260,7 +287,7 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 		}
 		r.lastPrune = now
 		if n > 0 {
-			r.Log.Info("findings: forgot findings fixed longer than findings.retention", "count", n)
+			r.log().Info("findings: forgot findings fixed longer than findings.retention", "count", n)
 		}
 	}
 	var errs []error
@@ -270,11 +297,16 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 			return errors.Join(append(errs, err)...)
 		}
 		ran := 0
-		for _, id := range scans {
+		for _, s := range scans {
 			// One scan that cannot be compared does not hold up the others.
-			ok, err := r.compare(ctx, id)
+			ok, err := r.compare(ctx, s.ScanID)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("scan %q: %w", id, err))
+				if ctx.Err() != nil {
+					return errors.Join(append(errs, ctx.Err())...)
+				}
+				if err := r.postpone(ctx, s, now, err); err != nil {
+					errs = append(errs, fmt.Errorf("scan %q: %w", s.ScanID, err))
+				}
 				continue
 			}
 			if ok {
@@ -287,12 +319,27 @@ func (r *FindingsRunner) RunDue(ctx context.Context) error {
 	}
 }
 
+// postpone records a failed attempt at s's comparison and when the next one is due, and logs it.
+func (r *FindingsRunner) postpone(ctx context.Context, s DueScan, now time.Time, failure error) error {
+	attempt := s.Attempts + 1
+	delay := FindingsRetry.Delay(attempt, 0)
+	if err := r.Store.PostponeScan(ctx, s.ScanID, attempt, now.Add(delay), truncateUTF8(failure.Error(), MaxFindingErrorBytes)); err != nil {
+		return err
+	}
+	r.Disp.cfg.Observer.FindingScan(FindingScanFailed)
+	r.log().Warn("findings: comparing a scan failed; will retry", "scan_id", s.ScanID, "attempt", attempt,
+		"retry_in", delay.Round(time.Millisecond).String(), "err", failure)
+	return nil
+}
+
 // compare runs the comparison of one scan (FindingStore.CompareScan).
 func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, error) {
 	var summary []any
 	var silenced []string // the targets of silenced deliveries, counted once the result is stored
+	var unknown bool      // the scan's scope is not known: nothing compared
 	ok, err := r.Store.CompareScan(ctx, scanID, func(c *ScanComparison) (*ScanResult, error) {
 		silenced = silenced[:0]
+		unknown = c.RepoURL == ""
 		plan := r.Disp.Plan()
 		now := r.now()
 		changed, events, left, err := plan.Findings.Compare(c, now)
@@ -311,9 +358,6 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 		}
 		summary = []any{"scan_id", c.ScanID, "repo_url", c.RepoURL, "branch", c.Branch, "previous_scan_id", c.PreviousScanID,
 			"findings", len(c.Findings), "changed", len(changed), "events", len(events)}
-		if c.RepoURL == "" {
-			summary = append(summary, "skipped", "the scan's repository and branch are not known (no scan.started)")
-		}
 		if left > 0 {
 			summary = append(summary, "events_left_out", left)
 		}
@@ -323,8 +367,12 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 		for _, t := range silenced {
 			r.Disp.cfg.Observer.Silenced(t)
 		}
-		if r.Log != nil {
-			r.Log.Info("findings: scan compared", summary...)
+		if unknown {
+			r.Disp.cfg.Observer.FindingScan(FindingScanSkipped)
+			r.log().Warn("findings: scan not compared: no event of it named its repository (repo_url)", "scan_id", scanID)
+		} else {
+			r.Disp.cfg.Observer.FindingScan(FindingScanCompared)
+			r.log().Info("findings: scan compared", summary...)
 		}
 	}
 	return ok, err

@@ -21,6 +21,9 @@ type Observer interface {
 	// Silenced is a delivery to target recorded as StateSilenced (an active silence matched
 	// its event): final without an attempt.
 	Silenced(target string)
+	// FindingScan is a scan's comparison (FindingsRunner): outcome FindingScanCompared,
+	// FindingScanSkipped (its repository is not known) or FindingScanFailed (one attempt).
+	FindingScan(outcome string)
 }
 
 // QueueStats is the queue's state for one target (metrics read it at scrape time).
@@ -40,3 +43,4 @@ func (nopObserver) DigestRun(string, string)                     {}
 func (nopObserver) CircuitOpen(string, bool)                     {}
 func (nopObserver) MessageCut(string)                            {}
 func (nopObserver) Silenced(string)                              {}
+func (nopObserver) FindingScan(string)                           {}

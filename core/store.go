@@ -152,6 +152,10 @@ type DeliveryPage struct {
 // ErrUnavailable marks a storage failure (disk full, database down); ingest answers 503.
 var ErrUnavailable = errors.New("storage unavailable")
 
+// ErrBadCursor is returned by a listing (events, deliveries, findings) for a cursor that no
+// listing produced: a client error (400), never a storage failure.
+var ErrBadCursor = errors.New("cursor: not one this listing returned")
+
 // WriteProber is a BusStore that can commit a trivial write on demand: what a full disk or a
 // read-only file system refuses while SELECT 1 still answers. Bus.StorageReady uses it to see
 // storage recover after a failed ingest commit without waiting for the next event.

@@ -48,6 +48,9 @@ type Store interface {
 	webhooks.Store
 	api.ManagementStore
 	api.FindingStore
+	// FindingScopes counts the findings of each repository and branch by state, most open
+	// first, at most limit of them (the findings overview).
+	FindingScopes(ctx context.Context, limit int) ([]core.FindingScope, error)
 	// QueueStats counts unfinished and dead deliveries per target.
 	QueueStats(ctx context.Context) ([]core.QueueStats, error)
 	// DigestState returns a digest's schedule row; ok is false when it is not recorded yet.
@@ -71,6 +74,9 @@ type Store interface {
 	// EventDeliveries lists the deliveries of one event to targets (nil: every target),
 	// oldest first.
 	EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error)
+	// DeliveriesOf is EventDeliveries of each of eventIDs (a page of events) in one query, by
+	// event id.
+	DeliveriesOf(ctx context.Context, eventIDs []string, targets []string) (map[string][]*core.Delivery, error)
 	// EventHolds lists the holds of one event recorded at ingest, limited to targets (nil: all).
 	EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error)
 	// RetryDeliveries gives the dead deliveries f selects a fresh budget of attempts, due at

@@ -1,11 +1,11 @@
 package dashboard
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -67,22 +67,26 @@ func (d *Dashboard) eventList(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := d.cfg.Store.Events(r.Context(), f)
 	switch {
-	case err != nil && strings.Contains(err.Error(), "cursor"): // store.ErrBadCursor
+	case errors.Is(err, core.ErrBadCursor):
 		d.fail(w, r, http.StatusBadRequest, "That page link is not valid any more. Start again from the first page.")
 		return
 	case err != nil:
 		d.unavailable(w, r, err)
 		return
 	}
-	// One indexed query per event of the page (at most eventPageSize): where each went.
+	// Where each event of the page went: one query for the page's deliveries.
+	ids := make([]string, len(p.Events))
+	for i, ev := range p.Events {
+		ids[i] = ev.ID
+	}
+	deliveries, err := d.cfg.Store.DeliveriesOf(r.Context(), ids, f.Targets)
+	if err != nil {
+		d.unavailable(w, r, err)
+		return
+	}
 	for _, ev := range p.Events {
-		ds, err := d.cfg.Store.EventDeliveries(r.Context(), ev.ID, f.Targets)
-		if err != nil {
-			d.unavailable(w, r, err)
-			return
-		}
 		byStatus := map[string]int{}
-		for _, dl := range ds {
+		for _, dl := range deliveries[ev.ID] {
 			byStatus[dl.Status()]++
 		}
 		row := eventRow{EventSummary: ev}

@@ -81,7 +81,7 @@ type eventData struct {
 
 // eventRecord is the event's acknowledgements (oldest first) and audit history (newest
 // first), and the "Silence similar" form: the silences service's MuteRuleOf the event, prefilled unless it
-// is longer than a silence's rule may be (silences.MaxRuleBytes: a long title or file).
+// is longer than a silence's rule may be (silences.MaxRuleBytes; MuteRule keeps within it).
 type eventRecord struct {
 	Acks      []core.Acknowledgement
 	History   []core.AuditEntry

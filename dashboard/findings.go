@@ -11,15 +11,14 @@ import (
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
-// maxFindingsShown bounds what the findings page reads: the most recently seen findings.
+// maxFindingsShown bounds what the findings page reads: the most recently seen findings of the
+// scope shown, and the scopes of the overview (most open first).
 const maxFindingsShown = 1000
 
 // findingScope is one repository and branch on the findings page, with its findings' counts.
 type findingScope struct {
-	RepoURL, Branch        string
-	Open, Regressed, Fixed int
-	Link                   string // this scope's own page
-	LastSeen               string // the latest scan that had one of its findings, RFC 3339
+	core.FindingScope
+	Link string // this scope's own page
 }
 
 type findingsData struct {
@@ -27,13 +26,15 @@ type findingsData struct {
 	Scope    *findingScope // the scope shown, nil on the overview
 	Findings []core.Finding
 	Status   string
-	Capped   bool // more findings than maxFindingsShown
+	Capped   bool // more findings (or scopes) than maxFindingsShown
 }
 
 // findingsPage shows the findings per repository and branch (docs/events.md, Findings): the
 // list of scopes, or with ?repo=&branch= one scope's findings (open, regressed and fixed, with
-// when and in which scans they were seen); ?status= narrows it. Admin accounts only, as
-// GET /findings: findings name weaknesses in every repository the bridge hears of.
+// when and in which scans they were seen); ?status= narrows it. The branch is exact ("": the
+// scans that named none); repo is matched as GET /findings matches it (event.SameRepo). Admin
+// accounts only, as GET /findings: findings name weaknesses in every repository the bridge
+// hears of.
 func (d *Dashboard) findingsPage(w http.ResponseWriter, r *http.Request) {
 	if !d.cfg.Keys.Admin(accountOf(r)) {
 		d.fail(w, r, http.StatusForbidden, "Only an account with api.keys[].role: admin may see findings.")
@@ -49,49 +50,27 @@ func (d *Dashboard) findingsPage(w http.ResponseWriter, r *http.Request) {
 	}
 	repo, branch := q.Get("repo"), q.Get("branch")
 	if repo == "" {
-		all, err := d.cfg.Store.Findings(r.Context(), core.FindingFilter{Limit: maxFindingsShown})
+		scopes, err := d.cfg.Store.FindingScopes(r.Context(), maxFindingsShown)
 		if err != nil {
 			d.unavailable(w, r, err)
 			return
 		}
-		data.Capped = len(all) == maxFindingsShown
-		byScope := map[[2]string]*findingScope{}
-		for _, f := range all {
-			k := [2]string{f.RepoURL, f.Branch}
-			s := byScope[k]
-			if s == nil {
-				s = &findingScope{RepoURL: f.RepoURL, Branch: f.Branch, Link: scopeLink(f.RepoURL, f.Branch)}
-				byScope[k] = s
-			}
-			switch f.State {
-			case core.FindingOpen:
-				s.Open++
-			case core.FindingRegressed:
-				s.Regressed++
-			default:
-				s.Fixed++
-			}
+		data.Capped = len(scopes) == maxFindingsShown
+		for _, s := range scopes {
+			data.Scopes = append(data.Scopes, findingScope{FindingScope: s, Link: scopeLink(s.RepoURL, s.Branch)})
 		}
-		for _, s := range byScope {
-			data.Scopes = append(data.Scopes, *s)
-		}
-		slices.SortFunc(data.Scopes, func(a, b findingScope) int {
-			return cmp.Or(cmp.Compare(b.Open+b.Regressed, a.Open+a.Regressed), cmp.Compare(a.RepoURL, b.RepoURL), cmp.Compare(a.Branch, b.Branch))
-		})
 		d.render(w, r, http.StatusOK, "findings", page{Title: "Findings", Nav: "findings", Data: data})
 		return
 	}
-	list, err := d.cfg.Store.Findings(r.Context(), core.FindingFilter{RepoURL: repo, Branch: branch, State: data.Status, Limit: maxFindingsShown})
+	list, err := d.cfg.Store.Findings(r.Context(), core.FindingFilter{RepoURL: repo, Branch: &branch, State: data.Status, Limit: maxFindingsShown})
 	if err != nil {
 		d.unavailable(w, r, err)
 		return
 	}
 	data.Capped = len(list) == maxFindingsShown
-	// The branch filter is exact: "" is the scope of scans that named no branch.
-	list = slices.DeleteFunc(list, func(f core.Finding) bool { return f.Branch != branch })
 	slices.SortStableFunc(list, func(a, b core.Finding) int { return cmp.Compare(stateOrder(a.State), stateOrder(b.State)) })
 	data.Findings = list
-	data.Scope = &findingScope{RepoURL: repo, Branch: branch, Link: scopeLink(repo, branch)}
+	data.Scope = &findingScope{FindingScope: core.FindingScope{RepoURL: repo, Branch: branch}, Link: scopeLink(repo, branch)}
 	d.render(w, r, http.StatusOK, "findings", page{Title: "Findings", Nav: "findings", Data: data})
 }
 

@@ -56,6 +56,7 @@ func TestFindingsPage(t *testing.T) {
 	seedScan(t, b, "s2", repo, "main", "SQLi")
 	seedScan(t, b, "s3", repo, "main", "SQLi", "XSS")
 	seedScan(t, b, "d1", repo, "dev", "<script>alert(1)</script>")
+	seedScan(t, b, "n1", repo, "", "Unbranched")
 
 	br := signedIn(t, b, acmeKey)
 	a := br.get("/ui/findings")
@@ -73,6 +74,11 @@ func TestFindingsPage(t *testing.T) {
 	a = br.get("/ui/findings?" + url.Values{"repo": {repo}, "branch": {"dev"}}.Encode())
 	require.Contains(t, a.body, "&lt;script&gt;alert(1)&lt;/script&gt;", "escaped")
 	require.NotContains(t, a.body, "<script>alert(1)")
+	// The scope of scans that named no branch: its findings only, whatever the others hold.
+	a = br.get("/ui/findings?" + url.Values{"repo": {"acme/payments"}, "branch": {""}}.Encode())
+	require.Equal(t, http.StatusOK, a.status)
+	require.Contains(t, a.body, "Unbranched")
+	require.NotContains(t, a.body, "SQLi")
 	a = br.get("/ui/findings?" + url.Values{"repo": {repo}, "branch": {"main"}, "status": {"fixed"}}.Encode())
 	require.Contains(t, a.body, "No findings fixed.")
 	require.Equal(t, http.StatusBadRequest, br.get("/ui/findings?status=gone").status)

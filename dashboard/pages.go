@@ -637,7 +637,7 @@ func (d *Dashboard) deliveryList(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := d.cfg.Store.DeliveryPage(ctx, f)
 	if err != nil {
-		if strings.Contains(err.Error(), "cursor") {
+		if errors.Is(err, core.ErrBadCursor) {
 			d.fail(w, r, http.StatusBadRequest, "That page link is not valid any more. Start again from the first page.")
 			return
 		}

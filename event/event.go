@@ -575,6 +575,34 @@ func Repo(repoURL string) string {
 	return path
 }
 
+// RepoKey reduces a repository however people write it to what identifies it: the host ("" when
+// repoURL names none, as owner/name does; the port left out) and the path as Repo gives it, both
+// in lower case. https://github.com/Acme/API.git/, git@github.com:acme/api, github.com/acme/api
+// and acme/api all have the path "acme/api", all but the last the host "github.com". The
+// findings' repository filter compares both sides with it (core.FindingFilter.RepoURL).
+func RepoKey(repoURL string) (host, path string) {
+	s := strings.ToLower(strings.TrimSpace(repoURL))
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		host = u.Hostname()
+	} else if h, _, ok := strings.Cut(s, ":"); ok && strings.Contains(h, "@") {
+		_, host, _ = strings.Cut(h, "@") // scp-like user@host:owner/name
+	} else if first, rest, ok := strings.Cut(strings.TrimPrefix(s, "/"), "/"); ok && strings.Contains(first, ".") && strings.Contains(strings.Trim(rest, "/"), "/") {
+		host, s = first, rest // host/owner/name without a scheme
+	}
+	return host, Repo(s)
+}
+
+// SameRepo reports whether stored, a repository URL as events name it, is the repository query
+// names (RepoKey on both sides): the same path, and the same host unless query names none.
+func SameRepo(query, stored string) bool {
+	if query != "" && query == stored {
+		return true
+	}
+	qh, qp := RepoKey(query)
+	sh, sp := RepoKey(stored)
+	return qp != "" && qp == sp && (qh == "" || qh == sh)
+}
+
 // Field returns the data field name or nil when the event lacks it.
 func (e *Event) Field(name string) any { return e.Data[name] }
 

@@ -150,6 +150,48 @@ func TestRepo(t *testing.T) {
 	}
 }
 
+func TestRepoKey(t *testing.T) {
+	t.Parallel()
+	type key struct{ host, path string }
+	for in, want := range map[string]key{
+		"https://github.com/acme/api":           {"github.com", "acme/api"},
+		"https://github.com/Acme/API.git/":      {"github.com", "acme/api"},
+		"HTTPS://GitHub.com:443/acme/api/":      {"github.com", "acme/api"},
+		"git@github.com:acme/api.git":           {"github.com", "acme/api"},
+		"ssh://git@github.com/acme/api.git":     {"github.com", "acme/api"},
+		"github.com/acme/api":                   {"github.com", "acme/api"},
+		"gitlab.com/group/sub/project":          {"gitlab.com", "group/sub/project"},
+		"acme/api":                              {"", "acme/api"},
+		" acme/api.git ":                        {"", "acme/api"},
+		"acme.io/api":                           {"", "acme.io/api"}, // a dotted owner, not a host
+		"https://gitlab.example.com/group/sub/": {"gitlab.example.com", "group/sub"},
+		"":                                      {"", ""},
+	} {
+		h, p := event.RepoKey(in)
+		require.Equal(t, want, key{h, p}, in)
+	}
+}
+
+func TestSameRepo(t *testing.T) {
+	t.Parallel()
+	const stored = "https://github.com/acme/api"
+	for query, want := range map[string]bool{
+		"https://github.com/acme/api":      true,
+		"https://github.com/acme/api/":     true,
+		"https://github.com/acme/api.git":  true,
+		"git@github.com:acme/api.git":      true,
+		"acme/api":                         true,
+		"ACME/Api":                         true,
+		"https://gitlab.com/acme/api":      false, // another host
+		"acme/api-v2":                      false,
+		"acme":                             false,
+		"https://github.com/acme/api/tree": false,
+		"":                                 false,
+	} {
+		require.Equal(t, want, event.SameRepo(query, stored), query)
+	}
+}
+
 // FuzzParseEvent: any body is accepted with a complete envelope or refused with a short error of
 // one of the two kinds, never modified, and parsed the same way twice. Seeds, in
 // testdata/fuzz/FuzzParseEvent, include the samples and hostile bodies: deep, wide, names

@@ -41,6 +41,7 @@ type Metrics struct {
 	reloadTime     prometheus.Gauge
 	breakerOpen    *prometheus.GaugeVec
 	alerts         *prometheus.CounterVec
+	findingScans   *prometheus.CounterVec
 	queue          *queueCollector
 }
 
@@ -81,16 +82,22 @@ func New(version string, stats QueueStatsFunc) *Metrics {
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "alerts_total",
 			Help: "The bridge's own alerts (bridge.*) by type and outcome (raised, duplicate, dropped, suppressed)."},
 			[]string{"type", "outcome"}),
+		findingScans: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Name: "findings_scans_total",
+			Help: "Completed scans' comparisons (docs/events.md, Findings) by outcome: compared, skipped (the scan's repository is not known), failed (an attempt, tried again later)."},
+			[]string{"outcome"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "build_info",
 		Help: "The running version; always 1."}, []string{"version"})
 	build.WithLabelValues(version).Set(1)
 	m.reg.MustRegister(m.events, m.ingestSeconds, m.attempts, m.attemptSeconds, m.deliveries, m.ruleErrors,
-		m.templateErrors, m.messagesCut, m.digestRuns, m.reloads, m.reloadTime, m.breakerOpen, m.alerts, build,
+		m.templateErrors, m.messagesCut, m.digestRuns, m.reloads, m.reloadTime, m.breakerOpen, m.alerts, m.findingScans, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
 		m.queue = &queueCollector{stats: stats}
 		m.reg.MustRegister(m.queue)
+	}
+	for _, o := range []string{core.FindingScanCompared, core.FindingScanSkipped, core.FindingScanFailed} {
+		m.findingScans.WithLabelValues(o) // shown as 0 until the first one
 	}
 	m.reloadTime.SetToCurrentTime()
 	return m
@@ -158,6 +165,9 @@ func (m *Metrics) CircuitOpen(target string, open bool) {
 func (m *Metrics) Silenced(target string) {
 	m.deliveries.WithLabelValues(target, string(core.StateSilenced)).Inc()
 }
+
+// FindingScan implements core.Observer.
+func (m *Metrics) FindingScan(outcome string) { m.findingScans.WithLabelValues(outcome).Inc() }
 
 // Reload counts a config reload.
 func (m *Metrics) Reload(ok bool) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
@@ -21,10 +22,11 @@ const muteSlack = 5 * time.Minute
 // scans and event types: fingerprint == …; of the repository and branch (ev's, else its scan's,
 // when known) an event that names one must name the same; any event type but finding.fixed
 // (muting a finding does not hide that it was fixed; muting a finding.fixed mutes those only).
-// Without a fingerprint: the same event type, repository, title and file.
+// Without a fingerprint: the same event type, repository, title and file. A value too long for
+// the rule to fit MaxRuleBytes is matched by its prefix (is).
 func MuteRule(ev *event.Event, fingerprint string, scan event.Scan) string {
 	if fingerprint != "" {
-		parts := []string{"fingerprint == " + quote(fingerprint)}
+		parts := []string{is("fingerprint", fingerprint)}
 		// An event that names a repository or branch must name this one; Cortex's
 		// issue.critical often names neither (its scan's other events do).
 		for _, f := range []struct{ name, scan string }{{"repo_url", scan.RepoURL}, {"branch", scan.Branch}} {
@@ -33,7 +35,7 @@ func MuteRule(ev *event.Event, fingerprint string, scan event.Scan) string {
 				v = f.scan
 			}
 			if v != "" {
-				parts = append(parts, "("+f.name+" == nil || "+f.name+" == "+quote(v)+")")
+				parts = append(parts, "("+f.name+" == nil || "+is(f.name, v)+")")
 			}
 		}
 		if ev.Type == core.EventFindingFixed {
@@ -43,10 +45,10 @@ func MuteRule(ev *event.Event, fingerprint string, scan event.Scan) string {
 		}
 		return strings.Join(parts, " && ")
 	}
-	parts := []string{"event == " + quote(ev.Type)}
+	parts := []string{is("event", ev.Type)}
 	for _, f := range []string{"repo_url", "title", "file"} {
 		if v := ev.String(f); v != "" {
-			parts = append(parts, f+" == "+quote(v))
+			parts = append(parts, is(f, v))
 		}
 	}
 	if len(parts) == 1 { // nothing identifies a finding: mute this event only
@@ -79,6 +81,38 @@ func (s *Service) MuteRuleOf(ctx context.Context, ev *event.Event) (string, erro
 
 // quote makes v a string literal of the rule language (its escapes are Go's).
 func quote(v string) string { return fmt.Sprintf("%q", v) }
+
+// maxMuteLiteral bounds one value's literal in a mute rule (bytes, quotes and escapes
+// included): the at most four values of MuteRule then fit MaxRuleBytes with their operators.
+const maxMuteLiteral = 960
+
+// is is the rule's test that field name equals v: `name == "v"`, or, when v's literal is over
+// maxMuteLiteral bytes (a huge title, file or repository), `name startsWith "…"` with v's
+// longest prefix (whole runes) whose literal fits, so the rule stays within MaxRuleBytes and
+// still tells this finding from others.
+func is(name, v string) string {
+	if q := quote(v); len(q) <= maxMuteLiteral {
+		return name + " == " + q
+	}
+	lo, hi := 0, len(v) // the longest fitting prefix: quote's length grows with the prefix
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if len(quote(prefixRunes(v, mid))) <= maxMuteLiteral {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return name + " startsWith " + quote(prefixRunes(v, lo))
+}
+
+// prefixRunes is v cut to at most n bytes, at a rune boundary.
+func prefixRunes(v string, n int) string {
+	for n > 0 && n < len(v) && !utf8.RuneStart(v[n]) {
+		n--
+	}
+	return v[:n]
+}
 
 // Acknowledge records that user (id and name, from source, e.g. "slack") acknowledged event
 // eventID, with an audit entry. core.ErrNotFound when the event is not stored.

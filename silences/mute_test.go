@@ -3,7 +3,9 @@ package silences_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -131,4 +133,47 @@ func TestMuteRuleOfUsesThePolicyAndTheScan(t *testing.T) {
 	rule, err := svc.MuteRuleOf(ctx, e)
 	require.NoError(t, err)
 	require.Equal(t, `fingerprint == "`+want+`" && (repo_url == nil || repo_url == "https://github.com/acme/api") && (branch == nil || branch == "main") && event != "finding.fixed"`, rule)
+}
+
+// TestMuteRuleFitsHugeFields: fields far longer than a rule may be (a 100 KB title, file,
+// repository and fingerprint, with characters that quoting expands) give a rule within
+// MaxRuleBytes that compiles, mutes the event and not one that differs after the cut prefix.
+func TestMuteRuleFitsHugeFields(t *testing.T) {
+	t.Parallel()
+	huge := func(c string) string { return strings.Repeat(c, 100_000) }
+	tests := map[string]struct {
+		data  map[string]any
+		field string // changed at the end for the event that must not match
+	}{
+		"title, no fingerprint":    {map[string]any{"scan_id": "s1", "error": "boom", "title": huge("é\""), "file": huge("f"), "repo_url": "https://github.com/acme/" + huge("r")}, "title"},
+		"file, no fingerprint":     {map[string]any{"scan_id": "s1", "error": "boom", "title": "t", "file": huge("\x00")}, "file"},
+		"fingerprint and repo_url": {map[string]any{"scan_id": "s1", "issue_id": "1", "severity": "critical", "title": "t", "fingerprint": huge("p"), "repo_url": huge("u")}, "repo_url"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			typ := event.ScanFailed
+			if tt.data["fingerprint"] != nil {
+				typ = event.IssueCritical
+			}
+			muted := ev(t, typ, tt.data)
+			rule := silences.MuteRule(muted, muted.Fingerprint, event.Scan{})
+			require.LessOrEqual(t, len(rule), silences.MaxRuleBytes)
+			require.True(t, utf8.ValidString(rule))
+			r, err := rules.Compile(rule)
+			require.NoError(t, err)
+			ok, err := r.Match(muted)
+			require.NoError(t, err)
+			require.True(t, ok, "the muted event matches its rule")
+
+			other := map[string]any{}
+			for k, v := range tt.data {
+				other[k] = v
+			}
+			other[tt.field] = "different-" + tt.field
+			ok, err = r.Match(ev(t, typ, other))
+			require.NoError(t, err)
+			require.False(t, ok, "an event with another %s is not muted", tt.field)
+		})
+	}
 }

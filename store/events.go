@@ -150,7 +150,7 @@ type narrowing struct {
 
 // Events lists one page of the events f selects, newest received first, with a cursor to the
 // next page (the last row's received time and id: pages stay stable while events arrive). It
-// returns ErrBadCursor for a cursor no listing returned, an error naming an unknown
+// returns core.ErrBadCursor for a cursor no listing returned, an error naming an unknown
 // f.Delivery, and errors wrapping core.ErrUnavailable when storage fails. The columns filters
 // use an index each with the received order (migration 00010); the filters on deliveries, holds
 // and text are planned by how many events they match (sparseLimit).
@@ -469,27 +469,35 @@ func (d *DB) Event(ctx context.Context, id string) (*event.Event, error) {
 	return evs[0], nil
 }
 
-// EventDeliveries lists every delivery of event eventID (to config targets and registered
-// webhooks alike), oldest first, limited to targets when it is not nil (empty: none). Their
-// attempts are AttemptsOf's.
+// EventDeliveries lists event eventID's deliveries to targets (nil: every target; empty: none),
+// oldest first (DeliveriesOf with one event).
 func (d *DB) EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error) {
+	by, err := d.DeliveriesOf(ctx, []string{eventID}, targets)
+	return by[eventID], err
+}
+
+// DeliveriesOf lists the deliveries to targets (nil: every target; empty: none) of each of
+// eventIDs (at most a page of events: one query with an IN list), by event id, each oldest
+// first. Errors wrap core.ErrUnavailable.
+func (d *DB) DeliveriesOf(ctx context.Context, eventIDs []string, targets []string) (map[string][]*core.Delivery, error) {
 	cond, cargs, some := d.targetCond("d.target", targets)
-	if !some {
+	if !some || len(eventIDs) == 0 {
 		return nil, nil
 	}
+	ids, iargs := d.inList("d.event_id", eventIDs)
 	rows, err := d.query(ctx, d.r, `SELECT `+deliveryColumns+` FROM deliveries d JOIN events e ON e.id = d.event_id
-		WHERE d.event_id = ?`+cond+` ORDER BY d.created_at_ms, d.id`, append([]any{d.dialect.text(eventID)}, cargs...)...)
+		WHERE `+ids+cond+` ORDER BY d.created_at_ms, d.id`, append(iargs, cargs...)...)
 	if err != nil {
 		return nil, unavailable("list event deliveries", err)
 	}
 	defer rows.Close()
-	var out []*core.Delivery
+	out := map[string][]*core.Delivery{}
 	for rows.Next() {
 		dl, err := scanDelivery(rows)
 		if err != nil {
 			return nil, unavailable("list event deliveries", err)
 		}
-		out = append(out, dl)
+		out[dl.EventID] = append(out[dl.EventID], dl)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("list event deliveries", err)

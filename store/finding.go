@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/notify"
 )
 
@@ -41,25 +42,35 @@ func (d *DB) FindingStatus(ctx context.Context, scanID, fingerprint string) (str
 }
 
 // DueScans implements core.FindingStore.
-func (d *DB) DueScans(ctx context.Context, now time.Time, limit int) ([]string, error) {
-	rows, err := d.query(ctx, d.r, `SELECT scan_id FROM finding_scans WHERE done_at_ms = 0 AND due_at_ms <= ?
+func (d *DB) DueScans(ctx context.Context, now time.Time, limit int) ([]core.DueScan, error) {
+	rows, err := d.query(ctx, d.r, `SELECT scan_id, attempts FROM finding_scans WHERE done_at_ms = 0 AND due_at_ms <= ?
 		ORDER BY due_at_ms, scan_id LIMIT ?`, ms(now), limit)
 	if err != nil {
 		return nil, unavailable("due scans", err)
 	}
 	defer rows.Close()
-	var out []string
+	var out []core.DueScan
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var s core.DueScan
+		if err := rows.Scan(&s.ScanID, &s.Attempts); err != nil {
 			return nil, unavailable("due scans", err)
 		}
-		out = append(out, id)
+		out = append(out, s)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("due scans", err)
 	}
 	return out, nil
+}
+
+// PostponeScan implements core.FindingStore.
+func (d *DB) PostponeScan(ctx context.Context, scanID string, attempts int, due time.Time, lastErr string) error {
+	_, err := d.exec(ctx, d.w, `UPDATE finding_scans SET attempts = ?, due_at_ms = ?, last_error = ? WHERE scan_id = ? AND done_at_ms = 0`,
+		attempts, ms(due), lastErr, scanID)
+	if err != nil {
+		return unavailable("postpone scan", err)
+	}
+	return nil
 }
 
 const findingColumns = `repo_url, branch, fingerprint, title, file, line, severity, state,
@@ -236,17 +247,28 @@ func (d *DB) PruneFindings(ctx context.Context, fixedBefore time.Time) (int, err
 }
 
 // Findings lists the findings that f selects, most recently seen first (at most f.Limit,
-// default core.DefaultPageSize).
+// default core.DefaultPageSize, after f.After). Every filter is part of the query, so a page
+// holds what it selects whatever else is stored. f.RepoURL is matched per event.SameRepo
+// against the scopes' repositories (finding_scopes: one row per repository and branch); the
+// findings are then read by their primary key's repository prefix.
 func (d *DB) Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding, error) {
 	q := `SELECT ` + findingColumns + ` FROM findings WHERE 1 = 1`
 	var args []any
 	if f.RepoURL != "" {
-		q += ` AND repo_url = ?`
-		args = append(args, f.RepoURL)
+		repos, err := d.findingRepos(ctx, f.RepoURL)
+		if err != nil {
+			return nil, unavailable("findings", err)
+		}
+		if len(repos) == 0 {
+			return nil, nil
+		}
+		cond, a := d.dialect.inList("repo_url", repos)
+		q += ` AND ` + cond
+		args = append(args, a...)
 	}
-	if f.Branch != "" {
+	if f.Branch != nil {
 		q += ` AND branch = ?`
-		args = append(args, f.Branch)
+		args = append(args, *f.Branch)
 	}
 	switch f.State {
 	case "":
@@ -255,6 +277,10 @@ func (d *DB) Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding
 	default:
 		q += ` AND state = ?`
 		args = append(args, f.State)
+	}
+	if k := f.After; k != nil {
+		q += ` AND (last_seen_ms < ? OR (last_seen_ms = ? AND (repo_url, branch, fingerprint) > (?, ?, ?)))`
+		args = append(args, ms(k.LastSeen), ms(k.LastSeen), k.RepoURL, k.Branch, k.Fingerprint)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -277,6 +303,55 @@ func (d *DB) Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable("findings", err)
+	}
+	return out, nil
+}
+
+// findingRepos returns the repository URLs of the findings' scopes that query names
+// (event.SameRepo).
+func (d *DB) findingRepos(ctx context.Context, query string) ([]string, error) {
+	rows, err := d.query(ctx, d.r, `SELECT DISTINCT repo_url FROM finding_scopes`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var r string
+		if err := rows.Scan(&r); err != nil {
+			return nil, err
+		}
+		if event.SameRepo(query, r) {
+			out = append(out, r)
+		}
+	}
+	return out, rows.Err()
+}
+
+// FindingScopes implements dashboard.Store: per repository and branch, its findings counted
+// by state, most open (open and regressed) first, at most limit of them.
+func (d *DB) FindingScopes(ctx context.Context, limit int) ([]core.FindingScope, error) {
+	rows, err := d.query(ctx, d.r, `SELECT repo_url, branch,
+			sum(CASE WHEN state = 'open' THEN 1 ELSE 0 END), sum(CASE WHEN state = 'regressed' THEN 1 ELSE 0 END),
+			sum(CASE WHEN state = 'fixed' THEN 1 ELSE 0 END), max(last_seen_ms)
+		FROM findings GROUP BY repo_url, branch
+		ORDER BY sum(CASE WHEN state <> 'fixed' THEN 1 ELSE 0 END) DESC, repo_url, branch LIMIT ?`, limit)
+	if err != nil {
+		return nil, unavailable("finding scopes", err)
+	}
+	defer rows.Close()
+	var out []core.FindingScope
+	for rows.Next() {
+		var sc core.FindingScope
+		var last int64
+		if err := rows.Scan(&sc.RepoURL, &sc.Branch, &sc.Open, &sc.Regressed, &sc.Fixed, &last); err != nil {
+			return nil, unavailable("finding scopes", err)
+		}
+		sc.LastSeen = fromMS(last)
+		out = append(out, sc)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable("finding scopes", err)
 	}
 	return out, nil
 }

@@ -100,14 +100,11 @@ func (d *DB) DeliveryPage(ctx context.Context, f core.DeliveryFilter) (core.Deli
 	return page, nil
 }
 
-// ErrBadCursor is returned for a cursor that no listing produced.
-var ErrBadCursor = errors.New("cursor: not one this listing returned")
-
 func parseCursor(c string) (int64, string, error) {
 	msPart, id, ok := strings.Cut(c, ".")
 	created, err := strconv.ParseInt(msPart, 10, 64)
 	if !ok || err != nil || id == "" {
-		return 0, "", ErrBadCursor
+		return 0, "", core.ErrBadCursor
 	}
 	return created, id, nil
 }

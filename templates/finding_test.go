@@ -119,8 +119,9 @@ func TestWebhookPresetsRenderFindings(t *testing.T) {
 }
 
 // TestDigestShowsFindings: the compliance digest counts the period's finding events per
-// repository and branch and lists the open findings' age from the run (core.FillDigest), for
-// email and Slack.
+// repository and branch and lists the open findings' age from the run (core.FillDigest), in
+// every target type's built-in (Slack, Discord, email, webhook); go test ./templates -update
+// rewrites the golden files (testdata/digest/*-findings.golden).
 func TestDigestShowsFindings(t *testing.T) {
 	t.Parallel()
 	from, to := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2024, 1, 8, 0, 0, 0, 0, time.UTC)
@@ -155,10 +156,8 @@ func TestDigestShowsFindings(t *testing.T) {
 	e, err := templates.New("")
 	require.NoError(t, err)
 	r := &core.Renderer{Engine: e}
-	for _, tgt := range builtinTargets {
-		if tgt.Type == "discord" {
-			continue // its digest shows counts per event type only
-		}
+	targets := append(append([]*core.Target{}, builtinTargets...), &core.Target{Name: "siem", Type: "webhook", Format: notify.FormatJSON})
+	for _, tgt := range targets {
 		t.Run(tgt.Type, func(t *testing.T) {
 			t.Parallel()
 			digestEv, err := core.NewDigestEvent("digest_weekly", run, to)
@@ -167,15 +166,52 @@ func TestDigestShowsFindings(t *testing.T) {
 			core.FillDigest(msg, run, evs, 70)
 			require.Equal(t, 45, msg.Digest.OpenFindings[0].AgeDays)
 			require.NoError(t, r.Render(msg, tgt, nil))
+			var got bytes.Buffer
+			if tgt.Format == notify.FormatJSON {
+				require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
+			} else {
+				got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
+			}
+			golden := filepath.Join("testdata", "digest", tgt.Type+"-findings.golden")
+			if *update {
+				require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
+			}
+			want, err := os.ReadFile(golden)
+			require.NoError(t, err, "run go test ./templates -update to create it")
+			require.Equal(t, string(want), got.String())
+
 			out := string(msg.Body) + msg.HTML
-			for _, want := range []string{"acme/payments", "acme/web", "45 days"} {
+			for _, want := range []string{"acme/payments", "acme/web"} {
 				require.Contains(t, out, want)
 			}
-			if tgt.Type == "email" {
+			switch tgt.Type {
+			case "email":
 				require.Contains(t, string(msg.Body), "acme/payments (main)                        2    1    0")
 				require.Contains(t, string(msg.Body), "acme/web (dev)                              0    0    1")
-			} else {
+				require.Contains(t, out, "45 days")
+			case "webhook":
+				var body struct {
+					Findings []struct {
+						Repo, Branch          string
+						New, Fixed, Regressed int
+					}
+					OpenFindings []struct {
+						RepoURL string `json:"repo_url"`
+						Open    int
+						AgeDays int `json:"age_days"`
+					} `json:"open_findings"`
+				}
+				require.NoError(t, json.Unmarshal(msg.Body, &body))
+				require.Len(t, body.Findings, 2)
+				require.Equal(t, "acme/payments", body.Findings[0].Repo)
+				require.Equal(t, [3]int{2, 1, 0}, [3]int{body.Findings[0].New, body.Findings[0].Fixed, body.Findings[0].Regressed})
+				require.Equal(t, [3]int{0, 0, 1}, [3]int{body.Findings[1].New, body.Findings[1].Fixed, body.Findings[1].Regressed})
+				require.Len(t, body.OpenFindings, 1)
+				require.Equal(t, 3, body.OpenFindings[0].Open)
+				require.Equal(t, 45, body.OpenFindings[0].AgeDays)
+			default: // slack, discord
 				require.Contains(t, out, "2 new, 1 fixed, 0 regressed")
+				require.Contains(t, out, "3 open, the oldest for 45 days")
 			}
 		})
 	}

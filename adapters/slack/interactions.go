@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -53,6 +54,12 @@ type Interactions struct {
 	// Secrets returns the signing secrets of the configured Slack targets (read per request, so
 	// a reload applies at once).
 	Secrets func() []string
+	// APIURLs returns the api_url of each configured Slack target (read per click; nil: none
+	// set). A response_url is posted to only when it is https on slack.com or one of its
+	// subdomains (Slack sends https://hooks.slack.com/actions/…), or on the scheme and host of one
+	// of these (a proxy, a test receiver): a forged or altered callback cannot make the bridge
+	// post to its own network (ResponseURLAllowed).
+	APIURLs func() []string
 	Actions Actions
 	Client  *http.Client // for response_url (default notify.NewHTTPClient())
 	Log     *slog.Logger // default: discarded
@@ -210,6 +217,15 @@ func (h *Interactions) update(cb *slack.InteractionCallback, st status) {
 		h.Log.Warn("slack: interaction without a usable response_url; the message is not updated")
 		return
 	}
+	var bases []string
+	if h.APIURLs != nil {
+		bases = h.APIURLs()
+	}
+	if !ResponseURLAllowed(target, bases) {
+		h.Log.Warn("slack: response_url is not on Slack's host nor a configured api_url's; the message is not updated",
+			"host", target.Hostname())
+		return
+	}
 	payload := map[string]any{"text": st.text, "response_type": "ephemeral", "replace_original": false}
 	if !st.ephemeral {
 		blocks, attachments := withStatus(cb.Message.Msg, st.text)
@@ -229,6 +245,22 @@ func (h *Interactions) update(cb *slack.InteractionCallback, st status) {
 			h.Log.Warn("slack: updating the message through response_url failed", "err", notify.Scrub(err, notify.SecretForms(target.String())))
 		}
 	})
+}
+
+// ResponseURLAllowed reports whether u may be posted to as a click's response_url: https on
+// slack.com or a subdomain of it, or the same scheme and host (with port) as one of apiURLs,
+// the configured targets' api_url values.
+func ResponseURLAllowed(u *url.URL, apiURLs []string) bool {
+	host := strings.ToLower(u.Hostname())
+	if u.Scheme == "https" && (host == "slack.com" || strings.HasSuffix(host, ".slack.com")) && (u.Port() == "" || u.Port() == "443") {
+		return true
+	}
+	for _, raw := range apiURLs {
+		if b, err := url.Parse(raw); err == nil && b.Scheme == u.Scheme && strings.EqualFold(b.Host, u.Host) {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Interactions) post(ctx context.Context, target string, body []byte) error {

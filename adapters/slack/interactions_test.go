@@ -150,7 +150,8 @@ func TestInteractionsAnswers(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			acts := &actions{fail: tt.fail}
-			h := &slack.Interactions{Secrets: func() []string { return tt.secrets }, Actions: acts}
+			h := &slack.Interactions{Secrets: func() []string { return tt.secrets }, Actions: acts,
+				APIURLs: func() []string { return []string{resp.srv.URL + "/api/"} }}
 			w := httptest.NewRecorder()
 			h.ServeHTTP(w, signed(t, "/slack/interactions", tt.sign, tt.body))
 			h.Wait()
@@ -160,6 +161,51 @@ func TestInteractionsAnswers(t *testing.T) {
 				require.True(t, resp.has(tt.update), "response_url got %q", tt.update)
 			}
 		})
+	}
+}
+
+// TestInteractionsResponseURLHost: a signed click whose response_url points elsewhere than
+// Slack or a configured api_url records the click but posts nothing there.
+func TestInteractionsResponseURLHost(t *testing.T) {
+	t.Parallel()
+	resp := newFakeResponseURL(t)
+	body := url.Values{"payload": {`{"type":"block_actions","user":{"id":"U1","name":"alice"},"response_url":"` + resp.srv.URL + `/r",` +
+		`"message":{"text":"t","blocks":[]},"actions":[{"action_id":"cortex_bridge.ack","block_id":"cortex_bridge.actions","type":"button","value":"evt_1"}]}`}}.Encode()
+	acts := &actions{}
+	h := &slack.Interactions{Secrets: func() []string { return []string{"right"} }, Actions: acts,
+		APIURLs: func() []string { return []string{"https://slack-proxy.example/api/"} }}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, signed(t, "/slack/interactions", "right", body))
+	h.Wait()
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Equal(t, []string{"ack evt_1 U1"}, acts.calls)
+	resp.mu.Lock()
+	defer resp.mu.Unlock()
+	require.Empty(t, resp.bodies, "nothing is posted to a host that is not Slack's")
+}
+
+func TestResponseURLAllowed(t *testing.T) {
+	t.Parallel()
+	apis := []string{"http://127.0.0.1:8081/api/", "https://proxy.corp.example/slack/api/"}
+	tests := map[string]bool{
+		"https://hooks.slack.com/actions/T1/1/abc":      true,
+		"https://HOOKS.Slack.com/actions/T1/1/abc":      true,
+		"https://hooks.slack.com:443/actions/T1/1/abc":  true,
+		"https://slack.com/x":                           true,
+		"http://hooks.slack.com/actions/T1/1/abc":       false, // not https
+		"https://hooks.slack.com:8443/actions":          false, // another port
+		"https://hooks.slack.com.evil.example/actions":  false,
+		"https://evilslack.com/actions":                 false,
+		"http://169.254.169.254/latest/meta-data/":      false,
+		"http://127.0.0.1:8081/actions/T1/1/abc":        true, // a configured api_url's host
+		"http://127.0.0.1:8082/actions/T1/1/abc":        false,
+		"https://127.0.0.1:8081/actions":                false, // the scheme differs
+		"https://proxy.corp.example/slack/actions/T1/1": true,
+	}
+	for raw, want := range tests {
+		u, err := url.Parse(raw)
+		require.NoError(t, err)
+		require.Equal(t, want, slack.ResponseURLAllowed(u, apis), raw)
 	}
 }
 
@@ -220,7 +266,8 @@ func TestInteractionsAnswerBeforeUpdating(t *testing.T) {
 	body := url.Values{"payload": {`{"type":"block_actions","user":{"id":"U1","name":"alice"},"response_url":"` + srv.URL + `/r",` +
 		`"message":{"text":"t","blocks":[]},"actions":[{"action_id":"cortex_bridge.ack","block_id":"cortex_bridge.actions","type":"button","value":"evt_1"}]}`}}.Encode()
 	acts := &actions{}
-	h := &slack.Interactions{Secrets: func() []string { return []string{"right"} }, Actions: acts}
+	h := &slack.Interactions{Secrets: func() []string { return []string{"right"} }, Actions: acts,
+		APIURLs: func() []string { return []string{srv.URL} }}
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, signed(t, "/slack/interactions", "right", body))
 	require.Equal(t, http.StatusOK, w.Code)

@@ -163,6 +163,7 @@ its extra RSS (peak VmRSS/VmHWM over the RSS before the case) and whether it sti
 	f.StringVar(&o.Secret, "secret", "bench-ingest-secret", "ingest secret (with --url: the bridge's ingest.secrets entry)")
 	f.StringVar(&o.ReceiverListen, "receiver-listen", "127.0.0.1:0", `receiver address; with --url the bridge's webhook target must point at it ("off": ingest only)`)
 	f.StringVar(&o.ReceiverSecret, "receiver-secret", "bench-receiver-secret", "the webhook target's signing secret the receiver verifies")
+	f.BoolVar(&o.NoAudit, "no-audit", false, "leave the file target out of the generated config (the webhook target only)")
 	f.StringVar(&o.AuditPath, "audit-file", "", "with --url: the bridge's file target path, checked for loss")
 	f.StringVar(&o.Storage, "storage", "sqlite", "storage.driver of the generated config: sqlite or postgres")
 	f.IntVar(&o.Replicas, "replicas", 1, "with --storage postgres: start this many bridges on the one database and post to them in turn (CPU summed, peak RSS of the highest)")

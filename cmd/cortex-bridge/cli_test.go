@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -181,4 +182,39 @@ func TestUsageErrorsArePrinted(t *testing.T) {
 		require.Error(t, err, "%v", args)
 		require.True(t, strings.HasPrefix(stderr, "error: "), "%v: %q", args, stderr)
 	}
+}
+
+// TestValidateKeepsWarningsWithErrors: an invalid config's report still lists the warnings
+// (a disabled target), in text (stderr) and in --format json.
+func TestValidateKeepsWarningsWithErrors(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	cfg := `
+ingest: {secrets: [s3cret-value]}
+targets:
+  - {name: chat, type: slack, webhook_url: "${CORTEX_BRIDGE_TEST_UNSET_WEBHOOK}"}
+  - {name: hook2, type: webhook, url: "https://example.com/h2", secret: x}
+routes:
+  - {name: bad-rule, when: 'score >= "7"', targets: [hook2]}
+`
+	path := filepath.Join(dir, "config.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	_, stderr, err := run(t, "validate", "--config", path)
+	require.Error(t, err)
+	require.Contains(t, stderr, "warning: target chat (slack) is disabled")
+	require.Contains(t, stderr, `routes[0].when: route "bad-rule"`)
+
+	out, _, err := run(t, "validate", "--config", path, "--format", "json")
+	require.Error(t, err)
+	var report struct {
+		Valid    bool
+		Warnings []string
+		Errors   []struct{ Path, Message string }
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &report), out)
+	require.False(t, report.Valid)
+	require.Len(t, report.Warnings, 1)
+	require.Contains(t, report.Warnings[0], "target chat (slack) is disabled")
+	require.NotEmpty(t, report.Errors)
+	require.Equal(t, "routes[0].when", report.Errors[0].Path)
 }

@@ -45,6 +45,7 @@ the operands after it show "not evaluated"); then the digests that collect the e
 			if err != nil {
 				return err
 			}
+			defer rt.Close()
 			writeRoute(cmd.OutOrStdout(), dryrun.Run(rt, ev, dryrun.Options{}), explain)
 			return nil
 		},

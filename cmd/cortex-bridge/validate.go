@@ -31,10 +31,16 @@ for CI pipelines that keep the config in git.`,
 			default:
 				return fmt.Errorf("--format: want text or json, got %q", format)
 			}
+			out := cmd.OutOrStdout()
 			if err != nil {
+				var be *config.BuildError
+				if errors.As(err, &be) {
+					for _, w := range be.Warnings {
+						fmt.Fprintln(cmd.ErrOrStderr(), "warning:", w)
+					}
+				}
 				return err
 			}
-			out := cmd.OutOrStdout()
 			for _, w := range rt.Warnings {
 				fmt.Fprintln(out, "warning:", w)
 			}
@@ -68,8 +74,12 @@ func validateJSON(cmd *cobra.Command, rt *config.Runtime, err error) error {
 		Warnings []string  `json:"warnings"`
 		Errors   []problem `json:"errors"`
 	}{Valid: err == nil, Warnings: []string{}, Errors: []problem{}}
-	if rt != nil {
+	var be *config.BuildError
+	switch {
+	case rt != nil:
 		report.Warnings = append(report.Warnings, rt.Warnings...)
+	case errors.As(err, &be):
+		report.Warnings = append(report.Warnings, be.Warnings...)
 	}
 	for _, e := range leaves(err) {
 		var ke *config.KeyError

@@ -117,7 +117,7 @@ func testEventsCursor(t *testing.T, s Store) {
 	}
 	require.Equal(t, []string{"e6", "e5", "e4", "e3", "e2", "e1", "e0"}, got)
 	_, err := s.Events(context.Background(), core.EventFilter{Cursor: "nonsense"})
-	require.ErrorContains(t, err, "cursor")
+	require.ErrorIs(t, err, core.ErrBadCursor)
 }
 
 func testEventsDeliveryState(t *testing.T, s Store) {
@@ -178,6 +178,23 @@ func testEventDetail(t *testing.T, s Store) {
 	none, err := s.EventDeliveries(ctx, "e1", []string{})
 	require.NoError(t, err)
 	require.Empty(t, none)
+
+	// A page's deliveries in one query: each event's own, in order, limited to targets.
+	other := delivery("wh_1", core.StateSucceeded, "")
+	ingest(t, s, core.IngestItem{Event: issueEvent(t, "e2", "high", "r", "s", "t", "f", t0.Add(time.Second)), Deliveries: []*core.Delivery{other}})
+	ingest(t, s, core.IngestItem{Event: issueEvent(t, "e3", "high", "r", "s", "t", "f", t0.Add(2*time.Second))})
+	by, err := s.DeliveriesOf(ctx, []string{"e1", "e2", "e3", "nope"}, nil)
+	require.NoError(t, err)
+	require.Len(t, by, 2, "events without deliveries have no entry")
+	require.Equal(t, []string{hook.ID, slack.ID}, ids(by["e1"]))
+	require.Equal(t, []string{other.ID}, ids(by["e2"]))
+	by, err = s.DeliveriesOf(ctx, []string{"e1", "e2"}, []string{"slack"})
+	require.NoError(t, err)
+	require.Equal(t, map[string][]string{"e1": {slack.ID}}, map[string][]string{"e1": ids(by["e1"])})
+	require.Empty(t, by["e2"])
+	by, err = s.DeliveriesOf(ctx, []string{"e1"}, []string{})
+	require.NoError(t, err)
+	require.Empty(t, by)
 
 	holds, err := s.EventHolds(ctx, "e1", nil)
 	require.NoError(t, err)

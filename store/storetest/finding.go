@@ -27,6 +27,11 @@ func findingTests() map[string]func(t *testing.T, s Store) {
 		"FindingsEventsLikeIngested": testFindingsEventsStored,
 		"FindingsOpenSummary":        testFindingsOpenSummary,
 		"FindingsLateIssues":         testFindingsLateIssues,
+		"FindingsPostponed":          testFindingsPostponed,
+		"FindingsBranchPageComplete": testFindingsBranchPage,
+		"FindingsRepoAsTyped":        testFindingsRepoAsTyped,
+		"FindingsScopesCounted":      testFindingsScopes,
+		"FindingsScopeOfCompletion":  testFindingsScopeOfCompletion,
 	}
 }
 
@@ -75,7 +80,8 @@ func compareDue(t *testing.T, s Store, p core.FindingsPolicy, now time.Time) []s
 	var got []string
 	due, err := s.DueScans(context.Background(), now, 100)
 	require.NoError(t, err)
-	for _, id := range due {
+	for _, ds := range due {
+		id := ds.ScanID
 		// ok is false while another transaction holds the scan's row. On PostgreSQL that
 		// includes one whose context was cancelled (testFindingsRollback): database/sql rolls
 		// it back asynchronously, so the row is free a moment later, not at once.
@@ -120,6 +126,8 @@ func findings(t *testing.T, s Store, f core.FindingFilter) map[string]core.Findi
 
 const repoA = "https://github.com/acme/payments"
 
+func ptr[T any](v T) *T { return &v }
+
 func testFindingsLifecycle(t *testing.T, s Store) {
 	p := core.FindingsPolicy{}
 	sqli, xss := issue{"SQL injection", "api/user.js", 42}, issue{"XSS", "web/page.js", 7}
@@ -144,7 +152,7 @@ func testFindingsLifecycle(t *testing.T, s Store) {
 	at = at.Add(2 * time.Hour)
 	scanRun(t, s, p, "s4", repoA, "main", at, false, sqli)
 	require.Equal(t, []string{"finding.fixed XSS"}, compareDue(t, s, p, at.Add(time.Hour)))
-	got := findings(t, s, core.FindingFilter{RepoURL: repoA, Branch: "main"})
+	got := findings(t, s, core.FindingFilter{RepoURL: repoA, Branch: ptr("main")})
 	require.Equal(t, core.FindingFixed, got["XSS"].State)
 	require.Equal(t, "s2", got["XSS"].LastScanID)
 	require.Equal(t, core.FindingOpen, got["SQL injection"].State)
@@ -172,7 +180,7 @@ func testFindingsBaseline(t *testing.T, s Store) {
 	quiet := core.FindingsPolicy{Baseline: core.BaselineQuiet}
 	scanRun(t, s, quiet, "q1", repoA, "quiet", t0, false, sqli)
 	require.Empty(t, compareDue(t, s, quiet, t0.Add(time.Hour)), "quiet: the first scan sends nothing")
-	require.Len(t, findings(t, s, core.FindingFilter{Branch: "quiet"}), 1, "its findings are recorded")
+	require.Len(t, findings(t, s, core.FindingFilter{Branch: ptr("quiet")}), 1, "its findings are recorded")
 	scanRun(t, s, quiet, "q2", repoA, "quiet", t0.Add(2*time.Hour), false, sqli, issue{"XSS", "x.js", 1})
 	require.Equal(t, []string{"finding.new XSS"}, compareDue(t, s, quiet, t0.Add(3*time.Hour)), "later scans notify")
 
@@ -226,7 +234,7 @@ func testFindingsComparedOnce(t *testing.T, s Store) {
 	ingest(t, s, core.IngestItem{Event: again, ScanCompleted: "s1", CompareAt: again.ReceivedAt})
 	due, err = s.DueScans(context.Background(), t0.Add(time.Hour), 10)
 	require.NoError(t, err)
-	require.Equal(t, []string{"s1"}, due)
+	require.Equal(t, []core.DueScan{{ScanID: "s1"}}, due)
 	require.Len(t, compareDue(t, s, p, t0.Add(time.Hour)), 1)
 	ok, err := s.CompareScan(context.Background(), "s1", func(*core.ScanComparison) (*core.ScanResult, error) {
 		t.Fatal("a done comparison runs again")
@@ -368,4 +376,182 @@ func testFindingsLateIssues(t *testing.T, s Store) {
 	require.NotContains(t, findings(t, s, core.FindingFilter{}), "C")
 	scanRun(t, s, p, "s2", repoA, "main", t0.Add(4*time.Hour), false, issue{"A", "A.js", 1}, issue{"B", "B.js", 1}, issue{"C", "C.js", 1})
 	require.Equal(t, []string{"finding.new C"}, compareDue(t, s, p, t0.Add(5*time.Hour)))
+}
+
+// A failed comparison is postponed: the scan is not due before the time given, then due with
+// its failed attempts counted; the other scans stay due meanwhile; a done comparison is not
+// revived by a late postponement.
+func testFindingsPostponed(t *testing.T, s Store) {
+	ctx := context.Background()
+	p := core.FindingsPolicy{}
+	scanRun(t, s, p, "bad", repoA, "main", t0, false, issue{"A", "a.js", 1})
+	scanRun(t, s, p, "good", repoA, "dev", t0, false, issue{"B", "b.js", 1})
+	now := t0.Add(time.Hour)
+	due, err := s.DueScans(ctx, now, 10)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []core.DueScan{{ScanID: "bad"}, {ScanID: "good"}}, due)
+
+	next := now.Add(10 * time.Second)
+	require.NoError(t, s.PostponeScan(ctx, "bad", 1, next, "boom"))
+	due, err = s.DueScans(ctx, next.Add(-time.Millisecond), 10)
+	require.NoError(t, err)
+	require.Equal(t, []core.DueScan{{ScanID: "good"}}, due, "the postponed scan waits; the other does not")
+	require.Equal(t, []string{"finding.new B"}, compareDue(t, s, p, now))
+
+	due, err = s.DueScans(ctx, next, 10)
+	require.NoError(t, err)
+	require.Equal(t, []core.DueScan{{ScanID: "bad", Attempts: 1}}, due)
+	require.NoError(t, s.PostponeScan(ctx, "bad", 2, next.Add(time.Minute), "boom again"))
+	due, err = s.DueScans(ctx, next.Add(time.Minute), 10)
+	require.NoError(t, err)
+	require.Equal(t, []core.DueScan{{ScanID: "bad", Attempts: 2}}, due)
+
+	require.Equal(t, []string{"finding.new A"}, compareDue(t, s, p, next.Add(time.Minute)))
+	require.NoError(t, s.PostponeScan(ctx, "bad", 3, next, "late"))
+	due, err = s.DueScans(ctx, next.Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.Empty(t, due, "a done comparison stays done")
+}
+
+// A scan.completed that names the repository (and branch) gives its scan a scope by itself:
+// with no scan.started the scan is still compared.
+func testFindingsScopeOfCompletion(t *testing.T, s Store) {
+	p := core.FindingsPolicy{}
+	for i, tc := range []struct{ scan, branch string }{{"c1", ""}, {"c2", "release"}} {
+		ev := scanEvent(t, tc.scan+"-issue", event.IssueCritical, map[string]any{"scan_id": tc.scan, "issue_id": "1", "severity": "critical",
+			"title": "T" + tc.scan, "file": "t.js"}, time.Duration(i)*time.Minute)
+		ingest(t, s, core.IngestItem{Event: ev, Finding: p.FindingOf(ev)})
+		data := map[string]any{"scan_id": tc.scan, "repo_url": repoA, "status": "completed"}
+		if tc.branch != "" {
+			data["branch"] = tc.branch
+		}
+		done := scanEvent(t, tc.scan+"-done", event.ScanCompleted, data, time.Duration(i)*time.Minute+time.Second)
+		ingest(t, s, core.IngestItem{Event: done, ScanCompleted: tc.scan, CompareAt: done.ReceivedAt})
+	}
+	require.Equal(t, []string{"finding.new Tc1", "finding.new Tc2"}, compareDue(t, s, p, t0.Add(time.Hour)))
+	got := findings(t, s, core.FindingFilter{RepoURL: repoA})
+	require.Equal(t, "", got["Tc1"].Branch, "no branch named: the repository's scope without one")
+	require.Equal(t, "release", got["Tc2"].Branch)
+}
+
+// titles returns the titles of fs, in order.
+func titles(fs []core.Finding) []string {
+	out := make([]string, len(fs))
+	for i, f := range fs {
+		out[i] = f.Title
+	}
+	return out
+}
+
+// The branch and status filters are part of the query: with many findings on main, seen last,
+// and a limit smaller than their count, the page of another branch (or of the scans that named
+// none) still holds all of its findings; a cursor pages through main without gaps or repeats.
+func testFindingsBranchPage(t *testing.T, s Store) {
+	ctx := context.Background()
+	p := core.FindingsPolicy{}
+	var many []issue
+	for i := range 12 {
+		many = append(many, issue{fmt.Sprintf("M%02d", i), fmt.Sprintf("m%d.js", i), 1})
+	}
+	scanRun(t, s, p, "d1", repoA, "dev", t0, false, issue{"D1", "d1.js", 1}, issue{"D2", "d2.js", 1}, issue{"D3", "d3.js", 1})
+	scanRun(t, s, p, "n1", repoA, "", t0.Add(time.Minute), false, issue{"N1", "n1.js", 1}, issue{"N2", "n2.js", 1})
+	compareDue(t, s, p, t0.Add(time.Hour))
+	scanRun(t, s, p, "d2", repoA, "dev", t0.Add(2*time.Hour), false, issue{"D1", "d1.js", 1}, issue{"D2", "d2.js", 1})
+	scanRun(t, s, p, "m1", repoA, "main", t0.Add(3*time.Hour), false, many...)
+	compareDue(t, s, p, t0.Add(4*time.Hour))
+
+	list := func(f core.FindingFilter) []string {
+		t.Helper()
+		fs, err := s.Findings(ctx, f)
+		require.NoError(t, err)
+		got := titles(fs)
+		sort.Strings(got)
+		return got
+	}
+	require.Equal(t, []string{"D1", "D2", "D3"}, list(core.FindingFilter{RepoURL: repoA, Branch: ptr("dev"), Limit: 5}))
+	require.Equal(t, []string{"N1", "N2"}, list(core.FindingFilter{RepoURL: repoA, Branch: ptr(""), Limit: 5}),
+		"branch \"\" is the scope of scans that named none, not every branch")
+	require.Equal(t, []string{"N1", "N2"}, list(core.FindingFilter{Branch: ptr(""), Limit: 5}))
+	require.Equal(t, []string{"D3"}, list(core.FindingFilter{RepoURL: repoA, Branch: ptr("dev"), State: core.FindingFixed, Limit: 5}))
+	require.Equal(t, []string{"D1", "D2"}, list(core.FindingFilter{RepoURL: repoA, Branch: ptr("dev"), State: core.FindingOpen, Limit: 2}))
+	require.Len(t, list(core.FindingFilter{RepoURL: repoA, Limit: 100}), 17, "nil: every branch")
+
+	// A cursor after the last of each page: main's 12 findings in pages of 5, in order.
+	var got []string
+	f := core.FindingFilter{RepoURL: repoA, Branch: ptr("main"), Limit: 5}
+	for range 10 {
+		page, err := s.Findings(ctx, f)
+		require.NoError(t, err)
+		got = append(got, titles(page)...)
+		if len(page) < f.Limit {
+			break
+		}
+		k, err := core.ParseFindingCursor(page[len(page)-1].Key().Cursor())
+		require.NoError(t, err)
+		f.After = k
+	}
+	var want []string
+	for _, is := range many {
+		want = append(want, is.title)
+	}
+	require.Len(t, got, len(want), "each once")
+	sort.Strings(got)
+	require.Equal(t, want, got, "every one")
+}
+
+// The repository filter takes what people type: the URL as stored, with a trailing slash or
+// .git, in another case, as an SSH remote, without its scheme, or owner/name (any host).
+func testFindingsRepoAsTyped(t *testing.T, s Store) {
+	p := core.FindingsPolicy{}
+	const gitlab, other = "https://gitlab.com/acme/payments", "https://github.com/acme/payments-v2"
+	scanRun(t, s, p, "a1", repoA, "main", t0, false, issue{"GH", "a.js", 1})
+	scanRun(t, s, p, "g1", gitlab, "main", t0, false, issue{"GL", "a.js", 1})
+	scanRun(t, s, p, "o1", other, "main", t0, false, issue{"V2", "a.js", 1})
+	compareDue(t, s, p, t0.Add(time.Hour))
+	for query, want := range map[string][]string{
+		repoA:                                 {"GH"},
+		repoA + "/":                           {"GH"},
+		repoA + ".git":                        {"GH"},
+		"HTTPS://GitHub.com/Acme/Payments":    {"GH"},
+		"git@github.com:acme/payments.git":    {"GH"},
+		"github.com/acme/payments":            {"GH"},
+		"acme/payments":                       {"GH", "GL"},
+		gitlab + ".git":                       {"GL"},
+		"acme/payments-v2":                    {"V2"},
+		"https://github.com/acme/pay":         nil,
+		"https://bitbucket.org/acme/payments": nil,
+	} {
+		fs, err := s.Findings(context.Background(), core.FindingFilter{RepoURL: query, Branch: ptr("main")})
+		require.NoError(t, err)
+		got := titles(fs)
+		sort.Strings(got)
+		if want == nil {
+			require.Empty(t, got, query)
+			continue
+		}
+		require.Equal(t, want, got, query)
+	}
+}
+
+// FindingScopes counts every scope's findings by state in the query, most open first, however
+// many findings the others have.
+func testFindingsScopes(t *testing.T, s Store) {
+	p := core.FindingsPolicy{}
+	const repoB = "https://github.com/acme/web"
+	scanRun(t, s, p, "a1", repoA, "main", t0, false, issue{"A", "a.js", 1}, issue{"B", "b.js", 1}, issue{"C", "c.js", 1})
+	scanRun(t, s, p, "b1", repoB, "dev", t0, false, issue{"X", "x.js", 1})
+	compareDue(t, s, p, t0.Add(time.Hour))
+	scanRun(t, s, p, "a2", repoA, "main", t0.Add(2*time.Hour), false, issue{"A", "a.js", 1})
+	compareDue(t, s, p, t0.Add(3*time.Hour))
+	scanRun(t, s, p, "a3", repoA, "main", t0.Add(4*time.Hour), false, issue{"A", "a.js", 1}, issue{"B", "b.js", 1})
+	compareDue(t, s, p, t0.Add(5*time.Hour))
+	got, err := s.FindingScopes(context.Background(), 10)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, core.FindingScope{RepoURL: repoA, Branch: "main", Open: 1, Regressed: 1, Fixed: 1, LastSeen: got[0].LastSeen}, got[0])
+	require.Equal(t, core.FindingScope{RepoURL: repoB, Branch: "dev", Open: 1, LastSeen: got[1].LastSeen}, got[1])
+	require.True(t, got[0].LastSeen.After(got[1].LastSeen))
+	got, err = s.FindingScopes(context.Background(), 1)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
 }

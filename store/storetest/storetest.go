@@ -52,6 +52,7 @@ type Store interface {
 	Events(ctx context.Context, f core.EventFilter) (core.EventPage, error)
 	Event(ctx context.Context, id string) (*event.Event, error)
 	EventDeliveries(ctx context.Context, eventID string, targets []string) ([]*core.Delivery, error)
+	DeliveriesOf(ctx context.Context, eventIDs []string, targets []string) (map[string][]*core.Delivery, error)
 	EventHolds(ctx context.Context, eventID string, targets []string) ([]core.Hold, error)
 	RetryDeliveries(ctx context.Context, f core.RetryFilter, now time.Time) (int, bool, error)
 	Close() error

@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/store"
 )
 
 func webhookTests() map[string]func(t *testing.T, s Store) {
@@ -120,7 +119,7 @@ func testDeliveryPages(t *testing.T, s Store) {
 	require.NoError(t, err)
 	require.Len(t, p.Deliveries, 2)
 	_, err = s.DeliveryPage(ctx, core.DeliveryFilter{Cursor: "nonsense"})
-	require.ErrorIs(t, err, store.ErrBadCursor)
+	require.ErrorIs(t, err, core.ErrBadCursor)
 
 	got := claim(t, s, "me", "wh_a", t0.Add(time.Minute), 1)
 	require.Len(t, got, 1)
