@@ -22,11 +22,12 @@ const orderedSlack = 10
 // orderedBudget is how many delivery index entries walkDeliveries may read for one page (each
 // step counts its LIMIT once per merged walk). With no filter on event columns every delivery
 // read gives an event and a page costs about a page of entries; with one (a type, a
-// repository) each entry also costs a look-up of its event, and a filter that few of the
-// deliveries' events meet is better served by walking the events and checking their
-// deliveries (sparseLimit's plans): past the budget, or as soon as the rate of matches seen
-// says the page would not fill within it, the walk stops and Events goes on from where it
-// stopped with those plans (BENCHMARKS.md, "Event list at 1 000 000 events").
+// repository) each step also reads that column's index over the step's received span, and a
+// filter that few of the deliveries' events meet is better served by walking the events and
+// checking their deliveries (sparseLimit's plans): past the budget, or as soon as the rate of
+// matches seen says the page would not fill within it, the walk stops and Events goes on from
+// where it stopped with those plans (BENCHMARKS.md, "Event list at 1 000 000 events:
+// tenant+type and PostgreSQL's rare text").
 const orderedBudget = 2000
 
 // orderedProbe bounds walkDeliveries' probe of a column filter's index: over the received span
@@ -100,7 +101,6 @@ func (d *DB) walkDeliveries(ctx context.Context, n narrowing, cond string, args 
 			w.done = true
 			return w, nil
 		}
-		seen += len(evs)
 		ranOut := got < ask
 		ids := make([]string, len(evs))
 		for i, e := range evs {
@@ -109,6 +109,7 @@ func (d *DB) walkDeliveries(ctx context.Context, n narrowing, cond string, args 
 		if col.cond == "" && len(ids) > left { // every event matches (but one pruned since): no more are looked up
 			evs, ids, ranOut = evs[:left], ids[:left], false
 		}
+		seen += len(evs)
 		last := evs[len(evs)-1]
 		cursor = []any{last.received, last.id}
 		if col.cond != "" {
