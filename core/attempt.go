@@ -104,7 +104,9 @@ func (d *Dispatcher) send(ctx context.Context, plan *Plan, t *Target, route *Rou
 			return &notify.DeliveryError{Err: err, Reason: notify.ReasonTemplate}
 		}
 	}
-	if t.Format != notify.FormatNone {
+	// Only a template shows the scan context (Renderer.Data): a message sent without one (a
+	// webhook's event as received) does not wait for it.
+	if key, err := plan.Renderer.TemplateKey(t, route, msg); err == nil && key != "" {
 		if err := d.loadScans(ctx, msg); err != nil {
 			return err
 		}

@@ -105,44 +105,56 @@ func benchIngest(b *testing.B, senders int) {
 // BenchmarkAcceptOneAtATime measures the path of an event that arrives alone (the usual case
 // at 1 000 events/s, where each ingest transaction carries about one event): one sender,
 // each Accept after the last returned, on SQLite (WAL, synchronous=FULL), routed to a real
-// audit file target and a no-op target, until every delivery is recorded. Besides time and
-// allocations it reports the process's voluntary and involuntary context switches per event
-// (getrusage): the voluntary ones count the blocking waits and wake-ups the path takes (goroutine
-// hand-offs that put a thread to sleep, fsyncs), which the machine's load changes little.
+// audit file target and a no-op target, until every delivery is recorded. sink=raw sends the
+// no-op target the event as received (a webhook without a template, as the bench's); sink=slack
+// renders Slack's built-in template for it, which shows the scan context. Besides time and
+// allocations it reports the process's CPU time per event and its voluntary and involuntary
+// context switches per event (getrusage): the voluntary ones count the blocking waits and
+// wake-ups the path takes (goroutine hand-offs that put a thread to sleep, fsyncs), which the
+// machine's load changes little.
 func BenchmarkAcceptOneAtATime(b *testing.B) {
-	engine, err := templates.New("")
-	if err != nil {
-		b.Fatal(err)
+	for _, sink := range []struct {
+		name, typ string
+		format    notify.Format
+	}{{"raw", "webhook", notify.FormatNone}, {"slack", "slack", notify.FormatJSON}} {
+		b.Run("sink="+sink.name, func(b *testing.B) {
+			engine, err := templates.New("")
+			if err != nil {
+				b.Fatal(err)
+			}
+			audit, err := file.New(&file.Config{Path: filepath.Join(b.TempDir(), "audit.jsonl")})
+			if err != nil {
+				b.Fatal(err)
+			}
+			targets := []*core.Target{
+				{Name: "audit", Type: "file", Notifier: audit, Concurrency: 64},
+				{Name: "sink", Type: sink.typ, Format: sink.format, Notifier: &nopNotifier{}, Concurrency: 4},
+			}
+			router := &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"audit", "sink"}}}}
+			e := startEngine(b, "", core.DispatcherConfig{Owner: "bench"}, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, nil)
+			var before, after syscall.Rusage
+			b.ReportAllocs()
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
+			n := 0
+			for b.Loop() {
+				body := fmt.Sprintf(`{"event":"scan.completed","id":"evt_%d","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":80}}`, n)
+				n++
+				ev, err := event.Parse([]byte(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := e.bus.Accept(context.Background(), ev); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for !e.disp.Idle() {
+				time.Sleep(time.Millisecond)
+			}
+			_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
+			cpu := after.Utime.Nano() + after.Stime.Nano() - before.Utime.Nano() - before.Stime.Nano()
+			b.ReportMetric(float64(cpu)/1e3/float64(n), "cpu-us/event")
+			b.ReportMetric(float64(after.Nvcsw-before.Nvcsw)/float64(n), "vcsw/event")
+			b.ReportMetric(float64(after.Nivcsw-before.Nivcsw)/float64(n), "ivcsw/event")
+		})
 	}
-	audit, err := file.New(&file.Config{Path: filepath.Join(b.TempDir(), "audit.jsonl")})
-	if err != nil {
-		b.Fatal(err)
-	}
-	targets := []*core.Target{
-		{Name: "audit", Type: "file", Notifier: audit, Concurrency: 64},
-		{Name: "sink", Type: "webhook", Notifier: &nopNotifier{}, Concurrency: 4},
-	}
-	router := &core.Router{Routes: []*core.Route{{Name: "all", When: matchAll{}, Targets: []string{"audit", "sink"}}}}
-	e := startEngine(b, "", core.DispatcherConfig{Owner: "bench"}, &core.Plan{Targets: targets, Router: router, Renderer: &core.Renderer{Engine: engine}}, nil)
-	var before, after syscall.Rusage
-	b.ReportAllocs()
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &before)
-	n := 0
-	for b.Loop() {
-		body := fmt.Sprintf(`{"event":"scan.completed","id":"evt_%d","timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s","score":80}}`, n)
-		n++
-		ev, err := event.Parse([]byte(body))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := e.bus.Accept(context.Background(), ev); err != nil {
-			b.Fatal(err)
-		}
-	}
-	for !e.disp.Idle() {
-		time.Sleep(time.Millisecond)
-	}
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &after)
-	b.ReportMetric(float64(after.Nvcsw-before.Nvcsw)/float64(n), "vcsw/event")
-	b.ReportMetric(float64(after.Nivcsw-before.Nivcsw)/float64(n), "ivcsw/event")
 }

@@ -327,6 +327,16 @@ func (b *Bus) commit(batch []*acceptReq) {
 	} else {
 		b.commitFailed.Store(nil)
 		b.downUntil.Store(0)
+		if c := b.disp.scans; c != nil {
+			// Before any delivery of the batch is handed off: its message shows what was committed.
+			stored := make([]*event.Event, 0, len(batch))
+			for i, r := range batch {
+				if !dup[i] {
+					stored = append(stored, r.item.Event)
+				}
+			}
+			c.committed(stored)
+		}
 		var enqueued int64
 		for i, r := range batch {
 			if dup[i] {

@@ -157,6 +157,9 @@ type Dispatcher struct {
 	inflight map[string]struct{} // delivery ids this process holds, from hand-off to completion
 
 	completions chan result
+	// scans caches scan contexts for messages when the store is a SoleWriter (nil otherwise);
+	// the bus merges what it commits (Bus.commit).
+	scans *scanCache
 }
 
 // runState is what workers started during Run share.
@@ -174,6 +177,9 @@ func NewDispatcher(cfg DispatcherConfig, store DispatcherStore, plan *Plan, log 
 		pools:       map[string]*pool{},
 		inflight:    map[string]struct{}{},
 		completions: make(chan result, cfg.BatchSize*2),
+	}
+	if sw, ok := store.(SoleWriter); ok && sw.SoleWriter() {
+		d.scans = newScanCache()
 	}
 	d.Apply(plan)
 	return d
@@ -392,7 +398,11 @@ func (d *Dispatcher) Prune(ctx context.Context) (int64, error) {
 	if d.cfg.ReplayWindow != nil {
 		keep = max(keep, d.cfg.ReplayWindow())
 	}
-	return d.store.Prune(ctx, d.cfg.NowFunc().Add(-keep))
+	n, err := d.store.Prune(ctx, d.cfg.NowFunc().Add(-keep))
+	if d.scans != nil {
+		d.scans.clear() // scan contexts may have gone with the events, even when err is set
+	}
+	return n, err
 }
 
 // Idle reports whether nothing is queued or running in this process (for tests and shutdown).

@@ -21,6 +21,9 @@ type dialect struct {
 	goose      goose.Dialect
 	migrations string // the embedded migration directory
 	numbered   bool   // placeholders are $1, $2, … (Postgres) instead of ?
+	// soleWriter: one process owns the database (SQLite; docs/operations.md), so what it
+	// commits is every change (core.SoleWriter).
+	soleWriter bool
 
 	// text makes a string argument storable (Postgres rejects NUL bytes and invalid UTF-8 in
 	// text columns: pgText); identity on SQLite.
@@ -85,6 +88,7 @@ type textQuery struct {
 var sqliteDialect = dialect{
 	goose:      goose.DialectSQLite3,
 	migrations: "migrations/sqlite",
+	soleWriter: true,
 	text:       func(s string) string { return s },
 	inList: func(col string, vals []string) (string, []any) {
 		args := make([]any, len(vals))

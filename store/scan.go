@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
 )
 
@@ -48,6 +49,11 @@ func (d *DB) Scans(ctx context.Context, ids []string) (map[string]event.Scan, er
 	}
 	return out, nil
 }
+
+var _ core.SoleWriter = (*DB)(nil)
+
+// SoleWriter implements core.SoleWriter: true for SQLite, which one process owns.
+func (d *DB) SoleWriter() bool { return d.dialect.soleWriter }
 
 // pruneScans deletes the scan contexts whose last event was received before cutoff: the
 // events that could use them are pruned too (Prune).
