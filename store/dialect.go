@@ -152,15 +152,18 @@ var postgresDialect = dialect{
 		return col + ` = ANY(?)`, []any{pgTexts(vals)}
 	},
 	textMatch: func(words []string) textQuery {
+		// The column text_words and its index events_text (migrations 00010, 00017): a word of
+		// 3 characters or more is matched as a prefix by its own entry, marked '>' (words are
+		// lower-cased as the column's are; the query is taken as it is, not parsed, so the mark
+		// stays). Counting through a GIN index reads a heap page per match (it has no
+		// index-only scans), so the probe only asks whether one event matches (else the planner
+		// walks the whole list for a word no event has) and the planner, which keeps statistics
+		// of the words, does the rest.
 		terms := make([]string, len(words))
 		for i, w := range words {
-			terms[i] = "'" + w + "'" + map[bool]string{true: ":*"}[prefixWord(w)]
+			terms[i] = "'" + map[bool]string{true: ">"}[prefixWord(w)] + w + "'"
 		}
-		// The column text_words and its index events_text (migration 00010). Counting through a
-		// GIN index reads a heap page per match (it has no index-only scans), so the probe only
-		// asks whether one event matches (else the planner walks the whole list for a word no
-		// event has) and the planner, which keeps statistics of the words, does the rest.
-		cond := `e.text_words @@ to_tsquery('simple'::regconfig, ?)`
+		cond := `e.text_words @@ ?::tsquery`
 		return textQuery{set: `SELECT 1 FROM events e WHERE ` + cond, existsOnly: true, drive: cond, walk: cond, arg: strings.Join(terms, " & "),
 			recent: `SELECT 1 FROM (SELECT e.text_words FROM events e ORDER BY e.received_at_ms DESC, e.id DESC LIMIT ` +
 				strconv.Itoa(recentEvents) + `) e WHERE ` + cond + ` LIMIT 1`}

@@ -102,13 +102,13 @@ const summaryColumns = `e.id, e.type, e.occurred_at_ms, e.received_at_ms, e.seve
 // small ones to walk every path on a few events).
 type listPlan struct {
 	sparse, chunk, chunks int
-	slack                 int  // walkDeliveries' orderedSlack
+	slack, budget, probe  int  // walkDeliveries' orderedSlack, orderedBudget, orderedProbe
 	noOrdered             bool // filters on deliveries are never walked in the list's order
 }
 
 func (p listPlan) orDefaults() listPlan {
 	if p == (listPlan{}) {
-		return listPlan{sparse: sparseLimit, chunk: textChunk, chunks: textChunks, slack: orderedSlack}
+		return listPlan{sparse: sparseLimit, chunk: textChunk, chunks: textChunks, slack: orderedSlack, budget: orderedBudget, probe: orderedProbe}
 	}
 	return p
 }
@@ -183,20 +183,26 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 
 	base := ``
 	var args []any
-	// col <> '' and dialect.listed let the planner use the partial index on col.
-	eq := func(col, v string) {
+	// col is the last filter on an event column, the one least events are expected to meet
+	// (a scan's events are fewer than a repository's, those than a severity's): the ordered
+	// walk of deliveries probes its index (walkDeliveries).
+	var col columnProbe
+	eq := func(name, index, v string) {
 		if v != "" {
-			base += ` AND e.` + col + ` = ? AND e.` + col + ` <> ''` + d.dialect.listed
-			args = append(args, cutField(v))
+			// name <> '' and dialect.listed let the planner use the partial index on name.
+			col = columnProbe{cond: ` AND e.` + name + ` = ? AND e.` + name + ` <> ''` + d.dialect.listed, index: index, arg: cutField(v)}
+			base += col.cond
+			args = append(args, col.arg)
 		}
 	}
 	if f.Type != "" {
-		base += ` AND e.type = ?` + d.dialect.listed
-		args = append(args, f.Type)
+		col = columnProbe{cond: ` AND e.type = ?` + d.dialect.listed, index: "events_type_received", arg: f.Type}
+		base += col.cond
+		args = append(args, col.arg)
 	}
-	eq("severity", f.Severity)
-	eq("repository", f.Repository)
-	eq("scan_id", f.ScanID)
+	eq("severity", "events_severity_received", f.Severity)
+	eq("repository", "events_repository_received", f.Repository)
+	eq("scan_id", "events_scan_received", f.ScanID)
 	if !f.From.IsZero() {
 		base += ` AND e.received_at_ms >= ?`
 		args = append(args, ms(f.From))
@@ -221,21 +227,20 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		set := `SELECT ` + col + ` FROM ` + table + ` WHERE 1 = 1` + cond + tcond
 		n := narrowing{set: set, drive: `e.id IN (` + set + `)` + d.dialect.listed, // listed: the index events_id_received
 			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs}
-		// One index condition (a state, or one target) and no filter on other columns: the
-		// walk in list order on its index reads about a page of deliveries.
-		if f.Type == "" && f.Severity == "" && f.Repository == "" && f.ScanID == "" {
-			switch {
-			case f.Delivery == core.EventsFailed && f.Targets == nil:
-				n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_failed", [][]any{nil}
-			case f.Delivery == core.EventsDead && f.Targets == nil:
-				n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_dead_event", [][]any{nil}
-			case f.Delivery == "" && len(f.Targets) <= maxOrderedTargets:
-				// A walk per webhook with =: Postgres walks an index in order for = only, not
-				// for = ANY.
-				n.orderedBy = "deliveries_target_event"
-				for _, t := range f.Targets {
-					n.ordered, n.orderedArgs = append(n.ordered, ` AND d.target = ?`), append(n.orderedArgs, []any{d.dialect.text(t)})
-				}
+		// One index condition (a state, or up to maxOrderedTargets targets): a walk in list
+		// order on its index, bounded by orderedBudget when filters on event columns make
+		// some of its deliveries' events not match.
+		switch {
+		case f.Delivery == core.EventsFailed && f.Targets == nil:
+			n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_failed", [][]any{nil}
+		case f.Delivery == core.EventsDead && f.Targets == nil:
+			n.ordered, n.orderedBy, n.orderedArgs = []string{cond}, "deliveries_dead_event", [][]any{nil}
+		case f.Delivery == "" && len(f.Targets) <= maxOrderedTargets:
+			// A walk per webhook with =: Postgres walks an index in order for = only, not
+			// for = ANY.
+			n.orderedBy = "deliveries_target_event"
+			for _, t := range f.Targets {
+				n.ordered, n.orderedArgs = append(n.ordered, ` AND d.target = ?`), append(n.orderedArgs, []any{d.dialect.text(t)})
 			}
 		}
 		nars = append(nars, n)
@@ -246,18 +251,24 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	}
 
 	plan := d.listPlan.orDefaults()
-	// A filter on deliveries that is the only one and can be walked in the list's order is
-	// (migration 00013); else the sparsest narrowing that matches at most sparseLimit events
-	// drives and the others are checked per event.
-	ordered := -1
+	// A filter on deliveries that is the only narrowing and can be walked in the list's order
+	// is (migration 00013), within orderedBudget; the rest of a page it did not fill, or else
+	// the whole page, takes the plans below from where the walk stopped: the sparsest
+	// narrowing that matches at most sparseLimit events drives and the others are checked per
+	// event.
+	var out []core.EventSummary
 	if len(nars) == 1 && len(nars[0].ordered) > 0 && !plan.noOrdered {
-		ordered = 0
+		w, err := d.walkDeliveries(ctx, nars[0], base, args, col, f.From, f.To, cursor, limit+1, plan)
+		if err != nil {
+			return core.EventPage{}, err
+		}
+		if out = w.events; w.done {
+			return listPage(out, limit), nil
+		}
+		cursor = w.next
 	}
 	driver, fewest := -1, plan.sparse+1
 	for i, n := range nars {
-		if i == ordered {
-			continue
-		}
 		if n.existsOnly {
 			some, err := d.recentMatch(ctx, n)
 			if err == nil && !some {
@@ -267,7 +278,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 				return core.EventPage{}, unavailable("list events", err)
 			}
 			if !some {
-				return core.EventPage{}, nil
+				return listPage(out, limit), nil
 			}
 			continue
 		}
@@ -276,7 +287,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			return core.EventPage{}, unavailable("list events", err)
 		}
 		if count == 0 {
-			return core.EventPage{}, nil
+			return listPage(out, limit), nil
 		}
 		if count < fewest {
 			driver, fewest = i, count
@@ -286,7 +297,6 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	var chunked *narrowing // dense SQLite text, checked per chunk
 	for i, n := range nars {
 		switch {
-		case i == ordered:
 		case i == driver:
 			base += ` AND ` + n.drive
 			args = append(args, n.args...)
@@ -330,17 +340,12 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		return `SELECT ` + summaryColumns + ` FROM events e WHERE e.id IN (` + q + `) ORDER BY e.received_at_ms DESC, e.id DESC`, append(a, n)
 	}
 
-	var out []core.EventSummary
-	if ordered >= 0 {
-		var err error
-		if out, err = d.walkDeliveries(ctx, nars[ordered], base, args, f.From, f.To, cursor, limit+1, plan.slack); err != nil {
+	if chunked != nil {
+		found, next, err := d.walkText(ctx, words, plan, pre != "", cursor, limit+1-len(out), page)
+		if err != nil {
 			return core.EventPage{}, err
 		}
-	} else if chunked != nil {
-		var err error
-		if out, cursor, err = d.walkText(ctx, words, plan, pre != "", cursor, limit+1, page); err != nil {
-			return core.EventPage{}, err
-		}
+		out, cursor = append(out, found...), next
 		if len(out) <= limit && cursor != nil { // the chunks ran out: the rest with the match set
 			pre, preArgs = "", nil
 			base += ` AND ` + chunked.walk
@@ -348,7 +353,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			chunked = nil
 		}
 	}
-	if ordered < 0 && chunked == nil && len(out) <= limit {
+	if chunked == nil && len(out) <= limit {
 		q, a := page(cursor, limit+1-len(out))
 		more, err := d.summaries(ctx, q, a)
 		if err != nil {
@@ -356,13 +361,19 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 		}
 		out = append(out, more...)
 	}
+	return listPage(out, limit), nil
+}
+
+// listPage is the page of the first limit of out (up to limit+1 events, newest first), with a
+// cursor after its last event when out has one more.
+func listPage(out []core.EventSummary, limit int) core.EventPage {
 	result := core.EventPage{Events: out}
 	if len(out) > limit {
 		result.Events = out[:limit]
 		last := out[limit-1]
 		result.NextCursor = fmt.Sprintf("%d.%s", last.ReceivedAt.UnixMilli(), last.ID)
 	}
-	return result, nil
+	return result
 }
 
 // recentEvents is how many of the newest events textQuery.recent walks: a word in 1 event of

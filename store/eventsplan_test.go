@@ -28,7 +28,9 @@ type planEvent struct {
 
 // TestEventsListPlansAgree: whichever plan the events list takes (a sparse filter driving, a
 // dense one walked per event, dense free text walked in chunks and, past its budget, with the
-// match set), every filter pages through exactly the events it selects, newest first.
+// match set, a filter on deliveries walked in list order and, past its budget, one of the
+// others from where it stopped, within a page), every filter pages through exactly the events
+// it selects, newest first.
 func TestEventsListPlansAgree(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
@@ -82,6 +84,14 @@ func TestEventsListPlansAgree(t *testing.T) {
 		"tenant":          {core.EventFilter{Targets: []string{"wh_a"}}, func(e planEvent) bool { return slices.Contains(e.targets, "wh_a") }},
 		"two targets":     {core.EventFilter{Targets: []string{"siem", "wh_a"}}, func(planEvent) bool { return true }},
 		"two targets+sev": {core.EventFilter{Targets: []string{"wh_a", "siem"}, Severity: "high"}, func(e planEvent) bool { return e.severity == "high" }},
+		"tenant+sev": {core.EventFilter{Targets: []string{"wh_a"}, Severity: "high"}, func(e planEvent) bool {
+			return slices.Contains(e.targets, "wh_a") && e.severity == "high"
+		}},
+		// 21 is dead to two targets: listed once, whichever plan finds it.
+		"dead+sev": {core.EventFilter{Delivery: core.EventsDead, Severity: "critical"}, func(e planEvent) bool { return e.dead && e.severity == "critical" }},
+		"tenant+sev+range": {core.EventFilter{Targets: []string{"wh_a"}, Severity: "low", To: t0.Add(15 * time.Millisecond)}, func(e planEvent) bool {
+			return slices.Contains(e.targets, "wh_a") && e.severity == "low" && !e.received.After(t0.Add(15*time.Millisecond))
+		}},
 		"dead+range": {core.EventFilter{Delivery: core.EventsDead, From: t0.Add(3 * time.Millisecond), To: t0.Add(15 * time.Millisecond)}, func(e planEvent) bool {
 			return e.dead && !e.received.Before(t0.Add(3*time.Millisecond)) && !e.received.After(t0.Add(15*time.Millisecond))
 		}},
@@ -91,12 +101,21 @@ func TestEventsListPlansAgree(t *testing.T) {
 		"short word whole": {core.EventFilter{Text: "go"}, func(planEvent) bool { return true }},  // every file ends .go
 		"short prefix":     {core.EventFilter{Text: "lo"}, func(planEvent) bool { return false }}, // "login" does not match "lo"
 	}
-	type plan struct {
-		sparse, chunk, chunks int
-		ordered               bool
+	// A budget of 1 stops the ordered walk after its first step on every page it does not
+	// fill, 12 after a step or two; a probe of 1 entry an event finds more than that in most
+	// spans of a column filter, so the step's events are all looked up.
+	plans := map[string]store.ListPlan{
+		"default":                           {Ordered: true},
+		"all walked, chunks of 2, budget 2": {Chunk: 2, Chunks: 2},
+		"all walked, one chunk":             {Chunk: 1000, Chunks: 1},
+		"driven":                            {Sparse: 1000, Chunk: 1, Chunks: 1},
+		"ordered, driven":                   {Sparse: 1000, Chunk: 1, Chunks: 1, Budget: 1000, Probe: 1000, Ordered: true},
+		"ordered, dense":                    {Chunk: 2, Chunks: 2, Budget: 1000, Probe: 1000, Ordered: true},
+		"ordered, events looked up":         {Chunk: 2, Chunks: 2, Budget: 1000, Probe: 1, Ordered: true},
+		"ordered to budget 1, then driven":  {Sparse: 1000, Chunk: 1, Chunks: 1, Budget: 1, Probe: 1000, Ordered: true},
+		"ordered to budget 1, then walked":  {Chunk: 2, Chunks: 2, Budget: 1, Probe: 1, Ordered: true},
+		"ordered to budget 12, then walked": {Chunk: 2, Chunks: 2, Budget: 12, Probe: 1000, Ordered: true},
 	}
-	plans := map[string]plan{"default": {0, 0, 0, true}, "all walked, chunks of 2, budget 2": {0, 2, 2, false}, "all walked, one chunk": {0, 1000, 1, false},
-		"driven": {1000, 1, 1, false}, "ordered, driven": {1000, 1, 1, true}, "ordered, dense": {0, 2, 2, true}}
 	for _, drv := range []string{"sqlite", "postgres"} {
 		t.Run(drv, func(t *testing.T) {
 			t.Parallel()
@@ -119,7 +138,7 @@ func TestEventsListPlansAgree(t *testing.T) {
 					}
 				}
 				for pname, p := range plans {
-					store.SetListPlan(db, p.sparse, p.chunk, p.chunks, p.ordered)
+					store.SetListPlan(db, p)
 					var got []string
 					f := fc.f
 					f.Limit = 4

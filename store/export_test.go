@@ -41,16 +41,23 @@ const DueTargetsSQL = dueTargetsSQL
 // ClaimSQLite exposes SQLite's claim statement to the tests.
 const ClaimSQLite = claimSQLite
 
-// SetListPlan makes db's events list drive from a filter only when it matches at most sparse
-// events, walk dense free text in chunks of chunk events, at most chunks of them, and walk a
-// filter on deliveries in the list's order (reading no more deliveries than events wanted) only
-// when ordered. All zero and ordered: the defaults.
-func SetListPlan(db *DB, sparse, chunk, chunks int, ordered bool) {
-	if sparse == 0 && chunk == 0 && chunks == 0 && ordered {
+// ListPlan tunes the events list's plans for a test (listPlan): a filter drives only when it
+// matches at most Sparse events; dense free text is walked in chunks of Chunk events, at most
+// Chunks of them; a filter on deliveries is walked in the list's order only when Ordered, from
+// no more deliveries than events wanted in its first step, at most Budget index entries in
+// all, probing a column filter's index over at most Probe entries per event of a step.
+type ListPlan struct {
+	Sparse, Chunk, Chunks, Budget, Probe int
+	Ordered                              bool
+}
+
+// SetListPlan sets db's events list plans to p; the zero ListPlan with Ordered: the defaults.
+func SetListPlan(db *DB, p ListPlan) {
+	if p == (ListPlan{Ordered: true}) {
 		db.listPlan = listPlan{}
 		return
 	}
-	db.listPlan = listPlan{sparse: sparse, chunk: chunk, chunks: chunks, noOrdered: !ordered}
+	db.listPlan = listPlan{sparse: p.Sparse, chunk: p.Chunk, chunks: p.Chunks, budget: p.Budget, probe: p.Probe, noOrdered: !p.Ordered}
 }
 
 // WriterSynchronous returns PRAGMA synchronous of db's SQLite writer connection (2 is FULL).
