@@ -32,6 +32,11 @@ type dialect struct {
 	// placeholders on SQLite, = ANY(array) on Postgres (one statement whatever the length).
 	inList func(col string, vals []string) (string, []any)
 
+	// insertEvent stores one event (insertEventSQL; SQLite's unlisted, listing.go). listed is the
+	// condition that lets a list query use the list's partial indexes of listed events
+	// (migration 00015 on SQLite; "" on Postgres, which indexes at insert).
+	insertEvent, listed string
+
 	// textMatch is the events list's free-text filter for words (textWords: only letters and
 	// digits, lower-cased): every word starts a word of title or file (migration 00010's index:
 	// FTS5 on SQLite, a tsvector GIN index on Postgres).
@@ -86,10 +91,12 @@ type textQuery struct {
 }
 
 var sqliteDialect = dialect{
-	goose:      goose.DialectSQLite3,
-	migrations: "migrations/sqlite",
-	soleWriter: true,
-	text:       func(s string) string { return s },
+	goose:       goose.DialectSQLite3,
+	migrations:  "migrations/sqlite",
+	soleWriter:  true,
+	text:        func(s string) string { return s },
+	insertEvent: insertUnlistedEventSQL,
+	listed:      ` AND e.listed = 1`,
 	inList: func(col string, vals []string) (string, []any) {
 		args := make([]any, len(vals))
 		for i, v := range vals {
@@ -136,10 +143,11 @@ var sqliteDialect = dialect{
 }
 
 var postgresDialect = dialect{
-	goose:      goose.DialectPostgres,
-	migrations: "migrations/postgres",
-	numbered:   true,
-	text:       pgText,
+	goose:       goose.DialectPostgres,
+	migrations:  "migrations/postgres",
+	numbered:    true,
+	text:        pgText,
+	insertEvent: insertEventSQL,
 	inList: func(col string, vals []string) (string, []any) {
 		return col + ` = ANY(?)`, []any{pgTexts(vals)}
 	},

@@ -147,9 +147,10 @@ func (d *DB) RunDigest(ctx context.Context, r core.DigestRunRequest) (int, error
 // insertOwnEvent stores one of the bridge's own events (a digest run, a fired group) with its
 // delivery, and wakes the idle replicas.
 func (d *DB) insertOwnEvent(ctx context.Context, tx *sql.Tx, ev *event.Event, dl *core.Delivery) error {
-	if _, err := d.exec(ctx, tx, insertEventSQL, eventArgs(ev)...); err != nil {
+	if _, err := d.exec(ctx, tx, d.dialect.insertEvent, eventArgs(ev)...); err != nil {
 		return err
 	}
+	d.lister.stored()
 	stmt, err := d.prepare(ctx, tx, insertDeliverySQL)
 	if err != nil {
 		return err

@@ -118,9 +118,10 @@ func (d *DB) walkDeliveries(ctx context.Context, n narrowing, cond string, args 
 			}
 		}
 		if len(ids) > 0 {
-			// By id: SQLite would otherwise take an index of cond's columns and walk it.
+			// By id: SQLite would otherwise take an index of cond's columns and walk it (listed:
+			// the index's condition, migration 00015).
 			in, inArgs := d.inList(`e.id`, ids)
-			found, err := d.summaries(ctx, `SELECT `+summaryColumns+` FROM events e`+d.dialect.indexedBy("events_id_received")+` WHERE `+in+cond+`
+			found, err := d.summaries(ctx, `SELECT `+summaryColumns+` FROM events e`+d.dialect.indexedBy("events_id_received")+` WHERE `+in+d.dialect.listed+cond+`
 				ORDER BY e.received_at_ms DESC, e.id DESC`, append(inArgs, args...))
 			if err != nil {
 				return deliveryWalk{}, err

@@ -158,6 +158,10 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	if f.Delivery != "" && !slices.Contains(core.EventDeliveryStates, f.Delivery) {
 		return core.EventPage{}, fmt.Errorf("delivery state %q: want one of %s", f.Delivery, strings.Join(core.EventDeliveryStates, ", "))
 	}
+	// An event acknowledged before the query began is listed (listing.go). While the database
+	// cannot be written (a full disk), the events listed so far are still shown; the rest stay
+	// pending for the next listing.
+	_ = d.catchUp(ctx)
 	limit := f.Limit
 	if limit <= 0 {
 		limit = core.DefaultPageSize
@@ -185,14 +189,14 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 	var col columnProbe
 	eq := func(name, index, v string) {
 		if v != "" {
-			// name <> '' lets the planner use the partial index on name.
-			col = columnProbe{cond: ` AND e.` + name + ` = ? AND e.` + name + ` <> ''`, index: index, arg: cutField(v)}
+			// name <> '' and dialect.listed let the planner use the partial index on name.
+			col = columnProbe{cond: ` AND e.` + name + ` = ? AND e.` + name + ` <> ''` + d.dialect.listed, index: index, arg: cutField(v)}
 			base += col.cond
 			args = append(args, col.arg)
 		}
 	}
 	if f.Type != "" {
-		col = columnProbe{cond: ` AND e.type = ?`, index: "events_type_received", arg: f.Type}
+		col = columnProbe{cond: ` AND e.type = ?` + d.dialect.listed, index: "events_type_received", arg: f.Type}
 		base += col.cond
 		args = append(args, col.arg)
 	}
@@ -221,7 +225,7 @@ func (d *DB) Events(ctx context.Context, f core.EventFilter) (core.EventPage, er
 			table, col = "group_items d", "d.event_id" // held: the routes' holds, on the same targets
 		}
 		set := `SELECT ` + col + ` FROM ` + table + ` WHERE 1 = 1` + cond + tcond
-		n := narrowing{set: set, drive: `e.id IN (` + set + `)`,
+		n := narrowing{set: set, drive: `e.id IN (` + set + `)` + d.dialect.listed, // listed: the index events_id_received
 			walk: `EXISTS (SELECT 1 FROM ` + table + ` WHERE ` + col + ` = e.id` + cond + tcond + `)`, args: targs}
 		// One index condition (a state, or up to maxOrderedTargets targets): a walk in list
 		// order on its index, bounded by orderedBudget when filters on event columns make

@@ -1,6 +1,10 @@
 package store
 
-import "strings"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // ListenerState reports db's Postgres listener: the backend pid of its current connection (0
 // before the first) and how many times it has connected and run LISTEN.
@@ -69,3 +73,62 @@ func ReaderCacheSize(db *DB) (int, error) {
 	err := db.r.QueryRow("PRAGMA cache_size").Scan(&v)
 	return v, err
 }
+
+// Unlisted counts db's SQLite events stored and not yet listed (listing.go).
+func Unlisted(db *DB) (int, error) {
+	var n int
+	err := db.r.QueryRow("SELECT COUNT(*) FROM events WHERE listed = 0").Scan(&n)
+	return n, err
+}
+
+// StopListing stops db's background listing: only list queries and Close list then.
+func StopListing(db *DB) {
+	db.lister.once.Do(func() { close(db.lister.stop) })
+	<-db.lister.done
+}
+
+// DropListing stops every listing of db, as a crash right after an ingest commit would: Close
+// then leaves the events pending unlisted, for the next open.
+func DropListing(db *DB) {
+	StopListing(db)
+	db.lister = nil
+}
+
+// CheckTextIndex runs FTS5's integrity-check of the events list's text index against the
+// events table: an error when an indexed row differs from its event or an event is missing (so
+// also while some event is not listed yet).
+func CheckTextIndex(db *DB) error {
+	_, err := db.w.Exec("INSERT INTO events_text (events_text, rank) VALUES ('integrity-check', 1)")
+	return err
+}
+
+// ExecWriter runs q on db's writer, outside the store's statements (tests that break the
+// database on purpose).
+func ExecWriter(db *DB, q string, args ...any) error {
+	_, err := db.w.Exec(q, args...)
+	return err
+}
+
+// WALFrames stops db's writer from checkpointing by itself (wal_autocheckpoint = 0), then
+// checkpoints the WAL and truncates it, and returns how many frames (one page each) it held:
+// called before and after some commits, the second call counts the pages they wrote.
+func WALFrames(db *DB) (int, error) {
+	if _, err := db.w.Exec("PRAGMA wal_autocheckpoint = 0"); err != nil {
+		return 0, err
+	}
+	var busy, frames, done int
+	if err := db.w.QueryRow("PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &done); err != nil {
+		return 0, err
+	}
+	// TRUNCATE reports the emptied log: the frames are PASSIVE's count.
+	if err := db.w.QueryRow("PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, new(int), new(int)); err != nil {
+		return 0, err
+	}
+	if busy != 0 {
+		return 0, fmt.Errorf("wal_checkpoint: busy")
+	}
+	return frames, nil
+}
+
+// CatchUp lists what db has pending (listing.go).
+func CatchUp(db *DB) error { return db.catchUp(context.Background()) }

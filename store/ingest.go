@@ -11,9 +11,16 @@ import (
 
 const insertDigestItemSQL = `INSERT INTO digest_items (digest, event_id, received_at_ms) VALUES (?, ?, ?)`
 
-const insertEventSQL = `INSERT INTO events
+// insertEventSQL stores one event (eventArgs) unless its id is stored: dialect.insertEvent. On
+// SQLite the event is stored unlisted (listed = 0) and listed after the commit (listing.go).
+const (
+	insertEventSQL = `INSERT INTO events
 	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file)
 	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`
+	insertUnlistedEventSQL = `INSERT INTO events
+	(id, type, occurred_at_ms, received_at_ms, sender_delivery, body, severity, repository, scan_id, title, file, listed)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (id) DO NOTHING`
+)
 
 // eventArgs are insertEventSQL's arguments for ev.
 func eventArgs(ev *event.Event) []any {
@@ -98,7 +105,7 @@ func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.Ingest
 	}
 	for i, it := range items {
 		ev := it.Event
-		insEvent, err := use(insertEventSQL)
+		insEvent, err := use(insertUnlistedEventSQL)
 		if err != nil {
 			return nil, err
 		}
@@ -112,6 +119,7 @@ func (d *DB) sqliteIngestTx(ctx context.Context, tx *sql.Tx, items []core.Ingest
 			dup[i] = true
 			continue
 		}
+		d.lister.stored()
 		if len(it.Deliveries) > 0 {
 			insDelivery, err := use(insertDeliverySQL)
 			if err != nil {

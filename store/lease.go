@@ -8,7 +8,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"errors"
 	"slices"
 	"time"
@@ -159,40 +158,16 @@ const completeDeliverySQL = `UPDATE deliveries
 	WHERE id = ? AND state = 'running' AND lease_owner = ?`
 
 // sqliteComplete runs the statements prepared at open (writerStatements) in one transaction,
-// committed without its own fsync: the writer connection is held while its synchronous setting
-// is NORMAL for this one transaction, then FULL again. In WAL mode such a commit is safe from
-// corruption and becomes durable with the next FULL commit (the next ingest's fsync of the WAL
-// covers it) or checkpoint. A crash before that loses only the record of the attempt: the
-// delivery is still running under its lease, which was committed with an fsync, and is sent
-// again with the same delivery id once the lease expires — a repeat, never a loss
-// (docs/operations.md, "The delivery guarantee"; the kill -9 test counts the repeats). It saved the
-// completion commits' fsyncs, 15 % of all at one event per commit (BENCHMARKS.md, "Allocation profiles of ingest and dispatch").
-func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) (err error) {
-	conn, err := d.w.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		return err
-	}
-	defer func() {
-		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
-			// Never hand the connection back to ingest without its fsync: close it (database/sql
-			// opens a new one, with the DSN's pragmas).
-			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-			err = errors.Join(err, rerr)
-		}
-	}()
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := d.completeIn(statementContext(ctx), tx, cs); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+// committed without its own fsync (unsyncedTx). A crash before the next fsync loses only the
+// record of the attempt: the delivery is still running under its lease, which was committed with
+// an fsync, and is sent again with the same delivery id once the lease expires — a repeat, never
+// a loss (docs/operations.md, "The delivery guarantee"; the kill -9 test counts the repeats). It
+// saved the completion commits' fsyncs, 15 % of all at one event per commit (BENCHMARKS.md,
+// "Allocation profiles of ingest and dispatch").
+func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) error {
+	return d.unsyncedTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return d.completeIn(statementContext(ctx), tx, cs)
+	})
 }
 
 // completeIn writes cs with the writer's prepared statements in tx.

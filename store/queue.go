@@ -235,8 +235,20 @@ const pruneBatch = 500
 // pruneEvents deletes those of the events ids that can go. Kept: events with unfinished
 // deliveries, events still waiting for a digest or in an open group, and events of a digest
 // run or group whose delivery is unfinished.
-func (d *DB) pruneEvents(ctx context.Context, ids []any) (int64, error) {
-	res, err := d.exec(ctx, d.w, `DELETE FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
+func (d *DB) pruneEvents(ctx context.Context, ids []any) (n int64, err error) {
+	err = d.inTx(ctx, func(tx *sql.Tx) error {
+		if n, err = d.deleteEvents(ctx, tx, ids); err != nil || d.lister == nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, clampListedSQL)
+		return err
+	})
+	return n, err
+}
+
+// deleteEvents is pruneEvents' DELETE, in tx.
+func (d *DB) deleteEvents(ctx context.Context, tx *sql.Tx, ids []any) (int64, error) {
+	res, err := d.exec(ctx, tx, `DELETE FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)
 		AND NOT EXISTS (SELECT 1 FROM deliveries WHERE deliveries.event_id = events.id
 			AND deliveries.state IN ('pending', 'running'))
 		AND NOT EXISTS (SELECT 1 FROM digest_items di WHERE di.event_id = events.id

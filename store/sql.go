@@ -44,7 +44,7 @@ type stmt struct {
 // group runs), prepared once on the writer when SQLite opens: preparing them in every
 // transaction was 4–9 % of the CPU of a busy bridge. (They must be ready before any
 // transaction: the writer has one connection, which a transaction holds.)
-var writerStatements = []string{insertEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL,
+var writerStatements = []string{insertUnlistedEventSQL, insertDeliverySQL, insertDigestItemSQL, insertGroupItemSQL, upsertScanSQL,
 	insertScanFindingSQL, insertFindingScanSQL, insertAttemptSQL, completeDeliverySQL}
 
 func (d *DB) prepareWriter(ctx context.Context) error {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -92,6 +93,15 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = d.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// Events a crash left unlisted (past the watermark) are listed before anything reads.
+	d.lister = newLister()
+	d.lister.dirty.Store(true)
+	if err := d.catchUp(ctx); err != nil {
+		d.lister = nil
+		_ = d.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	go d.lister.run(d)
 	return d, nil
 }
 
@@ -125,4 +135,38 @@ func restrictSQLiteFiles(path string) error {
 		}
 	}
 	return nil
+}
+
+// unsyncedTx runs fn in a transaction on the writer committed without its own fsync: the writer
+// connection is held while its synchronous setting is NORMAL for this one transaction, then
+// FULL again. In WAL mode such a commit is safe from corruption and becomes durable with the
+// next FULL commit (the next ingest's fsync of the WAL covers it) or checkpoint; a crash before
+// then may lose it whole. For writes whose loss is harmless or repaired: completions (a repeat
+// of the delivery) and listings (the watermark brings them back; listing.go).
+func (d *DB) unsyncedTx(ctx context.Context, fn func(context.Context, *sql.Tx) error) (err error) {
+	conn, err := d.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
+			// Never hand the connection back to ingest without its fsync: close it (database/sql
+			// opens a new one, with the DSN's pragmas).
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, rerr)
+		}
+	}()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(ctx, tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sync"
@@ -45,6 +46,7 @@ type DB struct {
 	close   func() error // closes w and r (and, on Postgres, the listener and pool)
 	stmts   sync.Map     // query → *sql.Stmt prepared once on w, used in its transactions
 	events  eventCache
+	lister  *lister // SQLite: lists events after their ingest commit (listing.go); nil on Postgres
 	// listPlan tunes the events list (zero: the defaults; export_test.go sets it).
 	listPlan listPlan
 }
@@ -79,8 +81,12 @@ func migrate(ctx context.Context, db *sql.DB, dia *dialect, opts ...goose.Provid
 
 // Close closes the connection pools (and, on Postgres, stops the listener).
 func (d *DB) Close() error {
+	var lerr error
+	if d.lister != nil {
+		lerr = d.lister.close(d)
+	}
 	d.stmts.Range(func(_, s any) bool { _ = s.(*sql.Stmt).Close(); return true })
-	return d.close()
+	return errors.Join(lerr, d.close())
 }
 
 // Ping reports whether both the writer and a reader answer.
