@@ -152,7 +152,7 @@ var postgresDialect = dialect{
 		return col + ` = ANY(?)`, []any{pgTexts(vals)}
 	},
 	textMatch: func(words []string) textQuery {
-		// The column text_words and its index events_text (migrations 00010, 00017): a word of
+		// The column text_words and its index events_text (migrations 00010, 00016): a word of
 		// 3 characters or more is matched as a prefix by its own entry, marked '>' (words are
 		// lower-cased as the column's are; the query is taken as it is, not parsed, so the mark
 		// stays). Counting through a GIN index reads a heap page per match (it has no
