@@ -36,13 +36,13 @@ type ScanComparison struct {
 	CompletedAt    time.Time // when its scan.completed was received
 	RepoURL        string    // the scope; "" when the scan's repository and branch are not known
 	Branch         string
-	PreviousScanID string          // the scope's previous completed scan; "": this one is its first
+	PreviousScanID string // the scope's previous completed scan; "": this one is its first
 	// Superseded is set when a scan of the scope that completed later has been compared
 	// already (this one's comparison failed and was postponed, or another replica got the scope
 	// first): comparing it now would turn that later state back, so nothing is compared or
 	// recorded and the scope keeps its last scan.
 	Superseded bool
-	Findings       []FindingRecord // the scan's findings, one per fingerprint
+	Findings   []FindingRecord // the scan's findings, one per fingerprint
 	// Known are the scope's findings that are open, and those fixed that this scan has again.
 	Known []Finding
 }
