@@ -35,7 +35,7 @@ const listBytes = 1 << 20
 // again and are listed at the next open. nil on PostgreSQL, which indexes at insert.
 type lister struct {
 	turn  chan struct{} // one listing at a time: holds a token while catchUp lists (a lock a caller can stop waiting for)
-	dirty atomic.Bool // an event may have been stored unlisted since the last listing began
+	dirty atomic.Bool   // an event may have been stored unlisted since the last listing began
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
