@@ -36,8 +36,13 @@ type ScanComparison struct {
 	CompletedAt    time.Time // when its scan.completed was received
 	RepoURL        string    // the scope; "" when the scan's repository and branch are not known
 	Branch         string
-	PreviousScanID string          // the scope's previous completed scan; "": this one is its first
-	Findings       []FindingRecord // the scan's findings, one per fingerprint
+	PreviousScanID string // the scope's previous completed scan; "": this one is its first
+	// Superseded is set when a scan of the scope that completed later has been compared
+	// already (this one's comparison failed and was postponed, or another replica got the scope
+	// first): comparing it now would turn that later state back, so nothing is compared or
+	// recorded and the scope keeps its last scan.
+	Superseded bool
+	Findings   []FindingRecord // the scan's findings, one per fingerprint
 	// Known are the scope's findings that are open, and those fixed that this scan has again.
 	Known []Finding
 }
@@ -114,7 +119,7 @@ func (p FindingsPolicy) completion(ev *event.Event, now time.Time) (string, time
 // findings to store, and the derived events (at most MaxFindingEvents; left says how many
 // more there were). now is the derived events' timestamp.
 func (p FindingsPolicy) Compare(c *ScanComparison, now time.Time) (changed []Finding, events []*event.Event, left int, err error) {
-	if c.RepoURL == "" {
+	if c.RepoURL == "" || c.Superseded {
 		return nil, nil, 0, nil
 	}
 	known := make(map[string]*Finding, len(c.Known))
@@ -212,7 +217,7 @@ const MaxFindingErrorBytes = 1000
 // The outcomes of a scan's comparison (Observer.FindingScan).
 const (
 	FindingScanCompared = "compared" // compared with its scope's previous completed scan
-	FindingScanSkipped  = "skipped"  // not compared: the scan's repository is not known
+	FindingScanSkipped  = "skipped"  // not compared: its repository is not known, or a later scan of its scope was compared first
 	FindingScanFailed   = "failed"   // an attempt failed; tried again later (FindingsRetry)
 )
 
@@ -343,9 +348,13 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 	var summary []any
 	var silenced []string // the targets of silenced deliveries, counted once the result is stored
 	var unknown bool      // the scan's scope is not known: nothing compared
+	var superseded string // a later scan of the scope was compared first: nothing compared
 	ok, err := r.Store.CompareScan(ctx, scanID, func(c *ScanComparison) (*ScanResult, error) {
 		silenced = silenced[:0]
 		unknown = c.RepoURL == ""
+		if c.Superseded {
+			superseded = c.PreviousScanID
+		}
 		plan := r.Disp.Plan()
 		now := r.now()
 		changed, events, left, err := plan.Findings.Compare(c, now)
@@ -373,10 +382,15 @@ func (r *FindingsRunner) compare(ctx context.Context, scanID string) (bool, erro
 		for _, t := range silenced {
 			r.Disp.cfg.Observer.Silenced(t)
 		}
-		if unknown {
+		switch {
+		case unknown:
 			r.Disp.cfg.Observer.FindingScan(FindingScanSkipped)
 			r.log().Warn("findings: scan not compared: no event of it named its repository (repo_url)", "scan_id", scanID)
-		} else {
+		case superseded != "":
+			r.Disp.cfg.Observer.FindingScan(FindingScanSkipped)
+			r.log().Warn("findings: scan not compared: a scan of its repository and branch that completed later was compared first",
+				"scan_id", scanID, "later_scan_id", superseded)
+		default:
 			r.Disp.cfg.Observer.FindingScan(FindingScanCompared)
 			r.log().Info("findings: scan compared", summary...)
 		}

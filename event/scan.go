@@ -1,6 +1,9 @@
 package event
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // Scan is the scan context: what the events of one scan (one data.scan_id) said about the
 // scan as a whole. Cortex sends the repository, branch and commit in some events of a scan
@@ -30,10 +33,12 @@ const (
 
 // ScanOf returns the scan context ev carries: its data.scan_id with the repo_url, branch and
 // commit it names (each "" when absent, not a string, or over its bound), FirstSeen and LastSeen
-// both ev.ReceivedAt. ok is false when ev has no string scan_id of 1–MaxScanIDBytes bytes.
+// both ev.ReceivedAt. ok is false when ev has no string scan_id of 1–MaxScanIDBytes bytes, and
+// for the events the bridge derives (FindingPrefix): they name the scan they were compared for,
+// but are not a sighting of it (their received time is the comparison's).
 func ScanOf(ev *Event) (s Scan, ok bool) {
 	id := ev.String("scan_id")
-	if id == "" || len(id) > MaxScanIDBytes {
+	if id == "" || len(id) > MaxScanIDBytes || strings.HasPrefix(ev.Type, FindingPrefix) {
 		return Scan{}, false
 	}
 	bounded := func(name string, max int) string {

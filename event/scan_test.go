@@ -55,3 +55,18 @@ func TestScanOf(t *testing.T) {
 		})
 	}
 }
+
+// TestScanOfDerivedEvents: the bridge's finding.* events name their scan but are not a
+// sighting of it: they record no scan context.
+func TestScanOfDerivedEvents(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{event.FindingNew, event.FindingFixed, event.FindingRegressed} {
+		body, err := json.Marshal(map[string]any{"event": typ, "id": "e", "timestamp": "2026-01-01T00:00:00Z",
+			"data": map[string]any{"scan_id": "s", "repo_url": "https://github.com/a/b", "branch": "main"}})
+		require.NoError(t, err)
+		ev, err := event.Parse(body)
+		require.NoError(t, err)
+		_, ok := event.ScanOf(ev)
+		require.False(t, ok, typ)
+	}
+}

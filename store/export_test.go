@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -132,3 +133,22 @@ func WALFrames(db *DB) (int, error) {
 
 // CatchUp lists what db has pending (listing.go).
 func CatchUp(db *DB) error { return db.catchUp(context.Background()) }
+
+// HoldListing takes db's listing turn, as a long catch-up would, until the returned func runs.
+func HoldListing(db *DB) (release func()) {
+	db.lister.turn <- struct{}{}
+	return func() { <-db.lister.turn }
+}
+
+// CatchUpCtx is catchUp with ctx.
+func CatchUpCtx(ctx context.Context, db *DB) error { return db.catchUp(ctx) }
+
+// ListPendingUntil runs one catch-up step bounded by until (listPending) in a writer
+// transaction and returns whether events up to until remain, and until as it was used.
+func ListPendingUntil(db *DB, until int64) (more bool, used int64, err error) {
+	err = db.unsyncedTx(context.Background(), func(ctx context.Context, tx *sql.Tx) (err error) {
+		more, err = listPending(ctx, tx, &until)
+		return err
+	})
+	return more, until, err
+}

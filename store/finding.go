@@ -155,9 +155,14 @@ func (d *DB) readComparison(ctx context.Context, tx *sql.Tx, c *core.ScanCompari
 		VALUES (?, ?, '', 0) ON CONFLICT (repo_url, branch) DO NOTHING`, c.RepoURL, c.Branch); err != nil {
 		return err
 	}
-	if err := d.queryRow(ctx, tx, `SELECT last_scan_id FROM finding_scopes WHERE repo_url = ? AND branch = ?`+d.dialect.forUpdate,
-		c.RepoURL, c.Branch).Scan(&c.PreviousScanID); err != nil {
+	var lastCompleted int64
+	if err := d.queryRow(ctx, tx, `SELECT last_scan_id, last_completed_at_ms FROM finding_scopes WHERE repo_url = ? AND branch = ?`+d.dialect.forUpdate,
+		c.RepoURL, c.Branch).Scan(&c.PreviousScanID, &lastCompleted); err != nil {
 		return err
+	}
+	if lastCompleted > ms(c.CompletedAt) {
+		c.Superseded = true // the scope has moved past this scan; nothing more to read
+		return nil
 	}
 	rows, err := d.query(ctx, tx, `SELECT fingerprint, title, file, line, severity FROM scan_findings WHERE scan_id = ?
 		ORDER BY received_at_ms, fingerprint`, c.ScanID)
@@ -214,7 +219,7 @@ func (d *DB) writeComparison(ctx context.Context, tx *sql.Tx, c *core.ScanCompar
 			return err
 		}
 	}
-	if c.RepoURL == "" {
+	if c.RepoURL == "" || c.Superseded {
 		return nil
 	}
 	_, err := d.exec(ctx, tx, `UPDATE finding_scopes SET last_scan_id = ?, last_completed_at_ms = ? WHERE repo_url = ? AND branch = ?`,

@@ -34,8 +34,8 @@ const listBytes = 1 << 20
 // transaction. A crash loses at most an unsynced listing, whose events are past the watermark
 // again and are listed at the next open. nil on PostgreSQL, which indexes at insert.
 type lister struct {
-	mu    sync.Mutex  // one listing at a time; held by catchUp while it lists
-	dirty atomic.Bool // an event may have been stored unlisted since the last listing began
+	turn  chan struct{} // one listing at a time: holds a token while catchUp lists (a lock a caller can stop waiting for)
+	dirty atomic.Bool   // an event may have been stored unlisted since the last listing began
 	wake  chan struct{}
 	stop  chan struct{}
 	done  chan struct{}
@@ -43,7 +43,7 @@ type lister struct {
 }
 
 func newLister() *lister {
-	return &lister{wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &lister{turn: make(chan struct{}, 1), wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // stored notes that an event was inserted unlisted (called in its transaction, before the commit).
@@ -86,23 +86,30 @@ func (l *lister) close(d *DB) error {
 	return d.catchUp(context.Background())
 }
 
-// catchUp lists every event stored unlisted so far; at once when nothing is pending (no
-// database access). Events runs it first, so an event acknowledged before the list query began
-// is listed. Its transaction commits without its own fsync (unsyncedTx): losing it loses
+// catchUp lists every event stored unlisted when it starts (up to the last rowid then: events
+// committed meanwhile are left to the next listing, so a steady flood cannot keep it going); at
+// once when nothing is pending (no database access). Events runs it first, so an event
+// acknowledged before the list query began is listed. Waiting for another listing to end stops
+// with ctx. Its transactions commit without their own fsync (unsyncedTx): losing one loses
 // nothing the watermark does not bring back.
 func (d *DB) catchUp(ctx context.Context) error {
 	l := d.lister
 	if l == nil {
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	select {
+	case l.turn <- struct{}{}:
+	case <-ctx.Done():
+		return unavailable("list new events", ctx.Err())
+	}
+	defer func() { <-l.turn }()
 	if !l.dirty.Swap(false) {
 		return nil
 	}
+	var until int64 // the last rowid when this catch-up began (listPending reads it first)
 	for more := true; more; {
 		err := d.unsyncedTx(ctx, func(ctx context.Context, tx *sql.Tx) (err error) {
-			more, err = listPending(ctx, tx)
+			more, err = listPending(ctx, tx, &until)
 			return err
 		})
 		if err != nil {
@@ -113,20 +120,25 @@ func (d *DB) catchUp(ctx context.Context) error {
 	return nil
 }
 
-// listPending lists up to listBatch events past the watermark in tx, fewer when their bodies
-// exceed listBytes together (at least one), and moves the watermark to the last of them; more
-// reports that events past it remain.
-func listPending(ctx context.Context, tx *sql.Tx) (more bool, err error) {
+// listPending lists up to listBatch events past the watermark and up to *until in tx (*until 0:
+// the last rowid now, which it sets), fewer when their bodies exceed listBytes together (at
+// least one), and moves the watermark to the last of them; more reports that events up to
+// *until remain.
+func listPending(ctx context.Context, tx *sql.Tx, until *int64) (more bool, err error) {
 	var mark, last int64
 	if err := tx.QueryRowContext(ctx, `SELECT listed_rowid, (SELECT COALESCE(max(rowid), 0) FROM events) FROM event_listing`).
 		Scan(&mark, &last); err != nil {
 		return false, err
 	}
+	if *until == 0 || *until > last { // a prune may have lowered the last rowid since
+		*until = last
+	}
+	last = *until
 	if last <= mark {
 		return false, nil
 	}
 	// length() of a blob reads its size, not its pages.
-	rows, err := tx.QueryContext(ctx, `SELECT rowid, length(body) FROM events WHERE rowid > ? ORDER BY rowid LIMIT ?`, mark, listBatch)
+	rows, err := tx.QueryContext(ctx, `SELECT rowid, length(body) FROM events WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?`, mark, last, listBatch)
 	if err != nil {
 		return false, err
 	}

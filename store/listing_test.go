@@ -197,3 +197,45 @@ func TestSQLiteListsManyPendingEvents(t *testing.T) {
 	require.Zero(t, n)
 	require.NoError(t, store.CheckTextIndex(db))
 }
+
+// TestSQLiteCatchUpIsBounded: a list query's catch-up stops waiting for another listing when
+// its context ends, and a catch-up lists only what was stored when it began (events stored
+// meanwhile are left to the next one), so a steady flood cannot keep a list query waiting.
+func TestSQLiteCatchUpIsBounded(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	defer db.Close()
+	store.StopListing(db)
+	t0 := time.Now().UTC()
+	for i := range 5 {
+		_, err := db.Ingest(ctx, []core.IngestItem{listingEvent(t, fmt.Sprintf("e%d", i), "yak", t0.Add(time.Duration(i)*time.Millisecond))})
+		require.NoError(t, err)
+	}
+
+	release := store.HoldListing(db)
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	require.ErrorIs(t, store.CatchUpCtx(short, db), core.ErrUnavailable)
+	require.Less(t, time.Since(start), 5*time.Second, "gave up when its context ended")
+	release()
+
+	// A step bounded by the third event's rowid lists up to it, whatever was stored after.
+	n, err := store.Unlisted(db)
+	require.NoError(t, err)
+	require.Equal(t, 5, n)
+	more, until, err := store.ListPendingUntil(db, 3)
+	require.NoError(t, err)
+	require.False(t, more)
+	require.EqualValues(t, 3, until)
+	n, err = store.Unlisted(db)
+	require.NoError(t, err)
+	require.Equal(t, 2, n, "the two stored after the bound are left to the next listing")
+	require.NoError(t, store.CatchUp(db))
+	n, err = store.Unlisted(db)
+	require.NoError(t, err)
+	require.Zero(t, n)
+	require.NoError(t, store.CheckTextIndex(db))
+}

@@ -93,9 +93,18 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = d.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	// Events a crash left unlisted (past the watermark) are listed before anything reads.
+	// Events a crash left unlisted (past the watermark) are listed before anything reads. Looked
+	// for with a read first: a CLI command opening the database beside serve takes no write lock
+	// when nothing is pending.
 	d.lister = newLister()
-	d.lister.dirty.Store(true)
+	var pending bool
+	if err := r.QueryRowContext(ctx, `SELECT listed_rowid < (SELECT COALESCE(max(rowid), 0) FROM events) FROM event_listing`).
+		Scan(&pending); err != nil {
+		d.lister = nil
+		_ = d.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	d.lister.dirty.Store(pending)
 	if err := d.catchUp(ctx); err != nil {
 		d.lister = nil
 		_ = d.Close()
@@ -149,9 +158,8 @@ func (d *DB) unsyncedTx(ctx context.Context, fn func(context.Context, *sql.Tx) e
 		return err
 	}
 	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
-		return err
-	}
+	// Restored whatever happens from here: a cancelled context can fail the NORMAL pragma after
+	// it took effect (the driver reports ctx.Err() for a statement that completed).
 	defer func() {
 		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous = FULL"); rerr != nil {
 			// Never hand the connection back to ingest without its fsync: close it (database/sql
@@ -160,6 +168,9 @@ func (d *DB) unsyncedTx(ctx context.Context, fn func(context.Context, *sql.Tx) e
 			err = errors.Join(err, rerr)
 		}
 	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous = NORMAL"); err != nil {
+		return err
+	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return err

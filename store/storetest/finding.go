@@ -32,6 +32,7 @@ func findingTests() map[string]func(t *testing.T, s Store) {
 		"FindingsRepoAsTyped":        testFindingsRepoAsTyped,
 		"FindingsScopesCounted":      testFindingsScopes,
 		"FindingsScopeOfCompletion":  testFindingsScopeOfCompletion,
+		"FindingsLaterScanFirst":     testFindingsLaterScanFirst,
 	}
 }
 
@@ -554,4 +555,55 @@ func testFindingsScopes(t *testing.T, s Store) {
 	got, err = s.FindingScopes(context.Background(), 1)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
+}
+
+// testFindingsLaterScanFirst: when a scan of a scope is compared after a scan of the same
+// scope that completed later (its comparison was postponed, or another replica got the scope
+// first), it is not compared: the later state stands, no event turns it back, the scope keeps
+// the later scan, and the next scan is compared with that one.
+func testFindingsLaterScanFirst(t *testing.T, s Store) {
+	ctx := context.Background()
+	p := core.FindingsPolicy{}
+	sqli, xss := issue{"SQL injection", "api/user.js", 42}, issue{"XSS", "web/page.js", 7}
+	scanRun(t, s, p, "o1", repoA, "order", t0, false, sqli, xss)
+	require.Equal(t, []string{"finding.new SQL injection", "finding.new XSS"}, compareDue(t, s, p, t0.Add(time.Hour)))
+
+	// o2 (XSS fixed) and o3 (SQL injection fixed too) complete; o3 is compared first.
+	scanRun(t, s, p, "o2", repoA, "order", t0.Add(2*time.Hour), false, sqli)
+	scanRun(t, s, p, "o3", repoA, "order", t0.Add(3*time.Hour), false)
+	var got []string
+	ok, err := s.CompareScan(ctx, "o3", func(c *core.ScanComparison) (*core.ScanResult, error) {
+		require.False(t, c.Superseded)
+		require.Equal(t, "o1", c.PreviousScanID)
+		changed, evs, _, err := p.Compare(c, t0.Add(4*time.Hour))
+		res := &core.ScanResult{Findings: changed}
+		for _, ev := range evs {
+			res.Events = append(res.Events, core.IngestItem{Event: ev})
+			got = append(got, ev.Type+" "+ev.Data["title"].(string))
+		}
+		return res, err
+	})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.ElementsMatch(t, []string{"finding.fixed SQL injection", "finding.fixed XSS"}, got)
+
+	// o2 now: superseded, nothing recorded; it is done (not due again).
+	ok, err = s.CompareScan(ctx, "o2", func(c *core.ScanComparison) (*core.ScanResult, error) {
+		require.True(t, c.Superseded, "o3 completed later and was compared first")
+		require.Equal(t, "o3", c.PreviousScanID)
+		changed, evs, _, err := p.Compare(c, t0.Add(4*time.Hour))
+		require.Empty(t, changed)
+		require.Empty(t, evs)
+		return &core.ScanResult{}, err
+	})
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Empty(t, compareDue(t, s, p, t0.Add(5*time.Hour)), "o2 is done")
+	all := findings(t, s, core.FindingFilter{RepoURL: repoA, Branch: ptr("order")})
+	require.Equal(t, core.FindingFixed, all["SQL injection"].State, "o2 did not reopen what o3 fixed")
+	require.Equal(t, core.FindingFixed, all["XSS"].State)
+
+	// The next scan is compared with o3, the scope's last.
+	scanRun(t, s, p, "o4", repoA, "order", t0.Add(6*time.Hour), false, xss)
+	require.Equal(t, []string{"finding.regressed XSS"}, compareDue(t, s, p, t0.Add(7*time.Hour)))
 }
