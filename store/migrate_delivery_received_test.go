@@ -2,17 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"testing"
 
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 // TestDeliveryReceivedMigration: upgrading a database that holds deliveries (migration 00013)
@@ -20,27 +15,11 @@ import (
 // state, a tenant's webhooks) find the deliveries stored before it, newest event first.
 func TestDeliveryReceivedMigration(t *testing.T) {
 	t.Parallel()
-	for _, drv := range []struct {
-		name, driver, store string
-		dia                 *dialect
-		dsn                 func(t *testing.T) string
-	}{
-		{"sqlite", "sqlite", "sqlite", &sqliteDialect, func(t *testing.T) string { return filepath.Join(t.TempDir(), "old.db") }},
-		{"postgres", "pgx", "postgres", &postgresDialect, func(t *testing.T) string { return pgtest.Schema(t, "") }},
-	} {
+	for _, drv := range migrationCases {
 		t.Run(drv.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			dsn := drv.dsn(t)
-			db, err := sql.Open(drv.driver, dsn)
-			require.NoError(t, err)
-			defer db.Close()
-			sub, err := fs.Sub(migrations, drv.dia.migrations)
-			require.NoError(t, err)
-			p, err := goose.NewProvider(drv.dia.goose, db, sub, goose.WithDisableGlobalRegistry(true))
-			require.NoError(t, err)
-			_, err = p.UpTo(ctx, 12)
-			require.NoError(t, err)
+			db, p, dsn := drv.migratedTo(t, 12)
 			ph := (&DB{dialect: drv.dia}).rebind
 			// Received times out of id order: the list's order is the events', not the ids'.
 			received := map[string]int64{"a": 3000, "b": 1000, "c": 2000}
@@ -54,7 +33,7 @@ func TestDeliveryReceivedMigration(t *testing.T) {
 					require.NoError(t, err)
 				}
 			}
-			_, err = p.Up(ctx)
+			_, err := p.Up(ctx)
 			require.NoError(t, err)
 			rows, err := db.QueryContext(ctx, `SELECT event_id, event_received_at_ms FROM deliveries`)
 			require.NoError(t, err)

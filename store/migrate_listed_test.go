@@ -2,14 +2,10 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"io/fs"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
@@ -23,16 +19,8 @@ import (
 func TestListedMigrationKeepsStoredEventsListed(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "old.db")
-	raw, err := sql.Open("sqlite", sqliteDSN(path, false))
-	require.NoError(t, err)
-	defer raw.Close()
-	sub, err := fs.Sub(migrations, sqliteDialect.migrations)
-	require.NoError(t, err)
-	p, err := goose.NewProvider(sqliteDialect.goose, raw, sub, goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 13)
-	require.NoError(t, err)
+	raw, p, path := sqliteCase.migratedTo(t, 13)
+	var err error
 	evs := map[string]*event.Event{}
 	for i, id := range []string{"old1", "old2"} {
 		ev, err := event.Parse(fmt.Appendf(nil, `{"event":"issue.critical","id":%q,"timestamp":"2026-01-01T00:00:00Z","data":{"scan_id":"s1","issue_id":"i","severity":"high","title":"Path traversal","file":"src/walrus.go"}}`, id))

@@ -2,17 +2,12 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
-	"path/filepath"
 	"testing"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 // TestListingMigrationCopiesStoredEvents: upgrading a database that holds events (migration
@@ -30,28 +25,14 @@ func TestListingMigrationCopiesStoredEvents(t *testing.T) {
 		"nul":     `{"event":"x","id":"nul","timestamp":"2026-01-01T00:00:00Z","data":{"title":"a\u0000b","scan_id":"s2"}}`,
 	}
 	for _, drv := range []struct {
-		name   string
-		dia    *dialect
-		driver string
-		nulOK  bool // the body with \u0000 is read (SQLite); jsonb cannot hold it (Postgres)
-		dsn    func(t *testing.T) string
-	}{
-		{"sqlite", &sqliteDialect, "sqlite", true, func(t *testing.T) string { return filepath.Join(t.TempDir(), "old.db") }},
-		{"postgres", &postgresDialect, "pgx", false, func(t *testing.T) string { return pgtest.Schema(t, "") }},
-	} {
+		migrationCase
+		nulOK bool // the body with \u0000 is read (SQLite); jsonb cannot hold it (Postgres)
+	}{{sqliteCase, true}, {postgresCase, false}} {
 		t.Run(drv.name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			dsn := drv.dsn(t)
-			db, err := sql.Open(drv.driver, dsn)
-			require.NoError(t, err)
-			defer db.Close()
-			sub, err := fs.Sub(migrations, drv.dia.migrations)
-			require.NoError(t, err)
-			p, err := goose.NewProvider(drv.dia.goose, db, sub, goose.WithDisableGlobalRegistry(true))
-			require.NoError(t, err)
-			_, err = p.UpTo(ctx, 8)
-			require.NoError(t, err)
+			db, p, dsn := drv.migratedTo(t, 8)
+			var err error
 			q := `INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body) VALUES ($1, 'x', 1, $2, '', $3)`
 			if !drv.dia.numbered {
 				q = `INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body) VALUES (?, 'x', 1, ?, '', ?)`

@@ -2,15 +2,11 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"io/fs"
 	"testing"
 
-	"github.com/pressly/goose/v3"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cortexbridge/cortex-bridge/core"
-	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
 
 // TestTextPrefixesMigration: upgrading a PostgreSQL database that holds events (migration
@@ -19,16 +15,8 @@ import (
 func TestTextPrefixesMigration(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dsn := pgtest.Schema(t, "")
-	db, err := sql.Open("pgx", dsn)
-	require.NoError(t, err)
-	defer db.Close()
-	sub, err := fs.Sub(migrations, postgresDialect.migrations)
-	require.NoError(t, err)
-	p, err := goose.NewProvider(postgresDialect.goose, db, sub, goose.WithDisableGlobalRegistry(true))
-	require.NoError(t, err)
-	_, err = p.UpTo(ctx, 15)
-	require.NoError(t, err)
+	db, p, dsn := postgresCase.migratedTo(t, 15)
+	var err error
 	for id, text := range map[string][2]string{"a": {"Path traversal in avatar handler", "src/avatar/avatar_7.go"}, "b": {"Weak hash", "lib/crypto.py"}} {
 		_, err := db.ExecContext(ctx, `INSERT INTO events (id, type, occurred_at_ms, received_at_ms, sender_delivery, body, title, file)
 			VALUES ($1, 'x', 1, 1000, '', '\x7b7d', $2, $3)`, id, text[0], text[1])
