@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 )
 
 // FindingStore lists findings (docs/api.md, GET /findings).
@@ -70,6 +71,12 @@ func (h *Findings) list(w http.ResponseWriter, r *http.Request) {
 		f.Branch = &branch
 	}
 	bad := map[string]string{}
+	if len(f.RepoURL) > event.MaxScanRepoURLBytes {
+		bad["repo"] = fmt.Sprintf("must be at most %d bytes (no stored repository is longer)", event.MaxScanRepoURLBytes)
+	}
+	if f.Branch != nil && len(*f.Branch) > event.MaxScanBranchBytes {
+		bad["branch"] = fmt.Sprintf("must be at most %d bytes (no stored branch is longer)", event.MaxScanBranchBytes)
+	}
 	switch f.State {
 	case "", core.FindingOpen, core.FindingRegressed, core.FindingFixed:
 	default:

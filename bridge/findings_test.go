@@ -18,6 +18,7 @@ import (
 	"github.com/cortexbridge/cortex-bridge/bridge"
 	"github.com/cortexbridge/cortex-bridge/bridge/bridgetest"
 	"github.com/cortexbridge/cortex-bridge/core"
+	"github.com/cortexbridge/cortex-bridge/event"
 	"github.com/cortexbridge/cortex-bridge/store"
 	"github.com/cortexbridge/cortex-bridge/store/pgtest"
 )
@@ -181,6 +182,11 @@ func TestFindingsEndToEnd(t *testing.T) {
 	require.NotEqual(t, first[0]["fingerprint"], second[0]["fingerprint"])
 	require.Empty(t, last, "two findings: no third page")
 	code, _ = get(admin, "?cursor=not-a-cursor")
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	// Longer than any stored repository or branch: refused, naming the parameter.
+	code, _ = get(admin, "?repo="+strings.Repeat("r", event.MaxScanRepoURLBytes+1))
+	require.Equal(t, http.StatusUnprocessableEntity, code)
+	code, _ = get(admin, "?branch="+strings.Repeat("b", event.MaxScanBranchBytes+1))
 	require.Equal(t, http.StatusUnprocessableEntity, code)
 	code, _ = get(admin, "?status=gone")
 	require.Equal(t, http.StatusUnprocessableEntity, code)

@@ -32,7 +32,7 @@ type findingsData struct {
 // findingsPage shows the findings per repository and branch (docs/events.md, Findings): the
 // list of scopes, or with ?repo=&branch= one scope's findings (open, regressed and fixed, with
 // when and in which scans they were seen); ?status= narrows it. The branch is exact ("": the
-// scans that named none); repo is matched as GET /findings matches it (event.SameRepo). Admin
+// scans that named none); repo is matched as GET /findings matches it (event.RepoMatcher). Admin
 // accounts only, as GET /findings: findings name weaknesses in every repository the bridge
 // hears of.
 func (d *Dashboard) findingsPage(w http.ResponseWriter, r *http.Request) {

@@ -592,15 +592,18 @@ func RepoKey(repoURL string) (host, path string) {
 	return host, Repo(s)
 }
 
-// SameRepo reports whether stored, a repository URL as events name it, is the repository query
-// names (RepoKey on both sides): the same path, and the same host unless query names none.
-func SameRepo(query, stored string) bool {
-	if query != "" && query == stored {
-		return true
-	}
+// RepoMatcher returns whether a stored repository URL, as events name it, is the repository
+// query names (RepoKey on both sides, query's worked out once): the same path, and the same host
+// unless query names none.
+func RepoMatcher(query string) func(stored string) bool {
 	qh, qp := RepoKey(query)
-	sh, sp := RepoKey(stored)
-	return qp != "" && qp == sp && (qh == "" || qh == sh)
+	return func(stored string) bool {
+		if query != "" && query == stored {
+			return true
+		}
+		sh, sp := RepoKey(stored)
+		return qp != "" && qp == sp && (qh == "" || qh == sh)
+	}
 }
 
 // Field returns the data field name or nil when the event lacks it.

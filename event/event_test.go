@@ -172,9 +172,10 @@ func TestRepoKey(t *testing.T) {
 	}
 }
 
-func TestSameRepo(t *testing.T) {
+func TestRepoMatcher(t *testing.T) {
 	t.Parallel()
 	const stored = "https://github.com/acme/api"
+	sameRepo := func(query, stored string) bool { return event.RepoMatcher(query)(stored) }
 	for query, want := range map[string]bool{
 		"https://github.com/acme/api":      true,
 		"https://github.com/acme/api/":     true,
@@ -188,7 +189,7 @@ func TestSameRepo(t *testing.T) {
 		"https://github.com/acme/api/tree": false,
 		"":                                 false,
 	} {
-		require.Equal(t, want, event.SameRepo(query, stored), query)
+		require.Equal(t, want, sameRepo(query, stored), query)
 	}
 }
 

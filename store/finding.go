@@ -253,7 +253,7 @@ func (d *DB) PruneFindings(ctx context.Context, fixedBefore time.Time) (int, err
 
 // Findings lists the findings that f selects, most recently seen first (at most f.Limit,
 // default core.DefaultPageSize, after f.After). Every filter is part of the query, so a page
-// holds what it selects whatever else is stored. f.RepoURL is matched per event.SameRepo
+// holds what it selects whatever else is stored. f.RepoURL is matched per event.RepoMatcher
 // against the scopes' repositories (finding_scopes: one row per repository and branch); the
 // findings are then read by their primary key's repository prefix.
 func (d *DB) Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding, error) {
@@ -313,7 +313,7 @@ func (d *DB) Findings(ctx context.Context, f core.FindingFilter) ([]core.Finding
 }
 
 // findingRepos returns the repository URLs of the findings' scopes that query names
-// (event.SameRepo).
+// (event.RepoMatcher).
 func (d *DB) findingRepos(ctx context.Context, query string) ([]string, error) {
 	rows, err := d.query(ctx, d.r, `SELECT DISTINCT repo_url FROM finding_scopes`)
 	if err != nil {
@@ -321,12 +321,13 @@ func (d *DB) findingRepos(ctx context.Context, query string) ([]string, error) {
 	}
 	defer rows.Close()
 	var out []string
+	same := event.RepoMatcher(query)
 	for rows.Next() {
 		var r string
 		if err := rows.Scan(&r); err != nil {
 			return nil, err
 		}
-		if event.SameRepo(query, r) {
+		if same(r) {
 			out = append(out, r)
 		}
 	}
