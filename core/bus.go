@@ -327,7 +327,7 @@ func (b *Bus) commit(batch []*acceptReq) {
 	} else {
 		b.commitFailed.Store(nil)
 		b.downUntil.Store(0)
-		if c := b.disp.scans; c != nil {
+		if c := b.disp.scans; c != nil && c.active() {
 			// Before any delivery of the batch is handed off: its message shows what was committed.
 			stored := make([]*event.Event, 0, len(batch))
 			for i, r := range batch {

@@ -95,6 +95,14 @@ func (c *scanCache) put(id string, sc event.Scan) {
 	c.m[id] = sc
 }
 
+// active reports whether the cache holds or is reading anything, so committed has work: a
+// bridge without templated targets never fills it, and its ingest commits skip the merge.
+func (c *scanCache) active() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.m) > 0 || len(c.reading) > 0
+}
+
 // committed merges the scan contexts of newly stored events (in commit order) into the cached
 // entries; scans being read are marked stale instead.
 func (c *scanCache) committed(events []*event.Event) {

@@ -94,7 +94,9 @@ func is(name, v string) string {
 	if q := quote(v); len(q) <= maxMuteLiteral {
 		return name + " == " + q
 	}
-	lo, hi := 0, len(v) // the longest fitting prefix: quote's length grows with the prefix
+	// The longest fitting prefix: quote's length grows with the prefix and is at least its
+	// length, so no prefix longer than maxMuteLiteral fits (the search never quotes more).
+	lo, hi := 0, min(len(v), maxMuteLiteral)
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		if len(quote(prefixRunes(v, mid))) <= maxMuteLiteral {
