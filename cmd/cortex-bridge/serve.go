@@ -28,7 +28,6 @@ are handed back for the next start.`,
 			if err != nil {
 				return err
 			}
-			tuneGC(log)
 			return serve(cmd.Context(), configPath(cmd), log, nil)
 		},
 	}
