@@ -1,7 +1,6 @@
 package templates_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/cortexbridge/cortex-bridge/core"
 	"github.com/cortexbridge/cortex-bridge/event"
-	"github.com/cortexbridge/cortex-bridge/notify"
 	"github.com/cortexbridge/cortex-bridge/samples"
 	"github.com/cortexbridge/cortex-bridge/templates"
 )
@@ -22,32 +20,7 @@ func TestBuiltinAlertGolden(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, core.AlertTypes, []string{"bridge.delivery_dead", "bridge.target_unhealthy", "bridge.target_recovered", "bridge.digest_failed"})
 	require.ElementsMatch(t, core.AlertTypes, samples.AlertTypes(), "every alert type has a sample")
-	for _, tgt := range builtinTargets {
-		for _, typ := range samples.AlertTypes() {
-			t.Run(tgt.Type+"/"+typ, func(t *testing.T) {
-				t.Parallel()
-				body, err := samples.Get(typ)
-				require.NoError(t, err)
-				ev, err := event.Parse(body)
-				require.NoError(t, err)
-				msg := render(t, tgt, ev)
-				var got bytes.Buffer
-				if tgt.Format == notify.FormatJSON {
-					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
-				} else {
-					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
-				}
-				golden := filepath.Join("testdata", tgt.Type, typ+".golden")
-				if *update {
-					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
-					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
-				}
-				want, err := os.ReadFile(golden)
-				require.NoError(t, err, "run go test ./templates -update to create it")
-				require.Equal(t, string(want), got.String())
-			})
-		}
-	}
+	goldenEach(t, samples.AlertTypes())
 }
 
 // TestAlertReadable: each target type says what failed, where and why, in one line a phone

@@ -43,32 +43,7 @@ func render(t *testing.T, tgt *core.Target, ev *event.Event) *notify.Message {
 // shows up as a reviewable diff of testdata/ (go test ./templates -update rewrites it).
 func TestBuiltinGolden(t *testing.T) {
 	t.Parallel()
-	for _, tgt := range builtinTargets {
-		for _, typ := range samples.Types() {
-			t.Run(tgt.Type+"/"+typ, func(t *testing.T) {
-				t.Parallel()
-				body, err := samples.Get(typ)
-				require.NoError(t, err)
-				ev, err := event.Parse(body)
-				require.NoError(t, err)
-				msg := render(t, tgt, ev)
-				var got bytes.Buffer
-				if tgt.Format == notify.FormatJSON {
-					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
-				} else {
-					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
-				}
-				golden := filepath.Join("testdata", tgt.Type, typ+".golden")
-				if *update {
-					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
-					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
-				}
-				want, err := os.ReadFile(golden)
-				require.NoError(t, err, "run go test ./templates -update to create it")
-				require.Equal(t, string(want), got.String())
-			})
-		}
-	}
+	goldenEach(t, samples.Types())
 }
 
 func issue(t *testing.T, title string) *event.Event {
@@ -139,6 +114,38 @@ func TestCase_C13_Escaping(t *testing.T) {
 		require.NotContains(t, mail.HTML, "<script>")
 		if strings.Contains(title, "script") {
 			require.Contains(t, mail.HTML, "&lt;script&gt;")
+		}
+	}
+}
+
+// goldenEach renders the sample of each of types with every built-in target's template and
+// compares the message with its golden file in testdata/ (rewritten with -update).
+func goldenEach(t *testing.T, types []string) {
+	t.Helper()
+	for _, tgt := range builtinTargets {
+		for _, typ := range types {
+			t.Run(tgt.Type+"/"+typ, func(t *testing.T) {
+				t.Parallel()
+				body, err := samples.Get(typ)
+				require.NoError(t, err)
+				ev, err := event.Parse(body)
+				require.NoError(t, err)
+				msg := render(t, tgt, ev)
+				var got bytes.Buffer
+				if tgt.Format == notify.FormatJSON {
+					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
+				} else {
+					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
+				}
+				golden := filepath.Join("testdata", tgt.Type, typ+".golden")
+				if *update {
+					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
+					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
+				}
+				want, err := os.ReadFile(golden)
+				require.NoError(t, err, "run go test ./templates -update to create it")
+				require.Equal(t, string(want), got.String())
+			})
 		}
 	}
 }

@@ -25,32 +25,7 @@ import (
 func TestBuiltinFindingGolden(t *testing.T) {
 	t.Parallel()
 	require.ElementsMatch(t, core.FindingEventTypes, samples.FindingTypes(), "every finding event type has a sample")
-	for _, tgt := range builtinTargets {
-		for _, typ := range samples.FindingTypes() {
-			t.Run(tgt.Type+"/"+typ, func(t *testing.T) {
-				t.Parallel()
-				body, err := samples.Get(typ)
-				require.NoError(t, err)
-				ev, err := event.Parse(body)
-				require.NoError(t, err)
-				msg := render(t, tgt, ev)
-				var got bytes.Buffer
-				if tgt.Format == notify.FormatJSON {
-					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
-				} else {
-					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
-				}
-				golden := filepath.Join("testdata", tgt.Type, typ+".golden")
-				if *update {
-					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
-					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
-				}
-				want, err := os.ReadFile(golden)
-				require.NoError(t, err, "run go test ./templates -update to create it")
-				require.Equal(t, string(want), got.String())
-			})
-		}
-	}
+	goldenEach(t, samples.FindingTypes())
 }
 
 // TestFindingTemplatesEscape: a finding's text comes from Cortex events (attacker-influenced):
