@@ -131,21 +131,27 @@ func goldenEach(t *testing.T, types []string) {
 				ev, err := event.Parse(body)
 				require.NoError(t, err)
 				msg := render(t, tgt, ev)
-				var got bytes.Buffer
-				if tgt.Format == notify.FormatJSON {
-					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
-				} else {
-					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
-				}
-				golden := filepath.Join("testdata", tgt.Type, typ+".golden")
-				if *update {
-					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
-					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
-				}
-				want, err := os.ReadFile(golden)
-				require.NoError(t, err, "run go test ./templates -update to create it")
-				require.Equal(t, string(want), got.String())
+				requireGolden(t, tgt.Format, msg, filepath.Join("testdata", tgt.Type, typ+".golden"))
 			})
 		}
 	}
+}
+
+// requireGolden compares msg, rendered in format, with the golden file at path (rewritten with
+// -update): a JSON body indented, any other as its subject, body and HTML.
+func requireGolden(t *testing.T, format notify.Format, msg *notify.Message, path string) {
+	t.Helper()
+	var got bytes.Buffer
+	if format == notify.FormatJSON {
+		require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
+	} else {
+		got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
+	}
+	if *update {
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, got.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run go test ./templates -update to create it")
+	require.Equal(t, string(want), got.String())
 }

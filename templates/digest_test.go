@@ -2,8 +2,6 @@ package templates_test
 
 import (
 	"bufio"
-	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -51,20 +49,7 @@ func TestDigestGolden(t *testing.T) {
 				msg.Digest = notify.NewDigest("weekly-compliance", from, to, events, 70)
 				msg.Digest.Template, msg.Events = "compliance-digest", events
 				require.NoError(t, r.Render(msg, tgt, nil))
-				var got bytes.Buffer
-				if tgt.Format == notify.FormatJSON {
-					require.NoError(t, json.Indent(&got, msg.Body, "", "  "))
-				} else {
-					got.WriteString("Subject: " + msg.Subject + "\n\n" + string(msg.Body) + "\n\n--- html ---\n" + msg.HTML)
-				}
-				golden := filepath.Join("testdata", "digest", tgt.Type+"-"+name+".golden")
-				if *update {
-					require.NoError(t, os.MkdirAll(filepath.Dir(golden), 0o755))
-					require.NoError(t, os.WriteFile(golden, got.Bytes(), 0o644))
-				}
-				want, err := os.ReadFile(golden)
-				require.NoError(t, err, "run go test ./templates -update to create it")
-				require.Equal(t, string(want), got.String())
+				requireGolden(t, tgt.Format, msg, filepath.Join("testdata", "digest", tgt.Type+"-"+name+".golden"))
 			})
 		}
 	}
