@@ -23,7 +23,7 @@ import (
 )
 
 // The Postgres tests get a schema each from pgtest (this machine's server on 127.0.0.1:5432 by
-// default, which scripts/test starts), so they run in parallel on one database.
+// default, which scripts/test-setup starts), so they run in parallel on one database.
 
 // openPG opens a store on dsn (one "replica": its own pool) and closes it after the test.
 func openPG(t testing.TB, dsn string) *store.DB {

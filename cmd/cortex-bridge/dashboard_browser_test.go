@@ -37,7 +37,7 @@ const skipBrowserEnv = "CORTEX_BRIDGE_SKIP_BROWSER"
 // adminKey is the browser tests' admin account's API key (api.keys[].role: admin).
 const adminKey = "ops-admin-key-for-the-dashboard-0123"
 
-// chromiumPath finds Debian's Chromium (scripts/test installs it when it is missing). The test
+// chromiumPath finds Debian's Chromium (scripts/test-setup installs it when it is missing). The test
 // fails with one line without it, unless CORTEX_BRIDGE_SKIP_BROWSER=1 says this machine has none.
 func chromiumPath(t *testing.T) string {
 	t.Helper()
@@ -49,7 +49,7 @@ func chromiumPath(t *testing.T) string {
 	if os.Getenv(skipBrowserEnv) == "1" {
 		t.Skipf("chromium is not installed and %s=1: skipping the dashboard browser test", skipBrowserEnv)
 	}
-	t.Fatalf("Chromium not found on PATH: run scripts/test, which installs it "+
+	t.Fatalf("Chromium not found on PATH: run scripts/test-setup, which installs it "+
 		"(or apt-get install -y chromium; %s=1 skips the browser test)", skipBrowserEnv)
 	return ""
 }
@@ -63,7 +63,7 @@ func TestBrowserMissingFailsInOneLine(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	var exit *exec.ExitError
 	require.ErrorAs(t, err, &exit, "%s", out)
-	require.Equal(t, 1, strings.Count(string(out), "Chromium not found on PATH: run scripts/test, which installs it"), "%s", out)
+	require.Equal(t, 1, strings.Count(string(out), "Chromium not found on PATH: run scripts/test-setup, which installs it"), "%s", out)
 	require.Equal(t, 1, strings.Count(string(out), "--- FAIL"), "%s", out)
 }
 

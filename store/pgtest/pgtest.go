@@ -2,7 +2,7 @@
 // Postgres tests of several packages run in parallel on one database.
 //
 // The server is the one in CORTEX_BRIDGE_TEST_POSTGRES (a postgres:// URL), by default this
-// machine's PostgreSQL on 127.0.0.1:5432, database test, which scripts/test starts when it is
+// machine's PostgreSQL on 127.0.0.1:5432, database test, which scripts/test-setup starts when it is
 // down. When it cannot be reached, the first test that asks for it fails with one line saying
 // how to fix that, and every later one in the same test binary is skipped pointing at that
 // failure, so a missing server is one failure, not one paragraph per test.
@@ -91,7 +91,7 @@ func Unreachable(dsn string, err error) string {
 	if u, perr := url.Parse(dsn); perr == nil {
 		where = u.Host
 	}
-	return "PostgreSQL not reachable at " + where + ": run scripts/test, which starts it " +
+	return "PostgreSQL not reachable at " + where + ": run scripts/test-setup, which starts it " +
 		"(or point " + DSNEnv + " at a server; " + SkipEnv + "=1 skips these tests): " + err.Error()
 }
 

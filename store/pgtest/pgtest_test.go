@@ -42,7 +42,7 @@ func TestUnreachableFailsOnce(t *testing.T) {
 
 	var reports []string
 	for line := range strings.Lines(string(out)) {
-		if strings.Contains(line, "PostgreSQL not reachable at 127.0.0.1:1: run scripts/test, which starts it") {
+		if strings.Contains(line, "PostgreSQL not reachable at 127.0.0.1:1: run scripts/test-setup, which starts it") {
 			reports = append(reports, line)
 		}
 	}
@@ -62,11 +62,11 @@ func TestUnreachable(t *testing.T) {
 	}{
 		"host and port": {
 			dsn:  "postgres://u:pw@db.example:6543/x",
-			want: "PostgreSQL not reachable at db.example:6543: run scripts/test, which starts it (or point CORTEX_BRIDGE_TEST_POSTGRES at a server; CORTEX_BRIDGE_SKIP_POSTGRES=1 skips these tests): refused",
+			want: "PostgreSQL not reachable at db.example:6543: run scripts/test-setup, which starts it (or point CORTEX_BRIDGE_TEST_POSTGRES at a server; CORTEX_BRIDGE_SKIP_POSTGRES=1 skips these tests): refused",
 		},
 		"unparsable": {
 			dsn:  "postgres://u:pw@[::1/x",
-			want: "PostgreSQL not reachable at (unparsable CORTEX_BRIDGE_TEST_POSTGRES): run scripts/test",
+			want: "PostgreSQL not reachable at (unparsable CORTEX_BRIDGE_TEST_POSTGRES): run scripts/test-setup",
 		},
 	}
 	for name, tt := range tests {

@@ -1,7 +1,8 @@
 // Package chartcheck lints and renders the Helm chart in deploy/helm/cortex-bridge the way
 // `helm lint` and `helm template` do, through Helm's own packages (helm.sh/helm/v4), and decodes
 // the manifests into Kubernetes' API types so its test can check them. It is a Go module of its
-// own so that the bridge's module does not depend on Helm and Kubernetes; scripts/test runs it.
+// own so that the bridge's module does not depend on Helm and Kubernetes; the README's test
+// command runs it.
 package chartcheck
 
 import (

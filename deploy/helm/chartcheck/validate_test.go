@@ -20,7 +20,7 @@ var bridge struct {
 	out  []byte
 }
 
-// bridgeBinary builds cmd/cortex-bridge once. With -race, like scripts/test's go test -race
+// bridgeBinary builds cmd/cortex-bridge once. With -race, like the README's go test -race
 // just before, so its packages come from the build cache instead of a second compile.
 func bridgeBinary(t *testing.T) string {
 	t.Helper()
