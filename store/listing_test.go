@@ -170,10 +170,7 @@ func TestSQLiteListingPruneKeepsTheTextIndex(t *testing.T) {
 func TestSQLiteListsManyPendingEvents(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
-	store.StopListing(db)
+	db := openUnlisting(t)
 	t0 := time.Now().UTC()
 	big := strings.Repeat("x", 700<<10)
 	var items []core.IngestItem
@@ -184,7 +181,7 @@ func TestSQLiteListsManyPendingEvents(t *testing.T) {
 		}
 		items = append(items, it)
 	}
-	_, err = db.Ingest(ctx, items)
+	_, err := db.Ingest(ctx, items)
 	require.NoError(t, err)
 	n, err := store.Unlisted(db)
 	require.NoError(t, err)
@@ -204,10 +201,7 @@ func TestSQLiteListsManyPendingEvents(t *testing.T) {
 func TestSQLiteCatchUpIsBounded(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db, err := store.Open(ctx, "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
-	require.NoError(t, err)
-	defer db.Close()
-	store.StopListing(db)
+	db := openUnlisting(t)
 	t0 := time.Now().UTC()
 	for i := range 5 {
 		_, err := db.Ingest(ctx, []core.IngestItem{listingEvent(t, fmt.Sprintf("e%d", i), "yak", t0.Add(time.Duration(i)*time.Millisecond))})
@@ -238,4 +232,15 @@ func TestSQLiteCatchUpIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n)
 	require.NoError(t, store.CheckTextIndex(db))
+}
+
+// openUnlisting opens a SQLite store in a temporary folder with its background listing stopped,
+// closed when the test ends: events stay unlisted until a list query or catch-up lists them.
+func openUnlisting(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), "sqlite", filepath.Join(t.TempDir(), "bridge.db"))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	store.StopListing(db)
+	return db
 }
