@@ -187,7 +187,7 @@ const countTries = 3
 func (b *Bus) recount() {
 	for try := 1; ; try++ {
 		seq, before := b.commitSeq.Load(), b.enqueued.Load()
-		ctx, cancel := context.WithTimeout(context.Background(), pendingRefresh)
+		ctx, cancel := context.WithTimeout(Unhurried(context.Background()), pendingRefresh)
 		n, err := b.store.Unfinished(ctx)
 		cancel()
 		if err != nil {

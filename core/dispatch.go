@@ -262,6 +262,7 @@ func (d *Dispatcher) cancelUnconfigured(configured []string) {
 // cuts them off), writes their completions, closes the targets' Notifiers and hands the leases
 // of queued deliveries back.
 func (d *Dispatcher) Run(ctx context.Context) {
+	ctx = Unhurried(ctx)
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	var workers sync.WaitGroup

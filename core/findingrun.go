@@ -259,6 +259,7 @@ func (r *FindingsRunner) now() time.Time {
 // ctx is done. A comparison that fails is logged and postponed by RunDue; storage errors that
 // keep RunDue from its work are logged and retried at the next tick.
 func (r *FindingsRunner) Run(ctx context.Context) {
+	ctx = Unhurried(ctx)
 	t := time.NewTicker(orDefault(r.Interval, DefaultFindingsInterval))
 	defer t.Stop()
 	for {

@@ -99,6 +99,7 @@ func (s *Scheduler) Sync(ctx context.Context) error {
 // Run syncs the digests, then runs due ones every Interval until ctx is done. Storage errors are
 // logged and retried at the next tick.
 func (s *Scheduler) Run(ctx context.Context) {
+	ctx = Unhurried(ctx)
 	interval := s.Interval
 	if interval <= 0 {
 		interval = DefaultScheduleInterval

@@ -52,6 +52,20 @@ type Attempt struct {
 	Response   string // at most notify.MaxResponseBytes of the receiver's answer
 }
 
+// unhurriedKey marks a context as Unhurried's.
+type unhurriedKey struct{}
+
+// Unhurried marks ctx as background work's (the poller, the scheduler, the findings runner): a
+// store that accepts events before they are in its database (SQLite's ingest journal, a few
+// milliseconds) may have it wait for them to be written in their own time, where a request's
+// read has them written at once. Either way it reads every event accepted before it began.
+func Unhurried(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unhurriedKey{}, true)
+}
+
+// IsUnhurried reports whether ctx was marked by Unhurried.
+func IsUnhurried(ctx context.Context) bool { return ctx.Value(unhurriedKey{}) != nil }
+
 // IngestItem is one accepted event with the deliveries its routes produced. The deliveries are
 // stored only if the event is new.
 type IngestItem struct {

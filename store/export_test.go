@@ -4,7 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 )
 
 // ListenerState reports db's Postgres listener: the backend pid of its current connection (0
@@ -78,6 +81,7 @@ func ReaderCacheSize(db *DB) (int, error) {
 // Unlisted counts db's SQLite events stored and not yet listed (listing.go).
 func Unlisted(db *DB) (int, error) {
 	var n int
+	db.settled(context.Background(), db.r) // what the ingest journal answered is in the table
 	err := db.r.QueryRow("SELECT COUNT(*) FROM events WHERE listed = 0").Scan(&n)
 	return n, err
 }
@@ -99,6 +103,7 @@ func DropListing(db *DB) {
 // events table: an error when an indexed row differs from its event or an event is missing (so
 // also while some event is not listed yet).
 func CheckTextIndex(db *DB) error {
+	db.settled(context.Background(), db.w)
 	_, err := db.w.Exec("INSERT INTO events_text (events_text, rank) VALUES ('integrity-check', 1)")
 	return err
 }
@@ -106,6 +111,7 @@ func CheckTextIndex(db *DB) error {
 // ExecWriter runs q on db's writer, outside the store's statements (tests that break the
 // database on purpose).
 func ExecWriter(db *DB, q string, args ...any) error {
+	db.settled(context.Background(), db.w)
 	_, err := db.w.Exec(q, args...)
 	return err
 }
@@ -114,6 +120,7 @@ func ExecWriter(db *DB, q string, args ...any) error {
 // checkpoints the WAL and truncates it, and returns how many frames (one page each) it held:
 // called before and after some commits, the second call counts the pages they wrote.
 func WALFrames(db *DB) (int, error) {
+	db.settled(context.Background(), db.w) // the ingest journal's events written first
 	if _, err := db.w.Exec("PRAGMA wal_autocheckpoint = 0"); err != nil {
 		return 0, err
 	}
@@ -151,4 +158,40 @@ func ListPendingUntil(db *DB, until int64) (more bool, used int64, err error) {
 		return err
 	})
 	return more, until, err
+}
+
+// HasJournal reports whether db writes its ingest through the ingest journal (journal.go).
+func HasJournal(db *DB) bool { return db.journal != nil }
+
+// SetJournal sets how long db's journal applier lets answered events gather (a read still has
+// them written at once) and the offset past which the journal starts again at its beginning.
+func SetJournal(db *DB, delay time.Duration, wrapAt int64) {
+	db.journal.delay, db.journal.wrapAt = delay, wrapAt
+}
+
+// JournalOffset is where db's journal writes its next record.
+func JournalOffset(db *DB) int64 { return db.journal.off }
+
+// CrashImage copies db's files (database, WAL, ingest journal) to dir as a crash would leave
+// them on disk now: the listing and the journal's applier are stopped first, so the copy is
+// what was committed, and the events answered since the applier's last transaction are only in
+// the journal. db takes no more writes than a Close (which writes what its journal holds).
+func CrashImage(db *DB, path, dir string) (string, error) {
+	StopListing(db)
+	j := db.journal
+	close(j.stop)
+	<-j.done
+	j.stop, j.done = make(chan struct{}), make(chan struct{})
+	close(j.done) // Close finds the applier stopped
+	out := filepath.Join(dir, filepath.Base(path))
+	for _, suffix := range []string{"", "-wal", journalSuffix} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(out+suffix, b, 0o600); err != nil {
+			return "", err
+		}
+	}
+	return out, nil
 }

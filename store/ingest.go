@@ -40,9 +40,16 @@ const upsertScanSQL = `INSERT INTO scans (scan_id, repo_url, branch, commit_id, 
 		last_seen_ms = max(scans.last_seen_ms, excluded.last_seen_ms)`
 
 // Ingest implements core.BusStore: each new event with its deliveries, digest items, group
-// items and scan context, all in one transaction (dialect.ingest).
+// items and scan context, all in one transaction (dialect.ingest); on SQLite, in its ingest
+// journal first, written to the database a few milliseconds later (journal.go).
 func (d *DB) Ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
-	dup, err := d.dialect.ingest(d, ctx, items)
+	var dup []bool
+	var err error
+	if d.journal != nil {
+		dup, err = d.journal.ingest(ctx, items)
+	} else {
+		dup, err = d.dialect.ingest(d, ctx, items)
+	}
 	if err != nil {
 		return nil, unavailable("ingest", err)
 	}

@@ -43,6 +43,7 @@ func (d *DB) Claim(ctx context.Context, r core.ClaimRequest) ([]*core.Delivery, 
 		return nil, nil
 	}
 	now := ms(r.Now)
+	d.settled(ctx, d.w)
 	rows, err := d.w.QueryContext(ctx, d.dialect.claimSQL, d.args([]any{r.Owner, ms(r.Now.Add(r.Lease)), now, r.Target, now, now, r.Limit})...)
 	if err != nil {
 		return nil, unavailable("claim", err)
@@ -164,7 +165,15 @@ const completeDeliverySQL = `UPDATE deliveries
 // a loss (docs/operations.md, "The delivery guarantee"; the kill -9 test counts the repeats). It
 // saved the completion commits' fsyncs, 15 % of all at one event per commit (BENCHMARKS.md,
 // "Allocation profiles of ingest and dispatch").
+//
+// With the ingest journal, the completions wait for the applier's next round (their deliveries'
+// rows may still be in the journal) without hurrying it: they join its batching.
 func (d *DB) sqliteComplete(ctx context.Context, cs []core.Completion) error {
+	if d.journal != nil {
+		if err := d.journal.settle(ctx, false); err != nil {
+			return err
+		}
+	}
 	return d.unsyncedTx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return d.completeIn(statementContext(ctx), tx, cs)
 	})

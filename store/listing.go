@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cortexbridge/cortex-bridge/core"
 )
 
 // listDelay is how long the lister waits after the first event committed unlisted before it
@@ -74,7 +76,7 @@ func (l *lister) run(d *DB) {
 		}
 		// A failed listing (a full disk) stays pending: the next wake-up, a list query or the
 		// next open lists it.
-		_ = d.catchUp(context.Background())
+		_ = d.catchUp(core.Unhurried(context.Background()))
 	}
 }
 
@@ -96,6 +98,10 @@ func (d *DB) catchUp(ctx context.Context) error {
 	l := d.lister
 	if l == nil {
 		return nil
+	}
+	if d.journal != nil {
+		// The events the journal answered are in the database first, to be listed.
+		_ = d.journal.settle(ctx, !core.IsUnhurried(ctx))
 	}
 	select {
 	case l.turn <- struct{}{}:

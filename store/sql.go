@@ -22,16 +22,36 @@ type querier interface {
 // The shared SQL goes through these: the ? placeholders become $n where the dialect numbers
 // them, and text arguments are made storable (dialect.text).
 
+// A statement on a pool (q is d.w or d.r, not a transaction) first waits for the events the
+// ingest journal answered to be in the database (settled).
+
 func (d *DB) exec(ctx context.Context, q querier, query string, args ...any) (sql.Result, error) {
+	d.settled(ctx, q)
 	return q.ExecContext(ctx, d.rebind(query), d.args(args)...)
 }
 
 func (d *DB) query(ctx context.Context, q querier, query string, args ...any) (*sql.Rows, error) {
+	d.settled(ctx, q)
 	return q.QueryContext(ctx, d.rebind(query), d.args(args)...)
 }
 
 func (d *DB) queryRow(ctx context.Context, q querier, query string, args ...any) *sql.Row {
+	d.settled(ctx, q)
 	return q.QueryRowContext(ctx, d.rebind(query), d.args(args)...)
+}
+
+// settled waits, before a statement on one of the pools (q a *sql.DB), until every event the
+// ingest journal answered is in the database (journal.settle: asking it to write at once unless
+// ctx is core.Unhurried). A transaction waited when it began (inTx). When the wait fails (ctx
+// ended, the database cannot be written), the statement runs anyway: it fails on ctx too, or
+// reads what is there.
+func (d *DB) settled(ctx context.Context, q querier) {
+	if d.journal == nil {
+		return
+	}
+	if _, pool := q.(*sql.DB); pool {
+		_ = d.journal.settle(ctx, !core.IsUnhurried(ctx))
+	}
 }
 
 // stmt is a prepared statement whose arguments go through DB.args.
@@ -138,6 +158,7 @@ func (d *DB) inList(col string, vals []string) (string, []any) { return d.dialec
 const maxListArgs = 500
 
 func (d *DB) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	d.settled(ctx, d.w)
 	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err

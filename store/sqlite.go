@@ -93,6 +93,11 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		_ = d.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
+	// What the journal holds is written before anything reads, and before the listing below.
+	if d.journal, err = openJournal(ctx, d, path+journalSuffix); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
 	// Events a crash left unlisted (past the watermark) are listed before anything reads. Looked
 	// for with a read first: a CLI command opening the database beside serve takes no write lock
 	// when nothing is pending.
@@ -114,9 +119,12 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	return d, nil
 }
 
-// sqliteFileMode is the mode of the database file and its -wal and -shm companions: owner
-// read/write only, like the audit log, because the database holds registered webhooks' signing
-// secrets and every event's payload.
+// journalSuffix names the ingest journal after the database file (journal.go).
+const journalSuffix = "-ingest"
+
+// sqliteFileMode is the mode of the database file, its -wal and -shm companions and its ingest
+// journal: owner read/write only, like the audit log, because they hold registered webhooks'
+// signing secrets and every event's payload.
 const sqliteFileMode os.FileMode = 0o600
 
 // restrictSQLiteFiles creates the database file with sqliteFileMode when it is missing (SQLite
@@ -129,7 +137,7 @@ func restrictSQLiteFiles(path string) error {
 		return fmt.Errorf("storage.dsn: %w", err)
 	}
 	_ = f.Close()
-	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+	for _, p := range []string{path, path + "-wal", path + "-shm", path + journalSuffix} {
 		st, err := os.Stat(p)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue

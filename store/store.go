@@ -47,6 +47,9 @@ type DB struct {
 	stmts   sync.Map     // query → *sql.Stmt prepared once on w, used in its transactions
 	events  eventCache
 	lister  *lister // SQLite: lists events after their ingest commit (listing.go); nil on Postgres
+	// journal is SQLite's ingest journal (journal.go); nil on Postgres, and when another
+	// process holds it.
+	journal *journal
 	// listPlan tunes the events list (zero: the defaults; export_test.go sets it).
 	listPlan listPlan
 }
@@ -79,14 +82,18 @@ func migrate(ctx context.Context, db *sql.DB, dia *dialect, opts ...goose.Provid
 	return err
 }
 
-// Close closes the connection pools (and, on Postgres, stops the listener).
+// Close writes what SQLite's ingest journal holds to the database and closes the connection
+// pools (and, on Postgres, stops the listener).
 func (d *DB) Close() error {
-	var lerr error
+	var jerr, lerr error
+	if d.journal != nil {
+		jerr = d.journal.close()
+	}
 	if d.lister != nil {
 		lerr = d.lister.close(d)
 	}
 	d.stmts.Range(func(_, s any) bool { _ = s.(*sql.Stmt).Close(); return true })
-	return errors.Join(lerr, d.close())
+	return errors.Join(jerr, lerr, d.close())
 }
 
 // Ping reports whether both the writer and a reader answer.

@@ -371,7 +371,13 @@ targets:
 // recovers by itself (no restart), the refused events are accepted when resent (so the 503
 // stored nothing), a delivery whose attempt ended during the outage has its result written
 // afterwards (it is not sent twice), and everything is delivered once.
-func faultStorage(t *testing.T, c *child, rc *crashReceiver, breakStorage, restore func()) {
+//
+// journaled is SQLite's ingest journal (store/journal.go): an event answered during the outage
+// before the database failed a write is in the journal, on disk, and answered 200. Events are
+// then sent until one gets 503 (the journal stops answering once its writes to the database
+// fail); every event answered 200 is stored and delivered once after the outage, and is a
+// duplicate when resent.
+func faultStorage(t *testing.T, c *child, rc *crashReceiver, journaled bool, breakStorage, restore func()) {
 	t.Helper()
 	ready := func() bool { s, _ := faultReady(c.url); return s == http.StatusOK }
 	require.Equal(t, "accepted", faultPost(c.url, faultEvent("scan.started", "before-outage")).code)
@@ -409,13 +415,30 @@ func faultStorage(t *testing.T, c *child, rc *crashReceiver, breakStorage, resto
 		}
 	}
 	wg.Wait()
-	for i, a := range answers {
+	accepted := map[int]bool{} // answered 200 (journaled)
+	refused := false
+	check := func(i int, a faultAnswer) {
+		t.Helper()
 		require.NoError(t, a.err, "event %d got no answer", i)
 		t.Logf("event %d during the outage: HTTP %d %s, Retry-After %q, after %s", i, a.status, a.code, a.retryAfter, a.took.Round(time.Millisecond))
+		if journaled && a.status == http.StatusOK {
+			require.Equal(t, "accepted", a.code)
+			accepted[i] = true
+			return
+		}
 		require.Equal(t, http.StatusServiceUnavailable, a.status, "never 200 while storage is down")
 		require.Equal(t, "unavailable", a.code)
 		require.NotEmpty(t, a.retryAfter)
+		refused = true
 	}
+	for i, a := range answers {
+		check(i, a)
+	}
+	for deadline := time.Now().Add(20 * time.Second); journaled && !refused && time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		bodies = append(bodies, faultEvent("scan.completed", fmt.Sprint("during-outage-", len(bodies))))
+		check(len(bodies)-1, faultPost(c.url, bodies[len(bodies)-1]))
+	}
+	require.True(t, refused, "events are refused while storage is down")
 	time.Sleep(time.Until(broken.Add(3 * time.Second)))
 
 	restore()
@@ -425,14 +448,18 @@ func faultStorage(t *testing.T, c *child, rc *crashReceiver, breakStorage, resto
 	for i, b := range bodies {
 		var a faultAnswer
 		require.Eventually(t, func() bool { a = faultPost(c.url, b); return a.status == http.StatusOK }, 20*time.Second, 200*time.Millisecond)
+		if accepted[i] {
+			require.Equal(t, "duplicate", a.code, "event %d: answered 200 during the outage, it was stored", i)
+			continue
+		}
 		require.Equal(t, "accepted", a.code, "event %d: the 503 stored nothing", i)
 	}
-	require.Eventually(t, func() bool { return rc.total.Load() >= 5 }, 20*time.Second, 50*time.Millisecond, "the resent events are delivered")
+	require.Eventually(t, func() bool { return rc.total.Load() >= int64(2+len(bodies)) }, 20*time.Second, 50*time.Millisecond, "the resent events are delivered")
 	time.Sleep(500 * time.Millisecond) // a repeat would come now
 	for id, ds := range rc.deliveries() {
 		require.Len(t, ds, 1, "%s is delivered once: the result of an attempt that ended during the outage is written afterwards", id)
 	}
-	require.Len(t, rc.deliveries(), 5)
+	require.Len(t, rc.deliveries(), 2+len(bodies))
 
 	assert.Contains(t, busyStatus, http.StatusServiceUnavailable, "/readyz must fail while storage is down (with traffic)")
 	assert.Equal(t, http.StatusServiceUnavailable, idleStatus, "/readyz must fail while storage is down, also when the bridge is idle: %s", idleBody)
@@ -478,7 +505,7 @@ func TestFaultStorageSQLite(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = lock.Close() })
 	var conn *sql.Conn
-	faultStorage(t, c, rc, func() {
+	faultStorage(t, c, rc, true, func() {
 		var err error
 		conn, err = lock.Conn(context.Background())
 		require.NoError(t, err)
@@ -523,7 +550,7 @@ func TestFaultStoragePostgres(t *testing.T) {
 	srv := httptest.NewServer(rc)
 	t.Cleanup(srv.Close)
 	c := startChild(t, faultStorageConfig(t, t.TempDir(), fmt.Sprintf("{driver: postgres, dsn: %q}", dsn), srv.URL))
-	faultStorage(t, c, rc, func() {
+	faultStorage(t, c, rc, false, func() {
 		_, err := pool.Exec(ctx, "ALTER ROLE "+role+" NOLOGIN")
 		require.NoError(t, err)
 		_, err = pool.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", role)

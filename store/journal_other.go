@@ -1,0 +1,10 @@
+//go:build !linux
+
+package store
+
+import "os"
+
+// lockJournal reports that there is no ingest journal on this platform: ingest writes to SQLite.
+func lockJournal(*os.File) (bool, error) { return false, nil }
+
+func syncJournal(f *os.File) error { return f.Sync() }
