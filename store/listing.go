@@ -13,15 +13,16 @@ import (
 )
 
 // listDelay is how long the lister waits after the first event committed unlisted before it
-// lists what has come by then: at 1 000 events/s about 100 events, whose index pages are written
-// once for all of them (BENCHMARKS.md, "Ingest without the list's indexes"). A list query does
-// not wait out the delay: it lists what is pending first (catchUp).
-const listDelay = 100 * time.Millisecond
+// lists what has come by then: at 1 000 events/s about 500 events, whose index pages are written
+// once for all of them (BENCHMARKS.md, "Ingest without the list's indexes" and "The ingest
+// journal"). A list query does not wait out the delay: it lists what is pending first (catchUp).
+const listDelay = 500 * time.Millisecond
 
-// listBatch is the most events one listing transaction lists: it holds the writer, and so
-// delays the ingest commits behind it, for about 40–60 µs per event on a busy machine
-// (BENCHMARKS.md, "Ingest without the list's indexes"); more pending are listed in several.
-const listBatch = 64
+// listBatch is the most events one listing transaction lists: it holds the writer for about
+// 40–60 µs per event on a busy machine (BENCHMARKS.md, "Ingest without the list's indexes"), and
+// so delays the ingest journal's applier and the reads waiting for it (not the answers to
+// senders, which wait only for the journal); more pending are listed in several.
+const listBatch = 512
 
 // listBytes bounds the bodies one listing transaction lists, since setting listed reads each
 // whole row: a 1 MiB event took 6–15 ms to list on a busy machine, though only its first page

@@ -174,9 +174,10 @@ func TestSQLiteListsManyPendingEvents(t *testing.T) {
 	t0 := time.Now().UTC()
 	big := strings.Repeat("x", 700<<10)
 	var items []core.IngestItem
-	for i := range 150 {
-		it := listingEvent(t, fmt.Sprintf("e%03d", i), "gnu", t0.Add(time.Duration(i)*time.Millisecond))
-		if i%50 == 7 { // three bodies of 700 KiB: no two in one listing
+	const total = 1100 // more than two listings' count (listBatch)
+	for i := range total {
+		it := listingEvent(t, fmt.Sprintf("e%04d", i), "gnu", t0.Add(time.Duration(i)*time.Millisecond))
+		if i%500 == 7 { // three bodies of 700 KiB: no two in one listing
 			it.Event.Raw = []byte(strings.Replace(string(it.Event.Raw), `"issue_id":"i"`, `"issue_id":"i","pad":"`+big+`"`, 1))
 		}
 		items = append(items, it)
@@ -185,10 +186,10 @@ func TestSQLiteListsManyPendingEvents(t *testing.T) {
 	require.NoError(t, err)
 	n, err := store.Unlisted(db)
 	require.NoError(t, err)
-	require.Equal(t, 150, n)
+	require.Equal(t, total, n)
 	page, err := db.Events(ctx, core.EventFilter{Text: "gnu", Limit: 200})
 	require.NoError(t, err)
-	require.Len(t, page.Events, 150)
+	require.Len(t, page.Events, 200)
 	n, err = store.Unlisted(db)
 	require.NoError(t, err)
 	require.Zero(t, n)
