@@ -101,7 +101,7 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 				db, err := store.Open(context.Background(), "sqlite", path)
 				require.NoError(t, err)
 				require.NoError(t, db.Close())
-				for _, p := range []string{path, path + "-wal", path + "-shm"} {
+				for _, p := range []string{path, path + "-wal", path + "-shm", path + "-ingest"} {
 					if _, err := os.Stat(p); err == nil {
 						require.NoError(t, os.Chmod(p, tc.existing))
 					}
@@ -112,9 +112,11 @@ func TestSQLiteFilesAreOwnerOnly(t *testing.T) {
 			defer db.Close()
 			ev, err := event.Parse([]byte(`{"event":"x","id":"e1","timestamp":"2026-01-01T00:00:00Z","data":{}}`))
 			require.NoError(t, err)
-			_, err = db.Ingest(context.Background(), []core.IngestItem{{Event: ev}}) // the WAL exists now
+			_, err = db.Ingest(context.Background(), []core.IngestItem{{Event: ev}})
 			require.NoError(t, err)
-			for _, p := range []string{path, path + "-wal", path + "-shm"} {
+			_, err = db.Event(context.Background(), "e1") // the journal's applier has written it: the WAL exists now
+			require.NoError(t, err)
+			for _, p := range []string{path, path + "-wal", path + "-shm", path + "-ingest"} {
 				st, err := os.Stat(p)
 				require.NoError(t, err)
 				require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "%s", filepath.Base(p))
