@@ -74,7 +74,9 @@ type journal struct {
 	delay  time.Duration
 	wrapAt int64
 
-	// Used by ingest alone (core.Bus calls Ingest from one goroutine), and close.
+	// Used by ingest alone, under ingestMu (core.Bus calls Ingest from one goroutine: it is
+	// never waited for there), and by close.
+	ingestMu  sync.Mutex
 	off, size int64  // where the next record goes; the file's size
 	seq       uint64 // the last sequence number written
 	buf       []byte
@@ -176,6 +178,8 @@ func (j *journal) replay(ctx context.Context) error {
 
 // ingest is DB.Ingest through the journal: it answers once the new items' records are on disk.
 func (j *journal) ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
+	j.ingestMu.Lock()
+	defer j.ingestMu.Unlock()
 	j.mu.Lock()
 	behind := j.lastErr != nil || j.held > journalMaxHeld
 	j.mu.Unlock()
