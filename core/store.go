@@ -58,7 +58,8 @@ type unhurriedKey struct{}
 // Unhurried marks ctx as background work's (the poller, the scheduler, the findings runner): a
 // store that accepts events before they are in its database (SQLite's ingest journal, a few
 // milliseconds) may have it wait for them to be written in their own time, where a request's
-// read has them written at once. Either way it reads every event accepted before it began.
+// read has them written at once. Either way it reads every event accepted before it began,
+// unless the database cannot be written: then it reads what is there.
 func Unhurried(ctx context.Context) context.Context {
 	return context.WithValue(ctx, unhurriedKey{}, true)
 }

@@ -28,6 +28,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -37,6 +38,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/cortexbridge/cortex-bridge/core"
 )
@@ -69,17 +72,19 @@ type journal struct {
 	d      *DB
 	f      *os.File
 	path   string
-	exists *sql.Stmt // whether an event id is in the database, on the read pool
+	lookup *sql.DB   // one read connection of its own for exists: ingest never waits for the dashboard's reads
+	exists *sql.Stmt // whether an event id is in the database
 	// delay and wrapAt are journalApplyDelay and journalWrapAt (tests set others).
 	delay  time.Duration
 	wrapAt int64
 
-	// Used by ingest alone, under ingestMu (core.Bus calls Ingest from one goroutine: it is
-	// never waited for there), and by close.
+	// Used by ingest alone, under ingestMu (core.Bus calls Ingest from one goroutine, so it is
+	// not contended there), and by close.
 	ingestMu  sync.Mutex
 	off, size int64  // where the next record goes; the file's size
 	seq       uint64 // the last sequence number written
 	buf       []byte
+	broken    error // a failed append whose bytes could not be wiped: no more appends
 
 	written atomic.Uint64 // the last sequence number on disk in the journal
 	applied atomic.Uint64 // the last sequence number in the database
@@ -91,11 +96,23 @@ type journal struct {
 	round      chan struct{}  // closed when the applier's current round ends
 	lastErr    error          // the last round's error
 
-	more chan struct{} // something is pending
-	now  chan struct{} // a read waits: write at once
-	stop chan struct{}
-	done chan struct{}
+	more      chan struct{} // something is pending
+	now       chan struct{} // a read waits: write at once
+	stop      chan struct{}
+	done      chan struct{}
+	closed    chan struct{} // closed by close, after its last round: settle waits no more
+	closeOnce sync.Once
+	closeErr  error
 }
+
+// errJournalClosed is settle's error for records still waiting once the journal is closed.
+var errJournalClosed = errors.New("the ingest journal is closed")
+
+// The journal file starts with journalMagic and the database's ingest_journal.journal_id,
+// zero-padded to journalStart bytes; the records follow.
+const journalStart = 128
+
+var journalMagic = []byte("cortex-bridge ingest journal 1\n")
 
 // journalEntry is an answered item waiting for the applier.
 type journalEntry struct {
@@ -104,65 +121,128 @@ type journalEntry struct {
 	size int64
 }
 
-// openJournal opens (creating) the journal at path for d, writes to the database what it holds
-// past ingest_journal.applied_seq, and starts the applier. It returns nil, nil when another
+// openJournal opens (creating) the journal at dbPath+journalSuffix for d, writes to the database
+// what it holds past ingest_journal.applied_seq, and starts the applier. A journal whose head
+// names another database (a restored backup, a database file replaced) is renamed
+// <journal>.<unix seconds>.set-aside and a new one started. It returns nil, nil when another
 // process holds the journal or the platform has no journal (then ingest writes to SQLite).
-func openJournal(ctx context.Context, d *DB, path string) (*journal, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, sqliteFileMode)
-	if err != nil {
-		return nil, fmt.Errorf("ingest journal: %w", err)
-	}
-	if ok, err := lockJournal(f); err != nil || !ok {
-		_ = f.Close()
-		if err != nil {
-			return nil, fmt.Errorf("ingest journal %s: %w", path, err)
-		}
+func openJournal(ctx context.Context, d *DB, dbPath string) (*journal, error) {
+	if !journalSupported {
 		return nil, nil
 	}
+	path := dbPath + journalSuffix
+	var id string
+	var applied int64
+	if err := d.w.QueryRowContext(ctx, `SELECT journal_id, applied_seq FROM ingest_journal`).Scan(&id, &applied); err != nil {
+		return nil, fmt.Errorf("ingest journal: %w", err)
+	}
+	if id == "" {
+		id = uuid.NewString()
+		if _, err := d.w.ExecContext(ctx, `UPDATE ingest_journal SET journal_id = ?`, id); err != nil {
+			return nil, fmt.Errorf("ingest journal: %w", err)
+		}
+	}
+	f, ok, err := openJournalFile(path, id)
+	if err != nil || !ok {
+		return nil, err
+	}
 	j := &journal{d: d, f: f, path: path, delay: journalApplyDelay, wrapAt: journalWrapAt, pendingIDs: map[string]int{}, round: make(chan struct{}),
-		more: make(chan struct{}, 1), now: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	if err := j.replay(ctx); err != nil {
+		more: make(chan struct{}, 1), now: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), closed: make(chan struct{})}
+	fail := func(err error) (*journal, error) {
 		_ = f.Close()
+		if j.lookup != nil {
+			_ = j.lookup.Close()
+		}
 		return nil, fmt.Errorf("ingest journal %s: %w", path, err)
 	}
-	if j.exists, err = d.r.PrepareContext(ctx, `SELECT 1 FROM events WHERE id = ?`); err != nil {
-		_ = f.Close()
-		return nil, fmt.Errorf("ingest journal %s: %w", path, err)
+	if err := j.replay(ctx, uint64(applied)); err != nil {
+		return fail(err)
+	}
+	if j.lookup, err = sql.Open("sqlite", sqliteDSN(dbPath, true)); err != nil {
+		return fail(err)
+	}
+	j.lookup.SetMaxOpenConns(1)
+	if j.exists, err = j.lookup.PrepareContext(ctx, `SELECT 1 FROM events WHERE id = ?`); err != nil {
+		return fail(err)
 	}
 	go j.run()
 	return j, nil
 }
 
-// replay writes to the database the journal's records past applied_seq, in order, and leaves
-// the journal empty: the next record goes at its start.
-func (j *journal) replay(ctx context.Context) error {
-	var applied int64
-	if err := j.d.w.QueryRowContext(ctx, `SELECT applied_seq FROM ingest_journal`).Scan(&applied); err != nil {
-		return err
+// openJournalFile opens and locks the journal at path for the database whose journal id is id,
+// setting aside one whose head names another, and writing the head of a new one; ok is false
+// when another process holds it.
+func openJournalFile(path, id string) (f *os.File, ok bool, err error) {
+	head := make([]byte, journalStart)
+	copy(head[copy(head, journalMagic):], id)
+	for try := 0; ; try++ {
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, sqliteFileMode)
+		if err != nil {
+			return nil, false, fmt.Errorf("ingest journal: %w", err)
+		}
+		if ok, err := lockJournal(f); err != nil || !ok {
+			_ = f.Close()
+			if err != nil {
+				return nil, false, fmt.Errorf("ingest journal %s: %w", path, err)
+			}
+			return nil, false, nil
+		}
+		got := make([]byte, journalStart)
+		n, err := f.ReadAt(got, 0)
+		if err != nil && !errors.Is(err, io.EOF) {
+			_ = f.Close()
+			return nil, false, fmt.Errorf("ingest journal %s: %w", path, err)
+		}
+		switch {
+		case n == journalStart && bytes.Equal(got, head):
+			return f, true, nil
+		case n == 0 || try > 0:
+			if _, err := f.WriteAt(head, 0); err != nil {
+				_ = f.Close()
+				return nil, false, fmt.Errorf("ingest journal %s: %w", path, err)
+			}
+			if err := f.Sync(); err != nil {
+				_ = f.Close()
+				return nil, false, fmt.Errorf("ingest journal %s: %w", path, err)
+			}
+			return f, true, nil
+		}
+		// Another database's journal: kept for whoever wants to look, never replayed here.
+		aside := fmt.Sprintf("%s.%d.set-aside", path, time.Now().Unix())
+		err = os.Rename(path, aside)
+		_ = f.Close()
+		if err != nil {
+			return nil, false, fmt.Errorf("ingest journal %s: set aside (it is not this database's): %w", path, err)
+		}
 	}
+}
+
+// replay writes to the database the journal's records past applied (ingest_journal.applied_seq),
+// in order, and leaves the journal empty: the next record goes at its start.
+func (j *journal) replay(ctx context.Context, applied uint64) error {
 	st, err := j.f.Stat()
 	if err != nil {
 		return err
 	}
-	j.size, j.seq = st.Size(), uint64(applied)
-	r := bufio.NewReaderSize(io.NewSectionReader(j.f, 0, j.size), 1<<16)
+	j.size, j.seq, j.off = st.Size(), applied, journalStart
+	r := bufio.NewReaderSize(io.NewSectionReader(j.f, journalStart, max(j.size-journalStart, 0)), 1<<16)
 	var batch []journalEntry
-	var bytes, pos int64
-	for want := uint64(0); ; {
+	var size int64
+	for pos, want := int64(journalStart), uint64(0); ; {
 		seq, it, n, err := readRecord(r, want, j.size-pos)
 		if err != nil {
 			break
 		}
 		pos, want = pos+n, seq+1
-		if seq <= uint64(applied) {
+		if seq <= applied {
 			continue
 		}
-		batch, bytes = append(batch, journalEntry{seq: seq, item: it, size: n}), bytes+n
-		if len(batch) == core.MaxIngestBatch || bytes >= journalApplyBytes {
+		batch, size = append(batch, journalEntry{seq: seq, item: it, size: n}), size+n
+		if len(batch) == core.MaxIngestBatch || size >= journalApplyBytes {
 			if err := j.write(ctx, batch); err != nil {
 				return err
 			}
-			batch, bytes = nil, 0
+			batch, size = nil, 0
 		}
 		j.seq = seq
 	}
@@ -180,6 +260,9 @@ func (j *journal) replay(ctx context.Context) error {
 func (j *journal) ingest(ctx context.Context, items []core.IngestItem) ([]bool, error) {
 	j.ingestMu.Lock()
 	defer j.ingestMu.Unlock()
+	if j.broken != nil {
+		return nil, fmt.Errorf("ingest journal %s: a failed write could not be undone: %w", j.path, j.broken)
+	}
 	j.mu.Lock()
 	behind := j.lastErr != nil || j.held > journalMaxHeld
 	j.mu.Unlock()
@@ -208,14 +291,22 @@ func (j *journal) ingest(ctx context.Context, items []core.IngestItem) ([]bool, 
 	if len(entries) == 0 {
 		return dup, nil
 	}
-	if j.off > 0 && j.off+int64(len(buf)) > j.wrapAt {
+	if j.off > journalStart && j.off+int64(len(buf)) > j.wrapAt {
 		// Everything before must be in the database before its records are written over.
 		if err := j.settle(ctx, true); err != nil {
 			return nil, fmt.Errorf("the ingest journal's events cannot be written to the database: %w", err)
 		}
-		j.off = 0
+		j.off = journalStart
 	}
 	if err := j.append(buf); err != nil {
+		// Its records must not be read back after a crash (a shorter next write would leave
+		// some of them whole behind it): zeros over them, or no more appends.
+		zeros := make([]byte, len(buf))
+		if _, werr := j.f.WriteAt(zeros, j.off); werr != nil {
+			j.broken = werr
+		} else if serr := syncJournal(j.f); serr != nil {
+			j.broken = serr
+		}
 		return nil, fmt.Errorf("ingest journal %s: %w", j.path, err)
 	}
 	if cap(buf) <= journalGrowStep {
@@ -325,6 +416,11 @@ func (j *journal) settle(ctx context.Context, now bool) error {
 		case <-round:
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-j.closed:
+			if j.applied.Load() < target {
+				return errJournalClosed
+			}
+			return nil
 		}
 		j.mu.Lock()
 		err := j.lastErr
@@ -408,7 +504,7 @@ func (j *journal) applyRound() error {
 	}
 	j.mu.Lock()
 	if len(j.pending) == 0 {
-		j.pending = nil
+		j.pending, j.pendingIDs = nil, map[string]int{} // a backlog's map does not stay
 	}
 	j.lastErr = err
 	close(j.round)
@@ -449,11 +545,16 @@ func (j *journal) writeTx(ctx context.Context, tx *sql.Tx, items []core.IngestIt
 	return err
 }
 
-// close stops the applier, writes what is waiting to the database and closes the file. Records
-// it could not write stay in the journal for the next open.
+// close stops the applier, writes what is waiting to the database and closes the file (once:
+// later calls return the first one's error). Records it could not write stay in the journal
+// for the next open; settle stops waiting for them.
 func (j *journal) close() error {
-	close(j.stop)
-	<-j.done
-	err := j.applyRound()
-	return errors.Join(err, j.exists.Close(), j.f.Close())
+	j.closeOnce.Do(func() {
+		close(j.stop)
+		<-j.done
+		err := j.applyRound()
+		close(j.closed)
+		j.closeErr = errors.Join(err, j.exists.Close(), j.lookup.Close(), j.f.Close())
+	})
+	return j.closeErr
 }

@@ -7,6 +7,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// journalSupported: Linux has the ingest journal (flock, fdatasync).
+const journalSupported = true
+
 // lockJournal takes an exclusive lock on the journal file for the life of the process (it goes
 // with the file's close or the process); false when another process holds it.
 func lockJournal(f *os.File) (bool, error) {

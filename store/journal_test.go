@@ -225,3 +225,35 @@ func TestJournalHasOneOwner(t *testing.T) {
 	require.NoError(t, err)
 	requireStored(t, db, "e1", "e2")
 }
+
+// TestJournalOfAnotherDatabaseIsSetAside: a journal whose head names another database (the
+// database file replaced by a backup or a new one, the journal left beside it) is not replayed
+// into it: it is renamed aside and a new journal started.
+func TestJournalOfAnotherDatabaseIsSetAside(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t0 := time.Now().UTC()
+	db, path := openJournaled(t, time.Hour, 8<<20)
+	_, err := db.Ingest(ctx, []core.IngestItem{journalItem(t, "e1", t0)})
+	require.NoError(t, err)
+	img, err := store.CrashImage(db, path, t.TempDir())
+	require.NoError(t, err)
+	for _, suffix := range []string{"", "-wal"} { // a new database where the old one was
+		require.NoError(t, os.Remove(img+suffix))
+	}
+	again, err := store.Open(ctx, "sqlite", img)
+	require.NoError(t, err)
+	defer again.Close()
+	require.True(t, store.HasJournal(again))
+	_, err = again.Event(ctx, "e1")
+	require.ErrorIs(t, err, core.ErrNotFound, "the other database's journal is not replayed here")
+	aside, err := filepath.Glob(img + "-ingest.*.set-aside")
+	require.NoError(t, err)
+	require.Len(t, aside, 1, "it is kept, renamed")
+	dup, err := again.Ingest(ctx, []core.IngestItem{journalItem(t, "e1", t0)})
+	require.NoError(t, err)
+	require.Equal(t, []bool{false}, dup)
+	requireStored(t, again, "e1")
+	require.NoError(t, again.Close())
+	require.NoError(t, again.Close(), "a second Close is harmless")
+}

@@ -35,7 +35,7 @@ type journalItem struct {
 	Type          string              `json:"type"`
 	Occurred      int64               `json:"occurred"`
 	Received      int64               `json:"received"`
-	Sender        string              `json:"sender,omitempty"`
+	Sender        []byte              `json:"sender,omitempty"` // bytes: the header may hold invalid UTF-8
 	Deliveries    []journalDelivery   `json:"deliveries,omitempty"`
 	Digests       []string            `json:"digests,omitempty"`
 	Groups        []core.GroupItem    `json:"groups,omitempty"`
@@ -61,7 +61,7 @@ type journalDelivery struct {
 func appendRecord(buf []byte, seq uint64, it core.IngestItem) ([]byte, error) {
 	ev := it.Event
 	desc := journalItem{
-		ID: ev.ID, Type: ev.Type, Occurred: ms(ev.Timestamp), Received: ms(ev.ReceivedAt), Sender: ev.Delivery,
+		ID: ev.ID, Type: ev.Type, Occurred: ms(ev.Timestamp), Received: ms(ev.ReceivedAt), Sender: []byte(ev.Delivery),
 		Digests: it.Digests, Groups: it.Groups, Finding: it.Finding, ScanCompleted: it.ScanCompleted,
 	}
 	if it.ScanCompleted != "" {
@@ -132,7 +132,7 @@ func (desc journalItem) item(body []byte) core.IngestItem {
 	if err != nil {
 		ev = &event.Event{Type: desc.Type, Timestamp: fromMS(desc.Occurred), Raw: body}
 	}
-	ev.ID, ev.ReceivedAt, ev.Delivery = desc.ID, fromMS(desc.Received), desc.Sender
+	ev.ID, ev.ReceivedAt, ev.Delivery = desc.ID, fromMS(desc.Received), string(desc.Sender)
 	it := core.IngestItem{Event: ev, Digests: desc.Digests, Groups: desc.Groups, Finding: desc.Finding,
 		ScanCompleted: desc.ScanCompleted}
 	if desc.ScanCompleted != "" {

@@ -94,7 +94,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	// What the journal holds is written before anything reads, and before the listing below.
-	if d.journal, err = openJournal(ctx, d, path+journalSuffix); err != nil {
+	if d.journal, err = openJournal(ctx, d, path); err != nil {
 		_ = d.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
