@@ -146,6 +146,10 @@ func New(ctx context.Context, cfg *config.Config, opts Options) (b *Bridge, err 
 			return nil, err
 		}
 		b.db, b.ownDB = db, true
+		if cfg.Storage.Driver != "postgres" && !db.Journaled() {
+			log.Warn("storage: no SQLite ingest journal (another process holds it, or this platform has none): each event is answered after its own database commit, with about twice the ack time and more CPU; stop the other process and restart to use the journal (docs/operations.md, SQLite)",
+				"journal", cfg.Storage.DSN+"-ingest")
+		}
 	}
 	b.keys.Set(cfg.APIKeys(), cfg.APIAdmins()...)
 	b.metrics = metrics.New(opts.Version, b.db.QueueStats)

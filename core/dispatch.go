@@ -263,7 +263,7 @@ func (d *Dispatcher) cancelUnconfigured(configured []string) {
 // of queued deliveries back.
 func (d *Dispatcher) Run(ctx context.Context) {
 	ctx = Unhurried(ctx)
-	workCtx, stopWork := context.WithCancel(context.Background())
+	workCtx, stopWork := context.WithCancel(Unhurried(context.Background()))
 	defer stopWork()
 	var workers sync.WaitGroup
 	d.poolsMu.Lock()

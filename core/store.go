@@ -55,7 +55,8 @@ type Attempt struct {
 // unhurriedKey marks a context as Unhurried's.
 type unhurriedKey struct{}
 
-// Unhurried marks ctx as background work's (the poller, the scheduler, the findings runner): a
+// Unhurried marks ctx as background work's (the dispatcher's poller and workers, the scheduler,
+// the findings runner, the silences and webhooks refreshes): a
 // store that accepts events before they are in its database (SQLite's ingest journal, a few
 // milliseconds) may have it wait for them to be written in their own time, where a request's
 // read has them written at once. Either way it reads every event accepted before it began,

@@ -57,6 +57,7 @@ func (s *Service) Refresh(ctx context.Context) error {
 
 // Run refreshes the cache every RefreshInterval until ctx ends (the first time at once).
 func (s *Service) Run(ctx context.Context) {
+	ctx = core.Unhurried(ctx)
 	t := time.NewTicker(RefreshInterval)
 	defer t.Stop()
 	for {

@@ -160,9 +160,6 @@ func ListPendingUntil(db *DB, until int64) (more bool, used int64, err error) {
 	return more, until, err
 }
 
-// HasJournal reports whether db writes its ingest through the ingest journal (journal.go).
-func HasJournal(db *DB) bool { return db.journal != nil }
-
 // SetJournal sets how long db's journal applier lets answered events gather (a read still has
 // them written at once) and the offset past which the journal starts again at its beginning.
 func SetJournal(db *DB, delay time.Duration, wrapAt int64) {

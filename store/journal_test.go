@@ -33,7 +33,7 @@ func openJournaled(t *testing.T, delay time.Duration, wrapAt int64) (*store.DB, 
 	db, err := store.Open(context.Background(), "sqlite", path)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
-	require.True(t, store.HasJournal(db))
+	require.True(t, db.Journaled())
 	store.SetJournal(db, delay, wrapAt)
 	return db, path
 }
@@ -220,7 +220,7 @@ func TestJournalHasOneOwner(t *testing.T) {
 	other, err := store.Open(ctx, "sqlite", path)
 	require.NoError(t, err)
 	defer other.Close()
-	require.False(t, store.HasJournal(other))
+	require.False(t, other.Journaled())
 	_, err = other.Ingest(ctx, []core.IngestItem{journalItem(t, "e2", t0)})
 	require.NoError(t, err)
 	requireStored(t, db, "e1", "e2")
@@ -244,7 +244,7 @@ func TestJournalOfAnotherDatabaseIsSetAside(t *testing.T) {
 	again, err := store.Open(ctx, "sqlite", img)
 	require.NoError(t, err)
 	defer again.Close()
-	require.True(t, store.HasJournal(again))
+	require.True(t, again.Journaled())
 	_, err = again.Event(ctx, "e1")
 	require.ErrorIs(t, err, core.ErrNotFound, "the other database's journal is not replayed here")
 	aside, err := filepath.Glob(img + "-ingest.*.set-aside")

@@ -96,6 +96,10 @@ func (d *DB) Close() error {
 	return errors.Join(jerr, lerr, d.close())
 }
 
+// Journaled reports whether ingest goes through SQLite's ingest journal (journal.go): false on
+// PostgreSQL, off Linux, and when another process held the journal when the database opened.
+func (d *DB) Journaled() bool { return d.journal != nil }
+
 // Ping reports whether both the writer and a reader answer.
 func (d *DB) Ping(ctx context.Context) error {
 	if err := d.w.PingContext(ctx); err != nil {

@@ -122,6 +122,7 @@ func (r *Registry) Replan(ctx context.Context) error {
 // Watch re-plans when another replica changed the webhooks, checking every interval, until
 // ctx is done.
 func (r *Registry) Watch(ctx context.Context, interval time.Duration) {
+	ctx = core.Unhurried(ctx)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
