@@ -54,8 +54,10 @@ const (
 	// applier and starts again at the beginning of the file.
 	journalWrapAt = 8 << 20
 	// journalGrowStep is the step, in bytes, in which the file grows: zeros written and synced
-	// once, so that a record's fdatasync does not also record a new size.
-	journalGrowStep = 1 << 20
+	// once, so that a record's fdatasync does not also record a new size. Small, because the
+	// answers wait for it: 1 MiB steps held them for tens of milliseconds on this project's
+	// test machine (BENCHMARKS.md, "The ingest journal").
+	journalGrowStep = 64 << 10
 	// journalMaxHeld bounds the bytes of records answered and not yet in the database: past it
 	// (the database is slow or failing) ingest waits for the applier, and fails when it fails.
 	journalMaxHeld = 64 << 20
@@ -309,7 +311,7 @@ func (j *journal) ingest(ctx context.Context, items []core.IngestItem) ([]bool, 
 		}
 		return nil, fmt.Errorf("ingest journal %s: %w", j.path, err)
 	}
-	if cap(buf) <= journalGrowStep {
+	if cap(buf) <= 1<<20 { // a batch's buffer is kept for the next, unless it was large
 		j.buf = buf
 	}
 	j.seq = seq
