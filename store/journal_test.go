@@ -38,6 +38,17 @@ func openJournaled(t *testing.T, delay time.Duration, wrapAt int64) (*store.DB, 
 	return db, path
 }
 
+// openWithEvent opens a journaled store whose applier waits (openJournaled) and ingests
+// journalItem(id) into it, received at t0.
+func openWithEvent(t *testing.T, id string) (db *store.DB, path string, t0 time.Time) {
+	t.Helper()
+	t0 = time.Now().UTC()
+	db, path = openJournaled(t, time.Hour, 8<<20)
+	_, err := db.Ingest(context.Background(), []core.IngestItem{journalItem(t, id, t0)})
+	require.NoError(t, err)
+	return db, path, t0
+}
+
 // reopenCrashed opens the crash image of db (store.CrashImage) in a new directory.
 func reopenCrashed(t *testing.T, db *store.DB, path string) (*store.DB, string) {
 	t.Helper()
@@ -213,10 +224,7 @@ func TestJournalStartsAgainAtItsBeginning(t *testing.T) {
 func TestJournalHasOneOwner(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	t0 := time.Now().UTC()
-	db, path := openJournaled(t, time.Hour, 8<<20)
-	_, err := db.Ingest(ctx, []core.IngestItem{journalItem(t, "e1", t0)})
-	require.NoError(t, err)
+	db, path, t0 := openWithEvent(t, "e1")
 	other, err := store.Open(ctx, "sqlite", path)
 	require.NoError(t, err)
 	defer other.Close()
@@ -232,10 +240,7 @@ func TestJournalHasOneOwner(t *testing.T) {
 func TestJournalOfAnotherDatabaseIsSetAside(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	t0 := time.Now().UTC()
-	db, path := openJournaled(t, time.Hour, 8<<20)
-	_, err := db.Ingest(ctx, []core.IngestItem{journalItem(t, "e1", t0)})
-	require.NoError(t, err)
+	db, path, t0 := openWithEvent(t, "e1")
 	img, err := store.CrashImage(db, path, t.TempDir())
 	require.NoError(t, err)
 	for _, suffix := range []string{"", "-wal"} { // a new database where the old one was
