@@ -2,7 +2,7 @@ package store
 
 // The ingest journal (SQLite on Linux): an accepted event is answered once its record is in the
 // journal file, <database>-ingest, and on disk (fdatasync), and a background applier writes what
-// the journal holds to SQLite a few milliseconds later, many events in one transaction. The
+// the journal holds to SQLite about 25 ms later, many events in one transaction. The
 // answer then costs one small sequential write and its fdatasync instead of a one-event SQLite
 // commit, which wrote about 15 pages (BENCHMARKS.md, "The ingest journal").
 //
@@ -64,6 +64,9 @@ const (
 	// journalApplyBytes bounds the records one applier transaction writes, in bytes (and
 	// core.MaxIngestBatch their number).
 	journalApplyBytes = 16 << 20
+	// journalInlineBody is the largest body, in bytes, copied into a batch's buffer; a larger one
+	// is written from where it is (pwritev).
+	journalInlineBody = 16 << 10
 	// journalRetry is how long the applier waits after a failed transaction before it tries
 	// again (sooner when a read asks).
 	journalRetry = 100 * time.Millisecond
@@ -277,41 +280,61 @@ func (j *journal) ingest(ctx context.Context, items []core.IngestItem) ([]bool, 
 	if err != nil {
 		return nil, err
 	}
+	// The records go in one buffer, but for bodies over journalInlineBody, which are written
+	// from the events themselves: a batch of large events is not copied (it holds up to
+	// core.MaxIngestBatch bodies of up to ingest.max_body_bytes), a batch of small ones is one
+	// write.
 	buf, seq := j.buf[:0], j.seq
 	entries := make([]journalEntry, 0, len(items))
+	var iov [][]byte
+	var total int64
+	from := 0 // where the part of buf not yet in iov begins
 	for i, it := range items {
 		if dup[i] {
 			continue
 		}
 		seq++
 		start := len(buf)
-		if buf, err = appendRecord(buf, seq, it); err != nil {
+		if buf, err = appendRecordHead(buf, seq, it); err != nil {
 			return nil, err
 		}
-		entries = append(entries, journalEntry{seq: seq, item: it, size: int64(len(buf) - start)})
+		body := it.Event.Raw
+		if len(body) <= journalInlineBody {
+			buf = append(buf, body...)
+		} else { // buf's part so far, then the body (later appends never write into that part)
+			iov = append(iov, buf[from:len(buf):len(buf)], body)
+			from = len(buf)
+		}
+		size := int64(len(buf) - start)
+		if len(body) > journalInlineBody {
+			size += int64(len(body))
+		}
+		entries, total = append(entries, journalEntry{seq: seq, item: it, size: size}), total+size
 	}
 	if len(entries) == 0 {
 		return dup, nil
 	}
-	if j.off > journalStart && j.off+int64(len(buf)) > j.wrapAt {
+	iov = append(iov, buf[from:])
+	if j.off > journalStart && j.off+total > j.wrapAt {
 		// Everything before must be in the database before its records are written over.
 		if err := j.settle(ctx, true); err != nil {
 			return nil, fmt.Errorf("the ingest journal's events cannot be written to the database: %w", err)
 		}
 		j.off = journalStart
 	}
-	if err := j.append(buf); err != nil {
+	if err := j.append(iov, total); err != nil {
 		// Its records must not be read back after a crash (a shorter next write would leave
 		// some of them whole behind it): zeros over them, or no more appends.
-		zeros := make([]byte, len(buf))
-		if _, werr := j.f.WriteAt(zeros, j.off); werr != nil {
+		werr := j.zero(j.off, total)
+		if werr == nil {
+			werr = syncJournal(j.f)
+		}
+		if werr != nil {
 			j.broken = werr
-		} else if serr := syncJournal(j.f); serr != nil {
-			j.broken = serr
 		}
 		return nil, fmt.Errorf("ingest journal %s: %w", j.path, err)
 	}
-	if cap(buf) <= 1<<20 { // a batch's buffer is kept for the next, unless it was large
+	if cap(buf) <= 1<<20 { // the buffer is kept for the next batch, unless it grew large
 		j.buf = buf
 	}
 	j.seq = seq
@@ -330,29 +353,37 @@ func (j *journal) ingest(ctx context.Context, items []core.IngestItem) ([]bool, 
 	return dup, nil
 }
 
-// append writes buf at the journal's offset, growing the file first when needed, and waits for
-// it to be on disk.
-func (j *journal) append(buf []byte) error {
-	if end := j.off + int64(len(buf)); end > j.size {
+// append writes iov (total bytes) at the journal's offset, growing the file first when needed,
+// and waits for it to be on disk.
+func (j *journal) append(iov [][]byte, total int64) error {
+	if end := j.off + total; end > j.size {
 		size := (end + journalGrowStep - 1) / journalGrowStep * journalGrowStep
-		zeros := make([]byte, min(size-j.size, journalGrowStep))
-		for at := j.size; at < size; at += int64(len(zeros)) {
-			if _, err := j.f.WriteAt(zeros[:min(int64(len(zeros)), size-at)], at); err != nil {
-				return err
-			}
+		if err := j.zero(j.size, size-j.size); err != nil {
+			return err
 		}
-		if err := j.f.Sync(); err != nil {
+		if err := j.f.Sync(); err != nil { // the new size, once
 			return err
 		}
 		j.size = size
 	}
-	if _, err := j.f.WriteAt(buf, j.off); err != nil {
+	if err := writeJournal(j.f, iov, j.off); err != nil {
 		return err
 	}
 	if err := syncJournal(j.f); err != nil {
 		return err
 	}
-	j.off += int64(len(buf))
+	j.off += total
+	return nil
+}
+
+// zero writes n zero bytes at off, in steps of at most journalGrowStep (not synced).
+func (j *journal) zero(off, n int64) error {
+	zeros := make([]byte, min(n, journalGrowStep))
+	for at := off; at < off+n; at += int64(len(zeros)) {
+		if _, err := j.f.WriteAt(zeros[:min(int64(len(zeros)), off+n-at)], at); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -23,3 +24,28 @@ func lockJournal(f *os.File) (bool, error) {
 // syncJournal waits for the journal's data to be on disk (fdatasync: the file's size does not
 // change, journal.append grows it apart).
 func syncJournal(f *os.File) error { return unix.Fdatasync(int(f.Fd())) }
+
+// writeJournal writes iov at off with as few pwritev calls as it takes (at most 1 024 slices a
+// call, Linux's IOV_MAX), so the events' bodies are written where they are, not copied.
+func writeJournal(f *os.File, iov [][]byte, off int64) error {
+	for len(iov) > 0 {
+		chunk := iov[:min(len(iov), 1024)]
+		n, err := unix.Pwritev(int(f.Fd()), chunk, off)
+		if err != nil {
+			return err
+		}
+		if n == 0 && len(chunk[0]) > 0 {
+			return io.ErrShortWrite
+		}
+		off += int64(n)
+		// Past what was written: whole slices dropped, a slice written in part cut.
+		for len(iov) > 0 && n >= len(iov[0]) {
+			n -= len(iov[0])
+			iov = iov[1:]
+		}
+		if n > 0 {
+			iov = append([][]byte{iov[0][n:]}, iov[1:]...)
+		}
+	}
+	return nil
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -261,4 +262,41 @@ func TestJournalOfAnotherDatabaseIsSetAside(t *testing.T) {
 	requireStored(t, again, "e1")
 	require.NoError(t, again.Close())
 	require.NoError(t, again.Close(), "a second Close is harmless")
+}
+
+// TestJournalLargeBatch: one batch whose bodies are written from where they are (over 16 KiB)
+// in more slices than one pwritev takes (two a record, at most 1 024 a call), with small bodies
+// copied between them and one body of 700 KiB, is read back whole after a crash.
+func TestJournalLargeBatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	t0 := time.Now().UTC()
+	db, path := openJournaled(t, time.Hour, 8<<20)
+	var items []core.IngestItem
+	var ids []string
+	for i := range 600 {
+		id := fmt.Sprintf("b%03d", i)
+		it := journalItem(t, id, t0)
+		pad := 0 // every seventh body small (copied), the others written in place
+		switch {
+		case i == 300:
+			pad = 700 << 10
+		case i%7 != 0:
+			pad = 20 << 10
+		}
+		if pad > 0 {
+			field := `"pad":"` + strings.Repeat("x", pad) + `",`
+			it.Event.Raw = []byte(strings.Replace(string(it.Event.Raw), `"issue_id"`, field+`"issue_id"`, 1))
+		}
+		items, ids = append(items, it), append(ids, id)
+	}
+	_, err := db.Ingest(ctx, items)
+	require.NoError(t, err)
+	again, _ := reopenCrashed(t, db, path)
+	requireStored(t, again, ids...)
+	for _, i := range []int{0, 1, 300, 599} { // copied, written in place, the largest, the last
+		ev, err := again.Event(ctx, ids[i])
+		require.NoError(t, err)
+		require.Equal(t, string(items[i].Event.Raw), string(ev.Raw), "%s byte for byte", ids[i])
+	}
 }

@@ -57,8 +57,9 @@ type journalDelivery struct {
 	Created    int64  `json:"created"`
 }
 
-// appendRecord appends to buf the record of it with sequence number seq.
-func appendRecord(buf []byte, seq uint64, it core.IngestItem) ([]byte, error) {
+// appendRecordHead appends to buf the record of it with sequence number seq, all but the event's
+// body, which follows it in the file (written from it.Event.Raw, not copied: journal.ingest).
+func appendRecordHead(buf []byte, seq uint64, it core.IngestItem) ([]byte, error) {
 	ev := it.Event
 	desc := journalItem{
 		ID: ev.ID, Type: ev.Type, Occurred: ms(ev.Timestamp), Received: ms(ev.ReceivedAt), Sender: []byte(ev.Delivery),
@@ -81,13 +82,14 @@ func appendRecord(buf []byte, seq uint64, it core.IngestItem) ([]byte, error) {
 	}
 	start := len(buf)
 	buf = append(buf, make([]byte, journalHeader+4)...)
-	buf = append(append(buf, meta...), ev.Raw...)
+	buf = append(buf, meta...)
 	h := buf[start:]
-	payload := h[journalHeader:]
+	payload := h[journalHeader:] // without the body
 	binary.LittleEndian.PutUint32(payload, uint32(len(meta)))
-	binary.LittleEndian.PutUint32(h, uint32(len(payload)))
+	binary.LittleEndian.PutUint32(h, uint32(len(payload)+len(ev.Raw)))
 	binary.LittleEndian.PutUint64(h[8:], seq)
-	binary.LittleEndian.PutUint32(h[4:], crc32.Update(crc32.Checksum(h[8:16], journalCRC), journalCRC, payload))
+	crc := crc32.Update(crc32.Update(crc32.Checksum(h[8:16], journalCRC), journalCRC, payload), journalCRC, ev.Raw)
+	binary.LittleEndian.PutUint32(h[4:], crc)
 	return buf, nil
 }
 
